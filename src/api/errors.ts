@@ -1,0 +1,67 @@
+/**
+ * Stable error codes. Match on `error.code`, never on the message.
+ *
+ * - `INVALID_ARGUMENT`: a bad namespace, key, value, option or cursor; nothing was written.
+ * - `CONFLICT`: a concurrent writer got there first (for example a lock that could not be taken in time).
+ * - `LIMIT_EXCEEDED`: a documented limit (key, value, transaction size, full queue with `overflow: "reject"`).
+ * - `CLOSED`: the store (or the transaction) was closed before the call.
+ * - `BACKEND_UNAVAILABLE`: the engine could not be reached or was busy past its timeout; the call may be retried.
+ * - `CORRUPT`: stored data or the file cannot be read as stowage data.
+ * - `INCOMPATIBLE`: the file or database belongs to another program or to a newer stowage schema.
+ * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
+ */
+export type ErrorCode =
+  | "INVALID_ARGUMENT"
+  | "CONFLICT"
+  | "LIMIT_EXCEEDED"
+  | "CLOSED"
+  | "BACKEND_UNAVAILABLE"
+  | "CORRUPT"
+  | "INCOMPATIBLE"
+  | "INTERNAL";
+
+/** Where an error happened, so the message and the fields can name it. */
+export interface ErrorContext {
+  namespace?: string;
+  key?: string;
+  cause?: unknown;
+}
+
+/**
+ * The one error class stowage throws. Every failure carries a stable {@link ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * try { await q.push("pipe/orders", item); }
+ * catch (e) { if (isStowageError(e, "LIMIT_EXCEEDED")) shed(item); else throw e; }
+ * ```
+ */
+export class StowageError extends Error {
+  readonly code: ErrorCode;
+  readonly namespace: string | undefined;
+  readonly key: string | undefined;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
+    super(`${code}: ${message}${describeContext(context)}`, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = "StowageError";
+    this.code = code;
+    this.namespace = context.namespace;
+    this.key = context.key;
+  }
+}
+
+function describeContext(context: ErrorContext): string {
+  const parts: string[] = [];
+  if (context.namespace !== undefined) parts.push(`namespace "${context.namespace}"`);
+  if (context.key !== undefined) parts.push(`key ${JSON.stringify(truncate(context.key))}`);
+  return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
+}
+
+function truncate(key: string): string {
+  return key.length > 120 ? `${key.slice(0, 120)}…` : key;
+}
+
+/** True when `error` is a {@link StowageError}, optionally with the given code. */
+export function isStowageError(error: unknown, code?: ErrorCode): error is StowageError {
+  return error instanceof StowageError && (code === undefined || error.code === code);
+}

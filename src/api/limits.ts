@@ -1,0 +1,26 @@
+/**
+ * The documented limits. Every engine enforces the same numbers, above the engine, so a test on the memory engine
+ * catches what would overflow in production.
+ */
+export const LIMITS = Object.freeze({
+  /** Longest key, in UTF-8 bytes. Keys are 1 to 1,024 bytes, valid Unicode, without U+0000. */
+  maxKeyBytes: 1024,
+  /** Largest value, in bytes (after the codec). Empty values are allowed. */
+  maxValueBytes: 1024 * 1024,
+  /** Namespace names: 1 to 64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit. */
+  maxNamespaceLength: 64,
+  /** Most writes (put, delete, append, upsert, cas, push, ack, drop…) in one transaction. */
+  maxTransactionWrites: 10_000,
+  /** Most bytes of keys and values written by one transaction. */
+  maxTransactionBytes: 16 * 1024 * 1024,
+  /** Most entries one `list` / `peek` / log read returns; larger limits are an error, not a silent cap. */
+  maxPageSize: 10_000,
+  /** Entries a `list` returns when no `limit` is given. */
+  defaultPageSize: 1_000,
+  /** Longest TTL: about 100 years, so deadlines stay exact integers. */
+  maxTtlMs: 100 * 365 * 24 * 3600 * 1000,
+  /** Largest `maxLen` of a queue. */
+  maxQueueLength: 1_000_000_000,
+});
+
+export type Limits = typeof LIMITS;

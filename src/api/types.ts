@@ -1,0 +1,194 @@
+import type { Codec } from "./codec.js";
+
+/** Milliseconds since the epoch. Stores take a clock so that tests can control TTL and timestamps. */
+export type Clock = () => number;
+
+/** Options of `kv.put`. */
+export interface PutOptions {
+  /** The entry expires this many milliseconds after the put; it is never read after its deadline. */
+  ttlMs?: number;
+}
+
+/** Options of `kv.list`, `kv.count` and `kv.deleteRange`. Ranges are in key byte order. */
+export interface RangeOptions {
+  /** Only keys that start with this string. */
+  prefix?: string;
+  /** Only keys at or after this key (inclusive). */
+  start?: string;
+  /** Only keys before this key (exclusive). */
+  end?: string;
+}
+
+/** Options of `kv.list`. */
+export interface ListOptions extends RangeOptions {
+  /** Most entries in this page (default {@link LIMITS.defaultPageSize}, at most {@link LIMITS.maxPageSize}). */
+  limit?: number;
+  /** The `cursor` of the previous page, to continue after it. Opaque. */
+  cursor?: string;
+  /** Descending key order. */
+  reverse?: boolean;
+  /** Entries without values: cheap on large values. */
+  keysOnly?: boolean;
+}
+
+/** One KV entry. `value` is absent when the list was `keysOnly`. */
+export interface KvEntry<T> {
+  key: string;
+  value: T;
+}
+
+/** A page of `kv.list`. `cursor` is set when more entries may follow. */
+export interface ListPage<E> {
+  entries: E[];
+  cursor?: string;
+}
+
+/** A key-value namespace. Keys are UTF-8 strings ordered by their bytes. */
+export interface Kv<T = Uint8Array> {
+  readonly namespace: string;
+  /** Stores `value` under `key`, replacing any previous value (and its TTL). */
+  put(key: string, value: T, options?: PutOptions): Promise<void>;
+  /** The live value under `key`, or `undefined`. */
+  get(key: string): Promise<T | undefined>;
+  /** Removes `key`; true when a live entry existed. */
+  delete(key: string): Promise<boolean>;
+  /** One page of live entries in key order. */
+  list(options: ListOptions & { keysOnly: true }): Promise<ListPage<{ key: string }>>;
+  list(options?: ListOptions): Promise<ListPage<KvEntry<T>>>;
+  /** Number of live entries in the range. */
+  count(options?: RangeOptions): Promise<number>;
+  /** Deletes every live entry in the range; the number deleted. An empty range object deletes the namespace. */
+  deleteRange(options: RangeOptions): Promise<number>;
+}
+
+/** One log entry. */
+export interface LogEntry<T = Uint8Array> {
+  /** The namespace-wide sequence: strictly increasing across all keys of the namespace, in commit order. */
+  seq: number;
+  key: string;
+  value: T;
+  /** The store clock's time of the append, in ms since the epoch. */
+  timestamp: number;
+}
+
+/** Options of log reads. */
+export interface LogReadOptions {
+  /** Most entries returned (default: all, up to {@link LIMITS.maxPageSize}). */
+  limit?: number;
+}
+
+/** An append-only log namespace with one monotonic sequence across its keys. */
+export interface Log<T = Uint8Array> {
+  readonly namespace: string;
+  /** Appends `value` to `key`'s log; resolves to the entry's sequence. */
+  append(key: string, value: T): Promise<number>;
+  /** `key`'s entries in sequence order. */
+  list(key: string, options?: LogReadOptions): Promise<LogEntry<T>[]>;
+  /** `key`'s entries with a sequence greater than `seq`, in sequence order. */
+  since(key: string, seq: number, options?: LogReadOptions): Promise<LogEntry<T>[]>;
+  /** The highest sequence handed out in this namespace (0 when none). */
+  lastSeq(): Promise<number>;
+}
+
+/** A slot's current state. */
+export interface Versioned<T = Uint8Array> {
+  version: number;
+  value: T;
+}
+
+/** A namespace of versioned values with compare-and-swap. */
+export interface Slot<T = Uint8Array> {
+  readonly namespace: string;
+  /** The current version and value, or `undefined`. */
+  get(key: string): Promise<Versioned<T> | undefined>;
+  /** Writes unconditionally; resolves to the new version (1 for a new slot). */
+  upsert(key: string, value: T): Promise<number>;
+  /**
+   * Writes only if the current version is `expectedVersion` (0: only if absent). Of concurrent calls with the same
+   * expected version exactly one wins, across processes too.
+   */
+  cas(key: string, expectedVersion: number, value: T): Promise<boolean>;
+}
+
+/** What a full queue does with a push. */
+export type OverflowPolicy = "reject" | "drop-oldest";
+
+/** Options of `store.queue`. */
+export interface QueueOptions<T> {
+  /** Most items per queue key (default unbounded, up to {@link LIMITS.maxQueueLength}). */
+  maxLen?: number;
+  /** `"reject"` (default): a push to a full queue fails with LIMIT_EXCEEDED. `"drop-oldest"`: the oldest item goes. */
+  overflow?: OverflowPolicy;
+  codec?: Codec<T>;
+}
+
+/** A queue item. */
+export interface QueueItem<T = Uint8Array> {
+  id: number;
+  value: T;
+  /** The store clock's time of the push. */
+  pushedAt: number;
+}
+
+/** A namespace of ordered, ack-based queues (one per key). */
+export interface Queue<T = Uint8Array> {
+  readonly namespace: string;
+  /** Adds an item at the tail; resolves to its id, greater than every id pushed before in this namespace. */
+  push(key: string, value: T): Promise<number>;
+  /** Up to `limit` items from the head, oldest first, without removing them. */
+  peek(key: string, limit?: number): Promise<QueueItem<T>[]>;
+  /** Removes the item `id`, wherever it is in the queue; true when it was there. */
+  ack(key: string, id: number): Promise<boolean>;
+  /** Removes up to `count` items from the head; the number removed. */
+  dropOldest(key: string, count: number): Promise<number>;
+  /** Number of items in the queue. */
+  len(key: string): Promise<number>;
+}
+
+/** Options shared by the primitive factories. */
+export interface CodecOptions<T> {
+  codec?: Codec<T>;
+}
+
+/** The handles a transaction body uses: the same API as the store's, bound to the transaction. */
+export interface TransactionScope {
+  kv<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Kv<T>;
+  log<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Log<T>;
+  slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T>;
+  queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T>;
+}
+
+/** Per-namespace figures of `store.info()`. */
+export interface NamespaceInfo {
+  primitive: "kv" | "log" | "slot" | "queue";
+  namespace: string;
+  /** Live entries (KV), entries (log), slots, or queued items. */
+  count: number;
+}
+
+/** What `store.info()` reports. */
+export interface StoreInfo {
+  engine: string;
+  location: string;
+  schemaVersion: number;
+  namespaces: NamespaceInfo[];
+  /** Rows held in storage, expired-but-unswept KV entries included. */
+  storedRows: number;
+}
+
+/** One store: every primitive of a service's runtime state, on one engine. */
+export interface Store extends TransactionScope {
+  /** The engine's name: `memory`, `sqlite`, … */
+  readonly engine: string;
+  /**
+   * Runs `body` as one atomic transaction across primitives and namespaces: all of its writes commit, or, if it
+   * throws, none do. Reads inside see the transaction's own writes.
+   */
+  transaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<R>;
+  /** Removes expired KV entries from storage now (a background sweep does this periodically); the number removed. */
+  sweep(): Promise<number>;
+  /** The engine, its location and the namespaces with their counts. */
+  info(): Promise<StoreInfo>;
+  /** Waits for pending writes, releases every handle and the engine. Further calls fail with CLOSED. Idempotent. */
+  close(): Promise<void>;
+}

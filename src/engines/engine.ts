@@ -1,0 +1,102 @@
+import type { KeyRange, RangeScan } from "../api/range.js";
+import type { NamespaceInfo } from "../api/types.js";
+
+/** A value or a promise of it: synchronous engines (memory, SQLite) answer at once, networked ones later. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** A KV row as engines return it; `value` is absent on keys-only scans. */
+export interface StoredKv {
+  key: string;
+  value?: Uint8Array;
+}
+
+/** A log row. */
+export interface StoredLogEntry {
+  seq: number;
+  key: string;
+  value: Uint8Array;
+  timestamp: number;
+}
+
+/** A slot row. */
+export interface StoredSlot {
+  version: number;
+  value: Uint8Array;
+}
+
+/** A queue row. */
+export interface StoredQueueItem {
+  id: number;
+  value: Uint8Array;
+  pushedAt: number;
+}
+
+/** What `describe` reports about the stored data. */
+export interface EngineDescription {
+  schemaVersion: number;
+  namespaces: NamespaceInfo[];
+  storedRows: number;
+}
+
+/**
+ * The primitives as one engine transaction sees them. Arguments arrive validated (namespaces, keys, sizes, limits),
+ * values are bytes, and `now` is the store clock's reading at the call, so that TTL is judged the same everywhere.
+ * Reads see the transaction's own writes.
+ */
+export interface EngineOps {
+  kvGet(ns: string, key: string, now: number): Awaitable<Uint8Array | undefined>;
+  /** `expiresAt` is an absolute deadline in ms, or null for no TTL. */
+  kvPut(ns: string, key: string, value: Uint8Array, expiresAt: number | null): Awaitable<void>;
+  /** True when a live entry was removed. */
+  kvDelete(ns: string, key: string, now: number): Awaitable<boolean>;
+  kvScan(ns: string, scan: RangeScan, now: number): Awaitable<StoredKv[]>;
+  kvCount(ns: string, range: KeyRange, now: number): Awaitable<number>;
+  /** Removes live entries in the range; the number removed (expired ones go too, uncounted). */
+  kvDeleteRange(ns: string, range: KeyRange, now: number): Awaitable<number>;
+  /** Removes up to `limit` expired entries of every namespace; the number removed. */
+  kvSweepExpired(now: number, limit: number): Awaitable<number>;
+
+  /** Takes the namespace's next sequence and appends; the sequence. */
+  logAppend(ns: string, key: string, value: Uint8Array, now: number): Awaitable<number>;
+  /** `key`'s entries with a sequence greater than `afterSeq`, ascending, at most `limit`. */
+  logRead(ns: string, key: string, afterSeq: number, limit: number): Awaitable<StoredLogEntry[]>;
+  logLastSeq(ns: string): Awaitable<number>;
+
+  slotGet(ns: string, key: string): Awaitable<StoredSlot | undefined>;
+  /** Writes `value` with the given version (the caller computed it from `slotGet`). */
+  slotPut(ns: string, key: string, version: number, value: Uint8Array): Awaitable<void>;
+
+  /** Appends with the namespace's next id; the id. */
+  queuePush(ns: string, key: string, value: Uint8Array, now: number): Awaitable<number>;
+  queuePeek(ns: string, key: string, limit: number): Awaitable<StoredQueueItem[]>;
+  queueAck(ns: string, key: string, id: number): Awaitable<boolean>;
+  queueDropOldest(ns: string, key: string, count: number): Awaitable<number>;
+  queueLen(ns: string, key: string): Awaitable<number>;
+
+  describe(now: number): Awaitable<EngineDescription>;
+}
+
+/** A unit of work against {@link EngineOps}. */
+export type EngineWork<T> = (ops: EngineOps) => Awaitable<T>;
+
+/**
+ * The contract every backend implements. Validation, codecs, limits and the open/closed state live above it, in the
+ * store; an engine only stores bytes atomically and maps its driver's errors to `StowageError`.
+ */
+export interface Engine {
+  /** `memory`, `sqlite`, … */
+  readonly name: string;
+  /** Where the data lives, for `info` and messages (a path, a DSN without password, `memory`). */
+  readonly location: string;
+  /** Runs read-only work against committed data. */
+  read<T>(work: EngineWork<T>): Promise<T>;
+  /**
+   * Runs one write atomically and durably: when the promise resolves, the write is committed at the engine's
+   * durability. If `work` throws, none of its writes stay. Engines may commit several writes together.
+   */
+  write<T>(work: EngineWork<T>): Promise<T>;
+  /** Runs `body` as one exclusive transaction: commit when it resolves, roll back when it throws. */
+  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** Finishes pending writes and releases every resource. Called once, by the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,281 @@
+import type { KeyRange, RangeScan } from "../../api/range.js";
+import type { NamespaceInfo } from "../../api/types.js";
+import type { EngineDescription, EngineOps, StoredKv, StoredLogEntry, StoredQueueItem, StoredSlot } from "../engine.js";
+import { SortedKeys } from "./sorted-keys.js";
+
+interface KvRow {
+  value: Uint8Array;
+  expiresAt: number | null;
+}
+
+class KvSpace {
+  readonly rows = new Map<string, KvRow>();
+  readonly order = new SortedKeys();
+}
+
+class LogSpace {
+  lastSeq = 0;
+  size = 0;
+  readonly byKey = new Map<string, StoredLogEntry[]>();
+}
+
+class QueueSpace {
+  lastId = 0;
+  /** Items per key; Map iteration order is insertion order, and ids only grow, so it is id order. */
+  readonly byKey = new Map<string, Map<number, StoredQueueItem>>();
+}
+
+/** The memory engine's data. Values are copied in and out, so callers never share buffers with the store. */
+export class MemoryData {
+  readonly kv = new Map<string, KvSpace>();
+  readonly log = new Map<string, LogSpace>();
+  readonly slot = new Map<string, Map<string, StoredSlot>>();
+  readonly queue = new Map<string, QueueSpace>();
+}
+
+const live = (row: KvRow | undefined, now: number): row is KvRow => row !== undefined && (row.expiresAt === null || row.expiresAt > now);
+
+function spaceOf<S>(map: Map<string, S>, ns: string, make: () => S): S {
+  let space = map.get(ns);
+  if (space === undefined) {
+    space = make();
+    map.set(ns, space);
+  }
+  return space;
+}
+
+/**
+ * The primitives over {@link MemoryData}. Every mutation records its inverse in `undo`, so that a failed write or a
+ * rolled-back transaction leaves the data exactly as it was.
+ */
+export class MemoryOps implements EngineOps {
+  constructor(
+    private readonly data: MemoryData,
+    private readonly undo: Array<() => void>,
+  ) {}
+
+  kvGet(ns: string, key: string, now: number): Uint8Array | undefined {
+    const row = this.data.kv.get(ns)?.rows.get(key);
+    return live(row, now) ? row.value.slice() : undefined;
+  }
+
+  kvPut(ns: string, key: string, value: Uint8Array, expiresAt: number | null): void {
+    const space = spaceOf(this.data.kv, ns, () => new KvSpace());
+    this.setKvRow(space, key, { value: value.slice(), expiresAt });
+  }
+
+  kvDelete(ns: string, key: string, now: number): boolean {
+    const space = this.data.kv.get(ns);
+    const row = space?.rows.get(key);
+    if (space === undefined || row === undefined) return false;
+    this.deleteKvRow(space, key);
+    return live(row, now);
+  }
+
+  kvScan(ns: string, scan: RangeScan, now: number): StoredKv[] {
+    const space = this.data.kv.get(ns);
+    if (space === undefined) return [];
+    const [from, to] = space.order.span(scan);
+    const out: StoredKv[] = [];
+    for (let n = 0; n < to - from && out.length < scan.limit; n++) {
+      const key = space.order.at(scan.reverse ? to - 1 - n : from + n);
+      const row = space.rows.get(key);
+      if (!live(row, now)) continue;
+      out.push(scan.keysOnly ? { key } : { key, value: row.value.slice() });
+    }
+    return out;
+  }
+
+  kvCount(ns: string, range: KeyRange, now: number): number {
+    const space = this.data.kv.get(ns);
+    if (space === undefined) return 0;
+    const [from, to] = space.order.span(range);
+    let count = 0;
+    for (let i = from; i < to; i++) if (live(space.rows.get(space.order.at(i)), now)) count += 1;
+    return count;
+  }
+
+  kvDeleteRange(ns: string, range: KeyRange, now: number): number {
+    const space = this.data.kv.get(ns);
+    if (space === undefined) return 0;
+    const [from, to] = space.order.span(range);
+    const keys: string[] = [];
+    for (let i = from; i < to; i++) keys.push(space.order.at(i));
+    let removed = 0;
+    for (const key of keys) {
+      if (live(space.rows.get(key), now)) removed += 1;
+      this.deleteKvRow(space, key);
+    }
+    return removed;
+  }
+
+  kvSweepExpired(now: number, limit: number): number {
+    let removed = 0;
+    for (const space of this.data.kv.values()) {
+      for (const [key, row] of space.rows) {
+        if (removed >= limit) return removed;
+        if (live(row, now)) continue;
+        this.deleteKvRow(space, key);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  logAppend(ns: string, key: string, value: Uint8Array, now: number): number {
+    const space = spaceOf(this.data.log, ns, () => new LogSpace());
+    const entries = spaceOf(space.byKey, key, () => []);
+    const seq = space.lastSeq + 1;
+    entries.push({ seq, key, value: value.slice(), timestamp: now });
+    space.lastSeq = seq;
+    space.size += 1;
+    this.undo.push(() => {
+      entries.pop();
+      if (entries.length === 0) space.byKey.delete(key);
+      space.lastSeq = seq - 1;
+      space.size -= 1;
+    });
+    return seq;
+  }
+
+  logRead(ns: string, key: string, afterSeq: number, limit: number): StoredLogEntry[] {
+    const entries = this.data.log.get(ns)?.byKey.get(key);
+    if (entries === undefined) return [];
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((entries[mid] as StoredLogEntry).seq <= afterSeq) lo = mid + 1;
+      else hi = mid;
+    }
+    return entries.slice(lo, lo + Math.min(limit, entries.length)).map((e) => ({ ...e, value: e.value.slice() }));
+  }
+
+  logLastSeq(ns: string): number {
+    return this.data.log.get(ns)?.lastSeq ?? 0;
+  }
+
+  slotGet(ns: string, key: string): StoredSlot | undefined {
+    const slot = this.data.slot.get(ns)?.get(key);
+    return slot === undefined ? undefined : { version: slot.version, value: slot.value.slice() };
+  }
+
+  slotPut(ns: string, key: string, version: number, value: Uint8Array): void {
+    const space = spaceOf(this.data.slot, ns, () => new Map<string, StoredSlot>());
+    const previous = space.get(key);
+    space.set(key, { version, value: value.slice() });
+    this.undo.push(() => (previous === undefined ? space.delete(key) : space.set(key, previous)));
+  }
+
+  queuePush(ns: string, key: string, value: Uint8Array, now: number): number {
+    const space = spaceOf(this.data.queue, ns, () => new QueueSpace());
+    const items = spaceOf(space.byKey, key, () => new Map<number, StoredQueueItem>());
+    const id = space.lastId + 1;
+    items.set(id, { id, value: value.slice(), pushedAt: now });
+    space.lastId = id;
+    this.undo.push(() => {
+      items.delete(id);
+      space.lastId = id - 1;
+    });
+    return id;
+  }
+
+  queuePeek(ns: string, key: string, limit: number): StoredQueueItem[] {
+    const items = this.data.queue.get(ns)?.byKey.get(key);
+    const out: StoredQueueItem[] = [];
+    if (items === undefined) return out;
+    for (const item of items.values()) {
+      if (out.length >= limit) break;
+      out.push({ ...item, value: item.value.slice() });
+    }
+    return out;
+  }
+
+  queueAck(ns: string, key: string, id: number): boolean {
+    const items = this.data.queue.get(ns)?.byKey.get(key);
+    const item = items?.get(id);
+    if (items === undefined || item === undefined) return false;
+    this.removeQueueItems(items, [item]);
+    return true;
+  }
+
+  queueDropOldest(ns: string, key: string, count: number): number {
+    const items = this.data.queue.get(ns)?.byKey.get(key);
+    if (items === undefined) return 0;
+    const dropped: StoredQueueItem[] = [];
+    for (const item of items.values()) {
+      if (dropped.length >= count) break;
+      dropped.push(item);
+    }
+    this.removeQueueItems(items, dropped);
+    return dropped.length;
+  }
+
+  queueLen(ns: string, key: string): number {
+    return this.data.queue.get(ns)?.byKey.get(key)?.size ?? 0;
+  }
+
+  describe(now: number): EngineDescription {
+    const namespaces: NamespaceInfo[] = [];
+    let storedRows = 0;
+    for (const [namespace, space] of this.data.kv) {
+      if (space.rows.size === 0) continue;
+      let count = 0;
+      for (const row of space.rows.values()) if (live(row, now)) count += 1;
+      namespaces.push({ primitive: "kv", namespace, count });
+      storedRows += space.rows.size;
+    }
+    for (const [namespace, space] of this.data.log) {
+      if (space.size === 0) continue;
+      namespaces.push({ primitive: "log", namespace, count: space.size });
+      storedRows += space.size;
+    }
+    for (const [namespace, space] of this.data.slot) {
+      if (space.size === 0) continue;
+      namespaces.push({ primitive: "slot", namespace, count: space.size });
+      storedRows += space.size;
+    }
+    for (const [namespace, space] of this.data.queue) {
+      let count = 0;
+      for (const items of space.byKey.values()) count += items.size;
+      if (count === 0) continue;
+      namespaces.push({ primitive: "queue", namespace, count });
+      storedRows += count;
+    }
+    return { schemaVersion: 1, namespaces, storedRows };
+  }
+
+  private setKvRow(space: KvSpace, key: string, row: KvRow): void {
+    const previous = space.rows.get(key);
+    space.rows.set(key, row);
+    if (previous === undefined) space.order.insert(key);
+    this.undo.push(() => {
+      if (previous === undefined) {
+        space.rows.delete(key);
+        space.order.remove(key);
+      } else space.rows.set(key, previous);
+    });
+  }
+
+  private deleteKvRow(space: KvSpace, key: string): void {
+    const previous = space.rows.get(key);
+    if (previous === undefined) return;
+    space.rows.delete(key);
+    space.order.remove(key);
+    this.undo.push(() => {
+      space.rows.set(key, previous);
+      space.order.insert(key);
+    });
+  }
+
+  /** Removes items; the undo puts them back in id order. */
+  private removeQueueItems(items: Map<number, StoredQueueItem>, removed: StoredQueueItem[]): void {
+    if (removed.length === 0) return;
+    for (const item of removed) items.delete(item.id);
+    this.undo.push(() => {
+      const all = [...items.values(), ...removed].sort((a, b) => a.id - b.id);
+      items.clear();
+      for (const item of all) items.set(item.id, item);
+    });
+  }
+}

@@ -1,0 +1,197 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { StowageError } from "../../api/errors.js";
+import type { Engine, EngineOps, EngineWork } from "../engine.js";
+import { guardOps } from "../guard-ops.js";
+import { Mutex } from "../mutex.js";
+import { mapSqliteError } from "./sqlite-errors.js";
+import { SqliteOps } from "./sqlite-ops.js";
+import { prepareSchema } from "./sqlite-schema.js";
+
+/**
+ * - `full` (default): every commit is fsynced; a resolved write survives a power cut or OS crash.
+ * - `process`: commits reach the OS but are synced only at WAL checkpoints; a resolved write survives the process
+ *   being killed, not an OS crash or power cut. Faster where fsync is slow.
+ */
+export type Durability = "full" | "process";
+
+/** Options of the SQLite engine. */
+export interface SqliteEngineOptions {
+  /** The database file; it and its parent folders are created on first open. */
+  path: string;
+  durability?: Durability;
+  /** How long a write waits for another process's lock before BACKEND_UNAVAILABLE, in ms (default 5,000). */
+  busyTimeoutMs?: number;
+}
+
+interface PendingWrite {
+  work: EngineWork<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Most writes one group commit carries; a backlog beyond it goes in the next commit. */
+const MAX_GROUP = 512;
+
+/**
+ * SQLite through better-sqlite3, in WAL mode, with two connections: one writer and one reader, so that reads see
+ * committed data only and never wait for a transaction in progress. Writes that arrive together share one commit
+ * (group commit), each in its own savepoint so that one failing write does not undo the others.
+ */
+export class SqliteEngine implements Engine {
+  readonly name = "sqlite";
+  readonly location: string;
+  private readonly writer: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly writerOps: EngineOps;
+  private readonly readerOps: EngineOps;
+  private readonly lock = new Mutex();
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
+
+  constructor(options: SqliteEngineOptions) {
+    this.location = resolve(options.path);
+    const map = (error: unknown) => mapSqliteError(error, this.location);
+    const timeout = options.busyTimeoutMs ?? 5_000;
+    try {
+      mkdirSync(dirname(this.location), { recursive: true });
+    } catch (cause) {
+      throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${this.location}: ${(cause as Error).message}`, { cause });
+    }
+    let writer: Database.Database | undefined;
+    let reader: Database.Database | undefined;
+    try {
+      writer = new Database(this.location, { timeout });
+      prepareSchema(writer, this.location);
+      writer.pragma(`synchronous = ${(options.durability ?? "full") === "full" ? "FULL" : "NORMAL"}`);
+      reader = new Database(this.location, { timeout });
+    } catch (error) {
+      writer?.close();
+      reader?.close();
+      throw map(error);
+    }
+    this.writer = writer;
+    this.reader = reader;
+    this.writerOps = guardOps(new SqliteOps(writer), map);
+    this.readerOps = guardOps(new SqliteOps(reader), map);
+    this.statement = {
+      begin: writer.prepare("BEGIN IMMEDIATE"),
+      commit: writer.prepare("COMMIT"),
+      rollback: writer.prepare("ROLLBACK"),
+      savepoint: writer.prepare("SAVEPOINT w"),
+      release: writer.prepare("RELEASE w"),
+      rollbackTo: writer.prepare("ROLLBACK TO w"),
+    };
+    this.mapError = map;
+  }
+
+  private readonly statement: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Database.Statement>;
+  private readonly mapError: (error: unknown) => Error;
+
+  async read<T>(work: EngineWork<T>): Promise<T> {
+    return work(this.readerOps);
+  }
+
+  write<T>(work: EngineWork<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      this.run(this.statement.begin);
+      try {
+        const result = await body(this.writerOps);
+        this.run(this.statement.commit);
+        return result;
+      } catch (error) {
+        this.rollback();
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.lock.run(() => this.flushPending());
+    this.writer.close();
+    this.reader.close();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate, not a microtask: lets every write issued in this turn of the event loop join the commit.
+    setImmediate(() => {
+      void this.lock.run(async () => {
+        this.flushScheduled = false;
+        await this.flushPending();
+      });
+    });
+  }
+
+  /** Commits everything pending, a group at a time. Runs under the lock. */
+  private async flushPending(): Promise<void> {
+    while (this.pending.length > 0) {
+      await this.commitGroup(this.pending.splice(0, MAX_GROUP));
+    }
+  }
+
+  private async commitGroup(group: PendingWrite[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.run(this.statement.begin);
+    } catch (error) {
+      for (const write of group) write.reject(error);
+      return;
+    }
+    for (const write of group) {
+      try {
+        this.run(this.statement.savepoint);
+        const value = await write.work(this.writerOps);
+        this.run(this.statement.release);
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        try {
+          this.statement.rollbackTo.run();
+          this.statement.release.run();
+        } catch {
+          // The savepoint is gone only if the whole transaction is; the commit below then fails for all.
+        }
+        outcomes.push({ ok: false, error: this.mapError(error) });
+      }
+    }
+    try {
+      this.run(this.statement.commit);
+    } catch (error) {
+      this.rollback();
+      for (const write of group) write.reject(error);
+      return;
+    }
+    group.forEach((write, i) => {
+      const outcome = outcomes[i] as (typeof outcomes)[number];
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+  }
+
+  private run(statement: Database.Statement): void {
+    try {
+      statement.run();
+    } catch (error) {
+      throw this.mapError(error);
+    }
+  }
+
+  private rollback(): void {
+    if (this.writer.inTransaction) {
+      try {
+        this.statement.rollback.run();
+      } catch {
+        // A failed rollback leaves nothing committed; SQLite rolls back on the next open at worst.
+      }
+    }
+  }
+}

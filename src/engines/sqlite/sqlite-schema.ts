@@ -1,0 +1,85 @@
+import type Database from "better-sqlite3";
+import { StowageError } from "../../api/errors.js";
+
+/** Marks a file as stowage's in the SQLite header ("STOW"), so a foreign file is never mistaken for ours. */
+export const APPLICATION_ID = 0x53544f57;
+/** The schema this code writes. A file with a higher `user_version` was written by a newer stowage. */
+export const SCHEMA_VERSION = 1;
+
+/** Migration N brings a file from version N - 1 to N. Append only; never edit a released one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE stowage_kv (
+     ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER,
+     PRIMARY KEY (ns, key)) WITHOUT ROWID;
+   CREATE INDEX stowage_kv_expiry ON stowage_kv (expires_at) WHERE expires_at IS NOT NULL;
+   CREATE TABLE stowage_log (
+     ns TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, ts INTEGER NOT NULL,
+     PRIMARY KEY (ns, seq)) WITHOUT ROWID;
+   CREATE INDEX stowage_log_key ON stowage_log (ns, key, seq);
+   CREATE TABLE stowage_slot (
+     ns TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, value BLOB NOT NULL,
+     PRIMARY KEY (ns, key)) WITHOUT ROWID;
+   CREATE TABLE stowage_queue (
+     ns TEXT NOT NULL, key TEXT NOT NULL, id INTEGER NOT NULL, value BLOB NOT NULL, pushed_at INTEGER NOT NULL,
+     PRIMARY KEY (ns, key, id)) WITHOUT ROWID;
+   CREATE TABLE stowage_counter (
+     ns TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL,
+     PRIMARY KEY (ns, kind)) WITHOUT ROWID;`,
+];
+
+interface FileIdentity {
+  applicationId: number;
+  userVersion: number;
+  tables: number;
+}
+
+function identify(db: Database.Database): FileIdentity {
+  return {
+    applicationId: db.pragma("application_id", { simple: true }) as number,
+    userVersion: db.pragma("user_version", { simple: true }) as number,
+    tables: (db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n,
+  };
+}
+
+/** Refuses files that are not ours or are newer than this code; true when the file is ours (or new and empty). */
+function check(identity: FileIdentity, path: string): void {
+  if (identity.applicationId === 0 && identity.tables === 0) return; // a new, empty database
+  if (identity.applicationId !== APPLICATION_ID) {
+    throw new StowageError(
+      "INCOMPATIBLE",
+      `${path} is a SQLite database of another program (application_id ${identity.applicationId}, ${identity.tables} schema objects); stowage will not touch it`,
+    );
+  }
+  if (identity.userVersion > SCHEMA_VERSION) {
+    throw new StowageError(
+      "INCOMPATIBLE",
+      `${path} has stowage schema version ${identity.userVersion}, newer than this stowage (${SCHEMA_VERSION}); upgrade stowage to open it`,
+    );
+  }
+}
+
+/**
+ * Checks the file's identity before changing anything, then brings its schema up to date inside one write
+ * transaction (re-checked under the lock, so that processes opening a new file at once create it exactly once).
+ */
+export function prepareSchema(db: Database.Database, path: string): void {
+  check(identify(db), path);
+  db.pragma("journal_mode = WAL");
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const identity = identify(db);
+    check(identity, path);
+    const from = identity.applicationId === APPLICATION_ID ? identity.userVersion : 0;
+    for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
+      db.exec(MIGRATIONS[version - 1] as string);
+    }
+    if (from < SCHEMA_VERSION) {
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * stowage: one durable storage layer for a Node service's runtime state.
+ * @packageDocumentation
+ */
+export { openStore, BACKENDS, DEFAULT_SQLITE_PATH } from "./open-store.js";
+export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions } from "./open-store.js";
+export { createStore } from "./store/store.js";
+export type { StoreOptions } from "./store/store.js";
+export type { Durability } from "./engines/sqlite/sqlite-engine.js";
+export { StowageError, isStowageError } from "./api/errors.js";
+export type { ErrorCode } from "./api/errors.js";
+export { LIMITS } from "./api/limits.js";
+export { bytes, utf8, json } from "./api/codec.js";
+export type { Codec } from "./api/codec.js";
+export { compareKeys } from "./api/key-order.js";
+export type * from "./api/types.js";
+export type { KeyRange, RangeScan } from "./api/range.js";
+export type * from "./engines/engine.js";

@@ -1,0 +1,41 @@
+import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, TransactionScope } from "../api/types.js";
+import type { Executor } from "./executor.js";
+import { KvHandle } from "./kv-handle.js";
+import { LogHandle } from "./log-handle.js";
+import { QueueHandle } from "./queue-handle.js";
+import { SlotHandle } from "./slot-handle.js";
+import { checkNamespace, checkOptions } from "./validate.js";
+
+/** Builds primitive handles over one executor: the store's, or a transaction's. */
+export class HandleFactory implements TransactionScope {
+  constructor(
+    private readonly exec: Executor,
+    private readonly assertUsable: () => void,
+  ) {}
+
+  kv<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Kv<T> {
+    return new KvHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+  }
+
+  log<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Log<T> {
+    return new LogHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+  }
+
+  slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T> {
+    return new SlotHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+  }
+
+  queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T> {
+    return new QueueHandle<T>(this.exec, this.open(namespace), options);
+  }
+
+  private open(namespace: string): string {
+    this.assertUsable();
+    checkNamespace(namespace);
+    return namespace;
+  }
+
+  private codecOf<T>(namespace: string, options: CodecOptions<T> | undefined) {
+    return checkOptions(namespace, "options", options, ["codec"]).codec as CodecOptions<T>["codec"];
+  }
+}

@@ -1,0 +1,116 @@
+import type { Codec } from "../api/codec.js";
+import { StowageError } from "../api/errors.js";
+import { compareKeys, prefixUpperBound } from "../api/key-order.js";
+import { LIMITS } from "../api/limits.js";
+import type { KeyRange } from "../api/range.js";
+import type { Kv, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions } from "../api/types.js";
+import { CodecGuard } from "./codec-guard.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import type { Executor } from "./executor.js";
+import { checkBoolean, checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
+
+const RANGE_FIELDS = ["prefix", "start", "end"] as const;
+const LIST_FIELDS = [...RANGE_FIELDS, "limit", "cursor", "reverse", "keysOnly"] as const;
+
+/** The store's {@link Kv} implementation, one per handle, engine-independent. */
+export class KvHandle<T> implements Kv<T> {
+  private readonly codec: CodecGuard<T>;
+
+  constructor(
+    private readonly exec: Executor,
+    readonly namespace: string,
+    codec: Codec<T> | undefined,
+  ) {
+    this.codec = new CodecGuard(namespace, codec);
+  }
+
+  async put(key: string, value: T, options?: PutOptions): Promise<void> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const opts = checkOptions(ns, "put options", options, ["ttlMs"]);
+    const ttlMs = opts.ttlMs === undefined ? undefined : checkInteger(ns, "ttlMs", opts.ttlMs, 1, LIMITS.maxTtlMs, key);
+    const bytes = this.codec.encode(key, value);
+    const expiresAt = ttlMs === undefined ? null : this.exec.now() + ttlMs;
+    await this.exec.write((ops) => ops.kvPut(ns, key, bytes, expiresAt), utf8Length(key) + bytes.byteLength);
+  }
+
+  async get(key: string): Promise<T | undefined> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const now = this.exec.now();
+    const stored = await this.exec.read((ops) => ops.kvGet(ns, key, now));
+    return stored === undefined ? undefined : this.codec.decode(key, stored);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const now = this.exec.now();
+    return this.exec.write((ops) => ops.kvDelete(ns, key, now), utf8Length(key));
+  }
+
+  list(options: ListOptions & { keysOnly: true }): Promise<ListPage<{ key: string }>>;
+  list(options?: ListOptions): Promise<ListPage<KvEntry<T>>>;
+  async list(options?: ListOptions): Promise<ListPage<KvEntry<T>> | ListPage<{ key: string }>> {
+    const ns = this.namespace;
+    const opts = checkOptions(ns, "list options", options, LIST_FIELDS);
+    const limit = opts.limit === undefined ? LIMITS.defaultPageSize : checkInteger(ns, "limit", opts.limit, 1, LIMITS.maxPageSize);
+    const reverse = checkBoolean(ns, "reverse", opts.reverse);
+    const keysOnly = checkBoolean(ns, "keysOnly", opts.keysOnly);
+    const range = this.range(opts);
+    if (opts.cursor !== undefined) narrowAfter(range, decodeCursor(ns, opts.cursor, reverse), reverse);
+    const now = this.exec.now();
+    // One row more than asked tells whether another page exists, so the last page carries no cursor.
+    const rows = await this.exec.read((ops) => ops.kvScan(ns, { ...range, reverse, limit: limit + 1, keysOnly }, now));
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const entries = keysOnly
+      ? page.map((row) => ({ key: row.key }))
+      : page.map((row) => ({ key: row.key, value: this.codec.decode(row.key, row.value as Uint8Array) }));
+    const last = page[page.length - 1];
+    return more && last !== undefined ? { entries, cursor: encodeCursor({ after: last.key, reverse }) } : { entries };
+  }
+
+  async count(options?: RangeOptions): Promise<number> {
+    const ns = this.namespace;
+    const range = this.range(checkOptions(ns, "count options", options, RANGE_FIELDS));
+    const now = this.exec.now();
+    return this.exec.read((ops) => ops.kvCount(ns, range, now));
+  }
+
+  async deleteRange(options: RangeOptions): Promise<number> {
+    const ns = this.namespace;
+    if (options === undefined) {
+      // An accidental deleteRange() must not empty the namespace; `{}` says so on purpose.
+      throw new StowageError("INVALID_ARGUMENT", "deleteRange needs a range: pass { prefix }, { start, end } or {} for the whole namespace", { namespace: ns });
+    }
+    const range = this.range(checkOptions(ns, "deleteRange options", options, RANGE_FIELDS));
+    const now = this.exec.now();
+    return this.exec.write((ops) => ops.kvDeleteRange(ns, range, now), 0);
+  }
+
+  /** Folds prefix, start and end into one range. */
+  private range(opts: Record<string, unknown>): KeyRange {
+    const ns = this.namespace;
+    const prefix = opts.prefix === undefined ? "" : checkKey(ns, opts.prefix, "prefix", true);
+    const start = opts.start === undefined ? undefined : checkKey(ns, opts.start, "start", true);
+    const end = opts.end === undefined ? undefined : checkKey(ns, opts.end, "end", true);
+    let lower = prefix === "" ? undefined : prefix;
+    if (start !== undefined && (lower === undefined || compareKeys(start, lower) > 0)) lower = start;
+    let upper = prefix === "" ? undefined : prefixUpperBound(prefix);
+    if (end !== undefined && (upper === undefined || compareKeys(end, upper) < 0)) upper = end;
+    return { lower, lowerInclusive: true, upper };
+  }
+}
+
+/** Continues a range strictly after (or, reversed, before) the cursor's key. */
+function narrowAfter(range: KeyRange, after: string, reverse: boolean): void {
+  if (reverse) {
+    if (range.upper === undefined || compareKeys(after, range.upper) < 0) range.upper = after;
+    return;
+  }
+  if (range.lower === undefined || compareKeys(after, range.lower) >= 0) {
+    range.lower = after;
+    range.lowerInclusive = false;
+  }
+}

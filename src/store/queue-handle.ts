@@ -1,0 +1,75 @@
+import type { Codec } from "../api/codec.js";
+import { StowageError } from "../api/errors.js";
+import { LIMITS } from "../api/limits.js";
+import type { OverflowPolicy, Queue, QueueItem, QueueOptions } from "../api/types.js";
+import { CodecGuard } from "./codec-guard.js";
+import type { Executor } from "./executor.js";
+import { checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
+
+/** The store's {@link Queue} implementation; the overflow policy runs inside the push's atomic write. */
+export class QueueHandle<T> implements Queue<T> {
+  private readonly codec: CodecGuard<T>;
+  private readonly maxLen: number;
+  private readonly overflow: OverflowPolicy;
+
+  constructor(
+    private readonly exec: Executor,
+    readonly namespace: string,
+    options: QueueOptions<T> | undefined,
+  ) {
+    const opts = checkOptions(namespace, "queue options", options, ["maxLen", "overflow", "codec"]);
+    this.codec = new CodecGuard(namespace, opts.codec as Codec<T> | undefined);
+    this.maxLen = opts.maxLen === undefined ? LIMITS.maxQueueLength : checkInteger(namespace, "maxLen", opts.maxLen, 1, LIMITS.maxQueueLength);
+    if (opts.overflow !== undefined && opts.overflow !== "reject" && opts.overflow !== "drop-oldest") {
+      throw new StowageError("INVALID_ARGUMENT", `overflow must be "reject" or "drop-oldest", got ${JSON.stringify(opts.overflow)}`, { namespace });
+    }
+    this.overflow = (opts.overflow as OverflowPolicy | undefined) ?? "reject";
+  }
+
+  async push(key: string, value: T): Promise<number> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const bytes = this.codec.encode(key, value);
+    const now = this.exec.now();
+    const { maxLen, overflow } = this;
+    return this.exec.write(async (ops) => {
+      const length = await ops.queueLen(ns, key);
+      if (length >= maxLen) {
+        if (overflow === "reject") {
+          throw new StowageError("LIMIT_EXCEEDED", `queue is full (${length} of maxLen ${maxLen}, overflow "reject")`, { namespace: ns, key });
+        }
+        await ops.queueDropOldest(ns, key, length - maxLen + 1);
+      }
+      return ops.queuePush(ns, key, bytes, now);
+    }, utf8Length(key) + bytes.byteLength);
+  }
+
+  async peek(key: string, limit = 1): Promise<QueueItem<T>[]> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const max = checkInteger(ns, "limit", limit, 1, LIMITS.maxPageSize, key);
+    const rows = await this.exec.read((ops) => ops.queuePeek(ns, key, max));
+    return rows.map((row) => ({ id: row.id, value: this.codec.decode(key, row.value), pushedAt: row.pushedAt }));
+  }
+
+  async ack(key: string, id: number): Promise<boolean> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const itemId = checkInteger(ns, "id", id, 1, Number.MAX_SAFE_INTEGER, key);
+    return this.exec.write((ops) => ops.queueAck(ns, key, itemId), utf8Length(key));
+  }
+
+  async dropOldest(key: string, count: number): Promise<number> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const n = checkInteger(ns, "count", count, 0, Number.MAX_SAFE_INTEGER, key);
+    if (n === 0) return 0;
+    return this.exec.write((ops) => ops.queueDropOldest(ns, key, n), utf8Length(key));
+  }
+
+  async len(key: string): Promise<number> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    return this.exec.read((ops) => ops.queueLen(ns, key));
+  }
+}

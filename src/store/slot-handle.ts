@@ -1,0 +1,50 @@
+import type { Codec } from "../api/codec.js";
+import type { Slot, Versioned } from "../api/types.js";
+import { CodecGuard } from "./codec-guard.js";
+import type { Executor } from "./executor.js";
+import { checkInteger, checkKey, utf8Length } from "./validate.js";
+
+/** The store's {@link Slot} implementation: CAS is a read and a conditional write inside one atomic engine write. */
+export class SlotHandle<T> implements Slot<T> {
+  private readonly codec: CodecGuard<T>;
+
+  constructor(
+    private readonly exec: Executor,
+    readonly namespace: string,
+    codec: Codec<T> | undefined,
+  ) {
+    this.codec = new CodecGuard(namespace, codec);
+  }
+
+  async get(key: string): Promise<Versioned<T> | undefined> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const stored = await this.exec.read((ops) => ops.slotGet(ns, key));
+    return stored === undefined ? undefined : { version: stored.version, value: this.codec.decode(key, stored.value) };
+  }
+
+  async upsert(key: string, value: T): Promise<number> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const bytes = this.codec.encode(key, value);
+    return this.exec.write(async (ops) => {
+      const current = await ops.slotGet(ns, key);
+      const version = (current?.version ?? 0) + 1;
+      await ops.slotPut(ns, key, version, bytes);
+      return version;
+    }, utf8Length(key) + bytes.byteLength);
+  }
+
+  async cas(key: string, expectedVersion: number, value: T): Promise<boolean> {
+    const ns = this.namespace;
+    checkKey(ns, key);
+    const expected = checkInteger(ns, "expectedVersion", expectedVersion, 0, Number.MAX_SAFE_INTEGER, key);
+    const bytes = this.codec.encode(key, value);
+    return this.exec.write(async (ops) => {
+      const current = await ops.slotGet(ns, key);
+      if ((current?.version ?? 0) !== expected) return false;
+      await ops.slotPut(ns, key, expected + 1, bytes);
+      return true;
+    }, utf8Length(key) + bytes.byteLength);
+  }
+}

@@ -1,0 +1,164 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { StowageError } from "../api/errors.js";
+import { compareKeys } from "../api/key-order.js";
+import type { Clock, CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Store, StoreInfo, TransactionScope } from "../api/types.js";
+import type { Engine } from "../engines/engine.js";
+import type { Executor } from "./executor.js";
+import { HandleFactory } from "./handles.js";
+import { TransactionExecutor } from "./transaction-executor.js";
+
+/** Options of {@link createStore}, shared by every engine. */
+export interface StoreOptions {
+  /** The clock for TTL, log timestamps and queue times (default `Date.now`). Tests pass a controllable one. */
+  clock?: Clock;
+  /** How often the background sweep removes expired KV entries, in ms (default 30,000; 0 turns it off). */
+  sweepIntervalMs?: number;
+}
+
+/** Expired rows removed per sweep step, so that one sweep never holds the writer for long. */
+const SWEEP_BATCH = 1_000;
+const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
+
+/**
+ * The store: validation, codecs, limits, open/closed state and transactions, over any {@link Engine}. Engines never
+ * see an unchecked argument, so every engine enforces the same limits.
+ */
+class EngineStore implements Store {
+  private state: "open" | "closing" | "closed" = "open";
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly handles: HandleFactory;
+  /** Marks the async context of this store's transaction bodies, to catch calls that would wait on themselves. */
+  private readonly insideTransaction = new AsyncLocalStorage<boolean>();
+  private readonly clock: Clock;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly engineImpl: Engine,
+    options: StoreOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    const executor: Executor = {
+      read: (work) => this.track(() => this.engineImpl.read(work)),
+      write: (work) => this.track(() => this.engineImpl.write(work)),
+      now: this.clock,
+    };
+    this.handles = new HandleFactory(executor, () => this.assertOpen());
+    const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    if (interval > 0) {
+      this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), interval);
+      this.sweeper.unref();
+    }
+  }
+
+  get engine(): string {
+    return this.engineImpl.name;
+  }
+
+  kv<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Kv<T> {
+    return this.handles.kv(namespace, options);
+  }
+
+  log<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Log<T> {
+    return this.handles.log(namespace, options);
+  }
+
+  slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T> {
+    return this.handles.slot(namespace, options);
+  }
+
+  queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T> {
+    return this.handles.queue(namespace, options);
+  }
+
+  transaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<R> {
+    if (typeof body !== "function") {
+      return Promise.reject(new StowageError("INVALID_ARGUMENT", "transaction needs a function (tx) => Promise"));
+    }
+    return this.track(() =>
+      this.engineImpl.transaction(async (ops) => {
+        const exec = new TransactionExecutor(ops, this.clock);
+        const scope = new HandleFactory(exec, () => exec.assertActive());
+        try {
+          const result = await this.insideTransaction.run(true, () => body(scope));
+          await exec.settled();
+          return result;
+        } finally {
+          exec.end();
+        }
+      }),
+    );
+  }
+
+  async sweep(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const now = this.clock();
+      const batch = await this.track(() => this.engineImpl.write((ops) => ops.kvSweepExpired(now, SWEEP_BATCH)));
+      removed += batch;
+      if (batch < SWEEP_BATCH) return removed;
+    }
+  }
+
+  async info(): Promise<StoreInfo> {
+    const now = this.clock();
+    const description = await this.track(() => this.engineImpl.read((ops) => ops.describe(now)));
+    const order = ["kv", "log", "slot", "queue"];
+    const namespaces = [...description.namespaces].sort(
+      (a, b) => order.indexOf(a.primitive) - order.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace),
+    );
+    return { engine: this.engineImpl.name, location: this.engineImpl.location, ...description, namespaces };
+  }
+
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    if (this.insideTransaction.getStore() === true) {
+      return Promise.reject(new StowageError("INVALID_ARGUMENT", "close() cannot be called inside a transaction body of the same store"));
+    }
+    this.state = "closing";
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.closing = (async () => {
+      // Calls already accepted finish (and their writes commit) before the engine goes away.
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      try {
+        await this.engineImpl.close();
+      } finally {
+        this.state = "closed";
+      }
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.state !== "open") throw new StowageError("CLOSED", `the ${this.engineImpl.name} store is closed`);
+    if (this.insideTransaction.getStore() === true) {
+      // The engine is held by the transaction: a store call here would wait for it forever.
+      throw new StowageError(
+        "INVALID_ARGUMENT",
+        "a store call inside a transaction body of the same store would deadlock; use the tx handles (tx.kv(...), tx.log(...), …)",
+      );
+    }
+  }
+
+  private track<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const running = call();
+    this.inflight.add(running);
+    const forget = () => this.inflight.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+}
+
+/**
+ * Wraps an engine in the public {@link Store} API. Built-in engines are opened with `openStore`; a third-party
+ * engine implements {@link Engine} and calls this.
+ */
+export function createStore(engine: Engine, options: StoreOptions = {}): Store {
+  return new EngineStore(engine, options);
+}
+

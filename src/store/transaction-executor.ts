@@ -1,0 +1,61 @@
+import { StowageError } from "../api/errors.js";
+import { LIMITS } from "../api/limits.js";
+import type { EngineOps, EngineWork } from "../engines/engine.js";
+import type { Executor } from "./executor.js";
+
+/**
+ * Runs a transaction body's calls inside the engine transaction, one at a time (so that composite calls such as a
+ * queue push with its overflow check never interleave), and enforces the transaction size limits.
+ */
+export class TransactionExecutor implements Executor {
+  private active = true;
+  private writes = 0;
+  private bytes = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ops: EngineOps,
+    readonly now: () => number,
+  ) {}
+
+  /** Called when the transaction commits or rolls back: later calls on its handles fail with CLOSED. */
+  end(): void {
+    this.active = false;
+  }
+
+  /** Resolves when every call issued so far has finished (a body may have left one un-awaited). */
+  settled(): Promise<unknown> {
+    return this.tail;
+  }
+
+  assertActive(): void {
+    if (!this.active) throw new StowageError("CLOSED", "the transaction has ended; its handles cannot be used after it");
+  }
+
+  read<T>(work: EngineWork<T>): Promise<T> {
+    return this.serial(work);
+  }
+
+  write<T>(work: EngineWork<T>, bytes: number): Promise<T> {
+    return this.serial(work, () => {
+      if (this.writes + 1 > LIMITS.maxTransactionWrites) {
+        throw new StowageError("LIMIT_EXCEEDED", `a transaction may make at most ${LIMITS.maxTransactionWrites} writes`);
+      }
+      if (this.bytes + bytes > LIMITS.maxTransactionBytes) {
+        throw new StowageError("LIMIT_EXCEEDED", `a transaction may write at most ${LIMITS.maxTransactionBytes} bytes of keys and values`);
+      }
+      this.writes += 1;
+      this.bytes += bytes;
+    });
+  }
+
+  private serial<T>(work: EngineWork<T>, admit?: () => void): Promise<T> {
+    const run = this.tail.then(() => {
+      this.assertActive();
+      admit?.();
+      return work(this.ops);
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
