@@ -43,7 +43,8 @@ class EngineStore implements Store {
       write: (work) => this.track(() => this.engineImpl.write(work)),
       now: this.clock,
     };
-    this.handles = new HandleFactory(executor, () => this.assertOpen());
+    // Taking a handle inside a transaction body is harmless; only calls on it would wait for the transaction.
+    this.handles = new HandleFactory(executor, () => this.assertNotClosed());
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     if (interval > 0) {
       this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), interval);
@@ -129,8 +130,12 @@ class EngineStore implements Store {
     return this.closing;
   }
 
-  private assertOpen(): void {
+  private assertNotClosed(): void {
     if (this.state !== "open") throw new StowageError("CLOSED", `the ${this.engineImpl.name} store is closed`);
+  }
+
+  private assertOpen(): void {
+    this.assertNotClosed();
     if (this.insideTransaction.getStore() === true) {
       // The engine is held by the transaction: a store call here would wait for it forever.
       throw new StowageError(

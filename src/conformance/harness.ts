@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { isStowageError, type ErrorCode } from "../api/errors.js";
+import type { Store } from "../api/types.js";
+import type { StoreOptions } from "../store/store.js";
+
+/**
+ * Opens a fresh, empty store of the engine under test with the given options. Every case calls it at least once and
+ * closes what it opened. The options carry a controllable clock: the engine must use it for TTL and timestamps.
+ */
+export type StoreFactory = (options: StoreOptions) => Promise<Store>;
+
+/** A clock that only moves when told to. */
+export class ManualClock {
+  constructor(public time = 1_700_000_000_000) {}
+  readonly now = (): number => this.time;
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** What each conformance case receives. */
+export interface CaseContext {
+  store: Store;
+  clock: ManualClock;
+  /** Opens another store of the same engine (closed by the harness after the case). */
+  open(options?: StoreOptions): Promise<Store>;
+}
+
+export type Case = (ctx: CaseContext) => Promise<void>;
+
+/** A named group of cases. */
+export type CaseGroup = Record<string, Case>;
+
+/** Asserts that `promise` rejects with a StowageError of `code` whose message mentions each of `mentions`. */
+export async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: ErrorCode, ...mentions: string[]): Promise<void> {
+  let error: unknown;
+  try {
+    await (typeof promise === "function" ? promise() : promise);
+  } catch (caught) {
+    error = caught;
+  }
+  assert.ok(error !== undefined, `expected a ${code} error, but the call succeeded`);
+  assert.ok(isStowageError(error, code), `expected ${code}, got ${String((error as Error)?.stack ?? error)}`);
+  for (const mention of mentions) {
+    assert.ok((error as Error).message.includes(mention), `expected the message to mention ${JSON.stringify(mention)}: ${(error as Error).message}`);
+  }
+}
+
+export const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const dec = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+
+/** Resolves after `ms` of real time; used only where the engine works in the background (the sweep). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A promise with its resolver, to hold a transaction open at a chosen point. */
+export function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

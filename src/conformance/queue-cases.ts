@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { utf8 } from "../api/codec.js";
+import { enc, rejectsWith, type CaseGroup } from "./harness.js";
+
+export const queueCases: CaseGroup = {
+  "push gives increasing ids; peek shows the oldest first without removing": async ({ store, clock }) => {
+    const q = store.queue("quarantine", { codec: utf8 });
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(await q.push("pipe/orders", `item${i}`));
+      clock.advance(10);
+    }
+    for (let i = 1; i < ids.length; i++) assert.ok((ids[i] as number) > (ids[i - 1] as number));
+    const head = await q.peek("pipe/orders", 3);
+    assert.deepEqual(head.map((item) => item.value), ["item0", "item1", "item2"]);
+    assert.deepEqual(head.map((item) => item.id), ids.slice(0, 3));
+    assert.equal(head[0]?.pushedAt, clock.time - 50);
+    assert.equal((await q.peek("pipe/orders")).length, 1, "peek defaults to one item");
+    assert.equal(await q.len("pipe/orders"), 5);
+  },
+
+  "ack removes an item wherever it is, once": async ({ store }) => {
+    const q = store.queue("ns", { codec: utf8 });
+    const ids = [await q.push("k", "a"), await q.push("k", "b"), await q.push("k", "c")];
+    assert.equal(await q.ack("k", ids[1] as number), true);
+    assert.equal(await q.ack("k", ids[1] as number), false);
+    assert.equal(await q.ack("other", ids[0] as number), false, "an id of another queue key is not acked");
+    assert.equal(await q.ack("k", 999_999), false);
+    assert.deepEqual((await q.peek("k", 10)).map((i) => i.value), ["a", "c"]);
+    assert.equal(await q.len("k"), 2);
+  },
+
+  "dropOldest removes from the head and reports how many": async ({ store }) => {
+    const q = store.queue("ns", { codec: utf8 });
+    for (const v of ["a", "b", "c", "d"]) await q.push("k", v);
+    assert.equal(await q.dropOldest("k", 0), 0);
+    assert.equal(await q.dropOldest("k", 3), 3);
+    assert.deepEqual((await q.peek("k", 10)).map((i) => i.value), ["d"]);
+    assert.equal(await q.dropOldest("k", 5), 1);
+    assert.equal(await q.len("k"), 0);
+    assert.equal(await q.dropOldest("empty", 5), 0);
+  },
+
+  "ids keep increasing after the queue empties": async ({ store }) => {
+    const q = store.queue("ns");
+    const first = await q.push("k", enc("a"));
+    await q.ack("k", first);
+    const second = await q.push("k", enc("b"));
+    assert.ok(second > first);
+    assert.ok((await q.push("other", enc("c"))) > second, "ids grow across the keys of a namespace");
+  },
+
+  "a full queue with overflow reject refuses the push and keeps every item": async ({ store }) => {
+    const q = store.queue("ns", { maxLen: 3, overflow: "reject", codec: utf8 });
+    for (const v of ["a", "b", "c"]) await q.push("k", v);
+    await rejectsWith(q.push("k", "d"), "LIMIT_EXCEEDED", "ns", "k", "3");
+    assert.deepEqual((await q.peek("k", 10)).map((i) => i.value), ["a", "b", "c"]);
+    await q.push("other", "x");
+    const defaulted = store.queue("ns", { maxLen: 3, codec: utf8 });
+    await rejectsWith(defaulted.push("k", "d"), "LIMIT_EXCEEDED");
+    await q.ack("k", (await q.peek("k"))[0]?.id as number);
+    await q.push("k", "d");
+    assert.deepEqual((await q.peek("k", 10)).map((i) => i.value), ["b", "c", "d"]);
+  },
+
+  "a full queue with overflow drop-oldest keeps the newest maxLen items": async ({ store }) => {
+    const q = store.queue("ns", { maxLen: 3, overflow: "drop-oldest", codec: utf8 });
+    for (const v of ["a", "b", "c", "d", "e"]) await q.push("k", v);
+    assert.deepEqual((await q.peek("k", 10)).map((i) => i.value), ["c", "d", "e"]);
+    assert.equal(await q.len("k"), 3);
+  },
+
+  "concurrent pushes to a bounded queue never exceed maxLen": async ({ store }) => {
+    const rejecting = store.queue("r", { maxLen: 10 });
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => rejecting.push("k", enc(String(i)))));
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 10);
+    assert.equal(await rejecting.len("k"), 10);
+    const dropping = store.queue("d", { maxLen: 10, overflow: "drop-oldest" });
+    const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => dropping.push("k", enc(String(i)))));
+    assert.equal(await dropping.len("k"), 10);
+    assert.deepEqual((await dropping.peek("k", 20)).map((i) => i.id), [...ids].sort((a, b) => a - b).slice(20));
+  },
+
+  "bad queue arguments are INVALID_ARGUMENT": async ({ store }) => {
+    assert.throws(() => store.queue("ns", { maxLen: 0 }), /INVALID_ARGUMENT.*maxLen/);
+    assert.throws(() => store.queue("ns", { maxLen: -1 }), /maxLen/);
+    assert.throws(() => store.queue("ns", { overflow: "drop-newest" as never }), /overflow/);
+    const q = store.queue("ns");
+    await rejectsWith(q.push("k", 5 as never), "INVALID_ARGUMENT", "value");
+    await rejectsWith(q.peek("k", 0), "INVALID_ARGUMENT", "limit");
+    await rejectsWith(q.ack("k", -3), "INVALID_ARGUMENT", "id");
+    await rejectsWith(q.dropOldest("k", Number.NaN), "INVALID_ARGUMENT", "count");
+    assert.equal(await q.len("k"), 0);
+  },
+};
