@@ -1,29 +1,17 @@
-import type { Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { compareKeys, prefixUpperBound } from "../api/key-order.js";
 import { LIMITS } from "../api/limits.js";
 import type { KeyRange } from "../api/range.js";
 import type { Kv, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions } from "../api/types.js";
-import { CodecGuard } from "./codec-guard.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import type { Executor } from "./executor.js";
+import { HandleBase } from "./handle-base.js";
 import { checkBoolean, checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
 
 const RANGE_FIELDS = ["prefix", "start", "end"] as const;
 const LIST_FIELDS = [...RANGE_FIELDS, "limit", "cursor", "reverse", "keysOnly"] as const;
 
 /** The store's {@link Kv} implementation, one per handle, engine-independent. */
-export class KvHandle<T> implements Kv<T> {
-  private readonly codec: CodecGuard<T>;
-
-  constructor(
-    private readonly exec: Executor,
-    readonly namespace: string,
-    codec: Codec<T> | undefined,
-  ) {
-    this.codec = new CodecGuard(namespace, codec);
-  }
-
+export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
   async put(key: string, value: T, options?: PutOptions): Promise<void> {
     const ns = this.namespace;
     checkKey(ns, key);

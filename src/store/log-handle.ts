@@ -1,23 +1,11 @@
-import type { Codec } from "../api/codec.js";
 import { LIMITS } from "../api/limits.js";
 import type { Log, LogEntry, LogReadOptions } from "../api/types.js";
 import type { StoredLogEntry } from "../engines/engine.js";
-import { CodecGuard } from "./codec-guard.js";
-import type { Executor } from "./executor.js";
+import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
 
 /** The store's {@link Log} implementation. */
-export class LogHandle<T> implements Log<T> {
-  private readonly codec: CodecGuard<T>;
-
-  constructor(
-    private readonly exec: Executor,
-    readonly namespace: string,
-    codec: Codec<T> | undefined,
-  ) {
-    this.codec = new CodecGuard(namespace, codec);
-  }
-
+export class LogHandle<T> extends HandleBase<T> implements Log<T> {
   async append(key: string, value: T): Promise<number> {
     const ns = this.namespace;
     checkKey(ns, key);

@@ -2,23 +2,18 @@ import type { Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { OverflowPolicy, Queue, QueueItem, QueueOptions } from "../api/types.js";
-import { CodecGuard } from "./codec-guard.js";
+import { HandleBase } from "./handle-base.js";
 import type { Executor } from "./executor.js";
 import { checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
 
 /** The store's {@link Queue} implementation; the overflow policy runs inside the push's atomic write. */
-export class QueueHandle<T> implements Queue<T> {
-  private readonly codec: CodecGuard<T>;
+export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
   private readonly maxLen: number;
   private readonly overflow: OverflowPolicy;
 
-  constructor(
-    private readonly exec: Executor,
-    readonly namespace: string,
-    options: QueueOptions<T> | undefined,
-  ) {
+  constructor(exec: Executor, namespace: string, options: QueueOptions<T> | undefined) {
     const opts = checkOptions(namespace, "queue options", options, ["maxLen", "overflow", "codec"]);
-    this.codec = new CodecGuard(namespace, opts.codec as Codec<T> | undefined);
+    super(exec, namespace, opts.codec as Codec<T> | undefined);
     this.maxLen = opts.maxLen === undefined ? LIMITS.maxQueueLength : checkInteger(namespace, "maxLen", opts.maxLen, 1, LIMITS.maxQueueLength);
     if (opts.overflow !== undefined && opts.overflow !== "reject" && opts.overflow !== "drop-oldest") {
       throw new StowageError("INVALID_ARGUMENT", `overflow must be "reject" or "drop-oldest", got ${JSON.stringify(opts.overflow)}`, { namespace });

@@ -1,21 +1,9 @@
-import type { Codec } from "../api/codec.js";
 import type { Slot, Versioned } from "../api/types.js";
-import { CodecGuard } from "./codec-guard.js";
-import type { Executor } from "./executor.js";
+import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, utf8Length } from "./validate.js";
 
 /** The store's {@link Slot} implementation: CAS is a read and a conditional write inside one atomic engine write. */
-export class SlotHandle<T> implements Slot<T> {
-  private readonly codec: CodecGuard<T>;
-
-  constructor(
-    private readonly exec: Executor,
-    readonly namespace: string,
-    codec: Codec<T> | undefined,
-  ) {
-    this.codec = new CodecGuard(namespace, codec);
-  }
-
+export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
   async get(key: string): Promise<Versioned<T> | undefined> {
     const ns = this.namespace;
     checkKey(ns, key);

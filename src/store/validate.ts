@@ -2,7 +2,6 @@ import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 
 const NAMESPACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const encoder = new TextEncoder();
 
 /** UTF-8 length of a string without allocating (lone surrogates are rejected before this is used for limits). */
 export function utf8Length(text: string): number {
@@ -134,4 +133,3 @@ function describeValue(value: unknown): string {
   return describeType(value);
 }
 
-export { encoder as utf8Encoder };
