@@ -2,11 +2,13 @@
  * stowage: one durable storage layer for a Node service's runtime state.
  * @packageDocumentation
  */
-export { openStore, BACKENDS, DEFAULT_SQLITE_PATH } from "./open-store.js";
+export { openStore, BACKENDS, DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "./open-store.js";
 export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions } from "./open-store.js";
 export { createStore } from "./store/store.js";
 export type { StoreOptions } from "./store/store.js";
-export type { Durability } from "./engines/sqlite/sqlite-engine.js";
+export { DURABILITIES, DEFAULT_BUSY_TIMEOUT_MS, type Durability } from "./engines/sqlite/sqlite-engine.js";
+export { loadConfig, resolveConfig } from "./config/index.js";
+export type { LoadConfigInput, ResolveConfigInput } from "./config/index.js";
 export { StowageError, isStowageError } from "./api/errors.js";
 export type { ErrorCode } from "./api/errors.js";
 export { LIMITS } from "./api/limits.js";

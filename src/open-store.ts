@@ -1,7 +1,7 @@
 import { StowageError } from "./api/errors.js";
 import type { Store } from "./api/types.js";
 import { MemoryEngine } from "./engines/memory/memory-engine.js";
-import { SqliteEngine, type Durability } from "./engines/sqlite/sqlite-engine.js";
+import { DURABILITIES, SqliteEngine, type Durability } from "./engines/sqlite/sqlite-engine.js";
 import { createStore, type StoreOptions } from "./store/store.js";
 
 /** Where the SQLite engine keeps its file when no path is given. */
@@ -19,7 +19,7 @@ export interface SqliteStoreOptions extends StoreOptions {
   path?: string;
   /** `"full"` (default) or `"process"`; see {@link Durability}. */
   durability?: Durability;
-  /** How long a write waits for another process's lock, in ms (default 5,000). */
+  /** How long a write waits for another process's lock, in ms (default `DEFAULT_BUSY_TIMEOUT_MS`, 5,000). */
   busyTimeoutMs?: number;
 }
 
@@ -27,6 +27,15 @@ export type OpenStoreOptions = MemoryStoreOptions | SqliteStoreOptions;
 
 /** The backends `openStore` knows. */
 export const BACKENDS = ["memory", "sqlite"] as const;
+
+/** The backend `openStore` uses when none is named. */
+export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
+
+const STORE_FIELDS = ["backend", "clock", "sweepIntervalMs"];
+const FIELDS_BY_BACKEND: Record<(typeof BACKENDS)[number], readonly string[]> = {
+  memory: STORE_FIELDS,
+  sqlite: [...STORE_FIELDS, "path", "durability", "busyTimeoutMs"],
+};
 
 /**
  * Opens a store on the chosen engine.
@@ -42,7 +51,15 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   if (typeof options !== "object" || options === null) {
     throw new StowageError("INVALID_ARGUMENT", "openStore options must be an object");
   }
-  const backend = options.backend ?? "sqlite";
+  const backend = options.backend ?? DEFAULT_BACKEND;
+  if (!(BACKENDS as readonly unknown[]).includes(backend)) {
+    throw new StowageError("INVALID_ARGUMENT", `backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
+  }
+  for (const field of Object.keys(options)) {
+    if (!FIELDS_BY_BACKEND[backend].includes(field)) {
+      throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of the ${backend} backend; it takes ${FIELDS_BY_BACKEND[backend].join(", ")}`);
+    }
+  }
   const { clock, sweepIntervalMs } = options;
   if (clock !== undefined && typeof clock !== "function") {
     throw new StowageError("INVALID_ARGUMENT", "clock must be a function returning ms since the epoch");
@@ -59,8 +76,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       if (sqlite.path !== undefined && (typeof sqlite.path !== "string" || sqlite.path.length === 0)) {
         throw new StowageError("INVALID_ARGUMENT", "path must be a non-empty string");
       }
-      if (sqlite.durability !== undefined && sqlite.durability !== "full" && sqlite.durability !== "process") {
-        throw new StowageError("INVALID_ARGUMENT", `durability must be "full" or "process", got ${JSON.stringify(sqlite.durability)}`);
+      if (sqlite.durability !== undefined && !DURABILITIES.includes(sqlite.durability)) {
+        throw new StowageError("INVALID_ARGUMENT", `durability must be one of ${DURABILITIES.join(", ")}, got ${JSON.stringify(sqlite.durability)}`);
       }
       if (sqlite.busyTimeoutMs !== undefined && (!Number.isSafeInteger(sqlite.busyTimeoutMs) || sqlite.busyTimeoutMs < 0)) {
         throw new StowageError("INVALID_ARGUMENT", `busyTimeoutMs must be a whole number ≥ 0, got ${String(sqlite.busyTimeoutMs)}`);
@@ -72,7 +89,5 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       });
       return createStore(engine, storeOptions);
     }
-    default:
-      throw new StowageError("INVALID_ARGUMENT", `backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
   }
 }

@@ -14,14 +14,20 @@ import { prepareSchema } from "./sqlite-schema.js";
  * - `process`: commits reach the OS but are synced only at WAL checkpoints; a resolved write survives the process
  *   being killed, not an OS crash or power cut. Faster where fsync is slow.
  */
-export type Durability = "full" | "process";
+export type Durability = (typeof DURABILITIES)[number];
+
+/** The durability modes, for validation and configuration. */
+export const DURABILITIES = ["full", "process"] as const;
+
+/** How long a write waits for another process's lock by default, in ms. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** Options of the SQLite engine. */
 export interface SqliteEngineOptions {
   /** The database file; it and its parent folders are created on first open. */
   path: string;
   durability?: Durability;
-  /** How long a write waits for another process's lock before BACKEND_UNAVAILABLE, in ms (default 5,000). */
+  /** How long a write waits for another process's lock before BACKEND_UNAVAILABLE, in ms (default {@link DEFAULT_BUSY_TIMEOUT_MS}). */
   busyTimeoutMs?: number;
 }
 
@@ -53,7 +59,7 @@ export class SqliteEngine implements Engine {
   constructor(options: SqliteEngineOptions) {
     this.location = resolve(options.path);
     const map = (error: unknown) => mapSqliteError(error, this.location);
-    const timeout = options.busyTimeoutMs ?? 5_000;
+    const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     try {
       mkdirSync(dirname(this.location), { recursive: true });
     } catch (cause) {

@@ -1,0 +1,281 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { runCli } from "../src/cli/run-cli.js";
+
+// This file runs as dist/test/cli.test.js; the CLI it spawns is the built dist/src/cli/main.js.
+const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+/** The caller's environment without STOWAGE_* variables, so that a developer's settings cannot leak into a test. */
+const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("STOWAGE_")));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let root: string;
+let counter = 0;
+
+/** A fresh folder under the test's temp dir: each test gets its own database file, so tests can run concurrently. */
+function freshDir(): string {
+  const dir = join(root, `t${++counter}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+/** Runs the CLI in `cwd`; a non-zero exit is a result, not a rejection. */
+function stowage(cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [MAIN, ...args], { cwd, env: { ...CLEAN_ENV, ...env }, encoding: "utf8" }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== "number") return reject(error);
+      resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Runs the CLI in this process: the same code as the binary minus process start-up (~150 ms a spawn), for the
+ * error matrix. The spawned tests cover the binary itself: exit statuses, stdout and stderr of a real process.
+ */
+async function stowageInProcess(cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env, cwd });
+  return { code, stdout, stderr };
+}
+
+/** A CLI bound to one database file (by flag) in a fresh folder. */
+function cliOnFreshStore(): { dir: string; run: (...args: string[]) => Promise<Run> } {
+  const dir = freshDir();
+  return { dir, run: (...args) => stowage(dir, ["--storage-path", join(dir, "store.db"), ...args]) };
+}
+
+/** Asserts a successful run and returns its stdout. */
+function ok(result: Run): string {
+  assert.equal(result.code, 0, `exit ${result.code}, stderr: ${result.stderr}`);
+  return result.stdout;
+}
+
+before(() => {
+  assert.ok(existsSync(MAIN), `build first: ${MAIN} is missing`);
+  root = mkdtempSync(join(tmpdir(), "stowage-cli-"));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+// Every test has its own store, so they run concurrently: the suite takes about as long as its longest test.
+describe("stowage CLI", { concurrency: true }, () => {
+  test("kv put, get, list, delete round trip", async () => {
+    const { run } = cliOnFreshStore();
+    assert.equal(ok(await run("kv", "put", "cfg", "a", "alpha")), "", "put is silent");
+    ok(await run("kv", "put", "cfg", "b", "bravo", "--ttl-ms", "600000"));
+    // A value starting with "-" goes after "--", or it would be read as an option.
+    assert.deepEqual(JSON.parse(ok(await run("kv", "put", "cfg", "c", "--json", "--", "-1"))), { ok: true });
+    assert.equal(ok(await run("kv", "get", "cfg", "a")), "alpha\n");
+    assert.deepEqual(JSON.parse(ok(await run("kv", "get", "cfg", "b", "--json"))), { key: "b", value: "bravo", encoding: "utf8" });
+
+    assert.equal(ok(await run("kv", "list", "cfg")), "a\talpha\nb\tbravo\nc\t-1\n");
+    const page = await run("kv", "list", "cfg", "--limit", "2", "--json");
+    const first = JSON.parse(ok(page)) as { entries: { key: string }[]; cursor: string };
+    assert.deepEqual(first.entries.map((e) => e.key), ["a", "b"]);
+    const rest = await run("kv", "list", "cfg", "--limit", "2", "--cursor", first.cursor);
+    assert.equal(ok(rest), "c\t-1\n");
+    assert.equal(rest.stderr, "", "the last page has no cursor");
+    const textPage = await run("kv", "list", "cfg", "--limit", "1", "--keys-only", "--reverse");
+    assert.equal(ok(textPage), "c\n");
+    assert.match(textPage.stderr, /^more: --cursor \S+\n$/);
+
+    assert.equal(ok(await run("kv", "delete", "cfg", "a")), "deleted\n");
+    assert.deepEqual(JSON.parse(ok(await run("kv", "delete", "cfg", "a", "--json"))), { deleted: false });
+  });
+
+  test("kv get of an absent key: nothing on stdout, NOT_FOUND on stderr, exit 3", async () => {
+    const { run } = cliOnFreshStore();
+    const text = await run("kv", "get", "cfg", "missing");
+    assert.equal(text.code, 3);
+    assert.equal(text.stdout, "");
+    assert.match(text.stderr, /^error NOT_FOUND: .*"missing"/);
+    const json = await stowageInProcess(freshDir(), ["--storage-backend", "memory", "kv", "get", "cfg", "missing", "--json"]);
+    assert.equal(json.code, 3);
+    assert.equal(json.stdout, "null\n");
+  });
+
+  test("log append, list, since", async () => {
+    const { run } = cliOnFreshStore();
+    assert.equal(ok(await run("log", "append", "events", "orders", "created")), "1\n");
+    assert.equal(ok(await run("log", "append", "events", "users", "joined")), "2\n");
+    assert.deepEqual(JSON.parse(ok(await run("log", "append", "events", "orders", "shipped", "--json"))), { seq: 3 });
+
+    const lines = ok(await run("log", "list", "events", "orders")).trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] ?? "", /^1\t\d{4}-\d\d-\d\dT[\d:.]+Z\tcreated$/);
+    assert.match(lines[1] ?? "", /^3\t.*\tshipped$/);
+
+    const since = JSON.parse(ok(await run("log", "since", "events", "orders", "1", "--json"))) as { entries: Array<Record<string, unknown>> };
+    assert.equal(since.entries.length, 1);
+    assert.deepEqual({ ...since.entries[0], timestamp: 0 }, { seq: 3, key: "orders", timestamp: 0, value: "shipped", encoding: "utf8" });
+    assert.equal(ok(await run("log", "since", "events", "orders", "3")), "");
+  });
+
+  test("slot upsert, cas win and lose, get", async () => {
+    const { run } = cliOnFreshStore();
+    assert.equal(ok(await run("slot", "cas", "leases", "leader", "0", "w1")), "1\n", "cas 0 creates an absent slot");
+    assert.equal(ok(await run("slot", "upsert", "leases", "leader", "w2")), "2\n");
+    assert.equal(ok(await run("slot", "cas", "leases", "leader", "2", "w3")), "3\n");
+
+    const lost = await run("slot", "cas", "leases", "leader", "2", "stale");
+    assert.equal(lost.code, 3);
+    assert.equal(lost.stdout, "");
+    assert.match(lost.stderr, /^error CONFLICT: cas lost: .* at version 3, not 2/);
+    const lostJson = await run("slot", "cas", "leases", "leader", "1", "stale", "--json");
+    assert.equal(lostJson.code, 3);
+    assert.deepEqual(JSON.parse(lostJson.stdout), { swapped: false, version: 3 });
+
+    assert.equal(ok(await run("slot", "get", "leases", "leader")), "3\tw3\n");
+    const absent = await run("slot", "get", "leases", "nobody");
+    assert.equal(absent.code, 3);
+    assert.match(absent.stderr, /^error NOT_FOUND:/);
+  });
+
+  test("queue push, peek, ack, len, bounded push", async () => {
+    const { run } = cliOnFreshStore();
+    assert.equal(ok(await run("queue", "push", "jobs", "q", "one")), "1\n");
+    assert.equal(ok(await run("queue", "push", "jobs", "q", "two")), "2\n");
+    const head = ok(await run("queue", "peek", "jobs", "q"));
+    assert.match(head, /^1\t\S+\tone\n$/, "peek defaults to one item");
+    const peeked = JSON.parse(ok(await run("queue", "peek", "jobs", "q", "--limit", "5", "--json"))) as { items: Array<{ id: number; value: string }> };
+    assert.deepEqual(peeked.items.map((i) => [i.id, i.value]), [[1, "one"], [2, "two"]]);
+
+    const full = await run("queue", "push", "jobs", "q", "three", "--max-len", "2");
+    assert.equal(full.code, 1);
+    assert.match(full.stderr, /^error LIMIT_EXCEEDED: queue is full/);
+    assert.equal(ok(await run("queue", "push", "jobs", "q", "three", "--max-len", "2", "--overflow", "drop-oldest")), "3\n");
+
+    assert.equal(ok(await run("queue", "ack", "jobs", "q", "2")), "acked\n");
+    assert.equal(ok(await run("queue", "ack", "jobs", "q", "2")), "absent\n");
+    assert.equal(ok(await run("queue", "len", "jobs", "q")), "1\n");
+  });
+
+  test("--file stores a file's bytes; non-UTF-8 values print as base64", async () => {
+    const { dir, run } = cliOnFreshStore();
+    writeFileSync(join(dir, "blob.bin"), Buffer.from([0x00, 0xff, 0xfe, 0x41]));
+    writeFileSync(join(dir, "note.txt"), "line 1\nline 2");
+    ok(await run("kv", "put", "files", "blob", "--file", "blob.bin"));
+    ok(await run("log", "append", "files", "notes", "--file", "note.txt"));
+    assert.equal(ok(await run("kv", "get", "files", "blob")), "base64:AP/+QQ==\n");
+    assert.deepEqual(JSON.parse(ok(await run("kv", "get", "files", "blob", "--json"))), { key: "blob", value: "AP/+QQ==", encoding: "base64" });
+    const log = JSON.parse(ok(await run("log", "list", "files", "notes", "--json"))) as { entries: Array<{ value: string }> };
+    assert.equal(log.entries[0]?.value, "line 1\nline 2");
+
+    const missing = await run("kv", "put", "files", "x", "--file", "nope.bin");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error INVALID_ARGUMENT: cannot read --file nope\.bin: no such file/);
+    const both = await run("kv", "put", "files", "x", "value", "--file", "blob.bin");
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^error USAGE: .*not both/);
+  });
+
+  test("info reports engine, location, schema version, namespaces and stored rows", async () => {
+    const { dir, run } = cliOnFreshStore();
+    ok(await run("kv", "put", "alpha", "k", "v"));
+    const text = ok(await run("info"));
+    assert.match(text, /^engine +sqlite$/m);
+    assert.ok(text.includes(join(dir, "store.db")));
+    assert.match(text, /^schema version +\d+$/m);
+    assert.match(text, /^stored rows +1$/m);
+    assert.match(text, /^ +kv +alpha +1$/m);
+    const json = JSON.parse(ok(await run("info", "--json"))) as Record<string, unknown>;
+    assert.equal(json.engine, "sqlite");
+    assert.equal(json.location, join(dir, "store.db"));
+    assert.deepEqual(json.namespaces, [{ primitive: "kv", namespace: "alpha", count: 1 }]);
+  });
+
+  test("demo runs twice on the default store of a fresh folder (what npm start does)", async () => {
+    const dir = freshDir();
+    const first = ok(await stowage(dir, ["demo"]));
+    assert.ok(existsSync(join(dir, "data", "stowage.db")), "the default path is ./data/stowage.db");
+    for (const step of ["kv:", "log:", "slot:", "queue:", "transaction:", "info:"]) assert.ok(first.includes(step), `demo prints ${step}`);
+    assert.match(first, /absent \(first run\)/);
+    const second = ok(await stowage(dir, ["demo"]));
+    assert.match(second, /get +checkpoint\/orders -> \{"offset":101/, "the second run sees the first run's checkpoint");
+    assert.match(second, /cas leader expecting \d+ -> won/);
+    for (const primitive of ["kv", "log", "slot", "queue"]) assert.match(second, new RegExp(`^ +${primitive} +demo +\\d+$`, "m"));
+  });
+
+  test("configuration from env and a config file reaches the store", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "stowage.yaml"), "storage:\n  path: ./from-file.db\n");
+    ok(await stowage(dir, ["kv", "put", "ns", "k", "v"], { STOWAGE_CONFIG: "stowage.yaml" }));
+    assert.ok(existsSync(join(dir, "from-file.db")));
+    const info = JSON.parse(ok(await stowage(dir, ["info", "--json"], { STOWAGE_CONFIG: "stowage.yaml", STOWAGE_STORAGE_PATH: "env.db" })));
+    assert.equal(info.location, join(dir, "env.db"), "env overrides the file");
+  });
+
+  test("a bad backend exits 1 naming the code and the source", async () => {
+    const dir = freshDir();
+    const flag = await stowage(dir, ["info", "--storage-backend", "postgres"]);
+    assert.equal(flag.code, 1);
+    assert.equal(flag.stdout, "");
+    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite; got "postgres"\n$/);
+    const env = await stowageInProcess(dir, ["info"], { STOWAGE_STORAGE_BACKEND: "redis" });
+    assert.equal(env.code, 1);
+    assert.match(env.stderr, /^error INVALID_ARGUMENT: STOWAGE_STORAGE_BACKEND must be/);
+    writeFileSync(join(dir, "bad.yaml"), "storage:\n  backend: sqlite\n  colour: blue\n");
+    const file = await stowageInProcess(dir, ["info", "--config", "bad.yaml"]);
+    assert.equal(file.code, 1);
+    assert.match(file.stderr, /^error INVALID_ARGUMENT: unknown field storage\.colour in bad\.yaml/);
+    assert.ok(!existsSync(join(dir, "data")), "no store was created");
+  });
+
+  test("a library error exits 1 with its code", async () => {
+    const { run } = cliOnFreshStore();
+    const result = await run("kv", "put", "bad namespace", "k", "v");
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error INVALID_ARGUMENT: namespace "bad namespace" is invalid/);
+  });
+
+  test("usage errors exit 2 and print usage; help exits 0", async () => {
+    const dir = freshDir();
+    const cases: Array<[string[], RegExp]> = [
+      [[], /missing command/],
+      [["kv"], /kv needs a subcommand: get, put, delete, list/],
+      [["kv", "get", "ns"], /kv get takes <ns> <key>; got 1 argument/],
+      [["kv", "get", "ns", "k", "--limit", "3"], /kv get does not take --limit/],
+      [["log", "since", "ns", "k", "ten"], /<seq> must be a whole number/],
+      [["--bogus", "info"], /Unknown option '--bogus'/],
+      [["frob"], /unknown command "frob"/],
+      [["demo", "--json"], /demo does not take --json/],
+      [["queue", "push", "ns", "k", "v", "--overflow", "drop-oldest"], /--overflow needs --max-len/],
+      [["queue", "push", "ns", "k", "v", "--max-len", "2", "--overflow", "drop-newest"], /--overflow must be reject or drop-oldest/],
+      [["kv", "put", "ns", "k", "v", "--ttl-ms", "1e3"], /--ttl-ms must be a whole number/],
+      [["kv", "put", "ns", "k"], /missing <value> \(or --file <path>\)/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => stowageInProcess(dir, args)));
+    results.forEach((result, i) => {
+      const [args, message] = cases[i] as [string[], RegExp];
+      assert.equal(result.code, 2, `stowage ${args.join(" ")}`);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, /^error USAGE: /);
+      assert.match(result.stderr, message);
+      assert.match(result.stderr, /Usage: stowage /);
+    });
+    const spawned = await stowage(dir, ["kv", "get", "ns"]);
+    assert.equal(spawned.code, 2);
+    assert.match(spawned.stderr, /^error USAGE: kv get takes <ns> <key>; got 1 argument: "ns"\n\nUsage: stowage kv get <ns> <key>\n/);
+    assert.ok(!existsSync(join(dir, "data")), "usage errors never open the store");
+
+    const [help, helpCommand] = await Promise.all([stowage(dir, ["--help"]), stowageInProcess(dir, ["help"])]);
+    assert.equal(help.code, 0);
+    assert.equal(helpCommand.stdout, help.stdout);
+    for (const command of ["kv get", "kv put", "kv delete", "kv list", "log append", "log list", "log since", "slot get", "slot upsert", "slot cas", "queue push", "queue peek", "queue ack", "queue len", "info", "demo"]) {
+      assert.ok(help.stdout.includes(`stowage ${command}`), `usage documents ${command}`);
+    }
+    assert.match(help.stdout, /Exit status:/);
+    assert.match(help.stdout, /NOT_FOUND/);
+  });
+});

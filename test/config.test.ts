@@ -1,0 +1,257 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parseArgs } from "node:util";
+import { StowageError } from "../src/api/errors.js";
+import {
+  CONFIG_FLAG_OPTIONS,
+  type ConfigFile,
+  loadConfig,
+  parseConfigText,
+  resolveConfig,
+  STORAGE_FIELD_NAMES,
+  STORAGE_FIELDS,
+  type StorageField,
+} from "../src/config/index.js";
+import { DEFAULT_SQLITE_PATH, openStore } from "../src/open-store.js";
+
+const CWD = resolve("/srv/app");
+
+/** A parsed config file as if read from `/etc/stowage/<name>`. */
+function file(contents: unknown, name = "stowage.yaml"): ConfigFile {
+  return { path: `./${name}`, absolutePath: resolve("/etc/stowage", name), contents };
+}
+
+/** Asserts an INVALID_ARGUMENT whose message contains every fragment. */
+function assertInvalid(run: () => unknown, ...fragments: string[]): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof StowageError, `expected a StowageError, got ${String(error)}`);
+    assert.equal(error.code, "INVALID_ARGUMENT");
+    for (const fragment of fragments) assert.ok(error.message.includes(fragment), `${JSON.stringify(error.message)} lacks ${JSON.stringify(fragment)}`);
+    return true;
+  });
+}
+
+describe("resolveConfig: defaults and precedence", () => {
+  test("with nothing configured: sqlite at the default path under cwd", () => {
+    assert.deepEqual(resolveConfig({ cwd: CWD }), { backend: "sqlite", path: resolve(CWD, DEFAULT_SQLITE_PATH) });
+  });
+
+  test("file over defaults; a relative path in the file is relative to the file's folder", () => {
+    const options = resolveConfig({
+      cwd: CWD,
+      file: file({ storage: { backend: "sqlite", path: "./state.db", durability: "process", busyTimeoutMs: 250 } }),
+    });
+    assert.deepEqual(options, { backend: "sqlite", path: resolve("/etc/stowage/state.db"), durability: "process", busyTimeoutMs: 250 });
+  });
+
+  test("env over file, field by field; a relative env path is relative to cwd", () => {
+    const options = resolveConfig({
+      cwd: CWD,
+      env: { STOWAGE_STORAGE_PATH: "env.db", STOWAGE_STORAGE_BUSY_TIMEOUT_MS: "900" },
+      file: file({ storage: { path: "/file.db", durability: "process", busyTimeoutMs: 250 } }),
+    });
+    assert.deepEqual(options, { backend: "sqlite", path: resolve(CWD, "env.db"), durability: "process", busyTimeoutMs: 900 });
+  });
+
+  test("flags over env over file over defaults", () => {
+    const options = resolveConfig({
+      cwd: CWD,
+      argvFlags: { "storage-path": "/flag.db", "storage-durability": "full" },
+      env: { STOWAGE_STORAGE_PATH: "/env.db", STOWAGE_STORAGE_DURABILITY: "process", STOWAGE_STORAGE_BUSY_TIMEOUT_MS: "7" },
+      file: file({ storage: { path: "/file.db", durability: "process", busyTimeoutMs: 1 } }),
+    });
+    assert.deepEqual(options, { backend: "sqlite", path: resolve("/flag.db"), durability: "full", busyTimeoutMs: 7 });
+  });
+
+  test("each source can choose the backend, the higher one winning", () => {
+    const memoryFile = file({ storage: { backend: "memory" } });
+    assert.deepEqual(resolveConfig({ cwd: CWD, file: memoryFile }), { backend: "memory" });
+    assert.equal(resolveConfig({ cwd: CWD, file: memoryFile, env: { STOWAGE_STORAGE_BACKEND: "sqlite" } }).backend, "sqlite");
+    assert.deepEqual(
+      resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_BACKEND: "sqlite" }, argvFlags: { "storage-backend": "memory" } }),
+      { backend: "memory" },
+    );
+  });
+
+  test("memory drops the sqlite settings of lower layers instead of refusing them", () => {
+    const options = resolveConfig({
+      cwd: CWD,
+      env: { STOWAGE_STORAGE_BACKEND: "memory" },
+      file: file({ storage: { path: "./state.db", durability: "process", busyTimeoutMs: 10 } }),
+    });
+    assert.deepEqual(options, { backend: "memory" });
+  });
+
+  test("empty environment variables count as unset; other variables and flags are ignored", () => {
+    const options = resolveConfig({
+      cwd: CWD,
+      env: { STOWAGE_STORAGE_BACKEND: "", STOWAGE_STORAGE_PATH: "", HOME: "/root", STOWAGE_OTHER: "x" },
+      argvFlags: { json: true, limit: "3" },
+    });
+    assert.deepEqual(options, { backend: "sqlite", path: resolve(CWD, DEFAULT_SQLITE_PATH) });
+  });
+
+  test("an empty file, or an empty storage section, configures nothing", () => {
+    const defaults = resolveConfig({ cwd: CWD });
+    assert.deepEqual(resolveConfig({ cwd: CWD, file: file(null) }), defaults);
+    assert.deepEqual(resolveConfig({ cwd: CWD, file: file({ storage: null }) }), defaults);
+    assert.deepEqual(resolveConfig({ cwd: CWD, file: file({}) }), defaults);
+  });
+
+  test("CONFIG_FLAG_OPTIONS parses the flags resolveConfig reads", () => {
+    const { values } = parseArgs({
+      args: ["--storage-backend", "sqlite", "--storage-path=x.db", "--storage-busy-timeout-ms", "12", "--config", "c.yaml"],
+      options: CONFIG_FLAG_OPTIONS,
+    });
+    assert.deepEqual(resolveConfig({ cwd: CWD, argvFlags: values }), { backend: "sqlite", path: resolve(CWD, "x.db"), busyTimeoutMs: 12 });
+  });
+});
+
+describe("resolveConfig: bad values name the field, the source and what it accepts", () => {
+  const bad: Record<StorageField, { text: string; file: unknown; accepts: string }> = {
+    backend: { text: "postgres", file: "mysql", accepts: "one of memory, sqlite" },
+    path: { text: "", file: 42, accepts: "a non-empty file path" },
+    durability: { text: "FULL", file: true, accepts: "one of full, process" },
+    busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds ≥ 0" },
+  };
+
+  for (const field of STORAGE_FIELD_NAMES) {
+    const { flag, env } = STORAGE_FIELDS[field];
+    const { text, file: fileValue, accepts } = bad[field];
+
+    test(`--${flag}`, () => {
+      assertInvalid(() => resolveConfig({ cwd: CWD, argvFlags: { [flag]: text } }), `--${flag} must be ${accepts}`, JSON.stringify(text));
+    });
+
+    // An empty variable means unset, and any other text is a valid path: the path variable cannot be bad.
+    if (text !== "") {
+      test(env, () => {
+        assertInvalid(() => resolveConfig({ cwd: CWD, env: { [env]: text } }), `${env} must be ${accepts}`, JSON.stringify(text));
+      });
+    }
+
+    test(`storage.${field} in a file`, () => {
+      assertInvalid(
+        () => resolveConfig({ cwd: CWD, file: file({ storage: { [field]: fileValue } }) }),
+        `storage.${field} in ./stowage.yaml must be ${accepts}`,
+        `got ${typeof fileValue === "string" ? JSON.stringify(fileValue) : String(fileValue)}`,
+      );
+    });
+  }
+
+  test("busy timeouts in text must be plain digits", () => {
+    for (const text of ["1e3", "0x10", " 5", "-1", "1.5"]) {
+      assertInvalid(() => resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_BUSY_TIMEOUT_MS: text } }), "STOWAGE_STORAGE_BUSY_TIMEOUT_MS");
+    }
+    assertInvalid(() => resolveConfig({ cwd: CWD, file: file({ storage: { busyTimeoutMs: "100" } }) }), 'got "100"');
+    assertInvalid(() => resolveConfig({ cwd: CWD, file: file({ storage: { busyTimeoutMs: 1.5 } }) }), "got 1.5");
+  });
+
+  test("a whitespace-only env path is kept (paths may contain spaces), but a flag without a value is refused", () => {
+    assert.equal((resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_PATH: " " } }) as { path: string }).path, resolve(CWD, " "));
+    assertInvalid(() => resolveConfig({ cwd: CWD, argvFlags: { "storage-backend": true } }), "--storage-backend must be", "got true");
+  });
+
+  test("a bad value in a lower layer is reported even when a higher layer overrides it", () => {
+    assertInvalid(
+      () => resolveConfig({ cwd: CWD, argvFlags: { "storage-backend": "sqlite" }, file: file({ storage: { backend: "redis" } }) }),
+      "storage.backend in ./stowage.yaml",
+    );
+  });
+
+  test("unknown fields and sections are errors naming the file and what is accepted", () => {
+    assertInvalid(
+      () => resolveConfig({ cwd: CWD, file: file({ storage: { durabilty: "full" } }) }),
+      "unknown field storage.durabilty in ./stowage.yaml",
+      "backend, path, durability, busyTimeoutMs",
+    );
+    assertInvalid(() => resolveConfig({ cwd: CWD, file: file({ store: {} }) }), 'unknown section "store" in ./stowage.yaml', "accepts storage");
+  });
+
+  test("a file or storage section that is not a mapping is an error", () => {
+    assertInvalid(() => resolveConfig({ cwd: CWD, file: file(["storage"]) }), "config file ./stowage.yaml must be a mapping", "got a list");
+    assertInvalid(() => resolveConfig({ cwd: CWD, file: file("sqlite") }), "config file ./stowage.yaml must be a mapping");
+    assertInvalid(() => resolveConfig({ cwd: CWD, file: file({ storage: "sqlite" }) }), "storage in ./stowage.yaml must be a mapping");
+  });
+});
+
+describe("loadConfig and config files", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "stowage-config-"));
+    mkdirSync(join(dir, "conf"));
+    writeFileSync(join(dir, "conf", "stowage.yaml"), "# comment\nstorage:\n  backend: sqlite\n  path: ./yaml.db\n  durability: process\n");
+    writeFileSync(join(dir, "conf", "stowage.json"), '\uFEFF{ "storage": { "path": "json.db", "busyTimeoutMs": 3000 } }');
+    writeFileSync(join(dir, "memory.yml"), "storage:\n  backend: memory\n");
+    writeFileSync(join(dir, "broken.yaml"), "storage:\n  backend: sqlite\n  backend: memory\n");
+    writeFileSync(join(dir, "broken.json"), '{ "storage": { "backend": "sqlite", } }');
+    writeFileSync(join(dir, "unknown.yaml"), "storage:\n  backend: sqlite\n  pth: ./x.db\n");
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("reads a YAML file given by --config, relative to cwd", () => {
+    assert.deepEqual(loadConfig({ cwd: dir, env: {}, argvFlags: { config: "conf/stowage.yaml" } }), {
+      backend: "sqlite",
+      path: join(dir, "conf", "yaml.db"),
+      durability: "process",
+    });
+  });
+
+  test("reads a JSON file given by STOWAGE_CONFIG (a byte-order mark is tolerated)", () => {
+    assert.deepEqual(loadConfig({ cwd: dir, env: { STOWAGE_CONFIG: join(dir, "conf", "stowage.json") } }), {
+      backend: "sqlite",
+      path: join(dir, "conf", "json.db"),
+      busyTimeoutMs: 3000,
+    });
+  });
+
+  test("--config wins over STOWAGE_CONFIG; an empty STOWAGE_CONFIG means no file", () => {
+    const options = loadConfig({ cwd: dir, env: { STOWAGE_CONFIG: "conf/stowage.json" }, argvFlags: { config: "memory.yml" } });
+    assert.deepEqual(options, { backend: "memory" });
+    assert.deepEqual(loadConfig({ cwd: dir, env: { STOWAGE_CONFIG: "" } }), { backend: "sqlite", path: join(dir, DEFAULT_SQLITE_PATH) });
+  });
+
+  test("all layers together: flags > env > file > defaults", () => {
+    const options = loadConfig({
+      cwd: dir,
+      env: { STOWAGE_CONFIG: "conf/stowage.yaml", STOWAGE_STORAGE_DURABILITY: "full", STOWAGE_STORAGE_PATH: "env.db" },
+      argvFlags: { "storage-path": "flag.db" },
+    });
+    assert.deepEqual(options, { backend: "sqlite", path: join(dir, "flag.db"), durability: "full" });
+  });
+
+  test("a missing config file names the file and where it was named", () => {
+    assertInvalid(() => loadConfig({ cwd: dir, env: {}, argvFlags: { config: "nope.yaml" } }), "cannot read config file nope.yaml (from --config): no such file");
+    assertInvalid(() => loadConfig({ cwd: dir, env: { STOWAGE_CONFIG: "nope.json" } }), "config file nope.json (from STOWAGE_CONFIG)");
+  });
+
+  test("a folder is not a config file", () => {
+    assertInvalid(() => loadConfig({ cwd: dir, env: {}, argvFlags: { config: "conf" } }), "cannot read config file conf", "folder");
+  });
+
+  test("an empty --config is refused", () => {
+    assertInvalid(() => loadConfig({ cwd: dir, env: {}, argvFlags: { config: "" } }), "--config must be the path");
+  });
+
+  test("unparsable YAML and JSON name the file and the problem", () => {
+    assertInvalid(() => loadConfig({ cwd: dir, env: {}, argvFlags: { config: "broken.yaml" } }), "broken.yaml (from --config) is not valid YAML", "line 3");
+    assertInvalid(() => loadConfig({ cwd: dir, env: {}, argvFlags: { config: "broken.json" } }), "broken.json (from --config) is not valid JSON");
+    assertInvalid(() => parseConfigText("a: 1\n---\nb: 2\n", "multi.yaml"), "config file multi.yaml is not valid YAML", "multiple documents");
+  });
+
+  test("unknown fields in a real file are reported with its path as given", () => {
+    assertInvalid(() => loadConfig({ cwd: dir, env: {}, argvFlags: { config: "./unknown.yaml" } }), "unknown field storage.pth in ./unknown.yaml");
+  });
+
+  test("the options open a store", async () => {
+    const store = await openStore(loadConfig({ cwd: dir, env: {}, argvFlags: { config: "memory.yml" } }));
+    try {
+      assert.equal(store.engine, "memory");
+    } finally {
+      await store.close();
+    }
+  });
+});
