@@ -1,5 +1,6 @@
 import type { KeyRange, RangeScan } from "../api/range.js";
 import type { NamespaceInfo } from "../api/types.js";
+import type { QueueBound } from "./queue-bound.js";
 
 /** A value or a promise of it: synchronous engines (memory, SQLite) answer at once, networked ones later. */
 export type Awaitable<T> = T | Promise<T>;
@@ -63,11 +64,16 @@ export interface EngineOps {
   logLastSeq(ns: string): Awaitable<number>;
 
   slotGet(ns: string, key: string): Awaitable<StoredSlot | undefined>;
-  /** Writes `value` with the given version (the caller computed it from `slotGet`). */
-  slotPut(ns: string, key: string, version: number, value: Uint8Array): Awaitable<void>;
+  /** Writes unconditionally; the new version (1 for a new slot). */
+  slotUpsert(ns: string, key: string, value: Uint8Array): Awaitable<number>;
+  /** Writes only if the version is `expectedVersion` (0: absent); true when it wrote. Exactly one concurrent winner. */
+  slotCas(ns: string, key: string, expectedVersion: number, value: Uint8Array): Awaitable<boolean>;
 
-  /** Appends with the namespace's next id; the id. */
-  queuePush(ns: string, key: string, value: Uint8Array, now: number): Awaitable<number>;
+  /**
+   * Appends with the namespace's next id, first applying the bound: a full queue drops its oldest items or throws
+   * LIMIT_EXCEEDED (see `itemsToDrop`), atomically with the push. The id.
+   */
+  queuePush(ns: string, key: string, value: Uint8Array, now: number, bound: QueueBound): Awaitable<number>;
   queuePeek(ns: string, key: string, limit: number): Awaitable<StoredQueueItem[]>;
   queueAck(ns: string, key: string, id: number): Awaitable<boolean>;
   queueDropOldest(ns: string, key: string, count: number): Awaitable<number>;

@@ -2,23 +2,23 @@ import type { Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { OverflowPolicy, Queue, QueueItem, QueueOptions } from "../api/types.js";
+import type { QueueBound } from "../engines/queue-bound.js";
 import { HandleBase } from "./handle-base.js";
 import type { Executor } from "./executor.js";
 import { checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
 
-/** The store's {@link Queue} implementation; the overflow policy runs inside the push's atomic write. */
+/** The store's {@link Queue} implementation; the engine applies the bound inside the push's atomic write. */
 export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
-  private readonly maxLen: number;
-  private readonly overflow: OverflowPolicy;
+  private readonly bound: QueueBound;
 
   constructor(exec: Executor, namespace: string, options: QueueOptions<T> | undefined) {
     const opts = checkOptions(namespace, "queue options", options, ["maxLen", "overflow", "codec"]);
     super(exec, namespace, opts.codec as Codec<T> | undefined);
-    this.maxLen = opts.maxLen === undefined ? LIMITS.maxQueueLength : checkInteger(namespace, "maxLen", opts.maxLen, 1, LIMITS.maxQueueLength);
+    const maxLen = opts.maxLen === undefined ? LIMITS.maxQueueLength : checkInteger(namespace, "maxLen", opts.maxLen, 1, LIMITS.maxQueueLength);
     if (opts.overflow !== undefined && opts.overflow !== "reject" && opts.overflow !== "drop-oldest") {
       throw new StowageError("INVALID_ARGUMENT", `overflow must be "reject" or "drop-oldest", got ${JSON.stringify(opts.overflow)}`, { namespace });
     }
-    this.overflow = (opts.overflow as OverflowPolicy | undefined) ?? "reject";
+    this.bound = { maxLen, overflow: (opts.overflow as OverflowPolicy | undefined) ?? "reject" };
   }
 
   async push(key: string, value: T): Promise<number> {
@@ -26,17 +26,8 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     checkKey(ns, key);
     const bytes = this.codec.encode(key, value);
     const now = this.exec.now();
-    const { maxLen, overflow } = this;
-    return this.exec.write(async (ops) => {
-      const length = await ops.queueLen(ns, key);
-      if (length >= maxLen) {
-        if (overflow === "reject") {
-          throw new StowageError("LIMIT_EXCEEDED", `queue is full (${length} of maxLen ${maxLen}, overflow "reject")`, { namespace: ns, key });
-        }
-        await ops.queueDropOldest(ns, key, length - maxLen + 1);
-      }
-      return ops.queuePush(ns, key, bytes, now);
-    }, utf8Length(key) + bytes.byteLength);
+    const bound = this.bound;
+    return this.exec.write((ops) => ops.queuePush(ns, key, bytes, now, bound), utf8Length(key) + bytes.byteLength);
   }
 
   async peek(key: string, limit = 1): Promise<QueueItem<T>[]> {

@@ -2,7 +2,7 @@ import type { Slot, Versioned } from "../api/types.js";
 import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, utf8Length } from "./validate.js";
 
-/** The store's {@link Slot} implementation: CAS is a read and a conditional write inside one atomic engine write. */
+/** The store's {@link Slot} implementation. */
 export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
   async get(key: string): Promise<Versioned<T> | undefined> {
     const ns = this.namespace;
@@ -15,12 +15,7 @@ export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
     const ns = this.namespace;
     checkKey(ns, key);
     const bytes = this.codec.encode(key, value);
-    return this.exec.write(async (ops) => {
-      const current = await ops.slotGet(ns, key);
-      const version = (current?.version ?? 0) + 1;
-      await ops.slotPut(ns, key, version, bytes);
-      return version;
-    }, utf8Length(key) + bytes.byteLength);
+    return this.exec.write((ops) => ops.slotUpsert(ns, key, bytes), utf8Length(key) + bytes.byteLength);
   }
 
   async cas(key: string, expectedVersion: number, value: T): Promise<boolean> {
@@ -28,11 +23,6 @@ export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
     checkKey(ns, key);
     const expected = checkInteger(ns, "expectedVersion", expectedVersion, 0, Number.MAX_SAFE_INTEGER, key);
     const bytes = this.codec.encode(key, value);
-    return this.exec.write(async (ops) => {
-      const current = await ops.slotGet(ns, key);
-      if ((current?.version ?? 0) !== expected) return false;
-      await ops.slotPut(ns, key, expected + 1, bytes);
-      return true;
-    }, utf8Length(key) + bytes.byteLength);
+    return this.exec.write((ops) => ops.slotCas(ns, key, expected, bytes), utf8Length(key) + bytes.byteLength);
   }
 }

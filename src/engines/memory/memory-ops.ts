@@ -1,6 +1,7 @@
 import type { KeyRange, RangeScan } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
 import type { EngineDescription, EngineOps, StoredKv, StoredLogEntry, StoredQueueItem, StoredSlot } from "../engine.js";
+import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { SortedKeys } from "./sorted-keys.js";
 
 interface KvRow {
@@ -160,16 +161,23 @@ export class MemoryOps implements EngineOps {
     return slot === undefined ? undefined : { version: slot.version, value: slot.value.slice() };
   }
 
-  slotPut(ns: string, key: string, version: number, value: Uint8Array): void {
-    const space = spaceOf(this.data.slot, ns, () => new Map<string, StoredSlot>());
-    const previous = space.get(key);
-    space.set(key, { version, value: value.slice() });
-    this.undo.push(() => (previous === undefined ? space.delete(key) : space.set(key, previous)));
+  slotUpsert(ns: string, key: string, value: Uint8Array): number {
+    const version = (this.data.slot.get(ns)?.get(key)?.version ?? 0) + 1;
+    this.setSlot(ns, key, version, value);
+    return version;
   }
 
-  queuePush(ns: string, key: string, value: Uint8Array, now: number): number {
+  slotCas(ns: string, key: string, expectedVersion: number, value: Uint8Array): boolean {
+    if ((this.data.slot.get(ns)?.get(key)?.version ?? 0) !== expectedVersion) return false;
+    this.setSlot(ns, key, expectedVersion + 1, value);
+    return true;
+  }
+
+  queuePush(ns: string, key: string, value: Uint8Array, now: number, bound: QueueBound): number {
     const space = spaceOf(this.data.queue, ns, () => new QueueSpace());
     const items = spaceOf(space.byKey, key, () => new Map<number, StoredQueueItem>());
+    const drop = itemsToDrop(ns, key, items.size, bound);
+    if (drop > 0) this.queueDropOldest(ns, key, drop);
     const id = space.lastId + 1;
     items.set(id, { id, value: value.slice(), pushedAt: now });
     space.lastId = id;
@@ -243,6 +251,13 @@ export class MemoryOps implements EngineOps {
       storedRows += count;
     }
     return { schemaVersion: 1, namespaces, storedRows };
+  }
+
+  private setSlot(ns: string, key: string, version: number, value: Uint8Array): void {
+    const space = spaceOf(this.data.slot, ns, () => new Map<string, StoredSlot>());
+    const previous = space.get(key);
+    space.set(key, { version, value: value.slice() });
+    this.undo.push(() => (previous === undefined ? space.delete(key) : space.set(key, previous)));
   }
 
   private setKvRow(space: KvSpace, key: string, row: KvRow): void {

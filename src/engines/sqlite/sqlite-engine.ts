@@ -6,8 +6,9 @@ import type { Engine, EngineOps, EngineWork } from "../engine.js";
 import { guardOps } from "../guard-ops.js";
 import { Mutex } from "../mutex.js";
 import { mapSqliteError } from "./sqlite-errors.js";
-import { SqliteOps } from "./sqlite-ops.js";
-import { prepareSchema } from "./sqlite-schema.js";
+import { SqlOps } from "../sql/sql-ops.js";
+import { SqliteExecutor } from "./sqlite-executor.js";
+import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
 
 /**
  * - `full` (default): every commit is fsynced; a resolved write survives a power cut or OS crash.
@@ -79,8 +80,8 @@ export class SqliteEngine implements Engine {
     }
     this.writer = writer;
     this.reader = reader;
-    this.writerOps = guardOps(new SqliteOps(writer), map);
-    this.readerOps = guardOps(new SqliteOps(reader), map);
+    this.writerOps = guardOps(new SqlOps(new SqliteExecutor(writer), SCHEMA_VERSION), map);
+    this.readerOps = guardOps(new SqlOps(new SqliteExecutor(reader), SCHEMA_VERSION), map);
     this.statement = {
       begin: writer.prepare("BEGIN IMMEDIATE"),
       commit: writer.prepare("COMMIT"),
