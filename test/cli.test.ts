@@ -218,10 +218,10 @@ describe("stowage CLI", { concurrency: true }, () => {
 
   test("a bad backend exits 1 naming the code and the source", async () => {
     const dir = freshDir();
-    const flag = await stowage(dir, ["info", "--storage-backend", "postgres"]);
+    const flag = await stowage(dir, ["info", "--storage-backend", "mongo"]);
     assert.equal(flag.code, 1);
     assert.equal(flag.stdout, "");
-    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite; got "postgres"\n$/);
+    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite, postgres; got "mongo"\n$/);
     const env = await stowageInProcess(dir, ["info"], { STOWAGE_STORAGE_BACKEND: "redis" });
     assert.equal(env.code, 1);
     assert.match(env.stderr, /^error INVALID_ARGUMENT: STOWAGE_STORAGE_BACKEND must be/);

@@ -70,7 +70,7 @@ export class SqliteEngine implements Engine {
     let reader: Database.Database | undefined;
     try {
       writer = new Database(this.location, { timeout });
-      prepareSchema(writer, this.location);
+      prepareSchema(writer, this.location, timeout);
       writer.pragma(`synchronous = ${(options.durability ?? "full") === "full" ? "FULL" : "NORMAL"}`);
       reader = new Database(this.location, { timeout });
     } catch (error) {

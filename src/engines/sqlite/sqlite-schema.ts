@@ -33,12 +33,34 @@ interface FileIdentity {
   tables: number;
 }
 
+/** Reads the header fields and the schema in one read transaction, so a concurrent creator is seen whole or not at all. */
 function identify(db: Database.Database): FileIdentity {
-  return {
+  return db.transaction(() => ({
     applicationId: db.pragma("application_id", { simple: true }) as number,
     userVersion: db.pragma("user_version", { simple: true }) as number,
     tables: (db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n,
-  };
+  }))();
+}
+
+/**
+ * Switches to WAL. Leaving rollback-journal mode needs an exclusive lock that SQLite takes without its busy handler,
+ * so processes opening a new file together retry here, within the busy timeout, instead of failing at once.
+ */
+function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      if (mode === "wal") return;
+      if (Date.now() >= deadline) {
+        throw new StowageError("BACKEND_UNAVAILABLE", `could not switch to WAL mode (the journal mode stayed ${String(mode)})`);
+      }
+    } catch (error) {
+      if (!String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error;
+    }
+    Atomics.wait(pause, 0, 0, 5); // opening is synchronous already; a short blocking pause keeps it so
+  }
 }
 
 /** Refuses files that are not ours or are newer than this code; true when the file is ours (or new and empty). */
@@ -62,9 +84,9 @@ function check(identity: FileIdentity, path: string): void {
  * Checks the file's identity before changing anything, then brings its schema up to date inside one write
  * transaction (re-checked under the lock, so that processes opening a new file at once create it exactly once).
  */
-export function prepareSchema(db: Database.Database, path: string): void {
+export function prepareSchema(db: Database.Database, path: string, busyTimeoutMs: number): void {
   check(identify(db), path);
-  db.pragma("journal_mode = WAL");
+  enableWal(db, busyTimeoutMs);
   db.exec("BEGIN IMMEDIATE");
   try {
     const identity = identify(db);
