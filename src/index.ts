@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { openStore, BACKENDS, DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "./open-store.js";
-export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions } from "./open-store.js";
+export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions } from "./open-store.js";
 export { createStore } from "./store/store.js";
 export type { StoreOptions } from "./store/store.js";
 export { DURABILITIES, DEFAULT_BUSY_TIMEOUT_MS, type Durability } from "./engines/sqlite/sqlite-engine.js";

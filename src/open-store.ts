@@ -1,6 +1,7 @@
 import { StowageError } from "./api/errors.js";
 import type { Store } from "./api/types.js";
 import { MemoryEngine } from "./engines/memory/memory-engine.js";
+import { POSTGRES_DEFAULTS, PostgresEngine } from "./engines/postgres/postgres-engine.js";
 import { DURABILITIES, SqliteEngine, type Durability } from "./engines/sqlite/sqlite-engine.js";
 import { createStore, type StoreOptions } from "./store/store.js";
 
@@ -23,10 +24,27 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyTimeoutMs?: number;
 }
 
-export type OpenStoreOptions = MemoryStoreOptions | SqliteStoreOptions;
+/** Opens the PostgreSQL engine: state shared by many processes. */
+export interface PostgresStoreOptions extends StoreOptions {
+  backend: "postgres";
+  /** `postgres://user:password@host:port/database`. */
+  dsn: string;
+  /** The PostgreSQL schema of this store's tables (default `stowage`); stores in other schemas share a database safely. */
+  schema?: string;
+  /** Most connections (default 10). */
+  poolSize?: number;
+  /** How long to wait for a connection before BACKEND_UNAVAILABLE, in ms (default 5,000). */
+  connectTimeoutMs?: number;
+  /** The longest a statement may run, in ms (default 30,000). */
+  statementTimeoutMs?: number;
+}
+
+export type OpenStoreOptions = MemoryStoreOptions | SqliteStoreOptions | PostgresStoreOptions;
 
 /** The backends `openStore` knows. */
-export const BACKENDS = ["memory", "sqlite"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres"] as const;
+
+const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
@@ -35,7 +53,14 @@ const STORE_FIELDS = ["backend", "clock", "sweepIntervalMs"];
 const FIELDS_BY_BACKEND: Record<(typeof BACKENDS)[number], readonly string[]> = {
   memory: STORE_FIELDS,
   sqlite: [...STORE_FIELDS, "path", "durability", "busyTimeoutMs"],
+  postgres: [...STORE_FIELDS, "dsn", "schema", "poolSize", "connectTimeoutMs", "statementTimeoutMs"],
 };
+
+function checkWhole(field: string, value: unknown, min: number): void {
+  if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)) {
+    throw new StowageError("INVALID_ARGUMENT", `${field} must be a whole number ≥ ${min}, got ${String(value)}`);
+  }
+}
 
 /**
  * Opens a store on the chosen engine.
@@ -79,13 +104,31 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       if (sqlite.durability !== undefined && !DURABILITIES.includes(sqlite.durability)) {
         throw new StowageError("INVALID_ARGUMENT", `durability must be one of ${DURABILITIES.join(", ")}, got ${JSON.stringify(sqlite.durability)}`);
       }
-      if (sqlite.busyTimeoutMs !== undefined && (!Number.isSafeInteger(sqlite.busyTimeoutMs) || sqlite.busyTimeoutMs < 0)) {
-        throw new StowageError("INVALID_ARGUMENT", `busyTimeoutMs must be a whole number ≥ 0, got ${String(sqlite.busyTimeoutMs)}`);
-      }
+      checkWhole("busyTimeoutMs", sqlite.busyTimeoutMs, 0);
       const engine = new SqliteEngine({
         path: sqlite.path ?? DEFAULT_SQLITE_PATH,
         durability: sqlite.durability,
         busyTimeoutMs: sqlite.busyTimeoutMs,
+      });
+      return createStore(engine, storeOptions);
+    }
+    case "postgres": {
+      const postgres = options as PostgresStoreOptions;
+      if (typeof postgres.dsn !== "string" || !/^postgres(ql)?:\/\//.test(postgres.dsn)) {
+        throw new StowageError("INVALID_ARGUMENT", "dsn must be a postgres:// (or postgresql://) connection string");
+      }
+      if (postgres.schema !== undefined && (typeof postgres.schema !== "string" || !PG_SCHEMA_PATTERN.test(postgres.schema))) {
+        throw new StowageError("INVALID_ARGUMENT", `schema must be 1 to 63 characters of a-z 0-9 _, not starting with a digit, got ${JSON.stringify(postgres.schema)}`);
+      }
+      checkWhole("poolSize", postgres.poolSize, 1);
+      checkWhole("connectTimeoutMs", postgres.connectTimeoutMs, 1);
+      checkWhole("statementTimeoutMs", postgres.statementTimeoutMs, 1);
+      const engine = await PostgresEngine.open({
+        dsn: postgres.dsn,
+        schema: postgres.schema ?? POSTGRES_DEFAULTS.schema,
+        poolSize: postgres.poolSize,
+        connectTimeoutMs: postgres.connectTimeoutMs,
+        statementTimeoutMs: postgres.statementTimeoutMs,
       });
       return createStore(engine, storeOptions);
     }

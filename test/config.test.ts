@@ -112,10 +112,15 @@ describe("resolveConfig: defaults and precedence", () => {
 
 describe("resolveConfig: bad values name the field, the source and what it accepts", () => {
   const bad: Record<StorageField, { text: string; file: unknown; accepts: string }> = {
-    backend: { text: "postgres", file: "mysql", accepts: "one of memory, sqlite" },
+    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres" },
     path: { text: "", file: 42, accepts: "a non-empty file path" },
     durability: { text: "FULL", file: true, accepts: "one of full, process" },
     busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds ≥ 0" },
+    dsn: { text: "mysql://x", file: 5, accepts: "a postgres:// connection string" },
+    schema: { text: "Bad-Schema", file: "1abc", accepts: "a PostgreSQL schema name" },
+    poolSize: { text: "0", file: 0, accepts: "a whole number ≥ 1" },
+    connectTimeoutMs: { text: "1s", file: -5, accepts: "a whole number of milliseconds ≥ 1" },
+    statementTimeoutMs: { text: "0", file: 2.5, accepts: "a whole number of milliseconds ≥ 1" },
   };
 
   for (const field of STORAGE_FIELD_NAMES) {
@@ -141,6 +146,19 @@ describe("resolveConfig: bad values name the field, the source and what it accep
       );
     });
   }
+
+  test("the postgres backend needs a DSN from some layer, and takes only its own settings", () => {
+    assertInvalid(() => resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_BACKEND: "postgres" } }), "STOWAGE_STORAGE_DSN");
+    assert.deepEqual(
+      resolveConfig({
+        cwd: CWD,
+        env: { STOWAGE_STORAGE_BACKEND: "postgres", STOWAGE_STORAGE_DSN: "postgres://u@127.0.0.1:5432/db", STOWAGE_STORAGE_PATH: "ignored.db" },
+        file: file({ storage: { schema: "tenant_a", poolSize: 4 } }),
+        argvFlags: { "storage-statement-timeout-ms": "2000" },
+      }),
+      { backend: "postgres", dsn: "postgres://u@127.0.0.1:5432/db", schema: "tenant_a", poolSize: 4, statementTimeoutMs: 2000 },
+    );
+  });
 
   test("busy timeouts in text must be plain digits", () => {
     for (const text of ["1e3", "0x10", " 5", "-1", "1.5"]) {

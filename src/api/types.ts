@@ -158,6 +158,16 @@ export interface TransactionScope {
   queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T>;
 }
 
+/** Options of `store.transaction`. */
+export interface TransactionOptions {
+  /**
+   * How many times the body may run when the engine reports a CONFLICT with a concurrent transaction (default 50).
+   * Only engines with optimistic concurrency (PostgreSQL) ever conflict; memory and SQLite run a body exactly once.
+   * A body that may run again must keep its effects inside `tx`.
+   */
+  maxAttempts?: number;
+}
+
 /** Per-namespace figures of `store.info()`. */
 export interface NamespaceInfo {
   primitive: "kv" | "log" | "slot" | "queue";
@@ -184,7 +194,7 @@ export interface Store extends TransactionScope {
    * Runs `body` as one atomic transaction across primitives and namespaces: all of its writes commit, or, if it
    * throws, none do. Reads inside see the transaction's own writes.
    */
-  transaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<R>;
+  transaction<R>(body: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R>;
   /** Removes expired KV entries from storage now (a background sweep does this periodically); the number removed. */
   sweep(): Promise<number>;
   /** The engine, its location and the namespaces with their counts. */

@@ -13,6 +13,11 @@ export interface StorageSettings {
   path: string;
   durability: Durability;
   busyTimeoutMs: number;
+  dsn: string;
+  schema: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */
@@ -43,6 +48,14 @@ const nonEmptyString = (value: unknown): string | undefined => (typeof value ===
 
 const wholeNumber = (value: unknown): number | undefined =>
   typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+
+const positive = (value: unknown): number | undefined => {
+  const whole = wholeNumber(value);
+  return whole !== undefined && whole > 0 ? whole : undefined;
+};
+const positiveText = (text: string): number | undefined => (/^[0-9]+$/.test(text) ? positive(Number(text)) : undefined);
+const dsn = (value: unknown): string | undefined => (typeof value === "string" && /^postgres(ql)?:\/\//.test(value) ? value : undefined);
+const pgSchema = (value: unknown): string | undefined => (typeof value === "string" && /^[a-z_][a-z0-9_]{0,62}$/.test(value) ? value : undefined);
 
 /** Text must be plain digits: `Number("")`, `Number("1e3")` and `Number(" 5 ")` would all slip through otherwise. */
 const wholeNumberText = (text: string): number | undefined => (/^[0-9]+$/.test(text) ? wholeNumber(Number(text)) : undefined);
@@ -79,6 +92,41 @@ export const STORAGE_FIELDS: { readonly [K in StorageField]: FieldSpec<K> } = {
     accepts: "a whole number of milliseconds ≥ 0",
     fromText: wholeNumberText,
     fromFile: wholeNumber,
+  },
+  dsn: {
+    env: "STOWAGE_STORAGE_DSN",
+    flag: "storage-dsn",
+    accepts: "a postgres:// connection string",
+    fromText: dsn,
+    fromFile: dsn,
+  },
+  schema: {
+    env: "STOWAGE_STORAGE_SCHEMA",
+    flag: "storage-schema",
+    accepts: "a PostgreSQL schema name of a-z 0-9 _ (1 to 63 characters, not starting with a digit)",
+    fromText: pgSchema,
+    fromFile: pgSchema,
+  },
+  poolSize: {
+    env: "STOWAGE_STORAGE_POOL_SIZE",
+    flag: "storage-pool-size",
+    accepts: "a whole number ≥ 1",
+    fromText: positiveText,
+    fromFile: positive,
+  },
+  connectTimeoutMs: {
+    env: "STOWAGE_STORAGE_CONNECT_TIMEOUT_MS",
+    flag: "storage-connect-timeout-ms",
+    accepts: "a whole number of milliseconds ≥ 1",
+    fromText: positiveText,
+    fromFile: positive,
+  },
+  statementTimeoutMs: {
+    env: "STOWAGE_STORAGE_STATEMENT_TIMEOUT_MS",
+    flag: "storage-statement-timeout-ms",
+    accepts: "a whole number of milliseconds ≥ 1",
+    fromText: positiveText,
+    fromFile: positive,
   },
 };
 

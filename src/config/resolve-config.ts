@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import type { OpenStoreOptions } from "../open-store.js";
+import { StowageError } from "../api/errors.js";
+import type { OpenStoreOptions, PostgresStoreOptions } from "../open-store.js";
 import type { ConfigFile } from "./config-file.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
 import type { StorageSettings } from "./fields.js";
@@ -25,8 +26,9 @@ export interface ResolveConfigInput {
  * Every value is checked; a bad one is INVALID_ARGUMENT naming its source and what it accepts. The returned path is
  * absolute.
  *
- * The memory backend takes no storage settings: sqlite settings from lower layers are dropped rather than refused,
+ * Each backend takes only its own settings: those of other backends from lower layers are dropped rather than refused,
  * so that `STOWAGE_STORAGE_BACKEND=memory` can override a file that configures a SQLite path.
+ * The postgres backend needs a DSN from some layer.
  *
  * @example
  * ```ts
@@ -45,9 +47,25 @@ export function resolveConfig(input: ResolveConfigInput): OpenStoreOptions {
   const settings: Partial<StorageSettings> & typeof defaults = { ...defaults, ...fromFile, ...fromEnv, ...fromFlags };
 
   if (settings.backend === "memory") return { backend: "memory" };
+  if (settings.backend === "postgres") return postgresOptions(settings);
   const options: OpenStoreOptions = { backend: "sqlite", path: settings.path };
   // Unset values stay absent so that openStore's defaults apply.
   if (settings.durability !== undefined) options.durability = settings.durability;
   if (settings.busyTimeoutMs !== undefined) options.busyTimeoutMs = settings.busyTimeoutMs;
+  return options;
+}
+
+function postgresOptions(settings: Partial<StorageSettings>): PostgresStoreOptions {
+  if (settings.dsn === undefined) {
+    throw new StowageError(
+      "INVALID_ARGUMENT",
+      "the postgres backend needs a DSN: set --storage-dsn, STOWAGE_STORAGE_DSN or storage.dsn in the config file",
+    );
+  }
+  const options: PostgresStoreOptions = { backend: "postgres", dsn: settings.dsn };
+  if (settings.schema !== undefined) options.schema = settings.schema;
+  if (settings.poolSize !== undefined) options.poolSize = settings.poolSize;
+  if (settings.connectTimeoutMs !== undefined) options.connectTimeoutMs = settings.connectTimeoutMs;
+  if (settings.statementTimeoutMs !== undefined) options.statementTimeoutMs = settings.statementTimeoutMs;
   return options;
 }

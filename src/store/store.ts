@@ -1,11 +1,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { StowageError } from "../api/errors.js";
+import { isStowageError, StowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
-import type { Clock, CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Store, StoreInfo, TransactionScope } from "../api/types.js";
+import type { Clock, CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Store, StoreInfo, TransactionOptions, TransactionScope } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
 import { TransactionExecutor } from "./transaction-executor.js";
+import { checkInteger, checkOptions } from "./validate.js";
 
 /** Options of {@link createStore}, shared by every engine. */
 export interface StoreOptions {
@@ -18,6 +19,8 @@ export interface StoreOptions {
 /** Expired rows removed per sweep step, so that one sweep never holds the writer for long. */
 const SWEEP_BATCH = 1_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
+/** Runs of a transaction body before a CONFLICT reaches the caller (engines with optimistic concurrency only). */
+const DEFAULT_TRANSACTION_ATTEMPTS = 50;
 
 /**
  * The store: validation, codecs, limits, open/closed state and transactions, over any {@link Engine}. Engines never
@@ -72,12 +75,32 @@ class EngineStore implements Store {
     return this.handles.queue(namespace, options);
   }
 
-  transaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<R> {
+  transaction<R>(body: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     if (typeof body !== "function") {
       return Promise.reject(new StowageError("INVALID_ARGUMENT", "transaction needs a function (tx) => Promise"));
     }
-    return this.track(() =>
-      this.engineImpl.transaction(async (ops) => {
+    let attempts: number;
+    try {
+      const opts = checkOptions(undefined, "transaction options", options, ["maxAttempts"]);
+      attempts = opts.maxAttempts === undefined ? DEFAULT_TRANSACTION_ATTEMPTS : checkInteger(undefined, "maxAttempts", opts.maxAttempts, 1, 1_000);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.track(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.runTransaction(body);
+        } catch (error) {
+          if (!isStowageError(error, "CONFLICT") || attempt >= attempts) throw error;
+          // Jittered, growing pause so that the conflicting transactions do not collide again in lockstep.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
+        }
+      }
+    });
+  }
+
+  private runTransaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<R> {
+    return this.engineImpl.transaction(async (ops) => {
         const exec = new TransactionExecutor(ops, this.clock);
         const scope = new HandleFactory(exec, () => exec.assertActive());
         try {
@@ -87,8 +110,7 @@ class EngineStore implements Store {
         } finally {
           exec.end();
         }
-      }),
-    );
+      });
   }
 
   async sweep(): Promise<number> {

@@ -77,7 +77,7 @@ export function checkValueBytes(namespace: string, key: string, value: unknown):
 
 /** A whole number in [min, max], or INVALID_ARGUMENT naming the argument. */
 export function checkInteger(
-  namespace: string,
+  namespace: string | undefined,
   argument: string,
   value: unknown,
   min: number,
@@ -88,7 +88,7 @@ export function checkInteger(
     throw new StowageError(
       "INVALID_ARGUMENT",
       `${argument} must be a whole number from ${min} to ${max}, got ${describeValue(value)}`,
-      key === undefined ? { namespace } : { namespace, key },
+      { namespace, key },
     );
   }
   return value;
@@ -103,7 +103,7 @@ export function checkBoolean(namespace: string, argument: string, value: unknown
 }
 
 /** Options must be a plain object (or absent); unknown fields are a mistake worth reporting. */
-export function checkOptions(namespace: string, argument: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+export function checkOptions(namespace: string | undefined, argument: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new StowageError("INVALID_ARGUMENT", `${argument} must be an object, got ${describeValue(value)}`, { namespace });

@@ -1,0 +1,156 @@
+import pg from "pg";
+import type { Engine, EngineOps, EngineWork } from "../engine.js";
+import { guardOps } from "../guard-ops.js";
+import { SqlOps } from "../sql/sql-ops.js";
+import { mapPostgresError } from "./postgres-errors.js";
+import { PostgresExecutor } from "./postgres-executor.js";
+import { migrate, PG_SCHEMA_VERSION, quoteIdent } from "./postgres-schema.js";
+
+/** Options of the PostgreSQL engine. */
+export interface PostgresEngineOptions {
+  /** `postgres://user:password@host:port/database`. */
+  dsn: string;
+  /** The PostgreSQL schema holding this store's tables (default `stowage`): stores with other schemas share a database safely. */
+  schema?: string;
+  /** Most connections this store opens (default 10). */
+  poolSize?: number;
+  /** How long to wait for a connection, in ms, before BACKEND_UNAVAILABLE (default 5,000). */
+  connectTimeoutMs?: number;
+  /** The longest a statement may run, in ms, on the server and on the client (default 30,000). */
+  statementTimeoutMs?: number;
+}
+
+export const POSTGRES_DEFAULTS = Object.freeze({ schema: "stowage", poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 });
+
+/** How often a single write is retried after a serialization conflict or deadlock before the error is returned. */
+const WRITE_ATTEMPTS = 5;
+
+/** int8 (counts, sequences, ids, times) as JavaScript numbers: every value stowage stores is below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+
+/** The DSN without its password, for messages and `info`. */
+function redact(dsn: string): string {
+  try {
+    const url = new URL(dsn);
+    if (url.password !== "") url.password = "***";
+    return url.toString();
+  } catch {
+    return "postgres (unparsable DSN)";
+  }
+}
+
+/**
+ * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is its own short
+ * transaction at READ COMMITTED, made safe by the statements themselves (see `SqlOps`); user transactions run at
+ * SERIALIZABLE, and a conflict surfaces as CONFLICT, which the store answers by running the body again.
+ */
+export class PostgresEngine implements Engine {
+  readonly name = "postgres";
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  private readonly readOps: EngineOps;
+  private readonly mapError: (error: unknown) => Error;
+
+  private constructor(options: PostgresEngineOptions, readonly schema: string) {
+    this.location = `${redact(options.dsn)} (schema ${schema})`;
+    this.mapError = (error) => mapPostgresError(error, this.location);
+    const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
+    this.pool = new pg.Pool({
+      connectionString: options.dsn,
+      max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+      statement_timeout: statementTimeout,
+      // The client-side timeout catches a server that vanished without closing the socket.
+      query_timeout: statementTimeout + 1_000,
+      options: `-c search_path=${quoteIdent(schema)}`,
+      application_name: "stowage",
+      types,
+    });
+    // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
+    this.pool.on("error", () => undefined);
+    this.readOps = guardOps(new SqlOps(new PostgresExecutor(this.pool), PG_SCHEMA_VERSION), this.mapError);
+  }
+
+  /** Connects and migrates; the engine is ready when this resolves. */
+  static async open(options: PostgresEngineOptions): Promise<PostgresEngine> {
+    const engine = new PostgresEngine(options, options.schema ?? POSTGRES_DEFAULTS.schema);
+    try {
+      const client = await engine.pool.connect();
+      try {
+        await migrate(client, engine.schema, engine.location);
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await engine.pool.end().catch(() => undefined);
+      throw engine.mapError(error);
+    }
+    return engine;
+  }
+
+  async read<T>(work: EngineWork<T>): Promise<T> {
+    return work(this.readOps);
+  }
+
+  async write<T>(work: EngineWork<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.inTransaction("BEGIN", work);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "CONFLICT" || attempt >= WRITE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async inTransaction<T>(begin: string, work: EngineWork<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.mapError(error);
+    }
+    let broken: Error | undefined;
+    // Driver failures become typed errors; an error the body threw itself reaches the caller unchanged.
+    const driver = (error: unknown): Error => {
+      const mapped = this.mapError(error);
+      if ((mapped as { code?: string }).code === "BACKEND_UNAVAILABLE") broken = mapped;
+      return mapped;
+    };
+    try {
+      try {
+        await client.query(begin);
+      } catch (error) {
+        throw driver(error);
+      }
+      let result: T;
+      try {
+        result = await work(guardOps(new SqlOps(new PostgresExecutor(client), PG_SCHEMA_VERSION), this.mapError));
+      } catch (error) {
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+          broken = driver(rollbackError); // the connection is gone: do not return it to the pool
+        });
+        if ((error as { code?: string }).code === "BACKEND_UNAVAILABLE") broken = error as Error;
+        throw error;
+      }
+      try {
+        await client.query("COMMIT");
+      } catch (error) {
+        throw driver(error);
+      }
+      return result;
+    } finally {
+      client.release(broken);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { StowageError, type ErrorCode } from "../../api/errors.js";
+
+/** Node socket errors that mean the server is out of reach. */
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ECONNABORTED", "EAI_AGAIN"]);
+
+/** node-postgres reports lost connections and its own timeouts as plain Errors with these messages. */
+const NETWORK_MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /query read timeout/i, /connection.*(closed|ended)/i, /not queryable/i, /terminating connection/i];
+
+/** Maps node-postgres errors (SQLSTATE in `code`) and socket errors to stowage's codes. */
+export function mapPostgresError(error: unknown, location: string): Error {
+  if (error instanceof StowageError) return error;
+  const code = typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "";
+  const message = error instanceof Error ? error.message : String(error);
+  const mapped = classify(code, message);
+  const suffix = code === "" ? "" : ` (${code})`;
+  return new StowageError(mapped.code, `${mapped.why} at ${location}: ${message}${suffix}`, { cause: error });
+}
+
+function classify(code: string, message: string): { code: ErrorCode; why: string } {
+  if (code === "40001" || code === "40P01") return { code: "CONFLICT", why: "a concurrent transaction conflicted; retry" };
+  if (code === "57014") return { code: "BACKEND_UNAVAILABLE", why: "the statement timed out" };
+  if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code.startsWith("53") || NETWORK_CODES.has(code)) {
+    return { code: "BACKEND_UNAVAILABLE", why: "the PostgreSQL server is unavailable" };
+  }
+  if (code === "XX001" || code === "XX002") return { code: "CORRUPT", why: "PostgreSQL reports corrupted data" };
+  if (code === "54000") return { code: "LIMIT_EXCEEDED", why: "a PostgreSQL limit was exceeded" };
+  if (code === "" && NETWORK_MESSAGES.some((pattern) => pattern.test(message))) {
+    return { code: "BACKEND_UNAVAILABLE", why: "the PostgreSQL connection was lost or timed out" };
+  }
+  return { code: "INTERNAL", why: "PostgreSQL failed" };
+}

@@ -1,0 +1,124 @@
+/**
+ * A throwaway PostgreSQL server for tests: finds `initdb` and `pg_ctl` (installing Debian's `postgresql` package with
+ * apt-get when they are missing), creates a cluster in a temporary folder, starts it on 127.0.0.1 on a free port and
+ * stops it when asked, or when the process exits. Nothing is mocked: the tests talk to a real server.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface PostgresServer {
+  /** A DSN for the superuser `stowage` on 127.0.0.1, database `postgres`. */
+  readonly dsn: string;
+  readonly port: number;
+  /** Stops the server, keeping its data (for restart tests). */
+  stop(): void;
+  /** Starts it again on the same port and data. */
+  start(): void;
+  /** Stops the server and removes its folder. Idempotent. */
+  destroy(): void;
+}
+
+const SEARCH_DIRS = ["/usr/lib/postgresql"];
+
+/** The folder holding initdb and pg_ctl: $PG_BIN, the newest /usr/lib/postgresql/N/bin, or the PATH. */
+function findBinDir(): string | undefined {
+  const fromEnv = process.env.PG_BIN;
+  if (fromEnv !== undefined && existsSync(join(fromEnv, "pg_ctl"))) return fromEnv;
+  for (const root of SEARCH_DIRS) {
+    if (!existsSync(root)) continue;
+    const versions = readdirSync(root)
+      .filter((name) => /^\d+$/.test(name) && existsSync(join(root, name, "bin", "pg_ctl")))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions[0] !== undefined) return join(root, versions[0], "bin");
+  }
+  const which = spawnSync("sh", ["-c", "command -v pg_ctl"], { encoding: "utf8" });
+  const found = which.stdout.trim();
+  return which.status === 0 && found !== "" ? join(found, "..") : undefined;
+}
+
+function installPostgres(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error("PostgreSQL (initdb, pg_ctl) is not installed and installing it needs root: apt-get install -y postgresql");
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update"], { stdio: "ignore", env, timeout: 300_000 });
+  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "postgresql"], { stdio: "ignore", env, timeout: 600_000 });
+}
+
+/** initdb refuses to run as root: run the server tools as the `postgres` user then. */
+function runAs(): { wrap: (cmd: string, args: string[]) => [string, string[]]; uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return { wrap: (cmd, args) => [cmd, args] };
+  const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+  return { wrap: (cmd, args) => ["runuser", ["-u", "postgres", "--", cmd, ...args]], uid, gid };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a fresh server. Throws (never skips) when PostgreSQL cannot be installed or started. */
+export async function startPostgres(): Promise<PostgresServer> {
+  let bin = findBinDir();
+  if (bin === undefined) {
+    installPostgres();
+    bin = findBinDir();
+    if (bin === undefined) throw new Error("apt-get installed postgresql but pg_ctl was not found under /usr/lib/postgresql");
+  }
+  const user = runAs();
+  const dir = mkdtempSync(join(tmpdir(), "stowage-pg-"));
+  if (user.uid !== undefined && user.gid !== undefined) chownSync(dir, user.uid, user.gid);
+  const data = join(dir, "data");
+  const port = await freePort();
+  const tool = (name: string, args: string[], timeout = 60_000) => {
+    const [cmd, argv] = user.wrap(join(bin as string, name), args);
+    const result = spawnSync(cmd, argv, { encoding: "utf8", timeout });
+    if (result.status !== 0) {
+      throw new Error(`${name} ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr || result.stdout}`);
+    }
+  };
+  tool("initdb", ["-D", data, "-U", "stowage", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=200 -c fsync=on`;
+  let running = false;
+  const start = () => {
+    tool("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
+    running = true;
+  };
+  const stop = () => {
+    if (!running) return;
+    tool("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"]);
+    running = false;
+  };
+  let destroyed = false;
+  const destroy = () => {
+    if (destroyed) return;
+    destroyed = true;
+    try {
+      stop();
+    } catch {
+      // An immediate stop is the last resort, so the folder can go.
+      spawnSync(...user.wrap(join(bin as string, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]));
+    }
+    rmSync(dir, { recursive: true, force: true });
+    process.off("exit", destroy);
+  };
+  process.on("exit", destroy);
+  try {
+    start();
+  } catch (error) {
+    destroy();
+    throw error;
+  }
+  return { dsn: `postgres://stowage@127.0.0.1:${port}/postgres`, port, stop, start, destroy };
+}
