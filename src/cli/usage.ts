@@ -1,5 +1,6 @@
 import { CONFIG_FILE_ENV } from "../config/config-file.js";
 import { STORAGE_FIELDS } from "../config/fields.js";
+import { POSTGRES_DEFAULTS } from "../engines/postgres/postgres-engine.js";
 import { DEFAULT_BUSY_TIMEOUT_MS } from "../engines/sqlite/sqlite-engine.js";
 import { DEFAULT_SQLITE_PATH } from "../open-store.js";
 import { type Command, commandName } from "./command.js";
@@ -37,16 +38,21 @@ Options:
   --json                            Print the result as one line of JSON; values carry
                                     "encoding": "utf8" or "base64" (every command but demo)
   --config <file>                   YAML or JSON config file (else $${CONFIG_FILE_ENV}; no default file)
-  --storage-backend <name>          sqlite (default) or memory (memory is gone when the command exits)
+  --storage-backend <name>          sqlite (default), postgres, or memory (gone when the command exits)
   --storage-path <file>             SQLite database file (default ${DEFAULT_SQLITE_PATH}; created if absent)
   --storage-durability <mode>       full (default: fsync every commit) or process
   --storage-busy-timeout-ms <n>     How long a write waits for another process's lock (default ${DEFAULT_BUSY_TIMEOUT_MS})
+  --storage-dsn <url>               PostgreSQL: postgres://user:password@host:port/database (required)
+  --storage-schema <name>           PostgreSQL: schema of the store's tables (default ${POSTGRES_DEFAULTS.schema})
+  --storage-pool-size <n>           PostgreSQL: most connections (default ${POSTGRES_DEFAULTS.poolSize})
+  --storage-connect-timeout-ms <n>  PostgreSQL: how long to wait for a connection (default ${POSTGRES_DEFAULTS.connectTimeoutMs})
+  --storage-statement-timeout-ms <n>  PostgreSQL: the longest a statement may run (default ${POSTGRES_DEFAULTS.statementTimeoutMs})
   -h, --help                        Print this text
 
 Configuration, highest precedence first, field by field:
   1. flags (--storage-*, above)
   2. environment: ${env("backend")}, ${env("path")},
-     ${env("durability")}, ${env("busyTimeoutMs")} (empty counts as unset)
+     ${env("durability")}, ${env("busyTimeoutMs")}, ${env("dsn")}, … (empty counts as unset)
   3. config file from --config or $${CONFIG_FILE_ENV}, YAML (or JSON for *.json); unknown fields are errors:
        storage:
          backend: sqlite            # or memory
