@@ -79,10 +79,16 @@ export class PostgresEngine implements Engine {
     const engine = new PostgresEngine(options, options.schema ?? POSTGRES_DEFAULTS.schema);
     try {
       const client = await engine.pool.connect();
+      let broken: Error | undefined;
+      const onClientError = (error: unknown) => {
+        broken = engine.mapError(error);
+      };
+      client.on("error", onClientError); // see inTransaction: a dropped connection must not end the process
       try {
         await migrate(client, engine.schema, engine.location);
       } finally {
-        client.release();
+        client.removeListener("error", onClientError);
+        client.release(broken);
       }
     } catch (error) {
       await engine.pool.end().catch(() => undefined);
@@ -121,6 +127,12 @@ export class PostgresEngine implements Engine {
       throw this.mapError(error);
     }
     let broken: Error | undefined;
+    // The pool stops listening to a checked-out connection: without this, a server restart or a killed backend
+    // during the transaction would be an unhandled 'error' event and end the process.
+    const onClientError = (error: unknown) => {
+      broken = this.mapError(error);
+    };
+    client.on("error", onClientError);
     // Driver failures become typed errors; an error the body threw itself reaches the caller unchanged.
     const driver = (error: unknown): Error => {
       const mapped = this.mapError(error);
@@ -150,6 +162,7 @@ export class PostgresEngine implements Engine {
       }
       return result;
     } finally {
+      client.removeListener("error", onClientError);
       client.release(broken);
     }
   }
