@@ -410,7 +410,9 @@ async function cutTransaction(t: { diagnostic(message: string): void }, schema: 
     const wanted =
       mode === "between" ? "state = 'idle in transaction'" : "state = 'active' AND wait_event_type = 'Lock'";
     let terminated = 0;
-    for (let poll = 0; poll < 100 && terminated === 0; poll++) {
+    // Bounded by time, not by a count of polls: a loaded machine may take a while to run the child's statement.
+    const deadline = Date.now() + 15_000;
+    while (terminated === 0 && Date.now() < deadline) {
       const killed = await locker.query(
         `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'stowage' AND pid <> pg_backend_pid() AND ${wanted}`,
       );
