@@ -1,15 +1,17 @@
 /**
  * Several real `node` processes on one PostgreSQL database: CAS on one slot, log appends followed live by a reader,
  * queue pushes (bounded and unbounded), SERIALIZABLE transfers checked by a concurrent reader, and first-connect
- * migrations racing on a new schema. The server is a real throwaway one (test/helpers/postgres-server.ts); children
- * are the compiled fixtures test/fixtures/pg-*.ts. Each test uses its own schema.
+ * migrations racing on a new schema. The server is a real throwaway one (test/helpers/postgres-server.ts). The CAS and
+ * log scenarios are shared with SQLite (test/helpers/process-scenarios.ts, fixtures cas-racer.ts and log-appender.ts);
+ * the other children are the compiled fixtures test/fixtures/pg-*.ts. Each test uses its own schema.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import pg from "pg";
-import { json, openStore, type LogEntry, type Store } from "../src/index.js";
+import { json, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, waitAllFor, type Child } from "./helpers/child.js";
 import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { assertExitedCleanly, casRaceScenario, logFollowScenario } from "./helpers/process-scenarios.js";
 
 const PROCESSES = 4;
 
@@ -40,167 +42,36 @@ async function withClient<T>(body: (client: pg.Client) => Promise<T>): Promise<T
   }
 }
 
-function assertExitedCleanly(children: readonly Child[], exits: ReadonlyArray<{ code: number | null; signal: NodeJS.Signals | null }>, what: string): void {
-  exits.forEach((exit, i) => assert.deepEqual(exit, { code: 0, signal: null }, `${what} ${i} failed\n${(children[i] as Child).describe()}`));
-}
-
 test("processes racing CAS on one slot: every version is won by exactly one process", async (t) => {
-  const TARGET = 300;
-  // A failed round means another racer advanced the slot between its get and its cas: at most TARGET + 1 rounds fail.
-  const MAX_ROUNDS = 2 * TARGET + 10;
-  const schema = "proc_cas";
-  const children: Child[] = [];
-  // The parent migrates the schema first, so the race is only about the slot.
-  const store = await open(schema);
-  const slot = store.slot<{ who: string; version: number }>("race", { codec: json<{ who: string; version: number }>() });
-  try {
-    for (let i = 0; i < PROCESSES; i++) {
-      children.push(startChild("pg-cas-racer", [dsn(), schema, `racer-${i}`, String(TARGET), String(MAX_ROUNDS), "1"]));
-    }
-    await waitAllFor(children, "ready", 15_000);
-    for (const child of children) child.send("go");
-    const exits = await Promise.all(children.map((child) => child.finish(30_000)));
-    assertExitedCleanly(children, exits, "racer");
-
-    const reports = children.map((child) => lastJson<{ id: string; wins: number[]; rounds: number }>(child));
-    const winnerOf = new Map<number, string>();
-    for (const report of reports) {
-      assert.ok(report.rounds < MAX_ROUNDS, `${report.id} ran out of rounds (${report.rounds}) before version ${TARGET}`);
-      for (let i = 1; i < report.wins.length; i++) {
-        assert.ok((report.wins[i] as number) > (report.wins[i - 1] as number), `${report.id}'s wins are not increasing`);
-      }
-      for (const version of report.wins) {
-        assert.ok(!winnerOf.has(version), `version ${version} was won by both ${winnerOf.get(version)} and ${report.id}`);
-        winnerOf.set(version, report.id);
-      }
-    }
-    const missing = Array.from({ length: TARGET }, (_, i) => i + 1).filter((version) => !winnerOf.has(version));
-    assert.deepEqual(missing, [], "versions nobody won");
-    assert.equal(winnerOf.size, TARGET, "versions won beyond the target");
-
-    const final = await slot.get("the-slot");
-    assert.deepEqual(final, { version: TARGET, value: { who: winnerOf.get(TARGET), version: TARGET } });
-    t.diagnostic(`wins per racer: ${reports.map((r) => `${r.id}=${r.wins.length}`).join(", ")}`);
-  } finally {
-    await killAll(children);
-    await store.close();
-  }
+  // The test migrates the schema before the racers start, so the race is only about the slot.
+  const store = { backend: "postgres", dsn: dsn(), schema: "proc_cas", connectTimeoutMs: 10_000 } as const;
+  await casRaceScenario(t, {
+    store,
+    racerStore: { ...store, poolSize: 2 },
+    processes: PROCESSES,
+    target: 300,
+    pauseMs: 1,
+    readyTimeoutMs: 15_000,
+    finishTimeoutMs: 30_000,
+  });
 });
 
 test("processes appending to one log: unique gapless seqs in commit order, followed live by a reader without gaps", async (t) => {
-  const ENTRIES = 150;
-  const KEYS = ["k0", "k1", "k2", "k3"];
-  // Two writers append one at a time, two keep 4 appends in flight (their seqs are ordered between batches only).
-  const IN_FLIGHT = [1, 1, 4, 4];
-  const TOTAL = PROCESSES * ENTRIES;
-  const schema = "proc_log";
-  type Value = { w: string; i: number };
-  const children: Child[] = [];
-  const store = await open(schema);
-  const log = store.log<Value>("events", { codec: json<Value>() });
-  try {
-    for (let i = 0; i < PROCESSES; i++) {
-      children.push(startChild("pg-log-appender", [dsn(), schema, `w${i}`, String(ENTRIES), String(KEYS.length), String(IN_FLIGHT[i]), "2"]));
-    }
-    await waitAllFor(children, "ready", 15_000);
-    assert.equal(await log.lastSeq(), 0);
-    for (const child of children) child.send("go");
-
-    // The reader follows `since` on every key while the writers run, until it has seen every entry.
-    const seen = new Map<string, LogEntry<Value>[]>(KEYS.map((key) => [key, []]));
-    const follow = async () => {
-      const cursor = new Map<string, number>(KEYS.map((key) => [key, 0]));
-      const deadline = Date.now() + 30_000;
-      let count = 0;
-      let fruitfulPolls = 0;
-      // The highest seq seen by the end of the round before the previous one. Seqs follow commit order, so every
-      // entry at or below it had committed before the previous round began, and that round read every key: a new
-      // entry at or below it would be an entry committed after a higher seq (the outbox gap).
-      let settledHigh = 0;
-      let previousRoundHigh = 0;
-      let high = 0;
-      let rounds = 0;
-      for (; count < TOTAL && rounds < 100_000 && Date.now() < deadline; rounds++) {
-        let fresh = 0;
-        for (const key of KEYS) {
-          const hwm = cursor.get(key) as number;
-          const entries = await log.since(key, hwm);
-          let last = hwm;
-          for (const entry of entries) {
-            assert.equal(entry.key, key);
-            assert.ok(entry.seq > hwm, `since(${key}, ${hwm}) returned seq ${entry.seq}, not above the key's high-water mark`);
-            assert.ok(entry.seq > last, `since(${key}, ${hwm}) returned seq ${entry.seq} after ${last}`);
-            assert.ok(
-              entry.seq > settledHigh,
-              `outbox gap: seq ${entry.seq} on ${key} appeared after seq ${settledHigh} had been visible for a whole round`,
-            );
-            last = entry.seq;
-            high = Math.max(high, entry.seq);
-          }
-          (seen.get(key) as LogEntry<Value>[]).push(...entries);
-          cursor.set(key, last);
-          fresh += entries.length;
-        }
-        settledHigh = previousRoundHigh;
-        previousRoundHigh = high;
-        count += fresh;
-        if (fresh > 0) fruitfulPolls++;
-        else await sleep(2);
-      }
-      return { count, fruitfulPolls, rounds };
-    };
-    const [followed, ...exits] = await Promise.all([follow(), ...children.map((child) => child.finish(30_000))]);
-    assertExitedCleanly(children, exits, "writer");
-    assert.equal(followed.count, TOTAL, "the reader did not see every entry before its deadline");
-    t.diagnostic(`reader: ${followed.rounds} rounds, new entries on ${followed.fruitfulPolls}`);
-
-    // What the writers report: seqs unique, each writer's increasing from batch to batch (a batch started after the
-    // previous one resolved, so it committed later); with one in flight, every append is above the previous one.
-    const bySeq = new Map<number, { key: string; value: Value }>();
-    for (const child of children) {
-      const report = lastJson<{ id: string; appended: Array<[number, string, number, number]> }>(child);
-      assert.equal(report.appended.length, ENTRIES);
-      let previousBatchMax = 0;
-      let batchMax = 0;
-      let batch = 0;
-      report.appended.forEach(([i, key, seq, b], position) => {
-        assert.equal(i, position);
-        if (b !== batch) {
-          assert.equal(b, batch + 1);
-          batch = b;
-          previousBatchMax = batchMax;
-        }
-        assert.ok(seq > previousBatchMax, `${report.id}: seq ${seq} of entry ${i} (batch ${b}) is not above ${previousBatchMax}, an earlier batch's`);
-        batchMax = Math.max(batchMax, seq);
-        assert.ok(!bySeq.has(seq), `seq ${seq} handed out twice`);
-        bySeq.set(seq, { key, value: { w: report.id, i } });
-      });
-    }
-    const seqs = [...bySeq.keys()].sort((a, b) => a - b);
-    assert.equal(seqs.length, TOTAL);
-    // The counter row is bumped inside each append's transaction, so nothing that committed leaves a hole.
-    assert.deepEqual(seqs, Array.from({ length: TOTAL }, (_, i) => i + 1), "seqs are not exactly 1..total");
-    assert.equal(await log.lastSeq(), seqs.at(-1), "lastSeq is not the highest seq handed out");
-    let switches = 0;
-    for (let seq = 2; seq <= TOTAL; seq++) if (bySeq.get(seq)?.value.w !== bySeq.get(seq - 1)?.value.w) switches++;
-    t.diagnostic(`the seq order switches writer ${switches} times`);
-
-    for (const key of KEYS) {
-      const expected = [...bySeq.entries()]
-        .filter(([, entry]) => entry.key === key)
-        .sort(([a], [b]) => a - b)
-        .map(([seq, entry]) => ({ seq, key, value: entry.value }));
-      const strip = (entries: LogEntry<Value>[]) => entries.map(({ seq, key: k, value }) => ({ seq, key: k, value }));
-      const followedView = strip(seen.get(key) as LogEntry<Value>[]);
-      const missed = expected.filter((entry) => !followedView.some((s) => s.seq === entry.seq)).map((entry) => entry.seq);
-      assert.deepEqual(missed, [], `the reader never saw these seqs of ${key} (committed after a higher seq it had seen)`);
-      assert.deepEqual(followedView, expected, `the reader's view of ${key}`);
-      assert.deepEqual(strip(await log.list(key)), expected, `list(${key})`);
-    }
-  } finally {
-    await killAll(children);
-    await store.close();
-  }
+  const store = { backend: "postgres", dsn: dsn(), schema: "proc_log", connectTimeoutMs: 10_000 } as const;
+  await logFollowScenario(t, {
+    store,
+    writerStore: (inFlight) => ({ ...store, poolSize: Math.max(2, inFlight) }),
+    // Two writers append one at a time, two keep 4 appends in flight: those go out on separate pooled connections and
+    // may commit in any order, so their seqs are ordered between batches only.
+    inFlight: [1, 1, 4, 4],
+    inFlightCommitInIssueOrder: false,
+    entries: 150,
+    keys: 4,
+    pauseMs: 2,
+    readyTimeoutMs: 15_000,
+    finishTimeoutMs: 30_000,
+    maxReaderRounds: 100_000,
+  });
 });
 
 test("processes pushing to one queue key: every push present once, in id order; a bounded queue admits exactly maxLen", async (t) => {

@@ -1,0 +1,233 @@
+/**
+ * Multi-process scenarios shared by the engines several processes can open at once (SQLite on one file, PostgreSQL on
+ * one schema): CAS racing on one slot, and log appends followed live by a reader. Each runs real `node` children on
+ * the compiled fixtures test/fixtures/cas-racer.ts and log-appender.ts, which open the store from the same options
+ * (passed to them as JSON). The caller owns the engine's surroundings (a temporary folder, a server, a schema) and the
+ * engine-specific knobs; every check here holds on every engine that passes them.
+ */
+import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
+import { json, openStore, type LogEntry, type PostgresStoreOptions, type SqliteStoreOptions } from "../../src/index.js";
+import { killAll, lastJson, sleep, startChild, waitAllFor, type Child, type ChildExit } from "./child.js";
+
+/**
+ * `openStore` options that can travel to a child as JSON (so no `clock`); the parent and the fixtures add
+ * `sweepIntervalMs: 0`.
+ */
+export type SharedStoreOptions = Omit<SqliteStoreOptions, "clock" | "sweepIntervalMs"> | Omit<PostgresStoreOptions, "clock" | "sweepIntervalMs">;
+
+/** Asserts that every child exited with code 0 and no signal; `what` names a child in the message. */
+export function assertExitedCleanly(children: readonly Child[], exits: readonly ChildExit[], what: string): void {
+  exits.forEach((exit, i) => assert.deepEqual(exit, { code: 0, signal: null }, `${what} ${i} failed\n${(children[i] as Child).describe()}`));
+}
+
+export interface CasRaceOptions {
+  /** How the test itself opens the store (it opens it before the children, so the race is only about the slot). */
+  store: SharedStoreOptions;
+  /** How each racer opens it; default `store`. */
+  racerStore?: SharedStoreOptions;
+  processes: number;
+  /** The version the racers drive the slot to. */
+  target: number;
+  /** The most a racer pauses after a win, in ms. */
+  pauseMs: number;
+  /** How long the racers may take to open their stores. */
+  readyTimeoutMs: number;
+  /** How long the racers may take to reach the target. */
+  finishTimeoutMs: number;
+}
+
+/** Processes race CAS on `race/the-slot` up to `target`: every version is won by exactly one process. */
+export async function casRaceScenario(t: TestContext, options: CasRaceOptions): Promise<void> {
+  const { processes, target } = options;
+  // A failed round means another racer advanced the slot between its get and its cas: at most TARGET + 1 rounds fail.
+  const maxRounds = 2 * target + 10;
+  const racerStore = JSON.stringify(options.racerStore ?? options.store);
+  const children: Child[] = [];
+  const store = await openStore({ ...options.store, sweepIntervalMs: 0 });
+  const slot = store.slot<{ who: string; version: number }>("race", { codec: json<{ who: string; version: number }>() });
+  try {
+    for (let i = 0; i < processes; i++) {
+      children.push(startChild("cas-racer", [racerStore, `racer-${i}`, String(target), String(maxRounds), String(options.pauseMs)]));
+    }
+    await waitAllFor(children, "ready", options.readyTimeoutMs);
+    for (const child of children) child.send("go");
+    const exits = await Promise.all(children.map((child) => child.finish(options.finishTimeoutMs)));
+    assertExitedCleanly(children, exits, "racer");
+
+    const reports = children.map((child) => lastJson<{ id: string; wins: number[]; rounds: number }>(child));
+    const winnerOf = new Map<number, string>();
+    for (const report of reports) {
+      assert.ok(report.rounds < maxRounds, `${report.id} ran out of rounds (${report.rounds}) before version ${target}`);
+      for (let i = 1; i < report.wins.length; i++) {
+        assert.ok((report.wins[i] as number) > (report.wins[i - 1] as number), `${report.id}'s wins are not increasing`);
+      }
+      for (const version of report.wins) {
+        assert.ok(!winnerOf.has(version), `version ${version} was won by both ${winnerOf.get(version)} and ${report.id}`);
+        winnerOf.set(version, report.id);
+      }
+    }
+    const missing = Array.from({ length: target }, (_, i) => i + 1).filter((version) => !winnerOf.has(version));
+    assert.deepEqual(missing, [], "versions nobody won");
+    assert.equal(winnerOf.size, target, "versions won beyond the target");
+
+    const final = await slot.get("the-slot");
+    assert.deepEqual(final, { version: target, value: { who: winnerOf.get(target), version: target } });
+    t.diagnostic(`wins per racer: ${reports.map((r) => `${r.id}=${r.wins.length}`).join(", ")}`);
+  } finally {
+    await killAll(children);
+    await store.close();
+  }
+}
+
+export interface LogFollowOptions {
+  /** How the test itself opens the store (the reader, and the final checks). */
+  store: SharedStoreOptions;
+  /** How a writer keeping `inFlight` appends outstanding opens it; default `store`. */
+  writerStore?: (inFlight: number) => SharedStoreOptions;
+  /** Appends outstanding per writer, one writer per element. */
+  inFlight: readonly number[];
+  /** Entries each writer appends. */
+  entries: number;
+  /** The keys the entries spread over (`k0`, `k1`, …). */
+  keys: number;
+  /** The most a writer pauses between batches, in ms. */
+  pauseMs: number;
+  /**
+   * Whether the appends one writer has in flight at once get seqs in the order it issued them (as when one connection
+   * commits them in order, SQLite's group commit). Without it, a writer's seqs are only checked to grow from batch to
+   * batch (with one in flight that is every append).
+   */
+  inFlightCommitInIssueOrder: boolean;
+  /** How long the writers may take to open their stores. */
+  readyTimeoutMs: number;
+  /** How long the writers may take to append everything, and the reader to see it. */
+  finishTimeoutMs: number;
+  /** The most rounds (one `since` per key) the reader makes. */
+  maxReaderRounds: number;
+}
+
+/**
+ * Processes append to the log namespace `events`, each to every key, while the test follows `since` on every key:
+ * seqs are unique and exactly 1..total in commit order, each writer's grow, the reader sees every entry in order and
+ * never an entry below one it saw a whole round earlier (the outbox gap), and `list` agrees.
+ */
+export async function logFollowScenario(t: TestContext, options: LogFollowOptions): Promise<void> {
+  const { entries: ENTRIES, inFlight: IN_FLIGHT } = options;
+  const KEYS = Array.from({ length: options.keys }, (_, i) => `k${i}`);
+  const PROCESSES = IN_FLIGHT.length;
+  const TOTAL = PROCESSES * ENTRIES;
+  type Value = { w: string; i: number };
+  const children: Child[] = [];
+  const store = await openStore({ ...options.store, sweepIntervalMs: 0 });
+  const log = store.log<Value>("events", { codec: json<Value>() });
+  try {
+    IN_FLIGHT.forEach((inFlight, i) => {
+      const writerStore = JSON.stringify(options.writerStore?.(inFlight) ?? options.store);
+      children.push(startChild("log-appender", [writerStore, `w${i}`, String(ENTRIES), String(KEYS.length), String(inFlight), String(options.pauseMs)]));
+    });
+    await waitAllFor(children, "ready", options.readyTimeoutMs);
+    assert.equal(await log.lastSeq(), 0);
+    for (const child of children) child.send("go");
+
+    // The reader follows `since` on every key while the writers run, until it has seen every entry.
+    const seen = new Map<string, LogEntry<Value>[]>(KEYS.map((key) => [key, []]));
+    const follow = async () => {
+      const cursor = new Map<string, number>(KEYS.map((key) => [key, 0]));
+      const deadline = Date.now() + options.finishTimeoutMs;
+      let count = 0;
+      let fruitfulPolls = 0;
+      // The highest seq seen by the end of the round before the previous one. Seqs follow commit order, so every
+      // entry at or below it had committed before the previous round began, and that round read every key: a new
+      // entry at or below it would be an entry committed after a higher seq (the outbox gap).
+      let settledHigh = 0;
+      let previousRoundHigh = 0;
+      let high = 0;
+      let rounds = 0;
+      for (; count < TOTAL && rounds < options.maxReaderRounds && Date.now() < deadline; rounds++) {
+        let fresh = 0;
+        for (const key of KEYS) {
+          const hwm = cursor.get(key) as number;
+          const entries = await log.since(key, hwm);
+          let last = hwm;
+          for (const entry of entries) {
+            assert.equal(entry.key, key);
+            assert.ok(entry.seq > hwm, `since(${key}, ${hwm}) returned seq ${entry.seq}, not above the key's high-water mark`);
+            assert.ok(entry.seq > last, `since(${key}, ${hwm}) returned seq ${entry.seq} after ${last}`);
+            assert.ok(
+              entry.seq > settledHigh,
+              `outbox gap: seq ${entry.seq} on ${key} appeared after seq ${settledHigh} had been visible for a whole round`,
+            );
+            last = entry.seq;
+            high = Math.max(high, entry.seq);
+          }
+          (seen.get(key) as LogEntry<Value>[]).push(...entries);
+          cursor.set(key, last);
+          fresh += entries.length;
+        }
+        settledHigh = previousRoundHigh;
+        previousRoundHigh = high;
+        count += fresh;
+        if (fresh > 0) fruitfulPolls++;
+        else await sleep(2);
+      }
+      return { count, fruitfulPolls, rounds };
+    };
+    const [followed, ...exits] = await Promise.all([follow(), ...children.map((child) => child.finish(options.finishTimeoutMs))]);
+    assertExitedCleanly(children, exits, "writer");
+    assert.equal(followed.count, TOTAL, "the reader did not see every entry before its deadline");
+    t.diagnostic(`reader: ${followed.rounds} rounds, new entries on ${followed.fruitfulPolls}`);
+
+    // What the writers report: seqs unique, each writer's increasing from batch to batch (a batch started after the
+    // previous one resolved, so it committed later); with one in flight, every append is above the previous one, and
+    // where in-flight appends commit in issue order, every append is above the previous one whatever the batch.
+    const bySeq = new Map<number, { key: string; value: Value }>();
+    for (const child of children) {
+      const report = lastJson<{ id: string; appended: Array<[number, string, number, number]> }>(child);
+      assert.equal(report.appended.length, ENTRIES);
+      let previousBatchMax = 0;
+      let batchMax = 0;
+      let batch = 0;
+      let previous = 0;
+      report.appended.forEach(([i, key, seq, b], position) => {
+        assert.equal(i, position);
+        if (b !== batch) {
+          assert.equal(b, batch + 1);
+          batch = b;
+          previousBatchMax = batchMax;
+        }
+        assert.ok(seq > previousBatchMax, `${report.id}: seq ${seq} of entry ${i} (batch ${b}) is not above ${previousBatchMax}, an earlier batch's`);
+        if (options.inFlightCommitInIssueOrder) assert.ok(seq > previous, `${report.id}: seq ${seq} of entry ${i} is not above ${previous}`);
+        previous = seq;
+        batchMax = Math.max(batchMax, seq);
+        assert.ok(!bySeq.has(seq), `seq ${seq} handed out twice`);
+        bySeq.set(seq, { key, value: { w: report.id, i } });
+      });
+    }
+    const seqs = [...bySeq.keys()].sort((a, b) => a - b);
+    assert.equal(seqs.length, TOTAL);
+    // The counter is bumped inside each append's transaction, so nothing that committed leaves a hole.
+    assert.deepEqual(seqs, Array.from({ length: TOTAL }, (_, i) => i + 1), "seqs are not exactly 1..total");
+    assert.equal(await log.lastSeq(), seqs.at(-1), "lastSeq is not the highest seq handed out");
+    assert.equal(await log.lastSeq(), TOTAL);
+    let switches = 0;
+    for (let seq = 2; seq <= TOTAL; seq++) if (bySeq.get(seq)?.value.w !== bySeq.get(seq - 1)?.value.w) switches++;
+    t.diagnostic(`the seq order switches writer ${switches} times`);
+
+    for (const key of KEYS) {
+      const expected = [...bySeq.entries()]
+        .filter(([, entry]) => entry.key === key)
+        .sort(([a], [b]) => a - b)
+        .map(([seq, entry]) => ({ seq, key, value: entry.value }));
+      const strip = (entries: LogEntry<Value>[]) => entries.map(({ seq, key: k, value }) => ({ seq, key: k, value }));
+      const followedView = strip(seen.get(key) as LogEntry<Value>[]);
+      const missed = expected.filter((entry) => !followedView.some((s) => s.seq === entry.seq)).map((entry) => entry.seq);
+      assert.deepEqual(missed, [], `the reader never saw these seqs of ${key} (committed after a higher seq it had seen)`);
+      assert.deepEqual(followedView, expected, `the reader's view of ${key}`);
+      assert.deepEqual(strip(await log.list(key)), expected, `list(${key})`);
+    }
+  } finally {
+    await killAll(children);
+    await store.close();
+  }
+}
