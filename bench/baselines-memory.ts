@@ -1,0 +1,39 @@
+/** The memory engine's baseline: a plain Map, awaited through an async function as a store call would be. */
+import type { BaselineCase } from "./baseline.js";
+import { pad, VALUE } from "./fixtures.js";
+
+const KV_KEYS = 10_000;
+
+function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: string): Promise<Uint8Array | undefined> } {
+  const map = new Map<string, Uint8Array>();
+  return {
+    async put(k, v) {
+      map.set(k, v);
+    },
+    async get(k) {
+      return map.get(k);
+    },
+  };
+}
+
+export const MEMORY_BASELINES: readonly BaselineCase[] = [
+  {
+    subject: "Map (awaited)",
+    op: "kv.put",
+    describe: "await of an async function doing map.set(k, v) (no copy, no validation)",
+    async build() {
+      const map = mapStore();
+      return { body: { op: (i) => map.put(`k${pad(i % KV_KEYS, 6)}`, VALUE) }, close: async () => undefined };
+    },
+  },
+  {
+    subject: "Map (awaited)",
+    op: "kv.get",
+    describe: "await of an async function doing map.get(k)",
+    async build() {
+      const map = mapStore();
+      for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
+      return { body: { op: (i) => map.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
+    },
+  },
+];

@@ -1,0 +1,129 @@
+/**
+ * SQLite baselines at the stowage SQLite engine's durability "full" (WAL, synchronous=FULL): raw better-sqlite3 with
+ * prepared statements, one autocommit (so one fsync) per put; and Keyv over @keyv/sqlite (node sqlite3), when installed.
+ */
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import type { BaselineCase } from "./baseline.js";
+import { makeTempDir, pad, removeTempDir, VALUE } from "./fixtures.js";
+
+/** Commits each raw SQLite file gets before it is measured; set by main from the options. */
+export const rawSqliteSettings = { walWarmCommits: 0 };
+
+const KV_KEYS = 10_000;
+
+function openRaw(): { db: Database.Database; close(): Promise<void> } {
+  const dir = makeTempDir("raw-sqlite");
+  const db = new Database(join(dir, "raw.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
+  db.exec("CREATE TABLE warm (k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+  const warm = db.prepare("INSERT OR REPLACE INTO warm (k, v) VALUES (?, ?)");
+  for (let i = 0; i < rawSqliteSettings.walWarmCommits; i++) warm.run(i % 1_000, VALUE); // see warmWal
+  return {
+    db,
+    close: async () => {
+      db.close();
+      removeTempDir(dir);
+    },
+  };
+}
+
+const UPSERT = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
+
+export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
+  {
+    subject: "raw better-sqlite3",
+    op: "kv.put",
+    describe: "prepared INSERT … ON CONFLICT DO UPDATE, one synced autocommit per put (WAL, synchronous=FULL)",
+    async build() {
+      const { db, close } = openRaw();
+      const put = db.prepare(UPSERT);
+      return {
+        body: {
+          op: async (i) => {
+            put.run(`k${pad(i % KV_KEYS, 6)}`, VALUE);
+          },
+        },
+        close,
+      };
+    },
+  },
+  {
+    subject: "raw better-sqlite3",
+    op: "kv.get",
+    describe: "prepared SELECT v FROM kv WHERE k = ?",
+    async build() {
+      const { db, close } = openRaw();
+      const put = db.prepare(UPSERT);
+      db.transaction(() => {
+        for (let i = 0; i < KV_KEYS; i++) put.run(`k${pad(i, 6)}`, VALUE);
+      })();
+      const get = db.prepare("SELECT v FROM kv WHERE k = ?").pluck();
+      return { body: { op: async (i) => get.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close };
+    },
+  },
+];
+
+interface KeyvLike {
+  set(key: string, value: unknown): Promise<unknown>;
+  get(key: string): Promise<unknown>;
+  disconnect(): Promise<void>;
+}
+
+/** Keyv over @keyv/sqlite on a fresh file, switched to WAL with synchronous=FULL. */
+async function openKeyv(): Promise<{ keyv: KeyvLike; query(sql: string): Promise<unknown>; close(): Promise<void> }> {
+  const [{ default: Keyv }, { default: KeyvSqlite }] = await Promise.all([import("keyv"), import("@keyv/sqlite")]);
+  const dir = makeTempDir("keyv");
+  const adapter = new KeyvSqlite({ uri: `sqlite://${join(dir, "keyv.db")}`, busyTimeout: 5_000 });
+  await adapter.query("PRAGMA journal_mode = WAL");
+  await adapter.query("PRAGMA synchronous = FULL");
+  const keyv = new Keyv({ store: adapter }) as unknown as KeyvLike;
+  return {
+    keyv,
+    query: (sql) => adapter.query(sql),
+    close: async () => {
+      await keyv.disconnect();
+      removeTempDir(dir);
+    },
+  };
+}
+
+/** Checks that keyv and @keyv/sqlite load; the reason when they do not. */
+export async function keyvUnavailable(): Promise<string | undefined> {
+  try {
+    await Promise.all([import("keyv"), import("@keyv/sqlite"), import("sqlite3")]);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split("\n")[0];
+  }
+}
+
+/** Keyv serialises a Buffer as base64 and gives a Buffer back; a bare Uint8Array would come back as a plain object. */
+const KEYV_VALUE = Buffer.from(VALUE);
+
+export const KEYV_BASELINES: readonly BaselineCase[] = [
+  {
+    subject: "Keyv + @keyv/sqlite",
+    op: "kv.put",
+    describe: "keyv.set(k, Buffer) (JSON + base64), node sqlite3, WAL, synchronous=FULL, one autocommit per set",
+    async build() {
+      const { keyv, close } = await openKeyv();
+      return { body: { op: (i) => keyv.set(`k${pad(i % KV_KEYS, 6)}`, KEYV_VALUE) }, close };
+    },
+  },
+  {
+    subject: "Keyv + @keyv/sqlite",
+    op: "kv.get",
+    describe: "keyv.get(k) of a present key",
+    async build() {
+      const { keyv, query, close } = await openKeyv();
+      await query("BEGIN"); // preload in one transaction on Keyv's single connection
+      for (let i = 0; i < KV_KEYS; i++) await keyv.set(`k${pad(i, 6)}`, KEYV_VALUE);
+      await query("COMMIT");
+      if (!((await keyv.get(`k${pad(7, 6)}`)) instanceof Uint8Array)) throw new Error("bench sanity check failed: Keyv returns the Uint8Array put");
+      return { body: { op: (i) => keyv.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close };
+    },
+  },
+];

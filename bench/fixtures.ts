@@ -1,0 +1,68 @@
+/** Shared fixtures: the values written, temporary folders, a seeded random generator, chunked preloading. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Store, TransactionScope } from "../src/index.js";
+
+/** Bytes of every value the benchmark writes. */
+export const VALUE_BYTES = 100;
+
+/** A fixed 100-byte value (engines copy values in, so one buffer serves every write). */
+export const VALUE: Uint8Array = Uint8Array.from({ length: VALUE_BYTES }, (_, i) => (i * 37 + 11) & 0xff);
+
+const tempDirs = new Set<string>();
+
+/** A fresh folder under os.tmpdir(), removed by {@link removeTempDirs}. */
+export function makeTempDir(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `stowage-bench-${label}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+/** Removes every folder made by {@link makeTempDir}. Synchronous, so it can run on exit or a signal. */
+export function removeTempDirs(): void {
+  for (const dir of [...tempDirs]) removeTempDir(dir);
+}
+
+/** xorshift32: a deterministic sequence of integers in [0, 2^32). */
+export function randomInts(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/** Zero-padded decimal, so that key order is numeric order. */
+export const pad = (n: number, width = 10): string => String(n).padStart(width, "0");
+
+/**
+ * Runs `write(tx, i)` for i in [0, total) in transactions of `chunk` writes each (stowage allows at most 10,000 writes
+ * per transaction). `onChunk` reports progress.
+ */
+export async function preload(store: Store, total: number, chunk: number, write: (tx: TransactionScope, i: number) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < total; start += chunk) {
+    const end = Math.min(total, start + chunk);
+    await store.transaction(async (tx) => {
+      for (let i = start; i < end; i++) await write(tx, i);
+    });
+  }
+}
+
+/**
+ * Sequential single-write commits that bring a fresh SQLite WAL to its steady state. On this kind of VM disk an fsync
+ * costs ~150–250 µs while the WAL file is still growing (the first ~10,000 commits) and a few µs once the WAL wraps
+ * and overwrites its own blocks, so stowage and its baselines are both measured after this many commits.
+ */
+export async function warmWal(commits: number, commit: (i: number) => Promise<unknown> | unknown): Promise<void> {
+  for (let i = 0; i < commits; i++) await commit(i);
+}

@@ -1,0 +1,180 @@
+/** Turns the measurements into one markdown document (printed to stdout and written to bench/results/). */
+import { cpus } from "node:os";
+import type { Summary } from "./harness.js";
+import type { ScaleResults } from "./scale.js";
+import { TARGETS } from "./targets.js";
+import type { EngineName } from "./options.js";
+
+export const STOWAGE = "stowage";
+
+export interface CaseResult {
+  engine: EngineName;
+  /** "stowage" or the baseline's name. */
+  subject: string;
+  op: string;
+  concurrency: number;
+  describe: string;
+  summary?: Summary;
+  error?: string;
+}
+
+export interface ReportInput {
+  date: Date;
+  mode: string;
+  engines: readonly EngineName[];
+  limitsNote: string;
+  wallSeconds: number;
+  cases: readonly CaseResult[];
+  scale?: ScaleResults;
+  notes: readonly string[];
+}
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
+const ms = (n: number): string => (!Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
+const ratio = (n: number): string => (!Number.isFinite(n) ? "–" : n >= 10 ? `${n.toFixed(1)}×` : `${n.toFixed(2)}×`);
+const us = (n: number): string => (!Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function find(cases: readonly CaseResult[], engine: string, subject: string, op: string, c: number): CaseResult | undefined {
+  return cases.find((r) => r.engine === engine && r.subject === subject && r.op === op && r.concurrency === c);
+}
+
+export function renderReport(input: ReportInput): string {
+  const { cases } = input;
+  const cpu = cpus();
+  const out: string[] = [];
+  out.push(`# stowage benchmark, ${input.date.toISOString().slice(0, 10)}`);
+  out.push("");
+  out.push(
+    [
+      `- Date: ${input.date.toISOString()}`,
+      `- Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown CPU"}), ${process.platform} ${process.arch}`,
+      `- Node: ${process.version}`,
+      `- Mode: ${input.mode}; engines: ${input.engines.join(", ")}; wall time ${input.wallSeconds.toFixed(0)} s`,
+      `- Limits: ${input.limitsNote}`,
+    ].join("\n"),
+  );
+
+  out.push("", "## Targets", "");
+  out.push(
+    table(
+      ["target", "stowage ops/s", "baseline ops/s", "ratio", "needed", "result"],
+      TARGETS.map((t) => {
+        const mine = find(cases, t.engine, STOWAGE, t.op, t.concurrency)?.summary;
+        const base = find(cases, t.engine, t.baseline, t.op, t.concurrency)?.summary;
+        if (mine === undefined || base === undefined) {
+          return [t.label, int(mine?.opsPerSec ?? NaN), int(base?.opsPerSec ?? NaN), "–", `≥ ${t.min}×`, "not measured"];
+        }
+        const r = mine.opsPerSec / base.opsPerSec;
+        return [t.label, int(mine.opsPerSec), int(base.opsPerSec), ratio(r), `≥ ${t.min}×`, r >= t.min ? "**met**" : "**missed**"];
+      }),
+    ),
+  );
+
+  out.push("", "## Stowage vs baselines (median ops/s; ratio = stowage / baseline)", "");
+  const pairs: string[][] = [];
+  for (const base of cases.filter((r) => r.subject !== STOWAGE)) {
+    const mine = find(cases, base.engine, STOWAGE, base.op, base.concurrency);
+    const r = mine?.summary !== undefined && base.summary !== undefined ? mine.summary.opsPerSec / base.summary.opsPerSec : NaN;
+    pairs.push([
+      base.engine,
+      base.op,
+      String(base.concurrency),
+      int(mine?.summary?.opsPerSec ?? NaN),
+      base.subject,
+      base.error !== undefined ? `failed: ${base.error}` : int(base.summary?.opsPerSec ?? NaN),
+      ratio(r),
+    ]);
+  }
+  out.push(table(["engine", "op", "c", "stowage ops/s", "baseline", "baseline ops/s", "ratio"], pairs));
+
+  out.push("", "## All cases (medians of the runs; noise = min–max ops/s of the runs and their spread)", "");
+  out.push(
+    table(
+      ["engine", "subject", "op", "c", "ops/s", "p50 ms", "p99 ms", "runs ops/s min–max", "spread"],
+      cases.map((r) =>
+        r.summary === undefined
+          ? [r.engine, r.subject, r.op, String(r.concurrency), `failed: ${r.error ?? "?"}`, "", "", "", ""]
+          : [
+              r.engine,
+              r.subject,
+              r.op,
+              String(r.concurrency),
+              int(r.summary.opsPerSec),
+              ms(r.summary.p50Ms),
+              ms(r.summary.p99Ms),
+              `${int(r.summary.minOpsPerSec)}–${int(r.summary.maxOpsPerSec)}`,
+              `${r.summary.spreadPct.toFixed(0)}%`,
+            ],
+      ),
+    ),
+  );
+
+  const scale = input.scale;
+  if (scale !== undefined) {
+    out.push("", "## Scale: KV cost with N keys already stored", "");
+    out.push(
+      table(
+        ["engine", "keys stored", "op", "c", "ops/s", "µs/op (1/throughput)", "p50 µs", "p99 µs", "spread"],
+        scale.rows.map((r) => [
+          r.engine,
+          int(r.keys),
+          r.op,
+          String(r.concurrency),
+          int(r.summary.opsPerSec),
+          us(1e6 / r.summary.opsPerSec),
+          us(r.summary.p50Ms * 1000),
+          us(r.summary.p99Ms * 1000),
+          `${r.summary.spreadPct.toFixed(0)}%`,
+        ]),
+      ),
+    );
+    if (scale.preloads.length > 0) {
+      out.push("", `Preload (stowage transactions of 10,000 puts): ${scale.preloads.map((p) => `${p.engine} ${int(p.keys)} keys ${p.seconds.toFixed(1)} s`).join("; ")}.`);
+    }
+    const f = scale.footprint;
+    if (f !== undefined) {
+      out.push("", `### Memory engine footprint at ${int(f.keys)} keys (14-character keys, 100-byte values)`, "");
+      out.push(
+        table(
+          ["holder", "V8 heap bytes/key", "ArrayBuffer bytes/key", "total bytes/key"],
+          [
+            ["stowage memory engine", int(f.storeHeap), int(f.storeBuffers), int(f.storeHeap + f.storeBuffers)],
+            ["plain Map<string, Uint8Array> (copied values)", int(f.mapHeap), int(f.mapBuffers), int(f.mapHeap + f.mapBuffers)],
+          ],
+        ),
+      );
+      if (!f.gc) out.push("", "node ran without --expose-gc: the deltas include garbage and are rough.");
+    }
+    for (const e of scale.errors) out.push("", `Scale error: ${e}`);
+  }
+
+  out.push("", "## What each op is", "");
+  const seen = new Set<string>();
+  const defs: string[][] = [];
+  for (const r of cases) {
+    const id = `${r.engine}|${r.subject}|${r.op}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    if (r.subject === STOWAGE && r.engine !== "memory" && cases.some((o) => o.subject === STOWAGE && o.engine === "memory" && o.op === r.op)) continue;
+    defs.push([r.subject === STOWAGE ? "stowage (every engine)" : `${r.subject} (${r.engine})`, r.op, r.describe]);
+  }
+  out.push(table(["subject", "op", "one operation"], defs));
+
+  out.push("", "## Notes", "");
+  const spreads = cases.flatMap((r) => (r.summary === undefined ? [] : [r.summary.spreadPct])).sort((a, b) => a - b);
+  if (spreads.length > 0) {
+    const noisyCases = cases.filter((r) => (r.summary?.spreadPct ?? 0) > 25).sort((a, b) => (b.summary?.spreadPct ?? 0) - (a.summary?.spreadPct ?? 0));
+    const noisy = noisyCases.slice(0, 6).map((r) => `${r.engine} ${r.subject} ${r.op} c=${r.concurrency} (${r.summary?.spreadPct.toFixed(0)}%)`);
+    out.push(
+      `- Noise: each case ran ${cases.find((r) => r.summary)?.summary?.runs.length ?? "?"} times; figures are medians of the runs. The spread (max − min ops/s over the median) is ${spreads[Math.floor(spreads.length / 2)]?.toFixed(0)}% for the median case and ${spreads[spreads.length - 1]?.toFixed(0)}% at worst.${noisyCases.length > 0 ? ` ${noisyCases.length} of ${spreads.length} cases spread more than 25%; the noisiest: ${noisy.join(", ")}.` : ""} Ratios within ~±20% of a target are not conclusive on this machine.`,
+    );
+  }
+  for (const note of input.notes) out.push(`- ${note}`);
+  out.push("");
+  return out.join("\n");
+}

@@ -1,0 +1,22 @@
+/** The performance targets of the benchmark issue, each a minimum ratio stowage / baseline for one case. */
+import type { EngineName } from "./options.js";
+
+export interface Target {
+  label: string;
+  engine: EngineName;
+  op: string;
+  concurrency: number;
+  baseline: string;
+  min: number;
+}
+
+export const TARGETS: readonly Target[] = [
+  { label: "SQLite KV put, c=16, ≥ 20× raw one-synced-autocommit-per-put", engine: "sqlite", op: "kv.put", concurrency: 16, baseline: "raw better-sqlite3", min: 20 },
+  { label: "SQLite single put, c=1, ≥ 0.9× raw better-sqlite3", engine: "sqlite", op: "kv.put", concurrency: 1, baseline: "raw better-sqlite3", min: 0.9 },
+  { label: "SQLite single get, c=1, ≥ 0.9× raw better-sqlite3", engine: "sqlite", op: "kv.get", concurrency: 1, baseline: "raw better-sqlite3", min: 0.9 },
+  { label: "Memory get, c=1, ≥ 0.5× Map", engine: "memory", op: "kv.get", concurrency: 1, baseline: "Map (awaited)", min: 0.5 },
+  { label: "Memory get, c=16, ≥ 0.5× Map", engine: "memory", op: "kv.get", concurrency: 16, baseline: "Map (awaited)", min: 0.5 },
+  { label: "PostgreSQL KV put, c=16, ≥ 0.8× raw pg", engine: "postgres", op: "kv.put", concurrency: 16, baseline: "raw pg (Pool)", min: 0.8 },
+  { label: "Queue push+peek+ack, c=1, ≥ 10× pg-boss send+fetch+complete", engine: "postgres", op: "queue.cycle", concurrency: 1, baseline: "pg-boss", min: 10 },
+  { label: "Queue push+peek+ack, c=16, ≥ 10× pg-boss send+fetch+complete", engine: "postgres", op: "queue.cycle", concurrency: 16, baseline: "pg-boss", min: 10 },
+];
