@@ -76,10 +76,9 @@ export class MemoryOps implements EngineOps {
   kvScan(ns: string, scan: RangeScan, now: number): StoredKv[] {
     const space = this.data.kv.get(ns);
     if (space === undefined) return [];
-    const [from, to] = space.order.span(scan);
     const out: StoredKv[] = [];
-    for (let n = 0; n < to - from && out.length < scan.limit; n++) {
-      const key = space.order.at(scan.reverse ? to - 1 - n : from + n);
+    for (const key of space.order.scan(scan, scan.reverse)) {
+      if (out.length >= scan.limit) break;
       const row = space.rows.get(key);
       if (!live(row, now)) continue;
       out.push(scan.keysOnly ? { key } : { key, value: row.value.slice() });
@@ -90,18 +89,15 @@ export class MemoryOps implements EngineOps {
   kvCount(ns: string, range: KeyRange, now: number): number {
     const space = this.data.kv.get(ns);
     if (space === undefined) return 0;
-    const [from, to] = space.order.span(range);
     let count = 0;
-    for (let i = from; i < to; i++) if (live(space.rows.get(space.order.at(i)), now)) count += 1;
+    for (const key of space.order.scan(range, false)) if (live(space.rows.get(key), now)) count += 1;
     return count;
   }
 
   kvDeleteRange(ns: string, range: KeyRange, now: number): number {
     const space = this.data.kv.get(ns);
     if (space === undefined) return 0;
-    const [from, to] = space.order.span(range);
-    const keys: string[] = [];
-    for (let i = from; i < to; i++) keys.push(space.order.at(i));
+    const keys = [...space.order.scan(range, false)]; // collected first: removal must not run during the scan
     let removed = 0;
     for (const key of keys) {
       if (live(space.rows.get(key), now)) removed += 1;
