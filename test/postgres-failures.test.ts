@@ -413,6 +413,9 @@ async function cutTransaction(t: { diagnostic(message: string): void }, schema: 
     // Bounded by time, not by a count of polls: a loaded machine may take a while to run the child's statement.
     const deadline = Date.now() + 15_000;
     while (terminated === 0 && Date.now() < deadline) {
+      // The locker polls inside its own open transaction, where pg_stat_activity is a snapshot taken at first
+      // access: clear it, or every poll would see the state of the first one.
+      await locker.query("SELECT pg_stat_clear_snapshot()");
       const killed = await locker.query(
         `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'stowage' AND pid <> pg_backend_pid() AND ${wanted}`,
       );
