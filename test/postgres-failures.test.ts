@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { isStowageError, json, openStore, utf8, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, type Child } from "./helpers/child.js";
-import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { freePort, startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
 
 // A real server for this file; if it cannot start, every test fails (pgServer() throws) rather than skips.
 let server: PostgresServer | undefined;
@@ -62,19 +62,6 @@ function assertFails(outcome: Outcome, code: string, maxMs: number, what: string
   assert.ok(!outcome.ok, `${what} succeeded: ${JSON.stringify(outcome)}`);
   assert.equal(outcome.code, code, `${what}: ${outcome.message}`);
   assert.ok(outcome.ms < maxMs, `${what} took ${outcome.ms} ms (limit ${maxMs} ms)`);
-}
-
-/** A port on 127.0.0.1 that nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 test("a server restart under an open store: calls fail fast with BACKEND_UNAVAILABLE, then the same store works and nothing acknowledged is lost", async (t) => {
@@ -244,7 +231,7 @@ test("an unreachable server: openStore fails with BACKEND_UNAVAILABLE within con
   const CONNECT_TIMEOUT = 1_000;
   const LIMIT = CONNECT_TIMEOUT + 5_000;
   // Nothing listens: the connection is refused at once.
-  const port = await closedPort();
+  const port = await freePort();
   const refused = await settle(() =>
     openStore({ backend: "postgres", dsn: `postgres://stowage@127.0.0.1:${port}/postgres`, connectTimeoutMs: CONNECT_TIMEOUT, sweepIntervalMs: 0 }),
   );

@@ -56,7 +56,8 @@ function runAs(): { wrap: (cmd: string, args: string[]) => [string, string[]]; u
   return { wrap: (cmd, args) => ["runuser", ["-u", "postgres", "--", cmd, ...args]], uid, gid };
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that nothing listens on at the moment of the call. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
