@@ -44,7 +44,10 @@ export type OpenStoreOptions = MemoryStoreOptions | SqliteStoreOptions | Postgre
 /** The backends `openStore` knows. */
 export const BACKENDS = ["memory", "sqlite", "postgres"] as const;
 
-const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+/** What a PostgreSQL DSN must look like; the config layer checks the same. */
+export const PG_DSN_PATTERN = /^postgres(ql)?:\/\//;
+/** A PostgreSQL schema name stowage accepts (unquoted-identifier rules, lower case). */
+export const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
@@ -114,7 +117,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     }
     case "postgres": {
       const postgres = options as PostgresStoreOptions;
-      if (typeof postgres.dsn !== "string" || !/^postgres(ql)?:\/\//.test(postgres.dsn)) {
+      if (typeof postgres.dsn !== "string" || !PG_DSN_PATTERN.test(postgres.dsn)) {
         throw new StowageError("INVALID_ARGUMENT", "dsn must be a postgres:// (or postgresql://) connection string");
       }
       if (postgres.schema !== undefined && (typeof postgres.schema !== "string" || !PG_SCHEMA_PATTERN.test(postgres.schema))) {

@@ -1,6 +1,6 @@
 import { StowageError } from "../api/errors.js";
 import { DURABILITIES, type Durability } from "../engines/sqlite/sqlite-engine.js";
-import { BACKENDS } from "../open-store.js";
+import { BACKENDS, PG_DSN_PATTERN, PG_SCHEMA_PATTERN } from "../open-store.js";
 import { describeSource, describeValue, type SettingSource } from "./sources.js";
 
 /** A backend name `openStore` accepts. */
@@ -54,8 +54,8 @@ const positive = (value: unknown): number | undefined => {
   return whole !== undefined && whole > 0 ? whole : undefined;
 };
 const positiveText = (text: string): number | undefined => (/^[0-9]+$/.test(text) ? positive(Number(text)) : undefined);
-const dsn = (value: unknown): string | undefined => (typeof value === "string" && /^postgres(ql)?:\/\//.test(value) ? value : undefined);
-const pgSchema = (value: unknown): string | undefined => (typeof value === "string" && /^[a-z_][a-z0-9_]{0,62}$/.test(value) ? value : undefined);
+const dsn = (value: unknown): string | undefined => (typeof value === "string" && PG_DSN_PATTERN.test(value) ? value : undefined);
+const pgSchema = (value: unknown): string | undefined => (typeof value === "string" && PG_SCHEMA_PATTERN.test(value) ? value : undefined);
 
 /** Text must be plain digits: `Number("")`, `Number("1e3")` and `Number(" 5 ")` would all slip through otherwise. */
 const wholeNumberText = (text: string): number | undefined => (/^[0-9]+$/.test(text) ? wholeNumber(Number(text)) : undefined);
