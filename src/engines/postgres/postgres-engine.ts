@@ -78,18 +78,7 @@ export class PostgresEngine implements Engine {
   static async open(options: PostgresEngineOptions): Promise<PostgresEngine> {
     const engine = new PostgresEngine(options, options.schema ?? POSTGRES_DEFAULTS.schema);
     try {
-      const client = await engine.pool.connect();
-      let broken: Error | undefined;
-      const onClientError = (error: unknown) => {
-        broken = engine.mapError(error);
-      };
-      client.on("error", onClientError); // see inTransaction: a dropped connection must not end the process
-      try {
-        await migrate(client, engine.schema, engine.location);
-      } finally {
-        client.removeListener("error", onClientError);
-        client.release(broken);
-      }
+      await engine.withClient((client) => migrate(client, engine.schema, engine.location));
     } catch (error) {
       await engine.pool.end().catch(() => undefined);
       throw engine.mapError(error);
@@ -119,7 +108,12 @@ export class PostgresEngine implements Engine {
     await this.pool.end();
   }
 
-  private async inTransaction<T>(begin: string, work: EngineWork<T>): Promise<T> {
+  /**
+   * Checks a connection out for `use` and returns it to the pool, or drops it when it broke. `broke(error)` marks it
+   * broken. The pool stops listening to a checked-out connection, so this listens instead: without it, a server
+   * restart or a killed backend while the connection is out would be an unhandled 'error' event and end the process.
+   */
+  private async withClient<T>(use: (client: pg.PoolClient, broke: (error: Error) => void) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -127,19 +121,26 @@ export class PostgresEngine implements Engine {
       throw this.mapError(error);
     }
     let broken: Error | undefined;
-    // The pool stops listening to a checked-out connection: without this, a server restart or a killed backend
-    // during the transaction would be an unhandled 'error' event and end the process.
     const onClientError = (error: unknown) => {
       broken = this.mapError(error);
     };
     client.on("error", onClientError);
-    // Driver failures become typed errors; an error the body threw itself reaches the caller unchanged.
-    const driver = (error: unknown): Error => {
-      const mapped = this.mapError(error);
-      if ((mapped as { code?: string }).code === "BACKEND_UNAVAILABLE") broken = mapped;
-      return mapped;
-    };
     try {
+      return await use(client, (error) => (broken = error));
+    } finally {
+      client.removeListener("error", onClientError);
+      client.release(broken);
+    }
+  }
+
+  private inTransaction<T>(begin: string, work: EngineWork<T>): Promise<T> {
+    return this.withClient(async (client, broke) => {
+      // Driver failures become typed errors; an error the body threw itself reaches the caller unchanged.
+      const driver = (error: unknown): Error => {
+        const mapped = this.mapError(error);
+        if ((mapped as { code?: string }).code === "BACKEND_UNAVAILABLE") broke(mapped);
+        return mapped;
+      };
       try {
         await client.query(begin);
       } catch (error) {
@@ -150,9 +151,9 @@ export class PostgresEngine implements Engine {
         result = await work(guardOps(new SqlOps(new PostgresExecutor(client), PG_SCHEMA_VERSION), this.mapError));
       } catch (error) {
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
-          broken = driver(rollbackError); // the connection is gone: do not return it to the pool
+          broke(driver(rollbackError)); // the connection is gone: do not return it to the pool
         });
-        if ((error as { code?: string }).code === "BACKEND_UNAVAILABLE") broken = error as Error;
+        if ((error as { code?: string }).code === "BACKEND_UNAVAILABLE") broke(error as Error);
         throw error;
       }
       try {
@@ -161,9 +162,6 @@ export class PostgresEngine implements Engine {
         throw driver(error);
       }
       return result;
-    } finally {
-      client.removeListener("error", onClientError);
-      client.release(broken);
-    }
+    });
   }
 }
