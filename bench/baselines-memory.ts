@@ -1,6 +1,6 @@
 /** The memory engine's baseline: a plain Map, awaited through an async function as a store call would be. */
 import type { BaselineCase } from "./baseline.js";
-import { pad, VALUE } from "./fixtures.js";
+import { pad, VALUE, valueFor } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 
@@ -23,7 +23,7 @@ export const MEMORY_BASELINES: readonly BaselineCase[] = [
     describe: "await of an async function doing map.set(k, v) (no copy, no validation)",
     async build() {
       const map = mapStore();
-      return { body: { op: (i) => map.put(`k${pad(i % KV_KEYS, 6)}`, VALUE) }, close: async () => undefined };
+      return { body: { op: (i) => map.put(`k${pad(i % KV_KEYS, 6)}`, valueFor(i)) }, close: async () => undefined };
     },
   },
   {

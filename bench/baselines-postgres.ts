@@ -4,7 +4,7 @@
  */
 import pg from "pg";
 import type { BaselineCase } from "./baseline.js";
-import { pad, VALUE } from "./fixtures.js";
+import { pad, VALUE, valueFor } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 /** The stowage PostgreSQL engine's default pool size, so both sides have the same connections. */
@@ -30,7 +30,7 @@ export function rawPgBaselines(dsn: string): BaselineCase[] {
       async build() {
         const pool = await openPool(dsn, "kv");
         return {
-          body: { op: (i) => pool.query({ name: "raw_put", text: UPSERT, values: [`k${pad(i % KV_KEYS, 6)}`, VALUE_BUFFER] }) },
+          body: { op: (i) => pool.query({ name: "raw_put", text: UPSERT, values: [`k${pad(i % KV_KEYS, 6)}`, valueFor(i)] }) },
           close: () => pool.end(),
         };
       },

@@ -5,10 +5,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { BaselineCase } from "./baseline.js";
-import { makeTempDir, pad, removeTempDir, VALUE } from "./fixtures.js";
-
-/** Commits each raw SQLite file gets before it is measured; set by main from the options. */
-export const rawSqliteSettings = { walWarmCommits: 0 };
+import { makeTempDir, pad, removeTempDir, VALUE, valueFor } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 
@@ -18,9 +15,6 @@ function openRaw(): { db: Database.Database; close(): Promise<void> } {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
-  db.exec("CREATE TABLE warm (k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
-  const warm = db.prepare("INSERT OR REPLACE INTO warm (k, v) VALUES (?, ?)");
-  for (let i = 0; i < rawSqliteSettings.walWarmCommits; i++) warm.run(i % 1_000, VALUE); // see warmWal
   return {
     db,
     close: async () => {
@@ -43,7 +37,7 @@ export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
       return {
         body: {
           op: async (i) => {
-            put.run(`k${pad(i % KV_KEYS, 6)}`, VALUE);
+            put.run(`k${pad(i % KV_KEYS, 6)}`, valueFor(i));
           },
         },
         close,
@@ -110,7 +104,7 @@ export const KEYV_BASELINES: readonly BaselineCase[] = [
     describe: "keyv.set(k, Buffer) (JSON + base64), node sqlite3, WAL, synchronous=FULL, one autocommit per set",
     async build() {
       const { keyv, close } = await openKeyv();
-      return { body: { op: (i) => keyv.set(`k${pad(i % KV_KEYS, 6)}`, KEYV_VALUE) }, close };
+      return { body: { op: (i) => keyv.set(`k${pad(i % KV_KEYS, 6)}`, valueFor(i)) }, close };
     },
   },
   {

@@ -4,7 +4,7 @@
  */
 import type { Store } from "../src/index.js";
 import type { CaseBody } from "./harness.js";
-import { pad, preload, VALUE } from "./fixtures.js";
+import { pad, preload, VALUE, valueFor } from "./fixtures.js";
 
 export interface BenchCase {
   /** Short operation name, shared with the baselines it is compared to. */
@@ -32,7 +32,7 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
     describe: `put of a 100-byte value, keys cycling over ${KV_KEYS} (insert, then update)`,
     async build(store, c) {
       const kv = store.kv(nsOf("kv.put", c));
-      return { op: (i) => kv.put(`k${pad(i % KV_KEYS, 6)}`, VALUE) };
+      return { op: (i) => kv.put(`k${pad(i % KV_KEYS, 6)}`, valueFor(i)) };
     },
   },
   {
@@ -63,7 +63,7 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
     describe: "put with ttlMs: 3,600,000",
     async build(store, c) {
       const kv = store.kv(nsOf("kv.putTtl", c));
-      return { op: (i) => kv.put(`k${pad(i % KV_KEYS, 6)}`, VALUE, { ttlMs: 3_600_000 }) };
+      return { op: (i) => kv.put(`k${pad(i % KV_KEYS, 6)}`, valueFor(i), { ttlMs: 3_600_000 }) };
     },
   },
   {
@@ -71,7 +71,7 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
     describe: "append of a 100-byte value to one of 16 keys",
     async build(store, c) {
       const log = store.log(nsOf("log.append", c));
-      return { op: (i) => log.append(`a${i % 16}`, VALUE) };
+      return { op: (i) => log.append(`a${i % 16}`, valueFor(i)) };
     },
   },
   {
@@ -102,7 +102,7 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
         op: async (i) => {
           const k = i % 256;
           const expected = versions[k] as number;
-          if (await slot.cas(`s${k}`, expected, VALUE)) versions[k] = Math.max(versions[k] as number, expected + 1);
+          if (await slot.cas(`s${k}`, expected, valueFor(i))) versions[k] = Math.max(versions[k] as number, expected + 1);
           else versions[k] = (await slot.get(`s${k}`))?.version ?? 0;
         },
       };
@@ -113,7 +113,7 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
     describe: "push of a 100-byte value (one queue key per in-flight worker)",
     async build(store, c) {
       const queue = store.queue(nsOf("queue.push", c));
-      return { op: (_i, w) => queue.push(`q${w}`, VALUE) };
+      return { op: (i, w) => queue.push(`q${w}`, valueFor(i)) };
     },
   },
   {
@@ -158,9 +158,9 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
     async build(store, c) {
       const queue = store.queue(nsOf("queue.cycle", c));
       return {
-        op: async (_i, w) => {
+        op: async (i, w) => {
           const key = `w${w}`;
-          await queue.push(key, VALUE);
+          await queue.push(key, valueFor(i));
           const [head] = await queue.peek(key, 1);
           if (head === undefined || !(await queue.ack(key, head.id))) throw new Error("queue.cycle lost its item");
         },
@@ -176,14 +176,14 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
         op: (i) =>
           store.transaction(async (tx) => {
             const kv = tx.kv(ns);
-            for (let j = 0; j < 5; j++) await kv.put(`k${pad((i * 5 + j) % KV_KEYS, 6)}`, VALUE);
+            for (let j = 0; j < 5; j++) await kv.put(`k${pad((i * 5 + j) % KV_KEYS, 6)}`, valueFor(i * 5 + j));
             const log = tx.log(ns);
             await log.append(`a${i % 16}`, VALUE);
             await log.append(`b${i % 16}`, VALUE);
             const queue = tx.queue(ns);
             await queue.push(`q${i % 16}`, VALUE);
             await queue.push(`r${i % 16}`, VALUE);
-            await tx.slot(ns).upsert(`s${i % 256}`, VALUE);
+            await tx.slot(ns).upsert(`s${i % 256}`, valueFor(i));
           }),
       };
     },

@@ -7,8 +7,20 @@ import type { Store, TransactionScope } from "../src/index.js";
 /** Bytes of every value the benchmark writes. */
 export const VALUE_BYTES = 100;
 
-/** A fixed 100-byte value (engines copy values in, so one buffer serves every write). */
+/** The 100-byte pattern every value starts from. */
 export const VALUE: Uint8Array = Uint8Array.from({ length: VALUE_BYTES }, (_, i) => (i * 37 + 11) & 0xff);
+
+/**
+ * A fresh 100-byte value carrying `i` in its first 8 bytes, so that every timed write changes the stored bytes.
+ * SQLite skips a row update whose new record equals the old one (no WAL frame, no commit record, no fsync), so
+ * rewriting one fixed value would time a no-op instead of a durable write. A Buffer, so that Keyv and pg take it as is.
+ */
+export function valueFor(i: number): Buffer {
+  const value = Buffer.from(VALUE);
+  value.writeUInt32LE(i >>> 0, 0);
+  value.writeUInt32LE(Math.floor(i / 2 ** 32) >>> 0, 4);
+  return value;
+}
 
 const tempDirs = new Set<string>();
 
@@ -56,13 +68,4 @@ export async function preload(store: Store, total: number, chunk: number, write:
       for (let i = start; i < end; i++) await write(tx, i);
     });
   }
-}
-
-/**
- * Sequential single-write commits that bring a fresh SQLite WAL to its steady state. On this kind of VM disk an fsync
- * costs ~150–250 µs while the WAL file is still growing (the first ~10,000 commits) and a few µs once the WAL wraps
- * and overwrites its own blocks, so stowage and its baselines are both measured after this many commits.
- */
-export async function warmWal(commits: number, commit: (i: number) => Promise<unknown> | unknown): Promise<void> {
-  for (let i = 0; i < commits; i++) await commit(i);
 }

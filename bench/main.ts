@@ -12,9 +12,9 @@ import { startPostgres, type PostgresServer } from "../test/helpers/postgres-ser
 import type { BaselineCase } from "./baseline.js";
 import { MEMORY_BASELINES } from "./baselines-memory.js";
 import { pgBossBaselines, pgBossUnavailable, POOL_SIZE, rawPgBaselines } from "./baselines-postgres.js";
-import { KEYV_BASELINES, keyvUnavailable, RAW_SQLITE_BASELINES, rawSqliteSettings } from "./baselines-sqlite.js";
+import { KEYV_BASELINES, keyvUnavailable, RAW_SQLITE_BASELINES } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
-import { makeTempDir, removeTempDirs, VALUE, warmWal } from "./fixtures.js";
+import { makeTempDir, removeTempDirs } from "./fixtures.js";
 import { measure, type RunLimits } from "./harness.js";
 import { parseOptions, type BenchOptions, type EngineName } from "./options.js";
 import { renderReport, STOWAGE, type CaseResult } from "./report.js";
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     "Durability: SQLite cases (stowage and baselines) use WAL with synchronous=FULL (stowage durability \"full\"); PostgreSQL runs with fsync=on and synchronous_commit=on (its defaults) on a throwaway local server; memory has no durability.",
     "Values are 100-byte Uint8Arrays. Each case uses its own namespace (or table/file), so cases do not see each other's rows; stores keep their default background TTL sweep.",
     `PostgreSQL: stowage uses its default pool of ${POOL_SIZE} connections and the raw pg / pg-boss baselines a pg.Pool of the same size; concurrency 16 means 16 operations in flight on those 10 connections.`,
-    `SQLite WAL steady state: on this machine's disk a WAL commit's fsync costs ~150–250 µs while a fresh WAL file grows (its first ~10,000 commits) and only a few µs once the WAL wraps and overwrites its own blocks (measured with raw better-sqlite3: ~7,000 puts/s, then ~200,000 puts/s). The disk evidently acknowledges cache flushes without a physical write unless file metadata changes, so "synced" costs here are far below a real SSD's. To compare like with like, the stowage SQLite file, each raw better-sqlite3 file and each scale file get ${options.walWarmCommits.toLocaleString("en-US")} single-write commits before measuring${options.walWarmCommits === 0 ? " (none in --quick, so quick SQLite put figures mix both phases)" : ""}; Keyv's files do not (Keyv put figures are in the growing-WAL phase).`,
+    "Values: every timed write stores a fresh 100-byte value with the operation's number in its first bytes. SQLite skips an update whose new row equals the old one (no WAL frame, no fsync), so rewriting one fixed value would time a no-op rather than a durable write; with varying values every SQLite commit at synchronous=FULL pays its fsync (this disk: ~100–150 µs).",
     "Raw better-sqlite3 is synchronous: at c=16 its calls still run one at a time, each its own synced autocommit, so its c=16 figure is the \"one synced autocommit per put\" reference of the 20× target.",
   );
   try {
@@ -120,12 +120,8 @@ async function main(): Promise<void> {
         const dir = makeTempDir("sqlite");
         await withStore(
           () => openStore({ backend: "sqlite", path: join(dir, "bench.db"), durability: "full" }),
-          async (store) => {
-            await warmWal(options.walWarmCommits, (i) => store.kv("wal-warm").put(`w${i % 1_000}`, VALUE));
-            await runStowage(options, engine, store, results);
-          },
+          (store) => runStowage(options, engine, store, results),
         );
-        rawSqliteSettings.walWarmCommits = options.walWarmCommits;
         await runBaselines(options, engine, RAW_SQLITE_BASELINES, results);
         const keyvMissing = await keyvUnavailable();
         if (keyvMissing === undefined) {
@@ -159,7 +155,7 @@ async function main(): Promise<void> {
       }
     }
     const scaleEngines = options.engines.filter((e): e is ScaleEngine => e === "memory" || e === "sqlite");
-    if (scaleEngines.length > 0) scale = await runScale(scaleEngines, options.scaleSizes, options.scaleLimits, progress, options.walWarmCommits);
+    if (scaleEngines.length > 0) scale = await runScale(scaleEngines, options.scaleSizes, options.scaleLimits, progress);
   } finally {
     finalize();
   }

@@ -16,8 +16,6 @@ export interface BenchOptions {
   scaleSizes: number[];
   /** Limits of the scale measurements. */
   scaleLimits: Omit<RunLimits, "concurrency">;
-  /** Single-write commits run on each SQLite file before it is measured (see warmWal). */
-  walWarmCommits: number;
   /** Where results go. */
   resultsDir: string;
 }
@@ -57,7 +55,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         concurrencies: [1, 16],
         scaleSizes: [1_000, 10_000],
         scaleLimits: { maxOps: 500, timeCapMs: 200, warmupOps: 50, warmupCapMs: 100, runs: 3 },
-        walWarmCommits: 0,
         resultsDir,
       }
     : {
@@ -68,7 +65,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         concurrencies: [1, 16],
         scaleSizes: [1_000, 100_000, 1_000_000],
         scaleLimits: { maxOps: 10_000, timeCapMs: 700, warmupOps: 200, warmupCapMs: 200, runs: 3 },
-        walWarmCommits: 12_000,
         resultsDir,
       };
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openStore, type Store } from "../src/index.js";
 import { measure, type RunLimits, type Summary } from "./harness.js";
-import { makeTempDir, pad, preload, randomInts, removeTempDir, VALUE, warmWal } from "./fixtures.js";
+import { makeTempDir, pad, preload, randomInts, removeTempDir, VALUE } from "./fixtures.js";
 
 export type ScaleEngine = "memory" | "sqlite";
 
@@ -86,7 +86,6 @@ export async function runScale(
   sizes: readonly number[],
   limits: Omit<RunLimits, "concurrency">,
   progress: (line: string) => void,
-  walWarmCommits = 0,
 ): Promise<ScaleResults> {
   const out: ScaleResults = { rows: [], preloads: [], errors: [] };
   const largest = Math.max(...sizes);
@@ -116,7 +115,6 @@ export async function runScale(
           };
         }
         const kv = store.kv(NS);
-        if (engine === "sqlite") await warmWal(walWarmCommits, (i) => store.kv("wal-warm").put(`w${i % 1_000}`, VALUE));
         const random = randomInts(keys);
         const cases: Array<{ op: string; concurrency: number; run: (i: number) => Promise<unknown> }> = [
           // A new key that sorts right after a random stored key: an insert in the middle of the key order.

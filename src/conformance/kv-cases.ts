@@ -27,6 +27,20 @@ export const kvCases: CaseGroup = {
     assert.equal(dec(await kv.get("k")), "abc");
   },
 
+  "values read together are independent copies: changing one changes no other value, read or stored": async ({ store }) => {
+    const kv = store.kv("ns");
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    for (const [i, key] of keys.entries()) await kv.put(key, new Uint8Array(i % 7 === 0 ? 2_000 : 1 + i).fill(i));
+    const first = await Promise.all(keys.map((key) => kv.get(key)));
+    const listed = (await kv.list()).entries.map((entry) => entry.value);
+    for (const read of [...first, ...listed]) (read as Uint8Array).fill(0xee);
+    const again = await Promise.all(keys.map((key) => kv.get(key)));
+    for (const [i, read] of again.entries()) {
+      assert.equal(read?.byteLength, i % 7 === 0 ? 2_000 : 1 + i);
+      assert.ok(read?.every((byte) => byte === i), `value ${i} kept its bytes`);
+    }
+  },
+
   "put overwrites; delete tells whether the key existed": async ({ store }) => {
     const kv = store.kv("ns");
     await kv.put("k", enc("1"));

@@ -92,4 +92,19 @@ export const queueCases: CaseGroup = {
     await rejectsWith(q.dropOldest("k", Number.NaN), "INVALID_ARGUMENT", "count");
     assert.equal(await q.len("k"), 0);
   },
+
+  "a refused write among concurrent writes changes nothing, and the others all commit": async ({ store }) => {
+    const q = store.queue("ns", { maxLen: 1, overflow: "reject", codec: utf8 });
+    const kv = store.kv("ns", { codec: utf8 });
+    await q.push("full", "only");
+    // Issued together, so engines that commit writes in groups put them in one group.
+    const outcomes = await Promise.allSettled([kv.put("a", "1"), q.push("full", "refused"), store.log("ns").append("l", enc("x")), kv.put("b", "2")]);
+    assert.deepEqual(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    await rejectsWith(Promise.reject((outcomes[1] as PromiseRejectedResult).reason), "LIMIT_EXCEEDED", "ns", "full");
+    assert.equal((outcomes[2] as PromiseFulfilledResult<number>).value, 1);
+    assert.equal(await kv.get("a"), "1");
+    assert.equal(await kv.get("b"), "2");
+    assert.deepEqual((await q.peek("full", 10)).map((i) => i.value), ["only"]);
+    assert.equal(await store.log("ns").lastSeq(), 1, "the append ran once: a group run again keeps one sequence per append");
+  },
 };

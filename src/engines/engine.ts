@@ -94,8 +94,11 @@ export interface Engine {
   readonly name: string;
   /** Where the data lives, for `info` and messages (a path, a DSN without password, `memory`). */
   readonly location: string;
-  /** Runs read-only work against committed data. */
-  read<T>(work: EngineWork<T>): Promise<T>;
+  /**
+   * Runs read-only work against committed data. Engines that can answer synchronously (memory, SQLite) return the
+   * value itself, so that a read costs no promise inside the store; networked engines return a promise.
+   */
+  read<T>(work: EngineWork<T>): Awaitable<T>;
   /**
    * Runs one write atomically and durably: when the promise resolves, the write is committed at the engine's
    * durability. If `work` throws, none of its writes stay. Engines may commit several writes together.

@@ -1,4 +1,4 @@
-import type { Engine, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
 import { MemoryData, MemoryOps } from "./memory-ops.js";
 
@@ -14,13 +14,32 @@ export class MemoryEngine implements Engine {
   private readonly lock = new Mutex();
   private readonly readOps = new MemoryOps(this.data, []);
 
-  async read<T>(work: EngineWork<T>): Promise<T> {
+  /** Answers synchronously unless a write or transaction holds the data, which it then waits for. */
+  read<T>(work: EngineWork<T>): Awaitable<T> {
     if (this.lock.busy) return this.lock.run(() => work(this.readOps));
     return work(this.readOps);
   }
 
   write<T>(work: EngineWork<T>): Promise<T> {
-    return this.lock.run(() => this.atomically(work));
+    if (this.lock.busy) return this.lock.run(() => this.atomically(work));
+    // Nobody holds the data and memory ops are synchronous: the write completes here, in one turn, with no lock.
+    const undo: Array<() => void> = [];
+    let result: Awaitable<T>;
+    try {
+      result = work(new MemoryOps(this.data, undo));
+    } catch (error) {
+      rollBack(undo);
+      return Promise.reject(error);
+    }
+    if (!(result instanceof Promise)) return Promise.resolve(result);
+    // A work that awaits holds the data until it settles, like any other.
+    const pending = result;
+    return this.lock.run(() =>
+      pending.catch((error: unknown) => {
+        rollBack(undo);
+        throw error;
+      }),
+    );
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
@@ -40,8 +59,13 @@ export class MemoryEngine implements Engine {
     try {
       return await work(new MemoryOps(this.data, undo));
     } catch (error) {
-      for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
+      rollBack(undo);
       throw error;
     }
   }
+}
+
+/** Undoes recorded mutations, newest first. */
+function rollBack(undo: Array<() => void>): void {
+  for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
 }

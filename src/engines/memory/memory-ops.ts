@@ -2,6 +2,7 @@ import type { KeyRange, RangeScan } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
 import type { EngineDescription, EngineOps, StoredKv, StoredLogEntry, StoredQueueItem, StoredSlot } from "../engine.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
+import { copyBytes } from "../copy-bytes.js";
 import { SortedKeys } from "./sorted-keys.js";
 
 interface KvRow {
@@ -26,7 +27,10 @@ class QueueSpace {
   readonly byKey = new Map<string, Map<number, StoredQueueItem>>();
 }
 
-/** The memory engine's data. Values are copied in and out, so callers never share buffers with the store. */
+/**
+ * The memory engine's data. Values are copied in (each into memory of its own, as stored values live long) and out
+ * (from shared slabs, see `copyBytes`), so callers never share buffers with the store.
+ */
 export class MemoryData {
   readonly kv = new Map<string, KvSpace>();
   readonly log = new Map<string, LogSpace>();
@@ -57,7 +61,7 @@ export class MemoryOps implements EngineOps {
 
   kvGet(ns: string, key: string, now: number): Uint8Array | undefined {
     const row = this.data.kv.get(ns)?.rows.get(key);
-    return live(row, now) ? row.value.slice() : undefined;
+    return live(row, now) ? copyBytes(row.value) : undefined;
   }
 
   kvPut(ns: string, key: string, value: Uint8Array, expiresAt: number | null): void {
@@ -81,7 +85,7 @@ export class MemoryOps implements EngineOps {
       if (out.length >= scan.limit) break;
       const row = space.rows.get(key);
       if (!live(row, now)) continue;
-      out.push(scan.keysOnly ? { key } : { key, value: row.value.slice() });
+      out.push(scan.keysOnly ? { key } : { key, value: copyBytes(row.value) });
     }
     return out;
   }
@@ -145,7 +149,7 @@ export class MemoryOps implements EngineOps {
       if ((entries[mid] as StoredLogEntry).seq <= afterSeq) lo = mid + 1;
       else hi = mid;
     }
-    return entries.slice(lo, lo + Math.min(limit, entries.length)).map((e) => ({ ...e, value: e.value.slice() }));
+    return entries.slice(lo, lo + Math.min(limit, entries.length)).map((e) => ({ ...e, value: copyBytes(e.value) }));
   }
 
   logLastSeq(ns: string): number {
@@ -154,7 +158,7 @@ export class MemoryOps implements EngineOps {
 
   slotGet(ns: string, key: string): StoredSlot | undefined {
     const slot = this.data.slot.get(ns)?.get(key);
-    return slot === undefined ? undefined : { version: slot.version, value: slot.value.slice() };
+    return slot === undefined ? undefined : { version: slot.version, value: copyBytes(slot.value) };
   }
 
   slotUpsert(ns: string, key: string, value: Uint8Array): number {
@@ -190,7 +194,7 @@ export class MemoryOps implements EngineOps {
     if (items === undefined) return out;
     for (const item of items.values()) {
       if (out.length >= limit) break;
-      out.push({ ...item, value: item.value.slice() });
+      out.push({ ...item, value: copyBytes(item.value) });
     }
     return out;
   }

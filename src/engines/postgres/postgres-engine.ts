@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { Engine, EngineOps, EngineWork } from "../engine.js";
-import { guardOps } from "../guard-ops.js";
-import { SqlOps } from "../sql/sql-ops.js";
+import { sqlPrograms } from "../sql/sql-ops.js";
+import { opsOf, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
 import { migrate, PG_SCHEMA_VERSION, quoteIdent } from "./postgres-schema.js";
@@ -30,6 +30,8 @@ const types = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
+
+const PROGRAMS = sqlPrograms(PG_SCHEMA_VERSION);
 
 /** The DSN without its password, for messages and `info`. */
 function redact(dsn: string): string {
@@ -71,7 +73,7 @@ export class PostgresEngine implements Engine {
     });
     // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
     this.pool.on("error", () => undefined);
-    this.readOps = guardOps(new SqlOps(new PostgresExecutor(this.pool), PG_SCHEMA_VERSION), this.mapError);
+    this.readOps = this.opsOn(this.pool);
   }
 
   /** Connects and migrates; the engine is ready when this resolves. */
@@ -84,6 +86,11 @@ export class PostgresEngine implements Engine {
       throw engine.mapError(error);
     }
     return engine;
+  }
+
+  private opsOn(target: pg.Pool | pg.PoolClient): EngineOps {
+    const exec = new PostgresExecutor(target);
+    return opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError));
   }
 
   async read<T>(work: EngineWork<T>): Promise<T> {
@@ -148,7 +155,7 @@ export class PostgresEngine implements Engine {
       }
       let result: T;
       try {
-        result = await work(guardOps(new SqlOps(new PostgresExecutor(client), PG_SCHEMA_VERSION), this.mapError));
+        result = await work(this.opsOn(client));
       } catch (error) {
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
           broke(driver(rollbackError)); // the connection is gone: do not return it to the pool

@@ -25,13 +25,22 @@ function param(value: unknown): unknown {
 }
 
 /** Runs the shared SQL on a pool (one statement per checkout) or on one client inside a transaction. */
-export class PostgresExecutor implements SqlExecutor {
+export class PostgresExecutor implements SqlExecutor<"async"> {
   constructor(private readonly target: pg.Pool | pg.PoolClient) {}
 
   async all(sql: string, params: readonly unknown[]): Promise<SqlRow[]> {
     const statement = prepare(sql);
     const result = await this.target.query({ name: statement.name, text: statement.text, values: params.map(param) });
     return result.rows as SqlRow[];
+  }
+
+  async get(sql: string, params: readonly unknown[]): Promise<SqlRow | undefined> {
+    return (await this.all(sql, params))[0];
+  }
+
+  async value(sql: string, params: readonly unknown[]): Promise<unknown> {
+    const row = await this.get(sql, params);
+    return row === undefined ? undefined : Object.values(row)[0];
   }
 
   async run(sql: string, params: readonly unknown[]): Promise<number> {

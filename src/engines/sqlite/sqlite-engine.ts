@@ -2,11 +2,11 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
-import type { Engine, EngineOps, EngineWork } from "../engine.js";
-import { guardOps } from "../guard-ops.js";
+import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
+import { sqlPrograms } from "../sql/sql-ops.js";
+import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
 import { mapSqliteError } from "./sqlite-errors.js";
-import { SqlOps } from "../sql/sql-ops.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
 
@@ -80,8 +80,13 @@ export class SqliteEngine implements Engine {
     }
     this.writer = writer;
     this.reader = reader;
-    this.writerOps = guardOps(new SqlOps(new SqliteExecutor(writer), SCHEMA_VERSION), map);
-    this.readerOps = guardOps(new SqlOps(new SqliteExecutor(reader), SCHEMA_VERSION), map);
+    // better-sqlite3 is synchronous, so these ops answer at once: a read is a plain function call, and a group
+    // commit runs from BEGIN to COMMIT without yielding to the event loop.
+    const programs = sqlPrograms(SCHEMA_VERSION);
+    const writerExec = new SqliteExecutor(writer);
+    const readerExec = new SqliteExecutor(reader);
+    this.writerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, writerExec, map));
+    this.readerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, readerExec, map));
     this.statement = {
       begin: writer.prepare("BEGIN IMMEDIATE"),
       commit: writer.prepare("COMMIT"),
@@ -96,7 +101,8 @@ export class SqliteEngine implements Engine {
   private readonly statement: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Database.Statement>;
   private readonly mapError: (error: unknown) => Error;
 
-  async read<T>(work: EngineWork<T>): Promise<T> {
+  /** Answers synchronously: the reader connection sees committed data only, so it never waits for the writer. */
+  read<T>(work: EngineWork<T>): Awaitable<T> {
     return work(this.readerOps);
   }
 
@@ -146,7 +152,42 @@ export class SqliteEngine implements Engine {
     }
   }
 
+  /**
+   * Commits a group in one transaction. The first attempt runs the writes back to back; if one fails, the
+   * transaction is rolled back and the group runs again with a savepoint around each write, so that the failing write
+   * alone is refused. Writes are deterministic functions of the ops, so running one again is safe.
+   */
   private async commitGroup(group: PendingWrite[]): Promise<void> {
+    try {
+      this.run(this.statement.begin);
+    } catch (error) {
+      for (const write of group) write.reject(error); // locked or unwritable: no write of the group can go in
+      return;
+    }
+    const values: unknown[] = [];
+    for (const write of group) {
+      try {
+        const value = write.work(this.writerOps);
+        // SQLite ops answer synchronously; only a work that awaits on its own costs a microtask here.
+        values.push(value instanceof Promise ? await value : value);
+      } catch (error) {
+        this.rollback();
+        if (group.length === 1) write.reject(this.mapError(error));
+        else await this.commitWithSavepoints(group);
+        return;
+      }
+    }
+    try {
+      this.run(this.statement.commit);
+    } catch (error) {
+      this.rollback();
+      for (const write of group) write.reject(error);
+      return;
+    }
+    group.forEach((write, i) => write.resolve(values[i]));
+  }
+
+  private async commitWithSavepoints(group: PendingWrite[]): Promise<void> {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.run(this.statement.begin);
@@ -157,7 +198,8 @@ export class SqliteEngine implements Engine {
     for (const write of group) {
       try {
         this.run(this.statement.savepoint);
-        const value = await write.work(this.writerOps);
+        const result = write.work(this.writerOps);
+        const value = result instanceof Promise ? await result : result;
         this.run(this.statement.release);
         outcomes.push({ ok: true, value });
       } catch (error) {
@@ -202,3 +244,4 @@ export class SqliteEngine implements Engine {
     }
   }
 }
+

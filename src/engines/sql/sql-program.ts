@@ -1,0 +1,85 @@
+import type { Awaitable, EngineOps } from "../engine.js";
+import type { SqlExecutor, SqlRow } from "./sql-executor.js";
+
+/** One statement a program asks its runner to execute. */
+export interface SqlStep {
+  kind: "all" | "get" | "value" | "run";
+  sql: string;
+  params: readonly unknown[];
+}
+
+type StepResult = unknown;
+
+/**
+ * A primitive written once as a generator that yields its statements: the SQLite runner answers each at once (no
+ * promise anywhere on the path), the PostgreSQL runner awaits each. The SQL and the logic between statements exist
+ * in one place for both.
+ */
+export type SqlProgram<T> = Generator<SqlStep, T, StepResult>;
+
+export function* all(sql: string, params: readonly unknown[]): SqlProgram<SqlRow[]> {
+  return (yield { kind: "all", sql, params }) as SqlRow[];
+}
+
+export function* get(sql: string, params: readonly unknown[]): SqlProgram<SqlRow | undefined> {
+  return (yield { kind: "get", sql, params }) as SqlRow | undefined;
+}
+
+/** The first column of the first row, or undefined when there is no row. */
+export function* value(sql: string, params: readonly unknown[]): SqlProgram<unknown> {
+  return yield { kind: "value", sql, params };
+}
+
+export function* run(sql: string, params: readonly unknown[]): SqlProgram<number> {
+  return (yield { kind: "run", sql, params }) as number;
+}
+
+/** The engine operations as programs: same names and arguments, each returning the program that computes it. */
+export type SqlPrograms = {
+  [K in keyof EngineOps]: (...args: Parameters<EngineOps[K]>) => SqlProgram<Awaited<ReturnType<EngineOps[K]>>>;
+};
+
+function execute(exec: SqlExecutor, step: SqlStep): StepResult {
+  switch (step.kind) {
+    case "value":
+      return exec.value(step.sql, step.params);
+    case "get":
+      return exec.get(step.sql, step.params);
+    case "all":
+      return exec.all(step.sql, step.params);
+    default:
+      return exec.run(step.sql, step.params);
+  }
+}
+
+/** Runs a program on a synchronous executor; driver errors come out through `mapError`. */
+export function runSync<T>(program: SqlProgram<T>, exec: SqlExecutor<"sync">, mapError: (error: unknown) => Error): T {
+  try {
+    let step = program.next();
+    while (step.done !== true) step = program.next(execute(exec, step.value));
+    return step.value;
+  } catch (error) {
+    throw mapError(error);
+  }
+}
+
+/** Runs a program on an asynchronous executor; driver errors come out through `mapError`. */
+export async function runAsync<T>(program: SqlProgram<T>, exec: SqlExecutor<"async">, mapError: (error: unknown) => Error): Promise<T> {
+  try {
+    let step = program.next();
+    while (step.done !== true) step = program.next(await execute(exec, step.value));
+    return step.value;
+  } catch (error) {
+    throw mapError(error);
+  }
+}
+
+/** {@link EngineOps} whose every method runs its program through `runner`. */
+export function opsOf(programs: SqlPrograms, runner: <T>(program: SqlProgram<T>) => Awaitable<T>): EngineOps {
+  const ops: Record<string, unknown> = {};
+  for (const name of Object.keys(programs) as Array<keyof SqlPrograms>) {
+    const make = programs[name] as (...args: unknown[]) => SqlProgram<unknown>;
+    ops[name] = (...args: unknown[]) => runner(make(...args));
+  }
+  return ops as unknown as EngineOps;
+}
