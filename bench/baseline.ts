@@ -8,5 +8,7 @@ export interface BaselineCase {
   op: string;
   /** What one operation is, and at which durability. */
   describe: string;
+  /** Concurrencies to run at, instead of the run's default list. */
+  concurrencies?: readonly number[];
   build(concurrency: number): Promise<{ body: CaseBody; close(): Promise<void> }>;
 }

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { BaselineCase } from "./baseline.js";
+import { PUT_CONCURRENCIES } from "./cases-stowage.js";
 import { makeTempDir, pad, removeTempDir, VALUE, valueFor } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
@@ -24,6 +25,10 @@ function openRaw(): { db: Database.Database; close(): Promise<void> } {
   };
 }
 
+/** Writes per transaction of the grouped reference. */
+const GROUP = 16;
+export const RAW_GROUPED = `raw better-sqlite3, ${GROUP} puts per transaction`;
+
 const UPSERT = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
 
 export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
@@ -31,6 +36,7 @@ export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
     subject: "raw better-sqlite3",
     op: "kv.put",
     describe: "prepared INSERT … ON CONFLICT DO UPDATE, one synced autocommit per put (WAL, synchronous=FULL)",
+    concurrencies: PUT_CONCURRENCIES,
     async build() {
       const { db, close } = openRaw();
       const put = db.prepare(UPSERT);
@@ -41,6 +47,35 @@ export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
           },
         },
         close,
+      };
+    },
+  },
+  {
+    subject: RAW_GROUPED,
+    op: "kv.put",
+    describe: `the same put, ${GROUP} per synced transaction: the most one fsync per ${GROUP} writes in flight can give (a reference, not a competitor: its ops resolve before their commit)`,
+    concurrencies: [GROUP],
+    async build() {
+      const { db, close } = openRaw();
+      const put = db.prepare(UPSERT);
+      const begin = db.prepare("BEGIN IMMEDIATE");
+      const commit = db.prepare("COMMIT");
+      let inGroup = 0;
+      return {
+        body: {
+          op: async (i) => {
+            if (inGroup === 0) begin.run();
+            put.run(`k${pad(i % KV_KEYS, 6)}`, valueFor(i));
+            if (++inGroup === GROUP) {
+              commit.run();
+              inGroup = 0;
+            }
+          },
+        },
+        close: async () => {
+          if (db.inTransaction) commit.run();
+          await close();
+        },
       };
     },
   },

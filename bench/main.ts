@@ -50,9 +50,12 @@ function limitsFor(options: BenchOptions, engine: EngineName, concurrency: numbe
   return { ...options.limits, maxOps, concurrency };
 }
 
+/** The concurrencies a case runs at: its own list, or the run's. */
+const concurrenciesOf = (options: BenchOptions, own: readonly number[] | undefined): readonly number[] => own ?? options.concurrencies;
+
 async function runStowage(options: BenchOptions, engine: EngineName, store: Store, results: CaseResult[]): Promise<void> {
-  for (const c of options.concurrencies) {
-    for (const bench of STOWAGE_CASES) {
+  for (const bench of STOWAGE_CASES) {
+    for (const c of concurrenciesOf(options, bench.concurrencies)) {
       const result: CaseResult = { engine, subject: STOWAGE, op: bench.op, concurrency: c, describe: bench.describe };
       try {
         result.summary = await measure(await bench.build(store, c), limitsFor(options, engine, c));
@@ -67,8 +70,8 @@ async function runStowage(options: BenchOptions, engine: EngineName, store: Stor
 }
 
 async function runBaselines(options: BenchOptions, engine: EngineName, baselines: readonly BaselineCase[], results: CaseResult[]): Promise<void> {
-  for (const c of options.concurrencies) {
-    for (const base of baselines) {
+  for (const base of baselines) {
+    for (const c of concurrenciesOf(options, base.concurrencies)) {
       const result: CaseResult = { engine, subject: base.subject, op: base.op, concurrency: c, describe: base.describe };
       let close: (() => Promise<void>) | undefined;
       try {

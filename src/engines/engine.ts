@@ -101,7 +101,9 @@ export interface Engine {
   read<T>(work: EngineWork<T>): Awaitable<T>;
   /**
    * Runs one write atomically and durably: when the promise resolves, the write is committed at the engine's
-   * durability. If `work` throws, none of its writes stay. Engines may commit several writes together.
+   * durability. If `work` throws, none of its writes stay. Engines may commit several writes together. The store's
+   * `work` makes exactly one {@link EngineOps} call, so an engine may run an operation that is atomic on its own (one
+   * SQL statement) without an explicit transaction.
    */
   write<T>(work: EngineWork<T>): Promise<T>;
   /** Runs `body` as one exclusive transaction: commit when it resolves, roll back when it throws. */

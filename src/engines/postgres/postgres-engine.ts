@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { Engine, EngineOps, EngineWork } from "../engine.js";
-import { sqlPrograms } from "../sql/sql-ops.js";
+import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
@@ -54,6 +54,8 @@ export class PostgresEngine implements Engine {
   readonly location: string;
   private readonly pool: pg.Pool;
   private readonly readOps: EngineOps;
+  /** Ops for the store's single writes: one-statement operations run as autocommit statements on the pool. */
+  private readonly writeOps: EngineOps;
   private readonly mapError: (error: unknown) => Error;
 
   private constructor(options: PostgresEngineOptions, readonly schema: string) {
@@ -73,7 +75,13 @@ export class PostgresEngine implements Engine {
     });
     // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
     this.pool.on("error", () => undefined);
-    this.readOps = this.opsOn(this.pool);
+    const poolExec = new PostgresExecutor(this.pool);
+    this.readOps = opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, poolExec, this.mapError));
+    this.writeOps = opsOf(PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+      SINGLE_STATEMENT_OPS.has(name)
+        ? runAsync(program, poolExec, this.mapError)
+        : this.inTransaction("BEGIN", (exec) => runAsync(program, exec, this.mapError)),
+    );
   }
 
   /** Connects and migrates; the engine is ready when this resolves. */
@@ -88,19 +96,18 @@ export class PostgresEngine implements Engine {
     return engine;
   }
 
-  private opsOn(target: pg.Pool | pg.PoolClient): EngineOps {
-    const exec = new PostgresExecutor(target);
-    return opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError));
-  }
-
   async read<T>(work: EngineWork<T>): Promise<T> {
     return work(this.readOps);
   }
 
+  /**
+   * A store write makes exactly one engine operation, so a one-statement operation needs no BEGIN / COMMIT: at READ
+   * COMMITTED a single statement is atomic, and the conditional statements keep CAS and upsert exact under concurrency.
+   */
   async write<T>(work: EngineWork<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.inTransaction("BEGIN", work);
+        return await work(this.writeOps);
       } catch (error) {
         if ((error as { code?: string }).code !== "CONFLICT" || attempt >= WRITE_ATTEMPTS) throw error;
       }
@@ -108,7 +115,9 @@ export class PostgresEngine implements Engine {
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body);
+    return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) =>
+      body(opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError))),
+    );
   }
 
   async close(): Promise<void> {
@@ -140,7 +149,8 @@ export class PostgresEngine implements Engine {
     }
   }
 
-  private inTransaction<T>(begin: string, work: EngineWork<T>): Promise<T> {
+  /** Runs `use` on one connection between `begin` and COMMIT; ROLLBACK when it throws. */
+  private inTransaction<T>(begin: string, use: (exec: PostgresExecutor) => Promise<T>): Promise<T> {
     return this.withClient(async (client, broke) => {
       // Driver failures become typed errors; an error the body threw itself reaches the caller unchanged.
       const driver = (error: unknown): Error => {
@@ -155,7 +165,7 @@ export class PostgresEngine implements Engine {
       }
       let result: T;
       try {
-        result = await work(this.opsOn(client));
+        result = await use(new PostgresExecutor(client));
       } catch (error) {
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
           broke(driver(rollbackError)); // the connection is gone: do not return it to the pool

@@ -52,6 +52,22 @@ function* queueDropOldest(ns: string, key: string, count: number): SqlProgram<nu
 }
 
 /**
+ * The operations whose program is exactly one statement, so atomic without an explicit transaction: an engine may run
+ * them as a single autocommit statement (one round trip instead of BEGIN, statement, COMMIT). Checked by a test that
+ * counts each program's statements.
+ */
+export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>([
+  "kvPut",
+  "kvDelete",
+  "kvDeleteRange",
+  "kvSweepExpired",
+  "slotUpsert",
+  "slotCas",
+  "queueAck",
+  "queueDropOldest",
+]);
+
+/**
  * The primitives written once in SQL for the sql family (SQLite, PostgreSQL), as programs (see `SqlProgram`). The
  * dialects differ only in their executor and schema; every statement here runs unchanged on both. Correctness under
  * concurrency comes from the statements themselves: a counter row taken first serialises appends and pushes per

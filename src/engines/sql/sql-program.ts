@@ -74,12 +74,12 @@ export async function runAsync<T>(program: SqlProgram<T>, exec: SqlExecutor<"asy
   }
 }
 
-/** {@link EngineOps} whose every method runs its program through `runner`. */
-export function opsOf(programs: SqlPrograms, runner: <T>(program: SqlProgram<T>) => Awaitable<T>): EngineOps {
+/** {@link EngineOps} whose every method runs its program through `runner`, which also learns the operation's name. */
+export function opsOf(programs: SqlPrograms, runner: <T>(program: SqlProgram<T>, name: keyof EngineOps) => Awaitable<T>): EngineOps {
   const ops: Record<string, unknown> = {};
   for (const name of Object.keys(programs) as Array<keyof SqlPrograms>) {
     const make = programs[name] as (...args: unknown[]) => SqlProgram<unknown>;
-    ops[name] = (...args: unknown[]) => runner(make(...args));
+    ops[name] = (...args: unknown[]) => runner(make(...args), name);
   }
   return ops as unknown as EngineOps;
 }

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { EngineOps } from "../src/engines/engine.js";
+import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
+import type { SqlProgram, SqlStep } from "../src/engines/sql/sql-program.js";
+
+const bytes = new Uint8Array([1, 2, 3]);
+const range = { lower: "a", lowerInclusive: true, upper: "b" };
+/** Arguments for every operation, so that each program can be driven without a database. */
+const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
+  kvGet: ["ns", "k", 1],
+  kvPut: ["ns", "k", bytes, null],
+  kvDelete: ["ns", "k", 1],
+  kvScan: ["ns", { ...range, reverse: false, limit: 10, keysOnly: false }, 1],
+  kvCount: ["ns", range, 1],
+  kvDeleteRange: ["ns", range, 1],
+  kvSweepExpired: [1, 100],
+  logAppend: ["ns", "k", bytes, 1],
+  logRead: ["ns", "k", 0, 10],
+  logLastSeq: ["ns"],
+  slotGet: ["ns", "k"],
+  slotUpsert: ["ns", "k", bytes],
+  slotCas: ["ns", "k", 3, bytes],
+  queuePush: ["ns", "k", bytes, 1, { maxLen: 10, overflow: "reject" }],
+  queuePeek: ["ns", "k", 10],
+  queueAck: ["ns", "k", 1],
+  queueDropOldest: ["ns", "k", 2],
+  queueLen: ["ns", "k"],
+  describe: [1],
+};
+
+/** Runs a program against canned answers and returns the statements it issued. */
+function statementsOf(program: SqlProgram<unknown>): SqlStep[] {
+  const steps: SqlStep[] = [];
+  let step = program.next();
+  while (step.done !== true) {
+    steps.push(step.value);
+    const kind = step.value.kind;
+    step = program.next(kind === "run" ? 1 : kind === "all" ? [] : kind === "get" ? { value: 1, n: 0, live: 1, version: 1 } : undefined);
+  }
+  return steps;
+}
+
+test("the operations marked single-statement issue exactly one statement, and the others more or a read", () => {
+  const programs = sqlPrograms(1);
+  for (const name of Object.keys(ARGS) as Array<keyof EngineOps>) {
+    const make = programs[name] as (...args: unknown[]) => SqlProgram<unknown>;
+    const statements = statementsOf(make(...ARGS[name]));
+    if (SINGLE_STATEMENT_OPS.has(name)) assert.equal(statements.length, 1, `${name} is marked single-statement but issues ${statements.length}`);
+    else if (statements.length === 1) {
+      assert.match(statements[0]?.sql ?? "", /^SELECT/, `${name} is one writing statement: mark it single-statement so PostgreSQL runs it in one round trip`);
+    }
+  }
+  assert.deepEqual(Object.keys(ARGS).sort(), Object.keys(programs).sort(), "every operation has arguments here");
+});
+
+test("slotCas with expected version 0 is a single insert too", () => {
+  const programs = sqlPrograms(1);
+  assert.equal(statementsOf(programs.slotCas("ns", "k", 0, bytes)).length, 1);
+});
