@@ -2,6 +2,7 @@
 import { cpus } from "node:os";
 import type { Summary } from "./harness.js";
 import type { ScaleResults } from "./scale.js";
+import { MAP_GET, MAP_SET } from "./scale.js";
 import { RAW_GROUPED } from "./baselines-sqlite.js";
 import { TARGETS } from "./targets.js";
 import type { EngineName } from "./options.js";
@@ -137,6 +138,11 @@ export function renderReport(input: ReportInput): string {
         ]),
       ),
     );
+    const growth = scaleGrowth(scale);
+    if (growth.length > 0) {
+      out.push("", "Cost growth from the fewest to the most keys stored (target: within 1.5×):", "");
+      out.push(table(["engine", "op", "c", "µs/op growth", "within 1.5×"], growth));
+    }
     if (scale.preloads.length > 0) {
       out.push("", `Preload (stowage transactions of 10,000 puts): ${scale.preloads.map((p) => `${p.engine} ${int(p.keys)} keys ${p.seconds.toFixed(1)} s`).join("; ")}.`);
     }
@@ -202,4 +208,22 @@ function groupCommitBound(cases: readonly CaseResult[]): string | undefined {
   ];
   if (mine64 !== undefined && auto64 !== undefined) lines.push(`With 64 in flight, stowage reached ${ratio(mine64 / auto64)} raw autocommit.`);
   return lines.join(" ");
+}
+
+/** µs per operation at the most keys stored ÷ at the fewest, per engine, op and concurrency. */
+function scaleGrowth(scale: ScaleResults): string[][] {
+  const rows: string[][] = [];
+  const seen = new Set<string>();
+  for (const r of scale.rows) {
+    const id = `${r.engine}|${r.op}|${r.concurrency}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const same = scale.rows.filter((x) => x.engine === r.engine && x.op === r.op && x.concurrency === r.concurrency);
+    if (same.length < 2) continue;
+    const fewest = same.reduce((a, b) => (b.keys < a.keys ? b : a));
+    const most = same.reduce((a, b) => (b.keys > a.keys ? b : a));
+    const growth = fewest.summary.opsPerSec / most.summary.opsPerSec;
+    rows.push([r.engine, r.op, String(r.concurrency), ratio(growth), r.op === MAP_GET || r.op === MAP_SET ? "(baseline)" : growth <= 1.5 ? "yes" : "**no**"]);
+  }
+  return rows;
 }

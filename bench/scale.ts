@@ -43,6 +43,9 @@ export interface ScaleResults {
 }
 
 const NS = "scale";
+/** The baseline row of the memory engine's scale section. */
+export const MAP_GET = "Map.get (random key), baseline";
+export const MAP_SET = "Map.set (new key, copied value), baseline";
 const CHUNK = 10_000;
 const keyOf = (j: number): string => `key:${pad(j)}`;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -122,6 +125,17 @@ export async function runScale(
           { op: "kv.put (new key)", concurrency: 16, run: (i) => kv.put(`${keyOf(random() % keys)}-${i}`, VALUE) },
           { op: "kv.get (random key)", concurrency: 1, run: () => kv.get(keyOf(random() % keys)) },
         ];
+        if (engine === "memory") {
+          // The same keys in a bare Map: how much of the growth is the memory hierarchy rather than the engine.
+          const map = new Map<string, Uint8Array>();
+          for (let j = 0; j < keys; j++) map.set(keyOf(j), VALUE.slice());
+          const mapGet = async (key: string) => map.get(key);
+          const mapSet = async (key: string) => map.set(key, VALUE.slice());
+          cases.push(
+            { op: MAP_GET, concurrency: 1, run: () => mapGet(keyOf(random() % keys)) },
+            { op: MAP_SET, concurrency: 1, run: (i) => mapSet(`${keyOf(random() % keys)}+${i}`) },
+          );
+        }
         for (const c of cases) {
           const summary = await measure({ op: c.run }, { ...limits, concurrency: c.concurrency });
           out.rows.push({ engine, keys, op: c.op, concurrency: c.concurrency, summary });

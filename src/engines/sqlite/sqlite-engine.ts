@@ -158,17 +158,11 @@ export class SqliteEngine implements Engine {
    * alone is refused. Writes are deterministic functions of the ops, so running one again is safe.
    */
   private async commitGroup(group: PendingWrite[]): Promise<void> {
-    try {
-      this.run(this.statement.begin);
-    } catch (error) {
-      for (const write of group) write.reject(error); // locked or unwritable: no write of the group can go in
-      return;
-    }
+    if (!this.beginFor(group)) return;
     const values: unknown[] = [];
     for (const write of group) {
       try {
-        const value = write.work(this.writerOps);
-        // SQLite ops answer synchronously; only a work that awaits on its own costs a microtask here.
+        const value = this.perform(write);
         values.push(value instanceof Promise ? await value : value);
       } catch (error) {
         this.rollback();
@@ -177,28 +171,16 @@ export class SqliteEngine implements Engine {
         return;
       }
     }
-    try {
-      this.run(this.statement.commit);
-    } catch (error) {
-      this.rollback();
-      for (const write of group) write.reject(error);
-      return;
-    }
-    group.forEach((write, i) => write.resolve(values[i]));
+    if (this.commitFor(group)) group.forEach((write, i) => write.resolve(values[i]));
   }
 
   private async commitWithSavepoints(group: PendingWrite[]): Promise<void> {
+    if (!this.beginFor(group)) return;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    try {
-      this.run(this.statement.begin);
-    } catch (error) {
-      for (const write of group) write.reject(error);
-      return;
-    }
     for (const write of group) {
       try {
         this.run(this.statement.savepoint);
-        const result = write.work(this.writerOps);
+        const result = this.perform(write);
         const value = result instanceof Promise ? await result : result;
         this.run(this.statement.release);
         outcomes.push({ ok: true, value });
@@ -212,18 +194,43 @@ export class SqliteEngine implements Engine {
         outcomes.push({ ok: false, error: this.mapError(error) });
       }
     }
-    try {
-      this.run(this.statement.commit);
-    } catch (error) {
-      this.rollback();
-      for (const write of group) write.reject(error);
-      return;
-    }
+    if (!this.commitFor(group)) return;
     group.forEach((write, i) => {
       const outcome = outcomes[i] as (typeof outcomes)[number];
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
+  }
+
+  /**
+   * Runs one write's work. SQLite ops answer synchronously, so callers await only a work that returns a promise of
+   * its own: a group then runs from BEGIN to COMMIT without yielding to the event loop.
+   */
+  private perform(write: PendingWrite): Awaitable<unknown> {
+    return write.work(this.writerOps);
+  }
+
+  /** Opens the group's transaction; when it cannot (locked, unwritable), no write of the group can go in. */
+  private beginFor(group: PendingWrite[]): boolean {
+    try {
+      this.run(this.statement.begin);
+      return true;
+    } catch (error) {
+      for (const write of group) write.reject(error);
+      return false;
+    }
+  }
+
+  /** Commits the group's transaction; when the commit fails, every write of the group fails with it. */
+  private commitFor(group: PendingWrite[]): boolean {
+    try {
+      this.run(this.statement.commit);
+      return true;
+    } catch (error) {
+      this.rollback();
+      for (const write of group) write.reject(error);
+      return false;
+    }
   }
 
   private run(statement: Database.Statement): void {
