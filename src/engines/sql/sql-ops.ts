@@ -14,20 +14,56 @@ function bytesOf(value: unknown): Uint8Array {
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 const LIVE_FLAG = `CASE WHEN ${LIVE} THEN 1 ELSE 0 END`;
 
-/** The WHERE clause of a key range, and its parameters in order. */
-function rangeClause(range: KeyRange): [string, unknown[]] {
-  let sql = "";
+/*
+ * Statement texts are built once. The executors cache prepared statements by their text, and a text assembled per
+ * call is a fresh string that the cache must hash and compare in full (measured: ~0.7 µs of a 5 µs SQLite get).
+ */
+const KV_GET = `SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`;
+const DESCRIBE_KV = `SELECT ns, count(*) AS stored, sum(${LIVE_FLAG}) AS live FROM stowage_kv GROUP BY ns`;
+const DESCRIBE_COUNT = {
+  log: "SELECT ns, count(*) AS n FROM stowage_log GROUP BY ns",
+  slot: "SELECT ns, count(*) AS n FROM stowage_slot GROUP BY ns",
+  queue: "SELECT ns, count(*) AS n FROM stowage_queue GROUP BY ns",
+} as const;
+const KV_DELETE = `DELETE FROM stowage_kv WHERE ns = ? AND key = ? RETURNING ${LIVE_FLAG} AS live`;
+
+/** Memoises statement texts that vary with a few flags, so each variant is one string built once. */
+function variants(build: (flags: number) => string): (flags: number) => string {
+  const built: string[] = [];
+  return (flags) => (built[flags] ??= build(flags));
+}
+
+const LOWER = 1;
+const LOWER_INCLUSIVE = 2;
+const UPPER = 4;
+const REVERSE = 8;
+const KEYS_ONLY = 16;
+
+/** The WHERE clause of a key range as flags, and its parameters in order. */
+function rangeOf(range: KeyRange): [number, unknown[]] {
+  let flags = 0;
   const params: unknown[] = [];
   if (range.lower !== undefined) {
-    sql += range.lowerInclusive ? " AND key >= ?" : " AND key > ?";
+    flags |= LOWER | (range.lowerInclusive ? LOWER_INCLUSIVE : 0);
     params.push(range.lower);
   }
   if (range.upper !== undefined) {
-    sql += " AND key < ?";
+    flags |= UPPER;
     params.push(range.upper);
   }
-  return [sql, params];
+  return [flags, params];
 }
+
+function whereOf(flags: number): string {
+  const lower = flags & LOWER ? (flags & LOWER_INCLUSIVE ? " AND key >= ?" : " AND key > ?") : "";
+  return `ns = ?${lower}${flags & UPPER ? " AND key < ?" : ""}`;
+}
+
+const scanSql = variants(
+  (f) => `SELECT ${f & KEYS_ONLY ? "key" : "key, value"} FROM stowage_kv WHERE ${whereOf(f)} AND ${LIVE} ORDER BY key ${f & REVERSE ? "DESC" : "ASC"} LIMIT ?`,
+);
+const countSql = variants((f) => `SELECT count(*) AS n FROM stowage_kv WHERE ${whereOf(f)} AND ${LIVE}`);
+const deleteRangeSql = variants((f) => `DELETE FROM stowage_kv WHERE ${whereOf(f)} RETURNING ${LIVE_FLAG} AS live`);
 
 const num = (row: SqlRow | undefined, column: string): number => Number(row?.[column] ?? 0);
 
@@ -76,7 +112,7 @@ export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyo
 export function sqlPrograms(schemaVersion: number): SqlPrograms {
   return {
     *kvGet(ns, key, now) {
-      const stored = yield* value(`SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`, [ns, key, now]);
+      const stored = yield* value(KV_GET, [ns, key, now]);
       return stored === undefined ? undefined : bytesOf(stored);
     },
 
@@ -88,31 +124,25 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
     },
 
     *kvDelete(ns, key, now) {
-      const row = yield* get(`DELETE FROM stowage_kv WHERE ns = ? AND key = ? RETURNING ${LIVE_FLAG} AS live`, [ns, key, now]);
+      const row = yield* get(KV_DELETE, [ns, key, now]);
       return num(row, "live") === 1;
     },
 
     *kvScan(ns, scan, now) {
-      const [where, params] = rangeClause(scan);
-      const columns = scan.keysOnly ? "key" : "key, value";
-      const order = scan.reverse ? "DESC" : "ASC";
-      const rows = yield* all(`SELECT ${columns} FROM stowage_kv WHERE ns = ?${where} AND ${LIVE} ORDER BY key ${order} LIMIT ?`, [
-        ns,
-        ...params,
-        now,
-        scan.limit,
-      ]);
+      const [flags, params] = rangeOf(scan);
+      const sql = scanSql(flags | (scan.reverse ? REVERSE : 0) | (scan.keysOnly ? KEYS_ONLY : 0));
+      const rows = yield* all(sql, [ns, ...params, now, scan.limit]);
       return rows.map((row): StoredKv => (scan.keysOnly ? { key: row.key as string } : { key: row.key as string, value: bytesOf(row.value) }));
     },
 
     *kvCount(ns, range, now) {
-      const [where, params] = rangeClause(range);
-      return num(yield* get(`SELECT count(*) AS n FROM stowage_kv WHERE ns = ?${where} AND ${LIVE}`, [ns, ...params, now]), "n");
+      const [flags, params] = rangeOf(range);
+      return num(yield* get(countSql(flags), [ns, ...params, now]), "n");
     },
 
     *kvDeleteRange(ns, range, now) {
-      const [where, params] = rangeClause(range);
-      const rows = yield* all(`DELETE FROM stowage_kv WHERE ns = ?${where} RETURNING ${LIVE_FLAG} AS live`, [ns, ...params, now]);
+      const [flags, params] = rangeOf(range);
+      const rows = yield* all(deleteRangeSql(flags), [ns, ...params, now]);
       return rows.reduce((sum, row) => sum + num(row, "live"), 0);
     },
 
@@ -199,13 +229,13 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
     *describe(now) {
       const namespaces: NamespaceInfo[] = [];
       let storedRows = 0;
-      const kv = yield* all(`SELECT ns, count(*) AS stored, sum(${LIVE_FLAG}) AS live FROM stowage_kv GROUP BY ns`, [now]);
+      const kv = yield* all(DESCRIBE_KV, [now]);
       for (const row of kv) {
         namespaces.push({ primitive: "kv", namespace: row.ns as string, count: num(row, "live") });
         storedRows += num(row, "stored");
       }
       for (const primitive of ["log", "slot", "queue"] as const) {
-        for (const row of yield* all(`SELECT ns, count(*) AS n FROM stowage_${primitive} GROUP BY ns`, [])) {
+        for (const row of yield* all(DESCRIBE_COUNT[primitive], [])) {
           namespaces.push({ primitive, namespace: row.ns as string, count: num(row, "n") });
           storedRows += num(row, "n");
         }
