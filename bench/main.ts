@@ -46,7 +46,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 function limitsFor(options: BenchOptions, engine: EngineName, concurrency: number): RunLimits {
-  const maxOps = engine === "postgres" ? Math.min(options.limits.maxOps, options.postgresMaxOps) : options.limits.maxOps;
+  const maxOps = engine === "postgres" ? options.postgresMaxOps : engine === "memory" ? options.memoryMaxOps : options.limits.maxOps;
   return { ...options.limits, maxOps, concurrency };
 }
 
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     date,
     mode: options.quick ? "--quick (smoke run: too short for conclusions)" : "full",
     engines: options.engines,
-    limitsNote: `per case ${l.runs} runs of ≤ ${l.maxOps.toLocaleString("en-US")} ops (≤ ${options.postgresMaxOps.toLocaleString("en-US")} on PostgreSQL) and ≤ ${l.timeCapMs} ms each, after a warm-up of ≤ ${l.warmupOps} ops / ${l.warmupCapMs} ms; concurrency ${options.concurrencies.join(" and ")}`,
+    limitsNote: `per case ${l.runs} runs of ≤ ${l.maxOps.toLocaleString("en-US")} ops (≤ ${options.postgresMaxOps.toLocaleString("en-US")} on PostgreSQL, ≤ ${options.memoryMaxOps.toLocaleString("en-US")} in memory) and ≤ ${l.timeCapMs} ms each, after a warm-up of ≤ ${l.warmupOps} ops / ${l.warmupCapMs} ms; concurrency ${options.concurrencies.join(" and ")}`,
     wallSeconds: (performance.now() - started) / 1000,
     cases: results,
     scale,

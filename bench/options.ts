@@ -11,6 +11,8 @@ export interface BenchOptions {
   limits: Omit<RunLimits, "concurrency">;
   /** Most operations per run on PostgreSQL (slower, and acks need that many items queued beforehand). */
   postgresMaxOps: number;
+  /** Most operations per run on the memory engine: at ~10^6 ops/s the default count would be a 20 ms run, too short to average out GC pauses. */
+  memoryMaxOps: number;
   concurrencies: number[];
   /** Keys already stored in the scale section. */
   scaleSizes: number[];
@@ -52,6 +54,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         engines,
         limits: { maxOps: 1_000, timeCapMs: 200, warmupOps: 50, warmupCapMs: 100, runs: 3 },
         postgresMaxOps: 300,
+        memoryMaxOps: 5_000,
         concurrencies: [1, 16],
         scaleSizes: [1_000, 10_000],
         scaleLimits: { maxOps: 500, timeCapMs: 200, warmupOps: 50, warmupCapMs: 100, runs: 3 },
@@ -62,6 +65,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         engines,
         limits: { maxOps: 20_000, timeCapMs: 1_000, warmupOps: 500, warmupCapMs: 300, runs: 3 },
         postgresMaxOps: 5_000,
+        memoryMaxOps: 200_000,
         concurrencies: [1, 16],
         scaleSizes: [1_000, 100_000, 1_000_000],
         scaleLimits: { maxOps: 10_000, timeCapMs: 700, warmupOps: 200, warmupCapMs: 200, runs: 3 },

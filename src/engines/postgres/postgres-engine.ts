@@ -45,9 +45,10 @@ function redact(dsn: string): string {
 }
 
 /**
- * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is its own short
- * transaction at READ COMMITTED, made safe by the statements themselves (see `SqlOps`); user transactions run at
- * SERIALIZABLE, and a conflict surfaces as CONFLICT, which the store answers by running the body again.
+ * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is one autocommit
+ * statement or, for multi-statement operations, its own short transaction, at READ COMMITTED, made safe by the
+ * statements themselves (see `sqlPrograms`); user transactions run at SERIALIZABLE, and a conflict surfaces as
+ * CONFLICT, which the store answers by running the body again.
  */
 export class PostgresEngine implements Engine {
   readonly name = "postgres";

@@ -44,7 +44,7 @@ const MAX_GROUP = 512;
 /**
  * SQLite through better-sqlite3, in WAL mode, with two connections: one writer and one reader, so that reads see
  * committed data only and never wait for a transaction in progress. Writes that arrive together share one commit
- * (group commit), each in its own savepoint so that one failing write does not undo the others.
+ * (group commit); a write that fails is refused alone (see `commitGroup`).
  */
 export class SqliteEngine implements Engine {
   readonly name = "sqlite";
