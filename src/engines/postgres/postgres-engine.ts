@@ -77,7 +77,7 @@ export class PostgresEngine implements Engine {
     // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
     this.pool.on("error", () => undefined);
     const poolExec = new PostgresExecutor(this.pool);
-    this.readOps = opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, poolExec, this.mapError));
+    this.readOps = this.opsOn(poolExec);
     this.writeOps = opsOf(PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
       SINGLE_STATEMENT_OPS.has(name)
         ? runAsync(program, poolExec, this.mapError)
@@ -117,7 +117,7 @@ export class PostgresEngine implements Engine {
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) =>
-      body(opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError))),
+      body(this.opsOn(exec)),
     );
   }
 
@@ -148,6 +148,11 @@ export class PostgresEngine implements Engine {
       client.removeListener("error", onClientError);
       client.release(broken);
     }
+  }
+
+  /** Ops that run every operation's program on `exec` (the pool, or one transaction's connection). */
+  private opsOn(exec: PostgresExecutor): EngineOps {
+    return opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError));
   }
 
   /** Runs `use` on one connection between `begin` and COMMIT; ROLLBACK when it throws. */

@@ -162,7 +162,9 @@ export class SqliteEngine implements Engine {
     const values: unknown[] = [];
     for (const write of group) {
       try {
-        const value = this.perform(write);
+        const value = write.work(this.writerOps);
+        // SQLite ops answer synchronously: only a work that returns a promise of its own is awaited, so a group
+        // runs from BEGIN to COMMIT without yielding to the event loop.
         values.push(value instanceof Promise ? await value : value);
       } catch (error) {
         this.rollback();
@@ -180,7 +182,7 @@ export class SqliteEngine implements Engine {
     for (const write of group) {
       try {
         this.run(this.statement.savepoint);
-        const result = this.perform(write);
+        const result = write.work(this.writerOps);
         const value = result instanceof Promise ? await result : result;
         this.run(this.statement.release);
         outcomes.push({ ok: true, value });
@@ -200,14 +202,6 @@ export class SqliteEngine implements Engine {
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
-  }
-
-  /**
-   * Runs one write's work. SQLite ops answer synchronously, so callers await only a work that returns a promise of
-   * its own: a group then runs from BEGIN to COMMIT without yielding to the event loop.
-   */
-  private perform(write: PendingWrite): Awaitable<unknown> {
-    return write.work(this.writerOps);
   }
 
   /** Opens the group's transaction; when it cannot (locked, unwritable), no write of the group can go in. */
@@ -251,4 +245,3 @@ export class SqliteEngine implements Engine {
     }
   }
 }
-
