@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EngineOps } from "../src/engines/engine.js";
 import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
-import type { SqlProgram, SqlStep } from "../src/engines/sql/sql-program.js";
+import type { SqlProgram, SqlPrograms, SqlStep } from "../src/engines/sql/sql-program.js";
+import { POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
 
 const bytes = new Uint8Array([1, 2, 3]);
 const range = { lower: "a", lowerInclusive: true, upper: "b" };
@@ -41,17 +42,27 @@ function statementsOf(program: SqlProgram<unknown>): SqlStep[] {
   return steps;
 }
 
-test("the operations marked single-statement issue exactly one statement, and the others more or a read", () => {
-  const programs = sqlPrograms(1);
-  for (const name of Object.keys(ARGS) as Array<keyof EngineOps>) {
-    const make = programs[name] as (...args: unknown[]) => SqlProgram<unknown>;
-    const statements = statementsOf(make(...ARGS[name]));
-    if (SINGLE_STATEMENT_OPS.has(name)) assert.equal(statements.length, 1, `${name} is marked single-statement but issues ${statements.length}`);
-    else if (statements.length === 1) {
-      assert.match(statements[0]?.sql ?? "", /^SELECT/, `${name} is one writing statement: mark it single-statement so PostgreSQL runs it in one round trip`);
+const FAMILIES: Array<[string, SqlPrograms, ReadonlySet<keyof SqlPrograms>]> = [
+  ["shared SQL (SQLite)", sqlPrograms(1), SINGLE_STATEMENT_OPS],
+  ["PostgreSQL", POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS],
+];
+
+for (const [family, programs, single] of FAMILIES) {
+  test(`${family}: the operations marked single-statement issue exactly one statement, and the others more or a read`, () => {
+    for (const name of Object.keys(ARGS) as Array<keyof EngineOps>) {
+      const make = programs[name] as (...args: unknown[]) => SqlProgram<unknown>;
+      const statements = statementsOf(make(...ARGS[name]));
+      if (single.has(name)) assert.equal(statements.length, 1, `${name} is marked single-statement but issues ${statements.length}`);
+      else if (statements.length === 1) {
+        assert.match(statements[0]?.sql ?? "", /^SELECT/, `${name} is one writing statement: mark it single-statement so PostgreSQL runs it in one round trip`);
+      }
     }
-  }
-  assert.deepEqual(Object.keys(ARGS).sort(), Object.keys(programs).sort(), "every operation has arguments here");
+    assert.deepEqual(Object.keys(ARGS).sort(), Object.keys(programs).sort(), "every operation has arguments here");
+  });
+}
+
+test("on PostgreSQL, append and push are single statements", () => {
+  assert.ok(POSTGRES_SINGLE_STATEMENT_OPS.has("logAppend") && POSTGRES_SINGLE_STATEMENT_OPS.has("queuePush"));
 });
 
 test("slotCas with expected version 0 is a single insert too", () => {

@@ -12,7 +12,7 @@ import { isStowageError, openStore, utf8, type ErrorCode, type Store } from "../
 import { killAll, lastJson, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 
 const APPLICATION_ID = 0x53544f57;
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const SCHEMA_OBJECTS = [
   "stowage_counter",
   "stowage_kv",
@@ -20,6 +20,9 @@ const SCHEMA_OBJECTS = [
   "stowage_log",
   "stowage_log_key",
   "stowage_queue",
+  "stowage_queue_len",
+  "stowage_queue_pushed",
+  "stowage_queue_removed",
   "stowage_slot",
 ];
 

@@ -1,10 +1,10 @@
 import pg from "pg";
 import type { Engine, EngineOps, EngineWork } from "../engine.js";
-import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
-import { migrate, PG_SCHEMA_VERSION, quoteIdent } from "./postgres-schema.js";
+import { POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "./postgres-programs.js";
+import { migrate, quoteIdent } from "./postgres-schema.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {
@@ -30,8 +30,6 @@ const types = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
-
-const PROGRAMS = sqlPrograms(PG_SCHEMA_VERSION);
 
 /** The DSN without its password, for messages and `info`. */
 function redact(dsn: string): string {
@@ -78,8 +76,8 @@ export class PostgresEngine implements Engine {
     this.pool.on("error", () => undefined);
     const poolExec = new PostgresExecutor(this.pool);
     this.readOps = this.opsOn(poolExec);
-    this.writeOps = opsOf(PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
-      SINGLE_STATEMENT_OPS.has(name)
+    this.writeOps = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+      POSTGRES_SINGLE_STATEMENT_OPS.has(name)
         ? runAsync(program, poolExec, this.mapError)
         : this.inTransaction("BEGIN", (exec) => runAsync(program, exec, this.mapError)),
     );
@@ -152,7 +150,7 @@ export class PostgresEngine implements Engine {
 
   /** Ops that run every operation's program on `exec` (the pool, or one transaction's connection). */
   private opsOn(exec: PostgresExecutor): EngineOps {
-    return opsOf(PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError));
+    return opsOf(POSTGRES_PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError));
   }
 
   /** Runs `use` on one connection between `begin` and COMMIT; ROLLBACK when it throws. */

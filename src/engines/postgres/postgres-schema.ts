@@ -2,10 +2,10 @@ import type pg from "pg";
 import { StowageError } from "../../api/errors.js";
 
 /** The schema version this code writes. A database with a higher one was migrated by a newer stowage. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Migration N brings a schema from version N - 1 to N. Append only; never edit a released one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE stowage_kv (
      ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, value BYTEA NOT NULL, expires_at BIGINT,
      PRIMARY KEY (ns, key));
@@ -23,6 +23,49 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE stowage_counter (
      ns TEXT COLLATE "C" NOT NULL, kind TEXT NOT NULL, value BIGINT NOT NULL,
      PRIMARY KEY (ns, kind));`,
+  // 2: each queue key's length kept by triggers (a push's bound check and length() are one lookup, not a count), and
+  // a push as one function call: one round trip, and the namespace's counter row locked only for that statement.
+  `CREATE TABLE stowage_queue_len (
+     ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, len BIGINT NOT NULL,
+     PRIMARY KEY (ns, key));
+   INSERT INTO stowage_queue_len (ns, key, len) SELECT ns, key, count(*) FROM stowage_queue GROUP BY ns, key;
+   CREATE FUNCTION stowage_queue_count() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   BEGIN
+     IF TG_OP = 'INSERT' THEN
+       INSERT INTO stowage_queue_len AS l (ns, key, len) VALUES (NEW.ns, NEW.key, 1)
+         ON CONFLICT (ns, key) DO UPDATE SET len = l.len + 1;
+     ELSE
+       UPDATE stowage_queue_len SET len = len - 1 WHERE ns = OLD.ns AND key = OLD.key;
+       DELETE FROM stowage_queue_len WHERE ns = OLD.ns AND key = OLD.key AND len = 0;
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER stowage_queue_count AFTER INSERT OR DELETE ON stowage_queue
+     FOR EACH ROW EXECUTE FUNCTION stowage_queue_count();
+   CREATE FUNCTION stowage_queue_push(p_ns TEXT, p_key TEXT, p_value BYTEA, p_now BIGINT, p_max BIGINT, p_reject BOOLEAN)
+   RETURNS BIGINT LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   -- The pushed item's id; or, when the queue is full and refuses, minus its length (nothing written).
+   DECLARE
+     v_id BIGINT;
+     v_len BIGINT;
+   BEGIN
+     -- The counter first: its row lock serialises the namespace's pushes, so the length read next is exact
+     -- (at READ COMMITTED each statement of a function sees what committed before it started).
+     INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (p_ns, 'queue', 1)
+       ON CONFLICT (ns, kind) DO UPDATE SET value = c.value + 1 RETURNING c.value INTO v_id;
+     SELECT l.len INTO v_len FROM stowage_queue_len l WHERE l.ns = p_ns AND l.key = p_key;
+     v_len := coalesce(v_len, 0);
+     IF v_len >= p_max THEN
+       IF p_reject THEN
+         UPDATE stowage_counter SET value = value - 1 WHERE ns = p_ns AND kind = 'queue';
+         RETURN -v_len;
+       END IF;
+       DELETE FROM stowage_queue WHERE ns = p_ns AND key = p_key AND id IN (
+         SELECT q.id FROM stowage_queue q WHERE q.ns = p_ns AND q.key = p_key ORDER BY q.id LIMIT v_len - p_max + 1);
+     END IF;
+     INSERT INTO stowage_queue (ns, key, id, value, pushed_at) VALUES (p_ns, p_key, v_id, p_value, p_now);
+     RETURN v_id;
+   END $$;`,
 ];
 
 /** Quotes an identifier (the schema name is validated, but quoting keeps it exact). */

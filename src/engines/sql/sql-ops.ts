@@ -76,8 +76,9 @@ function* nextCounter(ns: string, kind: "log" | "queue"): SqlProgram<number> {
   return num(row, "value");
 }
 
+/** A queue key's length, kept by triggers on stowage_queue (schema version 2): one lookup, whatever the length. */
 function* queueLen(ns: string, key: string): SqlProgram<number> {
-  return num(yield* get("SELECT count(*) AS n FROM stowage_queue WHERE ns = ? AND key = ?", [ns, key]), "n");
+  return num(yield* get("SELECT len FROM stowage_queue_len WHERE ns = ? AND key = ?", [ns, key]), "len");
 }
 
 function* queueDropOldest(ns: string, key: string, count: number): SqlProgram<number> {

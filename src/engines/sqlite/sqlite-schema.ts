@@ -4,10 +4,10 @@ import { StowageError } from "../../api/errors.js";
 /** Marks a file as stowage's in the SQLite header ("STOW"), so a foreign file is never mistaken for ours. */
 export const APPLICATION_ID = 0x53544f57;
 /** The schema this code writes. A file with a higher `user_version` was written by a newer stowage. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Migration N brings a file from version N - 1 to N. Append only; never edit a released one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE stowage_kv (
      ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER,
      PRIMARY KEY (ns, key)) WITHOUT ROWID;
@@ -25,6 +25,19 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE stowage_counter (
      ns TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL,
      PRIMARY KEY (ns, kind)) WITHOUT ROWID;`,
+  // 2: each queue key's length kept by triggers, so a push's bound check and length() cost one lookup, not a count.
+  `CREATE TABLE stowage_queue_len (
+     ns TEXT NOT NULL, key TEXT NOT NULL, len INTEGER NOT NULL,
+     PRIMARY KEY (ns, key)) WITHOUT ROWID;
+   INSERT INTO stowage_queue_len (ns, key, len) SELECT ns, key, count(*) FROM stowage_queue GROUP BY ns, key;
+   CREATE TRIGGER stowage_queue_pushed AFTER INSERT ON stowage_queue BEGIN
+     INSERT INTO stowage_queue_len (ns, key, len) VALUES (new.ns, new.key, 1)
+       ON CONFLICT (ns, key) DO UPDATE SET len = len + 1;
+   END;
+   CREATE TRIGGER stowage_queue_removed AFTER DELETE ON stowage_queue BEGIN
+     UPDATE stowage_queue_len SET len = len - 1 WHERE ns = old.ns AND key = old.key;
+     DELETE FROM stowage_queue_len WHERE ns = old.ns AND key = old.key AND len = 0;
+   END;`,
 ];
 
 interface FileIdentity {

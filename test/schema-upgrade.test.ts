@@ -1,0 +1,114 @@
+/**
+ * Upgrading a store written by schema version 1 (queue lengths counted per push) to version 2 (queue lengths kept
+ * by triggers): the migration backfills every queue key's length, and bounds, acks and drops keep it exact after.
+ * On SQLite and on a real PostgreSQL server.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { MIGRATIONS as PG_MIGRATIONS } from "../src/engines/postgres/postgres-schema.js";
+import { APPLICATION_ID, MIGRATIONS as SQLITE_MIGRATIONS } from "../src/engines/sqlite/sqlite-schema.js";
+import { isStowageError, openStore, utf8, type Store } from "../src/index.js";
+import { tempDir } from "./helpers/child.js";
+import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+
+let server: PostgresServer | undefined;
+before(async () => {
+  server = await startPostgres();
+});
+after(() => server?.destroy());
+
+/** Queue rows as version 1 stored them: key "a" holds 3 items, key "b" 2, in namespace "jobs"; "other" holds 1. */
+const V1_QUEUE_ROWS: Array<[string, string, number]> = [
+  ["jobs", "a", 1],
+  ["jobs", "a", 2],
+  ["jobs", "b", 3],
+  ["jobs", "a", 4],
+  ["jobs", "b", 5],
+  ["other", "a", 1],
+];
+
+/** What every engine must show after the upgrade, and how the kept lengths behave under writes. */
+async function checkUpgraded(store: Store): Promise<void> {
+  const jobs = store.queue("jobs", { codec: utf8 });
+  assert.equal(await jobs.len("a"), 3);
+  assert.equal(await jobs.len("b"), 2);
+  assert.equal(await store.queue("other").len("a"), 1);
+  assert.equal(await jobs.len("never"), 0);
+
+  // A bound of 3 on key "a" is already reached: "reject" refuses without writing, "drop-oldest" drops item 1.
+  const strict = store.queue("jobs", { codec: utf8, maxLen: 3 });
+  await assert.rejects(strict.push("a", "x"), (error: unknown) => isStowageError(error, "LIMIT_EXCEEDED"));
+  assert.equal(await jobs.len("a"), 3);
+  const rolling = store.queue("jobs", { codec: utf8, maxLen: 3, overflow: "drop-oldest" });
+  const id = await rolling.push("a", "new");
+  assert.equal(id, 6, "ids go on from the stored counter, with no gap left by the refused push");
+  assert.deepEqual((await jobs.peek("a", 10)).map((item) => item.id), [2, 4, 6]);
+  assert.equal(await jobs.len("a"), 3);
+
+  assert.equal(await jobs.ack("b", 3), true);
+  assert.equal(await jobs.ack("b", 3), false);
+  assert.equal(await jobs.len("b"), 1);
+  assert.equal(await jobs.dropOldest("a", 2), 2);
+  assert.equal(await jobs.len("a"), 1);
+  await jobs.ack("b", 5);
+  assert.equal(await jobs.len("b"), 0);
+  assert.equal(await jobs.push("b", "again"), 7);
+  assert.equal(await jobs.len("b"), 1);
+}
+
+test("SQLite: a version 1 file is upgraded in place and its queue lengths are backfilled", async () => {
+  const tmp = tempDir("upgrade");
+  try {
+    const path = join(tmp.dir, "v1.db");
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.exec(SQLITE_MIGRATIONS[0] as string);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma("user_version = 1");
+    const insert = db.prepare("INSERT INTO stowage_queue (ns, key, id, value, pushed_at) VALUES (?, ?, ?, ?, 0)");
+    for (const [ns, key, id] of V1_QUEUE_ROWS) insert.run(ns, key, id, Buffer.from(`v${id}`));
+    db.exec("INSERT INTO stowage_counter (ns, kind, value) VALUES ('jobs', 'queue', 5), ('other', 'queue', 1)");
+    db.close();
+
+    const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    try {
+      assert.equal((await store.info()).schemaVersion, 2);
+      await checkUpgraded(store);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("PostgreSQL: a version 1 schema is upgraded on connect and its queue lengths are backfilled", async () => {
+  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
+  const schema = "upgrade_v1";
+  const client = new pg.Client({ connectionString: server.dsn });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.query(`SET search_path TO ${schema}`);
+    await client.query(PG_MIGRATIONS[0] as string);
+    await client.query("CREATE TABLE stowage_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    await client.query("INSERT INTO stowage_meta (name, value) VALUES ('schema_version', '1')");
+    for (const [ns, key, id] of V1_QUEUE_ROWS) {
+      await client.query("INSERT INTO stowage_queue (ns, key, id, value, pushed_at) VALUES ($1, $2, $3, $4, 0)", [ns, key, id, Buffer.from(`v${id}`)]);
+    }
+    await client.query("INSERT INTO stowage_counter (ns, kind, value) VALUES ('jobs', 'queue', 5), ('other', 'queue', 1)");
+  } finally {
+    await client.end();
+  }
+
+  const store = await openStore({ backend: "postgres", dsn: server.dsn, schema });
+  try {
+    assert.equal((await store.info()).schemaVersion, 2);
+    await checkUpgraded(store);
+  } finally {
+    await store.close();
+  }
+});
