@@ -9,6 +9,8 @@ import { pad, VALUE, valueFor } from "./fixtures.js";
 const KV_KEYS = 10_000;
 /** The stowage PostgreSQL engine's default pool size, so both sides have the same connections. */
 export const POOL_SIZE = 10;
+/** The raw three-statement queue cycle: the floor any PostgreSQL queue pays for two synced commits and a read. */
+export const RAW_PG_QUEUE = "raw pg, three statements";
 
 const UPSERT = "INSERT INTO bench_raw.kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
 const VALUE_BUFFER = Buffer.from(VALUE);
@@ -48,6 +50,31 @@ export function rawPgBaselines(dsn: string): BaselineCase[] {
         return {
           body: {
             op: (i) => pool.query({ name: "raw_get", text: "SELECT v FROM bench_raw.kv WHERE k = $1", values: [`k${pad((i * 7919) % KV_KEYS, 6)}`] }),
+          },
+          close: () => pool.end(),
+        };
+      },
+    },
+    {
+      subject: RAW_PG_QUEUE,
+      op: "queue.cycle",
+      describe:
+        "the physical floor of a queue cycle: INSERT … RETURNING id (bigserial), SELECT the head, DELETE it — three autocommit statements, no ordering lock, one queue key per worker",
+      async build() {
+        const pool = new pg.Pool({ connectionString: dsn, max: POOL_SIZE });
+        await pool.query("CREATE SCHEMA IF NOT EXISTS bench_raw");
+        await pool.query("DROP TABLE IF EXISTS bench_raw.queue");
+        await pool.query("CREATE TABLE bench_raw.queue (k TEXT NOT NULL, id BIGSERIAL, v BYTEA NOT NULL, PRIMARY KEY (k, id))");
+        return {
+          body: {
+            op: async (i, w) => {
+              const k = `w${w}`;
+              await pool.query({ name: "raw_push", text: "INSERT INTO bench_raw.queue (k, v) VALUES ($1, $2) RETURNING id", values: [k, valueFor(i)] });
+              const head = await pool.query({ name: "raw_peek", text: "SELECT id, v FROM bench_raw.queue WHERE k = $1 ORDER BY id LIMIT 1", values: [k] });
+              const id = (head.rows[0] as { id: string } | undefined)?.id;
+              const acked = await pool.query({ name: "raw_ack", text: "DELETE FROM bench_raw.queue WHERE k = $1 AND id = $2", values: [k, id] });
+              if (acked.rowCount !== 1) throw new Error("raw queue cycle lost its item");
+            },
           },
           close: () => pool.end(),
         };

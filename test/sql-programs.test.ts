@@ -37,7 +37,9 @@ function statementsOf(program: SqlProgram<unknown>): SqlStep[] {
   while (step.done !== true) {
     steps.push(step.value);
     const kind = step.value.kind;
-    step = program.next(kind === "run" ? 1 : kind === "all" ? [] : kind === "get" ? { value: 1, n: 0, live: 1, version: 1 } : undefined);
+    // A plausible answer per kind: PostgreSQL's batch push answers an array of ids, every other `value` a scalar.
+    const scalar = step.value.sql.includes("stowage_queue_push") ? [1] : undefined;
+    step = program.next(kind === "run" ? 1 : kind === "all" ? [] : kind === "get" ? { value: 1, n: 0, live: 1, version: 1 } : scalar);
   }
   return steps;
 }

@@ -51,6 +51,9 @@ export const logCases: CaseGroup = {
     assert.equal(new Set(seqs).size, 200);
     const all = (await Promise.all([0, 1, 2, 3].map((k) => log.list(`k${k}`)))).flat();
     assert.deepEqual(all.map((e) => e.seq).sort((x, y) => x - y), [...seqs].sort((x, y) => x - y));
+    // Each append's sequence is that of its own entry (engines that batch appends must not mix answers up).
+    const appendOf = new Map(seqs.map((seq, i) => [seq, i]));
+    for (const entry of all) assert.equal(new TextDecoder().decode(entry.value), String(appendOf.get(entry.seq)), `entry ${entry.seq}`);
     for (let k = 0; k < 4; k++) {
       const list = await log.list(`k${k}`);
       assert.equal(list.length, 50);

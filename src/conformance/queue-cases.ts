@@ -107,4 +107,28 @@ export const queueCases: CaseGroup = {
     assert.deepEqual((await q.peek("full", 10)).map((i) => i.value), ["only"]);
     assert.equal(await store.log("ns").lastSeq(), 1, "the append ran once: a group run again keeps one sequence per append");
   },
+
+  "concurrent pushes to a bounded queue: each gets its own answer, and ids stay gap-free": async ({ store }) => {
+    // Issued together, so engines that batch pushes put many in one statement: refusals must stay per push.
+    const strict = store.queue("ns", { maxLen: 10, overflow: "reject", codec: utf8 });
+    const rolling = store.queue("ns", { maxLen: 10, overflow: "drop-oldest", codec: utf8 });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? strict.push("strict", `s${i}`) : rolling.push("rolling", `r${i}`))),
+    );
+    const strictOutcomes = outcomes.filter((_, i) => i % 2 === 0);
+    const accepted = strictOutcomes.filter((o): o is PromiseFulfilledResult<number> => o.status === "fulfilled");
+    assert.equal(accepted.length, 10, "exactly maxLen pushes fit a rejecting queue");
+    for (const o of strictOutcomes) if (o.status === "rejected") await rejectsWith(Promise.reject(o.reason), "LIMIT_EXCEEDED", "ns", "strict");
+    const rollingIds = outcomes.filter((_, i) => i % 2 === 1).map((o) => (o as PromiseFulfilledResult<number>).value);
+    const ids = [...accepted.map((o) => o.value), ...rollingIds].sort((a, b) => a - b);
+    assert.deepEqual(ids, Array.from({ length: 40 }, (_, i) => i + 1), "every accepted push has its own id, with no gap for refusals");
+    assert.equal(await strict.len("strict"), 10);
+    assert.deepEqual((await strict.peek("strict", 20)).map((item) => item.id), accepted.map((o) => o.value).sort((a, b) => a - b));
+    assert.equal(await rolling.len("rolling"), 10);
+    assert.deepEqual(
+      (await rolling.peek("rolling", 20)).map((item) => item.id),
+      rollingIds.sort((a, b) => a - b).slice(-10),
+      "drop-oldest keeps the newest 10",
+    );
+  },
 };

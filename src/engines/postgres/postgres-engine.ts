@@ -3,7 +3,16 @@ import type { Engine, EngineOps, EngineWork } from "../engine.js";
 import { opsOf, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
-import { POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "./postgres-programs.js";
+import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
+import {
+  logAppendBatch,
+  POSTGRES_PROGRAMS,
+  POSTGRES_SINGLE_STATEMENT_OPS,
+  pushResult,
+  queuePushBatch,
+  type AppendItem,
+  type PushItem,
+} from "./postgres-programs.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 
 /** Options of the PostgreSQL engine. */
@@ -24,6 +33,9 @@ export const POSTGRES_DEFAULTS = Object.freeze({ schema: "stowage", poolSize: 10
 
 /** How often a single write is retried after a serialization conflict or deadlock before the error is returned. */
 const WRITE_ATTEMPTS = 5;
+
+/** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
+const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
 
 /** int8 (counts, sequences, ids, times) as JavaScript numbers: every value stowage stores is below 2^53. */
 const types = {
@@ -76,11 +88,23 @@ export class PostgresEngine implements Engine {
     this.pool.on("error", () => undefined);
     const poolExec = new PostgresExecutor(this.pool);
     this.readOps = this.opsOn(poolExec);
-    this.writeOps = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+    const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
       POSTGRES_SINGLE_STATEMENT_OPS.has(name)
         ? runAsync(program, poolExec, this.mapError)
         : this.inTransaction("BEGIN", (exec) => runAsync(program, exec, this.mapError)),
     );
+    // Appends (pushes) to one namespace serialise on its counter row anyway; those that arrive together share a statement.
+    const weigh = (item: AppendItem) => item.value.byteLength + item.key.length;
+    const appends = new KeyedBatcher<AppendItem, number>((ns, items) => runAsync(logAppendBatch(ns, items), poolExec, this.mapError), weigh, BATCH_LIMITS);
+    const pushes = new KeyedBatcher<PushItem, number>((ns, items) => runAsync(queuePushBatch(ns, items), poolExec, this.mapError), weigh, BATCH_LIMITS);
+    this.writeOps = {
+      ...single,
+      logAppend: (ns, key, value, now) => appends.submit(ns, { key, value, now }),
+      queuePush: async (ns, key, value, now, bound) => {
+        const item = { key, value, now, bound };
+        return pushResult(ns, item, await pushes.submit(ns, item));
+      },
+    };
   }
 
   /** Connects and migrates; the engine is ready when this resolves. */

@@ -1,36 +1,80 @@
+import type { QueueBound } from "../queue-bound.js";
 import { itemsToDrop } from "../queue-bound.js";
 import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../sql/sql-ops.js";
-import { value, type SqlPrograms } from "../sql/sql-program.js";
+import { all, value, type SqlProgram, type SqlPrograms } from "../sql/sql-program.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 
+/** One log append of a batch. */
+export interface AppendItem {
+  key: string;
+  value: Uint8Array;
+  now: number;
+}
+
+/** One queue push of a batch. */
+export interface PushItem extends AppendItem {
+  bound: QueueBound;
+}
+
 /**
- * An append as one statement: the counter upsert in a data-modifying CTE feeds the insert. Its row lock serialises
- * the namespace's appends (so sequences follow commit order) and is held only for this one autocommit statement.
+ * Appends a batch to one namespace's log in one statement: the counter upsert, in a data-modifying CTE, takes as
+ * many sequences as there are entries and feeds the insert. Its row lock serialises the namespace's appends, so
+ * sequences follow commit order, and is held only for this statement.
  */
 const LOG_APPEND = `WITH c AS (
-  INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (?, 'log', 1)
-  ON CONFLICT (ns, kind) DO UPDATE SET value = c.value + 1 RETURNING value)
-INSERT INTO stowage_log (ns, seq, key, value, ts) SELECT ?, c.value, ?, ?, ? FROM c RETURNING seq`;
+  INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (?, 'log', ?)
+  ON CONFLICT (ns, kind) DO UPDATE SET value = c.value + excluded.value RETURNING value)
+INSERT INTO stowage_log (ns, seq, key, value, ts)
+SELECT ?, c.value - ? + e.ord, e.key, e.value, e.ts FROM c, unnest(?::text[], ?::bytea[], ?::bigint[]) WITH ORDINALITY AS e(key, value, ts, ord)
+RETURNING seq`;
 
-/** See `stowage_queue_push` in the schema: the bound check needs a fresh snapshot after the lock, which a CTE lacks. */
-const QUEUE_PUSH = "SELECT stowage_queue_push(?, ?, ?, ?, ?, ?) AS id";
+/** See `stowage_queue_push` in the schema: a bound check needs a fresh snapshot after the lock, which a CTE lacks. */
+const QUEUE_PUSH = "SELECT stowage_queue_push(?, ?::text[], ?::bytea[], ?::bigint[], ?::bigint[], ?::boolean[]) AS ids";
+
+/** The sequences of a batch of appends, in the batch's order. */
+export function* logAppendBatch(ns: string, items: readonly AppendItem[]): SqlProgram<number[]> {
+  const n = items.length;
+  const rows = yield* all(LOG_APPEND, [ns, n, ns, n, items.map((i) => i.key), items.map((i) => i.value), items.map((i) => i.now)]);
+  // The sequences are consecutive in the batch's order; RETURNING does not promise an order, so sort.
+  return rows.map((row) => Number(row.seq)).sort((a, b) => a - b);
+}
+
+/** Per push of a batch, in order: its id, or minus its queue's length when the queue refused it (see `pushResult`). */
+export function* queuePushBatch(ns: string, items: readonly PushItem[]): SqlProgram<number[]> {
+  const ids = yield* value(QUEUE_PUSH, [
+    ns,
+    items.map((i) => i.key),
+    items.map((i) => i.value),
+    items.map((i) => i.now),
+    items.map((i) => i.bound.maxLen),
+    items.map((i) => i.bound.overflow === "reject"),
+  ]);
+  return (ids as unknown[]).map(Number);
+}
+
+/** A push's id from its batch result; a refused push throws the same LIMIT_EXCEEDED as on every engine. */
+export function pushResult(ns: string, item: PushItem, result: number): number {
+  if (result < 0) itemsToDrop(ns, item.key, -result, item.bound);
+  return result;
+}
 
 /**
- * The shared SQL programs with PostgreSQL's one-statement append and push. On SQLite the multi-statement programs
- * cost nothing extra (the statements run in process); on PostgreSQL each statement is a round trip, and a
- * transaction around several keeps the namespace's counter row locked across all of them.
+ * The shared SQL programs with PostgreSQL's one-statement append and push (batches of one). On SQLite the
+ * multi-statement programs cost nothing extra (the statements run in process); on PostgreSQL each statement is a
+ * round trip, and a transaction around several would keep the namespace's counter row locked across all of them.
  */
 export const POSTGRES_PROGRAMS: SqlPrograms = {
   ...sqlPrograms(PG_SCHEMA_VERSION),
 
   *logAppend(ns, key, bytes, now) {
-    return Number(yield* value(LOG_APPEND, [ns, ns, key, bytes, now]));
+    const [seq] = yield* logAppendBatch(ns, [{ key, value: bytes, now }]);
+    return seq as number;
   },
 
   *queuePush(ns, key, bytes, now, bound) {
-    const id = Number(yield* value(QUEUE_PUSH, [ns, key, bytes, now, bound.maxLen, bound.overflow === "reject"]));
-    if (id < 0) itemsToDrop(ns, key, -id, bound); // refused: throws the same LIMIT_EXCEEDED as every engine
-    return id;
+    const item = { key, value: bytes, now, bound };
+    const [result] = yield* queuePushBatch(ns, [item]);
+    return pushResult(ns, item, result as number);
   },
 };
 

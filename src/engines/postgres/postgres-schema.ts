@@ -24,7 +24,7 @@ export const MIGRATIONS: readonly string[] = [
      ns TEXT COLLATE "C" NOT NULL, kind TEXT NOT NULL, value BIGINT NOT NULL,
      PRIMARY KEY (ns, kind));`,
   // 2: each queue key's length kept by triggers (a push's bound check and length() are one lookup, not a count), and
-  // a push as one function call: one round trip, and the namespace's counter row locked only for that statement.
+  // a batch of pushes as one function call: one round trip, the namespace's counter row locked for that statement only.
   `CREATE TABLE stowage_queue_len (
      ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, len BIGINT NOT NULL,
      PRIMARY KEY (ns, key));
@@ -42,29 +42,36 @@ export const MIGRATIONS: readonly string[] = [
    END $$;
    CREATE TRIGGER stowage_queue_count AFTER INSERT OR DELETE ON stowage_queue
      FOR EACH ROW EXECUTE FUNCTION stowage_queue_count();
-   CREATE FUNCTION stowage_queue_push(p_ns TEXT, p_key TEXT, p_value BYTEA, p_now BIGINT, p_max BIGINT, p_reject BOOLEAN)
-   RETURNS BIGINT LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-   -- The pushed item's id; or, when the queue is full and refuses, minus its length (nothing written).
+   CREATE FUNCTION stowage_queue_push(p_ns TEXT, p_keys TEXT[], p_values BYTEA[], p_now BIGINT[], p_max BIGINT[], p_reject BOOLEAN[])
+   RETURNS BIGINT[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   -- Pushes a batch to one namespace, in order. For each item: its id; or, when its queue is full and refuses,
+   -- minus the queue's length (that item alone is not written).
    DECLARE
-     v_id BIGINT;
+     v_ids BIGINT[] := '{}';
+     v_next BIGINT;
      v_len BIGINT;
    BEGIN
-     -- The counter first: its row lock serialises the namespace's pushes, so the length read next is exact
-     -- (at READ COMMITTED each statement of a function sees what committed before it started).
-     INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (p_ns, 'queue', 1)
-       ON CONFLICT (ns, kind) DO UPDATE SET value = c.value + 1 RETURNING c.value INTO v_id;
-     SELECT l.len INTO v_len FROM stowage_queue_len l WHERE l.ns = p_ns AND l.key = p_key;
-     v_len := coalesce(v_len, 0);
-     IF v_len >= p_max THEN
-       IF p_reject THEN
-         UPDATE stowage_counter SET value = value - 1 WHERE ns = p_ns AND kind = 'queue';
-         RETURN -v_len;
+     -- The counter row first, locked to commit: it serialises the namespace's pushes, so ids follow commit order and
+     -- each length read below is exact (at READ COMMITTED each statement here sees what committed before it).
+     INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (p_ns, 'queue', 0)
+       ON CONFLICT (ns, kind) DO UPDATE SET value = c.value RETURNING c.value INTO v_next;
+     FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
+       SELECT l.len INTO v_len FROM stowage_queue_len l WHERE l.ns = p_ns AND l.key = p_keys[i];
+       v_len := coalesce(v_len, 0);
+       IF v_len >= p_max[i] AND p_reject[i] THEN
+         v_ids := v_ids || -v_len;
+         CONTINUE;
        END IF;
-       DELETE FROM stowage_queue WHERE ns = p_ns AND key = p_key AND id IN (
-         SELECT q.id FROM stowage_queue q WHERE q.ns = p_ns AND q.key = p_key ORDER BY q.id LIMIT v_len - p_max + 1);
-     END IF;
-     INSERT INTO stowage_queue (ns, key, id, value, pushed_at) VALUES (p_ns, p_key, v_id, p_value, p_now);
-     RETURN v_id;
+       IF v_len >= p_max[i] THEN
+         DELETE FROM stowage_queue WHERE ns = p_ns AND key = p_keys[i] AND id IN (
+           SELECT q.id FROM stowage_queue q WHERE q.ns = p_ns AND q.key = p_keys[i] ORDER BY q.id LIMIT v_len - p_max[i] + 1);
+       END IF;
+       v_next := v_next + 1;
+       INSERT INTO stowage_queue (ns, key, id, value, pushed_at) VALUES (p_ns, p_keys[i], v_next, p_values[i], p_now[i]);
+       v_ids := v_ids || v_next;
+     END LOOP;
+     UPDATE stowage_counter SET value = v_next WHERE ns = p_ns AND kind = 'queue';
+     RETURN v_ids;
    END $$;`,
 ];
 
