@@ -29,6 +29,9 @@ function openRaw(): { db: Database.Database; close(): Promise<void> } {
 const GROUP = 16;
 export const RAW_GROUPED = `raw better-sqlite3, ${GROUP} puts per transaction`;
 
+/** Raw better-sqlite3 running stowage's get statement on stowage's table shape. */
+export const RAW_SAME_TABLE = "raw better-sqlite3, stowage's table";
+
 const UPSERT = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
 
 export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
@@ -91,6 +94,23 @@ export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
       })();
       const get = db.prepare("SELECT v FROM kv WHERE k = ?").pluck();
       return { body: { op: async (i) => get.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close };
+    },
+  },
+  {
+    subject: RAW_SAME_TABLE,
+    op: "kv.get",
+    describe:
+      "prepared SELECT of stowage's own statement on stowage's table shape ((ns, key) primary key, expiry checked in the query): what the engine's layers cost on top of SQLite",
+    async build(c) {
+      const ns = `kv-get-c${c}`;
+      const { db, close } = openRaw();
+      db.exec("CREATE TABLE stowage_kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER, PRIMARY KEY (ns, key)) WITHOUT ROWID");
+      const put = db.prepare("INSERT INTO stowage_kv (ns, key, value, expires_at) VALUES (?, ?, ?, NULL)");
+      db.transaction(() => {
+        for (let i = 0; i < KV_KEYS; i++) put.run(ns, `k${pad(i, 6)}`, VALUE);
+      })();
+      const get = db.prepare("SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)").pluck();
+      return { body: { op: async (i) => get.get(ns, `k${pad((i * 7919) % KV_KEYS, 6)}`, Date.now()) }, close };
     },
   },
 ];
