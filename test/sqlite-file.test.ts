@@ -369,3 +369,91 @@ test("a write lock held by another connection makes writes fail with BACKEND_UNA
     tmp.remove();
   }
 });
+
+/** Overwrites `length` bytes of page `page` (1-based) at `offset` within it with 0xFF. */
+function damagePage(path: string, pageSize: number, page: number, offset: number, length: number): void {
+  const file = readFileSync(path);
+  file.fill(0xff, (page - 1) * pageSize + offset, (page - 1) * pageSize + offset + length);
+  writeFileSync(path, file);
+}
+
+/** A closed store file (WAL folded back in) holding 2,000 KV entries; its page size and stowage_kv's leaf pages. */
+async function storeWithPages(path: string): Promise<{ pageSize: number; leaves: number[] }> {
+  const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+  await store.transaction(async (tx) => {
+    for (let i = 0; i < 2_000; i++) await tx.kv("pages", { codec: utf8 }).put(`key-${String(i).padStart(5, "0")}`, `value ${i} ${"v".repeat(80)}`);
+  });
+  await store.close();
+  const db = new Database(path);
+  try {
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    const pageSize = db.pragma("page_size", { simple: true }) as number;
+    const leaves = (db.prepare("SELECT pageno FROM dbstat WHERE name = 'stowage_kv' AND pagetype = 'leaf' ORDER BY pageno").all() as Array<{ pageno: number }>).map((row) => row.pageno);
+    return { pageSize, leaves };
+  } finally {
+    db.close();
+  }
+}
+
+test("a SQLite file whose schema page is damaged fails with CORRUPT at open and is left untouched", async () => {
+  const tmp = tempDir("file-damaged-schema");
+  try {
+    const path = join(tmp.dir, "store.db");
+    const { pageSize } = await storeWithPages(path);
+    // Page 1 holds the file header (100 bytes) and then the schema table's b-tree page: break that page's header.
+    damagePage(path, pageSize, 1, 100, 12);
+    await refusesUntouched(path, "CORRUPT");
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("a SQLite file with a damaged data page: reads and writes that reach it fail with CORRUPT, the rest works, nothing is overwritten", async () => {
+  const tmp = tempDir("file-damaged-data");
+  try {
+    const path = join(tmp.dir, "store.db");
+    const { pageSize, leaves } = await storeWithPages(path);
+    assert.ok(leaves.length > 10, `expected many leaf pages, got ${leaves.length}`);
+    const page = leaves[Math.floor(leaves.length / 2)] as number;
+    damagePage(path, pageSize, page, 0, 16);
+
+    // Data pages are checked as they are read (a full check at every open would cost a read of the whole file).
+    const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    try {
+      const kv = store.kv("pages", { codec: utf8 });
+      let damaged: string | undefined;
+      let intact = 0;
+      for (let i = 0; i < 2_000; i++) {
+        const key = `key-${String(i).padStart(5, "0")}`;
+        try {
+          assert.equal(await kv.get(key), `value ${i} ${"v".repeat(80)}`);
+          intact++;
+        } catch (error) {
+          assert.ok(isStowageError(error, "CORRUPT"), `get ${key}: expected CORRUPT, got ${String(error)}`);
+          assert.ok((error as Error).message.includes(resolve(path)), "the message names the file");
+          damaged ??= key;
+        }
+      }
+      assert.ok(damaged !== undefined, "no read reached the damaged page");
+      assert.ok(intact > 1_500, `only ${intact} of 2,000 keys readable around one damaged page`);
+      await rejectsWith(kv.put(damaged, "overwrite?"), "CORRUPT");
+      await rejectsWith(kv.list({ limit: 2_000 }), "CORRUPT");
+      await rejectsWith(store.transaction(async (tx) => tx.kv("pages").delete(damaged as string)), "CORRUPT");
+      // Writes elsewhere in the file still work (they land in the WAL, not on the damaged page).
+      await store.kv("other", { codec: utf8 }).put("k", "v");
+      assert.equal(await store.kv("other", { codec: utf8 }).get("k"), "v");
+    } finally {
+      await store.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.notEqual(db.pragma("integrity_check", { simple: true }), "ok", "the damage is still there to be found, not papered over");
+    } finally {
+      db.close();
+    }
+    const start = (page - 1) * pageSize;
+    assert.ok(readFileSync(path).subarray(start, start + 16).every((byte) => byte === 0xff), "the damaged page was overwritten");
+  } finally {
+    tmp.remove();
+  }
+});

@@ -1,0 +1,90 @@
+/**
+ * Disk full: the SQLite file lives on a 4 MiB tmpfs, mounted by the test (root only). Writes that no longer fit fail
+ * with a typed error (BACKEND_UNAVAILABLE, "the disk is full"), every write that resolved stays readable, and once
+ * space is freed writes succeed again, in the same store and after reopening.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import Database from "better-sqlite3";
+import { isStowageError, openStore, utf8, type Store } from "../src/index.js";
+
+/** Mounts a small tmpfs; the reason when it cannot (not root, or no permission to mount here). */
+function mountSmallDisk(dir: string, size: string): string | undefined {
+  if (process.getuid?.() !== 0) return "it needs root to mount a tmpfs";
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "pipe" });
+    return undefined;
+  } catch (error) {
+    return `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+  }
+}
+
+test("sqlite on a full disk: writes fail typed, resolved data stays readable, writes resume once space is freed", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "stowage-full-"));
+  const why = mountSmallDisk(dir, "4m");
+  if (why !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    t.diagnostic(`could not run: ${why}`);
+    t.skip(`could not run: ${why}`);
+    return;
+  }
+  const path = join(dir, "store.db");
+  let store: Store | undefined;
+  try {
+    // Space to give back later.
+    writeFileSync(join(dir, "ballast"), Buffer.alloc(1024 * 1024));
+    store = await openStore({ backend: "sqlite", path, durability: "full", sweepIntervalMs: 0 });
+    const kv = store.kv("full", { codec: utf8 });
+    for (let i = 0; i < 10; i++) await kv.put(`early-${i}`, `early value ${i}`);
+
+    // Fill the disk, 8 puts of 16 KiB at a time (so that group commit runs into it too); bounded: 4 MiB cannot hold 2,000.
+    const big = "x".repeat(16 * 1024);
+    const resolved: string[] = [];
+    let failure: unknown;
+    for (let round = 0; round < 250 && failure === undefined; round++) {
+      const keys = Array.from({ length: 8 }, (_, i) => `fill-${round}-${i}`);
+      const outcomes = await Promise.allSettled(keys.map((key) => kv.put(key, big)));
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === "fulfilled") resolved.push(keys[i] as string);
+        else failure ??= outcome.reason;
+      });
+    }
+    assert.ok(failure !== undefined, "the 4 MiB disk never filled up");
+    assert.ok(isStowageError(failure, "BACKEND_UNAVAILABLE"), `expected BACKEND_UNAVAILABLE, got ${String(failure)}`);
+    assert.match((failure as Error).message, /disk is full/);
+    assert.match((failure as Error).message, new RegExp(path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+    t.diagnostic(`${resolved.length} puts of 16 KiB resolved before: ${(failure as Error).message}`);
+
+    // Reads still work on the full disk.
+    for (let i = 0; i < 10; i++) assert.equal(await kv.get(`early-${i}`), `early value ${i}`);
+    for (const key of resolved) assert.equal(await kv.get(key), big, `${key} resolved but cannot be read`);
+
+    // Space comes back: the same store writes again.
+    rmSync(join(dir, "ballast"));
+    await kv.put("after", "written once space was freed");
+    assert.equal(await kv.get("after"), "written once space was freed");
+    await store.close();
+    store = undefined;
+
+    // And everything that resolved is there after reopening, in a sound file.
+    const db = new Database(path);
+    try {
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+    } finally {
+      db.close();
+    }
+    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    const reopened = store.kv("full", { codec: utf8 });
+    for (const key of resolved) assert.equal(await reopened.get(key), big);
+    assert.equal(await reopened.get("after"), "written once space was freed");
+    assert.equal(await reopened.get("early-9"), "early value 9");
+  } finally {
+    await store?.close().catch(() => undefined);
+    execFileSync("umount", [dir], { stdio: "pipe" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
