@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EngineOps } from "../src/engines/engine.js";
-import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
+import { MULTI_STATEMENT_WRITE_OPS, SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
 import type { SqlProgram, SqlPrograms, SqlStep } from "../src/engines/sql/sql-program.js";
 import { POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
 
@@ -57,6 +57,10 @@ for (const [family, programs, single] of FAMILIES) {
       if (single.has(name)) assert.equal(statements.length, 1, `${name} is marked single-statement but issues ${statements.length}`);
       else if (statements.length === 1) {
         assert.match(statements[0]?.sql ?? "", /^SELECT/, `${name} is one writing statement: mark it single-statement so PostgreSQL runs it in one round trip`);
+      }
+      const writes = statements.filter((statement) => !/^SELECT/.test(statement.sql)).length;
+      if (family.startsWith("shared") && statements.length > 1 && writes > 0) {
+        assert.ok(MULTI_STATEMENT_WRITE_OPS.has(name), `${name} writes with ${statements.length} statements: list it in MULTI_STATEMENT_WRITE_OPS`);
       }
     }
     assert.deepEqual(Object.keys(ARGS).sort(), Object.keys(programs).sort(), "every operation has arguments here");

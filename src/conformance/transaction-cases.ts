@@ -131,6 +131,19 @@ export const transactionCases: CaseGroup = {
     assert.equal(await store.kv("a").get("k"), undefined);
   },
 
+  "an operation refused inside a transaction that goes on leaves nothing behind, not even a used id": async ({ store }) => {
+    const ids = await store.transaction(async (tx) => {
+      const queue = tx.queue("q");
+      const first = await queue.push("k", enc("1"));
+      await rejectsWith(tx.queue("q", { maxLen: 1 }).push("k", enc("refused")), "LIMIT_EXCEEDED", "q", "k");
+      const second = await queue.push("k", enc("2"));
+      return [first, second];
+    });
+    assert.deepEqual(ids, [1, 2], "the refused push took no id");
+    assert.deepEqual((await store.queue("q").peek("k", 10)).map((item) => dec(item.value)), ["1", "2"]);
+    assert.equal(await store.queue("q").len("k"), 2);
+  },
+
   "a transaction may make at most maxTransactionWrites writes": async ({ store }) => {
     await rejectsWith(
       store.transaction(async (tx) => {

@@ -105,6 +105,13 @@ export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyo
 ]);
 
 /**
+ * The operations whose program writes with more than one statement: inside a transaction that goes on after one of
+ * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). Checked
+ * by the same test.
+ */
+export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>(["logAppend", "queuePush"]);
+
+/**
  * The primitives written once in SQL for the sql family (SQLite, PostgreSQL), as programs (see `SqlProgram`). The
  * dialects differ only in their executor and schema; every statement here runs unchanged on both. Correctness under
  * concurrency comes from the statements themselves: a counter row taken first serialises appends and pushes per

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
 import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
-import { sqlPrograms } from "../sql/sql-ops.js";
+import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
@@ -52,6 +52,8 @@ export class SqliteEngine implements Engine {
   private readonly writer: Database.Database;
   private readonly reader: Database.Database;
   private readonly writerOps: EngineOps;
+  /** The writer's ops for transaction bodies (see the constructor). */
+  private readonly transactionOps: EngineOps;
   private readonly readerOps: EngineOps;
   private readonly lock = new Mutex();
   private pending: PendingWrite[] = [];
@@ -86,6 +88,11 @@ export class SqliteEngine implements Engine {
     const writerExec = new SqliteExecutor(writer);
     const readerExec = new SqliteExecutor(reader);
     this.writerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, writerExec, map));
+    // In a transaction the body may catch an operation's error and go on: an operation of several writing statements
+    // then runs under its own savepoint, so that a failure leaves none of its statements behind.
+    this.transactionOps = opsOf(programs, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+      MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
+    );
     this.readerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, readerExec, map));
     this.statement = {
       begin: writer.prepare("BEGIN IMMEDIATE"),
@@ -94,11 +101,17 @@ export class SqliteEngine implements Engine {
       savepoint: writer.prepare("SAVEPOINT w"),
       release: writer.prepare("RELEASE w"),
       rollbackTo: writer.prepare("ROLLBACK TO w"),
+      opSavepoint: writer.prepare("SAVEPOINT op"),
+      opRelease: writer.prepare("RELEASE op"),
+      opRollbackTo: writer.prepare("ROLLBACK TO op"),
     };
     this.mapError = map;
   }
 
-  private readonly statement: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Database.Statement>;
+  private readonly statement: Record<
+    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo" | "opSavepoint" | "opRelease" | "opRollbackTo",
+    Database.Statement
+  >;
   private readonly mapError: (error: unknown) => Error;
 
   /** Answers synchronously: the reader connection sees committed data only, so it never waits for the writer. */
@@ -117,7 +130,7 @@ export class SqliteEngine implements Engine {
     return this.lock.run(async () => {
       this.run(this.statement.begin);
       try {
-        const result = await body(this.writerOps);
+        const result = await body(this.transactionOps);
         this.run(this.statement.commit);
         return result;
       } catch (error) {
@@ -224,6 +237,24 @@ export class SqliteEngine implements Engine {
       this.rollback();
       for (const write of group) write.reject(error);
       return false;
+    }
+  }
+
+  /** Runs `op` under a savepoint of its own inside the open transaction: on failure, none of its statements stay. */
+  private underSavepoint<T>(op: () => T): T {
+    this.run(this.statement.opSavepoint);
+    try {
+      const result = op();
+      this.run(this.statement.opRelease);
+      return result;
+    } catch (error) {
+      try {
+        this.statement.opRollbackTo.run();
+        this.statement.opRelease.run();
+      } catch {
+        // The savepoint is gone only if the whole transaction is, and then the commit fails for all of it.
+      }
+      throw error;
     }
   }
 

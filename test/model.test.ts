@@ -1,0 +1,234 @@
+/**
+ * Model-based property tests: fast-check generates random sequences of operations — KV put (with and without TTL),
+ * get, delete, list, count, delete-range; log append, since, lastSeq; slot get, upsert, CAS; queue push (bounded,
+ * both overflow policies), peek, ack, drop-oldest, len; transactions of several writes that commit or throw; clock
+ * moves — and runs each against the memory engine (the model) and a durable engine, sharing one controlled clock.
+ * Every answer, and every error code, must be the same. `MODEL_CASES` sets the sequences per engine (the soak runs
+ * 10,000).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import { isStowageError, openStore, utf8, type OpenStoreOptions, type Store } from "../src/index.js";
+import { tempDir } from "./helpers/child.js";
+import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+
+const CASES = Number(process.env.MODEL_CASES ?? 150);
+
+let server: PostgresServer | undefined;
+before(async () => {
+  server = await startPostgres();
+});
+after(() => server?.destroy());
+
+const key = fc.constantFrom("a", "b", "c", "a/1", "a/2", "b/1", "é", "日本");
+const value = fc.constantFrom("", "x", "y", "zz", "é€", "long ".repeat(20));
+const limit = fc.integer({ min: 1, max: 5 });
+
+type Write =
+  | { op: "put"; key: string; value: string; ttlMs?: number }
+  | { op: "delete"; key: string }
+  | { op: "deleteRange"; prefix: string }
+  | { op: "append"; key: string; value: string }
+  | { op: "upsert"; key: string; value: string }
+  | { op: "cas"; key: string; expected: number; value: string }
+  | { op: "push"; key: string; value: string; maxLen?: number; overflow: "reject" | "drop-oldest" }
+  | { op: "ack"; key: string; id: number }
+  | { op: "dropOldest"; key: string; count: number };
+
+type Command =
+  | Write
+  | { op: "get"; key: string }
+  | { op: "list"; prefix?: string; start?: string; end?: string; limit: number; reverse: boolean; keysOnly: boolean; pages: number }
+  | { op: "count"; prefix?: string }
+  | { op: "since"; key: string; seq: number; limit: number }
+  | { op: "lastSeq" }
+  | { op: "slotGet"; key: string }
+  | { op: "peek"; key: string; limit: number }
+  | { op: "len"; key: string }
+  | { op: "tick"; ms: number }
+  | { op: "tx"; writes: Write[]; fail: boolean };
+
+const write: fc.Arbitrary<Write> = fc.oneof(
+  fc.record({ op: fc.constant("put" as const), key, value }),
+  fc.record({ op: fc.constant("put" as const), key, value, ttlMs: fc.integer({ min: 1, max: 50 }) }),
+  fc.record({ op: fc.constant("delete" as const), key }),
+  fc.record({ op: fc.constant("deleteRange" as const), prefix: fc.constantFrom("a", "a/", "b", "") }),
+  fc.record({ op: fc.constant("append" as const), key, value }),
+  fc.record({ op: fc.constant("upsert" as const), key, value }),
+  fc.record({ op: fc.constant("cas" as const), key, expected: fc.integer({ min: 0, max: 4 }), value }),
+  fc.record({ op: fc.constant("push" as const), key, value, overflow: fc.constantFrom("reject" as const, "drop-oldest" as const) }),
+  fc.record({ op: fc.constant("push" as const), key, value, maxLen: fc.integer({ min: 1, max: 3 }), overflow: fc.constantFrom("reject" as const, "drop-oldest" as const) }),
+  fc.record({ op: fc.constant("ack" as const), key, id: fc.integer({ min: 1, max: 12 }) }),
+  fc.record({ op: fc.constant("dropOldest" as const), key, count: fc.integer({ min: 1, max: 3 }) }),
+);
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 6, arbitrary: write },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      {
+        op: fc.constant("list" as const),
+        prefix: fc.constantFrom("a", "a/", "b"),
+        start: key,
+        end: key,
+        limit,
+        reverse: fc.boolean(),
+        keysOnly: fc.boolean(),
+        pages: fc.integer({ min: 1, max: 3 }),
+      },
+      { requiredKeys: ["op", "limit", "reverse", "keysOnly", "pages"] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("count" as const), prefix: fc.constantFrom("a", "b", "") }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("since" as const), key, seq: fc.integer({ min: 0, max: 10 }), limit }) },
+  { weight: 1, arbitrary: fc.constant({ op: "lastSeq" as const }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("slotGet" as const), key }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("peek" as const), key, limit }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("len" as const), key }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("tx" as const), writes: fc.array(write, { minLength: 1, maxLength: 5 }), fail: fc.boolean() }) },
+);
+
+/** The handles of one case: its own namespace on a shared store. */
+function handles(store: Store | Parameters<Parameters<Store["transaction"]>[0]>[0], ns: string) {
+  return {
+    kv: store.kv(ns, { codec: utf8 }),
+    log: store.log(ns, { codec: utf8 }),
+    slot: store.slot(ns, { codec: utf8 }),
+    queue: (maxLen?: number, overflow?: "reject" | "drop-oldest") =>
+      store.queue(ns, maxLen === undefined ? { codec: utf8 } : { codec: utf8, maxLen, overflow }),
+  };
+}
+
+async function applyWrite(h: ReturnType<typeof handles>, w: Write): Promise<unknown> {
+  switch (w.op) {
+    case "put":
+      return h.kv.put(w.key, w.value, w.ttlMs === undefined ? undefined : { ttlMs: w.ttlMs });
+    case "delete":
+      return h.kv.delete(w.key);
+    case "deleteRange":
+      return h.kv.deleteRange(w.prefix === "" ? {} : { prefix: w.prefix });
+    case "append":
+      return h.log.append(w.key, w.value);
+    case "upsert":
+      return h.slot.upsert(w.key, w.value);
+    case "cas":
+      return h.slot.cas(w.key, w.expected, w.value);
+    case "push":
+      return h.queue(w.maxLen, w.overflow).push(w.key, w.value);
+    case "ack":
+      return h.queue().ack(w.key, w.id);
+    case "dropOldest":
+      return h.queue().dropOldest(w.key, w.count);
+  }
+}
+
+class Rollback extends Error {}
+
+async function apply(store: Store, ns: string, c: Command, clock: { now: number }): Promise<unknown> {
+  const h = handles(store, ns);
+  switch (c.op) {
+    case "get":
+      return h.kv.get(c.key);
+    case "list": {
+      // Follows the cursor for a few pages, so that cursors are compared by what they lead to.
+      const pages: unknown[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < c.pages; i++) {
+        const range = c.prefix !== undefined ? { prefix: c.prefix } : { start: c.start, end: c.end };
+        const page = await h.kv.list({ ...range, limit: c.limit, reverse: c.reverse, keysOnly: c.keysOnly, cursor });
+        pages.push(page.entries);
+        cursor = page.cursor;
+        if (cursor === undefined) break;
+      }
+      return { pages, more: cursor !== undefined };
+    }
+    case "count":
+      return h.kv.count(c.prefix === "" ? {} : { prefix: c.prefix });
+    case "since":
+      return h.log.since(c.key, c.seq, { limit: c.limit });
+    case "lastSeq":
+      return h.log.lastSeq();
+    case "slotGet":
+      return h.slot.get(c.key);
+    case "peek":
+      return h.queue().peek(c.key, c.limit);
+    case "len":
+      return h.queue().len(c.key);
+    case "tick":
+      clock.now += c.ms;
+      return clock.now;
+    case "tx":
+      try {
+        return await store.transaction(async (tx) => {
+          const inside = handles(tx, ns);
+          const results: unknown[] = [];
+          for (const w of c.writes) results.push(await outcome(() => applyWrite(inside, w)));
+          if (c.fail) throw new Rollback("rolled back on purpose");
+          return results;
+        });
+      } catch (error) {
+        if (error instanceof Rollback) return "rolled back";
+        throw error;
+      }
+    default:
+      return applyWrite(h, c);
+  }
+}
+
+/** A call's result or its error code, so that the two engines' answers compare with deepEqual. */
+async function outcome(call: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return { ok: await call() };
+  } catch (error) {
+    if (isStowageError(error)) return { error: error.code };
+    throw error;
+  }
+}
+
+async function checkAgainstModel(t: { diagnostic(message: string): void }, options: (clock: () => number) => OpenStoreOptions): Promise<void> {
+  const clock = { now: Date.UTC(2026, 0, 1) };
+  const now = () => clock.now;
+  const model = await openStore({ backend: "memory", clock: now, sweepIntervalMs: 0 });
+  const subject = await openStore({ ...options(now), sweepIntervalMs: 0 });
+  let run = 0;
+  let commands = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 30, size: "large" }), async (sequence) => {
+        const ns = `m${run++}`; // each sequence starts from an empty namespace of its own
+        for (const [i, c] of sequence.entries()) {
+          commands++;
+          const expected = await outcome(() => apply(model, ns, c, clock));
+          if (c.op === "tick") continue; // the clock is shared: moved once
+          const actual = await outcome(() => apply(subject, ns, c, clock));
+          assert.deepEqual(actual, expected, `command ${i} ${JSON.stringify(c)} of ${JSON.stringify(sequence)}`);
+        }
+      }),
+      { numRuns: CASES, seed: Number(process.env.MODEL_SEED ?? 20261125) },
+    );
+  } finally {
+    await subject.close();
+    await model.close();
+  }
+  t.diagnostic(`${CASES} sequences, ${commands} commands: every answer equal to the memory model's`);
+}
+
+test("sqlite agrees with the memory model on random operation sequences", async (t) => {
+  const tmp = tempDir("model");
+  try {
+    await checkAgainstModel(t, (clock) => ({ backend: "sqlite", path: join(tmp.dir, "store.db"), clock }));
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("postgres agrees with the memory model on random operation sequences", async (t) => {
+  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
+  const dsn = server.dsn;
+  await checkAgainstModel(t, (clock) => ({ backend: "postgres", dsn, schema: "model", clock }));
+});
