@@ -34,7 +34,9 @@ export type CrashReport =
   | { n: number; type: "log"; seq: number }
   | { n: number; type: "cas"; version: number | null }
   | { n: number; type: "push" | "ack"; id: number }
-  | { n: number; type: "tx"; seq: number; id: number };
+  | { n: number; type: "tx"; seq: number; id: number }
+  /** A tolerant worker's failed operation: it may or may not have been applied (a lost connection at commit). */
+  | { n: number; type: "failed"; code: string; ms: number };
 
 /** The reports of a killed child: its JSON lines (a kill can only cut a line that was never written whole). */
 export function parseReports(lines: readonly string[]): CrashReport[] {
@@ -125,7 +127,7 @@ export async function checkRound(store: Store, ledger: CrashLedger, round: numbe
       case 1: {
         const found = await kv.get(n % 6 === 0 ? k.kv : k.ttl);
         if (found !== undefined && found !== value) say(`holds ${found}`);
-        if (reports.length > 0 && found === undefined) say("reported but missing");
+        if (reported(n % 6 === 0 ? "kv" : "ttl") !== undefined && found === undefined) say("reported but missing");
         break;
       }
       case 2: {

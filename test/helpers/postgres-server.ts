@@ -13,8 +13,8 @@ export interface PostgresServer {
   /** A DSN for the superuser `stowage` on 127.0.0.1, database `postgres`. */
   readonly dsn: string;
   readonly port: number;
-  /** Stops the server, keeping its data (for restart tests). */
-  stop(): void;
+  /** Stops the server, keeping its data (for restart tests): "fast" (the default) or "immediate", a crash without a shutdown checkpoint. */
+  stop(mode?: "fast" | "immediate"): void;
   /** Starts it again on the same port and data. */
   start(): void;
   /** Stops the server and removes its folder. Idempotent. */
@@ -96,9 +96,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     tool("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
     running = true;
   };
-  const stop = () => {
+  const stop = (mode: "fast" | "immediate" = "fast") => {
     if (!running) return;
-    tool("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"]);
+    tool("pg_ctl", ["-D", data, "-m", mode, "-w", "-t", "60", "stop"]);
     running = false;
   };
   let destroyed = false;
