@@ -19,6 +19,8 @@ import { runRegisterWorkload, type RegisterOperation } from "./helpers/register-
 const CLIENTS = 4;
 /** Operations per client: enough for races on every key, few enough that a history checks in well under a second. */
 const OPERATIONS = 250;
+/** Histories per engine (the soak runs more, each from its own seed). */
+const RUNS = Number(process.env.LINEARIZABILITY_RUNS ?? 1);
 
 let server: PostgresServer | undefined;
 before(async () => {
@@ -131,7 +133,7 @@ for (const fault of ["racy-cas", "stale-read"] as const) {
 }
 
 test("memory: histories of 4 concurrent clients are linearizable", async () => {
-  for (const seed of [1, 2, 3]) {
+  for (let seed = 1; seed <= 3 * RUNS; seed++) {
     const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
     try {
       const history = await inProcessHistory(store, seed);
@@ -173,7 +175,9 @@ async function checkProcesses(t: { diagnostic(message: string): void }, options:
 test("sqlite: histories of 4 processes sharing one file are linearizable", async (t) => {
   const tmp = tempDir("linearizable");
   try {
-    await checkProcesses(t, { backend: "sqlite", path: join(tmp.dir, "store.db"), busyTimeoutMs: 10_000 }, 1);
+    for (let seed = 1; seed <= RUNS; seed++) {
+      await checkProcesses(t, { backend: "sqlite", path: join(tmp.dir, `store-${seed}.db`), busyTimeoutMs: 10_000 }, seed);
+    }
   } finally {
     tmp.remove();
   }
@@ -181,5 +185,7 @@ test("sqlite: histories of 4 processes sharing one file are linearizable", async
 
 test("postgres: histories of 4 processes sharing one schema are linearizable", async (t) => {
   if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-  await checkProcesses(t, { backend: "postgres", dsn: server.dsn, schema: "linearizable", poolSize: 4, connectTimeoutMs: 10_000 }, 1);
+  for (let seed = 1; seed <= RUNS; seed++) {
+    await checkProcesses(t, { backend: "postgres", dsn: server.dsn, schema: `linearizable_${seed}`, poolSize: 4, connectTimeoutMs: 10_000 }, seed);
+  }
 });
