@@ -7,13 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { openStore, type OpenStoreOptions } from "../src/index.js";
 import { sleep, startChild, tempDir, type Child } from "./helpers/child.js";
 import { checkRound, CrashLedger, invariantQueries, parseReports, ROUND_STRIDE } from "./helpers/crash-check.js";
-import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { usePostgresServer } from "./helpers/postgres-server.js";
 import { seeded } from "./helpers/register-workload.js";
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10);
@@ -21,11 +21,8 @@ const IN_FLIGHT = 8;
 /** The kill comes this long after the child is ready, at random: from before its first write to mid-stream. */
 const MAX_RUN_MS = 150;
 
-let server: PostgresServer | undefined;
-before(async () => {
-  server = await startPostgres();
-});
-after(() => server?.destroy());
+// A real server for this file; if it cannot start, every test that needs it fails rather than skips.
+const pgServer = usePostgresServer();
 
 interface Engine {
   options: OpenStoreOptions;
@@ -91,8 +88,7 @@ test("sqlite: a process killed mid-workload loses nothing it reported and leaves
 });
 
 test("postgres: a process killed mid-workload loses nothing it reported and leaves no half-done write", async (t) => {
-  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-  const dsn = server.dsn;
+  const dsn = pgServer().dsn;
   const schema = "crash";
   await crashRounds(t, {
     options: { backend: "postgres", dsn, schema, poolSize: 4, connectTimeoutMs: 10_000 },

@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { Engine, EngineOps, EngineWork } from "../src/engines/engine.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { createStore, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, startChild, tempDir, type Child } from "./helpers/child.js";
 import { checkLinearizable, type Operation } from "./helpers/linearizability.js";
-import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { usePostgresServer } from "./helpers/postgres-server.js";
 import { REGISTER_MODEL, type RegisterInput, type RegisterOutput } from "./helpers/register-model.js";
 import { runRegisterWorkload, type RegisterOperation } from "./helpers/register-workload.js";
 
@@ -22,11 +22,8 @@ const OPERATIONS = 250;
 /** Histories per engine (the soak runs more, each from its own seed). */
 const RUNS = Number(process.env.LINEARIZABILITY_RUNS ?? 1);
 
-let server: PostgresServer | undefined;
-before(async () => {
-  server = await startPostgres();
-});
-after(() => server?.destroy());
+// A real server for this file; if it cannot start, every test that needs it fails rather than skips.
+const pgServer = usePostgresServer();
 
 type Op = Operation<RegisterInput, RegisterOutput>;
 const op = (client: number, call: number, ret: number, input: RegisterInput, output: RegisterOutput): Op => ({ client, call, ret, input, output });
@@ -184,8 +181,7 @@ test("sqlite: histories of 4 processes sharing one file are linearizable", async
 });
 
 test("postgres: histories of 4 processes sharing one schema are linearizable", async (t) => {
-  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
   for (let seed = 1; seed <= RUNS; seed++) {
-    await checkProcesses(t, { backend: "postgres", dsn: server.dsn, schema: `linearizable_${seed}`, poolSize: 4, connectTimeoutMs: 10_000 }, seed);
+    await checkProcesses(t, { backend: "postgres", dsn: pgServer().dsn, schema: `linearizable_${seed}`, poolSize: 4, connectTimeoutMs: 10_000 }, seed);
   }
 });

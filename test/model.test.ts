@@ -8,19 +8,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import fc from "fast-check";
 import { isStowageError, openStore, utf8, type OpenStoreOptions, type Store } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
-import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { usePostgresServer } from "./helpers/postgres-server.js";
 
 const CASES = Number(process.env.MODEL_CASES ?? 150);
 
-let server: PostgresServer | undefined;
-before(async () => {
-  server = await startPostgres();
-});
-after(() => server?.destroy());
+// A real server for this file; if it cannot start, every test that needs it fails rather than skips.
+const pgServer = usePostgresServer();
 
 const key = fc.constantFrom("a", "b", "c", "a/1", "a/2", "b/1", "é", "日本");
 const value = fc.constantFrom("", "x", "y", "zz", "é€", "long ".repeat(20));
@@ -228,7 +225,6 @@ test("sqlite agrees with the memory model on random operation sequences", async 
 });
 
 test("postgres agrees with the memory model on random operation sequences", async (t) => {
-  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-  const dsn = server.dsn;
+  const dsn = pgServer().dsn;
   await checkAgainstModel(t, (clock) => ({ backend: "postgres", dsn, schema: "model", clock }));
 });

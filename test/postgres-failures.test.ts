@@ -5,23 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import pg from "pg";
 import { isStowageError, json, openStore, utf8, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, type Child } from "./helpers/child.js";
-import { freePort, startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { freePort, usePostgresServer } from "./helpers/postgres-server.js";
 
-// A real server for this file; if it cannot start, every test fails (pgServer() throws) rather than skips.
-let server: PostgresServer | undefined;
-before(async () => {
-  server = await startPostgres();
-});
-after(() => server?.destroy());
+// A real server for this file; if it cannot start, every test that needs it fails rather than skips.
+const pgServer = usePostgresServer();
 
-function pgServer(): PostgresServer {
-  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-  return server;
-}
 
 /** Runs `body` with a plain node-postgres client (not stowage), closed afterwards. */
 async function withClient<T>(body: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -8,23 +8,16 @@
  */
 import assert from "node:assert/strict";
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { isStowageError, openStore, utf8, type OpenStoreOptions } from "../src/index.js";
 import { killAll, sleep, startChild, type Child } from "./helpers/child.js";
 import { checkRound, CrashLedger, invariantQueries, parseReports, type CrashReport } from "./helpers/crash-check.js";
-import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { usePostgresServer } from "./helpers/postgres-server.js";
 import pg from "pg";
 
-let server: PostgresServer | undefined;
-before(async () => {
-  server = await startPostgres();
-});
-after(() => server?.destroy());
+// A real server for this file; if it cannot start, every test that needs it fails rather than skips.
+const pgServer = usePostgresServer();
 
-function pgServer(): PostgresServer {
-  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-  return server;
-}
 
 const WRITERS = 3;
 const RESTARTS = 3;

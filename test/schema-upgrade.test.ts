@@ -5,20 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { MIGRATIONS as PG_MIGRATIONS } from "../src/engines/postgres/postgres-schema.js";
 import { APPLICATION_ID, MIGRATIONS as SQLITE_MIGRATIONS } from "../src/engines/sqlite/sqlite-schema.js";
 import { isStowageError, openStore, utf8, type Store } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
-import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { usePostgresServer } from "./helpers/postgres-server.js";
 
-let server: PostgresServer | undefined;
-before(async () => {
-  server = await startPostgres();
-});
-after(() => server?.destroy());
+// A real server for this file; if it cannot start, every test that needs it fails rather than skips.
+const pgServer = usePostgresServer();
 
 /** Queue rows as version 1 stored them: key "a" holds 3 items, key "b" 2, in namespace "jobs"; "other" holds 1. */
 const V1_QUEUE_ROWS: Array<[string, string, number]> = [
@@ -86,9 +83,8 @@ test("SQLite: a version 1 file is upgraded in place and its queue lengths are ba
 });
 
 test("PostgreSQL: a version 1 schema is upgraded on connect and its queue lengths are backfilled", async () => {
-  if (server === undefined) throw new Error("the PostgreSQL test server did not start");
   const schema = "upgrade_v1";
-  const client = new pg.Client({ connectionString: server.dsn });
+  const client = new pg.Client({ connectionString: pgServer().dsn });
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA ${schema}`);
@@ -104,7 +100,7 @@ test("PostgreSQL: a version 1 schema is upgraded on connect and its queue length
     await client.end();
   }
 
-  const store = await openStore({ backend: "postgres", dsn: server.dsn, schema });
+  const store = await openStore({ backend: "postgres", dsn: pgServer().dsn, schema });
   try {
     assert.equal((await store.info()).schemaVersion, 2);
     await checkUpgraded(store);

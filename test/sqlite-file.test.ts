@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { isStowageError, openStore, utf8, type ErrorCode, type Store } from "../src/index.js";
-import { killAll, lastJson, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
+import { killAll, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 
 const APPLICATION_ID = 0x53544f57;
 const SCHEMA_VERSION = 2;

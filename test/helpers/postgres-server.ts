@@ -8,6 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 
 export interface PostgresServer {
   /** A DSN for the superuser `stowage` on 127.0.0.1, database `postgres`. */
@@ -122,4 +123,20 @@ export async function startPostgres(): Promise<PostgresServer> {
     throw error;
   }
   return { dsn: `postgres://stowage@127.0.0.1:${port}/postgres`, port, stop, start, destroy };
+}
+
+/**
+ * A real server for the calling test file: started before its tests and destroyed after them. The getter throws when
+ * the server did not start, so every test that needs it fails rather than skips.
+ */
+export function usePostgresServer(): () => PostgresServer {
+  let server: PostgresServer | undefined;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => server?.destroy());
+  return () => {
+    if (server === undefined) throw new Error("the PostgreSQL test server did not start");
+    return server;
+  };
 }

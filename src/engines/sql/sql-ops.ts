@@ -1,7 +1,7 @@
-import type { KeyRange, RangeScan } from "../../api/range.js";
+import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
 import type { StoredKv } from "../engine.js";
-import { itemsToDrop, type QueueBound } from "../queue-bound.js";
+import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 
