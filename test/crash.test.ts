@@ -1,18 +1,16 @@
 /**
  * Crash safety: a child process runs a mixed workload (KV puts with and without TTL, log appends, slot CAS, queue
  * push and ack, transactions) and reports each operation once it resolved; the test kills it with SIGKILL at a
- * random moment, reopens the store and checks (test/helpers/crash-check.ts) that every reported operation is there,
- * every unreported one is wholly present or wholly absent, and the engine's integrity holds. Then the next child
- * goes on with the same store. `CRASH_ROUNDS` sets the kills per engine (10 here; the soak runs 200).
+ * random moment, reopens the store, runs `store.check()` (the engine's own integrity check and stowage's
+ * invariants) and checks (test/helpers/crash-check.ts) that every reported operation is there and every unreported
+ * one is wholly present or wholly absent. Then the next child goes on with the same store. `CRASH_ROUNDS` sets the kills per engine (10 here; the soak runs 200).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { openStore, type OpenStoreOptions } from "../src/index.js";
 import { sleep, startChild, tempDir, type Child } from "./helpers/child.js";
-import { checkRound, CrashLedger, invariantQueries, parseReports, ROUND_STRIDE } from "./helpers/crash-check.js";
+import { checkRound, CrashLedger, parseReports, ROUND_STRIDE } from "./helpers/crash-check.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 import { seeded } from "./helpers/register-workload.js";
 
@@ -24,13 +22,7 @@ const MAX_RUN_MS = 150;
 // A real server for this file; if it cannot start, every test that needs it fails rather than skips.
 const pgServer = usePostgresServer();
 
-interface Engine {
-  options: OpenStoreOptions;
-  /** The engine's own integrity check of the stored data after a kill: its problems, [] when sound. */
-  integrity(): Promise<string[]>;
-}
-
-async function crashRounds(t: { diagnostic(message: string): void }, engine: Engine, seed: number): Promise<void> {
+async function crashRounds(t: { diagnostic(message: string): void }, options: OpenStoreOptions, seed: number): Promise<void> {
   const random = seeded(seed);
   const ledger = new CrashLedger();
   let reportedTotal = 0;
@@ -38,7 +30,7 @@ async function crashRounds(t: { diagnostic(message: string): void }, engine: Eng
     const first = round * ROUND_STRIDE;
     let child: Child | undefined;
     try {
-      child = startChild("crash-worker", [JSON.stringify(engine.options), String(first), String(IN_FLIGHT), String(ROUND_STRIDE - 1)]);
+      child = startChild("crash-worker", [JSON.stringify(options), String(first), String(IN_FLIGHT), String(ROUND_STRIDE - 1)]);
       assert.ok(await child.waitFor((lines) => lines.includes("ready"), 30_000), `round ${round}: the worker did not start\n${child.describe()}`);
       await sleep(Math.floor(random() * MAX_RUN_MS));
       assert.equal(child.hasExited, false, `round ${round}: the worker stopped on its own\n${child.describe()}`);
@@ -52,10 +44,11 @@ async function crashRounds(t: { diagnostic(message: string): void }, engine: Eng
     const reports = parseReports(child.lines);
     reportedTotal += reports.length;
     const problems = ledger.add(reports);
-    problems.push(...(await engine.integrity()));
     const maxN = Math.max(first - 1, ...reports.map((r) => r.n));
-    const store = await openStore({ ...engine.options, sweepIntervalMs: 0 });
+    const store = await openStore({ ...options, sweepIntervalMs: 0 });
     try {
+      // The engine's own check (SQLite's integrity_check) and stowage's invariants, then the workload's checks.
+      problems.push(...(await store.check()).problems);
       problems.push(...(await checkRound(store, ledger, round, first, maxN - first + 1 + IN_FLIGHT)));
     } finally {
       await store.close();
@@ -68,43 +61,12 @@ async function crashRounds(t: { diagnostic(message: string): void }, engine: Eng
 test("sqlite: a process killed mid-workload loses nothing it reported and leaves no half-done write", async (t) => {
   const tmp = tempDir("crash");
   try {
-    const path = join(tmp.dir, "store.db");
-    await crashRounds(t, {
-      options: { backend: "sqlite", path, durability: "full", busyTimeoutMs: 10_000 },
-      async integrity() {
-        const db = new Database(path);
-        try {
-          const result = db.pragma("integrity_check", { simple: true });
-          const broken = invariantQueries("").flatMap((sql) => db.prepare(sql).all());
-          return [...(result === "ok" ? [] : [`PRAGMA integrity_check: ${String(result)}`]), ...broken.map((row) => `invariant broken: ${JSON.stringify(row)}`)];
-        } finally {
-          db.close();
-        }
-      },
-    }, 11);
+    await crashRounds(t, { backend: "sqlite", path: join(tmp.dir, "store.db"), durability: "full", busyTimeoutMs: 10_000 }, 11);
   } finally {
     tmp.remove();
   }
 });
 
 test("postgres: a process killed mid-workload loses nothing it reported and leaves no half-done write", async (t) => {
-  const dsn = pgServer().dsn;
-  const schema = "crash";
-  await crashRounds(t, {
-    options: { backend: "postgres", dsn, schema, poolSize: 4, connectTimeoutMs: 10_000 },
-    async integrity() {
-      // No general page checker ships with every server build; stowage's own invariants are read from the tables.
-      const client = new pg.Client({ connectionString: dsn });
-      await client.connect();
-      try {
-        const exists = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
-        if (exists.rowCount === 0) return [];
-        const broken = [];
-        for (const sql of invariantQueries(`${schema}.`)) broken.push(...(await client.query(sql)).rows);
-        return broken.map((row) => `invariant broken: ${JSON.stringify(row)}`);
-      } finally {
-        await client.end();
-      }
-    },
-  }, 12);
+  await crashRounds(t, { backend: "postgres", dsn: pgServer().dsn, schema: "crash", poolSize: 4, connectTimeoutMs: 10_000 }, 12);
 });

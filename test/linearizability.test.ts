@@ -95,6 +95,10 @@ class BrokenEngine implements Engine {
     return this.inner.transaction(body);
   }
 
+  check(): Promise<string[]> {
+    return this.inner.check();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

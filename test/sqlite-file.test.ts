@@ -3,6 +3,7 @@
  * without touching them, concurrent creation by several processes, durability levels and a busy lock.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -453,6 +454,42 @@ test("a SQLite file with a damaged data page: reads and writes that reach it fai
     }
     const start = (page - 1) * pageSize;
     assert.ok(readFileSync(path).subarray(start, start + 16).every((byte) => byte === 0xff), "the damaged page was overwritten");
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("store.check() and `stowage check` report a broken invariant and a damaged page", async () => {
+  const tmp = tempDir("file-check");
+  try {
+    const path = join(tmp.dir, "store.db");
+    const { pageSize, leaves } = await storeWithPages(path);
+    let store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    await store.queue("jobs").push("q", new Uint8Array([1]));
+    assert.deepEqual(await store.check(), { ok: true, problems: [] });
+    await store.close();
+
+    // A kept queue length that disagrees with the items (as a bug or a hand edit would leave it).
+    const db = new Database(path);
+    db.prepare("UPDATE stowage_queue_len SET len = 7 WHERE ns = 'jobs'").run();
+    db.close();
+    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    const report = await store.check();
+    await store.close();
+    assert.equal(report.ok, false);
+    assert.equal(report.problems.length, 1, report.problems.join("\n"));
+    assert.match(report.problems[0] as string, /kept length equals its items: broken by .*"jobs".*"kept":7.*"items":1/);
+
+    // A damaged data page: SQLite's own check speaks, and the CLI exits 1 with CORRUPT after printing the report.
+    damagePage(path, pageSize, leaves[1] as number, 0, 16);
+    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    const damaged = await store.check();
+    await store.close();
+    assert.ok(damaged.problems.some((line) => line.startsWith("SQLite integrity_check:")), damaged.problems.join("\n"));
+    const cli = spawnSync(process.execPath, [join("dist", "src", "cli", "main.js"), "--storage-path", path, "check"], { encoding: "utf8" });
+    assert.equal(cli.status, 1, cli.stderr);
+    assert.match(cli.stdout, /SQLite integrity_check:/);
+    assert.match(cli.stderr, /^error CORRUPT: \d+ problem\(s\) found/);
   } finally {
     tmp.remove();
   }

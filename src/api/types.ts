@@ -186,6 +186,14 @@ export interface StoreInfo {
   storedRows: number;
 }
 
+/** What `store.check()` reports. */
+export interface IntegrityReport {
+  /** True when no problem was found. */
+  ok: boolean;
+  /** One line per problem: the engine's own check (SQLite's `integrity_check`) and stowage's invariants. */
+  problems: string[];
+}
+
 /** One store: every primitive of a service's runtime state, on one engine. */
 export interface Store extends TransactionScope {
   /** The engine's name: `memory`, `sqlite`, … */
@@ -199,6 +207,12 @@ export interface Store extends TransactionScope {
   sweep(): Promise<number>;
   /** The engine, its location and the namespaces with their counts. */
   info(): Promise<StoreInfo>;
+  /**
+   * Verifies the stored data: the engine's own check where it has one (SQLite's `integrity_check`) and stowage's
+   * invariants (queue lengths match their items, counters are not behind what they handed out, orders hold). Reads
+   * everything, so it costs about a full scan: for operations and tests, not for hot paths.
+   */
+  check(): Promise<IntegrityReport>;
   /** Waits for pending writes, releases every handle and the engine. Further calls fail with CLOSED. Idempotent. */
   close(): Promise<void>;
 }

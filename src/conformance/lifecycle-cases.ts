@@ -46,7 +46,34 @@ export const lifecycleCases: CaseGroup = {
     await rejectsWith(store.transaction(async () => undefined), "CLOSED");
     await rejectsWith(store.info(), "CLOSED");
     await rejectsWith(store.sweep(), "CLOSED");
+    await rejectsWith(store.check(), "CLOSED");
     assert.throws(() => store.kv("a"), /CLOSED/);
+  },
+
+  "check finds nothing wrong after every kind of write, rollback and refusal": async ({ store }) => {
+    assert.deepEqual(await store.check(), { ok: true, problems: [] }, "an empty store");
+    const kv = store.kv("c");
+    for (let i = 0; i < 20; i++) await kv.put(`k${i}`, enc(String(i)), i % 2 === 0 ? { ttlMs: 1000 } : undefined);
+    await kv.delete("k3");
+    await kv.deleteRange({ prefix: "k1" });
+    for (let i = 0; i < 5; i++) await store.log("c").append(`l${i % 2}`, enc("e"));
+    await store.slot("c").upsert("s", enc("1"));
+    await store.slot("c").cas("s", 1, enc("2"));
+    const queue = store.queue("c", { maxLen: 3, overflow: "drop-oldest" });
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await queue.push("q", enc(String(i))));
+    await queue.ack("q", ids[4] as number);
+    await queue.dropOldest("q", 1);
+    await rejectsWith(store.queue("c", { maxLen: 1 }).push("q", enc("refused")), "LIMIT_EXCEEDED", "c", "q");
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.queue("c").push("q", enc("rolled back"));
+        await tx.log("c").append("l0", enc("rolled back"));
+        throw new Error("roll back");
+      }),
+      /roll back/,
+    );
+    assert.deepEqual(await store.check(), { ok: true, problems: [] });
   },
 
   "handles taken before close fail with CLOSED for every primitive": async ({ open, clock }) => {

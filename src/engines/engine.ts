@@ -108,6 +108,11 @@ export interface Engine {
   write<T>(work: EngineWork<T>): Promise<T>;
   /** Runs `body` as one exclusive transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /**
+   * Verifies the stored data: the engine's own check where it has one (SQLite's `integrity_check`) and stowage's
+   * invariants. The problems found, one line each; none when the data is sound. Reads everything: not for hot paths.
+   */
+  check(): Promise<string[]>;
   /** Finishes pending writes and releases every resource. Called once, by the store. */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { isStowageError, StowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
-import type { Clock, CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Store, StoreInfo, TransactionOptions, TransactionScope } from "../api/types.js";
+import type { Clock, CodecOptions, IntegrityReport, Kv, Log, Queue, QueueOptions, Slot, Store, StoreInfo, TransactionOptions, TransactionScope } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
@@ -142,6 +142,11 @@ class EngineStore implements Store {
       (a, b) => order.indexOf(a.primitive) - order.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace),
     );
     return { engine: this.engineImpl.name, location: this.engineImpl.location, ...description, namespaces };
+  }
+
+  async check(): Promise<IntegrityReport> {
+    const problems = await this.track(() => this.engineImpl.check());
+    return { ok: problems.length === 0, problems };
   }
 
   close(): Promise<void> {

@@ -217,20 +217,3 @@ async function readAll(log: Log<string>, key: string): Promise<Array<LogEntry<st
   }
 }
 
-/**
- * Stowage's own invariants as SQL that runs on SQLite and PostgreSQL alike (`prefix`: "" or "schema."); each query
- * returns the rows that break one: a kept queue length that differs from the queue's items, or a counter behind
- * the sequences or ids handed out under it.
- */
-export function invariantQueries(prefix: string): string[] {
-  return [
-    `SELECT coalesce(l.ns, q.ns) AS ns, coalesce(l.key, q.key) AS key, l.len AS kept, q.n AS items FROM ${prefix}stowage_queue_len l
-     FULL JOIN (SELECT ns, key, count(*) AS n FROM ${prefix}stowage_queue GROUP BY ns, key) q ON q.ns = l.ns AND q.key = l.key
-     WHERE l.len IS DISTINCT FROM q.n`,
-    `SELECT m.ns, m.kind, c.value AS counter, m.top FROM (
-       SELECT ns, 'log' AS kind, max(seq) AS top FROM ${prefix}stowage_log GROUP BY ns
-       UNION ALL SELECT ns, 'queue' AS kind, max(id) AS top FROM ${prefix}stowage_queue GROUP BY ns) m
-     LEFT JOIN ${prefix}stowage_counter c ON c.ns = m.ns AND c.kind = m.kind
-     WHERE c.value IS NULL OR c.value < m.top`,
-  ];
-}

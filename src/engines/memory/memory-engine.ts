@@ -1,5 +1,6 @@
 import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
+import { checkMemoryData } from "./memory-check.js";
 import { MemoryData, MemoryOps } from "./memory-ops.js";
 
 /**
@@ -44,6 +45,11 @@ export class MemoryEngine implements Engine {
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.atomically(body));
+  }
+
+  /** Under the lock, so that no write is half done while the data is checked. */
+  check(): Promise<string[]> {
+    return this.lock.run(async () => checkMemoryData(this.data));
   }
 
   async close(): Promise<void> {

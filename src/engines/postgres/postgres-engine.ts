@@ -4,6 +4,7 @@ import { opsOf, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
 import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
+import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import {
   logAppendBatch,
   POSTGRES_PROGRAMS,
@@ -141,6 +142,15 @@ export class PostgresEngine implements Engine {
     return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) =>
       body(this.opsOn(exec)),
     );
+  }
+
+  /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
+  check(): Promise<string[]> {
+    return this.inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async (exec) => {
+      const problems: string[] = [];
+      for (const { rule, sql } of SQL_INVARIANTS) problems.push(...describeViolations(rule, await exec.all(sql, [])));
+      return problems;
+    });
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
 import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
+import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
 import { mapSqliteError } from "./sqlite-errors.js";
@@ -138,6 +139,30 @@ export class SqliteEngine implements Engine {
         throw error;
       }
     });
+  }
+
+  /**
+   * On the reader connection, which never blocks the writer; each invariant is one statement, so it reads one
+   * committed snapshot. Damage that stops a step from running is reported as a problem of that step, so that the
+   * report is complete either way.
+   */
+  async check(): Promise<string[]> {
+    const attempt = (what: string, step: () => string[]): string[] => {
+      try {
+        return step();
+      } catch (error) {
+        return [`${what}: could not be checked: ${this.mapError(error).message}`];
+      }
+    };
+    return [
+      ...attempt("SQLite integrity_check", () => {
+        const lines = (this.reader.pragma("integrity_check") as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
+        return lines.length === 1 && lines[0] === "ok" ? [] : lines.map((line) => `SQLite integrity_check: ${line}`);
+      }),
+      ...SQL_INVARIANTS.flatMap(({ rule, sql }) =>
+        attempt(rule, () => describeViolations(rule, this.reader.prepare(sql).all() as Array<Record<string, unknown>>)),
+      ),
+    ];
   }
 
   async close(): Promise<void> {
