@@ -3,7 +3,8 @@ import type { Store } from "./api/types.js";
 import { MemoryEngine } from "./engines/memory/memory-engine.js";
 import { POSTGRES_DEFAULTS, PostgresEngine } from "./engines/postgres/postgres-engine.js";
 import { DURABILITIES, SqliteEngine, type Durability } from "./engines/sqlite/sqlite-engine.js";
-import { createStore, type StoreOptions } from "./store/store.js";
+import { checkStoreOptions, type StoreOptions } from "./store/store-options.js";
+import { createStore } from "./store/store.js";
 
 /** Where the SQLite engine keeps its file when no path is given. */
 export const DEFAULT_SQLITE_PATH = "./data/stowage.db";
@@ -88,14 +89,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of the ${backend} backend; it takes ${FIELDS_BY_BACKEND[backend].join(", ")}`);
     }
   }
-  const { clock, sweepIntervalMs } = options;
-  if (clock !== undefined && typeof clock !== "function") {
-    throw new StowageError("INVALID_ARGUMENT", "clock must be a function returning ms since the epoch");
-  }
-  if (sweepIntervalMs !== undefined && (!Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 0)) {
-    throw new StowageError("INVALID_ARGUMENT", `sweepIntervalMs must be a whole number ≥ 0, got ${String(sweepIntervalMs)}`);
-  }
-  const storeOptions: StoreOptions = { clock, sweepIntervalMs };
+  // Checked before any engine opens, so that a bad option never creates a file or a connection.
+  const storeOptions: StoreOptions = checkStoreOptions(options);
   switch (backend) {
     case "memory":
       return createStore(new MemoryEngine(), storeOptions);

@@ -2,6 +2,16 @@ import { bytes, type Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { checkValueBytes, describeType } from "./validate.js";
 
+/** What a codec threw, as text: any value can be thrown, and some (a Symbol, a prototype-less object) refuse a template. */
+function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message;
+  try {
+    return String(thrown);
+  } catch {
+    return Object.prototype.toString.call(thrown);
+  }
+}
+
 /**
  * Wraps a user codec so that its failures become typed errors: an encode failure is the caller's bad value
  * (INVALID_ARGUMENT), a decode failure is stored data that does not fit the codec (CORRUPT).
@@ -26,7 +36,7 @@ export class CodecGuard<T> {
     try {
       encoded = this.codec.encode(value);
     } catch (cause) {
-      throw new StowageError("INVALID_ARGUMENT", `the codec cannot encode the value: ${(cause as Error)?.message ?? cause}`, { namespace: this.namespace, key, cause });
+      throw new StowageError("INVALID_ARGUMENT", `the codec cannot encode the value: ${describeThrown(cause)}`, { namespace: this.namespace, key, cause });
     }
     return checkValueBytes(this.namespace, key, encoded);
   }
@@ -35,7 +45,7 @@ export class CodecGuard<T> {
     try {
       return this.codec.decode(stored);
     } catch (cause) {
-      throw new StowageError("CORRUPT", `the stored value cannot be decoded by this handle's codec: ${(cause as Error)?.message ?? cause}`, { namespace: this.namespace, key, cause });
+      throw new StowageError("CORRUPT", `the stored value cannot be decoded by this handle's codec: ${describeThrown(cause)}`, { namespace: this.namespace, key, cause });
     }
   }
 }

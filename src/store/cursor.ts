@@ -1,4 +1,5 @@
 import { StowageError } from "../api/errors.js";
+import { LIMITS } from "../api/limits.js";
 
 /** A list cursor: where the previous page stopped and in which direction. Opaque to callers. */
 interface CursorState {
@@ -27,5 +28,11 @@ export function decodeCursor(namespace: string, cursor: unknown, reverse: boolea
     throw invalid("it does not decode");
   }
   if ((parsed[1] === 1) !== reverse) throw invalid("it was made for the other direction (reverse)");
-  return parsed[2];
+  // A cursor can only name a key some store could hold; a forged one naming another would reach the engines, which
+  // order impossible keys differently.
+  const after = parsed[2];
+  if (after.length === 0 || !after.isWellFormed() || after.includes("\u0000") || Buffer.byteLength(after, "utf8") > LIMITS.maxKeyBytes) {
+    throw invalid("it names a key no store can hold");
+  }
+  return after;
 }

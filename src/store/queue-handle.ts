@@ -49,7 +49,8 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     const ns = this.namespace;
     checkKey(ns, key);
     const n = checkInteger(ns, "count", count, 0, Number.MAX_SAFE_INTEGER, key);
-    if (n === 0) return 0;
+    // A count of 0 writes nothing but still asks the executor, so a closed store or an ended transaction is CLOSED.
+    if (n === 0) return this.exec.read(() => 0);
     return this.exec.write((ops) => ops.queueDropOldest(ns, key, n), utf8Length(key));
   }
 

@@ -5,16 +5,9 @@ import type { Clock, CodecOptions, IntegrityReport, Kv, Log, Queue, QueueOptions
 import type { Engine } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
+import { checkCreateOptions, checkedClock, checkEngine, type StoreOptions } from "./store-options.js";
 import { TransactionExecutor } from "./transaction-executor.js";
 import { checkInteger, checkOptions } from "./validate.js";
-
-/** Options of {@link createStore}, shared by every engine. */
-export interface StoreOptions {
-  /** The clock for TTL, log timestamps and queue times (default `Date.now`). Tests pass a controllable one. */
-  clock?: Clock;
-  /** How often the background sweep removes expired KV entries, in ms (default 30,000; 0 turns it off). */
-  sweepIntervalMs?: number;
-}
 
 /** Expired rows removed per sweep step, so that one sweep never holds the writer for long. */
 const SWEEP_BATCH = 1_000;
@@ -42,7 +35,7 @@ class EngineStore implements Store {
     private readonly engineImpl: Engine,
     options: StoreOptions,
   ) {
-    this.clock = options.clock ?? Date.now;
+    this.clock = checkedClock(options.clock);
     const executor: Executor = {
       read: (work) => {
         this.assertOpen();
@@ -201,11 +194,13 @@ class EngineStore implements Store {
   }
 }
 
+export type { StoreOptions } from "./store-options.js";
+
 /**
  * Wraps an engine in the public {@link Store} API. Built-in engines are opened with `openStore`; a third-party
- * engine implements {@link Engine} and calls this.
+ * engine implements {@link Engine} and calls this. A value that is not an engine, or wrong options, is INVALID_ARGUMENT.
  */
 export function createStore(engine: Engine, options: StoreOptions = {}): Store {
-  return new EngineStore(engine, options);
+  return new EngineStore(checkEngine(engine), checkCreateOptions(options));
 }
 
