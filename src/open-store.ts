@@ -80,7 +80,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   if (typeof options !== "object" || options === null) {
     throw new StowageError("INVALID_ARGUMENT", "openStore options must be an object");
   }
-  const backend = options.backend ?? DEFAULT_BACKEND;
+  // Only an absent backend means the default: an explicit null is a mistake to report, not a request for SQLite.
+  const backend = options.backend === undefined ? DEFAULT_BACKEND : options.backend;
   if (!(BACKENDS as readonly unknown[]).includes(backend)) {
     throw new StowageError("INVALID_ARGUMENT", `backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
   }

@@ -20,9 +20,12 @@ export const bytes: Codec<Uint8Array> = {
   decode: (value) => value,
 };
 
-/** UTF-8 strings. Decoding rejects bytes that are not valid UTF-8. */
+/** UTF-8 strings. Encoding refuses anything but a string (no silent `String(value)`); decoding refuses bytes that are not valid UTF-8. */
 export const utf8: Codec<string> = {
-  encode: (value) => encoder.encode(value),
+  encode: (value) => {
+    if (typeof value !== "string") throw new TypeError(`the utf8 codec takes strings, got ${value === null ? "null" : typeof value}`);
+    return encoder.encode(value);
+  },
   decode: (value) => strictDecoder.decode(value),
 };
 
