@@ -247,19 +247,19 @@ test("processes opening the same new schema at once: one migration, every open s
       for (const result of results) {
         assert.equal(result.schema, schema);
         assert.ok(result.ok, `an open of ${schema} failed: ${result.code} ${result.message}`);
-        assert.equal(result.schemaVersion, 2);
+        assert.equal(result.schemaVersion, 3);
       }
 
       await withClient(async (client) => {
         const meta = await client.query(`SELECT name, value FROM ${schema}.stowage_meta ORDER BY name`);
-        assert.deepEqual(meta.rows, [{ name: "schema_version", value: "2" }]);
+        assert.deepEqual(meta.rows, [{ name: "schema_version", value: "3" }]);
         const tables = await client.query(
           "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE 'stowage%' AND table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema = $1 ORDER BY table_name",
           [schema],
         );
         assert.deepEqual(
           tables.rows.map((row: { table_name: string }) => row.table_name),
-          ["stowage_counter", "stowage_kv", "stowage_log", "stowage_meta", "stowage_queue", "stowage_queue_len", "stowage_slot"],
+          ["stowage_counter", "stowage_kv", "stowage_log", "stowage_meta", "stowage_queue", "stowage_queue_len", "stowage_slot", "stowage_stream", "stowage_stream_segment"],
         );
         const openers = await client.query(`SELECT key FROM ${schema}.stowage_kv WHERE ns = 'openers' ORDER BY key`);
         assert.deepEqual(

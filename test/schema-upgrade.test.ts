@@ -72,7 +72,7 @@ test("SQLite: a version 1 file is upgraded in place and its queue lengths are ba
 
     const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
     try {
-      assert.equal((await store.info()).schemaVersion, 2);
+      assert.equal((await store.info()).schemaVersion, 3);
       await checkUpgraded(store);
     } finally {
       await store.close();
@@ -102,7 +102,7 @@ test("PostgreSQL: a version 1 schema is upgraded on connect and its queue length
 
   const store = await openStore({ backend: "postgres", dsn: pgServer().dsn, schema });
   try {
-    assert.equal((await store.info()).schemaVersion, 2);
+    assert.equal((await store.info()).schemaVersion, 3);
     await checkUpgraded(store);
   } finally {
     await store.close();

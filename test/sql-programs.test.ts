@@ -27,6 +27,13 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   queueAck: ["ns", "k", 1],
   queueDropOldest: ["ns", "k", 2],
   queueLen: ["ns", "k"],
+  streamProduce: ["ns", "space", "seg", [{ value: bytes, headers: null }, { value: bytes, headers: '{"a":"b"}' }], 1, null],
+  streamRead: ["ns", "space", "seg", 1, 10, 10],
+  streamReadSpace: ["ns", "space", 0, { timestamp: 1, segment: "seg", seq: 1 }, 10],
+  streamPeek: ["ns", "space", "seg"],
+  streamSpaces: ["ns", null, 10],
+  streamSegments: ["ns", "space", null, 10],
+  streamStatus: ["ns", "space", "seg"],
   describe: [1],
 };
 
@@ -39,7 +46,7 @@ function statementsOf(program: SqlProgram<unknown>): SqlStep[] {
     const kind = step.value.kind;
     // A plausible answer per kind: PostgreSQL's batch push answers an array of ids, every other `value` a scalar.
     const scalar = step.value.sql.includes("stowage_queue_push") ? [1] : undefined;
-    step = program.next(kind === "run" ? 1 : kind === "all" ? [] : kind === "get" ? { value: 1, n: 0, live: 1, version: 1 } : scalar);
+    step = program.next(kind === "run" ? 1 : kind === "all" ? [] : kind === "get" ? { value: 1, n: 0, live: 1, version: 1, last_seq: 0, count: 0 } : scalar);
   }
   return steps;
 }

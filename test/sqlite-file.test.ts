@@ -13,7 +13,7 @@ import { isStowageError, openStore, utf8, type ErrorCode, type Store } from "../
 import { killAll, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 
 const APPLICATION_ID = 0x53544f57;
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const SCHEMA_OBJECTS = [
   "stowage_counter",
   "stowage_kv",
@@ -25,6 +25,9 @@ const SCHEMA_OBJECTS = [
   "stowage_queue_pushed",
   "stowage_queue_removed",
   "stowage_slot",
+  "stowage_stream",
+  "stowage_stream_segment",
+  "stowage_stream_time",
 ];
 
 function sha256(path: string): string {

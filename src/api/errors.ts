@@ -25,6 +25,8 @@ export interface ErrorContext {
   namespace?: string;
   key?: string;
   cause?: unknown;
+  /** On a CONFLICT of an expected sequence: the actual current sequence. */
+  currentSeq?: number;
 }
 
 /**
@@ -40,6 +42,8 @@ export class StowageError extends Error {
   readonly code: ErrorCode;
   readonly namespace: string | undefined;
   readonly key: string | undefined;
+  /** On a CONFLICT of an expected sequence (`stream.produce`): the actual current sequence. */
+  readonly currentSeq: number | undefined;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(`${code}: ${message}${describeContext(context)}`, context.cause === undefined ? undefined : { cause: context.cause });
@@ -47,6 +51,7 @@ export class StowageError extends Error {
     this.code = code;
     this.namespace = context.namespace;
     this.key = context.key;
+    this.currentSeq = context.currentSeq;
   }
 }
 
@@ -59,6 +64,14 @@ function describeContext(context: ErrorContext): string {
 
 function truncate(key: string): string {
   return key.length > 120 ? `${key.slice(0, 120)}…` : key;
+}
+
+/**
+ * A CONFLICT that running the work again may resolve (a concurrent transaction got there first), as opposed to a
+ * refused expectation (`currentSeq` set), which would fail again the same way.
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  return isStowageError(error, "CONFLICT") && error.currentSeq === undefined;
 }
 
 /** True when `error` is a {@link StowageError}, optionally with the given code. */

@@ -19,6 +19,8 @@ export const LIMITS = Object.freeze({
   defaultPageSize: 1_000,
   /** Longest TTL: about 100 years, so deadlines stay exact integers. */
   maxTtlMs: 100 * 365 * 24 * 3600 * 1000,
+  /** Largest headers of one stream entry, as JSON bytes. */
+  maxHeaderBytes: 16 * 1024,
   /** Largest `maxLen` of a queue. */
   maxQueueLength: 1_000_000_000,
 });

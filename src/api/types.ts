@@ -156,6 +156,104 @@ export interface TransactionScope {
   log<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Log<T>;
   slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T>;
   queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T>;
+  stream<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Stream<T>;
+}
+
+/** A record to produce: a value and optional string headers. */
+export interface StreamRecord<T = Uint8Array> {
+  value: T;
+  /** String metadata stored beside the value (at most {@link LIMITS.maxHeaderBytes} as JSON). */
+  headers?: Record<string, string>;
+}
+
+/** One entry of a segment. */
+export interface StreamEntry<T = Uint8Array> {
+  /** The segment's sequence: 1, 2, 3… with no gap, in commit order. */
+  seq: number;
+  /** The store clock's time of the produce, in ms since the epoch. */
+  timestamp: number;
+  value: T;
+  /** Present when the record had headers. */
+  headers?: Record<string, string>;
+}
+
+/** An entry read across a space: the segment it belongs to, too. */
+export interface SpaceEntry<T = Uint8Array> extends StreamEntry<T> {
+  segment: string;
+}
+
+/** A segment's state, kept beside its entries (reading it reads no entry). All zero for a segment never produced to. */
+export interface SegmentStatus {
+  lastSeq: number;
+  lastTimestamp: number;
+  count: number;
+}
+
+/** Options of `stream.produce`. */
+export interface ProduceOptions {
+  /**
+   * The segment's current last sequence as the producer believes it (0: empty). When it differs, nothing is written
+   * and the call fails with CONFLICT, whose `currentSeq` is the actual one. Of concurrent producers with the same
+   * expectation exactly one succeeds, across processes too.
+   */
+  expectedSeq?: number;
+}
+
+/** Options of `stream.readSegment`. */
+export interface ReadSegmentOptions {
+  /** First sequence returned (default 1). */
+  fromSeq?: number;
+  /** Last sequence returned (default: the end). */
+  toSeq?: number;
+  /** Most entries returned (default {@link LIMITS.defaultPageSize}, at most {@link LIMITS.maxPageSize}). */
+  limit?: number;
+}
+
+/** Options of `stream.readSpace`. */
+export interface ReadSpaceOptions {
+  /** Only entries with a timestamp at or after this one. */
+  fromTimestamp?: number;
+  /** The `position` of a previous page: continue strictly after it. */
+  after?: string;
+  /** Most entries returned (default {@link LIMITS.defaultPageSize}, at most {@link LIMITS.maxPageSize}). */
+  limit?: number;
+}
+
+/** A page of `stream.readSpace`. */
+export interface SpacePage<T> {
+  entries: SpaceEntry<T>[];
+  /** Where this page ended (opaque): pass it as `after` to go on, now or later. Absent when nothing was read yet. */
+  position?: string;
+}
+
+/** Options of `stream.spaces` and `stream.segments`: pages of names in byte order. */
+export interface NameListOptions {
+  /** Continue after this name. */
+  after?: string;
+  /** Most names returned (default {@link LIMITS.defaultPageSize}, at most {@link LIMITS.maxPageSize}). */
+  limit?: number;
+}
+
+/**
+ * A namespace of streams: each space holds segments, and each segment is an ordered sequence of entries with its own
+ * sequence numbers from 1. Spaces and segments follow the key rules.
+ */
+export interface Stream<T = Uint8Array> {
+  readonly namespace: string;
+  /** Appends `records` to the segment atomically (all or none); the segment's status after. */
+  produce(space: string, segment: string, records: ReadonlyArray<StreamRecord<T>>, options?: ProduceOptions): Promise<SegmentStatus>;
+  /** The segment's entries in sequence order. */
+  readSegment(space: string, segment: string, options?: ReadSegmentOptions): Promise<StreamEntry<T>[]>;
+  /** Every segment of the space merged in timestamp order (ties: segment, then sequence), resumable from `position`. */
+  readSpace(space: string, options?: ReadSpaceOptions): Promise<SpacePage<T>>;
+  /** The segment's last entry, or `undefined`. */
+  peek(space: string, segment: string): Promise<StreamEntry<T> | undefined>;
+  /** The namespace's spaces in byte order. */
+  spaces(options?: NameListOptions): Promise<string[]>;
+  /** The space's segments in byte order. */
+  segments(space: string, options?: NameListOptions): Promise<string[]>;
+  /** The segment's status, without reading its entries. */
+  status(space: string, segment: string): Promise<SegmentStatus>;
 }
 
 /** Options of `store.transaction`. */
@@ -170,7 +268,7 @@ export interface TransactionOptions {
 
 /** Per-namespace figures of `store.info()`. */
 export interface NamespaceInfo {
-  primitive: "kv" | "log" | "slot" | "queue";
+  primitive: "kv" | "log" | "slot" | "queue" | "stream";
   namespace: string;
   /** Live entries (KV), entries (log), slots, or queued items. */
   count: number;

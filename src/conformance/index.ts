@@ -20,6 +20,7 @@ import { lifecycleCases } from "./lifecycle-cases.js";
 import { logCases } from "./log-cases.js";
 import { queueCases } from "./queue-cases.js";
 import { slotCases } from "./slot-cases.js";
+import { streamCases } from "./stream-cases.js";
 import { transactionCases } from "./transaction-cases.js";
 import { ttlCases } from "./ttl-cases.js";
 
@@ -32,6 +33,7 @@ export const conformanceGroups: Record<string, CaseGroup> = {
   log: logCases,
   slot: slotCases,
   queue: queueCases,
+  streams: streamCases,
   transactions: transactionCases,
   lifecycle: lifecycleCases,
 };

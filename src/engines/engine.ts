@@ -1,5 +1,5 @@
 import type { KeyRange, RangeScan } from "../api/range.js";
-import type { NamespaceInfo } from "../api/types.js";
+import type { NamespaceInfo, SegmentStatus } from "../api/types.js";
 import type { QueueBound } from "./queue-bound.js";
 
 /** A value or a promise of it: synchronous engines (memory, SQLite) answer at once, networked ones later. */
@@ -30,6 +30,30 @@ export interface StoredQueueItem {
   id: number;
   value: Uint8Array;
   pushedAt: number;
+}
+
+/** A record as a produce carries it to the engine: bytes, and headers as JSON text (null: none). */
+export interface StoredStreamRecord {
+  value: Uint8Array;
+  headers: string | null;
+}
+
+/** A stream entry row. */
+export interface StoredStreamEntry extends StoredStreamRecord {
+  seq: number;
+  timestamp: number;
+}
+
+/** A stream entry row read across a space. */
+export interface StoredSpaceEntry extends StoredStreamEntry {
+  segment: string;
+}
+
+/** Where a read across a space stopped: its order is (timestamp, segment, seq). */
+export interface SpacePosition {
+  timestamp: number;
+  segment: string;
+  seq: number;
 }
 
 /** What `describe` reports about the stored data. */
@@ -78,6 +102,25 @@ export interface EngineOps {
   queueAck(ns: string, key: string, id: number): Awaitable<boolean>;
   queueDropOldest(ns: string, key: string, count: number): Awaitable<number>;
   queueLen(ns: string, key: string): Awaitable<number>;
+
+  /**
+   * Appends the records to the segment with the next sequences, all at `now`, and returns the segment's status. When
+   * `expectedSeq` is not null and differs from the segment's last sequence, writes nothing and throws CONFLICT with
+   * `currentSeq`. Of concurrent calls with the same expectation exactly one succeeds.
+   */
+  streamProduce(ns: string, space: string, segment: string, records: readonly StoredStreamRecord[], now: number, expectedSeq: number | null): Awaitable<SegmentStatus>;
+  /** Entries with fromSeq ≤ seq ≤ toSeq, in sequence order, at most `limit`. */
+  streamRead(ns: string, space: string, segment: string, fromSeq: number, toSeq: number, limit: number): Awaitable<StoredStreamEntry[]>;
+  /** The space's entries with timestamp ≥ `fromTimestamp` and after `after` in (timestamp, segment, seq) order. */
+  streamReadSpace(ns: string, space: string, fromTimestamp: number, after: SpacePosition | null, limit: number): Awaitable<StoredSpaceEntry[]>;
+  /** The segment's last entry. */
+  streamPeek(ns: string, space: string, segment: string): Awaitable<StoredStreamEntry | undefined>;
+  /** Space names after `after` (null: from the start), in byte order, at most `limit`. */
+  streamSpaces(ns: string, after: string | null, limit: number): Awaitable<string[]>;
+  /** The space's segment names after `after`, in byte order, at most `limit`. */
+  streamSegments(ns: string, space: string, after: string | null, limit: number): Awaitable<string[]>;
+  /** The segment's status from its own row (zeros when it has none). */
+  streamStatus(ns: string, space: string, segment: string): Awaitable<SegmentStatus>;
 
   describe(now: number): Awaitable<EngineDescription>;
 }

@@ -1,9 +1,10 @@
-import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, TransactionScope } from "../api/types.js";
+import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Stream, TransactionScope } from "../api/types.js";
 import type { Executor } from "./executor.js";
 import { KvHandle } from "./kv-handle.js";
 import { LogHandle } from "./log-handle.js";
 import { QueueHandle } from "./queue-handle.js";
 import { SlotHandle } from "./slot-handle.js";
+import { StreamHandle } from "./stream-handle.js";
 import { checkNamespace, checkOptions } from "./validate.js";
 
 /** Builds primitive handles over one executor: the store's, or a transaction's. */
@@ -27,6 +28,10 @@ export class HandleFactory implements TransactionScope {
 
   queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T> {
     return new QueueHandle<T>(this.exec, this.open(namespace), options);
+  }
+
+  stream<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Stream<T> {
+    return new StreamHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
   }
 
   private open(namespace: string): string {

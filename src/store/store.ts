@@ -1,7 +1,21 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { isStowageError, StowageError } from "../api/errors.js";
+import { isRetryableConflict, StowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
-import type { Clock, CodecOptions, IntegrityReport, Kv, Log, Queue, QueueOptions, Slot, Store, StoreInfo, TransactionOptions, TransactionScope } from "../api/types.js";
+import type {
+  Clock,
+  CodecOptions,
+  IntegrityReport,
+  Kv,
+  Log,
+  Queue,
+  QueueOptions,
+  Slot,
+  Store,
+  StoreInfo,
+  Stream,
+  TransactionOptions,
+  TransactionScope,
+} from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
@@ -75,6 +89,10 @@ class EngineStore implements Store {
     return this.handles.queue(namespace, options);
   }
 
+  stream<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Stream<T> {
+    return this.handles.stream(namespace, options);
+  }
+
   transaction<R>(body: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     if (typeof body !== "function") {
       return Promise.reject(new StowageError("INVALID_ARGUMENT", "transaction needs a function (tx) => Promise"));
@@ -91,7 +109,7 @@ class EngineStore implements Store {
         try {
           return await this.runTransaction(body);
         } catch (error) {
-          if (!isStowageError(error, "CONFLICT") || attempt >= attempts) throw error;
+          if (!isRetryableConflict(error) || attempt >= attempts) throw error;
           // Jittered, growing pause so that the conflicting transactions do not collide again in lockstep.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
         }
@@ -130,7 +148,7 @@ class EngineStore implements Store {
   async info(): Promise<StoreInfo> {
     const now = this.clock();
     const description = await this.track(async () => this.engineImpl.read((ops) => ops.describe(now)));
-    const order = ["kv", "log", "slot", "queue"];
+    const order = ["kv", "log", "slot", "queue", "stream"];
     const namespaces = [...description.namespaces].sort(
       (a, b) => order.indexOf(a.primitive) - order.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace),
     );

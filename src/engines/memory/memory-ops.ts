@@ -1,6 +1,19 @@
 import type { KeyRange, RangeScan } from "../../api/range.js";
-import type { NamespaceInfo } from "../../api/types.js";
-import type { EngineDescription, EngineOps, StoredKv, StoredLogEntry, StoredQueueItem, StoredSlot } from "../engine.js";
+import { compareKeys } from "../../api/key-order.js";
+import type { NamespaceInfo, SegmentStatus } from "../../api/types.js";
+import type {
+  EngineDescription,
+  EngineOps,
+  SpacePosition,
+  StoredKv,
+  StoredLogEntry,
+  StoredQueueItem,
+  StoredSlot,
+  StoredSpaceEntry,
+  StoredStreamEntry,
+  StoredStreamRecord,
+} from "../engine.js";
+import { checkExpectedSeq, compareSpaceOrder } from "../stream-expectation.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
 import { SortedKeys } from "./sorted-keys.js";
@@ -21,6 +34,11 @@ class LogSpace {
   readonly byKey = new Map<string, StoredLogEntry[]>();
 }
 
+/** One segment: its entries in sequence order (entry i has seq i + 1). */
+interface Segment {
+  entries: StoredStreamEntry[];
+}
+
 class QueueSpace {
   lastId = 0;
   /** Items per key; Map iteration order is insertion order, and ids only grow, so it is id order. */
@@ -36,6 +54,20 @@ export class MemoryData {
   readonly log = new Map<string, LogSpace>();
   readonly slot = new Map<string, Map<string, StoredSlot>>();
   readonly queue = new Map<string, QueueSpace>();
+  /** Namespace → space → segment. A segment exists once it holds an entry; a space once it holds a segment. */
+  readonly stream = new Map<string, Map<string, Map<string, Segment>>>();
+}
+
+const copyEntry = (entry: StoredStreamEntry): StoredStreamEntry => ({ ...entry, value: copyBytes(entry.value) });
+
+const statusOf = (segment: Segment): SegmentStatus => {
+  const last = segment.entries.at(-1);
+  return { lastSeq: last?.seq ?? 0, lastTimestamp: last?.timestamp ?? 0, count: segment.entries.length };
+};
+
+/** Up to `limit` names after `after`, in byte order. */
+function namesAfter(names: Iterable<string>, after: string | null, limit: number): string[] {
+  return [...names].filter((name) => after === null || compareKeys(name, after) > 0).sort(compareKeys).slice(0, limit);
 }
 
 const live = (row: KvRow | undefined, now: number): row is KvRow => row !== undefined && (row.expiresAt === null || row.expiresAt > now);
@@ -223,6 +255,62 @@ export class MemoryOps implements EngineOps {
     return this.data.queue.get(ns)?.byKey.get(key)?.size ?? 0;
   }
 
+  streamProduce(ns: string, space: string, segment: string, records: readonly StoredStreamRecord[], now: number, expectedSeq: number | null): SegmentStatus {
+    const existing = this.data.stream.get(ns)?.get(space)?.get(segment);
+    const before = existing?.entries.length ?? 0;
+    checkExpectedSeq(ns, space, segment, expectedSeq, before);
+    const spaces = spaceOf(this.data.stream, ns, () => new Map<string, Map<string, Segment>>());
+    const segments = spaceOf(spaces, space, () => new Map<string, Segment>());
+    const target = spaceOf(segments, segment, () => ({ entries: [] }));
+    records.forEach((record, i) => target.entries.push({ seq: before + i + 1, timestamp: now, value: record.value.slice(), headers: record.headers }));
+    this.undo.push(() => {
+      target.entries.length = before;
+      if (before > 0) return;
+      segments.delete(segment);
+      if (segments.size === 0) spaces.delete(space);
+    });
+    return statusOf(target);
+  }
+
+  streamRead(ns: string, space: string, segment: string, fromSeq: number, toSeq: number, limit: number): StoredStreamEntry[] {
+    const entries = this.data.stream.get(ns)?.get(space)?.get(segment)?.entries ?? [];
+    const last = Math.min(toSeq, entries.length, fromSeq - 1 + limit);
+    return entries.slice(Math.max(fromSeq, 1) - 1, Math.max(last, 0)).map(copyEntry);
+  }
+
+  streamReadSpace(ns: string, space: string, fromTimestamp: number, after: SpacePosition | null, limit: number): StoredSpaceEntry[] {
+    const segments = this.data.stream.get(ns)?.get(space);
+    if (segments === undefined) return [];
+    // The reference engine merges by sorting: simple, and exact for any clock (timestamps need not grow).
+    const found: StoredSpaceEntry[] = [];
+    for (const [segment, { entries }] of segments) {
+      for (const entry of entries) {
+        const candidate = { ...entry, segment };
+        if (entry.timestamp >= fromTimestamp && (after === null || compareSpaceOrder(candidate, after, compareKeys) > 0)) found.push(candidate);
+      }
+    }
+    found.sort((a, b) => compareSpaceOrder(a, b, compareKeys));
+    return found.slice(0, limit).map((entry) => ({ ...entry, value: copyBytes(entry.value) }));
+  }
+
+  streamPeek(ns: string, space: string, segment: string): StoredStreamEntry | undefined {
+    const last = this.data.stream.get(ns)?.get(space)?.get(segment)?.entries.at(-1);
+    return last === undefined ? undefined : copyEntry(last);
+  }
+
+  streamSpaces(ns: string, after: string | null, limit: number): string[] {
+    return namesAfter(this.data.stream.get(ns)?.keys() ?? [], after, limit);
+  }
+
+  streamSegments(ns: string, space: string, after: string | null, limit: number): string[] {
+    return namesAfter(this.data.stream.get(ns)?.get(space)?.keys() ?? [], after, limit);
+  }
+
+  streamStatus(ns: string, space: string, segment: string): SegmentStatus {
+    const target = this.data.stream.get(ns)?.get(space)?.get(segment);
+    return target === undefined ? { lastSeq: 0, lastTimestamp: 0, count: 0 } : statusOf(target);
+  }
+
   describe(now: number): EngineDescription {
     const namespaces: NamespaceInfo[] = [];
     let storedRows = 0;
@@ -248,6 +336,13 @@ export class MemoryOps implements EngineOps {
       for (const items of space.byKey.values()) count += items.size;
       if (count === 0) continue;
       namespaces.push({ primitive: "queue", namespace, count });
+      storedRows += count;
+    }
+    for (const [namespace, spaces] of this.data.stream) {
+      let count = 0;
+      for (const segments of spaces.values()) for (const { entries } of segments.values()) count += entries.length;
+      if (count === 0) continue;
+      namespaces.push({ primitive: "stream", namespace, count });
       storedRows += count;
     }
     return { schemaVersion: 1, namespaces, storedRows };

@@ -1,6 +1,8 @@
 import pg from "pg";
+import { isRetryableConflict } from "../../api/errors.js";
 import type { Engine, EngineOps, EngineWork } from "../engine.js";
-import { opsOf, runAsync, type SqlProgram } from "../sql/sql-program.js";
+import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
+import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
 import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
@@ -34,6 +36,11 @@ export const POSTGRES_DEFAULTS = Object.freeze({ schema: "stowage", poolSize: 10
 
 /** How often a single write is retried after a serialization conflict or deadlock before the error is returned. */
 const WRITE_ATTEMPTS = 5;
+
+/** A program of one statement without parameters (savepoints). */
+function* statement(sql: string): SqlProgram<number> {
+  return yield* run(sql, []);
+}
 
 /** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
 const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
@@ -133,15 +140,13 @@ export class PostgresEngine implements Engine {
       try {
         return await work(this.writeOps);
       } catch (error) {
-        if ((error as { code?: string }).code !== "CONFLICT" || attempt >= WRITE_ATTEMPTS) throw error;
+        if (!isRetryableConflict(error) || attempt >= WRITE_ATTEMPTS) throw error;
       }
     }
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) =>
-      body(this.opsOn(exec)),
-    );
+    return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) => body(this.transactionOpsOn(exec)));
   }
 
   /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
@@ -180,6 +185,25 @@ export class PostgresEngine implements Engine {
       client.removeListener("error", onClientError);
       client.release(broken);
     }
+  }
+
+  /**
+   * A transaction body's ops. The body may catch an operation's error and go on: an operation of several writing
+   * statements then runs under a savepoint of its own, so that a failure leaves none of its statements behind.
+   */
+  private transactionOpsOn(exec: PostgresExecutor): EngineOps {
+    return opsOf(POSTGRES_PROGRAMS, async <T>(program: SqlProgram<T>, name: keyof EngineOps): Promise<T> => {
+      if (!MULTI_STATEMENT_WRITE_OPS.has(name) || POSTGRES_SINGLE_STATEMENT_OPS.has(name)) return runAsync(program, exec, this.mapError);
+      await runAsync(statement("SAVEPOINT op"), exec, this.mapError);
+      try {
+        const result = await runAsync(program, exec, this.mapError);
+        await runAsync(statement("RELEASE SAVEPOINT op"), exec, this.mapError);
+        return result;
+      } catch (error) {
+        await runAsync(statement("ROLLBACK TO SAVEPOINT op"), exec, this.mapError).catch(() => undefined);
+        throw error;
+      }
+    });
   }
 
   /** Ops that run every operation's program on `exec` (the pool, or one transaction's connection). */

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { StowageError } from "../../api/errors.js";
 
 /** The schema version this code writes. A database with a higher one was migrated by a newer stowage. */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 
 /** Migration N brings a schema from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -73,6 +73,16 @@ export const MIGRATIONS: readonly string[] = [
      UPDATE stowage_counter SET value = v_next WHERE ns = p_ns AND kind = 'queue';
      RETURN v_ids;
    END $$;`,
+  // 3: streams (see the SQLite schema).
+  `CREATE TABLE stowage_stream_segment (
+     ns TEXT COLLATE "C" NOT NULL, space TEXT COLLATE "C" NOT NULL, segment TEXT COLLATE "C" NOT NULL,
+     last_seq BIGINT NOT NULL, last_ts BIGINT NOT NULL, count BIGINT NOT NULL,
+     PRIMARY KEY (ns, space, segment));
+   CREATE TABLE stowage_stream (
+     ns TEXT COLLATE "C" NOT NULL, space TEXT COLLATE "C" NOT NULL, segment TEXT COLLATE "C" NOT NULL,
+     seq BIGINT NOT NULL, ts BIGINT NOT NULL, value BYTEA NOT NULL, headers TEXT,
+     PRIMARY KEY (ns, space, segment, seq));
+   CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);`,
 ];
 
 /** Quotes an identifier (the schema name is validated, but quoting keeps it exact). */

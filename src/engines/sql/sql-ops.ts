@@ -1,6 +1,7 @@
 import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
-import type { StoredKv } from "../engine.js";
+import type { StoredKv, StoredStreamEntry } from "../engine.js";
+import { checkExpectedSeq } from "../stream-expectation.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
@@ -24,7 +25,19 @@ const DESCRIBE_COUNT = {
   log: "SELECT ns, count(*) AS n FROM stowage_log GROUP BY ns",
   slot: "SELECT ns, count(*) AS n FROM stowage_slot GROUP BY ns",
   queue: "SELECT ns, count(*) AS n FROM stowage_queue GROUP BY ns",
+  stream: "SELECT ns, count(*) AS n FROM stowage_stream GROUP BY ns",
 } as const;
+/** Takes a segment's row, creating it empty: an upsert, so that it locks the row on PostgreSQL. */
+const SEGMENT_TAKE =
+  "INSERT INTO stowage_stream_segment (ns, space, segment, last_seq, last_ts, count) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT (ns, space, segment) DO UPDATE SET last_seq = stowage_stream_segment.last_seq RETURNING last_seq, count";
+const SPACE_READ = "SELECT segment, seq, ts, value, headers FROM stowage_stream WHERE ns = ? AND space = ? AND ts >= ?";
+
+const entryOf = (row: SqlRow): StoredStreamEntry => ({
+  seq: Number(row.seq),
+  timestamp: Number(row.ts),
+  value: bytesOf(row.value),
+  headers: (row.headers as string | null) ?? null,
+});
 const KV_DELETE = `DELETE FROM stowage_kv WHERE ns = ? AND key = ? RETURNING ${LIVE_FLAG} AS live`;
 
 /** Memoises statement texts that vary with a few flags, so each variant is one string built once. */
@@ -109,7 +122,7 @@ export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyo
  * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). Checked
  * by the same test.
  */
-export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>(["logAppend", "queuePush"]);
+export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>(["logAppend", "queuePush", "streamProduce"]);
 
 /**
  * The primitives written once in SQL for the sql family (SQLite, PostgreSQL), as programs (see `SqlProgram`). The
@@ -234,6 +247,90 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
 
     queueLen,
 
+    *streamProduce(ns, space, segment, records, now, expectedSeq) {
+      // The segment row first: the upsert locks it (on PostgreSQL, to the end of the transaction), so concurrent
+      // producers to one segment take turns and each sees the last sequence the previous one left.
+      const row = yield* get(SEGMENT_TAKE, [ns, space, segment]);
+      const before = num(row, "last_seq");
+      checkExpectedSeq(ns, space, segment, expectedSeq, before);
+      for (const [i, record] of records.entries()) {
+        yield* run("INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+          ns,
+          space,
+          segment,
+          before + i + 1,
+          now,
+          record.value,
+          record.headers,
+        ]);
+      }
+      const status = { lastSeq: before + records.length, lastTimestamp: now, count: num(row, "count") + records.length };
+      yield* run("UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?", [
+        status.lastSeq,
+        status.lastTimestamp,
+        status.count,
+        ns,
+        space,
+        segment,
+      ]);
+      return status;
+    },
+
+    *streamRead(ns, space, segment, fromSeq, toSeq, limit) {
+      const rows = yield* all(
+        "SELECT seq, ts, value, headers FROM stowage_stream WHERE ns = ? AND space = ? AND segment = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
+        [ns, space, segment, fromSeq, toSeq, limit],
+      );
+      return rows.map(entryOf);
+    },
+
+    *streamReadSpace(ns, space, fromTimestamp, after, limit) {
+      const rows =
+        after === null
+          ? yield* all(`${SPACE_READ} ORDER BY ts, segment, seq LIMIT ?`, [ns, space, fromTimestamp, limit])
+          : yield* all(`${SPACE_READ} AND (ts, segment, seq) > (?, ?, ?) ORDER BY ts, segment, seq LIMIT ?`, [
+              ns,
+              space,
+              fromTimestamp,
+              after.timestamp,
+              after.segment,
+              after.seq,
+              limit,
+            ]);
+      return rows.map((row) => ({ ...entryOf(row), segment: row.segment as string }));
+    },
+
+    *streamPeek(ns, space, segment) {
+      const row = yield* get("SELECT seq, ts, value, headers FROM stowage_stream WHERE ns = ? AND space = ? AND segment = ? ORDER BY seq DESC LIMIT 1", [
+        ns,
+        space,
+        segment,
+      ]);
+      return row === undefined ? undefined : entryOf(row);
+    },
+
+    *streamSpaces(ns, after, limit) {
+      const rows = yield* all("SELECT DISTINCT space FROM stowage_stream_segment WHERE ns = ? AND space > ? AND count > 0 ORDER BY space LIMIT ?", [
+        ns,
+        after ?? "",
+        limit,
+      ]);
+      return rows.map((row) => row.space as string);
+    },
+
+    *streamSegments(ns, space, after, limit) {
+      const rows = yield* all(
+        "SELECT segment FROM stowage_stream_segment WHERE ns = ? AND space = ? AND segment > ? AND count > 0 ORDER BY segment LIMIT ?",
+        [ns, space, after ?? "", limit],
+      );
+      return rows.map((row) => row.segment as string);
+    },
+
+    *streamStatus(ns, space, segment) {
+      const row = yield* get("SELECT last_seq, last_ts, count FROM stowage_stream_segment WHERE ns = ? AND space = ? AND segment = ?", [ns, space, segment]);
+      return { lastSeq: num(row, "last_seq"), lastTimestamp: num(row, "last_ts"), count: num(row, "count") };
+    },
+
     *describe(now) {
       const namespaces: NamespaceInfo[] = [];
       let storedRows = 0;
@@ -242,7 +339,7 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
         namespaces.push({ primitive: "kv", namespace: row.ns as string, count: num(row, "live") });
         storedRows += num(row, "stored");
       }
-      for (const primitive of ["log", "slot", "queue"] as const) {
+      for (const primitive of ["log", "slot", "queue", "stream"] as const) {
         for (const row of yield* all(DESCRIBE_COUNT[primitive], [])) {
           namespaces.push({ primitive, namespace: row.ns as string, count: num(row, "n") });
           storedRows += num(row, "n");

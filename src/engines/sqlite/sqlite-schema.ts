@@ -4,7 +4,7 @@ import { StowageError } from "../../api/errors.js";
 /** Marks a file as stowage's in the SQLite header ("STOW"), so a foreign file is never mistaken for ours. */
 export const APPLICATION_ID = 0x53544f57;
 /** The schema this code writes. A file with a higher `user_version` was written by a newer stowage. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Migration N brings a file from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -38,6 +38,15 @@ export const MIGRATIONS: readonly string[] = [
      UPDATE stowage_queue_len SET len = len - 1 WHERE ns = old.ns AND key = old.key;
      DELETE FROM stowage_queue_len WHERE ns = old.ns AND key = old.key AND len = 0;
    END;`,
+  // 3: streams. Each segment's status has a row of its own (read without touching entries); entries are keyed by
+  // segment and sequence, and indexed in (timestamp, segment, seq) order for reads across a space.
+  `CREATE TABLE stowage_stream_segment (
+     ns TEXT NOT NULL, space TEXT NOT NULL, segment TEXT NOT NULL, last_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL, count INTEGER NOT NULL,
+     PRIMARY KEY (ns, space, segment)) WITHOUT ROWID;
+   CREATE TABLE stowage_stream (
+     ns TEXT NOT NULL, space TEXT NOT NULL, segment TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, value BLOB NOT NULL, headers TEXT,
+     PRIMARY KEY (ns, space, segment, seq)) WITHOUT ROWID;
+   CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);`,
 ];
 
 interface FileIdentity {

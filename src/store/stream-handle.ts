@@ -1,0 +1,169 @@
+import { StowageError } from "../api/errors.js";
+import { LIMITS } from "../api/limits.js";
+import type {
+  NameListOptions,
+  ProduceOptions,
+  ReadSegmentOptions,
+  ReadSpaceOptions,
+  SegmentStatus,
+  SpacePage,
+  Stream,
+  StreamEntry,
+  StreamRecord,
+} from "../api/types.js";
+import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
+import { HandleBase } from "./handle-base.js";
+import { checkInteger, checkKey, checkOptions, describeType, utf8Length } from "./validate.js";
+
+const POSITION_VERSION = 1;
+
+/** The store's {@link Stream} implementation, engine-independent. */
+export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
+  async produce(space: string, segment: string, records: ReadonlyArray<StreamRecord<T>>, options?: ProduceOptions): Promise<SegmentStatus> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    checkKey(ns, segment, "segment");
+    const opts = checkOptions(ns, "produce options", options, ["expectedSeq"]);
+    const expectedSeq = opts.expectedSeq === undefined ? null : checkInteger(ns, "expectedSeq", opts.expectedSeq, 0, Number.MAX_SAFE_INTEGER, segment);
+    if (!Array.isArray(records) || records.length === 0) {
+      throw new StowageError("INVALID_ARGUMENT", `records must be a non-empty array, got ${describeType(records)}`, { namespace: ns, key: segment });
+    }
+    if (records.length > LIMITS.maxTransactionWrites) {
+      throw new StowageError("LIMIT_EXCEEDED", `${records.length} records in one produce; the limit is ${LIMITS.maxTransactionWrites}`, { namespace: ns, key: segment });
+    }
+    let bytes = utf8Length(space) + utf8Length(segment);
+    const stored: StoredStreamRecord[] = records.map((record, i) => {
+      const fields = checkOptions(ns, `records[${i}]`, record, ["value", "headers"]);
+      const value = this.codec.encode(segment, fields.value as T);
+      const headers = encodeHeaders(ns, segment, i, fields.headers);
+      bytes += value.byteLength + (headers === null ? 0 : utf8Length(headers));
+      return { value, headers };
+    });
+    if (bytes > LIMITS.maxTransactionBytes) {
+      throw new StowageError("LIMIT_EXCEEDED", `one produce writes ${bytes} bytes; the limit is ${LIMITS.maxTransactionBytes}`, { namespace: ns, key: segment });
+    }
+    const now = this.exec.now();
+    return this.exec.write((ops) => ops.streamProduce(ns, space, segment, stored, now, expectedSeq), bytes);
+  }
+
+  async readSegment(space: string, segment: string, options?: ReadSegmentOptions): Promise<StreamEntry<T>[]> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    checkKey(ns, segment, "segment");
+    const opts = checkOptions(ns, "readSegment options", options, ["fromSeq", "toSeq", "limit"]);
+    const fromSeq = opts.fromSeq === undefined ? 1 : checkInteger(ns, "fromSeq", opts.fromSeq, 1, Number.MAX_SAFE_INTEGER, segment);
+    const toSeq = opts.toSeq === undefined ? Number.MAX_SAFE_INTEGER : checkInteger(ns, "toSeq", opts.toSeq, 0, Number.MAX_SAFE_INTEGER, segment);
+    const limit = this.limitOf(opts.limit, segment);
+    const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, fromSeq, toSeq, limit));
+    return rows.map((row) => this.entryOf(segment, row));
+  }
+
+  async readSpace(space: string, options?: ReadSpaceOptions): Promise<SpacePage<T>> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    const opts = checkOptions(ns, "readSpace options", options, ["fromTimestamp", "after", "limit"]);
+    const fromTimestamp = opts.fromTimestamp === undefined ? 0 : checkInteger(ns, "fromTimestamp", opts.fromTimestamp, 0, Number.MAX_SAFE_INTEGER, space);
+    const after = opts.after === undefined ? null : decodePosition(ns, space, opts.after);
+    const limit = this.limitOf(opts.limit, space);
+    const rows = await this.exec.read((ops) => ops.streamReadSpace(ns, space, fromTimestamp, after, limit));
+    const entries = rows.map((row) => ({ ...this.entryOf(row.segment, row), segment: row.segment }));
+    const last = rows.at(-1);
+    const position = last !== undefined ? encodePosition(last) : opts.after === undefined ? undefined : (opts.after as string);
+    return position === undefined ? { entries } : { entries, position };
+  }
+
+  async peek(space: string, segment: string): Promise<StreamEntry<T> | undefined> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    checkKey(ns, segment, "segment");
+    const row = await this.exec.read((ops) => ops.streamPeek(ns, space, segment));
+    return row === undefined ? undefined : this.entryOf(segment, row);
+  }
+
+  async spaces(options?: NameListOptions): Promise<string[]> {
+    const ns = this.namespace;
+    const opts = checkOptions(ns, "spaces options", options, ["after", "limit"]);
+    const after = opts.after === undefined ? null : checkKey(ns, opts.after, "after");
+    const limit = this.limitOf(opts.limit);
+    return this.exec.read((ops) => ops.streamSpaces(ns, after, limit));
+  }
+
+  async segments(space: string, options?: NameListOptions): Promise<string[]> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    const opts = checkOptions(ns, "segments options", options, ["after", "limit"]);
+    const after = opts.after === undefined ? null : checkKey(ns, opts.after, "after");
+    const limit = this.limitOf(opts.limit, space);
+    return this.exec.read((ops) => ops.streamSegments(ns, space, after, limit));
+  }
+
+  async status(space: string, segment: string): Promise<SegmentStatus> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    checkKey(ns, segment, "segment");
+    return this.exec.read((ops) => ops.streamStatus(ns, space, segment));
+  }
+
+  private limitOf(limit: unknown, key?: string): number {
+    return limit === undefined ? LIMITS.defaultPageSize : checkInteger(this.namespace, "limit", limit, 1, LIMITS.maxPageSize, key);
+  }
+
+  private entryOf(segment: string, row: StoredStreamEntry): StreamEntry<T> {
+    const entry: StreamEntry<T> = { seq: row.seq, timestamp: row.timestamp, value: this.codec.decode(segment, row.value) };
+    if (row.headers !== null) entry.headers = decodeHeaders(this.namespace, segment, row.headers);
+    return entry;
+  }
+}
+
+/** Headers as stored: canonical JSON of a plain object of strings, or null when there are none. */
+function encodeHeaders(ns: string, segment: string, index: number, headers: unknown): string | null {
+  if (headers === undefined) return null;
+  const bad = (why: string) => new StowageError("INVALID_ARGUMENT", `records[${index}].headers ${why}`, { namespace: ns, key: segment });
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers) || Object.getPrototypeOf(headers) !== Object.prototype) {
+    throw bad(`must be a plain object of strings, got ${describeType(headers)}`);
+  }
+  const entries = Object.entries(headers);
+  for (const [name, value] of entries) {
+    if (name.length === 0 || !name.isWellFormed() || name.includes("\u0000")) throw bad(`has a name that is empty, not valid Unicode or holds U+0000`);
+    if (typeof value !== "string" || !value.isWellFormed()) throw bad(`"${name}" must be a valid Unicode string, got ${describeType(value)}`);
+  }
+  const text = JSON.stringify(Object.fromEntries(entries));
+  if (utf8Length(text) > LIMITS.maxHeaderBytes) {
+    throw new StowageError("LIMIT_EXCEEDED", `records[${index}].headers are ${utf8Length(text)} bytes as JSON; the limit is ${LIMITS.maxHeaderBytes}`, { namespace: ns, key: segment });
+  }
+  return text;
+}
+
+function decodeHeaders(ns: string, segment: string, text: string): Record<string, string> {
+  try {
+    return JSON.parse(text) as Record<string, string>;
+  } catch (cause) {
+    throw new StowageError("CORRUPT", "stored headers are not JSON", { namespace: ns, key: segment, cause });
+  }
+}
+
+/** A readSpace position, opaque to callers: the last entry's (timestamp, segment, seq). */
+function encodePosition(position: SpacePosition): string {
+  return Buffer.from(JSON.stringify([POSITION_VERSION, position.timestamp, position.segment, position.seq]), "utf8").toString("base64url");
+}
+
+function decodePosition(ns: string, space: string, text: unknown): SpacePosition {
+  const invalid = () =>
+    new StowageError("INVALID_ARGUMENT", "after is not a position of readSpace; pass the position of a previous page unchanged", { namespace: ns, key: space });
+  if (typeof text !== "string" || text.length === 0) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 4 || parsed[0] !== POSITION_VERSION) throw invalid();
+  const [, timestamp, segment, seq] = parsed as [number, unknown, unknown, unknown];
+  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(seq) || typeof segment !== "string") throw invalid();
+  try {
+    checkKey(ns, segment, "segment");
+  } catch {
+    throw invalid();
+  }
+  return { timestamp: timestamp as number, segment, seq: seq as number };
+}
