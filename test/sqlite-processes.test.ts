@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { test } from "node:test";
-import { casRaceScenario, logFollowScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
+import { casRaceScenario, logFollowScenario, produceRaceScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
 import { tempDir } from "./helpers/child.js";
 
 const PROCESSES = 4;
@@ -46,6 +46,15 @@ test("processes appending to one log: gapless unique seqs, followed live by a re
       finishTimeoutMs: 25_000,
       maxReaderRounds: 200_000,
     });
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("processes producing to one stream segment with an expected sequence: each sequence won by exactly one batch", async (t) => {
+  const tmp = tempDir("stream-race");
+  try {
+    await produceRaceScenario(t, { store: sqlite(join(tmp.dir, "race.db")), processes: PROCESSES, target: 300, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
   } finally {
     tmp.remove();
   }

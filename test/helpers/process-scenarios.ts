@@ -1,7 +1,8 @@
 /**
  * Multi-process scenarios shared by the engines several processes can open at once (SQLite on one file, PostgreSQL on
- * one schema): CAS racing on one slot, and log appends followed live by a reader. Each runs real `node` children on
- * the compiled fixtures test/fixtures/cas-racer.ts and log-appender.ts, which open the store from the same options
+ * one schema): CAS racing on one slot, log appends followed live by a reader, and produce racing on one stream segment.
+ * Each runs real `node` children on the compiled fixtures test/fixtures/cas-racer.ts, log-appender.ts and
+ * stream-racer.ts, which open the store from the same options
  * (passed to them as JSON). The caller owns the engine's surroundings (a temporary folder, a server, a schema) and the
  * engine-specific knobs; every check here holds on every engine that passes them.
  */
@@ -226,6 +227,55 @@ export async function logFollowScenario(t: TestContext, options: LogFollowOption
       assert.deepEqual(followedView, expected, `the reader's view of ${key}`);
       assert.deepEqual(strip(await log.list(key)), expected, `list(${key})`);
     }
+  } finally {
+    await killAll(children);
+    await store.close();
+  }
+}
+
+export interface ProduceRaceOptions {
+  store: SharedStoreOptions;
+  processes: number;
+  /** The sequence the racers drive the segment to (even: each win writes two entries). */
+  target: number;
+  readyTimeoutMs: number;
+  finishTimeoutMs: number;
+}
+
+/**
+ * Processes race `produce` with an expected sequence on one segment: each expectation is met by exactly one batch, so
+ * the segment holds 1…target with no gap, each pair written whole by one racer, exactly the wins the racers report.
+ */
+export async function produceRaceScenario(t: TestContext, options: ProduceRaceOptions): Promise<void> {
+  const { processes, target } = options;
+  const children: Child[] = [];
+  const store = await openStore({ ...options.store, sweepIntervalMs: 0 });
+  try {
+    for (let i = 0; i < processes; i++) {
+      children.push(startChild("stream-racer", [JSON.stringify(options.store), `racer-${i}`, String(target), String(target * processes + 10)]));
+    }
+    await waitAllFor(children, "ready", options.readyTimeoutMs);
+    for (const child of children) child.send("go");
+    const exits = await Promise.all(children.map((child) => child.finish(options.finishTimeoutMs)));
+    assertExitedCleanly(children, exits, "racer");
+    const reports = children.map((child) => lastJson<{ id: string; wins: number[]; conflicts: number; rounds: number }>(child));
+
+    const entries = await store.stream("race", { codec: json<{ who: string; part: number }>() }).readSegment("space", "segment", { limit: 10_000 });
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: target }, (_, i) => i + 1), "the segment holds 1…target, no gap");
+    const winnerOf = new Map<number, string>();
+    for (const report of reports) for (const lastSeq of report.wins) {
+      assert.equal(winnerOf.get(lastSeq), undefined, `the batch ending at ${lastSeq} was reported by two racers`);
+      winnerOf.set(lastSeq, report.id);
+    }
+    for (let seq = 2; seq <= target; seq += 2) {
+      const [first, second] = [entries[seq - 2], entries[seq - 1]];
+      assert.equal(winnerOf.get(seq), first?.value.who, `batch ending at ${seq}: reported winner and stored entries differ`);
+      assert.deepEqual([first?.value, second?.value], [{ who: first?.value.who, part: 1 }, { who: first?.value.who, part: 2 }], `batch ending at ${seq} is not whole`);
+    }
+    const conflicts = reports.reduce((sum, report) => sum + report.conflicts, 0);
+    const winners = new Set(winnerOf.values()).size;
+    assert.ok(winners > 1, "only one racer ever won: the processes did not race");
+    t.diagnostic(`${target / 2} batches, each won by exactly one of ${processes} processes (${winners} distinct winners); ${conflicts} CONFLICTs with the current sequence`);
   } finally {
     await killAll(children);
     await store.close();
