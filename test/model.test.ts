@@ -2,7 +2,8 @@
  * Model-based property tests: fast-check generates random sequences of operations — KV put (with and without TTL),
  * get, delete, list, count, delete-range; log append, since, lastSeq; slot get, upsert, CAS; queue push (bounded,
  * both overflow policies), peek, ack, drop-oldest, len; transactions of several writes that commit or throw; clock
- * moves — and runs each against the memory engine (the model) and a durable engine, sharing one controlled clock.
+ * moves; stream produce (with and without an expected sequence), segment and space reads, status, peek and listings —
+ * and runs each against the memory engine (the model) and a durable engine, sharing one controlled clock.
  * Every answer, and every error code, must be the same. `MODEL_CASES` sets the sequences per engine (the soak runs
  * 10,000).
  */
@@ -22,6 +23,8 @@ const pgServer = usePostgresServer();
 const key = fc.constantFrom("a", "b", "c", "a/1", "a/2", "b/1", "é", "日本");
 const value = fc.constantFrom("", "x", "y", "zz", "é€", "long ".repeat(20));
 const limit = fc.integer({ min: 1, max: 5 });
+const streamSpace = fc.constantFrom("s1", "s2");
+const streamSegment = fc.constantFrom("g1", "g2", "g10");
 
 type Write =
   | { op: "put"; key: string; value: string; ttlMs?: number }
@@ -32,7 +35,8 @@ type Write =
   | { op: "cas"; key: string; expected: number; value: string }
   | { op: "push"; key: string; value: string; maxLen?: number; overflow: "reject" | "drop-oldest" }
   | { op: "ack"; key: string; id: number }
-  | { op: "dropOldest"; key: string; count: number };
+  | { op: "dropOldest"; key: string; count: number }
+  | { op: "produce"; space: string; segment: string; values: string[]; headers?: Record<string, string>; expectedSeq?: number };
 
 type Command =
   | Write
@@ -45,6 +49,11 @@ type Command =
   | { op: "peek"; key: string; limit: number }
   | { op: "len"; key: string }
   | { op: "tick"; ms: number }
+  | { op: "readSegment"; space: string; segment: string; fromSeq: number; toSeq?: number; limit: number }
+  | { op: "readSpace"; space: string; fromTimestamp: number; limit: number; pages: number }
+  | { op: "streamStatus" | "streamPeek"; space: string; segment: string }
+  | { op: "spaces" }
+  | { op: "segments"; space: string }
   | { op: "tx"; writes: Write[]; fail: boolean };
 
 const write: fc.Arbitrary<Write> = fc.oneof(
@@ -59,6 +68,17 @@ const write: fc.Arbitrary<Write> = fc.oneof(
   fc.record({ op: fc.constant("push" as const), key, value, maxLen: fc.integer({ min: 1, max: 3 }), overflow: fc.constantFrom("reject" as const, "drop-oldest" as const) }),
   fc.record({ op: fc.constant("ack" as const), key, id: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ op: fc.constant("dropOldest" as const), key, count: fc.integer({ min: 1, max: 3 }) }),
+  fc.record(
+    {
+      op: fc.constant("produce" as const),
+      space: streamSpace,
+      segment: streamSegment,
+      values: fc.array(value, { minLength: 1, maxLength: 3 }),
+      headers: fc.constantFrom<Record<string, string>>({ type: "a" }, { type: "b", trace: "t" }),
+      expectedSeq: fc.integer({ min: 0, max: 6 }),
+    },
+    { requiredKeys: ["op", "space", "segment", "values"] },
+  ),
 );
 
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -87,6 +107,19 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("peek" as const), key, limit }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("len" as const), key }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      { op: fc.constant("readSegment" as const), space: streamSpace, segment: streamSegment, fromSeq: fc.integer({ min: 1, max: 5 }), toSeq: fc.integer({ min: 0, max: 6 }), limit },
+      { requiredKeys: ["op", "space", "segment", "fromSeq", "limit"] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("readSpace" as const), space: streamSpace, fromTimestamp: fc.constantFrom(0, Date.UTC(2026, 0, 1) + 20), limit, pages: fc.integer({ min: 1, max: 3 }) }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("streamStatus" as const, "streamPeek" as const), space: streamSpace, segment: streamSegment }) },
+  { weight: 1, arbitrary: fc.constantFrom({ op: "spaces" as const }, { op: "segments" as const, space: "s1" }, { op: "segments" as const, space: "s2" }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("tx" as const), writes: fc.array(write, { minLength: 1, maxLength: 5 }), fail: fc.boolean() }) },
 );
 
@@ -96,6 +129,7 @@ function handles(store: Store | Parameters<Parameters<Store["transaction"]>[0]>[
     kv: store.kv(ns, { codec: utf8 }),
     log: store.log(ns, { codec: utf8 }),
     slot: store.slot(ns, { codec: utf8 }),
+    stream: store.stream(ns, { codec: utf8 }),
     queue: (maxLen?: number, overflow?: "reject" | "drop-oldest") =>
       store.queue(ns, maxLen === undefined ? { codec: utf8 } : { codec: utf8, maxLen, overflow }),
   };
@@ -121,6 +155,13 @@ async function applyWrite(h: ReturnType<typeof handles>, w: Write): Promise<unkn
       return h.queue().ack(w.key, w.id);
     case "dropOldest":
       return h.queue().dropOldest(w.key, w.count);
+    case "produce":
+      return h.stream.produce(
+        w.space,
+        w.segment,
+        w.values.map((v) => (w.headers === undefined ? { value: v } : { value: v, headers: w.headers })),
+        w.expectedSeq === undefined ? undefined : { expectedSeq: w.expectedSeq },
+      );
   }
 }
 
@@ -159,6 +200,26 @@ async function apply(store: Store, ns: string, c: Command, clock: { now: number 
     case "tick":
       clock.now += c.ms;
       return clock.now;
+    case "readSegment":
+      return h.stream.readSegment(c.space, c.segment, c.toSeq === undefined ? { fromSeq: c.fromSeq, limit: c.limit } : { fromSeq: c.fromSeq, toSeq: c.toSeq, limit: c.limit });
+    case "readSpace": {
+      const pages: unknown[] = [];
+      let after: string | undefined;
+      for (let i = 0; i < c.pages; i++) {
+        const page = await h.stream.readSpace(c.space, after === undefined ? { fromTimestamp: c.fromTimestamp, limit: c.limit } : { fromTimestamp: c.fromTimestamp, limit: c.limit, after });
+        pages.push(page);
+        after = page.position;
+      }
+      return pages;
+    }
+    case "streamStatus":
+      return h.stream.status(c.space, c.segment);
+    case "streamPeek":
+      return h.stream.peek(c.space, c.segment);
+    case "spaces":
+      return h.stream.spaces();
+    case "segments":
+      return h.stream.segments(c.space);
     case "tx":
       try {
         return await store.transaction(async (tx) => {
@@ -182,7 +243,7 @@ async function outcome(call: () => Promise<unknown>): Promise<unknown> {
   try {
     return { ok: await call() };
   } catch (error) {
-    if (isStowageError(error)) return { error: error.code };
+    if (isStowageError(error)) return error.currentSeq === undefined ? { error: error.code } : { error: error.code, currentSeq: error.currentSeq };
     throw error;
   }
 }
