@@ -27,7 +27,7 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   queueAck: ["ns", "k", 1],
   queueDropOldest: ["ns", "k", 2],
   queueLen: ["ns", "k"],
-  streamProduce: ["ns", "space", "seg", [{ value: bytes, headers: null }, { value: bytes, headers: '{"a":"b"}' }], 1, null],
+  streamProduce: ["ns", "space", "seg", [{ value: bytes, headers: null, compression: null }, { value: bytes, headers: '{"a":"b"}', compression: "deflate" }], 1, null],
   streamRead: ["ns", "space", "seg", 1, 10, 10],
   streamReadSpace: ["ns", "space", 0, { timestamp: 1, segment: "seg", seq: 1 }, 10],
   streamPeek: ["ns", "space", "seg"],

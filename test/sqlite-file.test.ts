@@ -497,3 +497,29 @@ test("store.check() and `stowage check` report a broken invariant and a damaged 
     tmp.remove();
   }
 });
+
+test("stream compression: compressible values are stored deflated and marked, others as given", async () => {
+  const tmp = tempDir("file-deflate");
+  try {
+    const path = join(tmp.dir, "store.db");
+    const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    const long = "compressible ".repeat(500);
+    await store.stream("s", { codec: utf8, compression: "deflate" }).produce("sp", "g", [{ value: long }, { value: "tiny" }]);
+    await store.stream("s", { codec: utf8 }).produce("sp", "g", [{ value: long }]);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const rows = db.prepare("SELECT seq, length(value) AS bytes, compression FROM stowage_stream ORDER BY seq").all();
+      assert.equal((rows[0] as { compression: string }).compression, "deflate");
+      assert.ok((rows[0] as { bytes: number }).bytes < long.length / 10, `stored ${(rows[0] as { bytes: number }).bytes} bytes`);
+      assert.deepEqual(rows.slice(1), [
+        { seq: 2, bytes: 4, compression: null },
+        { seq: 3, bytes: long.length, compression: null },
+      ]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    tmp.remove();
+  }
+});

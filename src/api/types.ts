@@ -156,7 +156,19 @@ export interface TransactionScope {
   log<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Log<T>;
   slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T>;
   queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T>;
-  stream<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Stream<T>;
+  stream<T = Uint8Array>(namespace: string, options?: StreamOptions<T>): Stream<T>;
+}
+
+/** How a stream stores values: as given, or compressed with raw DEFLATE (node:zlib) when that makes them smaller. */
+export type StreamCompression = "none" | "deflate";
+
+/** Options of `store.stream`. */
+export interface StreamOptions<T> extends CodecOptions<T> {
+  /**
+   * `"deflate"`: values of 64 bytes or more are stored compressed when that makes them smaller (default `"none"`).
+   * Each entry records how it is stored, so any handle reads any entry, whatever its own setting.
+   */
+  compression?: StreamCompression;
 }
 
 /** A record to produce: a value and optional string headers. */

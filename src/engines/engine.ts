@@ -32,10 +32,11 @@ export interface StoredQueueItem {
   pushedAt: number;
 }
 
-/** A record as a produce carries it to the engine: bytes, and headers as JSON text (null: none). */
+/** A record as a produce carries it to the engine: bytes, headers as JSON text (null: none), and how the bytes are compressed (null: not). */
 export interface StoredStreamRecord {
   value: Uint8Array;
   headers: string | null;
+  compression: string | null;
 }
 
 /** A stream entry row. */

@@ -1,4 +1,5 @@
-import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Stream, TransactionScope } from "../api/types.js";
+import { StowageError } from "../api/errors.js";
+import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Stream, StreamOptions, TransactionScope } from "../api/types.js";
 import type { Executor } from "./executor.js";
 import { KvHandle } from "./kv-handle.js";
 import { LogHandle } from "./log-handle.js";
@@ -30,8 +31,14 @@ export class HandleFactory implements TransactionScope {
     return new QueueHandle<T>(this.exec, this.open(namespace), options);
   }
 
-  stream<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Stream<T> {
-    return new StreamHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+  stream<T = Uint8Array>(namespace: string, options?: StreamOptions<T>): Stream<T> {
+    const ns = this.open(namespace);
+    const opts = checkOptions(ns, "stream options", options, ["codec", "compression"]);
+    const compression = opts.compression ?? "none";
+    if (compression !== "none" && compression !== "deflate") {
+      throw new StowageError("INVALID_ARGUMENT", `compression must be "none" or "deflate", got ${JSON.stringify(compression)}`, { namespace: ns });
+    }
+    return new StreamHandle<T>(this.exec, ns, opts.codec as CodecOptions<T>["codec"], compression);
   }
 
   private open(namespace: string): string {

@@ -13,6 +13,7 @@ import type {
   Store,
   StoreInfo,
   Stream,
+  StreamOptions,
   TransactionOptions,
   TransactionScope,
 } from "../api/types.js";
@@ -89,7 +90,7 @@ class EngineStore implements Store {
     return this.handles.queue(namespace, options);
   }
 
-  stream<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Stream<T> {
+  stream<T = Uint8Array>(namespace: string, options?: StreamOptions<T>): Stream<T> {
     return this.handles.stream(namespace, options);
   }
 

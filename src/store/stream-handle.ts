@@ -1,3 +1,5 @@
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type {
@@ -9,16 +11,31 @@ import type {
   SpacePage,
   Stream,
   StreamEntry,
+  StreamCompression,
   StreamRecord,
 } from "../api/types.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
+import type { Executor } from "./executor.js";
 import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, checkOptions, describeType, utf8Length } from "./validate.js";
 
 const POSITION_VERSION = 1;
 
-/** The store's {@link Stream} implementation, engine-independent. */
+/** Values shorter than this are never compressed: the saving could not pay for the work. */
+const COMPRESS_FROM_BYTES = 64;
+const DEFLATE = "deflate";
+
+/** The store's {@link Stream} implementation, engine-independent. Compression happens here, so every engine stores the same bytes. */
 export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
+  constructor(
+    exec: Executor,
+    namespace: string,
+    codec: Codec<T> | undefined,
+    private readonly compression: StreamCompression,
+  ) {
+    super(exec, namespace, codec);
+  }
+
   async produce(space: string, segment: string, records: ReadonlyArray<StreamRecord<T>>, options?: ProduceOptions): Promise<SegmentStatus> {
     const ns = this.namespace;
     checkKey(ns, space, "space");
@@ -34,10 +51,10 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     let bytes = utf8Length(space) + utf8Length(segment);
     const stored: StoredStreamRecord[] = records.map((record, i) => {
       const fields = checkOptions(ns, `records[${i}]`, record, ["value", "headers"]);
-      const value = this.codec.encode(segment, fields.value as T);
       const headers = encodeHeaders(ns, segment, i, fields.headers);
-      bytes += value.byteLength + (headers === null ? 0 : utf8Length(headers));
-      return { value, headers };
+      const kept = this.compress(this.codec.encode(segment, fields.value as T), headers);
+      bytes += kept.value.byteLength + (headers === null ? 0 : utf8Length(headers));
+      return kept;
     });
     if (bytes > LIMITS.maxTransactionBytes) {
       throw new StowageError("LIMIT_EXCEEDED", `one produce writes ${bytes} bytes; the limit is ${LIMITS.maxTransactionBytes}`, { namespace: ns, key: segment });
@@ -108,8 +125,31 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     return limit === undefined ? LIMITS.defaultPageSize : checkInteger(this.namespace, "limit", limit, 1, LIMITS.maxPageSize, key);
   }
 
+  /** The record as stored: compressed only when asked to and when that makes it smaller. */
+  private compress(value: Uint8Array, headers: string | null): StoredStreamRecord {
+    if (this.compression === DEFLATE && value.byteLength >= COMPRESS_FROM_BYTES) {
+      const packed = deflateRawSync(value);
+      if (packed.byteLength < value.byteLength) return { value: new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength), headers, compression: DEFLATE };
+    }
+    return { value, headers, compression: null };
+  }
+
+  /** The stored bytes as produced, by the entry's own record of its compression. */
+  private decompress(segment: string, row: StoredStreamEntry): Uint8Array {
+    if (row.compression === null) return row.value;
+    if (row.compression !== DEFLATE) {
+      throw new StowageError("CORRUPT", `entry ${row.seq} is stored with compression ${JSON.stringify(row.compression)}, which this stowage does not know`, { namespace: this.namespace, key: segment });
+    }
+    try {
+      const plain = inflateRawSync(row.value);
+      return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
+    } catch (cause) {
+      throw new StowageError("CORRUPT", `entry ${row.seq} does not inflate`, { namespace: this.namespace, key: segment, cause });
+    }
+  }
+
   private entryOf(segment: string, row: StoredStreamEntry): StreamEntry<T> {
-    const entry: StreamEntry<T> = { seq: row.seq, timestamp: row.timestamp, value: this.codec.decode(segment, row.value) };
+    const entry: StreamEntry<T> = { seq: row.seq, timestamp: row.timestamp, value: this.codec.decode(segment, this.decompress(segment, row)) };
     if (row.headers !== null) entry.headers = decodeHeaders(this.namespace, segment, row.headers);
     return entry;
   }

@@ -262,7 +262,9 @@ export class MemoryOps implements EngineOps {
     const spaces = spaceOf(this.data.stream, ns, () => new Map<string, Map<string, Segment>>());
     const segments = spaceOf(spaces, space, () => new Map<string, Segment>());
     const target = spaceOf(segments, segment, () => ({ entries: [] }));
-    records.forEach((record, i) => target.entries.push({ seq: before + i + 1, timestamp: now, value: record.value.slice(), headers: record.headers }));
+    records.forEach((record, i) =>
+      target.entries.push({ seq: before + i + 1, timestamp: now, value: record.value.slice(), headers: record.headers, compression: record.compression }),
+    );
     this.undo.push(() => {
       target.entries.length = before;
       if (before > 0) return;

@@ -80,7 +80,7 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (ns, space, segment));
    CREATE TABLE stowage_stream (
      ns TEXT COLLATE "C" NOT NULL, space TEXT COLLATE "C" NOT NULL, segment TEXT COLLATE "C" NOT NULL,
-     seq BIGINT NOT NULL, ts BIGINT NOT NULL, value BYTEA NOT NULL, headers TEXT,
+     seq BIGINT NOT NULL, ts BIGINT NOT NULL, value BYTEA NOT NULL, headers TEXT, compression TEXT,
      PRIMARY KEY (ns, space, segment, seq));
    CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);`,
 ];

@@ -30,13 +30,14 @@ const DESCRIBE_COUNT = {
 /** Takes a segment's row, creating it empty: an upsert, so that it locks the row on PostgreSQL. */
 const SEGMENT_TAKE =
   "INSERT INTO stowage_stream_segment (ns, space, segment, last_seq, last_ts, count) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT (ns, space, segment) DO UPDATE SET last_seq = stowage_stream_segment.last_seq RETURNING last_seq, count";
-const SPACE_READ = "SELECT segment, seq, ts, value, headers FROM stowage_stream WHERE ns = ? AND space = ? AND ts >= ?";
+const SPACE_READ = "SELECT segment, seq, ts, value, headers, compression FROM stowage_stream WHERE ns = ? AND space = ? AND ts >= ?";
 
 const entryOf = (row: SqlRow): StoredStreamEntry => ({
   seq: Number(row.seq),
   timestamp: Number(row.ts),
   value: bytesOf(row.value),
   headers: (row.headers as string | null) ?? null,
+  compression: (row.compression as string | null) ?? null,
 });
 const KV_DELETE = `DELETE FROM stowage_kv WHERE ns = ? AND key = ? RETURNING ${LIVE_FLAG} AS live`;
 
@@ -254,7 +255,7 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
       const before = num(row, "last_seq");
       checkExpectedSeq(ns, space, segment, expectedSeq, before);
       for (const [i, record] of records.entries()) {
-        yield* run("INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+        yield* run("INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
           ns,
           space,
           segment,
@@ -262,6 +263,7 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
           now,
           record.value,
           record.headers,
+          record.compression,
         ]);
       }
       const status = { lastSeq: before + records.length, lastTimestamp: now, count: num(row, "count") + records.length };
@@ -278,7 +280,7 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
 
     *streamRead(ns, space, segment, fromSeq, toSeq, limit) {
       const rows = yield* all(
-        "SELECT seq, ts, value, headers FROM stowage_stream WHERE ns = ? AND space = ? AND segment = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
+        "SELECT seq, ts, value, headers, compression FROM stowage_stream WHERE ns = ? AND space = ? AND segment = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
         [ns, space, segment, fromSeq, toSeq, limit],
       );
       return rows.map(entryOf);
@@ -301,7 +303,7 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
     },
 
     *streamPeek(ns, space, segment) {
-      const row = yield* get("SELECT seq, ts, value, headers FROM stowage_stream WHERE ns = ? AND space = ? AND segment = ? ORDER BY seq DESC LIMIT 1", [
+      const row = yield* get("SELECT seq, ts, value, headers, compression FROM stowage_stream WHERE ns = ? AND space = ? AND segment = ? ORDER BY seq DESC LIMIT 1", [
         ns,
         space,
         segment,

@@ -39,12 +39,13 @@ export const MIGRATIONS: readonly string[] = [
      DELETE FROM stowage_queue_len WHERE ns = old.ns AND key = old.key AND len = 0;
    END;`,
   // 3: streams. Each segment's status has a row of its own (read without touching entries); entries are keyed by
-  // segment and sequence, and indexed in (timestamp, segment, seq) order for reads across a space.
+  // segment and sequence, and indexed in (timestamp, segment, seq) order for reads across a space. `compression`
+  // records how each value is stored (NULL: as given), so that reads never guess.
   `CREATE TABLE stowage_stream_segment (
      ns TEXT NOT NULL, space TEXT NOT NULL, segment TEXT NOT NULL, last_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL, count INTEGER NOT NULL,
      PRIMARY KEY (ns, space, segment)) WITHOUT ROWID;
    CREATE TABLE stowage_stream (
-     ns TEXT NOT NULL, space TEXT NOT NULL, segment TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, value BLOB NOT NULL, headers TEXT,
+     ns TEXT NOT NULL, space TEXT NOT NULL, segment TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, value BLOB NOT NULL, headers TEXT, compression TEXT,
      PRIMARY KEY (ns, space, segment, seq)) WITHOUT ROWID;
    CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);`,
 ];
