@@ -11,7 +11,7 @@ import pg from "pg";
 import { json, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, waitAllFor, type Child } from "./helpers/child.js";
 import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
-import { assertExitedCleanly, casRaceScenario, logFollowScenario, produceRaceScenario } from "./helpers/process-scenarios.js";
+import { assertExitedCleanly, casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario } from "./helpers/process-scenarios.js";
 
 const PROCESSES = 4;
 
@@ -59,6 +59,11 @@ test("processes racing CAS on one slot: every version is won by exactly one proc
 test("processes producing to one stream segment with an expected sequence: each sequence won by exactly one batch", async (t) => {
   const store = { backend: "postgres", dsn: dsn(), schema: "proc_stream", poolSize: 2, connectTimeoutMs: 10_000 } as const;
   await produceRaceScenario(t, { store, processes: PROCESSES, target: 300, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
+});
+
+test("a live log tail across processes: from the start, from a past position, and on one key, every entry once and in order", async (t) => {
+  const store = { backend: "postgres", dsn: dsn(), schema: "proc_tail", poolSize: 2, connectTimeoutMs: 10_000 } as const;
+  await logTailScenario(t, { store, processes: PROCESSES, entries: 150, keys: 4, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
 });
 
 test("processes appending to one log: unique gapless seqs in commit order, followed live by a reader without gaps", async (t) => {

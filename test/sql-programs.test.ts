@@ -18,6 +18,7 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   kvSweepExpired: [1, 100],
   logAppend: ["ns", "k", bytes, 1],
   logRead: ["ns", "k", 0, 10],
+  logReadAll: ["ns", 0, 10],
   logLastSeq: ["ns"],
   slotGet: ["ns", "k"],
   slotUpsert: ["ns", "k", bytes],

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { test } from "node:test";
-import { casRaceScenario, logFollowScenario, produceRaceScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
+import { casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
 import { tempDir } from "./helpers/child.js";
 
 const PROCESSES = 4;
@@ -55,6 +55,15 @@ test("processes producing to one stream segment with an expected sequence: each 
   const tmp = tempDir("stream-race");
   try {
     await produceRaceScenario(t, { store: sqlite(join(tmp.dir, "race.db")), processes: PROCESSES, target: 300, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("a live log tail across processes: from the start, from a past position, and on one key, every entry once and in order", async (t) => {
+  const tmp = tempDir("tail");
+  try {
+    await logTailScenario(t, { store: sqlite(join(tmp.dir, "tail.db")), processes: PROCESSES, entries: 150, keys: 4, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
   } finally {
     tmp.remove();
   }

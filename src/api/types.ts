@@ -77,6 +77,14 @@ export interface LogReadOptions {
   limit?: number;
 }
 
+/** Options of `log.tail`. */
+export interface TailOptions {
+  /** Start after this sequence (replaying what came after it first); default: the last sequence when iteration starts. */
+  since?: number;
+  /** Aborting it ends the feed (the iteration just finishes). */
+  signal?: AbortSignal;
+}
+
 /** An append-only log namespace with one monotonic sequence across its keys. */
 export interface Log<T = Uint8Array> {
   readonly namespace: string;
@@ -88,6 +96,13 @@ export interface Log<T = Uint8Array> {
   since(key: string, seq: number, options?: LogReadOptions): Promise<LogEntry<T>[]>;
   /** The highest sequence handed out in this namespace (0 when none). */
   lastSeq(): Promise<number>;
+  /**
+   * A live feed of `key`'s entries (or, with `{ all: true }`, of every key's) that commit after the start position,
+   * in sequence order, with no gap and no duplicate, including other processes' appends. Iterate it with
+   * `for await`; it ends when `signal` aborts, when the loop breaks, or when the store closes. Not available inside
+   * a transaction.
+   */
+  tail(key: string | { all: true }, options?: TailOptions): AsyncIterable<LogEntry<T>>;
 }
 
 /** A slot's current state. */

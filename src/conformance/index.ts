@@ -15,6 +15,7 @@ import { describe, it } from "node:test";
 import type { Store } from "../api/types.js";
 import type { StoreOptions } from "../store/store.js";
 import { ManualClock, type CaseGroup, type StoreFactory } from "./harness.js";
+import { feedCases } from "./feed-cases.js";
 import { kvCases } from "./kv-cases.js";
 import { lifecycleCases } from "./lifecycle-cases.js";
 import { logCases } from "./log-cases.js";
@@ -34,6 +35,7 @@ export const conformanceGroups: Record<string, CaseGroup> = {
   slot: slotCases,
   queue: queueCases,
   streams: streamCases,
+  feeds: feedCases,
   transactions: transactionCases,
   lifecycle: lifecycleCases,
 };

@@ -1,5 +1,6 @@
 import type { KeyRange, RangeScan } from "../api/range.js";
 import type { NamespaceInfo, SegmentStatus } from "../api/types.js";
+import type { ChangeSource } from "./change-signal.js";
 import type { QueueBound } from "./queue-bound.js";
 
 /** A value or a promise of it: synchronous engines (memory, SQLite) answer at once, networked ones later. */
@@ -87,6 +88,8 @@ export interface EngineOps {
   /** `key`'s entries with a sequence greater than `afterSeq`, ascending, at most `limit`. */
   logRead(ns: string, key: string, afterSeq: number, limit: number): Awaitable<StoredLogEntry[]>;
   logLastSeq(ns: string): Awaitable<number>;
+  /** The namespace's entries of every key with seq > afterSeq, in sequence order, at most `limit`. */
+  logReadAll(ns: string, afterSeq: number, limit: number): Awaitable<StoredLogEntry[]>;
 
   slotGet(ns: string, key: string): Awaitable<StoredSlot | undefined>;
   /** Writes unconditionally; the new version (1 for a new slot). */
@@ -157,6 +160,8 @@ export interface Engine {
    * invariants. The problems found, one line each; none when the data is sound. Reads everything: not for hot paths.
    */
   check(): Promise<string[]>;
+  /** Signals commits for live feeds (`log.tail`); an engine without it has no live feeds. */
+  readonly changes?: ChangeSource;
   /** Finishes pending writes and releases every resource. Called once, by the store. */
   close(): Promise<void>;
 }

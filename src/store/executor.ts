@@ -1,4 +1,5 @@
 import type { Awaitable, EngineWork } from "../engines/engine.js";
+import type { FeedContext } from "./feed.js";
 
 /**
  * How primitive handles reach the engine: the store runs each call as its own atomic write (or committed read), a
@@ -11,4 +12,6 @@ export interface Executor {
   write<T>(work: EngineWork<T>, bytes: number): Promise<T>;
   /** The store clock. */
   now(): number;
+  /** For live feeds; absent inside transactions and on engines without a change signal. */
+  readonly feeds?: FeedContext;
 }

@@ -1,8 +1,13 @@
+import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
-import type { Log, LogEntry, LogReadOptions } from "../api/types.js";
+import type { Log, LogEntry, LogReadOptions, TailOptions } from "../api/types.js";
 import type { StoredLogEntry } from "../engines/engine.js";
+import { follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
-import { checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
+import { checkInteger, checkKey, checkOptions, checkSignal, utf8Length } from "./validate.js";
+
+/** Entries a tail reads at a time. */
+const TAIL_PAGE = 500;
 
 /** The store's {@link Log} implementation. */
 export class LogHandle<T> extends HandleBase<T> implements Log<T> {
@@ -27,6 +32,39 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     return this.exec.read((ops) => ops.logLastSeq(ns));
   }
 
+  tail(target: string | { all: true }, options?: TailOptions): AsyncIterable<LogEntry<T>> {
+    const ns = this.namespace;
+    const all = typeof target === "object" && target !== null && !Array.isArray(target);
+    if (all) checkOptions(ns, "tail target", target, ["all"]);
+    if (all && (target as { all?: unknown }).all !== true) {
+      throw new StowageError("INVALID_ARGUMENT", "tail takes a key or { all: true }", { namespace: ns });
+    }
+    const key = all ? undefined : checkKey(ns, target);
+    const opts = checkOptions(ns, "tail options", options, ["since", "signal"]);
+    const since = opts.since === undefined ? undefined : checkInteger(ns, "since", opts.since, 0, Number.MAX_SAFE_INTEGER, key);
+    const signal = checkSignal(ns, opts.signal);
+    const feeds = this.exec.feeds;
+    if (feeds === undefined) {
+      throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace: ns, key });
+    }
+    return {
+      [Symbol.asyncIterator]: () => {
+        let position = since;
+        return follow(feeds, signal, TAIL_PAGE, async () => {
+          position ??= await this.exec.read((ops) => ops.logLastSeq(ns));
+          const after = position;
+          const rows = await this.exec.read((ops) => (key === undefined ? ops.logReadAll(ns, after, TAIL_PAGE) : ops.logRead(ns, key, after, TAIL_PAGE)));
+          if (rows.length > 0) position = (rows[rows.length - 1] as StoredLogEntry).seq;
+          return rows.map((row) => this.entryOf(row));
+        });
+      },
+    };
+  }
+
+  private entryOf(row: StoredLogEntry): LogEntry<T> {
+    return { seq: row.seq, key: row.key, value: this.codec.decode(row.key, row.value), timestamp: row.timestamp };
+  }
+
   private async read(key: string, afterSeq: unknown, options: LogReadOptions | undefined, checkSeq = false): Promise<LogEntry<T>[]> {
     const ns = this.namespace;
     checkKey(ns, key);
@@ -35,6 +73,6 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     // Without a limit a log read returns every entry: a silent cap would look like the end of the log.
     const limit = opts.limit === undefined ? Number.MAX_SAFE_INTEGER : checkInteger(ns, "limit", opts.limit, 1, LIMITS.maxPageSize, key);
     const rows = await this.exec.read((ops) => ops.logRead(ns, key, after, limit));
-    return rows.map((row: StoredLogEntry) => ({ seq: row.seq, key: row.key, value: this.codec.decode(key, row.value), timestamp: row.timestamp }));
+    return rows.map((row: StoredLogEntry) => this.entryOf(row));
   }
 }

@@ -45,6 +45,8 @@ class EngineStore implements Store {
   private readonly clock: Clock;
   private sweeper: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Aborted when the store starts closing: every live feed ends. */
+  private readonly feedsEnd = new AbortController();
 
   constructor(
     private readonly engineImpl: Engine,
@@ -60,6 +62,7 @@ class EngineStore implements Store {
       },
       write: (work) => this.track(() => this.engineImpl.write(work)),
       now: this.clock,
+      feeds: engineImpl.changes === undefined ? undefined : { changes: engineImpl.changes, closing: this.feedsEnd.signal },
     };
     // Taking a handle inside a transaction body is harmless; only calls on it would wait for the transaction.
     this.handles = new HandleFactory(executor, () => this.assertNotClosed());
@@ -167,6 +170,7 @@ class EngineStore implements Store {
       return Promise.reject(new StowageError("INVALID_ARGUMENT", "close() cannot be called inside a transaction body of the same store"));
     }
     this.state = "closing";
+    this.feedsEnd.abort();
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.closing = (async () => {
       // Calls already accepted finish (and their writes commit) before the engine goes away.

@@ -133,3 +133,12 @@ function describeValue(value: unknown): string {
   return describeType(value);
 }
 
+
+/** An optional AbortSignal. */
+export function checkSignal(namespace: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) {
+    throw new StowageError("INVALID_ARGUMENT", `signal must be an AbortSignal, got ${describeType(value)}`, { namespace });
+  }
+  return value;
+}

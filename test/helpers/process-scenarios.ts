@@ -281,3 +281,70 @@ export async function produceRaceScenario(t: TestContext, options: ProduceRaceOp
     await store.close();
   }
 }
+
+export interface LogTailOptions {
+  store: SharedStoreOptions;
+  /** Writer processes, each appending `entries` entries over `keys` keys. */
+  processes: number;
+  entries: number;
+  keys: number;
+  readyTimeoutMs: number;
+  finishTimeoutMs: number;
+}
+
+/** Collects a feed into `into` until `done(into)` holds; the feed must then still be open (it ends only when aborted). */
+async function collect<E>(feed: AsyncIterable<E>, into: E[], done: (items: readonly E[]) => boolean): Promise<void> {
+  for await (const item of feed) {
+    into.push(item);
+    if (done(into)) return;
+  }
+}
+
+/**
+ * Live feeds across processes: the test follows a log with `tail` while writer processes append to it. A feed started
+ * before the writers ends with every entry exactly once, in sequence order; a feed started later from a past position
+ * replays what came after it, then goes live, with no gap at the join; a one-key feed sees exactly that key's entries.
+ */
+export async function logTailScenario(t: TestContext, options: LogTailOptions): Promise<void> {
+  type Value = { w: string; i: number };
+  const total = options.processes * options.entries;
+  const children: Child[] = [];
+  const store = await openStore({ ...options.store, sweepIntervalMs: 0 });
+  const log = store.log<Value>("events", { codec: json<Value>() });
+  const stop = new AbortController();
+  const deadline = setTimeout(() => stop.abort(), options.finishTimeoutMs);
+  try {
+    for (let i = 0; i < options.processes; i++) {
+      children.push(startChild("log-appender", [JSON.stringify(options.store), `w${i}`, String(options.entries), String(options.keys), "4", "2"]));
+    }
+    await waitAllFor(children, "ready", options.readyTimeoutMs);
+    const fromStart: LogEntry<Value>[] = [];
+    const oneKey: LogEntry<Value>[] = [];
+    const keyTotal = options.processes * Array.from({ length: options.entries }, (_, i) => i).filter((i) => i % options.keys === 0).length;
+    const following = collect(log.tail({ all: true }, { since: 0, signal: stop.signal }), fromStart, (items) => items.length >= total);
+    const followingKey = collect(log.tail("k0", { since: 0, signal: stop.signal }), oneKey, (items) => items.length >= keyTotal);
+    for (const child of children) child.send("go");
+
+    // A second feed joins mid-stream, from a position already passed.
+    while (fromStart.length < total / 3 && !stop.signal.aborted) await sleep(2);
+    const joinAt = fromStart[Math.floor(fromStart.length / 2)]?.seq ?? 0;
+    const joined: LogEntry<Value>[] = [];
+    const joining = collect(log.tail({ all: true }, { since: joinAt, signal: stop.signal }), joined, (items) => items.length >= total - joinAt);
+
+    await Promise.all([following, followingKey, joining]);
+    const exits = await Promise.all(children.map((child) => child.finish(options.finishTimeoutMs)));
+    assertExitedCleanly(children, exits, "writer");
+    assert.ok(!stop.signal.aborted, `the feeds did not see every entry in time: ${fromStart.length}, ${joined.length}, ${oneKey.length}`);
+
+    assert.deepEqual(fromStart.map((e) => e.seq), Array.from({ length: total }, (_, i) => i + 1), "the feed from the start: every entry once, in order");
+    assert.equal(new Set(fromStart.map((e) => `${e.value.w}/${e.value.i}`)).size, total, "every append delivered once");
+    assert.deepEqual(joined.map((e) => e.seq), Array.from({ length: total - joinAt }, (_, i) => joinAt + i + 1), "the joining feed: replay, then live, no gap");
+    assert.deepEqual(oneKey.map((e) => e.seq), fromStart.filter((e) => e.key === "k0").map((e) => e.seq), "the one-key feed: exactly k0's entries");
+    t.diagnostic(`${total} entries from ${options.processes} processes followed live: from the start, from seq ${joinAt} (replay then live), and on k0 (${keyTotal})`);
+  } finally {
+    clearTimeout(deadline);
+    stop.abort();
+    await killAll(children);
+    await store.close();
+  }
+}

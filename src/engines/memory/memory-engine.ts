@@ -1,4 +1,5 @@
 import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
+import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { checkMemoryData } from "./memory-check.js";
 import { MemoryData, MemoryOps } from "./memory-ops.js";
@@ -14,6 +15,8 @@ export class MemoryEngine implements Engine {
   private readonly data = new MemoryData();
   private readonly lock = new Mutex();
   private readonly readOps = new MemoryOps(this.data, []);
+  /** Only this process can write, so its own commits are every change there is. */
+  readonly changes = new ChangeSignal();
 
   /** Answers synchronously unless a write or transaction holds the data, which it then waits for. */
   read<T>(work: EngineWork<T>): Awaitable<T> {
@@ -32,14 +35,23 @@ export class MemoryEngine implements Engine {
       rollBack(undo);
       return Promise.reject(error);
     }
-    if (!(result instanceof Promise)) return Promise.resolve(result);
+    if (!(result instanceof Promise)) {
+      this.committed(undo);
+      return Promise.resolve(result);
+    }
     // A work that awaits holds the data until it settles, like any other.
     const pending = result;
     return this.lock.run(() =>
-      pending.catch((error: unknown) => {
-        rollBack(undo);
-        throw error;
-      }),
+      pending.then(
+        (value) => {
+          this.committed(undo);
+          return value;
+        },
+        (error: unknown) => {
+          rollBack(undo);
+          throw error;
+        },
+      ),
     );
   }
 
@@ -54,6 +66,7 @@ export class MemoryEngine implements Engine {
 
   async close(): Promise<void> {
     await this.lock.run(() => undefined);
+    this.changes.stopAll();
     this.data.kv.clear();
     this.data.log.clear();
     this.data.slot.clear();
@@ -63,11 +76,18 @@ export class MemoryEngine implements Engine {
   private async atomically<T>(work: EngineWork<T>): Promise<T> {
     const undo: Array<() => void> = [];
     try {
-      return await work(new MemoryOps(this.data, undo));
+      const result = await work(new MemoryOps(this.data, undo));
+      this.committed(undo);
+      return result;
     } catch (error) {
       rollBack(undo);
       throw error;
     }
+  }
+
+  /** A write that changed something wakes the live feeds. */
+  private committed(undo: ReadonlyArray<() => void>): void {
+    if (undo.length > 0) this.changes.notify();
   }
 }
 

@@ -32,6 +32,8 @@ class LogSpace {
   lastSeq = 0;
   size = 0;
   readonly byKey = new Map<string, StoredLogEntry[]>();
+  /** Every key's entries in sequence order, for reads of the whole namespace. */
+  readonly all: StoredLogEntry[] = [];
 }
 
 /** One segment: its entries in sequence order (entry i has seq i + 1). */
@@ -56,6 +58,19 @@ export class MemoryData {
   readonly queue = new Map<string, QueueSpace>();
   /** Namespace → space → segment. A segment exists once it holds an entry; a space once it holds a segment. */
   readonly stream = new Map<string, Map<string, Map<string, Segment>>>();
+}
+
+/** Up to `limit` entries with seq > afterSeq from a seq-ordered list, copied out. */
+function entriesAfter(entries: readonly StoredLogEntry[] | undefined, afterSeq: number, limit: number): StoredLogEntry[] {
+  if (entries === undefined) return [];
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((entries[mid] as StoredLogEntry).seq <= afterSeq) lo = mid + 1;
+    else hi = mid;
+  }
+  return entries.slice(lo, lo + Math.min(limit, entries.length)).map((e) => ({ ...e, value: copyBytes(e.value) }));
 }
 
 const copyEntry = (entry: StoredStreamEntry): StoredStreamEntry => ({ ...entry, value: copyBytes(entry.value) });
@@ -159,11 +174,14 @@ export class MemoryOps implements EngineOps {
     const space = spaceOf(this.data.log, ns, () => new LogSpace());
     const entries = spaceOf(space.byKey, key, () => []);
     const seq = space.lastSeq + 1;
-    entries.push({ seq, key, value: value.slice(), timestamp: now });
+    const entry = { seq, key, value: value.slice(), timestamp: now };
+    entries.push(entry);
+    space.all.push(entry);
     space.lastSeq = seq;
     space.size += 1;
     this.undo.push(() => {
       entries.pop();
+      space.all.pop();
       if (entries.length === 0) space.byKey.delete(key);
       space.lastSeq = seq - 1;
       space.size -= 1;
@@ -172,16 +190,11 @@ export class MemoryOps implements EngineOps {
   }
 
   logRead(ns: string, key: string, afterSeq: number, limit: number): StoredLogEntry[] {
-    const entries = this.data.log.get(ns)?.byKey.get(key);
-    if (entries === undefined) return [];
-    let lo = 0;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((entries[mid] as StoredLogEntry).seq <= afterSeq) lo = mid + 1;
-      else hi = mid;
-    }
-    return entries.slice(lo, lo + Math.min(limit, entries.length)).map((e) => ({ ...e, value: copyBytes(e.value) }));
+    return entriesAfter(this.data.log.get(ns)?.byKey.get(key), afterSeq, limit);
+  }
+
+  logReadAll(ns: string, afterSeq: number, limit: number): StoredLogEntry[] {
+    return entriesAfter(this.data.log.get(ns)?.all, afterSeq, limit);
   }
 
   logLastSeq(ns: string): number {

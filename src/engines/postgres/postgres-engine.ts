@@ -5,6 +5,7 @@ import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
+import { ChangeSignal } from "../change-signal.js";
 import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import {
@@ -42,6 +43,11 @@ function* statement(sql: string): SqlProgram<number> {
   return yield* run(sql, []);
 }
 
+/** The channel the schema's triggers notify (payload `<schema>:<table>`). */
+const CHANGES_CHANNEL = "stowage_changes";
+/** How long a dropped LISTEN connection waits before reconnecting. */
+const LISTEN_RETRY_MS = 250;
+
 /** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
 const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
 
@@ -76,9 +82,24 @@ export class PostgresEngine implements Engine {
   /** Ops for the store's single writes: one-statement operations run as autocommit statements on the pool. */
   private readonly writeOps: EngineOps;
   private readonly mapError: (error: unknown) => Error;
+  /** How the LISTEN connection of live feeds connects. */
+  private readonly listenConfig: pg.ClientConfig;
+  private listener: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout } | undefined;
+
+  /**
+   * Live feeds learn of this process's commits at once, and of other processes' through LISTEN/NOTIFY: statement
+   * triggers on the log and stream tables notify at commit, and one dedicated connection listens while a feed
+   * watches. When that connection drops, feeds re-read and it reconnects; what committed meanwhile is read then.
+   */
+  readonly changes = new ChangeSignal({ start: (notify) => this.listen(notify), stop: () => this.unlisten() });
 
   private constructor(options: PostgresEngineOptions, readonly schema: string) {
     this.location = `${redact(options.dsn)} (schema ${schema})`;
+    this.listenConfig = {
+      connectionString: options.dsn,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+      application_name: "stowage-listen",
+    };
     this.mapError = (error) => mapPostgresError(error, this.location);
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
     this.pool = new pg.Pool({
@@ -138,15 +159,19 @@ export class PostgresEngine implements Engine {
   async write<T>(work: EngineWork<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await work(this.writeOps);
+        const result = await work(this.writeOps);
+        this.changes.notify();
+        return result;
       } catch (error) {
         if (!isRetryableConflict(error) || attempt >= WRITE_ATTEMPTS) throw error;
       }
     }
   }
 
-  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) => body(this.transactionOpsOn(exec)));
+  async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    const result = await this.inTransaction("BEGIN ISOLATION LEVEL SERIALIZABLE", (exec) => body(this.transactionOpsOn(exec)));
+    this.changes.notify();
+    return result;
   }
 
   /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
@@ -159,7 +184,50 @@ export class PostgresEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    this.changes.stopAll();
     await this.pool.end();
+  }
+
+  /** Listens for other processes' commits until `unlisten`, reconnecting after a drop. */
+  private listen(notify: () => void): void {
+    const state: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout } = { stopped: false };
+    this.listener = state;
+    const retry = () => {
+      if (state.stopped || state.retry !== undefined) return;
+      notify(); // something may have committed while nobody listened: feeds read again
+      state.retry = setTimeout(() => {
+        state.retry = undefined;
+        void connect();
+      }, LISTEN_RETRY_MS);
+    };
+    const connect = async () => {
+      if (state.stopped) return;
+      const client = new pg.Client(this.listenConfig);
+      state.client = client;
+      client.on("notification", (message) => {
+        if (message.payload === `${this.schema}:stowage_log` || message.payload === `${this.schema}:stowage_stream`) notify();
+      });
+      client.on("error", () => undefined);
+      client.on("end", retry);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+        notify(); // commits between the watch starting and LISTEN taking effect are read now
+      } catch {
+        await client.end().catch(() => undefined);
+        retry();
+      }
+    };
+    void connect();
+  }
+
+  private unlisten(): void {
+    const state = this.listener;
+    this.listener = undefined;
+    if (state === undefined) return;
+    state.stopped = true;
+    clearTimeout(state.retry);
+    void state.client?.end().catch(() => undefined);
   }
 
   /**

@@ -73,7 +73,7 @@ export const MIGRATIONS: readonly string[] = [
      UPDATE stowage_counter SET value = v_next WHERE ns = p_ns AND kind = 'queue';
      RETURN v_ids;
    END $$;`,
-  // 3: streams (see the SQLite schema).
+  // 3: streams (see the SQLite schema), and the notifications of live feeds.
   `CREATE TABLE stowage_stream_segment (
      ns TEXT COLLATE "C" NOT NULL, space TEXT COLLATE "C" NOT NULL, segment TEXT COLLATE "C" NOT NULL,
      last_seq BIGINT NOT NULL, last_ts BIGINT NOT NULL, count BIGINT NOT NULL,
@@ -82,7 +82,15 @@ export const MIGRATIONS: readonly string[] = [
      ns TEXT COLLATE "C" NOT NULL, space TEXT COLLATE "C" NOT NULL, segment TEXT COLLATE "C" NOT NULL,
      seq BIGINT NOT NULL, ts BIGINT NOT NULL, value BYTEA NOT NULL, headers TEXT, compression TEXT,
      PRIMARY KEY (ns, space, segment, seq));
-   CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);`,
+   CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);
+   -- Live feeds: a statement that adds log or stream entries notifies at commit (once per transaction and table).
+   CREATE FUNCTION stowage_notify() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   BEGIN
+     PERFORM pg_notify('stowage_changes', current_schema() || ':' || TG_TABLE_NAME);
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER stowage_log_notify AFTER INSERT ON stowage_log FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();
+   CREATE TRIGGER stowage_stream_notify AFTER INSERT ON stowage_stream FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
 ];
 
 /** Quotes an identifier (the schema name is validated, but quoting keeps it exact). */

@@ -191,6 +191,11 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
       return rows.map((row) => ({ seq: Number(row.seq), key: row.key as string, value: bytesOf(row.value), timestamp: Number(row.ts) }));
     },
 
+    *logReadAll(ns, afterSeq, limit) {
+      const rows = yield* all("SELECT seq, key, value, ts FROM stowage_log WHERE ns = ? AND seq > ? ORDER BY seq LIMIT ?", [ns, afterSeq, limit]);
+      return rows.map((row) => ({ seq: Number(row.seq), key: row.key as string, value: bytesOf(row.value), timestamp: Number(row.ts) }));
+    },
+
     *logLastSeq(ns) {
       return num(yield* get("SELECT value FROM stowage_counter WHERE ns = ? AND kind = 'log'", [ns]), "value");
     },

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
 import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
+import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
@@ -41,6 +42,8 @@ interface PendingWrite {
 
 /** Most writes one group commit carries; a backlog beyond it goes in the next commit. */
 const MAX_GROUP = 512;
+/** How often a watched SQLite store checks for other processes' commits (the delivery latency of live feeds across processes). */
+export const CHANGE_POLL_MS = 20;
 
 /**
  * SQLite through better-sqlite3, in WAL mode, with two connections: one writer and one reader, so that reads see
@@ -133,6 +136,7 @@ export class SqliteEngine implements Engine {
       try {
         const result = await body(this.transactionOps);
         this.run(this.statement.commit);
+        this.changes.notify();
         return result;
       } catch (error) {
         this.rollback();
@@ -165,7 +169,35 @@ export class SqliteEngine implements Engine {
     ];
   }
 
+  /**
+   * Live feeds learn of this process's commits at once, and of other processes' by polling `PRAGMA data_version` on
+   * the reader connection (it changes whenever another connection commits) every {@link CHANGE_POLL_MS} while a feed
+   * watches: a cheap read of a page already in memory.
+   */
+  readonly changes = new ChangeSignal({
+    start: (notify) => {
+      let seen = this.reader.pragma("data_version", { simple: true });
+      this.poll = setInterval(() => {
+        try {
+          const now = this.reader.pragma("data_version", { simple: true });
+          if (now !== seen) {
+            seen = now;
+            notify();
+          }
+        } catch {
+          notify(); // the feeds' own read then reports what is wrong
+        }
+      }, CHANGE_POLL_MS);
+    },
+    stop: () => {
+      clearInterval(this.poll);
+      this.poll = undefined;
+    },
+  });
+  private poll: NodeJS.Timeout | undefined;
+
   async close(): Promise<void> {
+    this.changes.stopAll();
     await this.lock.run(() => this.flushPending());
     this.writer.close();
     this.reader.close();
@@ -257,6 +289,7 @@ export class SqliteEngine implements Engine {
   private commitFor(group: PendingWrite[]): boolean {
     try {
       this.run(this.statement.commit);
+      this.changes.notify();
       return true;
     } catch (error) {
       this.rollback();

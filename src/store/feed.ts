@@ -1,0 +1,45 @@
+import { isStowageError } from "../api/errors.js";
+import type { ChangeSource } from "../engines/change-signal.js";
+
+/** What a live feed needs from its store: the engine's change signal, and a signal that aborts when the store closes. */
+export interface FeedContext {
+  changes: ChangeSource;
+  closing: AbortSignal;
+}
+
+/**
+ * A live feed: calls `readNext` (which reads after its own position and moves it) until it returns less than a full
+ * page, then waits for the next change and reads again. Because every read starts from the position, a change
+ * signalled while a read runs is never lost (the generation is taken before the read), and nothing is delivered
+ * twice. Ends, releasing its watch, when `signal` aborts, the store closes, or the consumer stops (`break`).
+ */
+export async function* follow<E>(context: FeedContext, signal: AbortSignal | undefined, pageSize: number, readNext: () => Promise<E[]>): AsyncGenerator<E, void, undefined> {
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  signal?.addEventListener("abort", abort, { once: true });
+  context.closing.addEventListener("abort", abort, { once: true });
+  if (signal?.aborted || context.closing.aborted) stop.abort();
+  const unwatch = context.changes.watch();
+  try {
+    while (!stop.signal.aborted) {
+      const seen = context.changes.generation;
+      let batch: E[];
+      try {
+        batch = await readNext();
+      } catch (error) {
+        // A store that closed under a read ends the feed; any other failure reaches the consumer.
+        if (context.closing.aborted && isStowageError(error, "CLOSED")) return;
+        throw error;
+      }
+      for (const item of batch) {
+        if (stop.signal.aborted) return;
+        yield item;
+      }
+      if (batch.length < pageSize) await context.changes.wait(seen, stop.signal);
+    }
+  } finally {
+    unwatch();
+    signal?.removeEventListener("abort", abort);
+    context.closing.removeEventListener("abort", abort);
+  }
+}
