@@ -11,7 +11,7 @@ import pg from "pg";
 import { json, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, waitAllFor, type Child } from "./helpers/child.js";
 import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
-import { assertExitedCleanly, casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario } from "./helpers/process-scenarios.js";
+import { assertExitedCleanly, casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario, streamSubscribeScenario } from "./helpers/process-scenarios.js";
 
 const PROCESSES = 4;
 
@@ -64,6 +64,11 @@ test("processes producing to one stream segment with an expected sequence: each 
 test("a live log tail across processes: from the start, from a past position, and on one key, every entry once and in order", async (t) => {
   const store = { backend: "postgres", dsn: dsn(), schema: "proc_tail", poolSize: 2, connectTimeoutMs: 10_000 } as const;
   await logTailScenario(t, { store, processes: PROCESSES, entries: 150, keys: 4, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
+});
+
+test("stream subscriptions across processes: on a segment, on a space and joining late, every entry once and in order", async (t) => {
+  const store = { backend: "postgres", dsn: dsn(), schema: "proc_subscribe", poolSize: 2, connectTimeoutMs: 10_000 } as const;
+  await streamSubscribeScenario(t, { store, processes: PROCESSES, target: 200, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
 });
 
 test("processes appending to one log: unique gapless seqs in commit order, followed live by a reader without gaps", async (t) => {

@@ -35,6 +35,7 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   streamSpaces: ["ns", null, 10],
   streamSegments: ["ns", "space", null, 10],
   streamStatus: ["ns", "space", "seg"],
+  streamLastSeqs: ["ns", "space"],
   describe: [1],
 };
 

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { test } from "node:test";
-import { casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
+import { casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario, streamSubscribeScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
 import { tempDir } from "./helpers/child.js";
 
 const PROCESSES = 4;
@@ -64,6 +64,15 @@ test("a live log tail across processes: from the start, from a past position, an
   const tmp = tempDir("tail");
   try {
     await logTailScenario(t, { store: sqlite(join(tmp.dir, "tail.db")), processes: PROCESSES, entries: 150, keys: 4, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("stream subscriptions across processes: on a segment, on a space and joining late, every entry once and in order", async (t) => {
+  const tmp = tempDir("subscribe");
+  try {
+    await streamSubscribeScenario(t, { store: sqlite(join(tmp.dir, "sub.db")), processes: PROCESSES, target: 200, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
   } finally {
     tmp.remove();
   }

@@ -261,6 +261,19 @@ export interface NameListOptions {
   limit?: number;
 }
 
+/** Where a stream subscription starts. */
+export interface SubscribeOptions {
+  /**
+   * For one segment: a sequence (entries after it), `"start"` or `"end"` (the default: what the segment holds when
+   * iteration starts is skipped). For a whole space: `"start"`, `"end"` (the default), or the last sequence already
+   * seen per segment (`{ [segment]: seq }`; segments not named start at the beginning) — entries carry their
+   * segment and sequence, so a consumer can keep that map and resume from it.
+   */
+  from?: number | "start" | "end" | Record<string, number>;
+  /** Aborting it ends the feed. */
+  signal?: AbortSignal;
+}
+
 /**
  * A namespace of streams: each space holds segments, and each segment is an ordered sequence of entries with its own
  * sequence numbers from 1. Spaces and segments follow the key rules.
@@ -281,6 +294,14 @@ export interface Stream<T = Uint8Array> {
   segments(space: string, options?: NameListOptions): Promise<string[]>;
   /** The segment's status, without reading its entries. */
   status(space: string, segment: string): Promise<SegmentStatus>;
+  /**
+   * A live feed of the entries that commit after the start position, including other processes' produces: of one
+   * segment in sequence order, or of every segment of the space (each segment in sequence order; what arrives
+   * together is merged in timestamp order). No gap and no duplicate; it ends when `signal` aborts, when the loop
+   * breaks, or when the store closes. Not available inside a transaction.
+   */
+  subscribe(space: string, options?: SubscribeOptions): AsyncIterable<SpaceEntry<T>>;
+  subscribe(space: string, segment: string, options?: SubscribeOptions): AsyncIterable<StreamEntry<T>>;
 }
 
 /** Options of `store.transaction`. */

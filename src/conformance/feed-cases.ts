@@ -85,4 +85,52 @@ export const feedCases: CaseGroup = {
       "INVALID_ARGUMENT",
     );
   },
+
+  "stream.subscribe on a segment yields what commits after its start, in order; a past position replays first": async ({ store }) => {
+    const stream = store.stream("s", { codec: utf8 });
+    await stream.produce("sp", "g", [{ value: "a" }, { value: "b" }]);
+    const stop = new AbortController();
+    const fromEnd = stream.subscribe("sp", "g", { from: 2, signal: stop.signal })[Symbol.asyncIterator]();
+    const replaying = stream.subscribe("sp", "g", { from: 1, signal: stop.signal })[Symbol.asyncIterator]();
+    const live = take(fromEnd, 3);
+    await stream.produce("sp", "g", [{ value: "c" }, { value: "d" }]);
+    await stream.produce("sp", "other", [{ value: "elsewhere" }]);
+    await stream.produce("sp", "g", [{ value: "e", headers: { h: "1" } }]);
+    assert.deepEqual(
+      (await live).map((e) => [e.seq, e.value, e.headers]),
+      [
+        [3, "c", undefined],
+        [4, "d", undefined],
+        [5, "e", { h: "1" }],
+      ],
+    );
+    assert.deepEqual((await take(replaying, 4)).map((e) => e.value), ["b", "c", "d", "e"]);
+    stop.abort();
+    assert.deepEqual(await fromEnd.next(), { done: true, value: undefined });
+  },
+
+  "stream.subscribe on a space yields every segment's new entries, from a per-segment position or the start": async ({ store, clock }) => {
+    const stream = store.stream("s", { codec: utf8 });
+    await stream.produce("sp", "a", [{ value: "a1" }]);
+    await stream.produce("sp", "b", [{ value: "b1" }, { value: "b2" }]);
+    const stop = new AbortController();
+    const resumed = stream.subscribe("sp", { from: { a: 1, b: 1 }, signal: stop.signal })[Symbol.asyncIterator]();
+    const everything = stream.subscribe("sp", { from: "start", signal: stop.signal })[Symbol.asyncIterator]();
+    assert.deepEqual((await take(everything, 3)).map((e) => `${e.segment}:${e.seq}`), ["a:1", "b:1", "b:2"]);
+    assert.deepEqual((await take(resumed, 1)).map((e) => `${e.segment}:${e.seq}`), ["b:2"]);
+    const liveResumed = take(resumed, 3);
+    const liveAll = take(everything, 3);
+    clock.advance(1);
+    await store.transaction(async (tx) => {
+      await tx.stream("s", { codec: utf8 }).produce("sp", "c", [{ value: "c1" }]);
+      await tx.stream("s", { codec: utf8 }).produce("sp", "a", [{ value: "a2" }]);
+    });
+    clock.advance(1);
+    await stream.produce("sp", "b", [{ value: "b3" }]);
+    for (const feed of [await liveResumed, await liveAll]) assert.deepEqual(feed.map((e) => `${e.segment}:${e.seq}:${e.value}`), ["a:2:a2", "c:1:c1", "b:3:b3"]);
+    stop.abort();
+    assert.deepEqual(await everything.next(), { done: true, value: undefined });
+    assert.throws(() => stream.subscribe("sp", { from: 3 } as never), /INVALID_ARGUMENT/);
+    assert.throws(() => stream.subscribe("sp", "g", { from: { g: 1 } } as never), /INVALID_ARGUMENT/);
+  },
 };

@@ -125,6 +125,8 @@ export interface EngineOps {
   streamSegments(ns: string, space: string, after: string | null, limit: number): Awaitable<string[]>;
   /** The segment's status from its own row (zeros when it has none). */
   streamStatus(ns: string, space: string, segment: string): Awaitable<SegmentStatus>;
+  /** Every segment of the space with its last sequence, in byte order of the names (for live feeds). */
+  streamLastSeqs(ns: string, space: string): Awaitable<Array<{ segment: string; lastSeq: number }>>;
 
   describe(now: number): Awaitable<EngineDescription>;
 }

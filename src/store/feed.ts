@@ -7,13 +7,19 @@ export interface FeedContext {
   closing: AbortSignal;
 }
 
+/** One read of a feed: what came after its position (which the read moves), and whether more is already waiting. */
+export interface FeedRead<E> {
+  items: E[];
+  more: boolean;
+}
+
 /**
- * A live feed: calls `readNext` (which reads after its own position and moves it) until it returns less than a full
- * page, then waits for the next change and reads again. Because every read starts from the position, a change
+ * A live feed: calls `readNext` (which reads after its own position and moves it) until it reports nothing more
+ * waiting, then waits for the next change and reads again. Because every read starts from the position, a change
  * signalled while a read runs is never lost (the generation is taken before the read), and nothing is delivered
  * twice. Ends, releasing its watch, when `signal` aborts, the store closes, or the consumer stops (`break`).
  */
-export async function* follow<E>(context: FeedContext, signal: AbortSignal | undefined, pageSize: number, readNext: () => Promise<E[]>): AsyncGenerator<E, void, undefined> {
+export async function* follow<E>(context: FeedContext, signal: AbortSignal | undefined, readNext: () => Promise<FeedRead<E>>): AsyncGenerator<E, void, undefined> {
   const stop = new AbortController();
   const abort = () => stop.abort();
   signal?.addEventListener("abort", abort, { once: true });
@@ -23,7 +29,7 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
   try {
     while (!stop.signal.aborted) {
       const seen = context.changes.generation;
-      let batch: E[];
+      let batch: FeedRead<E>;
       try {
         batch = await readNext();
       } catch (error) {
@@ -31,11 +37,11 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
         if (context.closing.aborted && isStowageError(error, "CLOSED")) return;
         throw error;
       }
-      for (const item of batch) {
+      for (const item of batch.items) {
         if (stop.signal.aborted) return;
         yield item;
       }
-      if (batch.length < pageSize) await context.changes.wait(seen, stop.signal);
+      if (!batch.more) await context.changes.wait(seen, stop.signal);
     }
   } finally {
     unwatch();

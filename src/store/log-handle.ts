@@ -50,12 +50,12 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     return {
       [Symbol.asyncIterator]: () => {
         let position = since;
-        return follow(feeds, signal, TAIL_PAGE, async () => {
+        return follow(feeds, signal, async () => {
           position ??= await this.exec.read((ops) => ops.logLastSeq(ns));
           const after = position;
           const rows = await this.exec.read((ops) => (key === undefined ? ops.logReadAll(ns, after, TAIL_PAGE) : ops.logRead(ns, key, after, TAIL_PAGE)));
           if (rows.length > 0) position = (rows[rows.length - 1] as StoredLogEntry).seq;
-          return rows.map((row) => this.entryOf(row));
+          return { items: rows.map((row) => this.entryOf(row)), more: rows.length === TAIL_PAGE };
         });
       },
     };

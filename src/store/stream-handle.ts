@@ -13,13 +13,20 @@ import type {
   StreamEntry,
   StreamCompression,
   StreamRecord,
+  SpaceEntry,
+  SubscribeOptions,
 } from "../api/types.js";
+import { compareKeys } from "../api/key-order.js";
+import { compareSpaceOrder } from "../engines/stream-expectation.js";
+import { follow, type FeedRead } from "./feed.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleBase } from "./handle-base.js";
-import { checkInteger, checkKey, checkOptions, describeType, utf8Length } from "./validate.js";
+import { checkInteger, checkKey, checkOptions, checkSignal, describeType, utf8Length } from "./validate.js";
 
 const POSITION_VERSION = 1;
+/** Entries a subscription reads per segment at a time. */
+const FEED_PAGE = 500;
 
 /** Values shorter than this are never compressed: the saving could not pay for the work. */
 const COMPRESS_FROM_BYTES = 64;
@@ -121,6 +128,68 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     return this.exec.read((ops) => ops.streamStatus(ns, space, segment));
   }
 
+  subscribe(space: string, options?: SubscribeOptions): AsyncIterable<SpaceEntry<T>>;
+  subscribe(space: string, segment: string, options?: SubscribeOptions): AsyncIterable<StreamEntry<T>>;
+  subscribe(space: string, second?: string | SubscribeOptions, third?: SubscribeOptions): AsyncIterable<StreamEntry<T> | SpaceEntry<T>> {
+    const ns = this.namespace;
+    checkKey(ns, space, "space");
+    const segment = typeof second === "string" ? checkKey(ns, second, "segment") : undefined;
+    const opts = checkOptions(ns, "subscribe options", typeof second === "string" ? third : second, ["from", "signal"]);
+    const signal = checkSignal(ns, opts.signal);
+    const from = checkFrom(ns, space, segment, opts.from);
+    const feeds = this.exec.feeds;
+    if (feeds === undefined) {
+      throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace: ns, key: space });
+    }
+    return {
+      [Symbol.asyncIterator]: () =>
+        segment === undefined ? follow(feeds, signal, this.spaceReader(space, from)) : follow(feeds, signal, this.segmentReader(space, segment, from as number | "start" | "end")),
+    };
+  }
+
+  /** Reads one segment after its position; the position starts at `from` when iteration begins. */
+  private segmentReader(space: string, segment: string, from: number | "start" | "end"): () => Promise<FeedRead<StreamEntry<T>>> {
+    const ns = this.namespace;
+    let position: number | undefined = from === "start" ? 0 : from === "end" ? undefined : from;
+    return async () => {
+      position ??= (await this.exec.read((ops) => ops.streamStatus(ns, space, segment))).lastSeq;
+      const after = position;
+      const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE));
+      if (rows.length > 0) position = (rows[rows.length - 1] as StoredStreamEntry).seq;
+      return { items: rows.map((row) => this.entryOf(segment, row)), more: rows.length === FEED_PAGE };
+    };
+  }
+
+  /**
+   * Reads every segment of a space after its own position: a position per segment, not one across the space, since
+   * an entry may commit after another with a later timestamp (clocks of several processes), and one position in
+   * timestamp order would then skip it.
+   */
+  private spaceReader(space: string, from: SubscribeOptions["from"]): () => Promise<FeedRead<SpaceEntry<T>>> {
+    const ns = this.namespace;
+    let positions: Map<string, number> | undefined = from === "end" ? undefined : new Map(from === "start" ? [] : Object.entries(from as Record<string, number>));
+    return async () => {
+      const lastSeqs = await this.exec.read((ops) => ops.streamLastSeqs(ns, space));
+      if (positions === undefined) {
+        positions = new Map(lastSeqs.map((s) => [s.segment, s.lastSeq]));
+        return { items: [], more: false };
+      }
+      const known = positions;
+      const items: SpaceEntry<T>[] = [];
+      let more = false;
+      for (const { segment, lastSeq } of lastSeqs) {
+        const after = known.get(segment) ?? 0;
+        if (lastSeq <= after) continue;
+        const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE));
+        if (rows.length === FEED_PAGE) more = true;
+        if (rows.length > 0) known.set(segment, (rows[rows.length - 1] as StoredStreamEntry).seq);
+        for (const row of rows) items.push({ ...this.entryOf(segment, row), segment });
+      }
+      items.sort((a, b) => compareSpaceOrder(a, b, compareKeys));
+      return { items, more };
+    };
+  }
+
   private limitOf(limit: unknown, key?: string): number {
     return limit === undefined ? LIMITS.defaultPageSize : checkInteger(this.namespace, "limit", limit, 1, LIMITS.maxPageSize, key);
   }
@@ -153,6 +222,21 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     if (row.headers !== null) entry.headers = decodeHeaders(this.namespace, segment, row.headers);
     return entry;
   }
+}
+
+/** A subscription's start, checked: a sequence or "start"/"end" for a segment; "start", "end" or a map for a space. */
+function checkFrom(ns: string, space: string, segment: string | undefined, from: unknown): SubscribeOptions["from"] {
+  if (from === undefined) return "end";
+  if (from === "start" || from === "end") return from;
+  if (segment !== undefined) return checkInteger(ns, "from", from, 0, Number.MAX_SAFE_INTEGER, segment);
+  if (typeof from !== "object" || from === null || Array.isArray(from)) {
+    throw new StowageError("INVALID_ARGUMENT", `from must be "start", "end" or { [segment]: seq } for a space, got ${describeType(from)}`, { namespace: ns, key: space });
+  }
+  for (const [name, seq] of Object.entries(from)) {
+    checkKey(ns, name, "segment");
+    checkInteger(ns, `from[${JSON.stringify(name)}]`, seq, 0, Number.MAX_SAFE_INTEGER, space);
+  }
+  return from as Record<string, number>;
 }
 
 /** Headers as stored: canonical JSON of a plain object of strings, or null when there are none. */

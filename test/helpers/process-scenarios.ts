@@ -348,3 +348,48 @@ export async function logTailScenario(t: TestContext, options: LogTailOptions): 
     await store.close();
   }
 }
+
+/**
+ * Stream subscriptions across processes: while racers produce to one segment (test/fixtures/stream-racer.ts), a
+ * segment subscription and a space subscription started before them, and a segment subscription joining later from
+ * a past sequence, each end with every entry exactly once, in sequence order, the joining one with no gap.
+ */
+export async function streamSubscribeScenario(t: TestContext, options: ProduceRaceOptions): Promise<void> {
+  type Value = { who: string; part: number };
+  const { processes, target } = options;
+  const children: Child[] = [];
+  const store = await openStore({ ...options.store, sweepIntervalMs: 0 });
+  const stream = store.stream("race", { codec: json<Value>() });
+  const stop = new AbortController();
+  const deadline = setTimeout(() => stop.abort(), options.finishTimeoutMs);
+  try {
+    for (let i = 0; i < processes; i++) {
+      children.push(startChild("stream-racer", [JSON.stringify(options.store), `racer-${i}`, String(target), String(target * processes + 10)]));
+    }
+    await waitAllFor(children, "ready", options.readyTimeoutMs);
+    const onSegment: Array<{ seq: number; value: Value }> = [];
+    const onSpace: Array<{ seq: number; segment: string }> = [];
+    const segmentFeed = collect(stream.subscribe("space", "segment", { from: "start", signal: stop.signal }), onSegment, (items) => items.length >= target);
+    const spaceFeed = collect(stream.subscribe("space", { from: "start", signal: stop.signal }), onSpace, (items) => items.length >= target);
+    for (const child of children) child.send("go");
+    while (onSegment.length < target / 3 && !stop.signal.aborted) await sleep(2);
+    const joinAt = onSegment.length;
+    const joined: Array<{ seq: number }> = [];
+    const joining = collect(stream.subscribe("space", "segment", { from: joinAt, signal: stop.signal }), joined, (items) => items.length >= target - joinAt);
+    await Promise.all([segmentFeed, spaceFeed, joining]);
+    const exits = await Promise.all(children.map((child) => child.finish(options.finishTimeoutMs)));
+    assertExitedCleanly(children, exits, "racer");
+    assert.ok(!stop.signal.aborted, `the subscriptions did not see every entry in time: ${onSegment.length}, ${onSpace.length}, ${joined.length}`);
+    const seqs = Array.from({ length: target }, (_, i) => i + 1);
+    assert.deepEqual(onSegment.map((e) => e.seq), seqs, "the segment subscription: every entry once, in order");
+    assert.deepEqual(onSpace.map((e) => `${e.segment}:${e.seq}`), seqs.map((seq) => `segment:${seq}`), "the space subscription: every entry once, in order");
+    assert.deepEqual(joined.map((e) => e.seq), seqs.slice(joinAt), "the joining subscription: replay, then live, no gap");
+    for (let i = 0; i < target; i += 2) assert.equal(onSegment[i]?.value.who, onSegment[i + 1]?.value.who, `batch at ${i + 1} delivered whole`);
+    t.diagnostic(`${target} entries from ${processes} racing processes delivered live to 3 subscriptions (one joining at seq ${joinAt})`);
+  } finally {
+    clearTimeout(deadline);
+    stop.abort();
+    await killAll(children);
+    await store.close();
+  }
+}

@@ -326,6 +326,14 @@ export class MemoryOps implements EngineOps {
     return target === undefined ? { lastSeq: 0, lastTimestamp: 0, count: 0 } : statusOf(target);
   }
 
+  streamLastSeqs(ns: string, space: string): Array<{ segment: string; lastSeq: number }> {
+    const segments = this.data.stream.get(ns)?.get(space);
+    if (segments === undefined) return [];
+    return [...segments]
+      .map(([segment, { entries }]) => ({ segment, lastSeq: entries.length }))
+      .sort((a, b) => compareKeys(a.segment, b.segment));
+  }
+
   describe(now: number): EngineDescription {
     const namespaces: NamespaceInfo[] = [];
     let storedRows = 0;

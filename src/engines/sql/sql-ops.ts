@@ -333,6 +333,11 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
       return rows.map((row) => row.segment as string);
     },
 
+    *streamLastSeqs(ns, space) {
+      const rows = yield* all("SELECT segment, last_seq FROM stowage_stream_segment WHERE ns = ? AND space = ? AND count > 0 ORDER BY segment", [ns, space]);
+      return rows.map((row) => ({ segment: row.segment as string, lastSeq: Number(row.last_seq) }));
+    },
+
     *streamStatus(ns, space, segment) {
       const row = yield* get("SELECT last_seq, last_ts, count FROM stowage_stream_segment WHERE ns = ? AND space = ? AND segment = ?", [ns, space, segment]);
       return { lastSeq: num(row, "last_seq"), lastTimestamp: num(row, "last_ts"), count: num(row, "count") };
