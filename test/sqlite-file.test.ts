@@ -483,6 +483,18 @@ test("store.check() and `stowage check` report a broken invariant and a damaged 
     assert.equal(report.problems.length, 1, report.problems.join("\n"));
     assert.match(report.problems[0] as string, /kept length equals its items: broken by .*"jobs".*"kept":7.*"items":1/);
 
+    // A stream segment whose row disagrees with its entries.
+    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    await store.stream("events").produce("sp", "g", [{ value: new Uint8Array([1]) }, { value: new Uint8Array([2]) }]);
+    await store.close();
+    const edit = new Database(path);
+    edit.prepare("DELETE FROM stowage_stream WHERE seq = 1").run();
+    edit.close();
+    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    const streamReport = await store.check();
+    await store.close();
+    assert.ok(streamReport.problems.some((line) => line.startsWith("a stream segment's row matches its entries")), streamReport.problems.join("\n"));
+
     // A damaged data page: SQLite's own check speaks, and the CLI exits 1 with CORRUPT after printing the report.
     damagePage(path, pageSize, leaves[1] as number, 0, 16);
     store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });

@@ -247,4 +247,14 @@ export const kvCases: CaseGroup = {
     assert.ok(page.cursor);
     await rejectsWith(kv.list({ limit: 1, cursor: page.cursor, reverse: true }), "INVALID_ARGUMENT", "cursor");
   },
+
+  "a value's bytes are taken at the call: reusing the buffer before the write completes changes nothing stored": async ({ store }) => {
+    const kv = store.kv("reuse");
+    const buffer = new TextEncoder().encode("first");
+    const pending = kv.put("k", buffer);
+    buffer.set(new TextEncoder().encode("XXXXX"));
+    await pending;
+    assert.equal(dec((await kv.get("k")) as Uint8Array), "first");
+  },
 };
+

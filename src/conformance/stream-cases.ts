@@ -183,4 +183,24 @@ export const streamCases: CaseGroup = {
     await store.stream("b", { compression: "deflate" }).produce("sp", "g", [{ value: noise }]);
     assert.deepEqual((await store.stream("b").peek("sp", "g"))?.value, noise);
   },
+
+  "a segment's timestamps never go back, even when the clock does; every record counts toward a transaction's writes": async ({ store, clock }) => {
+    const stream = store.stream("s", { codec: utf8 });
+    await stream.produce("sp", "g", records("a"));
+    const first = clock.time;
+    clock.advance(-1000);
+    const status = await stream.produce("sp", "g", records("b"));
+    assert.equal(status.lastTimestamp, first);
+    assert.deepEqual((await stream.readSegment("sp", "g")).map((e) => e.timestamp), [first, first]);
+    await rejectsWith(
+      store.transaction(async (tx) => {
+        const s = tx.stream("s", { codec: utf8 });
+        await s.produce("sp", "big", Array.from({ length: LIMITS.maxTransactionWrites }, () => ({ value: "" })));
+        await s.produce("sp", "big", records("one too many"));
+      }),
+      "LIMIT_EXCEEDED",
+    );
+    assert.deepEqual(await stream.segments("sp"), ["g"]);
+  },
 };
+

@@ -1,3 +1,5 @@
+import { StowageError } from "../api/errors.js";
+
 /** Limits of one batch: it closes at `maxItems` items or once its items weigh `maxBytes` (it always takes one). */
 export interface BatchLimits {
   maxItems: number;
@@ -41,13 +43,14 @@ export class KeyedBatcher<A, R> {
   private async drain(key: string): Promise<void> {
     const queue = this.waiting.get(key) as Array<Waiting<A, R>>;
     while (queue.length > 0) {
-      const batch = queue.splice(0, this.batchLength(queue));
+      let batch: Array<Waiting<A, R>> = [];
       try {
+        batch = queue.splice(0, this.batchLength(queue));
         const results = await this.runBatch(
           key,
           batch.map((waiting) => waiting.item),
         );
-        if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} returned ${results.length} results`);
+        if (results.length !== batch.length) throw new StowageError("INTERNAL", `a batch of ${batch.length} returned ${results.length} results`);
         batch.forEach((waiting, i) => waiting.resolve(results[i] as R));
       } catch (error) {
         for (const waiting of batch) waiting.reject(error);

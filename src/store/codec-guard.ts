@@ -38,7 +38,10 @@ export class CodecGuard<T> {
     } catch (cause) {
       throw new StowageError("INVALID_ARGUMENT", `the codec cannot encode the value: ${describeThrown(cause)}`, { namespace: this.namespace, key, cause });
     }
-    return checkValueBytes(this.namespace, key, encoded);
+    const bytes = checkValueBytes(this.namespace, key, encoded);
+    // The caller's own array (the bytes codec hands it through) is copied now: engines write later (group commit,
+    // batches), and a caller that reuses its buffer meanwhile must not change what is stored.
+    return encoded === value ? bytes.slice() : bytes;
   }
 
   decode(key: string, stored: Uint8Array): T {

@@ -8,8 +8,8 @@ import type { FeedContext } from "./feed.js";
 export interface Executor {
   /** A synchronous engine's answer comes back as the value itself; callers `await` it either way. */
   read<T>(work: EngineWork<T>): Awaitable<T>;
-  /** `bytes`: key and value bytes written, for the transaction size limit. */
-  write<T>(work: EngineWork<T>, bytes: number): Promise<T>;
+  /** `bytes`: key and value bytes written, and `writes`: rows written (default 1), for the transaction limits. */
+  write<T>(work: EngineWork<T>, bytes: number, writes?: number): Promise<T>;
   /** The store clock. */
   now(): number;
   /** For live feeds; absent inside transactions and on engines without a change signal. */

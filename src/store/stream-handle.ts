@@ -67,7 +67,8 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
       throw new StowageError("LIMIT_EXCEEDED", `one produce writes ${bytes} bytes; the limit is ${LIMITS.maxTransactionBytes}`, { namespace: ns, key: segment });
     }
     const now = this.exec.now();
-    return this.exec.write((ops) => ops.streamProduce(ns, space, segment, stored, now, expectedSeq), bytes);
+    // Every record is a row: a transaction's write limit counts them all.
+    return this.exec.write((ops) => ops.streamProduce(ns, space, segment, stored, now, expectedSeq), bytes, stored.length);
   }
 
   async readSegment(space: string, segment: string, options?: ReadSegmentOptions): Promise<StreamEntry<T>[]> {
@@ -210,7 +211,8 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
       throw new StowageError("CORRUPT", `entry ${row.seq} is stored with compression ${JSON.stringify(row.compression)}, which this stowage does not know`, { namespace: this.namespace, key: segment });
     }
     try {
-      const plain = inflateRawSync(row.value);
+      // Capped: a damaged or foreign entry must not inflate without bound.
+      const plain = inflateRawSync(row.value, { maxOutputLength: LIMITS.maxValueBytes });
       return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
     } catch (cause) {
       throw new StowageError("CORRUPT", `entry ${row.seq} does not inflate`, { namespace: this.namespace, key: segment, cause });

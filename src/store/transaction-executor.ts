@@ -36,15 +36,15 @@ export class TransactionExecutor implements Executor {
     return this.serial(work);
   }
 
-  write<T>(work: EngineWork<T>, bytes: number): Promise<T> {
+  write<T>(work: EngineWork<T>, bytes: number, writes = 1): Promise<T> {
     return this.serial(work, () => {
-      if (this.writes + 1 > LIMITS.maxTransactionWrites) {
+      if (this.writes + writes > LIMITS.maxTransactionWrites) {
         throw new StowageError("LIMIT_EXCEEDED", `a transaction may make at most ${LIMITS.maxTransactionWrites} writes`);
       }
       if (this.bytes + bytes > LIMITS.maxTransactionBytes) {
         throw new StowageError("LIMIT_EXCEEDED", `a transaction may write at most ${LIMITS.maxTransactionBytes} bytes of keys and values`);
       }
-      this.writes += 1;
+      this.writes += writes;
       this.bytes += bytes;
     });
   }

@@ -38,5 +38,16 @@ export function checkMemoryData(data: MemoryData): string[] {
       }
     }
   }
+  for (const [ns, spaces] of data.stream) {
+    for (const [space, segments] of spaces) {
+      for (const [segment, { entries }] of segments) {
+        entries.forEach((entry, i) => {
+          if (entry.seq !== i + 1) problems.push(`stream ${ns}/${space}/${segment}: entry ${i + 1} has seq ${entry.seq}`);
+          if (i > 0 && entry.timestamp < (entries[i - 1] as { timestamp: number }).timestamp) problems.push(`stream ${ns}/${space}/${segment}: timestamps go back at seq ${entry.seq}`);
+        });
+        if (entries.length === 0) problems.push(`stream ${ns}/${space}/${segment}: an empty segment is listed`);
+      }
+    }
+  }
   return problems;
 }

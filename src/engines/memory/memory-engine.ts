@@ -71,6 +71,7 @@ export class MemoryEngine implements Engine {
     this.data.log.clear();
     this.data.slot.clear();
     this.data.queue.clear();
+    this.data.stream.clear();
   }
 
   private async atomically<T>(work: EngineWork<T>): Promise<T> {

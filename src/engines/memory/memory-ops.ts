@@ -275,8 +275,10 @@ export class MemoryOps implements EngineOps {
     const spaces = spaceOf(this.data.stream, ns, () => new Map<string, Map<string, Segment>>());
     const segments = spaceOf(spaces, space, () => new Map<string, Segment>());
     const target = spaceOf(segments, segment, () => ({ entries: [] }));
+    // A segment's timestamps never go back (see the SQL engines).
+    const timestamp = Math.max(now, target.entries.at(-1)?.timestamp ?? 0);
     records.forEach((record, i) =>
-      target.entries.push({ seq: before + i + 1, timestamp: now, value: record.value.slice(), headers: record.headers, compression: record.compression }),
+      target.entries.push({ seq: before + i + 1, timestamp, value: record.value.slice(), headers: record.headers, compression: record.compression }),
     );
     this.undo.push(() => {
       target.entries.length = before;

@@ -99,6 +99,9 @@ export class PostgresEngine implements Engine {
       connectionString: options.dsn,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
       application_name: "stowage-listen",
+      // A server that vanishes without closing the socket is noticed, and the connection re-made.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     };
     this.mapError = (error) => mapPostgresError(error, this.location);
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;

@@ -25,7 +25,10 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (ns, kind));`,
   // 2: each queue key's length kept by triggers (a push's bound check and length() are one lookup, not a count), and
   // a batch of pushes as one function call: one round trip, the namespace's counter row locked for that statement only.
-  `CREATE TABLE stowage_queue_len (
+  // The queue table is locked first: processes still on version 1 may be pushing and acking, and a change between
+  // the backfill's count and the trigger's creation would leave a length wrong for good.
+  `LOCK TABLE stowage_queue IN SHARE ROW EXCLUSIVE MODE;
+   CREATE TABLE stowage_queue_len (
      ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, len BIGINT NOT NULL,
      PRIMARY KEY (ns, key));
    INSERT INTO stowage_queue_len (ns, key, len) SELECT ns, key, count(*) FROM stowage_queue GROUP BY ns, key;

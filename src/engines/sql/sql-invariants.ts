@@ -18,6 +18,15 @@ export const SQL_INVARIANTS: ReadonlyArray<{ rule: string; sql: string }> = [
           WHERE c.value IS NULL OR c.value < m.top`,
   },
   {
+    rule: "a stream segment's row matches its entries (last sequence = count = entries, no gap)",
+    sql: `SELECT coalesce(g.ns, e.ns) AS ns, coalesce(g.space, e.space) AS space, coalesce(g.segment, e.segment) AS segment,
+            g.last_seq, g.count, e.n AS entries, e.top FROM stowage_stream_segment g
+          FULL JOIN (SELECT ns, space, segment, count(*) AS n, max(seq) AS top, min(seq) AS bottom FROM stowage_stream GROUP BY ns, space, segment) e
+            ON e.ns = g.ns AND e.space = g.space AND e.segment = g.segment
+          WHERE coalesce(g.count, 0) <> coalesce(e.n, 0) OR coalesce(g.last_seq, 0) <> coalesce(e.top, 0) OR coalesce(e.n, 0) <> coalesce(e.top, 0)
+            OR coalesce(e.bottom, 1) <> 1`,
+  },
+  {
     rule: "slot versions are positive",
     sql: "SELECT ns, key, version FROM stowage_slot WHERE version < 1",
   },

@@ -29,7 +29,7 @@ const DESCRIBE_COUNT = {
 } as const;
 /** Takes a segment's row, creating it empty: an upsert, so that it locks the row on PostgreSQL. */
 const SEGMENT_TAKE =
-  "INSERT INTO stowage_stream_segment (ns, space, segment, last_seq, last_ts, count) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT (ns, space, segment) DO UPDATE SET last_seq = stowage_stream_segment.last_seq RETURNING last_seq, count";
+  "INSERT INTO stowage_stream_segment (ns, space, segment, last_seq, last_ts, count) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT (ns, space, segment) DO UPDATE SET last_seq = stowage_stream_segment.last_seq RETURNING last_seq, last_ts, count";
 const SPACE_READ = "SELECT segment, seq, ts, value, headers, compression FROM stowage_stream WHERE ns = ? AND space = ? AND ts >= ?";
 
 const entryOf = (row: SqlRow): StoredStreamEntry => ({
@@ -259,19 +259,21 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
       const row = yield* get(SEGMENT_TAKE, [ns, space, segment]);
       const before = num(row, "last_seq");
       checkExpectedSeq(ns, space, segment, expectedSeq, before);
+      // A segment's timestamps never go back, even when a producer read the clock before another that committed first.
+      const ts = Math.max(now, num(row, "last_ts"));
       for (const [i, record] of records.entries()) {
         yield* run("INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
           ns,
           space,
           segment,
           before + i + 1,
-          now,
+          ts,
           record.value,
           record.headers,
           record.compression,
         ]);
       }
-      const status = { lastSeq: before + records.length, lastTimestamp: now, count: num(row, "count") + records.length };
+      const status = { lastSeq: before + records.length, lastTimestamp: ts, count: num(row, "count") + records.length };
       yield* run("UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?", [
         status.lastSeq,
         status.lastTimestamp,
