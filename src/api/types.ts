@@ -43,6 +43,18 @@ export interface ListPage<E> {
   cursor?: string;
 }
 
+/** A change `kv.watch` reports: the key's value now (`undefined`: deleted or expired). */
+export interface KvChange<T> {
+  key: string;
+  value: T | undefined;
+}
+
+/** Options of `kv.watch`. */
+export interface WatchOptions {
+  /** Aborting it ends the feed. */
+  signal?: AbortSignal;
+}
+
 /** A key-value namespace. Keys are UTF-8 strings ordered by their bytes. */
 export interface Kv<T = Uint8Array> {
   readonly namespace: string;
@@ -59,6 +71,13 @@ export interface Kv<T = Uint8Array> {
   count(options?: RangeOptions): Promise<number>;
   /** Deletes every live entry in the range; the number deleted. An empty range object deletes the namespace. */
   deleteRange(options: RangeOptions): Promise<number>;
+  /**
+   * A live feed of the keys' values: after the values the keys hold when iteration starts, it yields `{ key, value }`
+   * each time a key's value differs from the one last reported, including other processes' writes. A watch reports
+   * state, not history: two writes between checks may be reported as the last one only (use a Log for history). An
+   * expiry is noticed with the next change or sweep. At most 1,000 keys; ends on abort, `break` or close.
+   */
+  watch(keys: readonly string[], options?: WatchOptions): AsyncIterable<KvChange<T>>;
 }
 
 /** One log entry. */

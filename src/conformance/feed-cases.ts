@@ -133,4 +133,34 @@ export const feedCases: CaseGroup = {
     assert.throws(() => stream.subscribe("sp", { from: 3 } as never), /INVALID_ARGUMENT/);
     assert.throws(() => stream.subscribe("sp", "g", { from: { g: 1 } } as never), /INVALID_ARGUMENT/);
   },
+
+  "kv.watch reports each change of a watched key's value after its start, deletions as undefined, and nothing else": async ({ store }) => {
+    const kv = store.kv("w", { codec: utf8 });
+    await kv.put("a", "a0");
+    const stop = new AbortController();
+    const feed = kv.watch(["a", "b"], { signal: stop.signal })[Symbol.asyncIterator]();
+    const first = feed.next();
+    // The watch takes its starting values on its first read, at some point after next(): change "a" until it reports.
+    let reported: IteratorResult<unknown> | undefined;
+    for (let i = 1; reported === undefined && i <= 200; i++) {
+      await kv.put("other", `ignored${i}`);
+      await kv.put("a", `a${i}`);
+      reported = await Promise.race([first, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10))]);
+    }
+    const change = reported?.value as { key: string; value: string } | undefined;
+    assert.equal(change?.key, "a");
+    assert.match(change?.value ?? "", /^a\d+$/);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await kv.put("a", change?.value as string); // the value it holds: not a change
+    await kv.put("b", "b1");
+    assert.deepEqual((await feed.next()).value, { key: "b", value: "b1" });
+    await kv.delete("a");
+    assert.deepEqual((await feed.next()).value, { key: "a", value: undefined });
+    stop.abort();
+    assert.deepEqual(await feed.next(), { done: true, value: undefined });
+    assert.throws(() => kv.watch([]), /INVALID_ARGUMENT/);
+    assert.throws(() => kv.watch(["ok", ""]), /INVALID_ARGUMENT/);
+    assert.throws(() => kv.watch(Array.from({ length: 1001 }, (_, i) => `k${i}`)), /INVALID_ARGUMENT/);
+  },
 };
+

@@ -2,10 +2,19 @@ import { StowageError } from "../api/errors.js";
 import { compareKeys, prefixUpperBound } from "../api/key-order.js";
 import { LIMITS } from "../api/limits.js";
 import type { KeyRange } from "../api/range.js";
-import type { Kv, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions } from "../api/types.js";
+import type { Kv, KvChange, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions, WatchOptions } from "../api/types.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
-import { checkBoolean, checkInteger, checkKey, checkOptions, utf8Length } from "./validate.js";
+import { checkBoolean, checkInteger, checkKey, checkOptions, checkSignal, describeType, utf8Length } from "./validate.js";
+
+/** Most keys one watch follows: each change signal reads every one of them. */
+const MAX_WATCHED_KEYS = 1_000;
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
 
 const RANGE_FIELDS = ["prefix", "start", "end"] as const;
 const LIST_FIELDS = [...RANGE_FIELDS, "limit", "cursor", "reverse", "keysOnly"] as const;
@@ -35,6 +44,37 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
     checkKey(ns, key);
     const now = this.exec.now();
     return this.exec.write((ops) => ops.kvDelete(ns, key, now), utf8Length(key));
+  }
+
+  watch(keys: readonly string[], options?: WatchOptions): AsyncIterable<KvChange<T>> {
+    const ns = this.namespace;
+    if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_WATCHED_KEYS) {
+      throw new StowageError("INVALID_ARGUMENT", `keys must be an array of 1 to ${MAX_WATCHED_KEYS} keys, got ${describeType(keys)}`, { namespace: ns });
+    }
+    const watched = [...new Set(keys.map((key) => checkKey(ns, key)))];
+    const signal = checkSignal(ns, checkOptions(ns, "watch options", options, ["signal"]).signal);
+    const feeds = this.exec.feeds;
+    if (feeds === undefined) {
+      throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace: ns });
+    }
+    return {
+      [Symbol.asyncIterator]: () => {
+        let last: Map<string, Uint8Array | undefined> | undefined;
+        return follow(feeds, signal, async () => {
+          const now = this.exec.now();
+          const current = new Map<string, Uint8Array | undefined>();
+          for (const key of watched) current.set(key, await this.exec.read((ops) => ops.kvGet(ns, key, now)));
+          const previous = last;
+          last = current;
+          if (previous === undefined) return { items: [], more: false }; // the starting values are the baseline
+          const items: KvChange<T>[] = [];
+          for (const [key, value] of current) {
+            if (!sameBytes(previous.get(key), value)) items.push({ key, value: value === undefined ? undefined : this.codec.decode(key, value) });
+          }
+          return { items, more: false };
+        });
+      },
+    };
   }
 
   list(options: ListOptions & { keysOnly: true }): Promise<ListPage<{ key: string }>>;

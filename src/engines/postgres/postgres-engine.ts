@@ -47,6 +47,8 @@ function* statement(sql: string): SqlProgram<number> {
 const CHANGES_CHANNEL = "stowage_changes";
 /** How long a dropped LISTEN connection waits before reconnecting. */
 const LISTEN_RETRY_MS = 250;
+/** How often a listening engine wakes its feeds regardless of notifications (the bound on KV watch latency). */
+const LISTEN_TICK_MS = 250;
 
 /** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
 const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
@@ -84,11 +86,11 @@ export class PostgresEngine implements Engine {
   private readonly mapError: (error: unknown) => Error;
   /** How the LISTEN connection of live feeds connects. */
   private readonly listenConfig: pg.ClientConfig;
-  private listener: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout } | undefined;
+  private listener: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout; tick?: NodeJS.Timeout } | undefined;
 
   /**
    * Live feeds learn of this process's commits at once, and of other processes' through LISTEN/NOTIFY: statement
-   * triggers on the log and stream tables notify at commit, and one dedicated connection listens while a feed
+   * triggers on the log and stream tables notify at commit while some process listens, and one dedicated connection listens while a feed
    * watches. When that connection drops, feeds re-read and it reconnects; what committed meanwhile is read then.
    */
   readonly changes = new ChangeSignal({ start: (notify) => this.listen(notify), stop: () => this.unlisten() });
@@ -99,6 +101,7 @@ export class PostgresEngine implements Engine {
       connectionString: options.dsn,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
       application_name: "stowage-listen",
+      options: `-c search_path=${quoteIdent(schema)}`,
       // A server that vanishes without closing the socket is noticed, and the connection re-made.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
@@ -191,10 +194,16 @@ export class PostgresEngine implements Engine {
     await this.pool.end();
   }
 
-  /** Listens for other processes' commits until `unlisten`, reconnecting after a drop. */
+  /**
+   * Listens for other processes' commits until `unlisten`, reconnecting after a drop. The connection registers its
+   * backend in `stowage_listeners` (so that the triggers notify at all), clearing rows of backends that are gone. A
+   * tick every {@link LISTEN_TICK_MS} also wakes the feeds: it bounds the delay of what no trigger notifies (KV) and
+   * of a notification lost with a connection that died silently.
+   */
   private listen(notify: () => void): void {
-    const state: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout } = { stopped: false };
+    const state: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout; tick?: NodeJS.Timeout } = { stopped: false };
     this.listener = state;
+    state.tick = setInterval(notify, LISTEN_TICK_MS);
     const retry = () => {
       if (state.stopped || state.retry !== undefined) return;
       notify(); // something may have committed while nobody listened: feeds read again
@@ -208,14 +217,17 @@ export class PostgresEngine implements Engine {
       const client = new pg.Client(this.listenConfig);
       state.client = client;
       client.on("notification", (message) => {
-        if (message.payload === `${this.schema}:stowage_log` || message.payload === `${this.schema}:stowage_stream`) notify();
+        if (message.payload?.startsWith(`${this.schema}:`) === true) notify();
       });
       client.on("error", () => undefined);
       client.on("end", retry);
       try {
         await client.connect();
         await client.query(`LISTEN ${CHANGES_CHANNEL}`);
-        notify(); // commits between the watch starting and LISTEN taking effect are read now
+        await client.query("DELETE FROM stowage_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)");
+        await client.query("INSERT INTO stowage_listeners (pid, since) VALUES (pg_backend_pid(), $1) ON CONFLICT (pid) DO NOTHING", [Date.now()]);
+        if (state.stopped) await client.end();
+        notify(); // commits before the registration took effect are read now
       } catch {
         await client.end().catch(() => undefined);
         retry();
@@ -230,7 +242,14 @@ export class PostgresEngine implements Engine {
     if (state === undefined) return;
     state.stopped = true;
     clearTimeout(state.retry);
-    void state.client?.end().catch(() => undefined);
+    clearInterval(state.tick);
+    const client = state.client;
+    if (client === undefined) return;
+    // Unregistered first, so that writers stop notifying; a connection that cannot is cleared by the next listener.
+    void client
+      .query("DELETE FROM stowage_listeners WHERE pid = pg_backend_pid()")
+      .catch(() => undefined)
+      .finally(() => client.end().catch(() => undefined));
   }
 
   /**

@@ -86,10 +86,15 @@ export const MIGRATIONS: readonly string[] = [
      seq BIGINT NOT NULL, ts BIGINT NOT NULL, value BYTEA NOT NULL, headers TEXT, compression TEXT,
      PRIMARY KEY (ns, space, segment, seq));
    CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);
-   -- Live feeds: a statement that adds log or stream entries notifies at commit (once per transaction and table).
+   -- Live feeds: a statement that adds log or stream entries notifies at commit (once per transaction and table),
+   -- but only while some process listens: a NOTIFY serialises the commits of every notifying transaction of the
+   -- database, a price only stores with live feeds should pay. Listeners register their backend here.
+   CREATE TABLE stowage_listeners (pid INTEGER PRIMARY KEY, since BIGINT NOT NULL);
    CREATE FUNCTION stowage_notify() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
    BEGIN
-     PERFORM pg_notify('stowage_changes', current_schema() || ':' || TG_TABLE_NAME);
+     IF EXISTS (SELECT 1 FROM stowage_listeners) THEN
+       PERFORM pg_notify('stowage_changes', current_schema() || ':' || TG_TABLE_NAME);
+     END IF;
      RETURN NULL;
    END $$;
    CREATE TRIGGER stowage_log_notify AFTER INSERT ON stowage_log FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();
