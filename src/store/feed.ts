@@ -1,10 +1,18 @@
-import { isStowageError } from "../api/errors.js";
+import { isStowageError, StowageError } from "../api/errors.js";
 import type { ChangeSource } from "../engines/change-signal.js";
 
 /** What a live feed needs from its store: the engine's change signal, and a signal that aborts when the store closes. */
 export interface FeedContext {
   changes: ChangeSource;
   closing: AbortSignal;
+}
+
+/** The feed context of an executor, or INVALID_ARGUMENT where feeds cannot run (in a transaction; an engine without signals). */
+export function feedContextOf(feeds: FeedContext | undefined, namespace: string, key?: string): FeedContext {
+  if (feeds === undefined) {
+    throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace, key });
+  }
+  return feeds;
 }
 
 /** One read of a feed: what came after its position (which the read moves), and whether more is already waiting. */

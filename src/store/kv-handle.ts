@@ -4,7 +4,7 @@ import { LIMITS } from "../api/limits.js";
 import type { KeyRange } from "../api/range.js";
 import type { Kv, KvChange, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions, WatchOptions } from "../api/types.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { follow } from "./feed.js";
+import { feedContextOf, follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
 import { checkBoolean, checkInteger, checkKey, checkOptions, checkSignal, describeType, utf8Length } from "./validate.js";
 
@@ -53,10 +53,7 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
     }
     const watched = [...new Set(keys.map((key) => checkKey(ns, key)))];
     const signal = checkSignal(ns, checkOptions(ns, "watch options", options, ["signal"]).signal);
-    const feeds = this.exec.feeds;
-    if (feeds === undefined) {
-      throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace: ns });
-    }
+    const feeds = feedContextOf(this.exec.feeds, ns);
     return {
       [Symbol.asyncIterator]: () => {
         let last: Map<string, Uint8Array | undefined> | undefined;

@@ -2,7 +2,7 @@ import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { Log, LogEntry, LogReadOptions, TailOptions } from "../api/types.js";
 import type { StoredLogEntry } from "../engines/engine.js";
-import { follow } from "./feed.js";
+import { feedContextOf, follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, checkOptions, checkSignal, utf8Length } from "./validate.js";
 
@@ -43,10 +43,7 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     const opts = checkOptions(ns, "tail options", options, ["since", "signal"]);
     const since = opts.since === undefined ? undefined : checkInteger(ns, "since", opts.since, 0, Number.MAX_SAFE_INTEGER, key);
     const signal = checkSignal(ns, opts.signal);
-    const feeds = this.exec.feeds;
-    if (feeds === undefined) {
-      throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace: ns, key });
-    }
+    const feeds = feedContextOf(this.exec.feeds, ns, key);
     return {
       [Symbol.asyncIterator]: () => {
         let position = since;

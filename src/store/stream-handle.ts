@@ -18,7 +18,7 @@ import type {
 } from "../api/types.js";
 import { compareKeys } from "../api/key-order.js";
 import { compareSpaceOrder } from "../engines/stream-expectation.js";
-import { follow, type FeedRead } from "./feed.js";
+import { feedContextOf, follow, type FeedRead } from "./feed.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleBase } from "./handle-base.js";
@@ -138,10 +138,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const opts = checkOptions(ns, "subscribe options", typeof second === "string" ? third : second, ["from", "signal"]);
     const signal = checkSignal(ns, opts.signal);
     const from = checkFrom(ns, space, segment, opts.from);
-    const feeds = this.exec.feeds;
-    if (feeds === undefined) {
-      throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace: ns, key: space });
-    }
+    const feeds = feedContextOf(this.exec.feeds, ns, space);
     return {
       [Symbol.asyncIterator]: () =>
         segment === undefined ? follow(feeds, signal, this.spaceReader(space, from)) : follow(feeds, signal, this.segmentReader(space, segment, from as number | "start" | "end")),
