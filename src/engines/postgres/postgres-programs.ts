@@ -1,7 +1,8 @@
+import type { StoredStreamRecord } from "../engine.js";
 import type { QueueBound } from "../queue-bound.js";
 import { itemsToDrop } from "../queue-bound.js";
 import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../sql/sql-ops.js";
-import { all, value, type SqlProgram, type SqlPrograms } from "../sql/sql-program.js";
+import { all, run, value, type SqlProgram, type SqlPrograms } from "../sql/sql-program.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 
 /** One log append of a batch. */
@@ -63,8 +64,26 @@ export function pushResult(ns: string, item: PushItem, result: number): number {
  * multi-statement programs cost nothing extra (the statements run in process); on PostgreSQL each statement is a
  * round trip, and a transaction around several would keep the namespace's counter row locked across all of them.
  */
+/** A produce's entries in one statement: the records travel as arrays and come back as rows WITH ORDINALITY. */
+const STREAM_INSERT = `INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression)
+SELECT ?, ?, ?, ? + e.ord, ?, e.value, e.headers, e.compression
+FROM unnest(?::bytea[], ?::text[], ?::text[]) WITH ORDINALITY AS e(value, headers, compression, ord)`;
+
+function* insertStreamEntries(ns: string, space: string, segment: string, before: number, ts: number, records: readonly StoredStreamRecord[]): SqlProgram<void> {
+  yield* run(STREAM_INSERT, [
+    ns,
+    space,
+    segment,
+    before,
+    ts,
+    records.map((r) => r.value),
+    records.map((r) => r.headers),
+    records.map((r) => r.compression),
+  ]);
+}
+
 export const POSTGRES_PROGRAMS: SqlPrograms = {
-  ...sqlPrograms(PG_SCHEMA_VERSION),
+  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries }),
 
   *logAppend(ns, key, bytes, now) {
     const [seq] = yield* logAppendBatch(ns, [{ key, value: bytes, now }]);

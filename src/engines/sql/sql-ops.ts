@@ -1,6 +1,6 @@
 import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
-import type { StoredKv, StoredStreamEntry } from "../engine.js";
+import type { StoredKv, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
@@ -118,6 +118,37 @@ export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyo
   "queueDropOldest",
 ]);
 
+/** Inserts a produce's entries with sequences from `before + 1`, all at `ts`. */
+export type StreamInsert = (
+  ns: string,
+  space: string,
+  segment: string,
+  before: number,
+  ts: number,
+  records: readonly StoredStreamRecord[],
+) => SqlProgram<void>;
+
+/** Where a dialect does a step better than the shared SQL (PostgreSQL: one statement instead of one per record). */
+export interface SqlDialect {
+  insertStreamEntries?: StreamInsert;
+}
+
+/** One INSERT per entry: on SQLite each is an in-process call, as cheap as any batched form. */
+function* insertStreamEntriesOneByOne(ns: string, space: string, segment: string, before: number, ts: number, records: readonly StoredStreamRecord[]): SqlProgram<void> {
+  for (const [i, record] of records.entries()) {
+    yield* run("INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+      ns,
+      space,
+      segment,
+      before + i + 1,
+      ts,
+      record.value,
+      record.headers,
+      record.compression,
+    ]);
+  }
+}
+
 /**
  * The operations whose program writes with more than one statement: inside a transaction that goes on after one of
  * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). Checked
@@ -131,7 +162,8 @@ export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set
  * concurrency comes from the statements themselves: a counter row taken first serialises appends and pushes per
  * namespace (so log sequences follow commit order), and CAS is one conditional UPDATE or INSERT.
  */
-export function sqlPrograms(schemaVersion: number): SqlPrograms {
+export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): SqlPrograms {
+  const insertEntries = dialect.insertStreamEntries ?? insertStreamEntriesOneByOne;
   return {
     *kvGet(ns, key, now) {
       const stored = yield* value(KV_GET, [ns, key, now]);
@@ -261,18 +293,7 @@ export function sqlPrograms(schemaVersion: number): SqlPrograms {
       checkExpectedSeq(ns, space, segment, expectedSeq, before);
       // A segment's timestamps never go back, even when a producer read the clock before another that committed first.
       const ts = Math.max(now, num(row, "last_ts"));
-      for (const [i, record] of records.entries()) {
-        yield* run("INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-          ns,
-          space,
-          segment,
-          before + i + 1,
-          ts,
-          record.value,
-          record.headers,
-          record.compression,
-        ]);
-      }
+      yield* insertEntries(ns, space, segment, before, ts, records);
       const status = { lastSeq: before + records.length, lastTimestamp: ts, count: num(row, "count") + records.length };
       yield* run("UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?", [
         status.lastSeq,
