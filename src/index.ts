@@ -18,3 +18,5 @@ export { compareKeys } from "./api/key-order.js";
 export type * from "./api/types.js";
 export type { KeyRange, RangeScan } from "./api/range.js";
 export type * from "./engines/engine.js";
+export { CheckpointStore, CHECKPOINTS_NAMESPACE, type Checkpoint } from "./adapters/checkpoint-store.js";
+export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapters/snapshot-cursor.js";
