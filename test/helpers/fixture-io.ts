@@ -3,6 +3,7 @@
  * stdout on a pipe is synchronous on Linux, so a line printed is in the pipe before the next statement runs.
  */
 import { createInterface } from "node:readline";
+import { openStore, type OpenStoreOptions, type Store } from "../../src/index.js";
 
 /** Prints one line on stdout. */
 export function say(message: unknown): void {
@@ -51,4 +52,14 @@ export function arg(index: number, name: string): string {
     process.exit(2);
   }
   return value;
+}
+
+/**
+ * The arguments every racer fixture takes — `<openStore options, JSON> <id> <target> <max rounds>` — and its store,
+ * opened from those options with the background sweep off.
+ */
+export async function racerSetup(): Promise<{ store: Store; id: string; target: number; maxRounds: number }> {
+  const options = JSON.parse(arg(0, "options")) as OpenStoreOptions;
+  const store = await openStore({ ...options, sweepIntervalMs: 0 });
+  return { store, id: arg(1, "id"), target: Number(arg(2, "target")), maxRounds: Number(arg(3, "maxRounds")) };
 }
