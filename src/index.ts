@@ -20,3 +20,4 @@ export type { KeyRange, RangeScan } from "./api/range.js";
 export type * from "./engines/engine.js";
 export { CheckpointStore, CHECKPOINTS_NAMESPACE, type Checkpoint } from "./adapters/checkpoint-store.js";
 export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapters/snapshot-cursor.js";
+export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./adapters/leader-election.js";

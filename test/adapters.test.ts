@@ -1,12 +1,13 @@
 /**
  * The adapters a service uses directly, on memory, SQLite and PostgreSQL: CheckpointStore (the `checkpoints` KV
- * namespace) and SnapshotCursor (the `snapshots` Slot namespace), and the cursor raced by 3 processes.
+ * namespace), SnapshotCursor (the `snapshots` Slot namespace) and LeaderElection (the `leases` Slot namespace); the
+ * cursor and the election across 3 processes.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, json, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
-import { killAll, lastJson, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
+import { CheckpointStore, json, LeaderElection, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
+import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
 const pgServer = usePostgresServer();
@@ -102,4 +103,98 @@ for (const engine of ["sqlite", "postgres"] as const) {
       }
     });
   });
+}
+
+for (const engine of ["memory", "sqlite", "postgres"] as const) {
+  test(`${engine}: LeaderElection: one leader at a time, expiry hands over, tokens grow, a stale token is refused`, async () => {
+    await withStore(engine, `leader_${engine}`, async (store) => {
+      let now = 1_000_000;
+      const clock = () => now;
+      const a = new LeaderElection(store, { name: "primary", ttlMs: 1_000, holder: "a", clock });
+      const b = new LeaderElection(store, { name: "primary", ttlMs: 1_000, holder: "b", clock });
+      assert.equal(await a.acquire(), true);
+      assert.equal(a.token, 1);
+      assert.equal(await b.acquire(), false, "the lease is held");
+      now += 600;
+      assert.equal(await a.renew(), true);
+      now += 600;
+      assert.equal(await b.acquire(), false, "renewed: still held");
+      assert.equal(await a.isCurrent(1), true);
+      now += 1_001; // a stalls past its lease
+      assert.equal(a.isLeader(), false);
+      assert.equal(await b.acquire(), true);
+      assert.equal(b.token, 2);
+      assert.equal(await a.renew(), false, "a lost it");
+      assert.equal(await b.isCurrent(1), false, "a's token is stale: its writes can be refused");
+      assert.equal(await b.isCurrent(2), true);
+      await b.release();
+      assert.equal(await a.acquire(), true, "released: taken at once, no expiry wait");
+      assert.equal(a.token, 3);
+      assert.equal(await new LeaderElection(store, { name: "other", ttlMs: 1_000, clock }).acquire(), true, "elections are independent");
+      assert.throws(() => new LeaderElection(store, { name: "x", ttlMs: 0 }), /INVALID_ARGUMENT/);
+    });
+  });
+}
+
+for (const engine of ["sqlite", "postgres"] as const) {
+  test(`${engine}: 3 processes elect a leader; killing it hands over after the ttl; leaderships never overlap`, async (t) => {
+    await withStore(engine, `leader_race_${engine}`, async (_store, options) => {
+      const TTL = 400;
+      type Event = { event: "acquired" | "renewed" | "lost"; token: number; at: number; until?: number };
+      const children: Child[] = [];
+      try {
+        for (let i = 0; i < 3; i++) children.push(startChild("leader-candidate", [JSON.stringify(options), `c${i}`, String(TTL), "4000"]));
+        await waitAllFor(children, "ready", 15_000);
+        for (const child of children) child.send("go");
+        const events = (child: Child): Event[] => child.lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Event);
+        // The current leader: the process whose last word is a won or renewed lease that has not expired.
+        const leaderOf = () =>
+          children.findIndex((child) => {
+            const last = events(child).at(-1);
+            return last !== undefined && last.event !== "lost" && (last.until ?? 0) > Date.now();
+          });
+        assert.ok(await waitUntil(() => leaderOf() >= 0, 10_000), "nobody became leader");
+        await sleep(600);
+        assert.ok(await waitUntil(() => leaderOf() >= 0, 10_000), "no current leader to kill");
+        const first = leaderOf();
+        const killedAt = Date.now();
+        (children[first] as Child).kill("SIGKILL");
+        const others = children.filter((_, i) => i !== first);
+        assert.ok(await waitUntil(() => others.some((c) => events(c).some((e) => e.event === "acquired")), 10_000), "nobody took over");
+        const exits = await Promise.all(others.map((child) => child.finish(15_000)));
+        exits.forEach((exit) => assert.deepEqual(exit, { code: 0, signal: null }));
+
+        // Each leadership: its token, when it was won, and the last expiry it renewed to.
+        const terms = children.flatMap((child, i) => {
+          const list: Array<{ who: number; token: number; from: number; until: number }> = [];
+          for (const e of events(child)) {
+            if (e.event === "acquired") list.push({ who: i, token: e.token, from: e.at, until: e.until as number });
+            else if (e.event === "renewed") (list[list.length - 1] as { until: number }).until = e.until as number;
+          }
+          return list;
+        });
+        terms.sort((x, y) => x.token - y.token);
+        assert.deepEqual(terms.map((term) => term.token), terms.map((_, i) => i + 1), "one leadership per token, tokens 1, 2, 3…");
+        for (let i = 1; i < terms.length; i++) {
+          const [prev, next] = [terms[i - 1] as (typeof terms)[number], terms[i] as (typeof terms)[number]];
+          assert.ok(next.from >= prev.until || prev.who === next.who, `token ${next.token} won at ${next.from} while token ${prev.token} held until ${prev.until}`);
+          assert.ok(next.from > prev.from, "tokens grow with time");
+        }
+        const takeover = terms.find((term) => term.who !== first && term.from > killedAt);
+        assert.ok(takeover !== undefined, "a survivor led after the kill");
+        t.diagnostic(`${terms.length} leaderships; the killed leader was replaced ${takeover.from - killedAt} ms after the kill (ttl ${TTL} ms)`);
+      } finally {
+        await killAll(children);
+      }
+    });
+  });
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
 }
