@@ -22,7 +22,8 @@ import { feedContextOf, follow, type FeedRead } from "./feed.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleBase } from "./handle-base.js";
-import { checkInteger, checkKey, checkOptions, checkSignal, describeType, utf8Length } from "./validate.js";
+import { decodeToken, encodeToken } from "./cursor.js";
+import { checkInteger, checkKey, checkOptions, checkSignal, describeType, isPossibleKey, utf8Length } from "./validate.js";
 
 const POSITION_VERSION = 1;
 /** Entries a subscription reads per segment at a time. */
@@ -267,26 +268,15 @@ function decodeHeaders(ns: string, segment: string, text: string): Record<string
 
 /** A readSpace position, opaque to callers: the last entry's (timestamp, segment, seq). */
 function encodePosition(position: SpacePosition): string {
-  return Buffer.from(JSON.stringify([POSITION_VERSION, position.timestamp, position.segment, position.seq]), "utf8").toString("base64url");
+  return encodeToken([POSITION_VERSION, position.timestamp, position.segment, position.seq]);
 }
 
 function decodePosition(ns: string, space: string, text: unknown): SpacePosition {
   const invalid = () =>
     new StowageError("INVALID_ARGUMENT", "after is not a position of readSpace; pass the position of a previous page unchanged", { namespace: ns, key: space });
-  if (typeof text !== "string" || text.length === 0) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 4 || parsed[0] !== POSITION_VERSION) throw invalid();
-  const [, timestamp, segment, seq] = parsed as [number, unknown, unknown, unknown];
-  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(seq) || typeof segment !== "string") throw invalid();
-  try {
-    checkKey(ns, segment, "segment");
-  } catch {
-    throw invalid();
-  }
+  const parsed = decodeToken(text);
+  if (parsed === undefined || parsed.length !== 4 || parsed[0] !== POSITION_VERSION) throw invalid();
+  const [, timestamp, segment, seq] = parsed;
+  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(seq) || !isPossibleKey(segment)) throw invalid();
   return { timestamp: timestamp as number, segment, seq: seq as number };
 }

@@ -56,6 +56,16 @@ export function checkKey(namespace: string, key: unknown, argument = "key", allo
   return key;
 }
 
+/** Whether `key` follows the key rules of {@link checkKey} (for keys that arrive inside tokens, where the caller reports its own error). */
+export function isPossibleKey(key: unknown): key is string {
+  try {
+    checkKey("", key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Checks encoded bytes against the value limit. */
 export function checkValueBytes(namespace: string, key: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) {
