@@ -21,3 +21,5 @@ export type * from "./engines/engine.js";
 export { CheckpointStore, CHECKPOINTS_NAMESPACE, type Checkpoint } from "./adapters/checkpoint-store.js";
 export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapters/snapshot-cursor.js";
 export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./adapters/leader-election.js";
+export { Quarantine, DeadLetterQueue, QUARANTINE_NAMESPACE, DLQ_NAMESPACE } from "./adapters/quarantine.js";
+export { MAX_REASON_BYTES, type HeldEvent, type HeldEventsOptions, type ReplayReport, type ReplayOptions } from "./adapters/held-events.js";

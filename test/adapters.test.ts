@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, json, LeaderElection, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
+import { CheckpointStore, DeadLetterQueue, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -78,6 +78,71 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
       assert.equal(outcomes.filter(Boolean).length, 1, "of workers advancing from the same position, exactly one moves it");
       assert.equal((await cursor.get()).version, 3);
       assert.deepEqual((await new SnapshotCursor(store, "users").get()).position, undefined, "tables have cursors of their own");
+    });
+  });
+
+  test(`${engine}: Quarantine and DeadLetterQueue hold events with reasons, bounded, and replay acks only what the handler accepts`, async () => {
+    await withStore(engine, `held_${engine}`, async (store) => {
+      const quarantine = new Quarantine(store, { codec: json<{ n: number }>() });
+      const ids: number[] = [];
+      for (let n = 1; n <= 6; n++) ids.push(await quarantine.push(`sink b refused ${n}`, { n }));
+      assert.equal(await quarantine.len(), 6);
+      const head = await quarantine.peek(2);
+      assert.deepEqual(head.map((e) => [e.id, e.reason, e.event.n]), [[ids[0], "sink b refused 1", 1], [ids[1], "sink b refused 2", 2]]);
+      assert.deepEqual((await quarantine.peek(10, { afterId: ids[4] as number })).map((e) => e.event.n), [6]);
+      // The handler accepts the even ones, refuses 3, throws on 5, and sets 1 aside again: only 2, 4, 6 are acked.
+      const seen: number[] = [];
+      const report = await quarantine.replay(async (entry) => {
+        seen.push(entry.event.n);
+        if (entry.event.n === 5) throw new Error("still broken");
+        if (entry.event.n === 1) {
+          await quarantine.push("again", entry.event);
+          return true;
+        }
+        return entry.event.n % 2 === 0;
+      });
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6], "each event held at the start is offered once; the one set aside again is not");
+      assert.equal(report.accepted, 4);
+      assert.equal(report.refused, 2);
+      assert.equal((report.lastError as Error).message, "still broken");
+      assert.deepEqual((await quarantine.peek(10)).map((e) => [e.reason, e.event.n]), [["sink b refused 3", 3], ["sink b refused 5", 5], ["again", 1]]);
+      const limited = await quarantine.replay(() => true, { limit: 1 });
+      assert.deepEqual(limited, { accepted: 1, refused: 0 });
+      assert.equal(await quarantine.len(), 2);
+
+      // Bounded: "reject" (the default) refuses a push to a full queue and keeps what it holds; "drop-oldest" drops.
+      const small = new Quarantine(store, { name: "small", maxLength: 2 });
+      await small.push("a", new Uint8Array([1]));
+      await small.push("b", new Uint8Array([2]));
+      await assert.rejects(small.push("c", new Uint8Array([3])), { code: "LIMIT_EXCEEDED" });
+      assert.deepEqual((await small.peek(5)).map((e) => e.reason), ["a", "b"]);
+      const rolling = new DeadLetterQueue(store, { name: "small", maxLength: 2, overflow: "drop-oldest" });
+      for (const r of ["a", "b", "c"]) await rolling.push(r, new Uint8Array([0]));
+      assert.deepEqual((await rolling.peek(5)).map((e) => e.reason), ["b", "c"]);
+      assert.deepEqual((await rolling.peek())[0]?.event, new Uint8Array([0]));
+
+      // Set aside together with a checkpoint, in one transaction: all or nothing.
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await new DeadLetterQueue(tx, { name: "tx" }).push("gave up", new Uint8Array([9]));
+          await new CheckpointStore(tx).put("source", new Uint8Array([9]));
+          throw new Error("abort");
+        }),
+        /abort/,
+      );
+      assert.equal(await new DeadLetterQueue(store, { name: "tx" }).len(), 0);
+      assert.equal(await new CheckpointStore(store).get("source"), undefined);
+      await store.transaction(async (tx) => {
+        await new DeadLetterQueue(tx, { name: "tx" }).push("gave up", new Uint8Array([9]));
+        await new CheckpointStore(tx).put("source", new Uint8Array([9]));
+      });
+      assert.equal(await new DeadLetterQueue(store, { name: "tx" }).len(), 1);
+
+      await assert.rejects(quarantine.push("x".repeat(5_000), { n: 0 }), { code: "LIMIT_EXCEEDED", namespace: "quarantine", key: "default" });
+      await assert.rejects(new Quarantine(store).push("r", "text" as never), { code: "INVALID_ARGUMENT", namespace: "quarantine" });
+      await assert.rejects(quarantine.replay("no" as never), { code: "INVALID_ARGUMENT" });
+      const info = await store.info();
+      assert.deepEqual(info.namespaces.map((n) => `${n.primitive}:${n.namespace}`).filter((n) => n.startsWith("queue")), ["queue:dlq", "queue:quarantine"]);
     });
   });
 }

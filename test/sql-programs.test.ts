@@ -24,7 +24,7 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   slotUpsert: ["ns", "k", bytes],
   slotCas: ["ns", "k", 3, bytes],
   queuePush: ["ns", "k", bytes, 1, { maxLen: 10, overflow: "reject" }],
-  queuePeek: ["ns", "k", 10],
+  queuePeek: ["ns", "k", 0, 10],
   queueAck: ["ns", "k", 1],
   queueDropOldest: ["ns", "k", 2],
   queueLen: ["ns", "k"],

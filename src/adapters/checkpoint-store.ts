@@ -1,5 +1,5 @@
 import { bytes, type Codec } from "../api/codec.js";
-import type { Kv, Store } from "../api/types.js";
+import type { Kv, TransactionScope } from "../api/types.js";
 
 /** The KV namespace checkpoints live in. */
 export const CHECKPOINTS_NAMESPACE = "checkpoints";
@@ -19,12 +19,13 @@ export interface Checkpoint<T> {
 export class CheckpointStore<T = Uint8Array> {
   private readonly kv: Kv<T>;
 
-  constructor(store: Store, codec?: Codec<T>) {
+  /** Over a store, or over a transaction scope to save a checkpoint together with other writes. */
+  constructor(store: Pick<TransactionScope, "kv">, codec?: Codec<T>) {
     this.kv = store.kv<T>(CHECKPOINTS_NAMESPACE, { codec: codec ?? (bytes as unknown as Codec<T>) });
   }
 
   /** The same checkpoints seen through `codec`. */
-  static withCodec<V>(store: Store, codec: Codec<V>): CheckpointStore<V> {
+  static withCodec<V>(store: Pick<TransactionScope, "kv">, codec: Codec<V>): CheckpointStore<V> {
     return new CheckpointStore<V>(store, codec);
   }
 

@@ -156,6 +156,12 @@ export interface QueueOptions<T> {
   codec?: Codec<T>;
 }
 
+/** Options of `queue.peek`. */
+export interface PeekOptions {
+  /** Start after the item with this id (default 0: from the head). */
+  afterId?: number;
+}
+
 /** A queue item. */
 export interface QueueItem<T = Uint8Array> {
   id: number;
@@ -169,8 +175,11 @@ export interface Queue<T = Uint8Array> {
   readonly namespace: string;
   /** Adds an item at the tail; resolves to its id, greater than every id pushed before in this namespace. */
   push(key: string, value: T): Promise<number>;
-  /** Up to `limit` items from the head, oldest first, without removing them. */
-  peek(key: string, limit?: number): Promise<QueueItem<T>[]>;
+  /**
+   * Up to `limit` items (default 1) from the head, oldest first, without removing them; with `afterId`, the items
+   * after that id, so that a reader can page past items it leaves in place.
+   */
+  peek(key: string, limit?: number, options?: PeekOptions): Promise<QueueItem<T>[]>;
   /** Removes the item `id`, wherever it is in the queue; true when it was there. */
   ack(key: string, id: number): Promise<boolean>;
   /** Removes up to `count` items from the head; the number removed. */

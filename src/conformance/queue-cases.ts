@@ -19,6 +19,25 @@ export const queueCases: CaseGroup = {
     assert.equal(await q.len("pipe/orders"), 5);
   },
 
+  "peek with afterId pages past items left in place, in id order": async ({ store }) => {
+    const q = store.queue("ns", { codec: utf8 });
+    const ids: number[] = [];
+    for (const v of ["a", "b", "c", "d", "e"]) ids.push(await q.push("k", v));
+    await q.push("other", "x");
+    await q.ack("k", ids[2] as number);
+    assert.deepEqual((await q.peek("k", 2, { afterId: ids[0] as number })).map((i) => i.value), ["b", "d"]);
+    assert.deepEqual((await q.peek("k", 10, { afterId: ids[1] as number })).map((i) => i.value), ["d", "e"]);
+    assert.deepEqual(await q.peek("k", 10, { afterId: ids[4] as number }), []);
+    assert.deepEqual((await q.peek("k", 10, { afterId: 0 })).map((i) => i.value), ["a", "b", "d", "e"]);
+    await rejectsWith(q.peek("k", 1, { afterId: -1 }), "INVALID_ARGUMENT");
+    await rejectsWith(q.peek("k", 1, { after: 1 } as never), "INVALID_ARGUMENT");
+    await store.transaction(async (tx) => {
+      const tq = tx.queue("ns", { codec: utf8 });
+      const id = await tq.push("k", "f");
+      assert.deepEqual((await tq.peek("k", 10, { afterId: ids[4] as number })).map((i) => [i.id, i.value]), [[id, "f"]]);
+    });
+  },
+
   "ack removes an item wherever it is, once": async ({ store }) => {
     const q = store.queue("ns", { codec: utf8 });
     const ids = [await q.push("k", "a"), await q.push("k", "b"), await q.push("k", "c")];

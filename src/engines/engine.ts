@@ -102,7 +102,8 @@ export interface EngineOps {
    * LIMIT_EXCEEDED (see `itemsToDrop`), atomically with the push. The id.
    */
   queuePush(ns: string, key: string, value: Uint8Array, now: number, bound: QueueBound): Awaitable<number>;
-  queuePeek(ns: string, key: string, limit: number): Awaitable<StoredQueueItem[]>;
+  /** Up to `limit` items with an id greater than `afterId` (0: from the head), in id order. */
+  queuePeek(ns: string, key: string, afterId: number, limit: number): Awaitable<StoredQueueItem[]>;
   queueAck(ns: string, key: string, id: number): Awaitable<boolean>;
   queueDropOldest(ns: string, key: string, count: number): Awaitable<number>;
   queueLen(ns: string, key: string): Awaitable<number>;

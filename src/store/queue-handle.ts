@@ -1,7 +1,7 @@
 import type { Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
-import type { OverflowPolicy, Queue, QueueItem, QueueOptions } from "../api/types.js";
+import type { OverflowPolicy, PeekOptions, Queue, QueueItem, QueueOptions } from "../api/types.js";
 import type { QueueBound } from "../engines/queue-bound.js";
 import { HandleBase } from "./handle-base.js";
 import type { Executor } from "./executor.js";
@@ -30,11 +30,13 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     return this.exec.write((ops) => ops.queuePush(ns, key, bytes, now, bound), utf8Length(key) + bytes.byteLength);
   }
 
-  async peek(key: string, limit = 1): Promise<QueueItem<T>[]> {
+  async peek(key: string, limit = 1, options?: PeekOptions): Promise<QueueItem<T>[]> {
     const ns = this.namespace;
     checkKey(ns, key);
     const max = checkInteger(ns, "limit", limit, 1, LIMITS.maxPageSize, key);
-    const rows = await this.exec.read((ops) => ops.queuePeek(ns, key, max));
+    const opts = checkOptions(ns, "peek options", options, ["afterId"], key);
+    const afterId = opts.afterId === undefined ? 0 : checkInteger(ns, "afterId", opts.afterId, 0, Number.MAX_SAFE_INTEGER, key);
+    const rows = await this.exec.read((ops) => ops.queuePeek(ns, key, afterId, max));
     return rows.map((row) => ({ id: row.id, value: this.codec.decode(key, row.value), pushedAt: row.pushedAt }));
   }
 

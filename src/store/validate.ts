@@ -113,17 +113,17 @@ export function checkBoolean(namespace: string, argument: string, value: unknown
 }
 
 /** Options must be a plain object (or absent); unknown fields are a mistake worth reporting. */
-export function checkOptions(namespace: string | undefined, argument: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+export function checkOptions(namespace: string | undefined, argument: string, value: unknown, known: readonly string[], key?: string): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new StowageError("INVALID_ARGUMENT", `${argument} must be an object, got ${describeValue(value)}`, { namespace });
+    throw new StowageError("INVALID_ARGUMENT", `${argument} must be an object, got ${describeValue(value)}`, { namespace, key });
   }
   for (const field of Object.keys(value)) {
     if (!known.includes(field)) {
       throw new StowageError(
         "INVALID_ARGUMENT",
         `${argument} has an unknown field "${field}"; it accepts ${known.join(", ")}`,
-        { namespace },
+        { namespace, key },
       );
     }
   }

@@ -233,12 +233,14 @@ export class MemoryOps implements EngineOps {
     return id;
   }
 
-  queuePeek(ns: string, key: string, limit: number): StoredQueueItem[] {
+  queuePeek(ns: string, key: string, afterId: number, limit: number): StoredQueueItem[] {
     const items = this.data.queue.get(ns)?.byKey.get(key);
     const out: StoredQueueItem[] = [];
     if (items === undefined) return out;
+    // Items sit in id order (a push always takes a greater id), so skipping to `afterId` is a prefix.
     for (const item of items.values()) {
       if (out.length >= limit) break;
+      if (item.id <= afterId) continue;
       out.push({ ...item, value: copyBytes(item.value) });
     }
     return out;

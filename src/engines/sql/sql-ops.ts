@@ -272,8 +272,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return id;
     },
 
-    *queuePeek(ns, key, limit) {
-      const rows = yield* all("SELECT id, value, pushed_at FROM stowage_queue WHERE ns = ? AND key = ? ORDER BY id LIMIT ?", [ns, key, limit]);
+    *queuePeek(ns, key, afterId, limit) {
+      const rows = yield* all("SELECT id, value, pushed_at FROM stowage_queue WHERE ns = ? AND key = ? AND id > ? ORDER BY id LIMIT ?", [ns, key, afterId, limit]);
       return rows.map((row) => ({ id: Number(row.id), value: bytesOf(row.value), pushedAt: Number(row.pushed_at) }));
     },
 
