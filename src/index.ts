@@ -23,3 +23,4 @@ export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapter
 export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./adapters/leader-election.js";
 export { Quarantine, DeadLetterQueue, QUARANTINE_NAMESPACE, DLQ_NAMESPACE } from "./adapters/quarantine.js";
 export { MAX_REASON_BYTES, type HeldEvent, type HeldEventsOptions, type ReplayReport, type ReplayOptions } from "./adapters/held-events.js";
+export { withCache, type CacheOptions, type CacheStats, type ReadCache } from "./wrappers/cache.js";

@@ -10,6 +10,7 @@ const range = { lower: "a", lowerInclusive: true, upper: "b" };
 /** Arguments for every operation, so that each program can be driven without a database. */
 const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   kvGet: ["ns", "k", 1],
+  kvGetEntry: ["ns", "k", 1],
   kvPut: ["ns", "k", bytes, null],
   kvDelete: ["ns", "k", 1],
   kvScan: ["ns", { ...range, reverse: false, limit: 10, keysOnly: false }, 1],

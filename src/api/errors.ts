@@ -8,6 +8,7 @@
  * - `BACKEND_UNAVAILABLE`: the engine could not be reached or was busy past its timeout; the call may be retried.
  * - `CORRUPT`: stored data or the file cannot be read as stowage data.
  * - `INCOMPATIBLE`: the file or database belongs to another program or to a newer stowage schema.
+ * - `RATE_LIMITED`: a rate-limit wrapper refused the call; `retryAfterMs` says when it would be allowed.
  * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
  */
 export type ErrorCode =
@@ -18,6 +19,7 @@ export type ErrorCode =
   | "BACKEND_UNAVAILABLE"
   | "CORRUPT"
   | "INCOMPATIBLE"
+  | "RATE_LIMITED"
   | "INTERNAL";
 
 /** Where an error happened, so the message and the fields can name it. */
@@ -27,6 +29,8 @@ export interface ErrorContext {
   cause?: unknown;
   /** On a CONFLICT of an expected sequence: the actual current sequence. */
   currentSeq?: number;
+  /** On RATE_LIMITED: how long to wait before the call would be allowed, in ms. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -44,6 +48,8 @@ export class StowageError extends Error {
   readonly key: string | undefined;
   /** On a CONFLICT of an expected sequence (`stream.produce`): the actual current sequence. */
   readonly currentSeq: number | undefined;
+  /** On RATE_LIMITED: how long to wait before the call would be allowed, in ms. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(`${code}: ${message}${describeContext(context)}`, context.cause === undefined ? undefined : { cause: context.cause });
@@ -52,6 +58,7 @@ export class StowageError extends Error {
     this.namespace = context.namespace;
     this.key = context.key;
     this.currentSeq = context.currentSeq;
+    this.retryAfterMs = context.retryAfterMs;
   }
 }
 

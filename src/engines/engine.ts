@@ -12,6 +12,12 @@ export interface StoredKv {
   value?: Uint8Array;
 }
 
+/** A live KV value with its deadline (ms since the epoch; null: no TTL). */
+export interface StoredKvEntry {
+  value: Uint8Array;
+  expiresAt: number | null;
+}
+
 /** A log row. */
 export interface StoredLogEntry {
   seq: number;
@@ -72,6 +78,8 @@ export interface EngineDescription {
  */
 export interface EngineOps {
   kvGet(ns: string, key: string, now: number): Awaitable<Uint8Array | undefined>;
+  /** The live value with its deadline (null: no TTL), for layers that keep a copy (the read cache). */
+  kvGetEntry(ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined>;
   /** `expiresAt` is an absolute deadline in ms, or null for no TTL. */
   kvPut(ns: string, key: string, value: Uint8Array, expiresAt: number | null): Awaitable<void>;
   /** True when a live entry was removed. */

@@ -31,6 +31,20 @@ const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
 const DEFAULT_TRANSACTION_ATTEMPTS = 50;
 
 /**
+ * How the wrappers of `src/wrappers` reach the engine and clock beneath a store; a symbol, so not part of the typed
+ * public API.
+ */
+export const STORE_PARTS = Symbol("stowage.storeParts");
+
+/** What {@link STORE_PARTS} holds. */
+export interface StoreParts {
+  engine: Engine;
+  clock: Clock;
+  /** Wrapper controls (`cache`, `metrics`, …) a wrapped store exposes, kept so that an outer wrapper exposes them too. */
+  extensions: Record<string, unknown>;
+}
+
+/**
  * The store: validation, codecs, limits, open/closed state and transactions, over any {@link Engine}. Engines never
  * see an unchecked argument, so every engine enforces the same limits.
  */
@@ -47,12 +61,14 @@ class EngineStore implements Store {
   private closing: Promise<void> | undefined;
   /** Aborted when the store starts closing: every live feed ends. */
   private readonly feedsEnd = new AbortController();
+  readonly [STORE_PARTS]: StoreParts;
 
   constructor(
     private readonly engineImpl: Engine,
     options: StoreOptions,
   ) {
     this.clock = checkedClock(options.clock);
+    this[STORE_PARTS] = { engine: engineImpl, clock: this.clock, extensions: {} };
     const executor: Executor = {
       read: (work) => {
         this.assertOpen();

@@ -6,6 +6,7 @@ import type {
   EngineOps,
   SpacePosition,
   StoredKv,
+  StoredKvEntry,
   StoredLogEntry,
   StoredQueueItem,
   StoredSlot,
@@ -109,6 +110,11 @@ export class MemoryOps implements EngineOps {
   kvGet(ns: string, key: string, now: number): Uint8Array | undefined {
     const row = this.data.kv.get(ns)?.rows.get(key);
     return live(row, now) ? copyBytes(row.value) : undefined;
+  }
+
+  kvGetEntry(ns: string, key: string, now: number): StoredKvEntry | undefined {
+    const row = this.data.kv.get(ns)?.rows.get(key);
+    return live(row, now) ? { value: copyBytes(row.value), expiresAt: row.expiresAt } : undefined;
   }
 
   kvPut(ns: string, key: string, value: Uint8Array, expiresAt: number | null): void {

@@ -20,6 +20,7 @@ const LIVE_FLAG = `CASE WHEN ${LIVE} THEN 1 ELSE 0 END`;
  * call is a fresh string that the cache must hash and compare in full (measured: ~0.7 µs of a 5 µs SQLite get).
  */
 const KV_GET = `SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`;
+const KV_GET_ENTRY = `SELECT value, expires_at FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`;
 const DESCRIBE_KV = `SELECT ns, count(*) AS stored, sum(${LIVE_FLAG}) AS live FROM stowage_kv GROUP BY ns`;
 const DESCRIBE_COUNT = {
   log: "SELECT ns, count(*) AS n FROM stowage_log GROUP BY ns",
@@ -168,6 +169,11 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
     *kvGet(ns, key, now) {
       const stored = yield* value(KV_GET, [ns, key, now]);
       return stored === undefined ? undefined : bytesOf(stored);
+    },
+
+    *kvGetEntry(ns, key, now) {
+      const row = yield* get(KV_GET_ENTRY, [ns, key, now]);
+      return row === undefined ? undefined : { value: bytesOf(row.value), expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
     },
 
     *kvPut(ns, key, value, expiresAt) {

@@ -1,0 +1,180 @@
+import { StowageError } from "../api/errors.js";
+import type { Store } from "../api/types.js";
+import type { ChangeSource } from "../engines/change-signal.js";
+import type { Awaitable, Engine, EngineOps, EngineWork } from "../engines/engine.js";
+import { createStore, STORE_PARTS, type StoreParts } from "../store/store.js";
+
+/** The name of an engine operation (`kvGet`, `logAppend`, …). */
+export type OpName = keyof EngineOps;
+
+/** What kind of engine call a unit is: a read, a single write, or a transaction. */
+export type UnitKind = "read" | "write" | "transaction";
+
+/** One engine operation as a layer sees it. Arguments are validated and encoded already (values are bytes). */
+export interface OpCall {
+  readonly op: OpName;
+  readonly args: readonly unknown[];
+  /** The namespace (absent for `kvSweepExpired` and `describe`). */
+  readonly namespace: string | undefined;
+  /** The key (the space, for stream operations); absent where the operation has none. */
+  readonly key: string | undefined;
+  readonly unit: UnitKind;
+  /** The unit's raw operations, for a layer that answers from another one (the cache reads `kvGetEntry`). */
+  readonly ops: EngineOps;
+}
+
+/**
+ * What a layer does around the engine. `begin` makes the state of one unit (one engine read, write or transaction);
+ * `op` runs around each operation of it; `end` sees the unit settle — for a write, that is when it committed, which is
+ * later than its operation returned on engines that commit writes in groups.
+ */
+export interface LayerHooks<S> {
+  begin(unit: UnitKind): S;
+  op<T>(call: OpCall, run: () => Awaitable<T>, state: S): Awaitable<T>;
+  /** `error` is what the unit failed with, or undefined when it succeeded. */
+  end(state: S, error: unknown): void;
+  /** Runs when the wrapped store closes, before the store beneath it closes. */
+  close?(): void | Promise<void>;
+}
+
+/** Operations without a namespace argument. */
+const NO_NAMESPACE = new Set<OpName>(["kvSweepExpired", "describe"]);
+/** Operations whose second argument is not a key. */
+const NO_KEY = new Set<OpName>(["kvScan", "kvCount", "kvDeleteRange", "kvSweepExpired", "logLastSeq", "logReadAll", "streamSpaces", "describe"]);
+
+/** Write operations: everything that changes stored data. */
+export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  "kvPut",
+  "kvDelete",
+  "kvDeleteRange",
+  "kvSweepExpired",
+  "logAppend",
+  "slotUpsert",
+  "slotCas",
+  "queuePush",
+  "queueAck",
+  "queueDropOldest",
+  "streamProduce",
+]);
+
+/** Finishes a unit's state whether `run` answers now, later, or throws. */
+function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>): Awaitable<T> {
+  let answer: Awaitable<T>;
+  try {
+    answer = run();
+  } catch (error) {
+    hooks.end(state, error);
+    throw error;
+  }
+  if (answer instanceof Promise) {
+    return answer.then(
+      (value) => {
+        hooks.end(state, undefined);
+        return value;
+      },
+      (error: unknown) => {
+        hooks.end(state, error);
+        throw error;
+      },
+    );
+  }
+  hooks.end(state, undefined);
+  return answer;
+}
+
+/** An engine that runs `hooks` around every call of the engine beneath it. */
+class LayeredEngine<S> implements Engine {
+  constructor(
+    private readonly inner: Engine,
+    private readonly hooks: LayerHooks<S>,
+    private readonly closeBelow: () => Promise<void>,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get location(): string {
+    return this.inner.location;
+  }
+
+  get changes(): ChangeSource | undefined {
+    return this.inner.changes;
+  }
+
+  read<T>(work: EngineWork<T>): Awaitable<T> {
+    const state = this.hooks.begin("read");
+    return settle(this.hooks, state, () => this.inner.read((ops) => work(this.view(ops, "read", state))));
+  }
+
+  write<T>(work: EngineWork<T>): Promise<T> {
+    const state = this.hooks.begin("write");
+    return settle(this.hooks, state, () => this.inner.write((ops) => work(this.view(ops, "write", state)))) as Promise<T>;
+  }
+
+  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    const state = this.hooks.begin("transaction");
+    return settle(this.hooks, state, () => this.inner.transaction((ops) => body(this.view(ops, "transaction", state)))) as Promise<T>;
+  }
+
+  check(): Promise<string[]> {
+    return this.inner.check();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.hooks.close?.();
+    } finally {
+      await this.closeBelow();
+    }
+  }
+
+  /** `ops` with every operation passed through the hooks. */
+  private view(ops: EngineOps, unit: UnitKind, state: S): EngineOps {
+    const hooks = this.hooks;
+    return new Proxy(ops, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        const op = property as OpName;
+        return (...args: unknown[]) => {
+          const call: OpCall = {
+            op,
+            args,
+            namespace: NO_NAMESPACE.has(op) ? undefined : (args[0] as string),
+            key: NO_NAMESPACE.has(op) || NO_KEY.has(op) ? undefined : (args[1] as string),
+            unit,
+            ops: target,
+          };
+          return hooks.op(call, () => (value as (...a: unknown[]) => unknown).apply(target, args), state);
+        };
+      },
+    });
+  }
+}
+
+/** The engine, clock and wrapper controls beneath a stowage store; INVALID_ARGUMENT for anything else. */
+export function storeParts(store: Store): StoreParts {
+  const parts = (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)?.[STORE_PARTS];
+  if (parts === undefined) throw new StowageError("INVALID_ARGUMENT", "wrappers take a store made by openStore, createStore or another wrapper");
+  return parts;
+}
+
+/**
+ * A new store over the same engine and clock as `store`, with `hooks` around every engine call, exposing the
+ * wrapper controls of `store` plus `extension`. Closing it closes `store` too. Validation, codecs and limits stay in
+ * the new store, so a layer sees only checked, encoded calls; calls made on `store` directly bypass the layer.
+ */
+export function layerStore<S extends Store, X extends Record<string, unknown>, State>(store: S, hooks: LayerHooks<State>, extension: X): S & X {
+  const parts = storeParts(store);
+  const engine = new LayeredEngine(parts.engine, hooks, () => store.close());
+  // The store beneath keeps sweeping expired entries; one sweeper is enough.
+  const layered = createStore(engine, { clock: parts.clock, sweepIntervalMs: 0 });
+  const extensions = { ...parts.extensions, ...extension };
+  const layeredParts = storeParts(layered);
+  layeredParts.extensions = extensions;
+  for (const [name, control] of Object.entries(extensions)) {
+    Object.defineProperty(layered, name, { value: control, enumerable: true });
+  }
+  return layered as S & X;
+}

@@ -1,0 +1,157 @@
+/**
+ * The read-through cache wrapper: hits and misses, coherence with the store's own writes (in transactions too),
+ * never past the KV TTL, its own TTL for writes it cannot see, invalidation through a live feed, LRU bounds.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ManualClock } from "../src/conformance/harness.js";
+import { openStore, utf8, withCache, type Store } from "../src/index.js";
+
+async function cached(options: Parameters<typeof withCache>[1] = {}, base?: Store, clock = new ManualClock()) {
+  const inner = base ?? (await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 }));
+  return { inner, store: withCache(inner, options), clock };
+}
+
+test("a second get is served from memory; the store's own writes change what it serves at once", async () => {
+  const { store } = await cached();
+  const kv = store.kv("checkpoints", { codec: utf8 });
+  await kv.put("a", "1");
+  assert.equal(await kv.get("a"), "1");
+  assert.equal(await kv.get("a"), "1");
+  assert.deepEqual({ ...store.cache.stats(), bytes: 0 }, { hits: 1, misses: 1, evictions: 0, invalidations: 0, entries: 1, bytes: 0 });
+  await kv.put("a", "2");
+  assert.equal(await kv.get("a"), "2", "a put replaces the cached value");
+  await kv.delete("a");
+  assert.equal(await kv.get("a"), undefined, "a delete drops it");
+  await kv.put("b", "1");
+  await kv.put("c", "1");
+  assert.equal(await kv.get("b"), "1");
+  assert.equal(await kv.deleteRange({ prefix: "" }), 2);
+  assert.equal(await kv.get("b"), undefined, "a range delete drops the namespace's values");
+  await kv.put("t", "before");
+  assert.equal(await kv.get("t"), "before");
+  await store.transaction(async (tx) => {
+    await tx.kv("checkpoints", { codec: utf8 }).put("t", "inside");
+    assert.equal(await tx.kv("checkpoints", { codec: utf8 }).get("t"), "inside", "a transaction reads its own write");
+  });
+  assert.equal(await kv.get("t"), "inside", "a committed transaction's write is seen at once");
+  await assert.rejects(
+    store.transaction(async (tx) => {
+      await tx.kv("checkpoints", { codec: utf8 }).put("t", "rolled back");
+      throw new Error("abort");
+    }),
+    /abort/,
+  );
+  assert.equal(await kv.get("t"), "inside", "a rolled-back write is not served");
+  await store.close();
+});
+
+test("slot gets are cached by version; upsert and CAS change them at once", async () => {
+  const { store } = await cached();
+  const slot = store.slot("snapshots", { codec: utf8 });
+  assert.equal(await slot.cas("orders", 0, "a"), true);
+  assert.deepEqual(await slot.get("orders"), { version: 1, value: "a" });
+  assert.deepEqual(await slot.get("orders"), { version: 1, value: "a" });
+  assert.equal(store.cache.stats().hits, 1);
+  assert.equal(await slot.cas("orders", 1, "b"), true);
+  assert.deepEqual(await slot.get("orders"), { version: 2, value: "b" });
+  assert.equal(await slot.cas("orders", 1, "stale"), false);
+  assert.deepEqual(await slot.get("orders"), { version: 2, value: "b" });
+  assert.equal(await slot.upsert("orders", "c"), 3);
+  assert.deepEqual(await slot.get("orders"), { version: 3, value: "c" });
+  await store.close();
+});
+
+test("a cached value is never served past its KV TTL, and the cache's own TTL bounds what it cannot see", async () => {
+  const { inner, store, clock } = await cached({ ttlMs: 5_000 });
+  const kv = store.kv("leases", { codec: utf8 });
+  await kv.put("short", "x", { ttlMs: 1_000 });
+  assert.equal(await kv.get("short"), "x");
+  clock.advance(999);
+  assert.equal(await kv.get("short"), "x");
+  clock.advance(1);
+  assert.equal(await kv.get("short"), undefined, "expired with its TTL, although cached");
+
+  await kv.put("shared", "old");
+  assert.equal(await kv.get("shared"), "old");
+  // A write the cache cannot see: another store object over the same engine (like another process).
+  await inner.kv("leases", { codec: utf8 }).put("shared", "new");
+  assert.equal(await kv.get("shared"), "old", "documented: served from the cache until its own TTL");
+  clock.advance(5_000);
+  assert.equal(await kv.get("shared"), "new");
+  store.cache.invalidate("kv", "leases", "shared");
+  await inner.kv("leases", { codec: utf8 }).put("shared", "newer");
+  assert.equal(await kv.get("shared"), "newer");
+  await store.close();
+});
+
+test("follow(kv.watch) drops values other writers change, within the feed's latency", async () => {
+  const { inner, store } = await cached({ ttlMs: 3_600_000 });
+  const kv = store.kv("config", { codec: utf8 });
+  await kv.put("mode", "a");
+  assert.equal(await kv.get("mode"), "a");
+  const stop = new AbortController();
+  const following = store.cache.follow("config", inner.kv("config").watch(["mode"], { signal: stop.signal }));
+  await inner.kv("config", { codec: utf8 }).put("mode", "b");
+  let seen: string | undefined;
+  for (let i = 0; i < 200 && seen !== "b"; i++) {
+    seen = await kv.get("mode");
+    if (seen !== "b") await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.equal(seen, "b");
+  stop.abort();
+  await following.catch(() => undefined);
+  await store.close();
+});
+
+test("bounded by entries and bytes, least recently used first; values handed out are copies", async () => {
+  const { store } = await cached({ maxEntries: 3, maxBytes: 100_000 });
+  const kv = store.kv("ns");
+  for (const key of ["a", "b", "c", "d"]) await kv.put(key, new Uint8Array([1]));
+  for (const key of ["a", "b", "c"]) await kv.get(key);
+  await kv.get("a"); // a is now the most recent
+  await kv.get("d"); // evicts b
+  assert.equal(store.cache.stats().evictions, 1);
+  assert.equal(store.cache.stats().entries, 3);
+  const hitsBefore = store.cache.stats().hits;
+  await kv.get("a");
+  assert.equal(store.cache.stats().hits, hitsBefore + 1, "a stayed");
+  await kv.get("b");
+  assert.equal(store.cache.stats().hits, hitsBefore + 1, "b was evicted");
+
+  const big = await cached({ maxBytes: 10_000 });
+  const bkv = big.store.kv("ns");
+  for (let i = 0; i < 10; i++) await bkv.put(`k${i}`, new Uint8Array(3_000));
+  for (let i = 0; i < 10; i++) await bkv.get(`k${i}`);
+  assert.ok(big.store.cache.stats().bytes <= 10_000);
+  assert.equal(big.store.cache.stats().entries, 3);
+  const value = (await bkv.get("k9")) as Uint8Array;
+  value[0] = 42;
+  assert.equal(((await bkv.get("k9")) as Uint8Array)[0], 0, "changing a returned array does not change the cache");
+  await assert.rejects(async () => withCache(big.store, { maxEntries: 0 }), { code: "INVALID_ARGUMENT" });
+  await assert.rejects(async () => withCache(big.store, { size: 1 } as never), { code: "INVALID_ARGUMENT" });
+  await big.store.close();
+  await store.close();
+});
+
+test("sqlite: coherent with its own writes, across transactions", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stowage-cache-"));
+  try {
+    const store = withCache(await openStore({ backend: "sqlite", path: join(dir, "s.db"), sweepIntervalMs: 0 }));
+    const kv = store.kv("ns", { codec: utf8 });
+    for (let round = 0; round < 50; round++) {
+      await kv.put("k", `v${round}`);
+      assert.equal(await kv.get("k"), `v${round}`);
+      assert.equal(await kv.get("k"), `v${round}`);
+      await store.transaction(async (tx) => tx.kv("ns", { codec: utf8 }).put("k", `t${round}`));
+      assert.equal(await kv.get("k"), `t${round}`);
+    }
+    assert.deepEqual([store.cache.stats().hits, store.cache.stats().misses], [50, 100], "a write drops the value; the next get fills it again");
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

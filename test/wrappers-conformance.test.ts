@@ -1,0 +1,34 @@
+/**
+ * The conformance suite over wrapped stores, on memory and SQLite: a wrapper must not change what any call means.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { runConformance } from "../src/conformance/index.js";
+import { openStore, withCache, type Store, type StoreOptions } from "../src/index.js";
+import { layerStore } from "../src/wrappers/layer.js";
+
+const dir = mkdtempSync(join(tmpdir(), "stowage-wrapped-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+const bases: Record<string, (options: StoreOptions) => Promise<Store>> = {
+  memory: (options) => openStore({ backend: "memory", ...options }),
+  sqlite: (options) => openStore({ backend: "sqlite", path: join(dir, `store-${++files}.db`), ...options }),
+};
+
+/** A layer that passes every call through untouched: the floor every other wrapper builds on. */
+const passThrough = (store: Store): Store =>
+  layerStore(store, { begin: () => undefined, op: (_call, run) => run(), end: () => undefined }, {});
+
+const wrappers: Record<string, (store: Store) => Store> = {
+  "pass-through layer": passThrough,
+  cache: (store) => withCache(store, { maxEntries: 1_000 }),
+};
+
+for (const [engine, open] of Object.entries(bases)) {
+  for (const [name, wrap] of Object.entries(wrappers)) {
+    runConformance(`${engine} + ${name}`, async (options) => wrap(await open(options)));
+  }
+}
