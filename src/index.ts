@@ -24,3 +24,4 @@ export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./
 export { Quarantine, DeadLetterQueue, QUARANTINE_NAMESPACE, DLQ_NAMESPACE } from "./adapters/quarantine.js";
 export { MAX_REASON_BYTES, type HeldEvent, type HeldEventsOptions, type ReplayReport, type ReplayOptions } from "./adapters/held-events.js";
 export { withCache, type CacheOptions, type CacheStats, type ReadCache } from "./wrappers/cache.js";
+export { PROBE_NAMESPACE } from "./store/health.js";

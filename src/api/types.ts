@@ -368,6 +368,30 @@ export interface IntegrityReport {
   problems: string[];
 }
 
+/** Options of `store.health()`. */
+export interface HealthOptions {
+  /** A probe slower than this is unhealthy (default 1,000 ms). */
+  timeoutMs?: number;
+  /** A probe at least this slow is degraded (default 100 ms). */
+  degradedMs?: number;
+}
+
+/** What `store.health()` reports. */
+export interface HealthReport {
+  /** `healthy`; `degraded`: working, but slow or warned (see `reasons`); `unhealthy`: the probe failed or timed out. */
+  status: "healthy" | "degraded" | "unhealthy";
+  engine: string;
+  location: string;
+  /** How long the probe read took, in ms. */
+  probeMs: number;
+  /** Why the status is not `healthy`, one line each. */
+  reasons: string[];
+  /** Engine facts: file and WAL sizes and free disk for SQLite, pool usage for PostgreSQL. */
+  facts: Record<string, number | string | boolean>;
+  /** When it was checked (ms since the epoch). */
+  checkedAt: number;
+}
+
 /** One store: every primitive of a service's runtime state, on one engine. */
 export interface Store extends TransactionScope {
   /** The engine's name: `memory`, `sqlite`, … */
@@ -387,6 +411,11 @@ export interface Store extends TransactionScope {
    * everything, so it costs about a full scan: for operations and tests, not for hot paths.
    */
   check(): Promise<IntegrityReport>;
+  /**
+   * One cheap probe read and the engine's facts: cheap enough to call every second (a health endpoint). Never
+   * rejects for an engine problem; a closed store is `unhealthy`.
+   */
+  health(options?: HealthOptions): Promise<HealthReport>;
   /** Waits for pending writes, releases every handle and the engine. Further calls fail with CLOSED. Idempotent. */
   close(): Promise<void>;
 }

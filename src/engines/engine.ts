@@ -18,6 +18,13 @@ export interface StoredKvEntry {
   expiresAt: number | null;
 }
 
+/** What an engine tells `store.health()`. */
+export interface EngineFacts {
+  facts: Record<string, number | string | boolean>;
+  /** Conditions that make the store `degraded` (a pool with waiting calls, a nearly full disk). */
+  warnings: string[];
+}
+
 /** A log row. */
 export interface StoredLogEntry {
   seq: number;
@@ -171,6 +178,10 @@ export interface Engine {
    * invariants. The problems found, one line each; none when the data is sound. Reads everything: not for hot paths.
    */
   check(): Promise<string[]>;
+  /** Facts for `store.health()` (sizes, pool usage) and warnings that make it `degraded`; cheap, no data read. */
+  facts?(): Awaitable<EngineFacts>;
+  /** The health probe read, where an engine wants another than a log's last sequence (wrapper layers pass it down). */
+  probe?(): Promise<unknown>;
   /** Signals commits for live feeds (`log.tail`); an engine without it has no live feeds. */
   readonly changes?: ChangeSource;
   /** Finishes pending writes and releases every resource. Called once, by the store. */

@@ -4,6 +4,8 @@ import { compareKeys } from "../api/key-order.js";
 import type {
   Clock,
   CodecOptions,
+  HealthOptions,
+  HealthReport,
   IntegrityReport,
   Kv,
   Log,
@@ -20,6 +22,7 @@ import type {
 import type { Engine } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
+import { checkHealth } from "./health.js";
 import { checkCreateOptions, checkedClock, checkEngine, type StoreOptions } from "./store-options.js";
 import { TransactionExecutor } from "./transaction-executor.js";
 import { checkInteger, checkOptions } from "./validate.js";
@@ -178,6 +181,10 @@ class EngineStore implements Store {
   async check(): Promise<IntegrityReport> {
     const problems = await this.track(() => this.engineImpl.check());
     return { ok: problems.length === 0, problems };
+  }
+
+  health(options?: HealthOptions): Promise<HealthReport> {
+    return checkHealth(this.engineImpl, this.state === "open", options);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,8 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { ChangeSource } from "../engines/change-signal.js";
-import type { Awaitable, Engine, EngineOps, EngineWork } from "../engines/engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engines/engine.js";
+import { probeEngine } from "../store/health.js";
 import { createStore, STORE_PARTS, type StoreParts } from "../store/store.js";
 
 /** The name of an engine operation (`kvGet`, `logAppend`, …). */
@@ -119,6 +120,14 @@ class LayeredEngine<S> implements Engine {
 
   check(): Promise<string[]> {
     return this.inner.check();
+  }
+
+  facts(): Awaitable<EngineFacts> {
+    return this.inner.facts?.() ?? { facts: {}, warnings: [] };
+  }
+
+  probe(): Promise<unknown> {
+    return probeEngine(this.inner);
   }
 
   async close(): Promise<void> {

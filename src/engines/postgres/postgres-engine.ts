@@ -1,6 +1,6 @@
 import pg from "pg";
 import { isRetryableConflict } from "../../api/errors.js";
-import type { Engine, EngineOps, EngineWork } from "../engine.js";
+import type { Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
@@ -181,6 +181,14 @@ export class PostgresEngine implements Engine {
   }
 
   /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
+  /** Pool usage; warns while calls wait for a connection (the pool is the bottleneck). */
+  facts(): EngineFacts {
+    const { totalCount, idleCount, waitingCount } = this.pool;
+    const max = this.pool.options.max ?? 0;
+    const warnings = waitingCount > 0 ? [`${waitingCount} calls wait for one of the pool's ${max} connections`] : [];
+    return { facts: { poolMax: max, poolTotal: totalCount, poolIdle: idleCount, poolWaiting: waitingCount }, warnings };
+  }
+
   check(): Promise<string[]> {
     return this.inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async (exec) => {
       const problems: string[] = [];

@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
-import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
@@ -50,6 +50,9 @@ export const CHANGE_POLL_MS = 20;
  * committed data only and never wait for a transaction in progress. Writes that arrive together share one commit
  * (group commit); a write that fails is refused alone (see `commitGroup`).
  */
+/** Free disk space below which `store.health()` reports `degraded`. */
+export const LOW_DISK_BYTES = 100 * 1_048_576;
+
 export class SqliteEngine implements Engine {
   readonly name = "sqlite";
   readonly location: string;
@@ -150,6 +153,27 @@ export class SqliteEngine implements Engine {
    * committed snapshot. Damage that stops a step from running is reported as a problem of that step, so that the
    * report is complete either way.
    */
+  /** File and WAL sizes and the free space of the disk they are on; warns when less than {@link LOW_DISK_BYTES} is free. */
+  facts(): EngineFacts {
+    const size = (path: string): number => {
+      try {
+        return statSync(path).size;
+      } catch {
+        return 0;
+      }
+    };
+    const facts: EngineFacts["facts"] = { fileBytes: size(this.location), walBytes: size(`${this.location}-wal`) };
+    const warnings: string[] = [];
+    try {
+      const disk = statfsSync(dirname(this.location));
+      facts.diskFreeBytes = disk.bavail * disk.bsize;
+      if (facts.diskFreeBytes < LOW_DISK_BYTES) warnings.push(`the disk holding ${this.location} has ${Math.floor(facts.diskFreeBytes / 1_048_576)} MiB free`);
+    } catch {
+      // A platform without statfs reports no free space rather than failing the health check.
+    }
+    return { facts, warnings };
+  }
+
   async check(): Promise<string[]> {
     const attempt = (what: string, step: () => string[]): string[] => {
       try {
