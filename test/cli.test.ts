@@ -94,6 +94,17 @@ describe("stowage CLI", { concurrency: true }, () => {
     assert.deepEqual(JSON.parse(ok(await run("kv", "delete", "cfg", "a", "--json"))), { deleted: false });
   });
 
+  test("health prints the status, the probe latency and the engine facts", async () => {
+    const { run } = cliOnFreshStore();
+    const text = ok(await run("health"));
+    assert.match(text, /^healthy \(probe \d+\.\d ms\)\n/);
+    assert.match(text, /diskFreeBytes: \d+/);
+    const report = JSON.parse(ok(await run("health", "--json"))) as { status: string; engine: string; facts: Record<string, number> };
+    assert.equal(report.status, "healthy");
+    assert.equal(report.engine, "sqlite");
+    assert.ok(report.facts.fileBytes !== undefined);
+  });
+
   test("kv get of an absent key: nothing on stdout, NOT_FOUND on stderr, exit 3", async () => {
     const { run } = cliOnFreshStore();
     const text = await run("kv", "get", "cfg", "missing");

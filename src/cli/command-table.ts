@@ -1,5 +1,6 @@
 import type { Command } from "./command.js";
 import { check } from "./check-command.js";
+import { health } from "./health-command.js";
 import { demo } from "./demo-command.js";
 import { info } from "./info-command.js";
 import { KV_COMMANDS } from "./kv-commands.js";
@@ -9,7 +10,7 @@ import { SLOT_COMMANDS } from "./slot-commands.js";
 import { UsageError } from "./errors.js";
 
 /** Every command, in the order usage lists them. */
-export const COMMANDS: readonly Command[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, demo];
+export const COMMANDS: readonly Command[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, health, demo];
 
 /** The command named by the leading positionals, and the positionals after its words. */
 export function findCommand(positionals: readonly string[]): { command: Command; args: string[] } {
