@@ -25,3 +25,27 @@ export { Quarantine, DeadLetterQueue, QUARANTINE_NAMESPACE, DLQ_NAMESPACE } from
 export { MAX_REASON_BYTES, type HeldEvent, type HeldEventsOptions, type ReplayReport, type ReplayOptions } from "./adapters/held-events.js";
 export { withCache, type CacheOptions, type CacheStats, type ReadCache } from "./wrappers/cache.js";
 export { PROBE_NAMESPACE } from "./store/health.js";
+export {
+  SchemaRegistry,
+  SCHEMAS_NAMESPACE,
+  canonicalSchema,
+  schemaFingerprint,
+  MAX_SCHEMA_DEPTH,
+  type SchemaVersion,
+  type TableRef,
+  type RegisterOptions,
+  type SchemaRegistryOptions,
+  type JsonValue,
+} from "./adapters/schema-registry.js";
+export { createRuntime, type Runtime, type RuntimeOptions } from "./adapters/runtime.js";
+export { withCasRetry, updateSlot, CAS_LOST, type CasLost, type CasRetryOptions } from "./wrappers/cas-retry.js";
+export {
+  BatchWriter,
+  type BatchWriterOptions,
+  type BatchWriterStats,
+  type FlushReport,
+  type FlushTrigger,
+  type FailedWrite,
+  type BatchOp,
+  type BatchPushOptions,
+} from "./wrappers/batch-writer.js";

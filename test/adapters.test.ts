@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, DeadLetterQueue, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
+import { CheckpointStore, createRuntime, DeadLetterQueue, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -143,6 +143,37 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
       await assert.rejects(quarantine.replay("no" as never), { code: "INVALID_ARGUMENT" });
       const info = await store.info();
       assert.deepEqual(info.namespaces.map((n) => `${n.primitive}:${n.namespace}`).filter((n) => n.startsWith("queue")), ["queue:dlq", "queue:quarantine"]);
+    });
+  });
+}
+
+for (const engine of ["memory", "sqlite", "postgres"] as const) {
+  test(`${engine}: createRuntime wires every adapter over one store, each in its own namespace`, async () => {
+    await withStore(engine, `runtime_${engine}`, async (store) => {
+      const runtime = await createRuntime(store, { heldEvents: { maxLength: 2 } });
+      await runtime.checkpoints.put("orders", new Uint8Array([7]));
+      const v1 = await runtime.schemas.register("acme", "shop", "orders", { id: "int" });
+      assert.equal(v1.version, 1);
+      assert.equal(runtime.schemas.latest("acme", "shop", "orders")?.fingerprint, v1.fingerprint);
+      assert.equal(await runtime.cursor<number>("orders").advance(undefined, 10), true);
+      const leader = runtime.election({ name: "pipeline", ttlMs: 60_000 });
+      assert.equal(await leader.acquire(), true);
+      const quarantine = runtime.quarantine("sink-b", json<{ n: number }>());
+      await quarantine.push("refused", { n: 1 });
+      await quarantine.push("refused", { n: 2 });
+      await assert.rejects(quarantine.push("refused", { n: 3 }), { code: "LIMIT_EXCEEDED" }, "the runtime's bound applies");
+      await runtime.deadLetters().push("gave up", new Uint8Array([1]));
+      assert.deepEqual(
+        (await store.info()).namespaces.map((n) => `${n.primitive}:${n.namespace}`),
+        ["kv:checkpoints", "kv:schemas", "log:schemas", "slot:leases", "slot:snapshots", "queue:dlq", "queue:quarantine"],
+      );
+      await runtime.close();
+      await runtime.close();
+      assert.deepEqual(await runtime.checkpoints.get("orders"), new Uint8Array([7]), "the store stays open: the caller owns it");
+      const owning = await createRuntime(store, { ownsStore: true, schemas: { live: false } });
+      assert.equal(owning.schemas.latest("acme", "shop", "orders")?.version, 1, "a new runtime replays the registry");
+      await owning.close();
+      await assert.rejects(async () => store.kv("x").get("k"), { code: "CLOSED" }, "an owning runtime closes the store");
     });
   });
 }

@@ -1,0 +1,75 @@
+import type { Codec } from "../api/codec.js";
+import { StowageError } from "../api/errors.js";
+import type { Store } from "../api/types.js";
+import { CheckpointStore } from "./checkpoint-store.js";
+import type { HeldEventsOptions } from "./held-events.js";
+import { LeaderElection, type LeaderElectionOptions } from "./leader-election.js";
+import { DeadLetterQueue, Quarantine } from "./quarantine.js";
+import { SchemaRegistry, type SchemaRegistryOptions } from "./schema-registry.js";
+import { SnapshotCursor } from "./snapshot-cursor.js";
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  /** Options of the schema registry (`live: false` to stop it following other processes' registrations). */
+  schemas?: SchemaRegistryOptions;
+  /** Bound and overflow policy of every quarantine and dead-letter queue the runtime hands out. */
+  heldEvents?: Pick<HeldEventsOptions<Uint8Array>, "maxLength" | "overflow">;
+  /** When true, `close()` closes the store too (default false: the caller owns it). */
+  ownsStore?: boolean;
+}
+
+/**
+ * Every adapter a pipeline manager needs, over one store: checkpoints, the schema registry, snapshot cursors,
+ * leader elections, quarantines and dead-letter queues. Each adapter keeps its own namespace, so they share the
+ * store without meeting.
+ */
+export interface Runtime {
+  readonly store: Store;
+  readonly checkpoints: CheckpointStore;
+  readonly schemas: SchemaRegistry;
+  /** The quarantine named `name` (default `"default"`), bytes or through `codec`. */
+  quarantine<T = Uint8Array>(name?: string, codec?: Codec<T>): Quarantine<T>;
+  /** The dead-letter queue named `name` (default `"default"`). */
+  deadLetters<T = Uint8Array>(name?: string, codec?: Codec<T>): DeadLetterQueue<T>;
+  /** The backfill cursor of `table`. */
+  cursor<P>(table: string): SnapshotCursor<P>;
+  /** A candidate in the election `name`. */
+  election(options: LeaderElectionOptions): LeaderElection;
+  /** Stops the registry following the log; closes the store when the runtime owns it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires every adapter from one store. Async because the schema registry replays its log first, so that its reads
+ * cost no I/O from then on.
+ *
+ * @example
+ * ```ts
+ * const runtime = await createRuntime(await openStore());
+ * const leader = runtime.election({ name: "pipeline/orders", ttlMs: 10_000 });
+ * if (await leader.acquire()) { … runtime.checkpoints.put("orders", offset) … }
+ * ```
+ */
+export async function createRuntime(store: Store, options: RuntimeOptions = {}): Promise<Runtime> {
+  if (typeof options !== "object" || options === null) throw new StowageError("INVALID_ARGUMENT", "runtime options must be an object");
+  const held = options.heldEvents ?? {};
+  const schemas = await SchemaRegistry.open(store, options.schemas);
+  let closing: Promise<void> | undefined;
+  return {
+    store,
+    checkpoints: new CheckpointStore(store),
+    schemas,
+    quarantine: <T>(name = "default", codec?: Codec<T>) => new Quarantine<T>(store, { ...held, name, codec }),
+    deadLetters: <T>(name = "default", codec?: Codec<T>) => new DeadLetterQueue<T>(store, { ...held, name, codec }),
+    cursor: <P>(table: string) => new SnapshotCursor<P>(store, table),
+    election: (election) => new LeaderElection(store, election),
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await schemas.close();
+        } finally {
+          if (options.ownsStore === true) await store.close();
+        }
+      })()),
+  };
+}
