@@ -49,3 +49,5 @@ export {
   type BatchOp,
   type BatchPushOptions,
 } from "./wrappers/batch-writer.js";
+export { withRateLimit, type RateLimitOptions, type RateLimitBy, type RateLimitStats, type RateLimiter, type BucketLimit } from "./wrappers/rate-limit.js";
+export { withSizeLimits, type SizeLimitOptions, type SizeLimits, type SizeLimitStats } from "./wrappers/size-limits.js";

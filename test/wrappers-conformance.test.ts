@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import { runConformance } from "../src/conformance/index.js";
-import { openStore, withCache, type Store, type StoreOptions } from "../src/index.js";
+import { LIMITS, openStore, withCache, withRateLimit, withSizeLimits, type Store, type StoreOptions } from "../src/index.js";
 import { layerStore } from "../src/wrappers/layer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-wrapped-"));
@@ -25,6 +25,8 @@ const passThrough = (store: Store): Store =>
 const wrappers: Record<string, (store: Store) => Store> = {
   "pass-through layer": passThrough,
   cache: (store) => withCache(store, { maxEntries: 1_000 }),
+  "rate limit": (store) => withRateLimit(store, { ratePerSec: 1e9, burst: 1e9, onLimit: { waitMaxMs: 1_000 } }),
+  "size limits": (store) => withSizeLimits(store, { maxKeyBytes: LIMITS.maxKeyBytes, maxValueBytes: LIMITS.maxValueBytes }),
 };
 
 for (const [engine, open] of Object.entries(bases)) {
