@@ -24,7 +24,8 @@ const KV_KEYS = 10_000;
 /** Writes per preload transaction (stowage allows 10,000). */
 const CHUNK = 5_000;
 
-const nsOf = (op: string, c: number): string => `${op.replace(/[^A-Za-z0-9]/g, "-")}-c${c}`;
+/** The namespace of a case at concurrency c (the wrapper rows reach the kv.get case's keys through it). */
+export const nsOf = (op: string, c: number): string => `${op.replace(/[^A-Za-z0-9]/g, "-")}-c${c}`;
 
 /** Fails the run loudly when a case would not measure what it claims. */
 function expect(condition: boolean, message: string): void {

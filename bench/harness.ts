@@ -93,12 +93,17 @@ export async function measure(body: CaseBody, limits: RunLimits): Promise<Summar
       p99Ms: percentile(run.latencies, 99),
     });
   }
+  return summarize(runs);
+}
+
+/** Medians over timed runs, and their spread. */
+export function summarize(runs: readonly RunStats[]): Summary {
   const rates = runs.map((r) => r.opsPerSec);
   const med = median(rates);
   const min = Math.min(...rates);
   const max = Math.max(...rates);
   return {
-    runs,
+    runs: [...runs],
     opsPerSec: med,
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),

@@ -2,7 +2,7 @@
  * `npm run bench`: stowage's primitives on every engine against raw baselines at the same durability, the targets,
  * and KV cost at scale. Writes bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
  *
- *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres]
+ *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres] [--case PATTERN,…] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,9 +14,10 @@ import { MEMORY_BASELINES } from "./baselines-memory.js";
 import { pgBossBaselines, pgBossUnavailable, POOL_SIZE, rawPgBaselines } from "./baselines-postgres.js";
 import { KEYV_BASELINES, keyvUnavailable, RAW_SQLITE_BASELINES } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
+import { measurePair, pairRounds, unwrappedSubject, WRAPPER_CASES } from "./cases-wrappers.js";
 import { makeTempDir, removeTempDirs } from "./fixtures.js";
 import { measure, type RunLimits } from "./harness.js";
-import { parseOptions, type BenchOptions, type EngineName } from "./options.js";
+import { caseSelected, parseOptions, type BenchOptions, type EngineName } from "./options.js";
 import { renderReport, STOWAGE, type CaseResult } from "./report.js";
 import { runScale, type ScaleEngine, type ScaleResults } from "./scale.js";
 
@@ -55,6 +56,7 @@ const concurrenciesOf = (options: BenchOptions, own: readonly number[] | undefin
 
 async function runStowage(options: BenchOptions, engine: EngineName, store: Store, results: CaseResult[]): Promise<void> {
   for (const bench of STOWAGE_CASES) {
+    if (!caseSelected(options, STOWAGE, bench.op)) continue;
     for (const c of concurrenciesOf(options, bench.concurrencies)) {
       const result: CaseResult = { engine, subject: STOWAGE, op: bench.op, concurrency: c, describe: bench.describe };
       try {
@@ -71,6 +73,7 @@ async function runStowage(options: BenchOptions, engine: EngineName, store: Stor
 
 async function runBaselines(options: BenchOptions, engine: EngineName, baselines: readonly BaselineCase[], results: CaseResult[]): Promise<void> {
   for (const base of baselines) {
+    if (!caseSelected(options, base.subject, base.op)) continue;
     for (const c of concurrenciesOf(options, base.concurrencies)) {
       const result: CaseResult = { engine, subject: base.subject, op: base.op, concurrency: c, describe: base.describe };
       let close: (() => Promise<void>) | undefined;
@@ -86,6 +89,38 @@ async function runBaselines(options: BenchOptions, engine: EngineName, baselines
         await close?.().catch(() => undefined);
       }
       results.push(result);
+    }
+  }
+}
+
+/** The wrapper rows of `engine`: each wrapped case and its unwrapped twin, measured alternately on `store`. */
+async function runWrappers(options: BenchOptions, engine: EngineName, store: Store, results: CaseResult[]): Promise<void> {
+  for (const wrapper of WRAPPER_CASES) {
+    if (!wrapper.engines.includes(engine) || !caseSelected(options, wrapper.subject, wrapper.op)) continue;
+    for (const c of concurrenciesOf(options, wrapper.concurrencies)) {
+      const row = (subject: string, describe: string, pairedWith: string): CaseResult => ({
+        engine,
+        subject,
+        op: wrapper.op,
+        concurrency: c,
+        describe,
+        pairedWith,
+      });
+      const twin = unwrappedSubject(wrapper.subject);
+      const wrapped = row(wrapper.subject, wrapper.describe, twin);
+      const unwrapped = row(twin, `the same case on the same store without the wrapper, in rounds alternating with ${wrapper.subject}`, wrapper.subject);
+      try {
+        const pair = await measurePair(wrapper, store, c, limitsFor(options, engine, c));
+        unwrapped.summary = pair.unwrapped;
+        if (pair.problem === undefined) wrapped.summary = pair.wrapped;
+        else wrapped.error = pair.problem;
+        const ratio = pair.wrapped.opsPerSec / pair.unwrapped.opsPerSec;
+        progress(`${engine} ${wrapper.subject} ${wrapper.op} c=${c}: ${Math.round(pair.wrapped.opsPerSec)} ops/s, ${ratio.toFixed(2)}× unwrapped${pair.problem === undefined ? "" : ` FAILED: ${pair.problem}`}`);
+      } catch (error) {
+        wrapped.error = (error as Error).message;
+        progress(`${engine} ${wrapper.subject} ${wrapper.op} c=${c} FAILED: ${wrapped.error}`);
+      }
+      results.push(wrapped, unwrapped);
     }
   }
 }
@@ -112,18 +147,28 @@ async function main(): Promise<void> {
     `PostgreSQL: stowage uses its default pool of ${POOL_SIZE} connections and the raw pg / pg-boss baselines a pg.Pool of the same size; concurrency 16 means 16 operations in flight on those 10 connections.`,
     "Values: every timed write stores a fresh 100-byte value with the operation's number in its first bytes. SQLite skips an update whose new row equals the old one (no WAL frame, no fsync), so rewriting one fixed value would time a no-op rather than a durable write; with varying values every SQLite commit at synchronous=FULL pays its fsync (this disk: ~100–150 µs).",
     "Raw better-sqlite3 is synchronous: at c=16 its calls still run one at a time, each its own synced autocommit, so its c=16 figure is the \"one synced autocommit per put\" reference of the 20× target.",
+    `Wrapper rows: the wrapped case and the same case on the same store unwrapped run in ${pairRounds(options.limits.runs)} alternating rounds (each one timed run after its own warm-up, the side going first swapped every round, every round writing values no earlier round wrote); the ratio is the median of the rounds' wrapped ÷ unwrapped. The wrapped store sits over the same engine as the unwrapped one.`,
   );
   try {
     for (const engine of options.engines) {
       progress(`engine ${engine}`);
       if (engine === "memory") {
-        await withStore(() => openStore({ backend: "memory" }), (store) => runStowage(options, engine, store, results));
+        await withStore(
+          () => openStore({ backend: "memory" }),
+          async (store) => {
+            await runStowage(options, engine, store, results);
+            await runWrappers(options, engine, store, results);
+          },
+        );
         await runBaselines(options, engine, MEMORY_BASELINES, results);
       } else if (engine === "sqlite") {
         const dir = makeTempDir("sqlite");
         await withStore(
           () => openStore({ backend: "sqlite", path: join(dir, "bench.db"), durability: "full" }),
-          (store) => runStowage(options, engine, store, results),
+          async (store) => {
+            await runStowage(options, engine, store, results);
+            await runWrappers(options, engine, store, results);
+          },
         );
         await runBaselines(options, engine, RAW_SQLITE_BASELINES, results);
         const keyvMissing = await keyvUnavailable();
@@ -140,7 +185,13 @@ async function main(): Promise<void> {
           server = await startPostgres();
           const srv = server;
           finalizers.push(() => srv.destroy());
-          await withStore(() => openStore({ backend: "postgres", dsn: srv.dsn, schema: "bench_stowage" }), (store) => runStowage(options, engine, store, results));
+          await withStore(
+            () => openStore({ backend: "postgres", dsn: srv.dsn, schema: "bench_stowage" }),
+            async (store) => {
+              await runStowage(options, engine, store, results);
+              await runWrappers(options, engine, store, results);
+            },
+          );
           await runBaselines(options, engine, rawPgBaselines(srv.dsn), results);
           const bossMissing = await pgBossUnavailable();
           if (bossMissing === undefined) {
@@ -157,7 +208,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    const scaleEngines = options.engines.filter((e): e is ScaleEngine => e === "memory" || e === "sqlite");
+    // `--case` picks cases: the scale section is not one of them.
+    const scaleEngines = options.casePatterns.length > 0 ? [] : options.engines.filter((e): e is ScaleEngine => e === "memory" || e === "sqlite");
     if (scaleEngines.length > 0) scale = await runScale(scaleEngines, options.scaleSizes, options.scaleLimits, progress);
   } finally {
     finalize();
@@ -166,7 +218,7 @@ async function main(): Promise<void> {
   const l = options.limits;
   const report = renderReport({
     date,
-    mode: options.quick ? "--quick (smoke run: too short for conclusions)" : "full",
+    mode: `${options.quick ? "--quick (smoke run: too short for conclusions)" : "full"}${options.casePatterns.length > 0 ? `, only the cases matching ${options.casePatterns.join(", ")}` : ""}`,
     engines: options.engines,
     limitsNote: `per case ${l.runs} runs of ≤ ${l.maxOps.toLocaleString("en-US")} ops (≤ ${options.postgresMaxOps.toLocaleString("en-US")} on PostgreSQL, ≤ ${options.memoryMaxOps.toLocaleString("en-US")} in memory) and ≤ ${l.timeCapMs} ms each, after a warm-up of ≤ ${l.warmupOps} ops / ${l.warmupCapMs} ms; concurrency ${options.concurrencies.join(" and ")}`,
     wallSeconds: (performance.now() - started) / 1000,

@@ -20,14 +20,27 @@ export interface BenchOptions {
   scaleLimits: Omit<RunLimits, "concurrency">;
   /** Where results go. */
   resultsDir: string;
+  /**
+   * `--case a,b`: only the cases whose subject or op contains one of these (case-insensitive), and no scale section;
+   * empty: every case.
+   */
+  casePatterns: string[];
 }
 
-const USAGE = "usage: node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres] [--out DIR]";
+/** Whether `--case` keeps the case of `subject` and `op`. */
+export function caseSelected(options: BenchOptions, subject: string, op: string): boolean {
+  if (options.casePatterns.length === 0) return true;
+  const name = `${subject} ${op}`.toLowerCase();
+  return options.casePatterns.some((pattern) => name.includes(pattern));
+}
+
+const USAGE = "usage: node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres] [--case PATTERN,…] [--out DIR]";
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   let quick = false;
   let engines: EngineName[] = [...ENGINES];
   let resultsDir = "bench/results";
+  let casePatterns: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--quick") quick = true;
@@ -39,6 +52,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         if (!(ENGINES as readonly string[]).includes(name)) throw new Error(`unknown engine "${name}" (one of ${ENGINES.join(", ")})\n${USAGE}`);
       }
       engines = ENGINES.filter((e) => picked.includes(e));
+    } else if (arg === "--case" || arg.startsWith("--case=")) {
+      const value = arg === "--case" ? argv[++i] : arg.slice("--case=".length);
+      if (value === undefined || value === "") throw new Error(`--case needs a list of patterns\n${USAGE}`);
+      casePatterns = value.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
     } else if (arg === "--out") {
       const value = argv[++i];
       if (value === undefined) throw new Error(`--out needs a folder\n${USAGE}`);
@@ -59,6 +76,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         scaleSizes: [1_000, 10_000],
         scaleLimits: { maxOps: 500, timeCapMs: 200, warmupOps: 50, warmupCapMs: 100, runs: 3 },
         resultsDir,
+        casePatterns,
       }
     : {
         quick,
@@ -70,5 +88,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         scaleSizes: [1_000, 100_000, 1_000_000],
         scaleLimits: { maxOps: 10_000, timeCapMs: 700, warmupOps: 200, warmupCapMs: 200, runs: 3 },
         resultsDir,
+        casePatterns,
       };
 }

@@ -4,6 +4,8 @@ import type { Summary } from "./harness.js";
 import type { ScaleResults } from "./scale.js";
 import { MAP_GET, MAP_SET } from "./scale.js";
 import { RAW_GROUPED } from "./baselines-sqlite.js";
+import { unwrappedSubject } from "./cases-wrappers.js";
+import { median } from "./stats.js";
 import { TARGETS } from "./targets.js";
 import type { EngineName } from "./options.js";
 
@@ -18,6 +20,8 @@ export interface CaseResult {
   describe: string;
   summary?: Summary;
   error?: string;
+  /** Wrapper rows: the subject of the twin row measured in alternating rounds with this one (cases-wrappers.ts). */
+  pairedWith?: string;
 }
 
 export interface ReportInput {
@@ -66,12 +70,12 @@ export function renderReport(input: ReportInput): string {
     table(
       ["target", "stowage ops/s", "baseline ops/s", "ratio", "needed", "result"],
       TARGETS.map((t) => {
-        const mine = find(cases, t.engine, STOWAGE, t.op, t.concurrency)?.summary;
+        const mine = find(cases, t.engine, t.subject ?? STOWAGE, t.op, t.concurrency)?.summary;
         const base = find(cases, t.engine, t.baseline, t.op, t.concurrency)?.summary;
         if (mine === undefined || base === undefined) {
           return [t.label, int(mine?.opsPerSec ?? NaN), int(base?.opsPerSec ?? NaN), "–", `≥ ${t.min}×`, "not measured"];
         }
-        const r = mine.opsPerSec / base.opsPerSec;
+        const r = t.subject === undefined ? mine.opsPerSec / base.opsPerSec : pairedRatio(mine, base);
         return [t.label, int(mine.opsPerSec), int(base.opsPerSec), ratio(r), `≥ ${t.min}×`, r >= t.min ? "**met**" : "**missed**"];
       }),
     ),
@@ -82,7 +86,7 @@ export function renderReport(input: ReportInput): string {
 
   out.push("", "## Stowage vs baselines (median ops/s; ratio = stowage / baseline)", "");
   const pairs: string[][] = [];
-  for (const base of cases.filter((r) => r.subject !== STOWAGE)) {
+  for (const base of cases.filter((r) => r.subject !== STOWAGE && r.pairedWith === undefined)) {
     const mine = find(cases, base.engine, STOWAGE, base.op, base.concurrency);
     const r = mine?.summary !== undefined && base.summary !== undefined ? mine.summary.opsPerSec / base.summary.opsPerSec : NaN;
     pairs.push([
@@ -96,6 +100,12 @@ export function renderReport(input: ReportInput): string {
     ]);
   }
   out.push(table(["engine", "op", "c", "stowage ops/s", "baseline", "baseline ops/s", "ratio"], pairs));
+
+  const wrappers = wrapperRows(cases);
+  if (wrappers.length > 0) {
+    out.push("", "## Wrappers (ratio = wrapped ÷ unwrapped, the median over rounds run alternately on the same store)", "");
+    out.push(table(["engine", "op", "c", "wrapper", "wrapped ops/s", "unwrapped ops/s", "ratio", "rounds' ratios"], wrappers));
+  }
 
   out.push("", "## All cases (medians of the runs; noise = min–max ops/s of the runs and their spread)", "");
   out.push(
@@ -187,6 +197,38 @@ export function renderReport(input: ReportInput): string {
   for (const note of input.notes) out.push(`- ${note}`);
   out.push("");
   return out.join("\n");
+}
+
+/** Wrapped ÷ unwrapped of twin rows: the median of the ratios of their rounds, which ran alternately. */
+function pairedRatio(wrapped: Summary, unwrapped: Summary): number {
+  const n = Math.min(wrapped.runs.length, unwrapped.runs.length);
+  if (n === 0) return wrapped.opsPerSec / unwrapped.opsPerSec;
+  return median(Array.from({ length: n }, (_, i) => (wrapped.runs[i]?.opsPerSec as number) / (unwrapped.runs[i]?.opsPerSec as number)));
+}
+
+/** One line per wrapped row with its unwrapped twin. */
+function wrapperRows(cases: readonly CaseResult[]): string[][] {
+  const rows: string[][] = [];
+  for (const r of cases) {
+    // The wrapped side of each pair, whose twin is the unwrapped row.
+    if (r.pairedWith === undefined || r.pairedWith !== unwrappedSubject(r.subject)) continue;
+    const twin = find(cases, r.engine, r.pairedWith, r.op, r.concurrency);
+    if (twin === undefined) continue;
+    const mine = r.summary;
+    const base = twin.summary;
+    const rounds = mine !== undefined && base !== undefined ? mine.runs.map((run, i) => ratio(run.opsPerSec / (base.runs[i]?.opsPerSec ?? NaN))).join(", ") : "";
+    rows.push([
+      r.engine,
+      r.op,
+      String(r.concurrency),
+      r.subject,
+      r.error !== undefined ? `failed: ${r.error}` : int(mine?.opsPerSec ?? NaN),
+      twin.error !== undefined ? `failed: ${twin.error}` : int(base?.opsPerSec ?? NaN),
+      mine !== undefined && base !== undefined ? ratio(pairedRatio(mine, base)) : "–",
+      rounds,
+    ]);
+  }
+  return rows;
 }
 
 /**

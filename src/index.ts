@@ -51,3 +51,4 @@ export {
 } from "./wrappers/batch-writer.js";
 export { withRateLimit, type RateLimitOptions, type RateLimitBy, type RateLimitStats, type RateLimiter, type BucketLimit } from "./wrappers/rate-limit.js";
 export { withSizeLimits, type SizeLimitOptions, type SizeLimits, type SizeLimitStats } from "./wrappers/size-limits.js";
+export { withMetrics, METRICS_NAMESPACES, type MetricsOptions, type StoreMetrics, type MetricsSnapshot, type SeriesSnapshot, type MetricsErrorCode } from "./wrappers/metrics.js";

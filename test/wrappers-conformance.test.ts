@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import { runConformance } from "../src/conformance/index.js";
-import { LIMITS, openStore, withCache, withRateLimit, withSizeLimits, type Store, type StoreOptions } from "../src/index.js";
+import { LIMITS, openStore, withCache, withMetrics, withRateLimit, withSizeLimits, type Store, type StoreOptions } from "../src/index.js";
 import { layerStore } from "../src/wrappers/layer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-wrapped-"));
@@ -27,6 +27,16 @@ const wrappers: Record<string, (store: Store) => Store> = {
   cache: (store) => withCache(store, { maxEntries: 1_000 }),
   "rate limit": (store) => withRateLimit(store, { ratePerSec: 1e9, burst: 1e9, onLimit: { waitMaxMs: 1_000 } }),
   "size limits": (store) => withSizeLimits(store, { maxKeyBytes: LIMITS.maxKeyBytes, maxValueBytes: LIMITS.maxValueBytes }),
+  metrics: (store) => withMetrics(store),
+  // Every wrapper at once, in the order the README suggests: what callers see is measured, then limited, then cached.
+  "stack of all": (store) =>
+    withMetrics(
+      withRateLimit(withSizeLimits(withCache(store, { maxEntries: 1_000 }), { maxKeyBytes: LIMITS.maxKeyBytes, maxValueBytes: LIMITS.maxValueBytes }), {
+        ratePerSec: 1e9,
+        burst: 1e9,
+        onLimit: { waitMaxMs: 1_000 },
+      }),
+    ),
 };
 
 for (const [engine, open] of Object.entries(bases)) {

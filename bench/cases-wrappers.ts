@@ -1,0 +1,128 @@
+/**
+ * Wrapper rows: a stowage case run on a wrapped store (withMetrics, withCache) and on the same store unwrapped,
+ * alternating round by round in the same process, so that the ratio wrapped ÷ unwrapped is not skewed by what ran in
+ * between (the file growing, the JIT warming other paths, the disk's mood).
+ */
+import { withCache, withMetrics, type Store } from "../src/index.js";
+import { nsOf, STOWAGE_CASES, type BenchCase } from "./cases-stowage.js";
+import { pad } from "./fixtures.js";
+import { measure, summarize, type CaseBody, type RunLimits, type RunStats, type Summary } from "./harness.js";
+import type { EngineName } from "./options.js";
+
+export const METRICS_SUBJECT = "stowage + withMetrics";
+export const CACHE_SUBJECT = "stowage + withCache";
+/** The subject of the unwrapped row measured alongside a wrapper's (`stowage without withMetrics`). */
+export const unwrappedSubject = (wrapperSubject: string): string => `stowage without ${wrapperSubject.replace(/^stowage \+ /, "")}`;
+
+export interface WrapperCase {
+  /** The wrapped store's name in the report. */
+  subject: string;
+  /** The stowage case both sides run (see cases-stowage.ts). */
+  op: string;
+  describe: string;
+  engines: readonly EngineName[];
+  concurrencies?: readonly number[];
+  wrap(store: Store): Store;
+  /**
+   * Untimed, after the body is built on the wrapped store (e.g. filling the cache); returns the check run after the
+   * timed rounds: a problem that makes the row meaningless, or undefined.
+   */
+  prepare(wrapped: Store, concurrency: number): Promise<() => string | undefined>;
+}
+
+/** KV get keys: the kv.get case's (cases-stowage.ts). */
+const KV_KEYS = 10_000;
+
+export const WRAPPER_CASES: readonly WrapperCase[] = [
+  {
+    subject: METRICS_SUBJECT,
+    op: "kv.put",
+    describe: "kv.put (as the stowage case) through withMetrics() with its defaults: every put counted and timed",
+    engines: ["memory", "sqlite"],
+    concurrencies: [1, 16],
+    wrap: (store) => withMetrics(store),
+    async prepare(wrapped) {
+      const { metrics } = wrapped as ReturnType<typeof withMetrics>;
+      return () => {
+        const put = metrics.snapshot().series.find((s) => s.op === "kv.put");
+        return put !== undefined && put.calls > 0 && put.samples > 0 ? undefined : "withMetrics recorded no put";
+      };
+    },
+  },
+  {
+    subject: CACHE_SUBJECT,
+    op: "kv.get",
+    describe: `kv.get (as the stowage case) through withCache() with its defaults, all ${KV_KEYS.toLocaleString("en-US")} keys read once before timing: the hit path`,
+    engines: ["sqlite", "postgres"],
+    wrap: (store) => withCache(store),
+    async prepare(wrapped, c) {
+      const { cache } = wrapped as ReturnType<typeof withCache>;
+      // The kv.get case's namespace and keys.
+      const kv = wrapped.kv(nsOf("kv.get", c));
+      for (let i = 0; i < KV_KEYS; i++) await kv.get(`k${pad(i, 6)}`);
+      const filled = cache.stats();
+      return () => {
+        const { hits, misses } = cache.stats();
+        const timedHits = hits - filled.hits;
+        const timedMisses = misses - filled.misses;
+        // A fill that outlived the cache's 60 s TTL would time misses: allow a stray one, not a miss path.
+        return timedHits > 0 && timedMisses <= timedHits / 100 ? undefined : `withCache missed ${timedMisses} of ${timedHits + timedMisses} timed gets`;
+      };
+    },
+  },
+];
+
+/** Operation indexes of one round start at a multiple of this: a multiple of every case's key count, so each round
+ * touches the same keys as the others, but writes values no earlier round wrote (an equal row update is a no-op in SQLite). */
+const ROUND_STRIDE = 1_000_000_000;
+
+/** `body` with its operation indexes moved by `offset`. */
+const shifted = (body: CaseBody, offset: number): CaseBody => ({
+  op: (i, worker) => body.op(i + offset, worker),
+  beforeRun: body.beforeRun,
+});
+
+/** The two rows of a wrapper case at one concurrency. */
+export interface WrapperPair {
+  unwrapped: Summary;
+  wrapped: Summary;
+  /** Why the wrapped side measured something else than it claims, if it did. */
+  problem?: string;
+}
+
+/** Rounds of a pair for `runs` timed runs of a plain case: more, since a ratio of two noisy figures is noisier; odd,
+ * so that the median ratio is one round's. */
+export const pairRounds = (runs: number): number => 2 * runs - 1;
+
+/**
+ * Runs the wrapper case's stowage case on `store` and on the wrapped store, {@link pairRounds} rounds each of one
+ * timed run (after its own warm-up), alternating which side goes first from round to round.
+ */
+export async function measurePair(wrapper: WrapperCase, store: Store, c: number, limits: RunLimits): Promise<WrapperPair> {
+  const base: BenchCase | undefined = STOWAGE_CASES.find((bench) => bench.op === wrapper.op);
+  if (base === undefined) throw new Error(`wrapper case ${wrapper.subject} names no stowage case ${wrapper.op}`);
+  // The wrapped store is not closed: closing it would close `store` beneath it, and it holds nothing of its own.
+  const wrapped = wrapper.wrap(store);
+  const plainBody = await base.build(store, c);
+  const wrappedBody = await base.build(wrapped, c);
+  const check = await wrapper.prepare(wrapped, c);
+  const one = { ...limits, runs: 1 };
+  const unwrappedRuns: RunStats[] = [];
+  const wrappedRuns: RunStats[] = [];
+  let round = 0;
+  const run = async (body: CaseBody, into: RunStats[]): Promise<void> => {
+    const summary = await measure(shifted(body, ++round * ROUND_STRIDE), one);
+    into.push(...summary.runs);
+  };
+  for (let r = 0; r < pairRounds(limits.runs); r++) {
+    if (r % 2 === 0) {
+      await run(plainBody, unwrappedRuns);
+      await run(wrappedBody, wrappedRuns);
+    } else {
+      await run(wrappedBody, wrappedRuns);
+      await run(plainBody, unwrappedRuns);
+    }
+  }
+  const problem = check();
+  return { unwrapped: summarize(unwrappedRuns), wrapped: summarize(wrappedRuns), ...(problem === undefined ? {} : { problem }) };
+}
