@@ -17,7 +17,10 @@ import { TokenBucket } from "../src/wrappers/token-bucket.js";
 const dir = mkdtempSync(join(tmpdir(), "stowage-rate-limit-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The limiter's clock and sleep: a sleep advances the clock by what it was asked to wait, and is recorded. */
+/**
+ * The limiter's clock and sleep, like real time but instant: a sleep is recorded, and when it ends (a turn later, as
+ * a timer would) the clock stands at least at the time it was due — so concurrent sleeps overlap, as they do.
+ */
 function manualTime() {
   const time = { now: 0, sleeps: [] as number[] };
   return {
@@ -25,7 +28,9 @@ function manualTime() {
     clock: () => time.now,
     sleep: async (ms: number) => {
       time.sleeps.push(ms);
-      time.now += ms;
+      const due = time.now + ms;
+      await new Promise((resolve) => setImmediate(resolve));
+      time.now = Math.max(time.now, due);
     },
   };
 }
@@ -102,15 +107,17 @@ test("wait mode: over the limit a call waits for its token, waiting calls are se
   assert.ok(time.sleeps.every((ms) => ms <= 250), "no wait is longer than waitMaxMs");
   await refused(calls[3] as Promise<void>, 300, "jobs", "p4", "jobs");
   await assert.rejects(calls[3] as Promise<void>, /retry in 300 ms \(more than waitMaxMs, 250 ms\)/);
-  assert.equal(time.now, 300, "the fourth did not sleep: it would have waited 300 ms, more than allowed");
+  assert.equal(time.now, 200, "the waits overlapped, and the fourth did not sleep: it would have waited 300 ms, more than allowed");
   assert.deepEqual(
     (await inner.kv("jobs", { codec: utf8 }).list()).entries.map((e) => e.key),
     ["p1", "p2", "p3"],
   );
   assert.deepEqual(store.rateLimit.stats(), { allowed: 3, limited: 1, waited: 2, waitedMs: 300, buckets: 1 });
-  // At 300 ms the reservations are paid back: one token is free again.
+  // At 200 ms the reservations are paid back, and the next token is due at 300 ms.
   await kv.put("p5", "p5");
-  assert.equal(time.sleeps.length, 2);
+  assert.deepEqual(time.sleeps, [100, 200, 100]);
+  await kv.put("p6", "p6");
+  assert.deepEqual(time.sleeps, [100, 200, 100, 100], "the steady rate: one token every 100 ms");
   await store.close();
 });
 

@@ -30,6 +30,13 @@ export interface OpCall {
  * later than its operation returned on engines that commit writes in groups.
  */
 export interface LayerHooks<S> {
+  /**
+   * Runs before a read or a single write reaches the engine, with the unit's first operation (found by a dry run of
+   * its work against operations that only record the call). A throw refuses the unit before any I/O; a promise delays
+   * it, holding nothing meanwhile (no lock, no connection, no place in a group commit). Transactions are not gated:
+   * their operations run inside the engine, so a layer limits them in `op`.
+   */
+  gate?(call: OpCall): void | Promise<void>;
   begin(unit: UnitKind): S;
   op<T>(call: OpCall, run: () => Awaitable<T>, state: S): Awaitable<T>;
   /** `error` is what the unit failed with, or undefined when it succeeded. */
@@ -83,6 +90,43 @@ function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>): 
   return answer;
 }
 
+/** Thrown by the dry run's operations to stop the work at its first call. */
+const DRY_RUN_STOP = Symbol("dry run stop");
+
+function callOf(op: OpName, args: unknown[], unit: UnitKind, ops: EngineOps): OpCall {
+  return {
+    op,
+    args,
+    namespace: NO_NAMESPACE.has(op) ? undefined : (args[0] as string),
+    key: NO_NAMESPACE.has(op) || NO_KEY.has(op) ? undefined : (args[1] as string),
+    unit,
+    ops,
+  };
+}
+
+/**
+ * The first operation `work` calls, without running anything: store work is a pure call of one or a few operations
+ * on checked, encoded arguments, so stopping it at its first call has no effect. Undefined when it calls none.
+ */
+function firstCall<T>(work: EngineWork<T>, unit: UnitKind): OpCall | undefined {
+  let found: OpCall | undefined;
+  const recorder: EngineOps = new Proxy({} as EngineOps, {
+    get(_target, property) {
+      return (...args: unknown[]) => {
+        found ??= callOf(property as OpName, args, unit, recorder);
+        throw DRY_RUN_STOP;
+      };
+    },
+  });
+  try {
+    const answer = work(recorder);
+    if (answer instanceof Promise) answer.catch(() => undefined);
+  } catch {
+    // The stop (or the work's own reaction to it): the call is recorded either way.
+  }
+  return found;
+}
+
 /** An engine that runs `hooks` around every call of the engine beneath it. */
 class LayeredEngine<S> implements Engine {
   constructor(
@@ -104,11 +148,36 @@ class LayeredEngine<S> implements Engine {
   }
 
   read<T>(work: EngineWork<T>): Awaitable<T> {
+    const admitted = this.admit(work, "read");
+    if (admitted !== undefined) return admitted.then(() => this.readNow(work));
+    return this.readNow(work);
+  }
+
+  write<T>(work: EngineWork<T>): Promise<T> {
+    let admitted: Promise<void> | undefined;
+    try {
+      admitted = this.admit(work, "write");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return admitted === undefined ? this.writeNow(work) : admitted.then(() => this.writeNow(work));
+  }
+
+  /** The gate's answer for `work`: undefined to go on at once (a synchronous answer stays synchronous). */
+  private admit<T>(work: EngineWork<T>, unit: UnitKind): Promise<void> | undefined {
+    if (this.hooks.gate === undefined) return undefined;
+    const call = firstCall(work, unit);
+    if (call === undefined) return undefined;
+    const answer = this.hooks.gate(call);
+    return answer instanceof Promise ? answer : undefined;
+  }
+
+  private readNow<T>(work: EngineWork<T>): Awaitable<T> {
     const state = this.hooks.begin("read");
     return settle(this.hooks, state, () => this.inner.read((ops) => work(this.view(ops, "read", state))));
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
+  private writeNow<T>(work: EngineWork<T>): Promise<T> {
     const state = this.hooks.begin("write");
     return settle(this.hooks, state, () => this.inner.write((ops) => work(this.view(ops, "write", state)))) as Promise<T>;
   }
@@ -146,17 +215,8 @@ class LayeredEngine<S> implements Engine {
         const value = Reflect.get(target, property, receiver) as unknown;
         if (typeof value !== "function") return value;
         const op = property as OpName;
-        return (...args: unknown[]) => {
-          const call: OpCall = {
-            op,
-            args,
-            namespace: NO_NAMESPACE.has(op) ? undefined : (args[0] as string),
-            key: NO_NAMESPACE.has(op) || NO_KEY.has(op) ? undefined : (args[1] as string),
-            unit,
-            ops: target,
-          };
-          return hooks.op(call, () => (value as (...a: unknown[]) => unknown).apply(target, args), state);
-        };
+        return (...args: unknown[]) =>
+          hooks.op(callOf(op, args, unit, target), () => (value as (...a: unknown[]) => unknown).apply(target, args), state);
       },
     });
   }

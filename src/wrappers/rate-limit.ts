@@ -1,11 +1,9 @@
 import { performance } from "node:perf_hooks";
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import type { ChangeSource } from "../engines/change-signal.js";
-import type { Awaitable, Engine, EngineOps, EngineWork } from "../engines/engine.js";
-import { createStore } from "../store/store.js";
+import type { Awaitable } from "../engines/engine.js";
 import { checkInteger, checkNamespace, checkOptions, describeType } from "../store/validate.js";
-import { layerStore, storeParts, WRITE_OPS, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
+import { layerStore, WRITE_OPS, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
 import { BucketTable, type BucketLimit } from "./token-bucket.js";
 
 export type { BucketLimit } from "./token-bucket.js";
@@ -79,32 +77,7 @@ const DEFAULT_MAX_BUCKETS = 10_000;
 /** Longest wait that may be configured: an hour. */
 const MAX_WAIT_MS = 3_600_000;
 const MAX_BURST = 1_000_000_000;
-/**
- * Rounds of waiting one call may take. One is the rule; another comes only when a timer fires a hair before the
- * bucket's clock reaches the reserved time (timers and clocks round differently), or when a sleep does not let the
- * clock advance — then the call gives up rather than loop.
- */
-const MAX_WAIT_ROUNDS = 8;
 const OPTION_FIELDS = ["ratePerSec", "burst", "by", "onLimit", "ops", "namespaces", "overrides", "maxBuckets", "clock", "sleep"];
-
-/**
- * The RATE_LIMITED a call that may wait throws inside the engine unit, so that the unit ends — holding no lock or
- * connection while it waits — and {@link WaitingEngine} runs it again once its reserved token is due. Being a
- * StowageError, engines pass it through untouched.
- */
-class WaitForToken extends StowageError {}
-
-interface UnitState {
-  unit: UnitKind;
-  /**
-   * When the unit's call got its token (its reserved time, for a call that waits). Set for reads and single writes
-   * only, each of which makes one operation: when an engine runs the unit's work again (SQLite does, to isolate a
-   * failing write of a group commit), the call is neither charged twice nor let through before its time.
-   */
-  tokenAt: number | undefined;
-  /** The refusal, likewise: run again, the unit fails the same way and is counted once. */
-  refused: StowageError | undefined;
-}
 
 interface Settings {
   bucketOf: (namespace: string, key: string | undefined) => string | undefined;
@@ -117,8 +90,13 @@ interface Settings {
   sleep: (ms: number) => Promise<void>;
 }
 
-/** The token buckets behind {@link withRateLimit}, as layer hooks around every engine operation. */
-class Limiter implements LayerHooks<UnitState> {
+/**
+ * The token buckets behind {@link withRateLimit}. Reads and single writes are judged by the layer's gate, before they
+ * reach the engine: a refused call never enters it, and a waiting one waits holding nothing (no lock, no connection,
+ * no place in a SQLite group commit), so calls of other buckets go on. Operations inside a transaction are judged as
+ * they run, and never wait: the transaction holds the engine.
+ */
+class Limiter implements LayerHooks<UnitKind> {
   private readonly table: BucketTable;
   private counts = { allowed: 0, limited: 0, waited: 0, waitedMs: 0 };
 
@@ -130,58 +108,56 @@ class Limiter implements LayerHooks<UnitState> {
     return { ...this.counts, buckets: this.table.size };
   }
 
-  begin(unit: UnitKind): UnitState {
-    return { unit, tokenAt: undefined, refused: undefined };
+  gate(call: OpCall): void | Promise<void> {
+    return this.judge(call, true);
   }
 
-  op<T>(call: OpCall, run: () => Awaitable<T>, state: UnitState): Awaitable<T> {
-    if (state.tokenAt !== undefined) {
-      const early = Math.ceil(state.tokenAt - this.now());
-      if (early > 0) throw this.waitError(call, early);
-      return run();
-    }
-    if (state.refused !== undefined) throw state.refused;
+  begin(unit: UnitKind): UnitKind {
+    return unit;
+  }
+
+  op<T>(call: OpCall, run: () => Awaitable<T>, unit: UnitKind): Awaitable<T> {
+    if (unit === "transaction") this.judge(call, false);
+    return run();
+  }
+
+  end(): void {}
+
+  /** Takes the call's token, or the wait for a reserved one (only when `mayWait`), or throws RATE_LIMITED. */
+  private judge(call: OpCall, mayWait: boolean): void | Promise<void> {
     const ns = call.namespace;
-    if (ns === undefined) return run();
     const s = this.settings;
-    if (s.writesOnly && !WRITE_OPS.has(call.op)) return run();
-    if (s.namespaces !== undefined && !s.namespaces.has(ns)) return run();
+    if (ns === undefined) return;
+    if (s.writesOnly && !WRITE_OPS.has(call.op)) return;
+    if (s.namespaces !== undefined && !s.namespaces.has(ns)) return;
     const name = s.bucketOf(ns, call.key);
-    if (name === undefined) return run();
+    if (name === undefined) return;
 
     const now = this.now();
     const bucket = this.table.bucket(name, now, (bucketName) => s.limitOf(bucketName, ns));
     const delay = bucket.delayMs(now);
-    const single = state.unit !== "transaction";
     if (delay === 0) {
       bucket.take();
       this.counts.allowed += 1;
-      if (single) state.tokenAt = now;
-      return run();
+      return;
     }
-    // A transaction holds the engine (every other call of a memory or SQLite store, a PostgreSQL connection and its
-    // locks): waiting inside one would stall all of that, so a call in a transaction fails at once.
-    if (single && s.waitMaxMs !== undefined && delay <= s.waitMaxMs) {
+    if (mayWait && s.waitMaxMs !== undefined && delay <= s.waitMaxMs) {
+      // The token is reserved now (the balance goes below zero), so waiting calls are served in turn at the rate.
       bucket.take();
       this.counts.allowed += 1;
       this.counts.waited += 1;
       this.counts.waitedMs += delay;
-      state.tokenAt = now + delay;
-      throw this.waitError(call, delay);
+      return s.sleep(delay);
     }
     this.counts.limited += 1;
     const { ratePerSec, burst } = bucket.limit;
-    const refusal = new StowageError(
+    throw new StowageError(
       "RATE_LIMITED",
       `bucket ${JSON.stringify(name)} allows ${ratePerSec} calls a second in bursts of ${burst}; retry in ${delay} ms` +
-        (s.waitMaxMs === undefined ? "" : single ? ` (more than waitMaxMs, ${s.waitMaxMs} ms)` : " (a call inside a transaction never waits)"),
+        (s.waitMaxMs === undefined ? "" : mayWait ? ` (more than waitMaxMs, ${s.waitMaxMs} ms)` : " (a call inside a transaction never waits)"),
       { namespace: ns, key: call.key, retryAfterMs: delay },
     );
-    if (single) state.refused = refusal;
-    throw refusal;
   }
-
-  end(): void {}
 
   private now(): number {
     const reading = this.settings.clock();
@@ -189,84 +165,6 @@ class Limiter implements LayerHooks<UnitState> {
       throw new StowageError("INVALID_ARGUMENT", `the rate limit's clock returned ${describeType(reading)} ${String(reading)}; it must return ms`);
     }
     return reading;
-  }
-
-  private waitError(call: OpCall, delay: number): WaitForToken {
-    return new WaitForToken("RATE_LIMITED", `waiting ${delay} ms for a token`, { namespace: call.namespace, key: call.key, retryAfterMs: delay });
-  }
-}
-
-/**
- * The engine beneath the limiter's layer in wait mode: a unit that ended with {@link WaitForToken} is run again after
- * the wait. The wait happens here, outside the engine unit, so a waiting call holds nothing and calls of other
- * buckets go on meanwhile. Transactions are passed through: their calls never wait.
- */
-class WaitingEngine implements Engine {
-  constructor(
-    private readonly inner: Engine,
-    private readonly sleep: (ms: number) => Promise<void>,
-    private readonly closeBelow: () => Promise<void>,
-  ) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-
-  get location(): string {
-    return this.inner.location;
-  }
-
-  get changes(): ChangeSource | undefined {
-    return this.inner.changes;
-  }
-
-  read<T>(work: EngineWork<T>): Awaitable<T> {
-    let answer: Awaitable<T>;
-    try {
-      answer = this.inner.read(work);
-    } catch (error) {
-      return this.afterWaits(error, () => this.inner.read(work));
-    }
-    // An allowed read on a synchronous engine keeps its synchronous answer.
-    return answer instanceof Promise ? answer.catch((error: unknown) => this.afterWaits(error, () => this.inner.read(work))) : answer;
-  }
-
-  write<T>(work: EngineWork<T>): Promise<T> {
-    return this.inner.write(work).catch((error: unknown) => this.afterWaits(error, () => this.inner.write(work)));
-  }
-
-  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return this.inner.transaction(body);
-  }
-
-  check(): Promise<string[]> {
-    return this.inner.check();
-  }
-
-  close(): Promise<void> {
-    return this.closeBelow();
-  }
-
-  /** Waits and runs the unit again while it asks to wait (it got its token already); rethrows any other error. */
-  private async afterWaits<T>(first: unknown, again: () => Awaitable<T>): Promise<T> {
-    let error = first;
-    for (let round = 1; error instanceof WaitForToken; round++) {
-      const wait = error;
-      if (round > MAX_WAIT_ROUNDS) {
-        throw new StowageError("RATE_LIMITED", `still no token after ${MAX_WAIT_ROUNDS} waits; does the rate limit's clock advance during its sleep?`, {
-          namespace: wait.namespace,
-          key: wait.key,
-          retryAfterMs: wait.retryAfterMs,
-        });
-      }
-      await this.sleep(wait.retryAfterMs as number);
-      try {
-        return await again();
-      } catch (next) {
-        error = next;
-      }
-    }
-    throw error;
   }
 }
 
@@ -295,17 +193,8 @@ class WaitingEngine implements Engine {
  * ```
  */
 export function withRateLimit<S extends Store>(store: S, options: RateLimitOptions): S & { rateLimit: RateLimiter } {
-  const settings = checkSettings(options);
-  const limiter = new Limiter(settings);
-  const control: RateLimiter = { stats: () => limiter.stats() };
-  if (settings.waitMaxMs === undefined) return layerStore(store, limiter, { rateLimit: control });
-  // Wait mode: the layer sits on a store whose engine takes the waits, outside the engine units.
-  const parts = storeParts(store);
-  const waiting = createStore(new WaitingEngine(parts.engine, settings.sleep, () => store.close()), { sweepIntervalMs: 0 });
-  const waitingParts = storeParts(waiting);
-  waitingParts.clock = parts.clock;
-  waitingParts.extensions = parts.extensions;
-  return layerStore(waiting, limiter, { rateLimit: control }) as unknown as S & { rateLimit: RateLimiter };
+  const limiter = new Limiter(checkSettings(options));
+  return layerStore(store, limiter, { rateLimit: { stats: () => limiter.stats() } satisfies RateLimiter });
 }
 
 function invalid(message: string): StowageError {
