@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ManualClock } from "../src/conformance/harness.js";
-import { openStore, utf8, withCache, type Store } from "../src/index.js";
+import { openStore, utf8, withCache, withRateLimit, type Store } from "../src/index.js";
 
 async function cached(options: Parameters<typeof withCache>[1] = {}, base?: Store, clock = new ManualClock()) {
   const inner = base ?? (await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 }));
@@ -88,23 +88,35 @@ test("a cached value is never served past its KV TTL, and the cache's own TTL bo
   await store.close();
 });
 
-test("follow(kv.watch) drops values other writers change, within the feed's latency", async () => {
-  const { inner, store } = await cached({ ttlMs: 3_600_000 });
-  const kv = store.kv("config", { codec: utf8 });
-  await kv.put("mode", "a");
-  assert.equal(await kv.get("mode"), "a");
-  const stop = new AbortController();
-  const following = store.cache.follow("config", inner.kv("config").watch(["mode"], { signal: stop.signal }));
-  await inner.kv("config", { codec: utf8 }).put("mode", "b");
-  let seen: string | undefined;
-  for (let i = 0; i < 200 && seen !== "b"; i++) {
-    seen = await kv.get("mode");
-    if (seen !== "b") await new Promise((resolve) => setTimeout(resolve, 5));
+test("follow(kv.watch) through the cached store drops values another process changes, within the feed's latency", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stowage-cache-follow-"));
+  const path = join(dir, "s.db");
+  // Another connection to the same file stands in for another process: the cache cannot see its writes.
+  const other = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+  const store = withCache(await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 }), { ttlMs: 3_600_000 });
+  try {
+    const kv = store.kv("config", { codec: utf8 });
+    await kv.put("mode", "a");
+    assert.equal(await kv.get("mode"), "a");
+    const stop = new AbortController();
+    // As the README shows: the watch goes through the cached store, and its polls must not be answered by the cache.
+    const following = store.cache.follow("config", store.kv("config").watch(["mode"], { signal: stop.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the watch takes its starting values
+    await other.kv("config", { codec: utf8 }).put("mode", "b");
+    let seen: string | undefined;
+    for (let i = 0; i < 200 && seen !== "b"; i++) {
+      seen = await kv.get("mode");
+      if (seen !== "b") await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(seen, "b", "seen within a second (the SQLite feed polls every 20 ms), not after the cache's hour");
+    assert.ok(store.cache.stats().invalidations >= 1);
+    stop.abort();
+    await following.catch(() => undefined);
+  } finally {
+    await store.close();
+    await other.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(seen, "b");
-  stop.abort();
-  await following.catch(() => undefined);
-  await store.close();
 });
 
 test("bounded by entries and bytes, least recently used first; values handed out are copies", async () => {
@@ -154,4 +166,14 @@ test("sqlite: coherent with its own writes, across transactions", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("stacked over a gated wrapper, the cache counts each read once: the gate's dry run runs no hooks above it", async () => {
+  const inner = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const store = withCache(withRateLimit(inner, { ratePerSec: 1e9, burst: 1e9 }));
+  await store.kv("ns").put("k", new Uint8Array([1]));
+  for (let i = 0; i < 3; i++) await store.kv("ns").get("k");
+  assert.deepEqual([store.cache.stats().hits, store.cache.stats().misses], [2, 1]);
+  assert.equal(store.rateLimit.stats().allowed, 2, "the put and the one miss reached the limiter; hits never leave the cache");
+  await store.close();
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { json, LIMITS, openStore, utf8, withSizeLimits, type SizeLimitOptions, type Store } from "../src/index.js";
+import { json, LIMITS, openStore, utf8, withMetrics, withSizeLimits, type SizeLimitOptions, type Store } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-size-limits-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -198,4 +198,15 @@ test("SQLite: in a group commit only the write over the limit fails, counted onc
   assert.deepEqual((await inner.kv("events").list({ keysOnly: true })).entries, [{ key: "a" }, { key: "c" }]);
   assert.equal(store.sizeLimits.stats().refused, 1);
   await store.close();
+
+  // Checked before any I/O: beneath the limits, the engine sees only the writes that pass (counted by a metrics
+  // layer there), so a refused write never enters — nor rolls back — a group commit.
+  const counted = withMetrics(await openStore({ backend: "sqlite", path: join(dir, "gate.db"), sweepIntervalMs: 0 }));
+  const limitedAbove = withSizeLimits(counted, { maxValueBytes: 8 });
+  const puts = Array.from({ length: 51 }, (_, i) => limitedAbove.kv("events").put(`k${i}`, bytesOf(i === 25 ? 9 : 1)));
+  const settled = await Promise.allSettled(puts);
+  assert.equal(settled.filter((o) => o.status === "rejected").length, 1);
+  const reached = limitedAbove.metrics.snapshot().series.find((series) => series.op === "kv.put" && series.namespace === "events");
+  assert.equal(reached?.calls, 50, "the oversized put never reached the engine");
+  await limitedAbove.close();
 });

@@ -60,7 +60,8 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
         return follow(feeds, signal, async () => {
           const now = this.exec.now();
           const current = new Map<string, Uint8Array | undefined>();
-          for (const key of watched) current.set(key, await this.exec.read((ops) => ops.kvGet(ns, key, now)));
+          // kvGetEntry, not kvGet: a read cache (withCache) serves kvGet, and a feed must see the engine itself.
+          for (const key of watched) current.set(key, (await this.exec.read((ops) => ops.kvGetEntry(ns, key, now)))?.value);
           const previous = last;
           last = current;
           if (previous === undefined) return { items: [], more: false }; // the starting values are the baseline

@@ -121,6 +121,20 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     return { unit, touched: undefined, ranges: undefined };
   }
 
+  /** A hit answers the read before it reaches the engine, or any layer beneath (a rate limit draws no token for it). */
+  answer(call: OpCall): { value: unknown } | undefined {
+    if (call.op === "kvGet") {
+      const hit = this.lookup(cacheKey("kv", call.namespace as string, call.key as string), call.args[2] as number);
+      // A copy: the bytes codec hands the array to the caller, who may change it.
+      return hit?.kv === undefined ? undefined : { value: hit.kv.slice() };
+    }
+    if (call.op === "slotGet") {
+      const hit = this.lookup(cacheKey("slot", call.namespace as string, call.key as string), this.clock());
+      return hit?.slot === undefined ? undefined : { value: { version: hit.slot.version, value: hit.slot.value.slice() } };
+    }
+    return undefined;
+  }
+
   op<T>(call: OpCall, run: () => Awaitable<T>, state: UnitState): Awaitable<T> {
     const ns = call.namespace as string;
     switch (call.op) {
@@ -152,12 +166,10 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     for (const ns of state.ranges ?? []) this.dropNamespace("kv", ns);
   }
 
+  /** A read `answer` found no value for: from the engine, kept for the next. */
   private readKv(call: OpCall, ns: string): Awaitable<Uint8Array | undefined> {
     const key = cacheKey("kv", ns, call.key as string);
     const now = call.args[2] as number;
-    const hit = this.lookup(key, now);
-    // A copy: the bytes codec hands the array to the caller, who may change it.
-    if (hit?.kv !== undefined) return hit.kv.slice();
     this.counts.misses += 1;
     const epoch = this.epoch;
     const fill = (entry: StoredKvEntry | undefined): Uint8Array | undefined => {
@@ -175,8 +187,6 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   private readSlot(call: OpCall, ns: string): Awaitable<StoredSlot | undefined> {
     const key = cacheKey("slot", ns, call.key as string);
     const now = this.clock();
-    const hit = this.lookup(key, now);
-    if (hit?.slot !== undefined) return { version: hit.slot.version, value: hit.slot.value.slice() };
     this.counts.misses += 1;
     const epoch = this.epoch;
     const fill = (slot: StoredSlot | undefined): StoredSlot | undefined => {

@@ -37,6 +37,11 @@ export interface LayerHooks<S> {
    * their operations run inside the engine, so a layer limits them in `op`.
    */
   gate?(call: OpCall): void | Promise<void>;
+  /**
+   * Answers a read before it reaches the engine (the read cache's hits): `{ value }` is what the read's operation
+   * would have returned, and nothing beneath this layer runs. Undefined lets the read go on.
+   */
+  answer?(call: OpCall): { value: unknown } | undefined;
   begin(unit: UnitKind): S;
   op<T>(call: OpCall, run: () => Awaitable<T>, state: S): Awaitable<T>;
   /** `error` is what the unit failed with, or undefined when it succeeded. */
@@ -92,6 +97,8 @@ function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>): 
 
 /** Thrown by the dry run's operations to stop the work at its first call. */
 const DRY_RUN_STOP = Symbol("dry run stop");
+/** Marks the dry run's operations, so that the layers above pass them through without running their hooks. */
+const DRY_RUN = Symbol("dry run");
 
 function callOf(op: OpName, args: unknown[], unit: UnitKind, ops: EngineOps): OpCall {
   return {
@@ -112,6 +119,7 @@ function firstCall<T>(work: EngineWork<T>, unit: UnitKind): OpCall | undefined {
   let found: OpCall | undefined;
   const recorder: EngineOps = new Proxy({} as EngineOps, {
     get(_target, property) {
+      if (property === DRY_RUN) return true;
       return (...args: unknown[]) => {
         found ??= callOf(property as OpName, args, unit, recorder);
         throw DRY_RUN_STOP;
@@ -125,6 +133,18 @@ function firstCall<T>(work: EngineWork<T>, unit: UnitKind): OpCall | undefined {
     // The stop (or the work's own reaction to it): the call is recorded either way.
   }
   return found;
+}
+
+/** Operations that give `value` for the answered call: store work is that one call, so its result is the answer. */
+function answering(call: OpCall, value: unknown): EngineOps {
+  return new Proxy({} as EngineOps, {
+    get(_target, property) {
+      return () => {
+        if (property !== call.op) throw new StowageError("INTERNAL", `a layer answered ${call.op}, but the work also called ${String(property)}`, { namespace: call.namespace, key: call.key });
+        return value;
+      };
+    },
+  });
 }
 
 /** An engine that runs `hooks` around every call of the engine beneath it. */
@@ -148,6 +168,11 @@ class LayeredEngine<S> implements Engine {
   }
 
   read<T>(work: EngineWork<T>): Awaitable<T> {
+    if (this.hooks.answer !== undefined) {
+      const call = firstCall(work, "read");
+      const answered = call === undefined ? undefined : this.hooks.answer(call);
+      if (answered !== undefined) return work(answering(call as OpCall, answered.value));
+    }
     const admitted = this.admit(work, "read");
     if (admitted !== undefined) return admitted.then(() => this.readNow(work));
     return this.readNow(work);
@@ -209,6 +234,8 @@ class LayeredEngine<S> implements Engine {
 
   /** `ops` with every operation passed through the hooks. */
   private view(ops: EngineOps, unit: UnitKind, state: S): EngineOps {
+    // A gate beneath is looking at the work: nothing runs, so nothing is counted, cached or limited here.
+    if ((ops as EngineOps & { [DRY_RUN]?: boolean })[DRY_RUN] === true) return ops;
     const hooks = this.hooks;
     return new Proxy(ops, {
       get(target, property, receiver) {

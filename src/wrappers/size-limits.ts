@@ -38,17 +38,12 @@ export interface SizeLimits {
 
 const OPTION_FIELDS = ["maxKeyBytes", "maxValueBytes", "maxRecordsPerProduce", "namespaces"];
 
-interface UnitState {
-  unit: UnitKind;
-  /**
-   * A single write's refusal: when an engine runs the write's work again (SQLite does, to isolate a failing write of
-   * a group commit), it fails the same way and is counted once.
-   */
-  refused: StowageError | undefined;
-}
-
-/** The checks behind {@link withSizeLimits}, on the operations that store bytes. */
-class SizeChecker implements LayerHooks<UnitState> {
+/**
+ * The checks behind {@link withSizeLimits}, on the operations that store bytes. Single writes are checked by the
+ * layer's gate, before they reach the engine (a refused write never enters a SQLite group commit); operations inside
+ * a transaction as they run, which fails the transaction.
+ */
+class SizeChecker implements LayerHooks<UnitKind> {
   refused = 0;
 
   constructor(
@@ -56,25 +51,31 @@ class SizeChecker implements LayerHooks<UnitState> {
     private readonly checked: ReadonlySet<string> | undefined,
   ) {}
 
-  begin(unit: UnitKind): UnitState {
-    return { unit, refused: undefined };
+  gate(call: OpCall): void {
+    this.judge(call);
   }
 
-  op<T>(call: OpCall, run: () => Awaitable<T>, state: UnitState): Awaitable<T> {
-    if (state.refused !== undefined) throw state.refused;
-    const ns = call.namespace as string;
-    if (this.checked !== undefined && !this.checked.has(ns)) return run();
-    try {
-      this.check(call, ns);
-    } catch (error) {
-      this.refused += 1;
-      if (state.unit !== "transaction") state.refused = error as StowageError;
-      throw error;
-    }
+  begin(unit: UnitKind): UnitKind {
+    return unit;
+  }
+
+  op<T>(call: OpCall, run: () => Awaitable<T>, unit: UnitKind): Awaitable<T> {
+    if (unit === "transaction") this.judge(call);
     return run();
   }
 
   end(): void {}
+
+  private judge(call: OpCall): void {
+    const ns = call.namespace;
+    if (ns === undefined || (this.checked !== undefined && !this.checked.has(ns))) return;
+    try {
+      this.check(call, ns);
+    } catch (error) {
+      this.refused += 1;
+      throw error;
+    }
+  }
 
   /**
    * Throws LIMIT_EXCEEDED when the call would store a key or value over a limit. Reads, deletes, acks and drops pass:
