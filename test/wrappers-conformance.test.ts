@@ -4,9 +4,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after } from "node:test";
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
 import { runConformance } from "../src/conformance/index.js";
-import { LIMITS, openStore, withCache, withMetrics, withRateLimit, withSizeLimits, type Store, type StoreOptions } from "../src/index.js";
+import { isStowageError, LIMITS, openStore, withCache, withMetrics, withRateLimit, withSizeLimits, type Store, type StoreOptions } from "../src/index.js";
 import { layerStore } from "../src/wrappers/layer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-wrapped-"));
@@ -44,3 +45,48 @@ for (const [engine, open] of Object.entries(bases)) {
     runConformance(`${engine} + ${name}`, async (options) => wrap(await open(options)));
   }
 }
+
+test("a call of the wrapped store, or of a sibling wrapper, inside the wrapper's transaction body fails at once instead of deadlocking", async () => {
+  for (const open of Object.values(bases)) {
+    const inner = await open({ sweepIntervalMs: 0 });
+    const outer = withMetrics(inner);
+    const sibling = withCache(inner);
+    for (const other of [inner, sibling, outer]) {
+      await assert.rejects(
+        outer.transaction(async () => other.kv("ns").put("k", new Uint8Array([1]))),
+        (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && /would deadlock/.test((error as Error).message),
+      );
+    }
+    // The other way round too: the wrapper's call inside the inner store's body.
+    await assert.rejects(inner.transaction(async () => outer.kv("ns").get("k")), { code: "INVALID_ARGUMENT" });
+    assert.equal(await inner.kv("ns").get("k"), undefined, "nothing was written");
+    await outer.transaction(async (tx) => tx.kv("ns").put("k", new Uint8Array([2])));
+    assert.deepEqual(await sibling.kv("ns").get("k"), new Uint8Array([2]), "after the bodies, every store works");
+    await outer.close();
+    await sibling.close();
+  }
+});
+
+test("closing: the last of two sibling wrappers closes the store beneath; closing it directly makes a wrapper's calls CLOSED", async () => {
+  for (const open of Object.values(bases)) {
+    const inner = await open({ sweepIntervalMs: 0 });
+    const cached = withCache(inner);
+    const metered = withMetrics(inner);
+    await cached.close();
+    await metered.kv("ns").put("k", new Uint8Array([1]));
+    assert.deepEqual(await inner.kv("ns").get("k"), new Uint8Array([1]), "a sibling's close leaves the store open");
+    await metered.close();
+    await assert.rejects(async () => inner.kv("ns").get("k"), { code: "CLOSED" }, "the last wrapper closed it");
+
+    const base = await open({ sweepIntervalMs: 0 });
+    const wrapped = withMetrics(base);
+    await base.close();
+    await assert.rejects(wrapped.kv("ns").get("k"), { code: "CLOSED" });
+    await assert.rejects(wrapped.kv("ns").put("k", new Uint8Array([1])), { code: "CLOSED" });
+    await assert.rejects(wrapped.transaction(async () => undefined), { code: "CLOSED" });
+    const health = await wrapped.health();
+    assert.equal(health.status, "unhealthy");
+    assert.match(health.reasons.join("\n"), /CLOSED/);
+    await wrapped.close();
+  }
+});

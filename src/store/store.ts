@@ -33,6 +33,26 @@ const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
 /** Runs of a transaction body before a CONFLICT reaches the caller (engines with optimistic concurrency only). */
 const DEFAULT_TRANSACTION_ATTEMPTS = 50;
 
+/** Set by an engine that runs on another (a wrapper layer): the engine beneath it. */
+export const ENGINE_BELOW = Symbol("stowage.engineBelow");
+
+/** The engine at the bottom of a stack of layers: stores over it share one writer, whatever wraps them. */
+function rootEngine(engine: Engine): Engine {
+  let root = engine;
+  for (let below = (root as { [ENGINE_BELOW]?: Engine })[ENGINE_BELOW]; below !== undefined; below = (root as { [ENGINE_BELOW]?: Engine })[ENGINE_BELOW]) {
+    root = below;
+  }
+  return root;
+}
+
+/**
+ * The engines whose transaction bodies the current async context runs in: a call of any store over one of them would
+ * wait for that transaction forever — the wrapped store's own, a store it wraps, or a sibling wrapper.
+ */
+const transactionBodies = new AsyncLocalStorage<ReadonlySet<Engine>>();
+/** Transaction bodies running now, in every store; the context tracking is switched off when none is. */
+let bodiesRunning = 0;
+
 /**
  * How the wrappers of `src/wrappers` reach the engine and clock beneath a store; a symbol, so not part of the typed
  * public API.
@@ -45,6 +65,10 @@ export interface StoreParts {
   clock: Clock;
   /** Wrapper controls (`cache`, `metrics`, …) a wrapped store exposes, kept so that an outer wrapper exposes them too. */
   extensions: Record<string, unknown>;
+  /** True until the store starts closing. */
+  isOpen: () => boolean;
+  /** Open wrappers over this store: the last one to close closes it. */
+  layers: number;
 }
 
 /**
@@ -55,10 +79,8 @@ class EngineStore implements Store {
   private state: "open" | "closing" | "closed" = "open";
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly handles: HandleFactory;
-  /** Marks the async context of this store's transaction bodies, to catch calls that would wait on themselves. */
-  private readonly insideTransaction = new AsyncLocalStorage<boolean>();
-  /** Transaction bodies running now; the context tracking above is switched off when none is (see runTransaction). */
-  private bodiesRunning = 0;
+  /** The engine beneath every layer: what a transaction body of this store holds. */
+  private readonly root: Engine;
   private readonly clock: Clock;
   private sweeper: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -71,7 +93,8 @@ class EngineStore implements Store {
     options: StoreOptions,
   ) {
     this.clock = checkedClock(options.clock);
-    this[STORE_PARTS] = { engine: engineImpl, clock: this.clock, extensions: {} };
+    this[STORE_PARTS] = { engine: engineImpl, clock: this.clock, extensions: {}, isOpen: () => this.state === "open", layers: 0 };
+    this.root = rootEngine(engineImpl);
     const executor: Executor = {
       read: (work) => {
         this.assertOpen();
@@ -144,16 +167,18 @@ class EngineStore implements Store {
     return this.engineImpl.transaction(async (ops) => {
         const exec = new TransactionExecutor(ops, this.clock);
         const scope = new HandleFactory(exec, () => exec.assertActive());
-        this.bodiesRunning += 1;
+        const held = new Set(transactionBodies.getStore());
+        held.add(this.root);
+        bodiesRunning += 1;
         try {
-          const result = await this.insideTransaction.run(true, () => body(scope));
+          const result = await transactionBodies.run(held, () => body(scope));
           await exec.settled();
           return result;
         } finally {
           exec.end();
           // On Node 20 an enabled AsyncLocalStorage installs promise hooks that tax every promise in the process
           // (measured 5–9% on store calls); disabling it when no body runs keeps that cost inside transactions.
-          if (--this.bodiesRunning === 0) this.insideTransaction.disable();
+          if (--bodiesRunning === 0) transactionBodies.disable();
         }
       });
   }
@@ -189,7 +214,7 @@ class EngineStore implements Store {
 
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    if (this.insideTransaction.getStore() === true) {
+    if (this.insideOwnTransaction()) {
       return Promise.reject(new StowageError("INVALID_ARGUMENT", "close() cannot be called inside a transaction body of the same store"));
     }
     this.state = "closing";
@@ -207,17 +232,22 @@ class EngineStore implements Store {
     return this.closing;
   }
 
+  /** True inside a transaction body over this store's engine (its own, or one of a store it wraps or that wraps it). */
+  private insideOwnTransaction(): boolean {
+    return transactionBodies.getStore()?.has(this.root) === true;
+  }
+
   private assertNotClosed(): void {
     if (this.state !== "open") throw new StowageError("CLOSED", `the ${this.engineImpl.name} store is closed`);
   }
 
   private assertOpen(): void {
     this.assertNotClosed();
-    if (this.insideTransaction.getStore() === true) {
+    if (this.insideOwnTransaction()) {
       // The engine is held by the transaction: a store call here would wait for it forever.
       throw new StowageError(
         "INVALID_ARGUMENT",
-        "a store call inside a transaction body of the same store would deadlock; use the tx handles (tx.kv(...), tx.log(...), …)",
+        "a store call inside a transaction body over the same engine (of this store, or of a store it wraps or that wraps it) would deadlock; use the tx handles (tx.kv(...), tx.log(...), …)",
       );
     }
   }

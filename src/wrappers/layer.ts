@@ -3,7 +3,7 @@ import type { Store } from "../api/types.js";
 import type { ChangeSource } from "../engines/change-signal.js";
 import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engines/engine.js";
 import { probeEngine } from "../store/health.js";
-import { createStore, STORE_PARTS, type StoreParts } from "../store/store.js";
+import { createStore, ENGINE_BELOW, STORE_PARTS, type StoreParts } from "../store/store.js";
 
 /** The name of an engine operation (`kvGet`, `logAppend`, …). */
 export type OpName = keyof EngineOps;
@@ -149,11 +149,21 @@ function answering(call: OpCall, value: unknown): EngineOps {
 
 /** An engine that runs `hooks` around every call of the engine beneath it. */
 class LayeredEngine<S> implements Engine {
+  readonly [ENGINE_BELOW]: Engine;
+
   constructor(
     private readonly inner: Engine,
     private readonly hooks: LayerHooks<S>,
+    private readonly below: StoreParts,
     private readonly closeBelow: () => Promise<void>,
-  ) {}
+  ) {
+    this[ENGINE_BELOW] = inner;
+  }
+
+  /** The store beneath was closed directly: its engine is gone, and every call here is CLOSED, not an engine error. */
+  private assertBelowOpen(): void {
+    if (!this.below.isOpen()) throw new StowageError("CLOSED", `the ${this.inner.name} store beneath this wrapper is closed`);
+  }
 
   get name(): string {
     return this.inner.name;
@@ -168,6 +178,7 @@ class LayeredEngine<S> implements Engine {
   }
 
   read<T>(work: EngineWork<T>): Awaitable<T> {
+    this.assertBelowOpen();
     if (this.hooks.answer !== undefined) {
       const call = firstCall(work, "read");
       const answered = call === undefined ? undefined : this.hooks.answer(call);
@@ -181,6 +192,7 @@ class LayeredEngine<S> implements Engine {
   write<T>(work: EngineWork<T>): Promise<T> {
     let admitted: Promise<void> | undefined;
     try {
+      this.assertBelowOpen();
       admitted = this.admit(work, "write");
     } catch (error) {
       return Promise.reject(error);
@@ -208,6 +220,11 @@ class LayeredEngine<S> implements Engine {
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    try {
+      this.assertBelowOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const state = this.hooks.begin("transaction");
     return settle(this.hooks, state, () => this.inner.transaction((ops) => body(this.view(ops, "transaction", state)))) as Promise<T>;
   }
@@ -221,6 +238,11 @@ class LayeredEngine<S> implements Engine {
   }
 
   probe(): Promise<unknown> {
+    try {
+      this.assertBelowOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return probeEngine(this.inner);
   }
 
@@ -258,12 +280,20 @@ export function storeParts(store: Store): StoreParts {
 
 /**
  * A new store over the same engine and clock as `store`, with `hooks` around every engine call, exposing the
- * wrapper controls of `store` plus `extension`. Closing it closes `store` too. Validation, codecs and limits stay in
+ * wrapper controls of `store` plus `extension`. Closing it closes `store` too, once no other wrapper of `store` is open;
+ * closing `store` directly makes the wrapper's calls CLOSED. Validation, codecs and limits stay in
  * the new store, so a layer sees only checked, encoded calls; calls made on `store` directly bypass the layer.
  */
 export function layerStore<S extends Store, X extends Record<string, unknown>, State>(store: S, hooks: LayerHooks<State>, extension: X): S & X {
   const parts = storeParts(store);
-  const engine = new LayeredEngine(parts.engine, hooks, () => store.close());
+  parts.layers += 1;
+  let closed = false;
+  const engine = new LayeredEngine(parts.engine, hooks, parts, async () => {
+    if (closed) return;
+    closed = true;
+    // The last wrapper to close closes the store beneath; one of two sibling wrappers leaves it to the other.
+    if (--parts.layers === 0) await store.close();
+  });
   // The store beneath keeps sweeping expired entries; one sweeper is enough.
   const layered = createStore(engine, { clock: parts.clock, sweepIntervalMs: 0 });
   const extensions = { ...parts.extensions, ...extension };
