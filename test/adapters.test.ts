@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, createRuntime, DeadLetterQueue, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
+import { CheckpointStore, createRuntime, DeadLetterQueue, isStowageError, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -141,6 +141,21 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
       await assert.rejects(quarantine.push("x".repeat(5_000), { n: 0 }), { code: "LIMIT_EXCEEDED", namespace: "quarantine", key: "default" });
       await assert.rejects(new Quarantine(store).push("r", "text" as never), { code: "INVALID_ARGUMENT", namespace: "quarantine" });
       await assert.rejects(quarantine.replay("no" as never), { code: "INVALID_ARGUMENT" });
+      await assert.rejects(quarantine.replay(() => true, { limit: Number.NaN }), { code: "INVALID_ARGUMENT" });
+
+      // An event another codec wrote: peek names it (CORRUPT, with its id), and replay refuses it and goes on past it.
+      const mixed = new Quarantine(store, { name: "mixed", codec: json<{ n: number }>() });
+      const badId = await new Quarantine(store, { name: "mixed" }).push("raw bytes", new Uint8Array([0xff, 0x00]));
+      await mixed.push("fine", { n: 7 });
+      await assert.rejects(mixed.peek(), (error: unknown) => isStowageError(error, "CORRUPT") && error.namespace === "quarantine" && error.key === "mixed" && error.message.includes(`ack(${badId})`));
+      const offered: number[] = [];
+      const mixedReport = await mixed.replay((entry) => {
+        offered.push(entry.event.n);
+        return true;
+      });
+      assert.deepEqual(offered, [7]);
+      assert.deepEqual([mixedReport.accepted, mixedReport.refused, (mixedReport.lastError as { code?: string }).code], [1, 1, "CORRUPT"]);
+      assert.equal(await mixed.ack(badId), true, "the id in the error removes it");
       const info = await store.info();
       assert.deepEqual(info.namespaces.map((n) => `${n.primitive}:${n.namespace}`).filter((n) => n.startsWith("queue")), ["queue:dlq", "queue:quarantine"]);
     });

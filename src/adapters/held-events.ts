@@ -35,7 +35,7 @@ export interface HeldEvent<T> {
 export interface ReplayReport {
   /** Events the handler accepted: acked. */
   accepted: number;
-  /** Events the handler refused (returned false) or threw on: still held. */
+  /** Events the handler refused (returned false) or threw on, and events this codec cannot decode: still held. */
   refused: number;
   /** The handler's last thrown error, if any. */
   lastError?: unknown;
@@ -98,25 +98,31 @@ export class HeldEvents<T = Uint8Array> {
    */
   async replay(handler: (entry: HeldEvent<T>) => boolean | Promise<boolean>, options: ReplayOptions = {}): Promise<ReplayReport> {
     if (typeof handler !== "function") throw new StowageError("INVALID_ARGUMENT", "replay needs a handler function", { namespace: this.namespace, key: this.name });
-    const budget = Math.min(options.limit ?? Number.MAX_SAFE_INTEGER, await this.len());
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new StowageError("INVALID_ARGUMENT", `replay limit must be a whole number ≥ 0, got ${String(options.limit)}`, { namespace: this.namespace, key: this.name });
+    }
+    const budget = Math.min(limit, await this.len());
     const report: ReplayReport = { accepted: 0, refused: 0 };
     let afterId = 0;
     let visited = 0;
     while (visited < budget) {
-      const page = await this.peek(Math.min(REPLAY_PAGE, budget - visited), { afterId });
+      const page = await this.queue.peek(this.name, Math.min(REPLAY_PAGE, budget - visited), { afterId });
       if (page.length === 0) break;
-      for (const entry of page) {
+      for (const item of page) {
         visited += 1;
-        afterId = entry.id;
+        afterId = item.id;
         let accepted = false;
         try {
+          // An event this codec cannot read is refused like any other (reported in lastError), not a wall for the rest.
+          const entry = this.open(item.id, item.value, item.pushedAt);
           accepted = (await handler(entry)) === true;
         } catch (error) {
           report.lastError = error;
         }
         if (accepted) {
           // Acked only after the handler accepted: a crash in between replays the event again (at least once).
-          await this.ack(entry.id);
+          await this.ack(item.id);
           report.accepted += 1;
         } else {
           report.refused += 1;
@@ -160,9 +166,15 @@ export class HeldEvents<T = Uint8Array> {
     const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
     const length = stored.byteLength >= 4 ? view.getUint32(0) : -1;
     if (length < 0 || 4 + length > stored.byteLength) {
-      throw new StowageError("CORRUPT", `held event ${id} is not an envelope of this adapter`, { namespace: this.namespace, key: this.name });
+      throw new StowageError("CORRUPT", `held event ${id} is not an envelope of this adapter; ack(${id}) removes it`, { namespace: this.namespace, key: this.name });
     }
     const reason = Buffer.from(stored.subarray(4, 4 + length)).toString("utf8");
-    return { id, reason, event: this.codec.decode(stored.subarray(4 + length)), at };
+    let event: T;
+    try {
+      event = this.codec.decode(stored.subarray(4 + length));
+    } catch (cause) {
+      throw new StowageError("CORRUPT", `held event ${id} cannot be decoded by this codec (${cause instanceof Error ? cause.message : String(cause)}); ack(${id}) removes it`, { namespace: this.namespace, key: this.name, cause });
+    }
+    return { id, reason, event, at };
   }
 }

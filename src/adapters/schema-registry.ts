@@ -291,8 +291,9 @@ export class SchemaRegistry {
         for await (const entry of this.log(this.store).tail({ all: true }, { since: this.applied, signal: this.stop.signal })) this.apply(entry);
         return;
       } catch (error) {
-        if (isStowageError(error, "CLOSED")) return;
-        // `refresh()` reports errors as it reads for itself; the feed only retries.
+        // Only an outage passes: anything else (a foreign entry in the log, an engine without feeds) would fail the
+        // same way every second. The feed stops; `refresh()` reads for itself and reports the error to its caller.
+        if (!isStowageError(error, "BACKEND_UNAVAILABLE")) return;
         await pause(FEED_RETRY_MS, this.stop.signal);
       }
     }
