@@ -177,3 +177,19 @@ test("stacked over a gated wrapper, the cache counts each read once: the gate's 
   assert.equal(store.rateLimit.stats().allowed, 2, "the put and the one miss reached the limiter; hits never leave the cache");
   await store.close();
 });
+
+test("a cache stacked over a cache: a miss above and a hit below answer correctly, never past the TTL", async () => {
+  const clock = new ManualClock();
+  const inner = await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 });
+  const below = withCache(inner);
+  const above = withCache(below);
+  const kv = above.kv("ns", { codec: utf8 });
+  await below.kv("ns", { codec: utf8 }).put("k", "v", { ttlMs: 1_000 });
+  assert.equal(await below.kv("ns", { codec: utf8 }).get("k"), "v"); // cached below
+  assert.equal(await kv.get("k"), "v", "a miss above, answered by the cache below");
+  assert.equal(await kv.get("k"), "v", "then a hit above");
+  assert.deepEqual([above.cache.stats().hits, above.cache.stats().misses], [1, 1]);
+  clock.advance(1_000);
+  assert.equal(await kv.get("k"), undefined, "the TTL the cache below knew holds above too");
+  await above.close();
+});

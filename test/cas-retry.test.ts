@@ -4,17 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isStowageError, json, openStore, StowageError, type Store } from "../src/index.js";
+import { isStowageError, json, StowageError } from "../src/index.js";
 import { CAS_LOST, updateSlot, withCasRetry } from "../src/wrappers/cas-retry.js";
+import { withMemoryStore } from "./helpers/memory-store.js";
 
-async function withMemoryStore(body: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
-  try {
-    await body(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** A sleep that records the pauses asked for and takes none. */
 function recordingSleep(): { pauses: number[]; sleep: (ms: number) => Promise<void> } {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, DeadLetterQueue, json, openStore, Quarantine, type Store } from "../src/index.js";
+import { CheckpointStore, DeadLetterQueue, json, openStore, Quarantine } from "../src/index.js";
 import { commitPoint, parsePolicy, policyHolds, type CommitPolicy } from "../examples/pipeline/commit-policy.js";
 import { batches, type Batch, type BatchLimits } from "../examples/pipeline/coordinator/batcher.js";
 import { PolicyNotMetError, readCheckpoint, runPipeline } from "../examples/pipeline/pipeline.js";
@@ -16,6 +16,7 @@ import { DEMO_SINKS, DELIVERED_KEY, sinkNamespace, StoreSink, TransientSinkError
 import { eventAt, SOURCE_ID } from "../examples/pipeline/source.js";
 import { sleep, startChild, tempDir, type Child } from "./helpers/child.js";
 import { seeded } from "./helpers/register-workload.js";
+import { withMemoryStore } from "./helpers/memory-store.js";
 
 /** startChild resolves names from the compiled test/fixtures folder: this is the compiled examples/pipeline/main.js. */
 const MAIN = "../../examples/pipeline/main";
@@ -128,14 +129,6 @@ function sinkDownAfter(name: string, upTo: number): Sink {
   };
 }
 
-async function withMemoryStore(body: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
-  try {
-    await body(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const quickRun = (sinks: Sink[], policy: CommitPolicy) => ({
   total: 100,

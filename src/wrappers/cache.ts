@@ -46,6 +46,8 @@ interface Cached {
   /** KV: the bytes; Slot: the versioned value. */
   kv?: Uint8Array;
   slot?: StoredSlot;
+  /** The KV entry's own deadline (null: no TTL), for a cache stacked above that asks for it. */
+  expiresAt?: number | null;
   /** Store-clock time after which it is not served: the earlier of the entry's own TTL and the cache's. */
   until: number;
   size: number;
@@ -121,12 +123,17 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     return { unit, touched: undefined, ranges: undefined };
   }
 
-  /** A hit answers the read before it reaches the engine, or any layer beneath (a rate limit draws no token for it). */
-  answer(call: OpCall): { value: unknown } | undefined {
-    if (call.op === "kvGet") {
+  /**
+   * A hit answers the read before it reaches the engine, or any layer beneath (a rate limit draws no token for it).
+   * `kvGetEntry` is answered only as a follow-up (a cache stacked above this one): as a work's own read it is a live
+   * feed's poll, which must see the engine.
+   */
+  answer(call: OpCall, followUp: boolean): { value: unknown } | undefined {
+    if (call.op === "kvGet" || (followUp && call.op === "kvGetEntry")) {
       const hit = this.lookup(cacheKey("kv", call.namespace as string, call.key as string), call.args[2] as number);
+      if (hit?.kv === undefined) return undefined;
       // A copy: the bytes codec hands the array to the caller, who may change it.
-      return hit?.kv === undefined ? undefined : { value: hit.kv.slice() };
+      return { value: call.op === "kvGet" ? hit.kv.slice() : ({ value: hit.kv.slice(), expiresAt: hit.expiresAt ?? null } satisfies StoredKvEntry) };
     }
     if (call.op === "slotGet") {
       const hit = this.lookup(cacheKey("slot", call.namespace as string, call.key as string), this.clock());
@@ -176,7 +183,7 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
       if (entry === undefined) return undefined;
       if (epoch === this.epoch) {
         const until = Math.min(entry.expiresAt ?? Number.POSITIVE_INFINITY, now + this.ttlMs);
-        this.store(key, { kv: entry.value.slice(), until, size: key.length + entry.value.byteLength + ENTRY_OVERHEAD });
+        this.store(key, { kv: entry.value.slice(), expiresAt: entry.expiresAt, until, size: key.length + entry.value.byteLength + ENTRY_OVERHEAD });
       }
       return entry.value;
     };

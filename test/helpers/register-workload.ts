@@ -3,6 +3,7 @@
  * the linearizability checker. Times come from the system-wide monotonic clock (`process.hrtime`), so histories
  * recorded by different processes on one machine merge on one time line.
  */
+import { seededRandom } from "../../examples/pipeline/random.js";
 import type { Store } from "../../src/index.js";
 import { utf8 } from "../../src/index.js";
 import type { Operation } from "./linearizability.js";
@@ -10,17 +11,8 @@ import type { RegisterInput, RegisterOutput } from "./register-model.js";
 
 export type RegisterOperation = Operation<RegisterInput, RegisterOutput>;
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the pipeline example's mulberry32), so a failing run can be replayed from its seed. */
+export const seeded = seededRandom;
 
 const micros = (): number => Number(process.hrtime.bigint() / 1000n);
 
