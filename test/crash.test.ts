@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { openStore, type OpenStoreOptions } from "../src/index.js";
 import { sleep, startChild, tempDir, type Child } from "./helpers/child.js";
 import { checkRound, CrashLedger, parseReports, ROUND_STRIDE } from "./helpers/crash-check.js";
-import { usePostgresServer } from "./helpers/postgres-server.js";
+import { usePostgresServer, waitForOtherClientsToEnd } from "./helpers/postgres-server.js";
 import { seeded } from "./helpers/register-workload.js";
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10);
@@ -45,6 +45,8 @@ async function crashRounds(t: { diagnostic(message: string): void }, options: Op
     reportedTotal += reports.length;
     const problems = ledger.add(reports);
     const maxN = Math.max(first - 1, ...reports.map((r) => r.n));
+    // The killed worker's PostgreSQL backends may still commit what it had sent: the checks start after them.
+    if (options.backend === "postgres") await waitForOtherClientsToEnd(options.dsn);
     const store = await openStore({ ...options, sweepIntervalMs: 0 });
     try {
       // The engine's own check (SQLite's integrity_check) and stowage's invariants, then the workload's checks.

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
+import pg from "pg";
 
 export interface PostgresServer {
   /** A DSN for the superuser `stowage` on 127.0.0.1, database `postgres`. */
@@ -139,4 +140,27 @@ export function usePostgresServer(): () => PostgresServer {
     if (server === undefined) throw new Error("the PostgreSQL test server did not start");
     return server;
   };
+}
+
+/**
+ * Waits until no other client backend is connected to the server at `dsn`. A client killed with SIGKILL leaves its
+ * backends running the statements it had sent — which may still commit — until they notice the closed socket; a
+ * check reading in several statements must start after them, or it sees a commit land between two of its reads.
+ */
+export async function waitForOtherClientsToEnd(dsn: string, timeoutMs = 10_000): Promise<void> {
+  const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: timeoutMs });
+  await client.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { rows } = await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      if (Number(rows[0]?.n) === 0) return;
+      if (Date.now() > deadline) throw new Error(`other clients still connected after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await client.end();
+  }
 }

@@ -180,7 +180,6 @@ export class PostgresEngine implements Engine {
     return result;
   }
 
-  /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
   /** Pool usage; warns while calls wait for a connection (the pool is the bottleneck). */
   facts(): EngineFacts {
     const { totalCount, idleCount, waitingCount } = this.pool;
@@ -189,6 +188,7 @@ export class PostgresEngine implements Engine {
     return { facts: { poolMax: max, poolTotal: totalCount, poolIdle: idleCount, poolWaiting: waitingCount }, warnings };
   }
 
+  /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
   check(): Promise<string[]> {
     return this.inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async (exec) => {
       const problems: string[] = [];
