@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ManualClock } from "../src/conformance/harness.js";
 import { openStore, utf8, withCache, withRateLimit, type Store } from "../src/index.js";
+import type { Awaitable } from "../src/engines/engine.js";
+import { layerStore, type OpCall } from "../src/wrappers/layer.js";
 
 async function cached(options: Parameters<typeof withCache>[1] = {}, base?: Store, clock = new ManualClock()) {
   const inner = base ?? (await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 }));
@@ -192,4 +194,39 @@ test("a cache stacked over a cache: a miss above and a hit below answer correctl
   clock.advance(1_000);
   assert.equal(await kv.get("k"), undefined, "the TTL the cache below knew holds above too");
   await above.close();
+});
+
+test("over an engine that answers late: a read that raced a write of its key does not fill, one that raced other keys does", async () => {
+  const base = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  // A layer beneath the cache whose reads answer 20 ms late with what they read at once, like a database round trip.
+  const late = layerStore(
+    base,
+    {
+      begin: () => undefined,
+      op: <T>(call: OpCall, run: () => Awaitable<T>): Awaitable<T> => {
+        if (call.op !== "kvGetEntry") return run();
+        const value = run();
+        return new Promise<T>((resolve) => setTimeout(() => resolve(value), 20));
+      },
+      end: () => undefined,
+    },
+    {},
+  );
+  const store = withCache(late);
+  const kv = store.kv("ns", { codec: utf8 });
+  await kv.put("k1", "a");
+  await kv.put("k2", "x");
+  const raced = kv.get("k1");
+  await kv.put("k2", "y"); // another key written while the read is out
+  assert.equal(await raced, "a");
+  const hits = store.cache.stats().hits;
+  assert.equal(await kv.get("k1"), "a");
+  assert.equal(store.cache.stats().hits, hits + 1, "the read filled: only its own key's writes refuse a fill");
+
+  store.cache.invalidate("kv", "ns", "k1");
+  const stale = kv.get("k1"); // reads "a" now, answers later
+  await kv.put("k1", "b"); // its own key written while the read is out
+  assert.equal(await stale, "a", "the read itself ran before the write");
+  assert.equal(await kv.get("k1"), "b", "but what it read was not kept");
+  await store.close();
 });

@@ -1,6 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { Awaitable, StoredKvEntry, StoredSlot } from "../engines/engine.js";
+import { DropStamps } from "./drop-stamps.js";
 import { layerStore, storeParts, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
 
 /** Options of {@link withCache}. */
@@ -62,6 +63,8 @@ interface UnitState {
 }
 
 const DEFAULTS = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000 };
+/** Recent drops remembered by key; past it, reads that started before the oldest forgotten drop do not fill. */
+const TRACKED_DROPS = 10_000;
 /** Bookkeeping bytes counted per entry on top of key and value. */
 const ENTRY_OVERHEAD = 64;
 
@@ -79,8 +82,8 @@ function checkLimit(name: string, value: unknown, fallback: number): number {
 class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   private readonly entries = new Map<string, Cached>();
   private bytes = 0;
-  /** Grows with every invalidation: a read that started before one must not store what it read. */
-  private epoch = 0;
+  /** When keys were last dropped: a read that started before a drop of its key must not store what it read. */
+  private readonly drops = new DropStamps(TRACKED_DROPS);
   private counts = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
   private readonly maxEntries: number;
   private readonly maxBytes: number;
@@ -106,7 +109,7 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   clear(): void {
     this.entries.clear();
     this.bytes = 0;
-    this.epoch += 1;
+    this.drops.all();
     this.counts = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
   }
 
@@ -178,10 +181,10 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     const key = cacheKey("kv", ns, call.key as string);
     const now = call.args[2] as number;
     this.counts.misses += 1;
-    const epoch = this.epoch;
+    const started = this.drops.start();
     const fill = (entry: StoredKvEntry | undefined): Uint8Array | undefined => {
       if (entry === undefined) return undefined;
-      if (epoch === this.epoch) {
+      if (this.drops.unchangedSince(key, cacheKey("kv", ns, ""), started)) {
         const until = Math.min(entry.expiresAt ?? Number.POSITIVE_INFINITY, now + this.ttlMs);
         this.store(key, { kv: entry.value.slice(), expiresAt: entry.expiresAt, until, size: key.length + entry.value.byteLength + ENTRY_OVERHEAD });
       }
@@ -195,9 +198,9 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     const key = cacheKey("slot", ns, call.key as string);
     const now = this.clock();
     this.counts.misses += 1;
-    const epoch = this.epoch;
+    const started = this.drops.start();
     const fill = (slot: StoredSlot | undefined): StoredSlot | undefined => {
-      if (slot !== undefined && epoch === this.epoch) {
+      if (slot !== undefined && this.drops.unchangedSince(key, cacheKey("slot", ns, ""), started)) {
         this.store(key, { slot: { version: slot.version, value: slot.value.slice() }, until: now + this.ttlMs, size: key.length + slot.value.byteLength + ENTRY_OVERHEAD });
       }
       return slot;
@@ -239,7 +242,7 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   }
 
   private drop(key: string): void {
-    this.epoch += 1;
+    this.drops.key(key);
     const old = this.entries.get(key);
     if (old === undefined) return;
     this.remove(key, old);
@@ -247,8 +250,8 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   }
 
   private dropNamespace(primitive: "kv" | "slot", namespace: string): void {
-    this.epoch += 1;
     const prefix = cacheKey(primitive, namespace, "");
+    this.drops.namespace(prefix);
     for (const [key, entry] of this.entries) {
       if (!key.startsWith(prefix)) continue;
       this.remove(key, entry);
