@@ -46,7 +46,7 @@ type Command =
   | { op: "since"; key: string; seq: number; limit: number }
   | { op: "lastSeq" }
   | { op: "slotGet"; key: string }
-  | { op: "peek"; key: string; limit: number }
+  | { op: "peek"; key: string; limit: number; afterId: number | undefined }
   | { op: "len"; key: string }
   | { op: "tick"; ms: number }
   | { op: "readSegment"; space: string; segment: string; fromSeq: number; toSeq?: number; limit: number }
@@ -104,7 +104,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("since" as const), key, seq: fc.integer({ min: 0, max: 10 }), limit }) },
   { weight: 1, arbitrary: fc.constant({ op: "lastSeq" as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("slotGet" as const), key }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("peek" as const), key, limit }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("peek" as const), key, limit, afterId: fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("len" as const), key }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 40 }) }) },
   {
@@ -194,7 +194,7 @@ async function apply(store: Store, ns: string, c: Command, clock: { now: number 
     case "slotGet":
       return h.slot.get(c.key);
     case "peek":
-      return h.queue().peek(c.key, c.limit);
+      return c.afterId === undefined ? h.queue().peek(c.key, c.limit) : h.queue().peek(c.key, c.limit, { afterId: c.afterId });
     case "len":
       return h.queue().len(c.key);
     case "tick":
