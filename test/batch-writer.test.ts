@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isStowageError, LIMITS, openStore, utf8, type Store } from "../src/index.js";
-import { BatchWriter, type FlushReport } from "../src/wrappers/batch-writer.js";
+import { BatchWriter, type FlushReport } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
 
 type Engine = "memory" | "sqlite";
@@ -192,4 +192,18 @@ test("maxPending bounds what waits; bad options are INVALID_ARGUMENT", async () 
       assert.throws(() => new BatchWriter(store, options as never), (error: unknown) => isStowageError(error, "INVALID_ARGUMENT"), JSON.stringify(options));
     }
   });
+});
+
+test("a write inside a transaction body of the writer's store is refused at once instead of waiting for the flush forever", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const writer = new BatchWriter(store, { flushIntervalMs: 5 });
+  const early = writer.put("ns", "before", new Uint8Array([1])); // its flush timer is running
+  await assert.rejects(
+    store.transaction(async () => writer.put("ns", "inside", new Uint8Array([2]))),
+    (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && /tx handles/.test((error as Error).message),
+  );
+  await early;
+  await writer.close();
+  assert.deepEqual((await store.kv("ns").list({ keysOnly: true })).entries, [{ key: "before" }]);
+  await store.close();
 });

@@ -191,6 +191,7 @@ test("a cache stacked over a cache: a miss above and a hit below answer correctl
   assert.equal(await kv.get("k"), "v", "a miss above, answered by the cache below");
   assert.equal(await kv.get("k"), "v", "then a hit above");
   assert.deepEqual([above.cache.stats().hits, above.cache.stats().misses], [1, 1]);
+  assert.deepEqual([below.cache.stats().hits, below.cache.stats().misses], [1, 1], "the miss above was one hit below, not two");
   clock.advance(1_000);
   assert.equal(await kv.get("k"), undefined, "the TTL the cache below knew holds above too");
   await above.close();

@@ -371,3 +371,22 @@ test("SQLite: outside a cache, metrics time cache hits as gets; beneath it, they
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("above a rate or size limit, refused calls are counted with their code under the call they refused", async () => {
+  const { withRateLimit, withSizeLimits } = await import("../src/index.js");
+  const base = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const store = withMetrics(withSizeLimits(withRateLimit(base, { ratePerSec: 0.001, burst: 2 }), { maxValueBytes: 4 }));
+  const kv = store.kv("tenant");
+  const outcomes = await Promise.allSettled([
+    kv.put("a", new Uint8Array(1)),
+    kv.put("b", new Uint8Array(9)), // over the size limit
+    kv.put("c", new Uint8Array(1)),
+    kv.put("d", new Uint8Array(1)), // over the rate
+    kv.put("e", new Uint8Array(1)), // over the rate
+  ]);
+  assert.deepEqual(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled", "rejected", "rejected"]);
+  const put = store.metrics.snapshot().series.find((s) => s.op === "kv.put" && s.namespace === "tenant");
+  assert.equal(put?.calls, 5);
+  assert.deepEqual(put?.errors, { LIMIT_EXCEEDED: 1, RATE_LIMITED: 2 });
+  await store.close();
+});

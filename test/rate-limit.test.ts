@@ -425,3 +425,13 @@ test("SQLite: in a group commit a refused write is counted once, its neighbours 
     await store.close();
   }
 });
+
+test("a call waiting for its token when the store beneath is closed fails CLOSED and writes nothing", async () => {
+  const base = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const store = withRateLimit(base, { ratePerSec: 10, burst: 1, onLimit: { waitMaxMs: 1_000 } });
+  await store.kv("ns").put("first", new Uint8Array([1]));
+  const waiting = store.kv("ns").put("second", new Uint8Array([2])); // waits ~100 ms for its token
+  await base.close();
+  await assert.rejects(waiting, { code: "CLOSED" });
+  await store.close();
+});

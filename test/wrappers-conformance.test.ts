@@ -54,7 +54,7 @@ test("a call of the wrapped store, or of a sibling wrapper, inside the wrapper's
     for (const other of [inner, sibling, outer]) {
       await assert.rejects(
         outer.transaction(async () => other.kv("ns").put("k", new Uint8Array([1]))),
-        (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && /would deadlock/.test((error as Error).message),
+        (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && /is refused/.test((error as Error).message),
       );
     }
     // The other way round too: the wrapper's call inside the inner store's body.
@@ -84,9 +84,25 @@ test("closing: the last of two sibling wrappers closes the store beneath; closin
     await assert.rejects(wrapped.kv("ns").get("k"), { code: "CLOSED" });
     await assert.rejects(wrapped.kv("ns").put("k", new Uint8Array([1])), { code: "CLOSED" });
     await assert.rejects(wrapped.transaction(async () => undefined), { code: "CLOSED" });
+    await assert.rejects(wrapped.check(), { code: "CLOSED" });
     const health = await wrapped.health();
     assert.equal(health.status, "unhealthy");
     assert.match(health.reasons.join("\n"), /CLOSED/);
     await wrapped.close();
   }
+});
+
+test("work a transaction body schedules that runs after the body ended is not refused, even while another store's body runs", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const other = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  let later: Promise<unknown> | undefined;
+  await store.transaction(async (tx) => {
+    await tx.kv("ns").put("k", new Uint8Array([1]));
+    later = new Promise((resolve) => setTimeout(resolve, 20)).then(() => store.kv("ns").get("k"));
+  });
+  // An unrelated store's body is running when the timer fires: the first body's token is no longer active.
+  await other.transaction(async () => new Promise((resolve) => setTimeout(resolve, 60)));
+  assert.deepEqual(await later, new Uint8Array([1]));
+  await store.close();
+  await other.close();
 });

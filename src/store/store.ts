@@ -45,11 +45,34 @@ function rootEngine(engine: Engine): Engine {
   return root;
 }
 
+/** One running transaction body: the engine it holds, until it ends. */
+interface BodyToken {
+  readonly root: Engine;
+  active: boolean;
+}
+
 /**
- * The engines whose transaction bodies the current async context runs in: a call of any store over one of them would
- * wait for that transaction forever — the wrapped store's own, a store it wraps, or a sibling wrapper.
+ * The transaction bodies the current async context runs in: a call of any store over the engine one of them holds
+ * would wait for that transaction — the wrapped store's own, a store it wraps, or a sibling wrapper. Work a body
+ * schedules (a timer, an un-awaited promise) keeps this context after the body ends, so a token counts only while
+ * its body runs.
  */
-const transactionBodies = new AsyncLocalStorage<ReadonlySet<Engine>>();
+const transactionBodies = new AsyncLocalStorage<readonly BodyToken[]>();
+/** True inside a running transaction body that holds `root`. */
+function insideBodyOver(root: Engine): boolean {
+  const held = transactionBodies.getStore();
+  return held !== undefined && held.some((t) => t.active && t.root === root);
+}
+
+/**
+ * True when the caller runs inside a transaction body over `store`'s engine (the store's own, or of a store over the
+ * same engine): a helper that would call the store from there (a batch writer's flush) must refuse instead of wait.
+ */
+export function insideTransactionOf(store: unknown): boolean {
+  const parts = (store as Partial<Record<typeof STORE_PARTS, StoreParts>> | undefined)?.[STORE_PARTS];
+  return parts !== undefined && insideBodyOver(rootEngine(parts.engine));
+}
+
 /** Transaction bodies running now, in every store; the context tracking is switched off when none is. */
 let bodiesRunning = 0;
 
@@ -167,8 +190,8 @@ class EngineStore implements Store {
     return this.engineImpl.transaction(async (ops) => {
         const exec = new TransactionExecutor(ops, this.clock);
         const scope = new HandleFactory(exec, () => exec.assertActive());
-        const held = new Set(transactionBodies.getStore());
-        held.add(this.root);
+        const token: BodyToken = { root: this.root, active: true };
+        const held = [...(transactionBodies.getStore() ?? []).filter((t) => t.active), token];
         bodiesRunning += 1;
         try {
           const result = await transactionBodies.run(held, () => body(scope));
@@ -178,6 +201,7 @@ class EngineStore implements Store {
           exec.end();
           // On Node 20 an enabled AsyncLocalStorage installs promise hooks that tax every promise in the process
           // (measured 5–9% on store calls); disabling it when no body runs keeps that cost inside transactions.
+          token.active = false;
           if (--bodiesRunning === 0) transactionBodies.disable();
         }
       });
@@ -234,7 +258,7 @@ class EngineStore implements Store {
 
   /** True inside a transaction body over this store's engine (its own, or one of a store it wraps or that wraps it). */
   private insideOwnTransaction(): boolean {
-    return transactionBodies.getStore()?.has(this.root) === true;
+    return insideBodyOver(this.root);
   }
 
   private assertNotClosed(): void {
@@ -247,7 +271,7 @@ class EngineStore implements Store {
       // The engine is held by the transaction: a store call here would wait for it forever.
       throw new StowageError(
         "INVALID_ARGUMENT",
-        "a store call inside a transaction body over the same engine (of this store, or of a store it wraps or that wraps it) would deadlock; use the tx handles (tx.kv(...), tx.log(...), …)",
+        "a store call inside a transaction body over the same engine (of this store, or of a store it wraps or that wraps it) is refused: it would wait for the transaction (a deadlock) or act outside it; use the tx handles (tx.kv(...), tx.log(...), …)",
       );
     }
   }

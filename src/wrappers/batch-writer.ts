@@ -1,6 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { PutOptions, Store } from "../api/types.js";
+import { insideTransactionOf } from "../store/store.js";
 import { commitRun, splitIntoTransactions, type CommitTally, type FailedWrite } from "./batch-commit.js";
 import { byteSizeOf, copyOptions, type BatchOp, type BatchPushOptions, type PendingWrite } from "./batch-write.js";
 
@@ -171,6 +172,10 @@ export class BatchWriter {
   private add(op: BatchOp, namespace: string, key: string, value: Uint8Array | undefined, options: PendingWrite["options"]): Promise<unknown> {
     const context = { namespace: String(namespace), key: String(key) };
     if (this.closing !== undefined) return Promise.reject(new StowageError("CLOSED", "the BatchWriter is closed", context));
+    if (insideTransactionOf(this.store)) {
+      // Its flush is a transaction of the same store: it would wait for this body, which would wait for the flush.
+      return Promise.reject(new StowageError("INVALID_ARGUMENT", "a BatchWriter write inside a transaction body of its store would wait for that transaction forever; write through the tx handles", context));
+    }
     if (this.pending.length >= this.maxPending) {
       return Promise.reject(new StowageError("LIMIT_EXCEEDED", `the BatchWriter holds ${this.maxPending} pending writes (maxPending); await some first`, context));
     }

@@ -133,8 +133,11 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
    */
   answer(call: OpCall, followUp: boolean): { value: unknown } | undefined {
     if (call.op === "kvGet" || (followUp && call.op === "kvGetEntry")) {
-      const hit = this.lookup(cacheKey("kv", call.namespace as string, call.key as string), call.args[2] as number);
-      if (hit?.kv === undefined) return undefined;
+      const key = cacheKey("kv", call.namespace as string, call.key as string);
+      const now = call.args[2] as number;
+      // A follow-up is the same read seen by a cache above, already counted here: it is not a second hit.
+      const hit = followUp ? this.entries.get(key) : this.lookup(key, now);
+      if (hit?.kv === undefined || now >= hit.until) return undefined;
       // A copy: the bytes codec hands the array to the caller, who may change it.
       return { value: call.op === "kvGet" ? hit.kv.slice() : ({ value: hit.kv.slice(), expiresAt: hit.expiresAt ?? null } satisfies StoredKvEntry) };
     }

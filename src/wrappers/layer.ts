@@ -46,8 +46,11 @@ export interface LayerHooks<S> {
   answer?(call: OpCall, followUp: boolean): { value: unknown } | undefined;
   begin(unit: UnitKind): S;
   op<T>(call: OpCall, run: () => Awaitable<T>, state: S): Awaitable<T>;
-  /** `error` is what the unit failed with, or undefined when it succeeded. */
-  end(state: S, error: unknown): void;
+  /**
+   * `error` is what the unit failed with, or undefined when it succeeded. `call` gives the unit's first operation
+   * (a dry run; undefined for transactions): for a unit a layer beneath refused before any operation ran.
+   */
+  end(state: S, error: unknown, call: () => OpCall | undefined): void;
   /** Runs when the wrapped store closes, before the store beneath it closes. */
   close?(): void | Promise<void>;
 }
@@ -73,29 +76,31 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
 ]);
 
 /** Finishes a unit's state whether `run` answers now, later, or throws. */
-function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>): Awaitable<T> {
+function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>, call: () => OpCall | undefined): Awaitable<T> {
   let answer: Awaitable<T>;
   try {
     answer = run();
   } catch (error) {
-    hooks.end(state, error);
+    hooks.end(state, error, call);
     throw error;
   }
   if (answer instanceof Promise) {
     return answer.then(
       (value) => {
-        hooks.end(state, undefined);
+        hooks.end(state, undefined, call);
         return value;
       },
       (error: unknown) => {
-        hooks.end(state, error);
+        hooks.end(state, error, call);
         throw error;
       },
     );
   }
-  hooks.end(state, undefined);
+  hooks.end(state, undefined, call);
   return answer;
 }
+
+const NO_CALL = (): undefined => undefined;
 
 /** Marks the dry run's operations, so that the layers above pass them through without running their hooks. */
 const DRY_RUN = Symbol("dry run");
@@ -245,14 +250,21 @@ class LayeredEngine<S> implements Engine {
     return answer instanceof Promise ? answer : undefined;
   }
 
+  /** Checked again here: a call that waited at a gate may find the store beneath closed meanwhile. */
   private readNow<T>(work: EngineWork<T>): Awaitable<T> {
+    this.assertBelowOpen();
     const state = this.hooks.begin("read");
-    return settle(this.hooks, state, () => this.inner.read((ops) => work(this.view(ops, "read", state))));
+    return settle(this.hooks, state, () => this.inner.read((ops) => work(this.view(ops, "read", state))), () => firstCall(work, "read"));
   }
 
   private writeNow<T>(work: EngineWork<T>): Promise<T> {
+    try {
+      this.assertBelowOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const state = this.hooks.begin("write");
-    return settle(this.hooks, state, () => this.inner.write((ops) => work(this.view(ops, "write", state)))) as Promise<T>;
+    return settle(this.hooks, state, () => this.inner.write((ops) => work(this.view(ops, "write", state))), () => firstCall(work, "write")) as Promise<T>;
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
@@ -262,10 +274,15 @@ class LayeredEngine<S> implements Engine {
       return Promise.reject(error);
     }
     const state = this.hooks.begin("transaction");
-    return settle(this.hooks, state, () => this.inner.transaction((ops) => body(this.view(ops, "transaction", state)))) as Promise<T>;
+    return settle(this.hooks, state, () => this.inner.transaction((ops) => body(this.view(ops, "transaction", state))), NO_CALL) as Promise<T>;
   }
 
   check(): Promise<string[]> {
+    try {
+      this.assertBelowOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.inner.check();
   }
 

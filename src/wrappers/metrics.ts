@@ -202,9 +202,14 @@ class MetricsRecorder implements LayerHooks<UnitState>, MetricsSource {
     return answer;
   }
 
-  end(state: UnitState, error: unknown): void {
-    const series = state.unit === "transaction" ? this.seriesIn(this.transactions, TRANSACTION_INDEX) : state.series;
-    // A unit that made no engine call (a cache hit beneath, `queue.dropOldest(key, 0)`) has nothing to time.
+  end(state: UnitState, error: unknown, call: () => OpCall | undefined): void {
+    let series = state.unit === "transaction" ? this.seriesIn(this.transactions, TRANSACTION_INDEX) : state.series;
+    if (series === undefined && error !== undefined) {
+      // Refused beneath before any operation ran (a rate or size limit's gate): counted under the call it refused.
+      const refused = call();
+      if (refused !== undefined) series = this.seriesOf(OP_INDEX[refused.op], refused.namespace);
+    }
+    // A unit that made no engine call (`queue.dropOldest(key, 0)`) has nothing to time.
     if (series === undefined) return;
     const at = this.settings.now();
     series.calls += 1;
