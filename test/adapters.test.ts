@@ -9,28 +9,13 @@ import { test } from "node:test";
 import { CheckpointStore, createRuntime, DeadLetterQueue, isStowageError, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
+import { withEngineStore, type EngineName } from "./helpers/engine-store.js";
 
 const pgServer = usePostgresServer();
 
-type Engine = "memory" | "sqlite" | "postgres";
-
 /** Opens a fresh store of `engine` for `body`, then closes and removes it. */
-async function withStore(engine: Engine, name: string, body: (store: Store, options: OpenStoreOptions) => Promise<void>): Promise<void> {
-  const tmp = tempDir(`adapters-${name}`);
-  const options: OpenStoreOptions =
-    engine === "memory"
-      ? { backend: "memory" }
-      : engine === "sqlite"
-        ? { backend: "sqlite", path: join(tmp.dir, "store.db"), busyTimeoutMs: 10_000 }
-        : { backend: "postgres", dsn: pgServer().dsn, schema: `adapters_${name}`, poolSize: 4 };
-  const store = await openStore({ ...options, sweepIntervalMs: 0 });
-  try {
-    await body(store, options);
-  } finally {
-    await store.close();
-    tmp.remove();
-  }
-}
+const withStore = (engine: EngineName, name: string, body: (store: Store, options: OpenStoreOptions) => Promise<void>): Promise<void> =>
+  withEngineStore(engine, "adapters", name, () => pgServer().dsn, body);
 
 for (const engine of ["memory", "sqlite", "postgres"] as const) {
   test(`${engine}: CheckpointStore keeps one value per source, lists by prefix in pages, and has a typed view`, async () => {

@@ -10,30 +10,16 @@ import { canonicalSchema, SCHEMAS_NAMESPACE, SchemaRegistry, schemaFingerprint, 
 import { LIMITS, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
+import { withEngineStore, type EngineName } from "./helpers/engine-store.js";
 
 const pgServer = usePostgresServer();
-
-type Engine = "memory" | "sqlite" | "postgres";
 
 const START = 1_700_000_000_000;
 
 /** Opens a fresh store of `engine` for `body` (with a clock that moves 1 s per reading), then closes and removes it. */
-async function withStore(engine: Engine, name: string, body: (store: Store, options: OpenStoreOptions) => Promise<void>): Promise<void> {
-  const tmp = tempDir(`schemas-${name}`);
-  const options: OpenStoreOptions =
-    engine === "memory"
-      ? { backend: "memory" }
-      : engine === "sqlite"
-        ? { backend: "sqlite", path: join(tmp.dir, "store.db"), busyTimeoutMs: 10_000 }
-        : { backend: "postgres", dsn: pgServer().dsn, schema: `schemas_${name}`, poolSize: 4 };
+function withStore(engine: EngineName, name: string, body: (store: Store, options: OpenStoreOptions) => Promise<void>): Promise<void> {
   let now = START;
-  const store = await openStore({ ...options, sweepIntervalMs: 0, clock: () => (now += 1_000) });
-  try {
-    await body(store, options);
-  } finally {
-    await store.close();
-    tmp.remove();
-  }
+  return withEngineStore(engine, "schemas", name, () => pgServer().dsn, body, () => (now += 1_000));
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
