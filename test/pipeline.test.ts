@@ -20,7 +20,7 @@ import { withMemoryStore } from "./helpers/memory-store.js";
 
 /** startChild resolves names from the compiled test/fixtures folder: this is the compiled examples/pipeline/main.js. */
 const MAIN = "../../examples/pipeline/main";
-const SINK_NAMES = DEMO_SINKS.map((sink) => sink.name);
+const SINK_NAMES: readonly string[] = DEMO_SINKS.map((sink) => sink.name);
 
 // ---------------------------------------------------------------- commit policies
 
@@ -194,6 +194,8 @@ interface Observed {
   delivered: Map<string, Map<number, number>>;
   /** Per sink: the seqs quarantined, in queue order. */
   quarantined: Map<string, number[]>;
+  /** Per sink: the seqs dead-lettered (a best-effort sink's retries ran out). */
+  deadLetters: Map<string, number[]>;
   deadLettered: number;
   problems: string[];
 }
@@ -204,6 +206,7 @@ async function observe(path: string): Promise<Observed> {
     const checkpoint = (await CheckpointStore.withCodec(store, json<{ seq: number }>()).get(SOURCE_ID))?.seq ?? 0;
     const delivered = new Map<string, Map<number, number>>();
     const quarantined = new Map<string, number[]>();
+    const deadLetters = new Map<string, number[]>();
     let deadLettered = 0;
     for (const name of SINK_NAMES) {
       const counts = new Map<number, number>();
@@ -224,22 +227,35 @@ async function observe(path: string): Promise<Observed> {
         afterId = page.at(-1)?.id ?? afterId;
       }
       quarantined.set(name, seqs);
-      deadLettered += await new DeadLetterQueue(store, { name }).len();
+      const lettered: number[] = [];
+      const dlq = new DeadLetterQueue(store, { name, codec: json<{ seq: number }>() });
+      for (let afterId = 0; ; ) {
+        const page = await dlq.peek(1_000, { afterId });
+        lettered.push(...page.map((entry) => entry.event.seq));
+        if (page.length < 1_000) break;
+        afterId = page.at(-1)?.id ?? afterId;
+      }
+      deadLetters.set(name, lettered);
+      deadLettered += lettered.length;
     }
-    return { checkpoint, delivered, quarantined, deadLettered, problems: (await store.check()).problems };
+    return { checkpoint, delivered, quarantined, deadLetters, deadLettered, problems: (await store.check()).problems };
   } finally {
     await store.close();
   }
 }
 
 /** The seqs each demo sink's own rule refuses, among 1..EVENTS: the test's expectation of the quarantines. */
-const REFUSED = new Map(DEMO_SINKS.map((sink) => [sink.name, Array.from({ length: EVENTS }, (_, i) => eventAt(i + 1)).filter((event) => sink.refuse(event) !== undefined).map((event) => event.seq)]));
+const REFUSED = new Map<string, number[]>(DEMO_SINKS.map((sink) => [sink.name, Array.from({ length: EVENTS }, (_, i) => eventAt(i + 1)).filter((event) => sink.refuse(event) !== undefined).map((event) => event.seq)]));
 
-/** The highest seq such that every event up to it reached every sink (delivered, or quarantined by that sink). */
-function deliveredPrefix(observed: Observed): number {
-  const reached = SINK_NAMES.map((name) => {
+/**
+ * The highest seq such that every event up to it reached each of `sinks` (delivered, or quarantined by that sink; with
+ * `orLettered`, or dead-lettered for it).
+ */
+function deliveredPrefix(observed: Observed, sinks: readonly string[] = SINK_NAMES, orLettered = false): number {
+  const reached = sinks.map((name) => {
     const seqs = new Set(observed.delivered.get(name)?.keys());
     for (const seq of observed.quarantined.get(name) ?? []) seqs.add(seq);
+    if (orLettered) for (const seq of observed.deadLetters.get(name) ?? []) seqs.add(seq);
     return seqs;
   });
   let prefix = 0;
@@ -247,27 +263,50 @@ function deliveredPrefix(observed: Observed): number {
   return prefix;
 }
 
+/** A run of main.js under a policy: the sinks it requires, and the flags that make the best-effort ones fail. */
+interface CrashConfig {
+  policy: string;
+  required: readonly string[];
+  flags: readonly string[];
+}
+
+const CRASH_CONFIGS: readonly CrashConfig[] = [
+  { policy: "all", required: SINK_NAMES, flags: [] },
+  // The flaky sink is best effort and gives up after 2 attempts at a 60% failure rate: it dead-letters often.
+  { policy: "required:warehouse,audit", required: ["warehouse", "audit"], flags: ["--failure-rate", "0.6", "--max-attempts", "2"] },
+];
+
 /** What must hold after any kill: the store is sound, and the checkpoint is behind delivery and never went back. */
-function checkAfterKill(observed: Observed, previousCheckpoint: number, when: string): void {
+function checkAfterKill(observed: Observed, previousCheckpoint: number, when: string, config: CrashConfig = CRASH_CONFIGS[0] as CrashConfig): void {
   assert.deepEqual(observed.problems, [], `${when}: store.check()`);
   assert.ok(observed.checkpoint >= previousCheckpoint, `${when}: the checkpoint went back from ${previousCheckpoint} to ${observed.checkpoint}`);
-  const prefix = deliveredPrefix(observed);
-  assert.ok(observed.checkpoint <= prefix, `${when}: the checkpoint (${observed.checkpoint}) ran ahead of delivery (every sink has 1..${prefix})`);
+  const prefix = deliveredPrefix(observed, config.required);
+  assert.ok(observed.checkpoint <= prefix, `${when}: the checkpoint (${observed.checkpoint}) ran ahead of delivery (every required sink has 1..${prefix})`);
+  // A best-effort sink may miss events, but only into its dead letters, committed with the checkpoint that passes them.
+  const handled = deliveredPrefix(observed, SINK_NAMES, true);
+  assert.ok(observed.checkpoint <= handled, `${when}: an event up to the checkpoint (${observed.checkpoint}) neither reached a sink nor was dead-lettered (all handled up to ${handled})`);
   for (const name of SINK_NAMES) {
     const refused = new Set(REFUSED.get(name));
     const quarantined = observed.quarantined.get(name) ?? [];
     // Quarantining commits with the checkpoint that passes the event: exactly once, never beyond the checkpoint.
-    assert.deepEqual(quarantined, REFUSED.get(name)?.filter((seq) => seq <= observed.checkpoint), `${when}: quarantine of ${name}`);
+    // A batch a best-effort sink never took is dead-lettered whole: its rule never saw those events.
+    const lettered = new Set(observed.deadLetters.get(name));
+    assert.deepEqual(quarantined, REFUSED.get(name)?.filter((seq) => seq <= observed.checkpoint && !lettered.has(seq)), `${when}: quarantine of ${name}`);
     const wronglyDelivered = [...(observed.delivered.get(name)?.keys() ?? [])].filter((seq) => refused.has(seq));
     assert.deepEqual(wronglyDelivered, [], `${when}: ${name} delivered events its rule refuses`);
   }
-  assert.equal(observed.deadLettered, 0, `${when}: under policy all nothing is dead-lettered`);
+  for (const name of SINK_NAMES) {
+    const lettered = observed.deadLetters.get(name) ?? [];
+    if (config.required.includes(name)) assert.deepEqual(lettered, [], `${when}: required sink ${name} has no dead letters`);
+    assert.ok(lettered.every((seq) => seq <= observed.checkpoint), `${when}: ${name} dead-lettered past the checkpoint`);
+  }
 }
 
-test("main.js on SQLite, SIGKILLed at random moments and restarted: the checkpoint never runs ahead of delivery, and every event reaches every sink", async (t) => {
+for (const config of CRASH_CONFIGS) {
+test(`main.js on SQLite under policy ${config.policy}, SIGKILLed at random moments and restarted: the checkpoint never runs ahead of delivery, and every event reaches every required sink`, async (t) => {
   const tmp = tempDir("pipeline");
   const db = join(tmp.dir, "pipeline.db");
-  const args = ["--events", String(EVENTS), "--db", db, "--policy", "all", "--seed", String(SEED), "--max-batch-events", "20"];
+  const args = ["--events", String(EVENTS), "--db", db, "--policy", config.policy, "--seed", String(SEED), "--max-batch-events", "20", ...config.flags];
   const random = seeded(SEED);
   const children: Child[] = [];
   let checkpoint = 0;
@@ -287,24 +326,26 @@ test("main.js on SQLite, SIGKILLed at random moments and restarted: the checkpoi
       const observed = await observe(db);
       if (exit.signal === "SIGKILL") {
         killedAt.push(observed.checkpoint);
-        checkAfterKill(observed, checkpoint, `after kill ${killedAt.length} (round ${round})`);
+        checkAfterKill(observed, checkpoint, `after kill ${killedAt.length} (round ${round})`, config);
         checkpoint = observed.checkpoint;
         continue;
       }
       // It finished before the kill came, or this was the last round.
       assert.equal(exit.code, 0, `round ${round}: main.js failed\n${child.describe()}`);
       assert.ok(child.lines.some((line) => line.startsWith(`done: checkpoint at seq ${EVENTS} of ${EVENTS}`)), child.describe());
-      checkAfterKill(observed, checkpoint, "at the end");
+      checkAfterKill(observed, checkpoint, "at the end", config);
       assert.equal(observed.checkpoint, EVENTS);
-      assert.equal(deliveredPrefix(observed), EVENTS, "every event reached every sink");
-      const repeats = SINK_NAMES.map((name) => {
+      assert.equal(deliveredPrefix(observed, config.required), EVENTS, "every event reached every required sink");
+      assert.equal(deliveredPrefix(observed, SINK_NAMES, true), EVENTS, "every event reached every sink or its dead letters");
+      if (config.required.length < SINK_NAMES.length) assert.ok(observed.deadLettered > 0, "the best-effort sink gave up on some events: this run tested dead-lettering");
+      const repeats = config.required.map((name) => {
         const counts = [...(observed.delivered.get(name)?.values() ?? [])];
         assert.equal(counts.length + (REFUSED.get(name)?.length ?? 0), EVENTS, `${name}: every event delivered or quarantined`);
         return `${name} ${counts.reduce((sum, count) => sum + count - 1, 0)}`;
       });
       finished = true;
       t.diagnostic(`${killedAt.length} kills at checkpoints ${killedAt.join(", ")}; ${round + 1} runs in all`);
-      t.diagnostic(`repeat deliveries (at-least-once): ${repeats.join(", ")}; quarantined: ${SINK_NAMES.map((name) => `${name} ${REFUSED.get(name)?.length}`).join(", ")}`);
+      t.diagnostic(`repeat deliveries (at-least-once): ${repeats.join(", ")}; quarantined: ${SINK_NAMES.map((name) => `${name} ${observed.quarantined.get(name)?.length ?? 0}`).join(", ")}; dead-lettered: ${observed.deadLettered}`);
       break;
     }
     assert.ok(finished, `main.js did not finish within ${KILLS + 1} runs`);
@@ -317,6 +358,7 @@ test("main.js on SQLite, SIGKILLed at random moments and restarted: the checkpoi
     tmp.remove();
   }
 });
+}
 
 test("main.js: a bad flag exits 2 with the usage; a policy that cannot be met exits 1 and leaves the checkpoint where it was", async () => {
   const tmp = tempDir("pipeline-cli");
