@@ -175,6 +175,11 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
       await owning.close();
       await assert.rejects(async () => store.kv("x").get("k"), { code: "CLOSED" }, "an owning runtime closes the store");
     });
+    await withStore(engine, `runtime_options_${engine}`, async (store) => {
+      await assert.rejects(createRuntime(store, { owns: true } as never), { code: "INVALID_ARGUMENT" });
+      await assert.rejects(createRuntime(store, { ownsStore: "yes" } as never), { code: "INVALID_ARGUMENT" });
+      await assert.rejects(createRuntime(store, { heldEvents: { maxLength: 0 } }), { code: "INVALID_ARGUMENT" });
+    });
   });
 }
 

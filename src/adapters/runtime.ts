@@ -8,6 +8,8 @@ import { DeadLetterQueue, Quarantine } from "./quarantine.js";
 import { SchemaRegistry, type SchemaRegistryOptions } from "./schema-registry.js";
 import { SnapshotCursor } from "./snapshot-cursor.js";
 
+const RUNTIME_OPTIONS = ["schemas", "heldEvents", "ownsStore"];
+
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
   /** Options of the schema registry (`live: false` to stop it following other processes' registrations). */
@@ -52,7 +54,15 @@ export interface Runtime {
  */
 export async function createRuntime(store: Store, options: RuntimeOptions = {}): Promise<Runtime> {
   if (typeof options !== "object" || options === null) throw new StowageError("INVALID_ARGUMENT", "runtime options must be an object");
+  for (const field of Object.keys(options)) {
+    if (!RUNTIME_OPTIONS.includes(field)) throw new StowageError("INVALID_ARGUMENT", `runtime options have an unknown field "${field}"; they accept ${RUNTIME_OPTIONS.join(", ")}`);
+  }
+  if (options.ownsStore !== undefined && typeof options.ownsStore !== "boolean") {
+    throw new StowageError("INVALID_ARGUMENT", `ownsStore must be a boolean, got ${typeof options.ownsStore}`);
+  }
   const held = options.heldEvents ?? {};
+  // Checked now rather than at the first push: a handle with these bounds is taken once here.
+  new Quarantine(store, { ...held, name: "default" });
   const schemas = await SchemaRegistry.open(store, options.schemas);
   let closing: Promise<void> | undefined;
   return {
