@@ -200,6 +200,17 @@ interface Observed {
   problems: string[];
 }
 
+/** The event seqs a quarantine or dead-letter queue holds, in queue order, over every page. */
+async function heldSeqs(held: Quarantine<{ seq: number }> | DeadLetterQueue<{ seq: number }>): Promise<number[]> {
+  const seqs: number[] = [];
+  for (let afterId = 0; ; ) {
+    const page = await held.peek(1_000, { afterId });
+    seqs.push(...page.map((entry) => entry.event.seq));
+    if (page.length < 1_000) return seqs;
+    afterId = page.at(-1)?.id ?? afterId;
+  }
+}
+
 async function observe(path: string): Promise<Observed> {
   const store = await openStore({ path, sweepIntervalMs: 0 });
   try {
@@ -218,23 +229,8 @@ async function observe(path: string): Promise<Observed> {
         after = page.at(-1)?.seq ?? after;
       }
       delivered.set(name, counts);
-      const seqs: number[] = [];
-      const quarantine = new Quarantine(store, { name, codec: json<{ seq: number }>() });
-      for (let afterId = 0; ; ) {
-        const page = await quarantine.peek(1_000, { afterId });
-        seqs.push(...page.map((entry) => entry.event.seq));
-        if (page.length < 1_000) break;
-        afterId = page.at(-1)?.id ?? afterId;
-      }
-      quarantined.set(name, seqs);
-      const lettered: number[] = [];
-      const dlq = new DeadLetterQueue(store, { name, codec: json<{ seq: number }>() });
-      for (let afterId = 0; ; ) {
-        const page = await dlq.peek(1_000, { afterId });
-        lettered.push(...page.map((entry) => entry.event.seq));
-        if (page.length < 1_000) break;
-        afterId = page.at(-1)?.id ?? afterId;
-      }
+      quarantined.set(name, await heldSeqs(new Quarantine(store, { name, codec: json<{ seq: number }>() })));
+      const lettered = await heldSeqs(new DeadLetterQueue(store, { name, codec: json<{ seq: number }>() }));
       deadLetters.set(name, lettered);
       deadLettered += lettered.length;
     }
