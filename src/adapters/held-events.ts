@@ -1,5 +1,6 @@
 import { bytes, type Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
+import { checkOptionalInteger } from "../store/validate.js";
 import type { OverflowPolicy, Queue, TransactionScope } from "../api/types.js";
 
 /** Longest reason kept with a held event, in UTF-8 bytes. */
@@ -98,10 +99,7 @@ export class HeldEvents<T = Uint8Array> {
    */
   async replay(handler: (entry: HeldEvent<T>) => boolean | Promise<boolean>, options: ReplayOptions = {}): Promise<ReplayReport> {
     if (typeof handler !== "function") throw new StowageError("INVALID_ARGUMENT", "replay needs a handler function", { namespace: this.namespace, key: this.name });
-    const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
-    if (!Number.isSafeInteger(limit) || limit < 0) {
-      throw new StowageError("INVALID_ARGUMENT", `replay limit must be a whole number ≥ 0, got ${String(options.limit)}`, { namespace: this.namespace, key: this.name });
-    }
+    const limit = checkOptionalInteger(this.namespace, "replay limit", options.limit, Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER, this.name);
     const budget = Math.min(limit, await this.len());
     const report: ReplayReport = { accepted: 0, refused: 0 };
     let afterId = 0;

@@ -1,5 +1,5 @@
 import type { Codec } from "../api/codec.js";
-import { StowageError } from "../api/errors.js";
+import { checkBoolean, checkOptions } from "../store/validate.js";
 import type { Store } from "../api/types.js";
 import { CheckpointStore } from "./checkpoint-store.js";
 import type { HeldEventsOptions } from "./held-events.js";
@@ -53,13 +53,8 @@ export interface Runtime {
  * ```
  */
 export async function createRuntime(store: Store, options: RuntimeOptions = {}): Promise<Runtime> {
-  if (typeof options !== "object" || options === null) throw new StowageError("INVALID_ARGUMENT", "runtime options must be an object");
-  for (const field of Object.keys(options)) {
-    if (!RUNTIME_OPTIONS.includes(field)) throw new StowageError("INVALID_ARGUMENT", `runtime options have an unknown field "${field}"; they accept ${RUNTIME_OPTIONS.join(", ")}`);
-  }
-  if (options.ownsStore !== undefined && typeof options.ownsStore !== "boolean") {
-    throw new StowageError("INVALID_ARGUMENT", `ownsStore must be a boolean, got ${typeof options.ownsStore}`);
-  }
+  checkOptions(undefined, "runtime options", options, RUNTIME_OPTIONS);
+  checkBoolean(undefined, "ownsStore", options.ownsStore);
   const held = options.heldEvents ?? {};
   // Checked now rather than at the first push: a handle with these bounds is taken once here.
   new Quarantine(store, { ...held, name: "default" });

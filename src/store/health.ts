@@ -1,11 +1,14 @@
-import { isStowageError, StowageError } from "../api/errors.js";
+import { isStowageError } from "../api/errors.js";
 import type { HealthOptions, HealthReport } from "../api/types.js";
 import type { Engine, EngineFacts } from "../engines/engine.js";
+import { checkOptionalInteger, checkOptions } from "./validate.js";
 
 /** The namespace the probe reads: a log's last sequence, one indexed lookup that no data of stowage's uses. */
 export const PROBE_NAMESPACE = "stowage.health";
 const DEFAULT_TIMEOUT_MS = 1_000;
 const DEFAULT_DEGRADED_MS = 100;
+/** Longest probe time an option may name: a minute. */
+const MAX_PROBE_MS = 60_000;
 
 /** The probe read, on the engine itself (layers pass it down untouched, so a rate limit never refuses a probe). */
 export function probeEngine(engine: Engine): Promise<unknown> {
@@ -17,22 +20,15 @@ export function probeEngine(engine: Engine): Promise<unknown> {
   }
 }
 
-function checkMs(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new StowageError("INVALID_ARGUMENT", `health option ${name} must be a whole number ≥ 1, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Probes the engine with one cheap read and gathers its facts. Unhealthy when the probe fails or takes longer than
  * `timeoutMs`; degraded when it takes `degradedMs` or more, or the engine reports a warning (a pool with waiting
  * calls, a nearly full disk). Never throws for an engine problem: that is what the report is for.
  */
 export async function checkHealth(engine: Engine, open: boolean, options: HealthOptions = {}): Promise<HealthReport> {
-  const timeoutMs = checkMs("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS);
-  const degradedMs = checkMs("degradedMs", options.degradedMs, DEFAULT_DEGRADED_MS);
+  const opts = checkOptions(undefined, "health options", options, ["timeoutMs", "degradedMs"]);
+  const timeoutMs = checkOptionalInteger(undefined, "health option timeoutMs", opts.timeoutMs, DEFAULT_TIMEOUT_MS, 1, MAX_PROBE_MS);
+  const degradedMs = checkOptionalInteger(undefined, "health option degradedMs", opts.degradedMs, DEFAULT_DEGRADED_MS, 1, MAX_PROBE_MS);
   const base = { engine: engine.name, location: engine.location, checkedAt: Date.now() };
   if (!open) return { ...base, status: "unhealthy", probeMs: 0, reasons: ["the store is closed"], facts: {} };
   const started = performance.now();

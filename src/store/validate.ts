@@ -104,12 +104,25 @@ export function checkInteger(
   return value;
 }
 
-export function checkBoolean(namespace: string, argument: string, value: unknown): boolean {
+export function checkBoolean(namespace: string | undefined, argument: string, value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== "boolean") {
     throw new StowageError("INVALID_ARGUMENT", `${argument} must be a boolean, got ${describeValue(value)}`, { namespace });
   }
   return value;
+}
+
+/** An optional whole number: `fallback` when absent, else checked as {@link checkInteger}. */
+export function checkOptionalInteger(
+  namespace: string | undefined,
+  argument: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  key?: string,
+): number {
+  return value === undefined ? fallback : checkInteger(namespace, argument, value, min, max, key);
 }
 
 /** Options must be a plain object (or absent); unknown fields are a mistake worth reporting. */

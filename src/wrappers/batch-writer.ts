@@ -2,6 +2,7 @@ import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { PutOptions, Store } from "../api/types.js";
 import { insideTransactionOf } from "../store/store.js";
+import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { commitRun, splitIntoTransactions, type CommitTally, type FailedWrite } from "./batch-commit.js";
 import { byteSizeOf, copyOptions, type BatchOp, type BatchPushOptions, type PendingWrite } from "./batch-write.js";
 
@@ -109,18 +110,11 @@ export class BatchWriter {
     if (typeof store !== "object" || store === null || typeof store.transaction !== "function") {
       throw new StowageError("INVALID_ARGUMENT", "BatchWriter needs a store");
     }
-    if (typeof options !== "object" || options === null || Array.isArray(options)) {
-      throw new StowageError("INVALID_ARGUMENT", "BatchWriter options must be an object");
-    }
-    for (const field of Object.keys(options)) {
-      if (!OPTION_NAMES.includes(field)) {
-        throw new StowageError("INVALID_ARGUMENT", `BatchWriter options have an unknown field "${field}"; it accepts ${OPTION_NAMES.join(", ")}`);
-      }
-    }
-    this.maxWrites = whole("maxWrites", options.maxWrites, DEFAULTS.maxWrites, 1, LIMITS.maxTransactionWrites);
-    this.maxBytes = whole("maxBytes", options.maxBytes, DEFAULTS.maxBytes, 1, LIMITS.maxTransactionBytes);
-    this.flushIntervalMs = whole("flushIntervalMs", options.flushIntervalMs, DEFAULTS.flushIntervalMs, 0, MAX_INTERVAL_MS);
-    this.maxPending = whole("maxPending", options.maxPending, DEFAULTS.maxPending, 1, Number.MAX_SAFE_INTEGER);
+    checkOptions(undefined, "BatchWriter options", options, OPTION_NAMES);
+    this.maxWrites = checkOptionalInteger(undefined, "maxWrites", options.maxWrites, DEFAULTS.maxWrites, 1, LIMITS.maxTransactionWrites);
+    this.maxBytes = checkOptionalInteger(undefined, "maxBytes", options.maxBytes, DEFAULTS.maxBytes, 1, LIMITS.maxTransactionBytes);
+    this.flushIntervalMs = checkOptionalInteger(undefined, "flushIntervalMs", options.flushIntervalMs, DEFAULTS.flushIntervalMs, 0, MAX_INTERVAL_MS);
+    this.maxPending = checkOptionalInteger(undefined, "maxPending", options.maxPending, DEFAULTS.maxPending, 1, Number.MAX_SAFE_INTEGER);
     if (options.onFlush !== undefined && typeof options.onFlush !== "function") {
       throw new StowageError("INVALID_ARGUMENT", "onFlush must be a function");
     }
@@ -235,12 +229,4 @@ export class BatchWriter {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function whole(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new StowageError("INVALID_ARGUMENT", `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
 }

@@ -1,6 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { Awaitable, StoredKvEntry, StoredSlot } from "../engines/engine.js";
+import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { DropStamps } from "./drop-stamps.js";
 import { layerStore, storeParts, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
 
@@ -70,14 +71,6 @@ const ENTRY_OVERHEAD = 64;
 
 const cacheKey = (primitive: "kv" | "slot", namespace: string, key: string): string => `${primitive}\u0000${namespace}\u0000${key}`;
 
-function checkLimit(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new StowageError("INVALID_ARGUMENT", `cache option ${name} must be a whole number ≥ 1, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** The read-through LRU behind {@link withCache}. */
 class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   private readonly entries = new Map<string, Cached>();
@@ -93,13 +86,11 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     options: CacheOptions,
     private readonly clock: () => number,
   ) {
-    if (typeof options !== "object" || options === null) throw new StowageError("INVALID_ARGUMENT", "cache options must be an object");
-    for (const field of Object.keys(options)) {
-      if (!(field in DEFAULTS)) throw new StowageError("INVALID_ARGUMENT", `cache options have an unknown field "${field}"; they accept maxEntries, maxBytes, ttlMs`);
-    }
-    this.maxEntries = checkLimit("maxEntries", options.maxEntries, DEFAULTS.maxEntries);
-    this.maxBytes = checkLimit("maxBytes", options.maxBytes, DEFAULTS.maxBytes);
-    this.ttlMs = checkLimit("ttlMs", options.ttlMs, DEFAULTS.ttlMs);
+    const opts = checkOptions(undefined, "cache options", options, Object.keys(DEFAULTS));
+    const limit = (name: keyof typeof DEFAULTS): number => checkOptionalInteger(undefined, `cache option ${name}`, opts[name], DEFAULTS[name], 1, Number.MAX_SAFE_INTEGER);
+    this.maxEntries = limit("maxEntries");
+    this.maxBytes = limit("maxBytes");
+    this.ttlMs = limit("ttlMs");
   }
 
   stats(): CacheStats {

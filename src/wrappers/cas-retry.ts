@@ -1,5 +1,6 @@
 import { isStowageError, StowageError } from "../api/errors.js";
 import type { Slot, Versioned } from "../api/types.js";
+import { checkOptionalInteger } from "../store/validate.js";
 
 /**
  * What a {@link withCasRetry} attempt returns when its compare-and-swap lost to a concurrent writer (a Slot's `cas`
@@ -134,9 +135,9 @@ function checkSettings(options: CasRetryOptions): Settings {
     throw new StowageError("INVALID_ARGUMENT", `withCasRetry options must be an object, got ${options === null ? "null" : typeof options}`);
   }
   const context = contextOf(options);
-  const attempts = whole("attempts", options.attempts, DEFAULT_ATTEMPTS, 1, MAX_ATTEMPTS, context);
-  const baseDelayMs = whole("baseDelayMs", options.baseDelayMs, DEFAULT_BASE_DELAY_MS, 0, MAX_DELAY_MS, context);
-  const maxDelayMs = whole("maxDelayMs", options.maxDelayMs, Math.max(DEFAULT_MAX_DELAY_MS, baseDelayMs), 0, MAX_DELAY_MS, context);
+  const attempts = checkOptionalInteger(context.namespace, "attempts", options.attempts, DEFAULT_ATTEMPTS, 1, MAX_ATTEMPTS, context.key);
+  const baseDelayMs = checkOptionalInteger(context.namespace, "baseDelayMs", options.baseDelayMs, DEFAULT_BASE_DELAY_MS, 0, MAX_DELAY_MS, context.key);
+  const maxDelayMs = checkOptionalInteger(context.namespace, "maxDelayMs", options.maxDelayMs, Math.max(DEFAULT_MAX_DELAY_MS, baseDelayMs), 0, MAX_DELAY_MS, context.key);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new StowageError("INVALID_ARGUMENT", "signal must be an AbortSignal", context);
   }
@@ -146,14 +147,6 @@ function checkSettings(options: CasRetryOptions): Settings {
     }
   }
   return { attempts, baseDelayMs, maxDelayMs, signal: options.signal, random: options.random ?? Math.random, sleep: options.sleep ?? sleep };
-}
-
-function whole(name: string, value: unknown, fallback: number, min: number, max: number, context: ReturnType<typeof contextOf>): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new StowageError("INVALID_ARGUMENT", `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`, context);
-  }
-  return value;
 }
 
 function contextOf(options: unknown): { namespace?: string; key?: string } {

@@ -3,6 +3,7 @@ import type { Registry, RegistryContentType } from "prom-client";
 import { isStowageError, StowageError, type ErrorCode } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { Awaitable } from "../engines/engine.js";
+import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { layerStore, type LayerHooks, type OpCall, type OpName, type UnitKind } from "./layer.js";
 import { promClient, registerMetrics, type MetricsSource } from "./metrics-prometheus.js";
 import { Series, type WindowStats } from "./metrics-series.js";
@@ -298,21 +299,8 @@ class MetricsRecorder implements LayerHooks<UnitState>, MetricsSource {
   }
 }
 
-function whole(name: string, value: unknown, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new StowageError("INVALID_ARGUMENT", `metrics option ${name} must be a whole number from 1 to ${max.toLocaleString("en-US")}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function checkOptions(options: MetricsOptions): Settings & { registry: Registry<RegistryContentType> | undefined } {
-  if (typeof options !== "object" || options === null) throw new StowageError("INVALID_ARGUMENT", "metrics options must be an object");
-  for (const field of Object.keys(options)) {
-    if (!OPTION_FIELDS.includes(field)) {
-      throw new StowageError("INVALID_ARGUMENT", `metrics options have an unknown field "${field}"; they accept ${OPTION_FIELDS.join(", ")}`);
-    }
-  }
+function settingsOf(options: MetricsOptions): Settings & { registry: Registry<RegistryContentType> | undefined } {
+  checkOptions(undefined, "metrics options", options, OPTION_FIELDS);
   if (options.now !== undefined && typeof options.now !== "function") throw new StowageError("INVALID_ARGUMENT", "metrics option now must be a function returning ms");
   const prefix = options.prefix ?? DEFAULTS.prefix;
   if (typeof prefix !== "string" || !/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/.test(prefix)) {
@@ -323,9 +311,9 @@ function checkOptions(options: MetricsOptions): Settings & { registry: Registry<
     throw new StowageError("INVALID_ARGUMENT", "metrics option registry must be a prom-client Registry");
   }
   return {
-    windowMs: whole("windowMs", options.windowMs, DEFAULTS.windowMs, 7 * 24 * 3_600_000),
-    samplesPerSeries: whole("samplesPerSeries", options.samplesPerSeries, DEFAULTS.samplesPerSeries, 1_000_000),
-    maxNamespaces: whole("maxNamespaces", options.maxNamespaces, DEFAULTS.maxNamespaces, 100_000),
+    windowMs: checkOptionalInteger(undefined, "metrics option windowMs", options.windowMs, DEFAULTS.windowMs, 1, 7 * 24 * 3_600_000),
+    samplesPerSeries: checkOptionalInteger(undefined, "metrics option samplesPerSeries", options.samplesPerSeries, DEFAULTS.samplesPerSeries, 1, 1_000_000),
+    maxNamespaces: checkOptionalInteger(undefined, "metrics option maxNamespaces", options.maxNamespaces, DEFAULTS.maxNamespaces, 1, 100_000),
     now: options.now ?? (() => performance.now()),
     prefix,
     registry,
@@ -359,7 +347,7 @@ function checkOptions(options: MetricsOptions): Settings & { registry: Registry<
  * ```
  */
 export function withMetrics<S extends Store>(store: S, options: MetricsOptions = {}): S & { metrics: StoreMetrics } {
-  const { registry: given, ...settings } = checkOptions(options);
+  const { registry: given, ...settings } = settingsOf(options);
   const recorder = new MetricsRecorder(settings);
   const registry: Registry<RegistryContentType> = given ?? new (promClient().Registry)();
   const unregister = registerMetrics(registry, settings.prefix, recorder);
