@@ -117,26 +117,35 @@ function callOf(op: OpName, args: unknown[], unit: UnitKind, ops: EngineOps): Op
 }
 
 /**
- * Operations that only note the first call made of them (and answer undefined). One object serves every dry run:
- * a dry run is synchronous and never nested in another, so the slot below is never shared. That keeps the cost of a
- * gated call to a few property reads (measured: a cache hit at ~2.4× an uncached SQLite get).
+ * Operations whose functions `make` builds once per name: the dry run's and the answering ones are single objects
+ * shared by every call (each is used synchronously, never nested in itself), so a gated or answered call costs a
+ * few property reads (measured: a cache hit at ~2.4× an uncached SQLite get). `dryRun` marks the dry run's.
  */
+function sharedOps(make: (op: OpName) => (...args: unknown[]) => unknown, dryRun: boolean): EngineOps {
+  const made = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+  return new Proxy({} as EngineOps, {
+    get(_target, property) {
+      if (property === DRY_RUN) return dryRun;
+      let fn = made.get(property);
+      if (fn === undefined) {
+        fn = make(property as OpName);
+        made.set(property, fn);
+      }
+      return fn;
+    },
+  });
+}
+
+/** The dry run's operations only note the first call made of them, and answer undefined. */
 let noted: { op: OpName; args: unknown[] } | undefined;
-const noters = new Map<PropertyKey, (...args: unknown[]) => undefined>();
-const recorder: EngineOps = new Proxy({} as EngineOps, {
-  get(_target, property) {
-    if (property === DRY_RUN) return true;
-    let note = noters.get(property);
-    if (note === undefined) {
-      note = (...args: unknown[]) => {
-        noted ??= { op: property as OpName, args };
-        return undefined;
-      };
-      noters.set(property, note);
-    }
-    return note;
-  },
-});
+const recorder = sharedOps(
+  (op) =>
+    (...args) => {
+      noted ??= { op, args };
+      return undefined;
+    },
+  true,
+);
 
 /**
  * The first operation `work` calls, without running anything: store work is a pure call of one or a few operations
@@ -157,25 +166,17 @@ function firstCall<T>(work: EngineWork<T>, unit: UnitKind): OpCall | undefined {
 
 /** What the answering operations give: set just before the work runs, synchronously. */
 let answered: { call: OpCall; value: unknown; hooks: LayerHooks<unknown> } | undefined;
-const answerers = new Map<PropertyKey, () => unknown>();
-const answeringOps: EngineOps = new Proxy({} as EngineOps, {
-  get(_target, property) {
-    let answer = answerers.get(property);
-    if (answer === undefined) {
-      answer = (...args: unknown[]) => {
-        const current = answered;
-        if (current !== undefined && property === current.call.op) return current.value;
-        const followUp = current?.hooks.answer?.(callOf(property as OpName, args, "read", answeringOps), true);
-        if (followUp === undefined) {
-          throw new StowageError("INTERNAL", `a layer answered ${current?.call.op ?? "nothing"}, but the work called ${String(property)}`);
-        }
-        return followUp.value;
-      };
-      answerers.set(property, answer);
-    }
-    return answer;
-  },
-});
+const answeringOps: EngineOps = sharedOps(
+  (op) =>
+    (...args) => {
+      const current = answered;
+      if (current !== undefined && op === current.call.op) return current.value;
+      const followUp = current?.hooks.answer?.(callOf(op, args, "read", answeringOps), true);
+      if (followUp === undefined) throw new StowageError("INTERNAL", `a layer answered ${current?.call.op ?? "nothing"}, but the work called ${op}`);
+      return followUp.value;
+    },
+  false,
+);
 
 /** Runs `work` with its one operation answered by `value`: store work is that one call, so its result is the answer. */
 function runAnswered<T>(work: EngineWork<T>, call: OpCall, value: unknown, hooks: LayerHooks<unknown>): Awaitable<T> {
@@ -201,9 +202,18 @@ class LayeredEngine<S> implements Engine {
     this[ENGINE_BELOW] = inner;
   }
 
-  /** The store beneath was closed directly: its engine is gone, and every call here is CLOSED, not an engine error. */
+  /**
+   * CLOSED when the store beneath was closed directly (its engine is gone, so a call here is CLOSED, not an engine
+   * error); undefined while it is open.
+   */
+  private closedBelow(): StowageError | undefined {
+    return this.below.isOpen() ? undefined : new StowageError("CLOSED", `the ${this.inner.name} store beneath this wrapper is closed`);
+  }
+
+  /** Throws what `closedBelow` reports: for the synchronous read path, and after a wait at a gate. */
   private assertBelowOpen(): void {
-    if (!this.below.isOpen()) throw new StowageError("CLOSED", `the ${this.inner.name} store beneath this wrapper is closed`);
+    const closed = this.closedBelow();
+    if (closed !== undefined) throw closed;
   }
 
   get name(): string {
@@ -226,8 +236,12 @@ class LayeredEngine<S> implements Engine {
       if (answer !== undefined) return runAnswered(work, call as OpCall, answer.value, this.hooks as LayerHooks<unknown>);
     }
     const admitted = this.admit(work, "read");
-    if (admitted !== undefined) return admitted.then(() => this.readNow(work));
-    return this.readNow(work);
+    if (admitted === undefined) return this.readNow(work);
+    // A call that waited at a gate may find the store beneath closed meanwhile.
+    return admitted.then(() => {
+      this.assertBelowOpen();
+      return this.readNow(work);
+    });
   }
 
   write<T>(work: EngineWork<T>): Promise<T> {
@@ -238,7 +252,11 @@ class LayeredEngine<S> implements Engine {
     } catch (error) {
       return Promise.reject(error);
     }
-    return admitted === undefined ? this.writeNow(work) : admitted.then(() => this.writeNow(work));
+    if (admitted === undefined) return this.writeNow(work);
+    return admitted.then(() => {
+      this.assertBelowOpen();
+      return this.writeNow(work);
+    });
   }
 
   /** The gate's answer for `work`: undefined to go on at once (a synchronous answer stays synchronous). */
@@ -250,39 +268,26 @@ class LayeredEngine<S> implements Engine {
     return answer instanceof Promise ? answer : undefined;
   }
 
-  /** Checked again here: a call that waited at a gate may find the store beneath closed meanwhile. */
   private readNow<T>(work: EngineWork<T>): Awaitable<T> {
-    this.assertBelowOpen();
     const state = this.hooks.begin("read");
     return settle(this.hooks, state, () => this.inner.read((ops) => work(this.view(ops, "read", state))), () => firstCall(work, "read"));
   }
 
   private writeNow<T>(work: EngineWork<T>): Promise<T> {
-    try {
-      this.assertBelowOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
     const state = this.hooks.begin("write");
     return settle(this.hooks, state, () => this.inner.write((ops) => work(this.view(ops, "write", state))), () => firstCall(work, "write")) as Promise<T>;
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    try {
-      this.assertBelowOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const closed = this.closedBelow();
+    if (closed !== undefined) return Promise.reject(closed);
     const state = this.hooks.begin("transaction");
     return settle(this.hooks, state, () => this.inner.transaction((ops) => body(this.view(ops, "transaction", state))), NO_CALL) as Promise<T>;
   }
 
   check(): Promise<string[]> {
-    try {
-      this.assertBelowOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const closed = this.closedBelow();
+    if (closed !== undefined) return Promise.reject(closed);
     return this.inner.check();
   }
 
@@ -291,11 +296,8 @@ class LayeredEngine<S> implements Engine {
   }
 
   probe(): Promise<unknown> {
-    try {
-      this.assertBelowOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const closed = this.closedBelow();
+    if (closed !== undefined) return Promise.reject(closed);
     return probeEngine(this.inner);
   }
 
@@ -322,6 +324,23 @@ class LayeredEngine<S> implements Engine {
       },
     });
   }
+}
+
+/**
+ * The hooks of a layer that only judges calls (a limit): a read or single write at the gate, before the engine, where
+ * the judgement may make it wait; an operation inside a transaction as it runs, where it may only refuse (a wait
+ * would hold the transaction, and with it the engine).
+ */
+export function judgingHooks(judge: (call: OpCall, mayWait: boolean) => void | Promise<void>): LayerHooks<UnitKind> {
+  return {
+    gate: (call) => judge(call, true),
+    begin: (unit) => unit,
+    op<T>(call: OpCall, run: () => Awaitable<T>, unit: UnitKind): Awaitable<T> {
+      if (unit === "transaction") void judge(call, false);
+      return run();
+    },
+    end: () => undefined,
+  };
 }
 
 /** The engine, clock and wrapper controls beneath a stowage store; INVALID_ARGUMENT for anything else. */

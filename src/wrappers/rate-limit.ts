@@ -1,9 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import type { Awaitable } from "../engines/engine.js";
 import { checkInteger, checkNamespace, checkOptions, describeType } from "../store/validate.js";
-import { layerStore, WRITE_OPS, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
+import { judgingHooks, layerStore, WRITE_OPS, type OpCall } from "./layer.js";
 import { BucketTable, type BucketLimit } from "./token-bucket.js";
 
 export type { BucketLimit } from "./token-bucket.js";
@@ -96,7 +95,7 @@ interface Settings {
  * no place in a SQLite group commit), so calls of other buckets go on. Operations inside a transaction are judged as
  * they run, and never wait: the transaction holds the engine.
  */
-class Limiter implements LayerHooks<UnitKind> {
+class Limiter {
   private readonly table: BucketTable;
   private counts = { allowed: 0, limited: 0, waited: 0, waitedMs: 0 };
 
@@ -108,23 +107,8 @@ class Limiter implements LayerHooks<UnitKind> {
     return { ...this.counts, buckets: this.table.size };
   }
 
-  gate(call: OpCall): void | Promise<void> {
-    return this.judge(call, true);
-  }
-
-  begin(unit: UnitKind): UnitKind {
-    return unit;
-  }
-
-  op<T>(call: OpCall, run: () => Awaitable<T>, unit: UnitKind): Awaitable<T> {
-    if (unit === "transaction") this.judge(call, false);
-    return run();
-  }
-
-  end(): void {}
-
   /** Takes the call's token, or the wait for a reserved one (only when `mayWait`), or throws RATE_LIMITED. */
-  private judge(call: OpCall, mayWait: boolean): void | Promise<void> {
+  judge(call: OpCall, mayWait: boolean): void | Promise<void> {
     const ns = call.namespace;
     const s = this.settings;
     if (ns === undefined) return;
@@ -194,7 +178,7 @@ class Limiter implements LayerHooks<UnitKind> {
  */
 export function withRateLimit<S extends Store>(store: S, options: RateLimitOptions): S & { rateLimit: RateLimiter } {
   const limiter = new Limiter(checkSettings(options));
-  return layerStore(store, limiter, { rateLimit: { stats: () => limiter.stats() } satisfies RateLimiter });
+  return layerStore(store, judgingHooks((call, mayWait) => limiter.judge(call, mayWait)), { rateLimit: { stats: () => limiter.stats() } satisfies RateLimiter });
 }
 
 function invalid(message: string): StowageError {

@@ -1,9 +1,9 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { Store } from "../api/types.js";
-import type { Awaitable, StoredStreamRecord } from "../engines/engine.js";
+import type { StoredStreamRecord } from "../engines/engine.js";
 import { checkInteger, checkNamespace, checkOptions, describeType, utf8Length } from "../store/validate.js";
-import { layerStore, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
+import { judgingHooks, layerStore, type OpCall } from "./layer.js";
 
 /** Options of {@link withSizeLimits}; each limit defaults to the engine's own and may only be tighter. */
 export interface SizeLimitOptions {
@@ -43,7 +43,7 @@ const OPTION_FIELDS = ["maxKeyBytes", "maxValueBytes", "maxRecordsPerProduce", "
  * layer's gate, before they reach the engine (a refused write never enters a SQLite group commit); operations inside
  * a transaction as they run, which fails the transaction.
  */
-class SizeChecker implements LayerHooks<UnitKind> {
+class SizeChecker {
   refused = 0;
 
   constructor(
@@ -51,22 +51,8 @@ class SizeChecker implements LayerHooks<UnitKind> {
     private readonly checked: ReadonlySet<string> | undefined,
   ) {}
 
-  gate(call: OpCall): void {
-    this.judge(call);
-  }
-
-  begin(unit: UnitKind): UnitKind {
-    return unit;
-  }
-
-  op<T>(call: OpCall, run: () => Awaitable<T>, unit: UnitKind): Awaitable<T> {
-    if (unit === "transaction") this.judge(call);
-    return run();
-  }
-
-  end(): void {}
-
-  private judge(call: OpCall): void {
+  /** Throws LIMIT_EXCEEDED for a call that would store something over a limit (see `check`), and counts it. */
+  judge(call: OpCall): void {
     const ns = call.namespace;
     if (ns === undefined || (this.checked !== undefined && !this.checked.has(ns))) return;
     try {
@@ -154,7 +140,7 @@ export function withSizeLimits<S extends Store>(store: S, options: SizeLimitOpti
   });
   const checker = new SizeChecker(limits, namespaces === undefined ? undefined : new Set(namespaces));
   const control: SizeLimits = { ...limits, stats: () => ({ refused: checker.refused }) };
-  return layerStore(store, checker, { sizeLimits: Object.freeze(control) });
+  return layerStore(store, judgingHooks((call) => checker.judge(call)), { sizeLimits: Object.freeze(control) });
 }
 
 function checkNamespaces(namespaces: unknown): readonly string[] | undefined {
