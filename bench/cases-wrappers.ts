@@ -5,12 +5,13 @@
  */
 import { withCache, withMetrics, type Store } from "../src/index.js";
 import { nsOf, STOWAGE_CASES, type BenchCase } from "./cases-stowage.js";
-import { pad } from "./fixtures.js";
+import { pad, VALUE, valueFor } from "./fixtures.js";
 import { measure, summarize, type CaseBody, type RunLimits, type RunStats, type Summary } from "./harness.js";
 import type { EngineName } from "./options.js";
 
 export const METRICS_SUBJECT = "stowage + withMetrics";
 export const CACHE_SUBJECT = "stowage + withCache";
+export const HISTORY_SUBJECT = "stowage + KV change history";
 /** The subject of the unwrapped row measured alongside a wrapper's (`stowage without withMetrics`). */
 export const unwrappedSubject = (wrapperSubject: string): string => `stowage without ${wrapperSubject.replace(/^stowage \+ /, "")}`;
 
@@ -28,7 +29,12 @@ export interface WrapperCase {
    * timed rounds: a problem that makes the row meaningless, or undefined.
    */
   prepare(wrapped: Store, concurrency: number): Promise<() => string | undefined>;
+  /** Builds the wrapped side's body instead of the stowage case's own (a case about a namespace's setting, not a wrapper). */
+  buildWrapped?(store: Store, concurrency: number): Promise<CaseBody>;
 }
+
+/** The KV history row's namespace: the kv.put case's body on a namespace of its own, with history turned on. */
+const historyNs = (c: number): string => `${nsOf("kv.put", c)}-history`;
 
 /** KV get keys: the kv.get case's (cases-stowage.ts). */
 const KV_KEYS = 10_000;
@@ -70,6 +76,31 @@ export const WRAPPER_CASES: readonly WrapperCase[] = [
       };
     },
   },
+  {
+    subject: HISTORY_SUBJECT,
+    op: "kv.put",
+    describe: "kv.put (as the stowage case) to a namespace whose change history a kv.watch turned on: each put also writes a change record, and the namespace's puts take turns on its history counter",
+    engines: ["memory", "sqlite", "postgres"],
+    concurrencies: [1, 16],
+    wrap: (store) => store,
+    async buildWrapped(store, c) {
+      const kv = store.kv(historyNs(c));
+      // A watch turns the history on at its first read; aborted once it has seen a change.
+      const stop = new AbortController();
+      const feed = kv.watch(["on"], { signal: stop.signal })[Symbol.asyncIterator]();
+      const first = feed.next();
+      let seen = false;
+      for (let i = 0; i < 1_000 && !seen; i++) {
+        await kv.put("on", VALUE);
+        seen = (await Promise.race([first, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5))])) !== undefined;
+      }
+      stop.abort();
+      if (!seen) throw new Error("bench sanity check failed: the KV history did not turn on");
+      return { op: (i) => kv.put(`k${pad(i % 10_000, 6)}`, valueFor(i)) };
+    },
+    // The build checked that the history is on (the watch saw a put); nothing to fill.
+    prepare: async () => () => undefined,
+  },
 ];
 
 /** Operation indexes of one round start at a multiple of this: a multiple of every case's key count, so each round
@@ -104,7 +135,7 @@ export async function measurePair(wrapper: WrapperCase, store: Store, c: number,
   // The wrapped store is not closed: closing it would close `store` beneath it, and it holds nothing of its own.
   const wrapped = wrapper.wrap(store);
   const plainBody = await base.build(store, c);
-  const wrappedBody = await base.build(wrapped, c);
+  const wrappedBody = await (wrapper.buildWrapped ?? base.build)(wrapped, c);
   const check = await wrapper.prepare(wrapped, c);
   const one = { ...limits, runs: 1 };
   const unwrappedRuns: RunStats[] = [];

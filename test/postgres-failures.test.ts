@@ -352,8 +352,8 @@ test("two stores with different schemas on one database do not see each other's 
       ),
     );
     assert.deepEqual(tables.rows, [
-      { table_schema: "fail_iso_a", n: 10 },
-      { table_schema: "fail_iso_b", n: 10 },
+      { table_schema: "fail_iso_a", n: 12 },
+      { table_schema: "fail_iso_b", n: 12 },
     ]);
   } finally {
     await a.close();

@@ -11,7 +11,8 @@ import pg from "pg";
 import { json, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, waitAllFor, type Child } from "./helpers/child.js";
 import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
-import { assertExitedCleanly, casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario, streamSubscribeScenario } from "./helpers/process-scenarios.js";
+import { PG_SCHEMA_VERSION } from "../src/engines/postgres/postgres-schema.js";
+import { assertExitedCleanly, casRaceScenario, kvWatchScenario, logFollowScenario, logTailScenario, produceRaceScenario, streamSubscribeScenario } from "./helpers/process-scenarios.js";
 
 const PROCESSES = 4;
 
@@ -69,6 +70,11 @@ test("a live log tail across processes: from the start, from a past position, an
 test("stream subscriptions across processes: on a segment, on a space and joining late, every entry once and in order", async (t) => {
   const store = { backend: "postgres", dsn: dsn(), schema: "proc_subscribe", poolSize: 2, connectTimeoutMs: 10_000 } as const;
   await streamSubscribeScenario(t, { store, processes: PROCESSES, target: 200, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
+});
+
+test("kv.watch across processes: every write once and in order, a feed joining from a past seq, and history turned on mid-run", async (t) => {
+  const store = { backend: "postgres", dsn: dsn(), schema: "proc_watch", poolSize: 2, connectTimeoutMs: 10_000 } as const;
+  await kvWatchScenario(t, { store, processes: PROCESSES, ops: 120, readyTimeoutMs: 15_000, finishTimeoutMs: 60_000 });
 });
 
 test("processes appending to one log: unique gapless seqs in commit order, followed live by a reader without gaps", async (t) => {
@@ -262,19 +268,19 @@ test("processes opening the same new schema at once: one migration, every open s
       for (const result of results) {
         assert.equal(result.schema, schema);
         assert.ok(result.ok, `an open of ${schema} failed: ${result.code} ${result.message}`);
-        assert.equal(result.schemaVersion, 3);
+        assert.equal(result.schemaVersion, PG_SCHEMA_VERSION);
       }
 
       await withClient(async (client) => {
         const meta = await client.query(`SELECT name, value FROM ${schema}.stowage_meta ORDER BY name`);
-        assert.deepEqual(meta.rows, [{ name: "schema_version", value: "3" }]);
+        assert.deepEqual(meta.rows, [{ name: "schema_version", value: String(PG_SCHEMA_VERSION) }]);
         const tables = await client.query(
           "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE 'stowage%' AND table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema = $1 ORDER BY table_name",
           [schema],
         );
         assert.deepEqual(
           tables.rows.map((row: { table_name: string }) => row.table_name),
-          ["stowage_counter", "stowage_kv", "stowage_listeners", "stowage_log", "stowage_meta", "stowage_queue", "stowage_queue_len", "stowage_slot", "stowage_stream", "stowage_stream_segment"],
+          ["stowage_counter", "stowage_kv", "stowage_kv_change", "stowage_kv_history", "stowage_listeners", "stowage_log", "stowage_meta", "stowage_queue", "stowage_queue_len", "stowage_slot", "stowage_stream", "stowage_stream_segment"],
         );
         const openers = await client.query(`SELECT key FROM ${schema}.stowage_kv WHERE ns = 'openers' ORDER BY key`);
         assert.deepEqual(

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { MIGRATIONS as PG_MIGRATIONS } from "../src/engines/postgres/postgres-schema.js";
 import { APPLICATION_ID, MIGRATIONS as SQLITE_MIGRATIONS } from "../src/engines/sqlite/sqlite-schema.js";
-import { isStowageError, openStore, utf8, type Store } from "../src/index.js";
+import { isStowageError, openStore, utf8, type KvChange, type Store } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -54,6 +54,21 @@ async function checkUpgraded(store: Store): Promise<void> {
   assert.equal(await jobs.len("b"), 0);
   assert.equal(await jobs.push("b", "again"), 7);
   assert.equal(await jobs.len("b"), 1);
+
+  // Version 4's KV change history works on the upgraded store: a watch reports the writes after its start.
+  const kv = store.kv("settings", { codec: utf8 });
+  const stop = new AbortController();
+  const feed = kv.watch(["k"], { signal: stop.signal })[Symbol.asyncIterator]();
+  const first = feed.next();
+  let reported: IteratorResult<KvChange<string>> | undefined;
+  for (let i = 1; reported === undefined; i++) {
+    assert.ok(i <= 500, "the watch started");
+    await kv.put("k", `v${i}`);
+    reported = await Promise.race([first, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5))]);
+  }
+  assert.match(String(reported.value.value), /^v\d+$/);
+  stop.abort();
+  assert.deepEqual((await store.check()).problems, []);
 }
 
 test("SQLite: a version 1 file is upgraded in place and its queue lengths are backfilled", async () => {
@@ -72,7 +87,7 @@ test("SQLite: a version 1 file is upgraded in place and its queue lengths are ba
 
     const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
     try {
-      assert.equal((await store.info()).schemaVersion, 3);
+      assert.equal((await store.info()).schemaVersion, 4);
       await checkUpgraded(store);
     } finally {
       await store.close();
@@ -102,7 +117,7 @@ test("PostgreSQL: a version 1 schema is upgraded on connect and its queue length
 
   const store = await openStore({ backend: "postgres", dsn: pgServer().dsn, schema });
   try {
-    assert.equal((await store.info()).schemaVersion, 3);
+    assert.equal((await store.info()).schemaVersion, 4);
     await checkUpgraded(store);
   } finally {
     await store.close();

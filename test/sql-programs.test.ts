@@ -17,6 +17,9 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   kvCount: ["ns", range, 1],
   kvDeleteRange: ["ns", range, 1],
   kvSweepExpired: [1, 100],
+  kvHistoryStart: ["ns"],
+  kvHistoryRead: ["ns", ["a", "b"], 0, 10],
+  kvHistoryTrim: [1000, 100],
   logAppend: ["ns", "k", bytes, 1],
   logRead: ["ns", "k", 0, 10],
   logReadAll: ["ns", 0, 10],
@@ -47,8 +50,8 @@ function statementsOf(program: SqlProgram<unknown>): SqlStep[] {
   while (step.done !== true) {
     steps.push(step.value);
     const kind = step.value.kind;
-    // A plausible answer per kind: PostgreSQL's batch push answers an array of ids, every other `value` a scalar.
-    const scalar = step.value.sql.includes("stowage_queue_push") ? [1] : undefined;
+    // A plausible answer per kind: PostgreSQL's batch push answers an array of ids, its history start a pair, every other `value` a scalar.
+    const scalar = step.value.sql.includes("stowage_queue_push") ? [1] : step.value.sql.includes("stowage_kv_history_start") ? [0, 0] : undefined;
     step = program.next(kind === "run" ? 1 : kind === "all" ? [] : kind === "get" ? { value: 1, n: 0, live: 1, version: 1, last_seq: 0, count: 0 } : scalar);
   }
   return steps;

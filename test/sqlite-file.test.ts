@@ -13,11 +13,13 @@ import { isStowageError, openStore, utf8, type ErrorCode, type Store } from "../
 import { killAll, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 
 const APPLICATION_ID = 0x53544f57;
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const SCHEMA_OBJECTS = [
   "stowage_counter",
   "stowage_kv",
+  "stowage_kv_change",
   "stowage_kv_expiry",
+  "stowage_kv_history",
   "stowage_log",
   "stowage_log_key",
   "stowage_queue",

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { test } from "node:test";
-import { casRaceScenario, logFollowScenario, logTailScenario, produceRaceScenario, streamSubscribeScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
+import { casRaceScenario, logFollowScenario, logTailScenario, kvWatchScenario, produceRaceScenario, streamSubscribeScenario, type SharedStoreOptions } from "./helpers/process-scenarios.js";
 import { tempDir } from "./helpers/child.js";
 
 const PROCESSES = 4;
@@ -73,6 +73,15 @@ test("stream subscriptions across processes: on a segment, on a space and joinin
   const tmp = tempDir("subscribe");
   try {
     await streamSubscribeScenario(t, { store: sqlite(join(tmp.dir, "sub.db")), processes: PROCESSES, target: 200, readyTimeoutMs: 15_000, finishTimeoutMs: 30_000 });
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("kv.watch across processes: every write once and in order, a feed joining from a past seq, and history turned on mid-run", async (t) => {
+  const tmp = tempDir("watch");
+  try {
+    await kvWatchScenario(t, { store: sqlite(join(tmp.dir, "watch.db")), processes: PROCESSES, ops: 120, readyTimeoutMs: 15_000, finishTimeoutMs: 60_000 });
   } finally {
     tmp.remove();
   }

@@ -23,6 +23,11 @@ export const LIMITS = Object.freeze({
   maxHeaderBytes: 16 * 1024,
   /** Largest `maxLen` of a queue. */
   maxQueueLength: 1_000_000_000,
+  /**
+   * Changes a namespace's KV change history keeps (the history `kv.watch` reads): the sweep trims older ones, and a
+   * watch that has not read them by then fails LIMIT_EXCEEDED.
+   */
+  kvChangesKept: 10_000,
 });
 
 export type Limits = typeof LIMITS;

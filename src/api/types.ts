@@ -43,14 +43,21 @@ export interface ListPage<E> {
   cursor?: string;
 }
 
-/** A change `kv.watch` reports: the key's value now (`undefined`: deleted or expired). */
+/** A change `kv.watch` reports: the value a write left under the key (`undefined`: deleted, or expired and swept). */
 export interface KvChange<T> {
   key: string;
   value: T | undefined;
+  /** The change's place in the namespace's change history (commit order); pass it as `since` to resume after it. */
+  seq: number;
 }
 
 /** Options of `kv.watch`. */
 export interface WatchOptions {
+  /**
+   * Start after this change of the namespace's history (a `seq` a watch reported, or 0 for the oldest kept) instead of
+   * at the present: the kept changes after it are replayed, then the feed goes live, with no gap at the join.
+   */
+  since?: number;
   /** Aborting it ends the feed. */
   signal?: AbortSignal;
 }
@@ -72,10 +79,13 @@ export interface Kv<T = Uint8Array> {
   /** Deletes every live entry in the range; the number deleted. An empty range object deletes the namespace. */
   deleteRange(options: RangeOptions): Promise<number>;
   /**
-   * A live feed of the keys' values: after the values the keys hold when iteration starts, it yields `{ key, value }`
-   * each time a key's value differs from the one last reported, including other processes' writes. A watch reports
-   * state, not history: two writes between checks may be reported as the last one only (use a Log for history). An
-   * expiry is noticed with the next change or sweep. At most 1,000 keys; ends on abort, `break` or close.
+   * A live feed of every write to the keys that commits after iteration starts (or after `since`), in commit order,
+   * exactly once, including other processes' writes and transactions: `{ key, value, seq }` for each put (even of the
+   * value the key held) and each delete (`value: undefined`). Two quick writes are two changes. An expired entry is
+   * reported when the sweep removes it. The first watch of a namespace turns on its change history, which then
+   * records every write of the namespace (see the README for its cost); the history keeps the last
+   * `LIMITS.kvChangesKept` changes, and a watch that falls further behind fails LIMIT_EXCEEDED rather than skip any.
+   * At most 1,000 keys; ends on abort, `break` or close.
    */
   watch(keys: readonly string[], options?: WatchOptions): AsyncIterable<KvChange<T>>;
 }

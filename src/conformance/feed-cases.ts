@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { utf8 } from "../api/codec.js";
-import type { LogEntry } from "../api/types.js";
-import { rejectsWith, type CaseGroup } from "./harness.js";
+import { StowageError } from "../api/errors.js";
+import { LIMITS } from "../api/limits.js";
+import type { Kv, KvChange, LogEntry } from "../api/types.js";
+import { rejectsWith, sleep, type CaseGroup } from "./harness.js";
 
 /** The next `n` items of an iterator. */
 async function take<E>(iterator: AsyncIterator<E>, n: number): Promise<E[]> {
@@ -12,6 +14,28 @@ async function take<E>(iterator: AsyncIterator<E>, n: number): Promise<E[]> {
     items.push(next.value);
   }
   return items;
+}
+
+/** A key every `watchFromNow` also watches, to learn when the watch has started. */
+const MARK = "~mark";
+
+/**
+ * A started watch of `keys`: a watch starts at its first read, some time after the first next(), so this writes a
+ * mark until the watch reports one, then reads past every mark written. From then on it reports exactly what follows.
+ */
+async function watchFromNow(kv: Kv<string>, keys: string[], signal: AbortSignal): Promise<AsyncIterator<KvChange<string>>> {
+  const feed = kv.watch([...keys, MARK], { signal })[Symbol.asyncIterator]();
+  const first = feed.next();
+  let written = 0;
+  let reported: IteratorResult<KvChange<string>> | undefined;
+  while (reported === undefined) {
+    assert.ok(written < 500, "the watch started");
+    await kv.put(MARK, `m${++written}`);
+    reported = await Promise.race([first, sleep(5).then(() => undefined)]);
+  }
+  let last = reported.value as KvChange<string>;
+  while (last.value !== `m${written}`) last = (await feed.next()).value as KvChange<string>;
+  return feed;
 }
 
 const brief = (entries: ReadonlyArray<LogEntry<string>>) => entries.map((e) => `${e.seq}:${e.key}:${e.value}`);
@@ -134,33 +158,112 @@ export const feedCases: CaseGroup = {
     assert.throws(() => stream.subscribe("sp", "g", { from: { g: 1 } } as never), /INVALID_ARGUMENT/);
   },
 
-  "kv.watch reports each change of a watched key's value after its start, deletions as undefined, and nothing else": async ({ store }) => {
+  "kv.watch yields every write of the watched keys after its start, exactly once and in commit order": async ({ store }) => {
     const kv = store.kv("w", { codec: utf8 });
-    await kv.put("a", "a0");
+    await kv.put("a", "before");
     const stop = new AbortController();
-    const feed = kv.watch(["a", "b"], { signal: stop.signal })[Symbol.asyncIterator]();
-    const first = feed.next();
-    // The watch takes its starting values on its first read, at some point after next(): change "a" until it reports.
-    let reported: IteratorResult<unknown> | undefined;
-    for (let i = 1; reported === undefined && i <= 200; i++) {
-      await kv.put("other", `ignored${i}`);
-      await kv.put("a", `a${i}`);
-      reported = await Promise.race([first, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10))]);
-    }
-    const change = reported?.value as { key: string; value: string } | undefined;
-    assert.equal(change?.key, "a");
-    assert.match(change?.value ?? "", /^a\d+$/);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    await kv.put("a", change?.value as string); // the value it holds: not a change
-    await kv.put("b", "b1");
-    assert.deepEqual((await feed.next()).value, { key: "b", value: "b1" });
+    const feed = await watchFromNow(kv, ["a", "b"], stop.signal);
+    await kv.put("a", "1");
+    await kv.put("a", "1"); // the value it holds: still a write, still reported
+    await kv.put("b", "x");
+    await kv.put("other", "ignored");
     await kv.delete("a");
-    assert.deepEqual((await feed.next()).value, { key: "a", value: undefined });
+    await kv.delete("a"); // nothing to delete: no change
+    await kv.put("a", "2");
+    await store.transaction(async (tx) => {
+      const t = tx.kv("w", { codec: utf8 });
+      await t.put("a", "3");
+      await t.put("b", "y");
+      await t.delete("b");
+    });
+    await rejectsWith(
+      store.transaction(async (tx) => {
+        await tx.kv("w", { codec: utf8 }).put("a", "rolled back");
+        throw new StowageError("CONFLICT", "abandon");
+      }),
+      "CONFLICT",
+    );
+    await kv.deleteRange({ prefix: "a" });
+    const changes = await take(feed, 9);
+    assert.deepEqual(
+      changes.map((c) => `${c.key}:${c.value ?? "-"}`),
+      ["a:1", "a:1", "b:x", "a:-", "a:2", "a:3", "b:y", "b:-", "a:-"],
+    );
+    for (let i = 1; i < changes.length; i++) assert.ok((changes[i] as KvChange<string>).seq > (changes[i - 1] as KvChange<string>).seq, "seqs ascend");
+    await kv.put(MARK, "end");
+    assert.deepEqual(((await feed.next()).value as KvChange<string>).key, MARK, "nothing else was reported");
     stop.abort();
     assert.deepEqual(await feed.next(), { done: true, value: undefined });
+  },
+
+  "kv.watch from a past seq replays the changes after it, then goes live with no gap at the join": async ({ store }) => {
+    const kv = store.kv("w", { codec: utf8 });
+    const stop = new AbortController();
+    const feed = await watchFromNow(kv, ["k"], stop.signal);
+    for (const value of ["1", "2", "3"]) await kv.put("k", value);
+    const seen = await take(feed, 3);
+    const resumed = kv.watch(["k"], { since: (seen[0] as KvChange<string>).seq, signal: stop.signal })[Symbol.asyncIterator]();
+    assert.deepEqual(await take(resumed, 2), seen.slice(1));
+    const live = take(resumed, 2);
+    await kv.put("k", "4");
+    await kv.delete("k");
+    const tail = await live;
+    assert.deepEqual(tail, await take(feed, 2));
+    assert.deepEqual(tail.map((c) => c.value), ["4", undefined]);
+    stop.abort();
+  },
+
+  "kv.watch reports an expired entry when the sweep removes it": async ({ store, clock }) => {
+    const kv = store.kv("w", { codec: utf8 });
+    const stop = new AbortController();
+    const feed = await watchFromNow(kv, ["t"], stop.signal);
+    await kv.put("t", "soon gone", { ttlMs: 1_000 });
+    clock.advance(2_000);
+    await store.sweep();
+    assert.deepEqual((await take(feed, 2)).map((c) => `${c.key}:${c.value ?? "-"}`), ["t:soon gone", "t:-"]);
+    stop.abort();
+  },
+
+  "kv.watch refuses a since ahead of the history, and fails LIMIT_EXCEEDED once it is behind the kept changes": async ({ store }) => {
+    const kv = store.kv("w", { codec: utf8 });
+    const stop = new AbortController();
+    const feed = await watchFromNow(kv, ["k"], stop.signal);
+    await kv.put("k", "first");
+    const first = ((await feed.next()).value as KvChange<string>).seq;
+    await rejectsWith(kv.watch(["k"], { since: first + 1_000 })[Symbol.asyncIterator]().next(), "INVALID_ARGUMENT", "ahead");
+    // More changes than a namespace keeps, in transactions of at most half the limit each.
+    const half = LIMITS.kvChangesKept / 2;
+    for (let batch = 0; batch < 3; batch++) {
+      await store.transaction(async (tx) => {
+        const t = tx.kv("w", { codec: utf8 });
+        for (let i = 0; i < half; i++) await t.put(`bulk${i % 10}`, String(i));
+      });
+    }
+    await kv.put("k", "last");
+    await store.sweep();
+    await rejectsWith(kv.watch(["k"], { since: first, signal: stop.signal })[Symbol.asyncIterator]().next(), "LIMIT_EXCEEDED", "w", "behind");
+    // A feed reads when its consumer asks: this one waited at `first` all along, so it is behind as well.
+    await rejectsWith(feed.next(), "LIMIT_EXCEEDED", "behind");
+    const fresh = await watchFromNow(kv, ["k"], stop.signal);
+    await kv.put("k", "after");
+    assert.deepEqual(((await fresh.next()).value as KvChange<string>).value, "after");
+    stop.abort();
+  },
+
+  "kv.watch refuses bad arguments, and is not available inside a transaction": async ({ store }) => {
+    const kv = store.kv("w");
     assert.throws(() => kv.watch([]), /INVALID_ARGUMENT/);
     assert.throws(() => kv.watch(["ok", ""]), /INVALID_ARGUMENT/);
     assert.throws(() => kv.watch(Array.from({ length: 1001 }, (_, i) => `k${i}`)), /INVALID_ARGUMENT/);
+    assert.throws(() => kv.watch(["k"], { since: -1 }), /INVALID_ARGUMENT/);
+    assert.throws(() => kv.watch(["k"], { since: 1.5 }), /INVALID_ARGUMENT/);
+    assert.throws(() => kv.watch(["k"], { from: 1 } as never), /INVALID_ARGUMENT/);
+    await rejectsWith(
+      store.transaction(async (tx) => {
+        tx.kv("w").watch(["k"]);
+      }),
+      "INVALID_ARGUMENT",
+    );
   },
 };
 

@@ -18,6 +18,24 @@ export interface StoredKvEntry {
   expiresAt: number | null;
 }
 
+/** One change of a KV key as the namespace's change history keeps it (value null: the key was deleted or swept). */
+export interface StoredKvChange {
+  seq: number;
+  key: string;
+  value: Uint8Array | null;
+}
+
+/** Where a namespace's KV change history stands: its last change, and the highest sequence trimmed away. */
+export interface KvHistoryState {
+  lastSeq: number;
+  trimmedThrough: number;
+}
+
+/** A read of a namespace's change history: the watched keys' changes, and the history's state, from one snapshot. */
+export interface KvHistoryPage extends KvHistoryState {
+  changes: StoredKvChange[];
+}
+
 /** What an engine tells `store.health()`. */
 export interface EngineFacts {
   facts: Record<string, number | string | boolean>;
@@ -97,6 +115,19 @@ export interface EngineOps {
   kvDeleteRange(ns: string, range: KeyRange, now: number): Awaitable<number>;
   /** Removes up to `limit` expired entries of every namespace; the number removed. */
   kvSweepExpired(now: number, limit: number): Awaitable<number>;
+  /**
+   * Turns on the namespace's KV change history, if it is not on yet, and returns its state. From the commit of this
+   * call on, every put and delete of the namespace — of any process, in or out of transactions, and the sweep's
+   * removals — commits with a change record numbered by a per-namespace sequence that follows commit order.
+   */
+  kvHistoryStart(ns: string): Awaitable<KvHistoryState>;
+  /**
+   * The changes of `keys` with seq > afterSeq, ascending, at most `limit`, with the history's state, all from one
+   * snapshot; undefined when the namespace has no history.
+   */
+  kvHistoryRead(ns: string, keys: readonly string[], afterSeq: number, limit: number): Awaitable<KvHistoryPage | undefined>;
+  /** Trims every namespace's history to its last `keep` changes, removing at most `limit` per namespace; the number removed. */
+  kvHistoryTrim(keep: number, limit: number): Awaitable<number>;
 
   /** Takes the namespace's next sequence and appends; the sequence. */
   logAppend(ns: string, key: string, value: Uint8Array, now: number): Awaitable<number>;

@@ -11,10 +11,8 @@ import { checkBoolean, checkInteger, checkKey, checkOptions, checkSignal, descri
 /** Most keys one watch follows: each change signal reads every one of them. */
 const MAX_WATCHED_KEYS = 1_000;
 
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
-}
+/** Changes one read of a watch returns at most. */
+const WATCH_PAGE = 1_000;
 
 const RANGE_FIELDS = ["prefix", "start", "end"] as const;
 const LIST_FIELDS = [...RANGE_FIELDS, "limit", "cursor", "reverse", "keysOnly"] as const;
@@ -52,24 +50,38 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
       throw new StowageError("INVALID_ARGUMENT", `keys must be an array of 1 to ${MAX_WATCHED_KEYS} keys, got ${describeType(keys)}`, { namespace: ns });
     }
     const watched = [...new Set(keys.map((key) => checkKey(ns, key)))];
-    const signal = checkSignal(ns, checkOptions(ns, "watch options", options, ["signal"]).signal);
+    const opts = checkOptions(ns, "watch options", options, ["since", "signal"]);
+    const since = opts.since === undefined ? undefined : checkInteger(ns, "since", opts.since, 0, Number.MAX_SAFE_INTEGER);
+    const signal = checkSignal(ns, opts.signal);
     const feeds = feedContextOf(this.exec.feeds, ns);
     return {
       [Symbol.asyncIterator]: () => {
-        let last: Map<string, Uint8Array | undefined> | undefined;
+        let position: number | undefined;
         return follow(feeds, signal, async () => {
-          const now = this.exec.now();
-          const current = new Map<string, Uint8Array | undefined>();
-          // kvGetEntry, not kvGet: a read cache (withCache) serves kvGet, and a feed must see the engine itself.
-          for (const key of watched) current.set(key, (await this.exec.read((ops) => ops.kvGetEntry(ns, key, now)))?.value);
-          const previous = last;
-          last = current;
-          if (previous === undefined) return { items: [], more: false }; // the starting values are the baseline
-          const items: KvChange<T>[] = [];
-          for (const [key, value] of current) {
-            if (!sameBytes(previous.get(key), value)) items.push({ key, value: value === undefined ? undefined : this.codec.decode(key, value) });
+          if (position === undefined) {
+            // Turning the history on commits before the position is read, so every later write is recorded.
+            const state = await this.exec.write((ops) => ops.kvHistoryStart(ns), 0);
+            if (since !== undefined && since > state.lastSeq) {
+              throw new StowageError("INVALID_ARGUMENT", `since ${since} is ahead of the namespace's change history, whose last change is ${state.lastSeq}`, { namespace: ns });
+            }
+            position = since ?? state.lastSeq;
           }
-          return { items, more: false };
+          const after = position;
+          const page = await this.exec.read((ops) => ops.kvHistoryRead(ns, watched, after, WATCH_PAGE));
+          if (page === undefined) throw new StowageError("INTERNAL", "the namespace's change history is missing after it was turned on", { namespace: ns });
+          if (page.trimmedThrough > after) {
+            throw new StowageError(
+              "LIMIT_EXCEEDED",
+              `kv.watch fell behind the change history: it has read up to change ${after}, and changes up to ${page.trimmedThrough} are trimmed (a namespace keeps its last ${LIMITS.kvChangesKept})`,
+              { namespace: ns },
+            );
+          }
+          const more = page.changes.length === WATCH_PAGE;
+          const last = page.changes.at(-1)?.seq ?? after;
+          // A short page read every watched change up to the history's end in the same snapshot: skip past the others.
+          position = more ? last : Math.max(last, page.lastSeq);
+          const items = page.changes.map(({ key, value, seq }) => ({ key, value: value === null ? undefined : this.codec.decode(key, value), seq }));
+          return { items, more };
         });
       },
     };

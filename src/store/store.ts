@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { isRetryableConflict, StowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
+import { LIMITS } from "../api/limits.js";
 import type {
   Clock,
   CodecOptions,
@@ -27,6 +28,8 @@ import { checkCreateOptions, checkedClock, checkEngine, type StoreOptions } from
 import { TransactionExecutor } from "./transaction-executor.js";
 import { checkInteger, checkOptions } from "./validate.js";
 
+/** Trim steps of one sweep at most; a namespace written faster than this trims is trimmed further by the next sweep. */
+const MAX_TRIM_STEPS = 100;
 /** Expired rows removed per sweep step, so that one sweep never holds the writer for long. */
 const SWEEP_BATCH = 1_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
@@ -213,8 +216,14 @@ class EngineStore implements Store {
       const now = this.clock();
       const batch = await this.track(() => this.engineImpl.write((ops) => ops.kvSweepExpired(now, SWEEP_BATCH)));
       removed += batch;
-      if (batch < SWEEP_BATCH) return removed;
+      if (batch < SWEEP_BATCH) break;
     }
+    // KV change histories keep their last changes; bounded steps, as writers may add more meanwhile.
+    for (let step = 0; step < MAX_TRIM_STEPS; step++) {
+      const trimmed = await this.track(() => this.engineImpl.write((ops) => ops.kvHistoryTrim(LIMITS.kvChangesKept, SWEEP_BATCH)));
+      if (trimmed === 0) break;
+    }
+    return removed;
   }
 
   async info(): Promise<StoreInfo> {

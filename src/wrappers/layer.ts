@@ -56,9 +56,9 @@ export interface LayerHooks<S> {
 }
 
 /** Operations without a namespace argument. */
-const NO_NAMESPACE = new Set<OpName>(["kvSweepExpired", "describe"]);
+const NO_NAMESPACE = new Set<OpName>(["kvSweepExpired", "kvHistoryTrim", "describe"]);
 /** Operations whose second argument is not a key. */
-const NO_KEY = new Set<OpName>(["kvScan", "kvCount", "kvDeleteRange", "kvSweepExpired", "logLastSeq", "logReadAll", "streamSpaces", "describe"]);
+const NO_KEY = new Set<OpName>(["kvScan", "kvCount", "kvDeleteRange", "kvSweepExpired", "kvHistoryStart", "kvHistoryRead", "kvHistoryTrim", "logLastSeq", "logReadAll", "streamSpaces", "describe"]);
 
 /** Write operations: everything that changes stored data. */
 export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
@@ -66,6 +66,8 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   "kvDelete",
   "kvDeleteRange",
   "kvSweepExpired",
+  "kvHistoryStart",
+  "kvHistoryTrim",
   "logAppend",
   "slotUpsert",
   "slotCas",

@@ -98,6 +98,10 @@ const PUBLIC_OPS: Record<OpName, string> = {
   kvCount: "kv.count",
   kvDeleteRange: "kv.deleteRange",
   kvSweepExpired: "store.sweep",
+  // A watch turns its namespace's history on when it starts, then reads it on every change signal.
+  kvHistoryStart: "kv.watch",
+  kvHistoryRead: "kv.watch",
+  kvHistoryTrim: "store.sweep",
   logAppend: "log.append",
   // `list` and `since` are one engine read; `tail` uses it, too.
   logRead: "log.read",

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { json, openStore, type LogEntry, type PostgresStoreOptions, type SqliteStoreOptions } from "../../src/index.js";
+import { json, openStore, utf8, type KvChange, type LogEntry, type PostgresStoreOptions, type SqliteStoreOptions } from "../../src/index.js";
 import { killAll, lastJson, sleep, startChild, waitAllFor, type Child, type ChildExit } from "./child.js";
 
 /**
@@ -390,6 +390,100 @@ export async function streamSubscribeScenario(t: TestContext, options: ProduceRa
     assert.deepEqual(joined.map((e) => e.seq), seqs.slice(joinAt), "the joining subscription: replay, then live, no gap");
     for (let i = 0; i < target; i += 2) assert.equal(onSegment[i]?.value.who, onSegment[i + 1]?.value.who, `batch at ${i + 1} delivered whole`);
     t.diagnostic(`${target} entries from ${processes} racing processes delivered live to 3 subscriptions (one joining at seq ${joinAt})`);
+  } finally {
+    clearTimeout(deadline);
+    stop.abort();
+    await killAll(children);
+    await store.close();
+  }
+}
+
+export interface KvWatchOptions {
+  store: SharedStoreOptions;
+  processes: number;
+  /** Steps per writer (see test/fixtures/kv-writer.ts). */
+  ops: number;
+  readyTimeoutMs: number;
+  finishTimeoutMs: number;
+}
+
+/** A key the scenario writes to each namespace first and last, so that a feed knows where it stands. */
+const END = "~end";
+
+/**
+ * kv.watch across processes: writers (test/fixtures/kv-writer.ts) put and delete keys of their own, alone and in
+ * transactions, in two namespaces. Three feeds watch every writer's keys but not the unwatched ones:
+ * - on `watched`, started (history turned on) before the writers go: every writer's changes, exactly once, each
+ *   writer's in its own order, seqs ascending;
+ * - on `watched`, joining later from a seq already passed: exactly the first feed's changes after it (replay, then live);
+ * - on `late`, whose history the watch turns on while the writers are writing: for each writer, a suffix of its
+ *   changes with nothing missing after the first one reported (no gap at the start, whatever commits meanwhile).
+ */
+export async function kvWatchScenario(t: TestContext, options: KvWatchOptions): Promise<void> {
+  const KEYS = 4;
+  const children: Child[] = [];
+  const store = await openStore({ ...options.store, sweepIntervalMs: 0 });
+  const watched = store.kv("watched", { codec: utf8 });
+  const late = store.kv("late", { codec: utf8 });
+  const ids = Array.from({ length: options.processes }, (_, i) => `w${i}`);
+  const keys = [...ids.flatMap((id) => Array.from({ length: KEYS }, (_, k) => `${id}-k${k}`)), END];
+  const stop = new AbortController();
+  const deadline = setTimeout(() => stop.abort(), options.finishTimeoutMs);
+  const untilEnd = (items: readonly KvChange<string>[]) => items.at(-1)?.key === END;
+  try {
+    for (const id of ids) children.push(startChild("kv-writer", [JSON.stringify(options.store), id, String(options.ops), String(KEYS), "2"]));
+    await waitAllFor(children, "ready", options.readyTimeoutMs);
+    // The first feed starts at its first read, which turns the history on: marks until it reports one, then past the
+    // last one written, all before any writer goes.
+    const first = watched.watch(keys, { signal: stop.signal })[Symbol.asyncIterator]();
+    const started = first.next();
+    let marks = 0;
+    let head: IteratorResult<KvChange<string>> | undefined;
+    while (head === undefined) {
+      assert.ok(marks < 500, "the first watch started");
+      await watched.put(END, `start${++marks}`);
+      head = await Promise.race([started, sleep(5).then(() => undefined)]);
+    }
+    while ((head.value as KvChange<string>).value !== `start${marks}`) head = await first.next();
+    const firstItems: KvChange<string>[] = [];
+    const firstFeed = collect({ [Symbol.asyncIterator]: () => first }, firstItems, untilEnd);
+    for (const child of children) child.send("go");
+
+    while (firstItems.length < (options.processes * options.ops) / 4 && !stop.signal.aborted) await sleep(2);
+    const lateItems: KvChange<string>[] = [];
+    const lateFeed = collect(late.watch(keys, { signal: stop.signal }), lateItems, untilEnd);
+    const joinAt = (firstItems[Math.floor(firstItems.length / 2)] as KvChange<string>).seq;
+    const joinedItems: KvChange<string>[] = [];
+    const joinedFeed = collect(watched.watch(keys, { since: joinAt, signal: stop.signal }), joinedItems, untilEnd);
+
+    const exits = await Promise.all(children.map((child) => child.finish(options.finishTimeoutMs)));
+    assertExitedCleanly(children, exits, "writer");
+    await watched.put(END, "end");
+    await late.put(END, "end");
+    await Promise.all([firstFeed, lateFeed, joinedFeed]);
+    assert.ok(!stop.signal.aborted, `the watches did not see every change in time: ${firstItems.length}, ${joinedItems.length}, ${lateItems.length}`);
+
+    const reports = children.map((child) => lastJson<{ id: string; changes: Array<[string, string | null]> }>(child));
+    const brief = (c: { key: string; value: string | undefined | null }) => `${c.key}=${c.value ?? "-"}`;
+    const ofWriter = (items: readonly KvChange<string>[], id: string) => items.filter((c) => c.key.startsWith(`${id}-`)).map(brief);
+    const ascending = (items: readonly KvChange<string>[]) => items.every((c, i) => i === 0 || c.seq > (items[i - 1] as KvChange<string>).seq);
+    let lateCaught = 0;
+    let expectedTotal = 0;
+    for (const { id, changes } of reports) {
+      const expected = changes.filter(([key]) => !key.endsWith("-x")).map(([key, value]) => brief({ key, value }));
+      expectedTotal += expected.length;
+      assert.deepEqual(ofWriter(firstItems, id), expected, `the first feed: ${id}'s changes exactly once, in its order`);
+      const seen = ofWriter(lateItems, id);
+      assert.deepEqual(seen, expected.slice(expected.length - seen.length), `the late feed: a suffix of ${id}'s changes, no gap`);
+      lateCaught += seen.length;
+    }
+    assert.equal(firstItems.length, expectedTotal + 1, "nothing else (but the end mark)");
+    assert.ok(ascending(firstItems) && ascending(lateItems) && ascending(joinedItems), "seqs ascend in every feed");
+    assert.deepEqual(joinedItems, firstItems.filter((c) => c.seq > joinAt), "the joining feed: replay, then live, no gap");
+    assert.deepEqual((await store.check()).problems, []);
+    t.diagnostic(
+      `${expectedTotal} changes from ${options.processes} processes watched live; joined at seq ${joinAt} (${joinedItems.length - 1} after it); the late watch turned history on mid-run and caught ${lateCaught}`,
+    );
   } finally {
     clearTimeout(deadline);
     stop.abort();

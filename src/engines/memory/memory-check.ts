@@ -16,6 +16,17 @@ export function checkMemoryData(data: MemoryData): string[] {
     if (ordered.length !== space.rows.size || ordered.some((key) => !space.rows.has(key))) {
       problems.push(`kv ${ns}: the key order holds ${ordered.length} keys, the rows ${space.rows.size}`);
     }
+    const history = space.history;
+    if (history !== undefined) {
+      let previous = history.trimmedThrough;
+      for (const change of history.changes) {
+        if (change.seq <= previous || change.seq > history.lastSeq) problems.push(`kv ${ns}: change ${change.seq} out of order or outside ${history.trimmedThrough + 1}..${history.lastSeq}`);
+        previous = change.seq;
+      }
+      if (history.changes.length !== history.lastSeq - history.trimmedThrough) {
+        problems.push(`kv ${ns}: ${history.changes.length} changes kept for seqs ${history.trimmedThrough + 1}..${history.lastSeq}`);
+      }
+    }
   }
   for (const [ns, space] of data.log) {
     const seen = new Set<number>();

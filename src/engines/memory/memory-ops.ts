@@ -6,7 +6,10 @@ import type {
   EngineOps,
   SpacePosition,
   StoredKv,
+  StoredKvChange,
   StoredKvEntry,
+  KvHistoryPage,
+  KvHistoryState,
   StoredLogEntry,
   StoredQueueItem,
   StoredSlot,
@@ -24,9 +27,18 @@ interface KvRow {
   expiresAt: number | null;
 }
 
+/** A namespace's KV change history (see `kvHistoryStart`): changes in sequence order, the oldest trimmed first. */
+export class KvHistory {
+  lastSeq = 0;
+  trimmedThrough = 0;
+  readonly changes: StoredKvChange[] = [];
+}
+
 class KvSpace {
   readonly rows = new Map<string, KvRow>();
   readonly order = new SortedKeys();
+  /** Set once the namespace's history is on; it stays on. */
+  history: KvHistory | undefined;
 }
 
 class LogSpace {
@@ -61,16 +73,22 @@ export class MemoryData {
   readonly stream = new Map<string, Map<string, Map<string, Segment>>>();
 }
 
-/** Up to `limit` entries with seq > afterSeq from a seq-ordered list, copied out. */
-function entriesAfter(entries: readonly StoredLogEntry[] | undefined, afterSeq: number, limit: number): StoredLogEntry[] {
-  if (entries === undefined) return [];
+/** The index of the first entry with seq > afterSeq in a seq-ordered list. */
+function firstAfter(entries: ReadonlyArray<{ seq: number }>, afterSeq: number): number {
   let lo = 0;
   let hi = entries.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((entries[mid] as StoredLogEntry).seq <= afterSeq) lo = mid + 1;
+    if ((entries[mid] as { seq: number }).seq <= afterSeq) lo = mid + 1;
     else hi = mid;
   }
+  return lo;
+}
+
+/** Up to `limit` entries with seq > afterSeq from a seq-ordered list, copied out. */
+function entriesAfter(entries: readonly StoredLogEntry[] | undefined, afterSeq: number, limit: number): StoredLogEntry[] {
+  if (entries === undefined) return [];
+  const lo = firstAfter(entries, afterSeq);
   return entries.slice(lo, lo + Math.min(limit, entries.length)).map((e) => ({ ...e, value: copyBytes(e.value) }));
 }
 
@@ -172,6 +190,47 @@ export class MemoryOps implements EngineOps {
         this.deleteKvRow(space, key);
         removed += 1;
       }
+    }
+    return removed;
+  }
+
+  kvHistoryStart(ns: string): KvHistoryState {
+    const space = spaceOf(this.data.kv, ns, () => new KvSpace());
+    if (space.history === undefined) {
+      space.history = new KvHistory();
+      this.undo.push(() => (space.history = undefined));
+    }
+    return { lastSeq: space.history.lastSeq, trimmedThrough: space.history.trimmedThrough };
+  }
+
+  kvHistoryRead(ns: string, keys: readonly string[], afterSeq: number, limit: number): KvHistoryPage | undefined {
+    const history = this.data.kv.get(ns)?.history;
+    if (history === undefined) return undefined;
+    const wanted = new Set(keys);
+    const changes: StoredKvChange[] = [];
+    const all = history.changes;
+    for (let i = firstAfter(all, afterSeq); i < all.length && changes.length < limit; i++) {
+      const change = all[i] as StoredKvChange;
+      if (wanted.has(change.key)) changes.push({ ...change, value: change.value === null ? null : copyBytes(change.value) });
+    }
+    return { lastSeq: history.lastSeq, trimmedThrough: history.trimmedThrough, changes };
+  }
+
+  kvHistoryTrim(keep: number, limit: number): number {
+    let removed = 0;
+    for (const space of this.data.kv.values()) {
+      const history = space.history;
+      if (history === undefined) continue;
+      const cut = Math.min(history.lastSeq - keep, history.trimmedThrough + limit);
+      if (cut <= history.trimmedThrough) continue;
+      const gone = history.changes.splice(0, firstAfter(history.changes, cut));
+      const before = history.trimmedThrough;
+      history.trimmedThrough = cut;
+      removed += gone.length;
+      this.undo.push(() => {
+        history.changes.unshift(...gone);
+        history.trimmedThrough = before;
+      });
     }
     return removed;
   }
@@ -398,6 +457,7 @@ export class MemoryOps implements EngineOps {
         space.order.remove(key);
       } else space.rows.set(key, previous);
     });
+    this.recordChange(space, key, row.value);
   }
 
   private deleteKvRow(space: KvSpace, key: string): void {
@@ -408,6 +468,19 @@ export class MemoryOps implements EngineOps {
     this.undo.push(() => {
       space.rows.set(key, previous);
       space.order.insert(key);
+    });
+    this.recordChange(space, key, null);
+  }
+
+  /** What the SQL engines' triggers do: a namespace with history gets a change record for every row written or removed. */
+  private recordChange(space: KvSpace, key: string, value: Uint8Array | null): void {
+    const history = space.history;
+    if (history === undefined) return;
+    history.lastSeq += 1;
+    history.changes.push({ seq: history.lastSeq, key, value });
+    this.undo.push(() => {
+      history.changes.pop();
+      history.lastSeq -= 1;
     });
   }
 

@@ -9,7 +9,10 @@ import { ChangeSignal } from "../change-signal.js";
 import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import {
+  distinctKeyParts,
+  kvPutBatch,
   logAppendBatch,
+  type PutItem,
   POSTGRES_PROGRAMS,
   POSTGRES_SINGLE_STATEMENT_OPS,
   pushResult,
@@ -47,7 +50,7 @@ function* statement(sql: string): SqlProgram<number> {
 const CHANGES_CHANNEL = "stowage_changes";
 /** How long a dropped LISTEN connection waits before reconnecting. */
 const LISTEN_RETRY_MS = 250;
-/** How often a listening engine wakes its feeds regardless of notifications (the bound on KV watch latency). */
+/** How often a listening engine wakes its feeds regardless of notifications: the bound on a delay when a notification is lost with a connection that died silently. */
 const LISTEN_TICK_MS = 250;
 
 /** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
@@ -132,8 +135,21 @@ export class PostgresEngine implements Engine {
     const weigh = (item: AppendItem) => item.value.byteLength + item.key.length;
     const appends = new KeyedBatcher<AppendItem, number>((ns, items) => runAsync(logAppendBatch(ns, items), poolExec, this.mapError), weigh, BATCH_LIMITS);
     const pushes = new KeyedBatcher<PushItem, number>((ns, items) => runAsync(queuePushBatch(ns, items), poolExec, this.mapError), weigh, BATCH_LIMITS);
+    // Puts too: a namespace with a KV change history serialises its puts on the history's counter row, and any
+    // namespace's puts commit more per round trip together. A batch that repeats a key takes several statements, so
+    // it runs as one transaction: every put of a batch commits, or none does.
+    const weighPut = (item: PutItem) => item.value.byteLength + item.key.length;
+    const puts = new KeyedBatcher<PutItem, void>(
+      (ns, items) =>
+        distinctKeyParts(items).length === 1
+          ? runAsync(kvPutBatch(ns, items), poolExec, this.mapError)
+          : this.inTransaction("BEGIN", (exec) => runAsync(kvPutBatch(ns, items), exec, this.mapError)),
+      weighPut,
+      BATCH_LIMITS,
+    );
     this.writeOps = {
       ...single,
+      kvPut: (ns, key, value, expiresAt) => puts.submit(ns, { key, value, expiresAt }),
       logAppend: (ns, key, value, now) => appends.submit(ns, { key, value, now }),
       queuePush: async (ns, key, value, now, bound) => {
         const item = { key, value, now, bound };
@@ -205,8 +221,8 @@ export class PostgresEngine implements Engine {
   /**
    * Listens for other processes' commits until `unlisten`, reconnecting after a drop. The connection registers its
    * backend in `stowage_listeners` (so that the triggers notify at all), clearing rows of backends that are gone. A
-   * tick every {@link LISTEN_TICK_MS} also wakes the feeds: it bounds the delay of what no trigger notifies (KV) and
-   * of a notification lost with a connection that died silently.
+   * tick every {@link LISTEN_TICK_MS} also wakes the feeds: it bounds the delay of a notification lost with a
+   * connection that died silently.
    */
   private listen(notify: () => void): void {
     const state: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout; tick?: NodeJS.Timeout } = { stopped: false };

@@ -1,7 +1,7 @@
 import type { StoredStreamRecord } from "../engine.js";
 import type { QueueBound } from "../queue-bound.js";
 import { itemsToDrop } from "../queue-bound.js";
-import { SINGLE_STATEMENT_OPS, sqlPrograms } from "../sql/sql-ops.js";
+import { SINGLE_STATEMENT_OPS, sqlPrograms, type KeyList } from "../sql/sql-ops.js";
 import { all, run, value, type SqlProgram, type SqlPrograms } from "../sql/sql-program.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 
@@ -28,6 +28,53 @@ const LOG_APPEND = `WITH c AS (
 INSERT INTO stowage_log (ns, seq, key, value, ts)
 SELECT ?, c.value - ? + e.ord, e.key, e.value, e.ts FROM c, unnest(?::text[], ?::bytea[], ?::bigint[]) WITH ORDINALITY AS e(key, value, ts, ord)
 RETURNING seq`;
+
+/** One KV put of a batch. */
+export interface PutItem {
+  key: string;
+  value: Uint8Array;
+  expiresAt: number | null;
+}
+
+/**
+ * Puts a batch to one namespace in one statement, rows in the batch's order (so that a history namespace's change
+ * records, written by row triggers, follow it). A statement can write a key only once, so a batch holds distinct keys.
+ */
+const KV_PUT = `INSERT INTO stowage_kv (ns, key, value, expires_at)
+SELECT ?, e.key, e.value, e.expires_at FROM unnest(?::text[], ?::bytea[], ?::bigint[]) WITH ORDINALITY AS e(key, value, expires_at, ord) ORDER BY e.ord
+ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`;
+
+const KV_PUT_ONE =
+  "INSERT INTO stowage_kv (ns, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+
+/** The batch split where a key repeats: each part has distinct keys (ON CONFLICT cannot update a row twice in one statement). */
+export function distinctKeyParts<I extends { key: string }>(items: readonly I[]): I[][] {
+  const parts: I[][] = [];
+  let part: I[] = [];
+  let keys = new Set<string>();
+  for (const item of items) {
+    if (keys.has(item.key)) {
+      parts.push(part);
+      part = [];
+      keys = new Set<string>();
+    }
+    part.push(item);
+    keys.add(item.key);
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/** The puts of a batch, one statement per part of distinct keys (the engine runs several parts in one transaction). */
+export function* kvPutBatch(ns: string, items: readonly PutItem[]): SqlProgram<void[]> {
+  for (const part of distinctKeyParts(items)) {
+    const [only] = part;
+    // One put alone (the common case at low load) takes the plain statement: cheaper to run than the unnest.
+    if (part.length === 1 && only !== undefined) yield* run(KV_PUT_ONE, [ns, only.key, only.value, only.expiresAt]);
+    else yield* run(KV_PUT, [ns, part.map((i) => i.key), part.map((i) => i.value), part.map((i) => i.expiresAt)]);
+  }
+  return items.map(() => undefined);
+}
 
 /** See `stowage_queue_push` in the schema: a bound check needs a fresh snapshot after the lock, which a CTE lacks. */
 const QUEUE_PUSH = "SELECT stowage_queue_push(?, ?::text[], ?::bytea[], ?::bigint[], ?::bigint[], ?::boolean[]) AS ids";
@@ -82,8 +129,17 @@ function* insertStreamEntries(ns: string, space: string, segment: string, before
   ]);
 }
 
+/** The keys as a text array. */
+const ARRAY_KEY_LIST: KeyList = { sql: "SELECT unnest(?::text[])", param: (keys) => [...keys] };
+
 export const POSTGRES_PROGRAMS: SqlPrograms = {
-  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries }),
+  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST }),
+
+  *kvHistoryStart(ns) {
+    // One function call: turning history on rewrites the recording triggers under a lock (see the schema).
+    const state = (yield* value("SELECT stowage_kv_history_start(?) AS state", [ns])) as unknown[];
+    return { lastSeq: Number(state[0]), trimmedThrough: Number(state[1]) };
+  },
 
   *logAppend(ns, key, bytes, now) {
     const [seq] = yield* logAppendBatch(ns, [{ key, value: bytes, now }]);
@@ -102,4 +158,5 @@ export const POSTGRES_SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new
   ...SINGLE_STATEMENT_OPS,
   "logAppend",
   "queuePush",
+  "kvHistoryStart",
 ]);

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { StowageError } from "../../api/errors.js";
 
 /** The schema version this code writes. A database with a higher one was migrated by a newer stowage. */
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 
 /** Migration N brings a schema from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -99,6 +99,56 @@ export const MIGRATIONS: readonly string[] = [
    END $$;
    CREATE TRIGGER stowage_log_notify AFTER INSERT ON stowage_log FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();
    CREATE TRIGGER stowage_stream_notify AFTER INSERT ON stowage_stream FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
+  // 4: KV change history for the namespaces that asked for it (kv.watch); see the SQLite schema for the tables.
+  // Row triggers write the change records. Their WHEN clause names the namespaces with history, and
+  // stowage_kv_history_start rewrites it when one is added: trigger definitions are read from the catalog at each
+  // statement, not from a transaction's snapshot, so even a SERIALIZABLE transaction that began earlier records its
+  // writes (or, if it cannot see the new counter row, fails to retry rather than write unrecorded). The rewrite takes
+  // a lock that waits for every transaction that has written stowage_kv, so none commits an unrecorded write later.
+  // The counter row's lock serialises a history namespace's writes, so its sequences follow commit order. Change
+  // records notify live feeds like log and stream entries do.
+  `CREATE TABLE stowage_kv_history (
+     ns TEXT COLLATE "C" NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL, trimmed BIGINT NOT NULL);
+   CREATE TABLE stowage_kv_change (
+     ns TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, value BYTEA,
+     PRIMARY KEY (ns, seq));
+   CREATE FUNCTION stowage_kv_record() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   DECLARE
+     v_ns TEXT;
+     v_seq BIGINT;
+   BEGIN
+     IF TG_OP = 'DELETE' THEN v_ns := OLD.ns; ELSE v_ns := NEW.ns; END IF;
+     UPDATE stowage_kv_history SET last_seq = last_seq + 1 WHERE ns = v_ns RETURNING last_seq INTO v_seq;
+     IF NOT FOUND THEN
+       RAISE EXCEPTION 'the KV history of namespace % began after this transaction''s snapshot', v_ns USING ERRCODE = '40001';
+     END IF;
+     IF TG_OP = 'DELETE' THEN
+       INSERT INTO stowage_kv_change (ns, seq, key, value) VALUES (v_ns, v_seq, OLD.key, NULL);
+     ELSE
+       INSERT INTO stowage_kv_change (ns, seq, key, value) VALUES (v_ns, v_seq, NEW.key, NEW.value);
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE FUNCTION stowage_kv_history_start(p_ns TEXT) RETURNS BIGINT[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   DECLARE
+     v_last BIGINT;
+     v_trimmed BIGINT;
+     v_names TEXT;
+   BEGIN
+     SELECT last_seq, trimmed INTO v_last, v_trimmed FROM stowage_kv_history WHERE ns = p_ns;
+     IF FOUND THEN RETURN ARRAY[v_last, v_trimmed]; END IF;
+     -- Waits for every transaction that has written stowage_kv, and holds new writes back until this commits.
+     LOCK TABLE stowage_kv IN SHARE ROW EXCLUSIVE MODE;
+     INSERT INTO stowage_kv_history (ns, last_seq, trimmed) VALUES (p_ns, 0, 0) ON CONFLICT (ns) DO NOTHING;
+     SELECT string_agg(quote_literal(ns), ', ' ORDER BY ns) INTO v_names FROM stowage_kv_history;
+     EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_written AFTER INSERT OR UPDATE ON stowage_kv FOR EACH ROW '
+       'WHEN (NEW.ns IN (%s)) EXECUTE FUNCTION stowage_kv_record()', v_names);
+     EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_deleted AFTER DELETE ON stowage_kv FOR EACH ROW '
+       'WHEN (OLD.ns IN (%s)) EXECUTE FUNCTION stowage_kv_record()', v_names);
+     SELECT last_seq, trimmed INTO v_last, v_trimmed FROM stowage_kv_history WHERE ns = p_ns;
+     RETURN ARRAY[v_last, v_trimmed];
+   END $$;
+   CREATE TRIGGER stowage_kv_change_notify AFTER INSERT ON stowage_kv_change FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
 ];
 
 /** Quotes an identifier (the schema name is validated, but quoting keeps it exact). */

@@ -129,10 +129,55 @@ export type StreamInsert = (
   records: readonly StoredStreamRecord[],
 ) => SqlProgram<void>;
 
+const HISTORY_STATE = "SELECT last_seq, trimmed FROM stowage_kv_history WHERE ns = ?";
+const historyState = (row: SqlRow | undefined) => ({ lastSeq: num(row, "last_seq"), trimmedThrough: num(row, "trimmed") });
+
+/**
+ * The triggers that write a KV change record for each row written or removed in one of `namespaces` (SQLite; the
+ * PostgreSQL schema has its own): re-created whenever a namespace's history is turned on, so that they name exactly
+ * the namespaces with history and a write elsewhere costs no lookup. Names are validated namespaces (no quotes); the
+ * quoting is belt and braces.
+ */
+function recordingTriggers(namespaces: readonly string[]): string[] {
+  const list = namespaces.map((ns) => `'${ns.replace(/'/g, "''")}'`).join(", ");
+  const record = (row: "new" | "old", value: string) =>
+    `UPDATE stowage_kv_history SET last_seq = last_seq + 1 WHERE ns = ${row}.ns;
+     INSERT INTO stowage_kv_change (ns, seq, key, value) SELECT ns, last_seq, ${row}.key, ${value} FROM stowage_kv_history WHERE ns = ${row}.ns;`;
+  const trigger = (name: string, event: string, row: "new" | "old", value: string) => [
+    `DROP TRIGGER IF EXISTS ${name}`,
+    `CREATE TRIGGER ${name} AFTER ${event} ON stowage_kv WHEN ${row}.ns IN (${list}) BEGIN ${record(row, value)} END`,
+  ];
+  return [
+    ...trigger("stowage_kv_inserted", "INSERT", "new", "new.value"),
+    ...trigger("stowage_kv_updated", "UPDATE", "new", "new.value"),
+    ...trigger("stowage_kv_deleted", "DELETE", "old", "NULL"),
+  ];
+}
+
+/** How a dialect matches a column against a list of keys passed as one parameter. */
+export interface KeyList {
+  /** A subquery yielding the keys, with one placeholder. */
+  sql: string;
+  param(keys: readonly string[]): unknown;
+}
+
+/** SQLite: the keys as a JSON array, expanded by json_each. */
+const JSON_KEY_LIST: KeyList = { sql: "SELECT value FROM json_each(?)", param: (keys) => JSON.stringify(keys) };
+
 /** Where a dialect does a step better than the shared SQL (PostgreSQL: one statement instead of one per record). */
 export interface SqlDialect {
   insertStreamEntries?: StreamInsert;
+  keyList?: KeyList;
 }
+
+/**
+ * A page of a namespace's KV changes with the history's state, in one statement so that both come from one snapshot
+ * (a reader that saw no change up to `last_seq` may move past it; one that finds `trimmed` beyond its position
+ * knows it missed changes). No row: the namespace has no history.
+ */
+const historyReadSql = (keyList: KeyList): string => `SELECT h.last_seq, h.trimmed, c.seq, c.key, c.value FROM stowage_kv_history h
+LEFT JOIN (SELECT seq, key, value FROM stowage_kv_change WHERE ns = ? AND key IN (${keyList.sql}) AND seq > ? ORDER BY seq LIMIT ?) c ON 1 = 1
+WHERE h.ns = ?`;
 
 /** One INSERT per entry: on SQLite each is an in-process call, as cheap as any batched form. */
 function* insertStreamEntriesOneByOne(ns: string, space: string, segment: string, before: number, ts: number, records: readonly StoredStreamRecord[]): SqlProgram<void> {
@@ -155,7 +200,13 @@ function* insertStreamEntriesOneByOne(ns: string, space: string, segment: string
  * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). Checked
  * by the same test.
  */
-export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>(["logAppend", "queuePush", "streamProduce"]);
+export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>([
+  "logAppend",
+  "queuePush",
+  "streamProduce",
+  "kvHistoryStart",
+  "kvHistoryTrim",
+]);
 
 /**
  * The primitives written once in SQL for the sql family (SQLite, PostgreSQL), as programs (see `SqlProgram`). The
@@ -165,6 +216,8 @@ export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set
  */
 export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): SqlPrograms {
   const insertEntries = dialect.insertStreamEntries ?? insertStreamEntriesOneByOne;
+  const keyList = dialect.keyList ?? JSON_KEY_LIST;
+  const historyRead = historyReadSql(keyList);
   return {
     *kvGet(ns, key, now) {
       const stored = yield* value(KV_GET, [ns, key, now]);
@@ -211,6 +264,37 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
         "DELETE FROM stowage_kv WHERE (ns, key) IN (SELECT ns, key FROM stowage_kv WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)",
         [now, limit],
       );
+    },
+
+    *kvHistoryStart(ns) {
+      const found = yield* get(HISTORY_STATE, [ns]);
+      if (found !== undefined) return historyState(found);
+      // SQLite has one writer at a time: whatever commits after this transaction sees the new triggers.
+      yield* run("INSERT INTO stowage_kv_history (ns, last_seq, trimmed) VALUES (?, 0, 0)", [ns]);
+      const names = (yield* all("SELECT ns FROM stowage_kv_history ORDER BY ns", [])).map((row) => row.ns as string);
+      for (const sql of recordingTriggers(names)) yield* run(sql, []);
+      return historyState(yield* get(HISTORY_STATE, [ns]));
+    },
+
+    *kvHistoryRead(ns, keys, afterSeq, limit) {
+      const rows = yield* all(historyRead, [ns, keyList.param(keys), afterSeq, limit, ns]);
+      if (rows.length === 0) return undefined;
+      const changes = rows
+        .filter((row) => row.seq !== null)
+        .map((row) => ({ seq: Number(row.seq), key: row.key as string, value: row.value === null ? null : bytesOf(row.value) }))
+        .sort((a, b) => a.seq - b.seq);
+      return { lastSeq: num(rows[0], "last_seq"), trimmedThrough: num(rows[0], "trimmed"), changes };
+    },
+
+    *kvHistoryTrim(keep, limit) {
+      let removed = 0;
+      for (const row of yield* all("SELECT ns, last_seq, trimmed FROM stowage_kv_history WHERE last_seq - trimmed > ?", [keep])) {
+        const trimmed = num(row, "trimmed");
+        const cut = Math.min(num(row, "last_seq") - keep, trimmed + limit);
+        removed += yield* run("DELETE FROM stowage_kv_change WHERE ns = ? AND seq <= ?", [row.ns, cut]);
+        yield* run("UPDATE stowage_kv_history SET trimmed = ? WHERE ns = ? AND trimmed < ?", [cut, row.ns, cut]);
+      }
+      return removed;
     },
 
     *logAppend(ns, key, value, now) {

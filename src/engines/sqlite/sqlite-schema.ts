@@ -4,7 +4,7 @@ import { StowageError } from "../../api/errors.js";
 /** Marks a file as stowage's in the SQLite header ("STOW"), so a foreign file is never mistaken for ours. */
 export const APPLICATION_ID = 0x53544f57;
 /** The schema this code writes. A file with a higher `user_version` was written by a newer stowage. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Migration N brings a file from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -48,6 +48,16 @@ export const MIGRATIONS: readonly string[] = [
      ns TEXT NOT NULL, space TEXT NOT NULL, segment TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, value BLOB NOT NULL, headers TEXT, compression TEXT,
      PRIMARY KEY (ns, space, segment, seq)) WITHOUT ROWID;
    CREATE INDEX stowage_stream_time ON stowage_stream (ns, space, ts, segment, seq);`,
+  // 4: KV change history, for namespaces that asked for it (kv.watch): a row per such namespace with its change
+  // counter, and a change record per row written or removed, numbered in commit order (SQLite has one writer at a
+  // time). Triggers on stowage_kv write the records, so every write path (put, delete, range delete, sweep,
+  // transactions, any process) is covered. They are created by the first kvHistoryStart and name the namespaces with
+  // history (see `recordingTriggers` in sql-ops.ts), so a store without any pays nothing per write.
+  `CREATE TABLE stowage_kv_history (
+     ns TEXT NOT NULL PRIMARY KEY, last_seq INTEGER NOT NULL, trimmed INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE stowage_kv_change (
+     ns TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value BLOB,
+     PRIMARY KEY (ns, seq)) WITHOUT ROWID;`,
 ];
 
 interface FileIdentity {
