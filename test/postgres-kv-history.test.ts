@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import pg from "pg";
 import { openStore, utf8, type KvChange, type Store } from "../src/index.js";
+import { watchFromNow } from "../src/conformance/harness.js";
 import { sleep } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -29,21 +30,8 @@ async function rawClient(schema: string): Promise<pg.Client> {
   return client;
 }
 
-/** A watch that has started: its first read (which turns the history on) has run. */
-async function startedWatch(store: Store, ns: string, keys: string[], signal: AbortSignal): Promise<AsyncIterator<KvChange<string>>> {
-  const kv = store.kv(ns, { codec: utf8 });
-  const feed = kv.watch([...keys, "~mark"], { signal })[Symbol.asyncIterator]();
-  const first = feed.next();
-  let marks = 0;
-  let head: IteratorResult<KvChange<string>> | undefined;
-  while (head === undefined) {
-    assert.ok(marks < 500, "the watch started");
-    await kv.put("~mark", `m${++marks}`);
-    head = await Promise.race([first, sleep(5).then(() => undefined)]);
-  }
-  while (head.value.value !== `m${marks}`) head = await feed.next();
-  return feed;
-}
+/** A started watch of `keys` in `ns` (see `watchFromNow`: its first read turns the history on). */
+const startedWatch = (store: Store, ns: string, keys: string[], signal: AbortSignal) => watchFromNow(store.kv(ns, { codec: utf8 }), keys, signal);
 
 const insert = "INSERT INTO stowage_kv (ns, key, value) VALUES ($1, $2, convert_to($3, 'UTF8')) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value";
 

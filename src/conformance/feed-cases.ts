@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { utf8 } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
-import type { Kv, KvChange, LogEntry } from "../api/types.js";
-import { rejectsWith, sleep, type CaseGroup } from "./harness.js";
+import type { KvChange, LogEntry } from "../api/types.js";
+import { MARK, rejectsWith, watchFromNow, type CaseGroup } from "./harness.js";
 
 /** The next `n` items of an iterator. */
 async function take<E>(iterator: AsyncIterator<E>, n: number): Promise<E[]> {
@@ -14,28 +14,6 @@ async function take<E>(iterator: AsyncIterator<E>, n: number): Promise<E[]> {
     items.push(next.value);
   }
   return items;
-}
-
-/** A key every `watchFromNow` also watches, to learn when the watch has started. */
-const MARK = "~mark";
-
-/**
- * A started watch of `keys`: a watch starts at its first read, some time after the first next(), so this writes a
- * mark until the watch reports one, then reads past every mark written. From then on it reports exactly what follows.
- */
-async function watchFromNow(kv: Kv<string>, keys: string[], signal: AbortSignal): Promise<AsyncIterator<KvChange<string>>> {
-  const feed = kv.watch([...keys, MARK], { signal })[Symbol.asyncIterator]();
-  const first = feed.next();
-  let written = 0;
-  let reported: IteratorResult<KvChange<string>> | undefined;
-  while (reported === undefined) {
-    assert.ok(written < 500, "the watch started");
-    await kv.put(MARK, `m${++written}`);
-    reported = await Promise.race([first, sleep(5).then(() => undefined)]);
-  }
-  let last = reported.value as KvChange<string>;
-  while (last.value !== `m${written}`) last = (await feed.next()).value as KvChange<string>;
-  return feed;
 }
 
 const brief = (entries: ReadonlyArray<LogEntry<string>>) => entries.map((e) => `${e.seq}:${e.key}:${e.value}`);

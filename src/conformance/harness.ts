@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isStowageError, type ErrorCode } from "../api/errors.js";
-import type { Store } from "../api/types.js";
+import type { Kv, KvChange, Store } from "../api/types.js";
 import type { StoreOptions } from "../store/store.js";
 
 /**
@@ -57,4 +57,27 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** The key `watchFromNow` also watches by default, to learn when the watch has started. */
+export const MARK = "~mark";
+
+/**
+ * A started watch of `keys`: a watch starts at its first read, some time after the first next(), so this writes the
+ * `mark` key until the watch reports it, then reads past every mark written. From then on it reports exactly what
+ * follows (writes of `mark` included).
+ */
+export async function watchFromNow(kv: Kv<string>, keys: readonly string[], signal: AbortSignal, mark = MARK): Promise<AsyncIterator<KvChange<string>>> {
+  const feed = kv.watch([...keys, mark], { signal })[Symbol.asyncIterator]();
+  const first = feed.next();
+  let written = 0;
+  let reported: IteratorResult<KvChange<string>> | undefined;
+  while (reported === undefined) {
+    assert.ok(written < 500, "the watch started");
+    await kv.put(mark, `m${++written}`);
+    reported = await Promise.race([first, sleep(5).then(() => undefined)]);
+  }
+  let last = reported.value as KvChange<string>;
+  while (last.value !== `m${written}`) last = (await feed.next()).value as KvChange<string>;
+  return feed;
 }

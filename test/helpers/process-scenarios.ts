@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import { json, openStore, utf8, type KvChange, type LogEntry, type PostgresStoreOptions, type SqliteStoreOptions } from "../../src/index.js";
+import { watchFromNow } from "../../src/conformance/harness.js";
 import { killAll, lastJson, sleep, startChild, waitAllFor, type Child, type ChildExit } from "./child.js";
 
 /**
@@ -433,18 +434,8 @@ export async function kvWatchScenario(t: TestContext, options: KvWatchOptions): 
   try {
     for (const id of ids) children.push(startChild("kv-writer", [JSON.stringify(options.store), id, String(options.ops), String(KEYS), "2"]));
     await waitAllFor(children, "ready", options.readyTimeoutMs);
-    // The first feed starts at its first read, which turns the history on: marks until it reports one, then past the
-    // last one written, all before any writer goes.
-    const first = watched.watch(keys, { signal: stop.signal })[Symbol.asyncIterator]();
-    const started = first.next();
-    let marks = 0;
-    let head: IteratorResult<KvChange<string>> | undefined;
-    while (head === undefined) {
-      assert.ok(marks < 500, "the first watch started");
-      await watched.put(END, `start${++marks}`);
-      head = await Promise.race([started, sleep(5).then(() => undefined)]);
-    }
-    while ((head.value as KvChange<string>).value !== `start${marks}`) head = await first.next();
+    // The first feed starts at its first read, which turns the history on; before any writer goes.
+    const first = await watchFromNow(watched, keys, stop.signal, END);
     const firstItems: KvChange<string>[] = [];
     const firstFeed = collect({ [Symbol.asyncIterator]: () => first }, firstItems, untilEnd);
     for (const child of children) child.send("go");
