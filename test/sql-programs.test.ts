@@ -3,7 +3,7 @@ import { test } from "node:test";
 import type { EngineOps } from "../src/engines/engine.js";
 import { MULTI_STATEMENT_WRITE_OPS, SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
 import type { SqlProgram, SqlPrograms, SqlStep } from "../src/engines/sql/sql-program.js";
-import { POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
+import { distinctKeyParts, kvPutBatch, POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
 
 const bytes = new Uint8Array([1, 2, 3]);
 const range = { lower: "a", lowerInclusive: true, upper: "b" };
@@ -87,4 +87,18 @@ test("on PostgreSQL, append and push are single statements", () => {
 test("slotCas with expected version 0 is a single insert too", () => {
   const programs = sqlPrograms(1);
   assert.equal(statementsOf(programs.slotCas("ns", "k", 0, bytes)).length, 1);
+});
+
+test("on PostgreSQL, a batch of puts splits where a key repeats, keeping the calls' order, one statement per part", () => {
+  const item = (key: string, n: number) => ({ key, value: new Uint8Array([n]), expiresAt: null });
+  const batch = [item("a", 1), item("b", 1), item("a", 2), item("a", 3), item("b", 2), item("c", 1)];
+  assert.deepEqual(
+    distinctKeyParts(batch).map((part) => part.map((i) => `${i.key}${i.value[0]}`)),
+    [["a1", "b1"], ["a2"], ["a3", "b2", "c1"]],
+  );
+  assert.deepEqual(distinctKeyParts([]), []);
+  const statements = statementsOf(kvPutBatch("ns", batch));
+  assert.equal(statements.length, 3);
+  assert.match(statements[1]?.sql ?? "", /VALUES \(\?, \?, \?, \?\)/, "a part of one put is the plain statement");
+  assert.deepEqual(statements[0]?.params.slice(0, 2), ["ns", ["a", "b"]]);
 });

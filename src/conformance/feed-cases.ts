@@ -174,6 +174,17 @@ export const feedCases: CaseGroup = {
     assert.deepEqual(await feed.next(), { done: true, value: undefined });
   },
 
+  "puts issued together commit in call order, and kv.watch reports each of them": async ({ store }) => {
+    const kv = store.kv("w", { codec: utf8 });
+    const stop = new AbortController();
+    const feed = await watchFromNow(kv, ["a", "b"], stop.signal);
+    const calls: Array<[string, string]> = [["a", "1"], ["b", "1"], ["a", "2"], ["a", "3"], ["b", "2"], ["a", "4"], ["a", "5"]];
+    await Promise.all(calls.map(([key, value]) => kv.put(key, value)));
+    assert.deepEqual((await take(feed, calls.length)).map((c) => [c.key, c.value]), calls);
+    assert.deepEqual([await kv.get("a"), await kv.get("b")], ["5", "2"]);
+    stop.abort();
+  },
+
   "kv.watch from a past seq replays the changes after it, then goes live with no gap at the join": async ({ store }) => {
     const kv = store.kv("w", { codec: utf8 });
     const stop = new AbortController();
