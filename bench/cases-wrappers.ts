@@ -79,7 +79,7 @@ export const WRAPPER_CASES: readonly WrapperCase[] = [
   {
     subject: HISTORY_SUBJECT,
     op: "kv.put",
-    describe: "kv.put (as the stowage case) to a namespace whose change history a kv.watch turned on: each put also writes a change record, and the namespace's puts take turns on its history counter",
+    describe: "kv.put (as the stowage case) to a namespace whose change history a kv.watch turned on: each put also writes a change record, and the namespace's writers take turns (on PostgreSQL an advisory lock; concurrent puts grouped into one statement)",
     engines: ["memory", "sqlite", "postgres"],
     concurrencies: [1, 16],
     wrap: (store) => store,

@@ -62,7 +62,7 @@ test("a transaction that wrote KV rows holds the turn-on back until it commits; 
   });
 });
 
-test("a SERIALIZABLE transaction whose snapshot predates the turn-on cannot commit an unrecorded write", async () => {
+test("a SERIALIZABLE transaction whose snapshot predates the turn-on records its later writes", async () => {
   await withStore("hist_ssi", async (store) => {
     const writer = await rawClient("hist_ssi");
     try {
@@ -70,17 +70,12 @@ test("a SERIALIZABLE transaction whose snapshot predates the turn-on cannot comm
       await writer.query("SELECT count(*) FROM stowage_slot"); // takes the snapshot, touches no KV row
       const stop = new AbortController();
       const feed = await startedWatch(store, "s", ["k"], stop.signal);
-      await assert.rejects(writer.query(insert, ["s", "k", "unrecorded"]), (error: { code?: string }) => error.code === "40001");
-      await writer.query("ROLLBACK");
-      assert.equal(await store.kv("s", { codec: utf8 }).get("k"), undefined, "nothing was written");
-      // Through stowage, the same write in a transaction is recorded (a conflict would be retried).
-      await store.transaction(async (tx) => tx.kv("s", { codec: utf8 }).put("k", "recorded"));
-      assert.deepEqual(((await feed.next()).value as KvChange<string>).value, "recorded");
-      // Another namespace is not watched: its writes are not recorded, and an old snapshot writes it freely.
-      await writer.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
-      await writer.query(insert, ["other", "k", "free"]);
+      await writer.query(insert, ["s", "k", "from an old snapshot"]);
       await writer.query("COMMIT");
-      const recorded = await writer.query("SELECT ns, count(*)::int AS n FROM stowage_kv_change GROUP BY ns ORDER BY ns");
+      assert.deepEqual(((await feed.next()).value as KvChange<string>).value, "from an old snapshot");
+      // Another namespace is not watched: its writes are not recorded.
+      await writer.query(insert, ["other", "k", "free"]);
+      const recorded = await writer.query("SELECT DISTINCT ns FROM stowage_kv_change ORDER BY ns");
       assert.deepEqual(recorded.rows.map((row) => row.ns), ["s"]);
       assert.deepEqual((await store.check()).problems, []);
       stop.abort();
@@ -88,4 +83,60 @@ test("a SERIALIZABLE transaction whose snapshot predates the turn-on cannot comm
       await writer.end();
     }
   });
+});
+
+test("store transactions in a watched namespace do not conflict with other keys' writers", async () => {
+  await withStore("hist_tx", async (store) => {
+    await withStore("hist_tx", async (other) => {
+      const stop = new AbortController();
+      await startedWatch(store, "h", ["x"], stop.signal);
+      // Another store keeps putting other keys of the namespace while this one runs read-modify-write transactions.
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing && i < 5_000; i++) await other.kv("h", { codec: utf8 }).put(`busy${i % 20}`, String(i));
+      })();
+      let bodyRuns = 0;
+      try {
+        for (let i = 0; i < 20; i++) {
+          await store.transaction(async (tx) => {
+            bodyRuns += 1;
+            const kv = tx.kv("h", { codec: utf8 });
+            const current = Number((await kv.get("x")) ?? "0");
+            await sleep(5);
+            await kv.put("x", String(current + 1));
+          });
+        }
+      } finally {
+        writing = false;
+        await writer;
+      }
+      assert.equal(await store.kv("h", { codec: utf8 }).get("x"), "20");
+      assert.ok(bodyRuns <= 30, `20 transactions took ${bodyRuns} body runs`);
+      stop.abort();
+    });
+  });
+});
+
+test("a database whose default isolation is REPEATABLE READ still records every history namespace", async () => {
+  const admin = new pg.Client({ connectionString: pgServer().dsn, connectionTimeoutMillis: 10_000 });
+  await admin.connect();
+  try {
+    await admin.query("CREATE DATABASE hist_rr");
+    await admin.query("ALTER DATABASE hist_rr SET default_transaction_isolation = 'repeatable read'");
+  } finally {
+    await admin.end();
+  }
+  const dsn = pgServer().dsn.replace(/\/[^/?]*(\?|$)/, "/hist_rr$1");
+  const store = await openStore({ backend: "postgres", dsn, schema: "hist", sweepIntervalMs: 0, connectTimeoutMs: 10_000 });
+  try {
+    const stop = new AbortController();
+    const feeds = await Promise.all(["a", "b"].map((ns) => startedWatch(store, ns, ["k"], stop.signal)));
+    for (const [i, ns] of ["a", "b"].entries()) {
+      await store.kv(ns, { codec: utf8 }).put("k", `${ns}1`);
+      assert.deepEqual(((await (feeds[i] as AsyncIterator<KvChange<string>>).next()).value as KvChange<string>).value, `${ns}1`);
+    }
+    stop.abort();
+  } finally {
+    await store.close();
+  }
 });

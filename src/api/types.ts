@@ -47,7 +47,10 @@ export interface ListPage<E> {
 export interface KvChange<T> {
   key: string;
   value: T | undefined;
-  /** The change's place in the namespace's change history (commit order); pass it as `since` to resume after it. */
+  /**
+   * The change's place in the namespace's change history: grows in commit order (on PostgreSQL it may skip numbers).
+   * Pass it as `since` to resume after it.
+   */
   seq: number;
 }
 

@@ -113,7 +113,7 @@ export interface EngineOps {
   kvCount(ns: string, range: KeyRange, now: number): Awaitable<number>;
   /** Removes live entries in the range; the number removed (expired ones go too, uncounted). */
   kvDeleteRange(ns: string, range: KeyRange, now: number): Awaitable<number>;
-  /** Removes up to `limit` expired entries of every namespace; the number removed. */
+  /** Removes up to `limit` expired entries (of one namespace, or several); the number removed, 0 once none is left. */
   kvSweepExpired(now: number, limit: number): Awaitable<number>;
   /**
    * Turns on the namespace's KV change history, if it is not on yet, and returns its state. From the commit of this

@@ -64,7 +64,8 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
             if (since !== undefined && since > state.lastSeq) {
               throw new StowageError("INVALID_ARGUMENT", `since ${since} is ahead of the namespace's change history, whose last change is ${state.lastSeq}`, { namespace: ns });
             }
-            position = since ?? state.lastSeq;
+            // 0 is "from the oldest change kept", whatever the trim has removed.
+            position = since === 0 ? state.trimmedThrough : (since ?? state.lastSeq);
           }
           const after = position;
           const page = await this.exec.read((ops) => ops.kvHistoryRead(ns, watched, after, WATCH_PAGE));

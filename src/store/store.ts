@@ -28,6 +28,8 @@ import { checkCreateOptions, checkedClock, checkEngine, type StoreOptions } from
 import { TransactionExecutor } from "./transaction-executor.js";
 import { checkInteger, checkOptions } from "./validate.js";
 
+/** Sweep steps of one sweep at most (each removes up to SWEEP_BATCH entries). */
+const MAX_SWEEP_STEPS = 10_000;
 /** Trim steps of one sweep at most; a namespace written faster than this trims is trimmed further by the next sweep. */
 const MAX_TRIM_STEPS = 100;
 /** Expired rows removed per sweep step, so that one sweep never holds the writer for long. */
@@ -212,11 +214,12 @@ class EngineStore implements Store {
 
   async sweep(): Promise<number> {
     let removed = 0;
-    for (;;) {
+    // Bounded steps: writers may keep adding expired entries meanwhile; the next sweep goes on.
+    for (let step = 0; step < MAX_SWEEP_STEPS; step++) {
       const now = this.clock();
       const batch = await this.track(() => this.engineImpl.write((ops) => ops.kvSweepExpired(now, SWEEP_BATCH)));
       removed += batch;
-      if (batch < SWEEP_BATCH) break;
+      if (batch === 0) break;
     }
     // KV change histories keep their last changes; bounded steps, as writers may add more meanwhile.
     for (let step = 0; step < MAX_TRIM_STEPS; step++) {

@@ -20,6 +20,7 @@ import {
   type AppendItem,
   type PushItem,
 } from "./postgres-programs.js";
+import { KnownHistories } from "./known-histories.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 
 /** Options of the PostgreSQL engine. */
@@ -89,6 +90,8 @@ export class PostgresEngine implements Engine {
   private readonly mapError: (error: unknown) => Error;
   /** How the LISTEN connection of live feeds connects. */
   private readonly listenConfig: pg.ClientConfig;
+  /** Where a put goes: batched when its namespace has a KV history (see the write ops). */
+  private readonly historyNamespaces = new KnownHistories(async () => (await this.pool.query("SELECT ns FROM stowage_kv_history")).rows.map((row: { ns: string }) => row.ns));
   private listener: { stopped: boolean; client?: pg.Client; retry?: NodeJS.Timeout; tick?: NodeJS.Timeout } | undefined;
 
   /**
@@ -118,7 +121,8 @@ export class PostgresEngine implements Engine {
       statement_timeout: statementTimeout,
       // The client-side timeout catches a server that vanished without closing the socket.
       query_timeout: statementTimeout + 1_000,
-      options: `-c search_path=${quoteIdent(schema)}`,
+      // Single statements rely on READ COMMITTED (each sees what committed before it), whatever the database's default.
+      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=read\\ committed`,
       application_name: "stowage",
       types,
     });
@@ -135,9 +139,9 @@ export class PostgresEngine implements Engine {
     const weigh = (item: AppendItem) => item.value.byteLength + item.key.length;
     const appends = new KeyedBatcher<AppendItem, number>((ns, items) => runAsync(logAppendBatch(ns, items), poolExec, this.mapError), weigh, BATCH_LIMITS);
     const pushes = new KeyedBatcher<PushItem, number>((ns, items) => runAsync(queuePushBatch(ns, items), poolExec, this.mapError), weigh, BATCH_LIMITS);
-    // Puts too: a namespace with a KV change history serialises its puts on the history's counter row, and any
-    // namespace's puts commit more per round trip together. A batch that repeats a key takes several statements, so
-    // it runs as one transaction: every put of a batch commits, or none does.
+    // A KV history namespace's puts take turns on its lock anyway: those that arrive together share a statement. Other
+    // namespaces' puts stay one statement each, so that one put waiting on a row lock holds back no other. A batch
+    // that repeats a key takes several statements, so it runs as one transaction: all of its puts commit, or none.
     const weighPut = (item: PutItem) => item.value.byteLength + item.key.length;
     const puts = new KeyedBatcher<PutItem, void>(
       (ns, items) =>
@@ -149,7 +153,15 @@ export class PostgresEngine implements Engine {
     );
     this.writeOps = {
       ...single,
-      kvPut: (ns, key, value, expiresAt) => puts.submit(ns, { key, value, expiresAt }),
+      kvPut: (ns, key, value, expiresAt) => {
+        this.historyNamespaces.refresh();
+        return this.historyNamespaces.has(ns) ? puts.submit(ns, { key, value, expiresAt }) : single.kvPut(ns, key, value, expiresAt);
+      },
+      kvHistoryStart: async (ns) => {
+        const state = await single.kvHistoryStart(ns);
+        this.historyNamespaces.add(ns);
+        return state;
+      },
       logAppend: (ns, key, value, now) => appends.submit(ns, { key, value, now }),
       queuePush: async (ns, key, value, now, bound) => {
         const item = { key, value, now, bound };

@@ -100,53 +100,85 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER stowage_log_notify AFTER INSERT ON stowage_log FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();
    CREATE TRIGGER stowage_stream_notify AFTER INSERT ON stowage_stream FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
   // 4: KV change history for the namespaces that asked for it (kv.watch); see the SQLite schema for the tables.
-  // Row triggers write the change records. Their WHEN clause names the namespaces with history, and
-  // stowage_kv_history_start rewrites it when one is added: trigger definitions are read from the catalog at each
-  // statement, not from a transaction's snapshot, so even a SERIALIZABLE transaction that began earlier records its
-  // writes (or, if it cannot see the new counter row, fails to retry rather than write unrecorded). The rewrite takes
-  // a lock that waits for every transaction that has written stowage_kv, so none commits an unrecorded write later.
-  // The counter row's lock serialises a history namespace's writes, so its sequences follow commit order. Change
-  // records notify live feeds like log and stream entries do.
-  `CREATE TABLE stowage_kv_history (
-     ns TEXT COLLATE "C" NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL, trimmed BIGINT NOT NULL);
+  // Row triggers write the change records. Their WHEN clauses name the namespaces with history, and
+  // stowage_kv_history_start rewrites them when one is added: trigger definitions are read from the catalog at each
+  // statement, not from a transaction's snapshot, so a transaction that began earlier (even SERIALIZABLE) records its
+  // later writes. The rewrite takes a lock that waits for every transaction that has written stowage_kv, so none
+  // commits an unrecorded write after it. A history namespace's writers take a transaction-level advisory lock (in a
+  // BEFORE trigger, ahead of the row's own lock) and number their records from a sequence while holding it, so the
+  // numbers follow commit order — without a counter row, whose updates would make every SERIALIZABLE transaction of
+  // the namespace conflict with every other writer. Numbers grow but skip (the sequence serves every namespace, and a
+  // rollback burns its numbers). Change records notify live feeds like log and stream entries do.
+  `CREATE TABLE stowage_kv_history (ns TEXT COLLATE "C" NOT NULL PRIMARY KEY, trimmed BIGINT NOT NULL);
    CREATE TABLE stowage_kv_change (
      ns TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, value BYTEA,
      PRIMARY KEY (ns, seq));
-   CREATE FUNCTION stowage_kv_record() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-   DECLARE
-     v_ns TEXT;
-     v_seq BIGINT;
+   CREATE SEQUENCE stowage_kv_change_seq;
+   CREATE FUNCTION stowage_kv_history_lock(p_ns TEXT) RETURNS void LANGUAGE sql AS $$
+     SELECT pg_advisory_xact_lock(hashtext('stowage_kv_history:' || current_schema()), hashtext(p_ns)) $$;
+   CREATE FUNCTION stowage_kv_lock() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
    BEGIN
-     IF TG_OP = 'DELETE' THEN v_ns := OLD.ns; ELSE v_ns := NEW.ns; END IF;
-     UPDATE stowage_kv_history SET last_seq = last_seq + 1 WHERE ns = v_ns RETURNING last_seq INTO v_seq;
-     IF NOT FOUND THEN
-       RAISE EXCEPTION 'the KV history of namespace % began after this transaction''s snapshot', v_ns USING ERRCODE = '40001';
-     END IF;
      IF TG_OP = 'DELETE' THEN
-       INSERT INTO stowage_kv_change (ns, seq, key, value) VALUES (v_ns, v_seq, OLD.key, NULL);
+       PERFORM stowage_kv_history_lock(OLD.ns);
+       RETURN OLD;
+     END IF;
+     PERFORM stowage_kv_history_lock(NEW.ns);
+     RETURN NEW;
+   END $$;
+   CREATE FUNCTION stowage_kv_record() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   BEGIN
+     -- The BEFORE trigger took the lock for inserts (upserts) and deletes; a plain UPDATE statement takes it here.
+     IF TG_OP = 'DELETE' THEN
+       PERFORM stowage_kv_history_lock(OLD.ns);
+       INSERT INTO stowage_kv_change (ns, seq, key, value) VALUES (OLD.ns, nextval('stowage_kv_change_seq'), OLD.key, NULL);
      ELSE
-       INSERT INTO stowage_kv_change (ns, seq, key, value) VALUES (v_ns, v_seq, NEW.key, NEW.value);
+       PERFORM stowage_kv_history_lock(NEW.ns);
+       INSERT INTO stowage_kv_change (ns, seq, key, value) VALUES (NEW.ns, nextval('stowage_kv_change_seq'), NEW.key, NEW.value);
      END IF;
      RETURN NULL;
    END $$;
    CREATE FUNCTION stowage_kv_history_start(p_ns TEXT) RETURNS BIGINT[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
    DECLARE
-     v_last BIGINT;
      v_trimmed BIGINT;
      v_names TEXT;
+     v_tries INTEGER := 0;
    BEGIN
-     SELECT last_seq, trimmed INTO v_last, v_trimmed FROM stowage_kv_history WHERE ns = p_ns;
-     IF FOUND THEN RETURN ARRAY[v_last, v_trimmed]; END IF;
-     -- Waits for every transaction that has written stowage_kv, and holds new writes back until this commits.
-     LOCK TABLE stowage_kv IN SHARE ROW EXCLUSIVE MODE;
-     INSERT INTO stowage_kv_history (ns, last_seq, trimmed) VALUES (p_ns, 0, 0) ON CONFLICT (ns) DO NOTHING;
-     SELECT string_agg(quote_literal(ns), ', ' ORDER BY ns) INTO v_names FROM stowage_kv_history;
-     EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_written AFTER INSERT OR UPDATE ON stowage_kv FOR EACH ROW '
-       'WHEN (NEW.ns IN (%s)) EXECUTE FUNCTION stowage_kv_record()', v_names);
-     EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_deleted AFTER DELETE ON stowage_kv FOR EACH ROW '
-       'WHEN (OLD.ns IN (%s)) EXECUTE FUNCTION stowage_kv_record()', v_names);
-     SELECT last_seq, trimmed INTO v_last, v_trimmed FROM stowage_kv_history WHERE ns = p_ns;
-     RETURN ARRAY[v_last, v_trimmed];
+     -- At REPEATABLE READ the list below would be read from before the lock, and could drop a namespace.
+     IF current_setting('transaction_isolation') <> 'read committed' THEN
+       RAISE EXCEPTION 'turning a KV history on needs READ COMMITTED, not %', current_setting('transaction_isolation');
+     END IF;
+     SELECT trimmed INTO v_trimmed FROM stowage_kv_history WHERE ns = p_ns;
+     IF NOT FOUND THEN
+       -- The lock waits for every transaction that has written stowage_kv, and holds new writes back until this
+       -- commits. Tried without queueing first, for up to a second: a queued request holds back every KV write
+       -- behind it while it waits.
+       LOOP
+         BEGIN
+           LOCK TABLE stowage_kv IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+           EXIT;
+         EXCEPTION WHEN lock_not_available THEN
+           v_tries := v_tries + 1;
+           IF v_tries >= 200 THEN
+             LOCK TABLE stowage_kv IN SHARE ROW EXCLUSIVE MODE;
+             EXIT;
+           END IF;
+           PERFORM pg_sleep(0.005);
+         END;
+       END LOOP;
+       INSERT INTO stowage_kv_history (ns, trimmed) VALUES (p_ns, 0) ON CONFLICT (ns) DO NOTHING;
+       SELECT string_agg(quote_literal(ns), ', ' ORDER BY ns) INTO v_names FROM stowage_kv_history;
+       EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_locked BEFORE INSERT ON stowage_kv FOR EACH ROW '
+         'WHEN (NEW.ns IN (%s)) EXECUTE FUNCTION stowage_kv_lock()', v_names);
+       EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_locked_delete BEFORE DELETE ON stowage_kv FOR EACH ROW '
+         'WHEN (OLD.ns IN (%s)) EXECUTE FUNCTION stowage_kv_lock()', v_names);
+       EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_written AFTER INSERT OR UPDATE ON stowage_kv FOR EACH ROW '
+         'WHEN (NEW.ns IN (%s)) EXECUTE FUNCTION stowage_kv_record()', v_names);
+       EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_deleted AFTER DELETE ON stowage_kv FOR EACH ROW '
+         'WHEN (OLD.ns IN (%s)) EXECUTE FUNCTION stowage_kv_record()', v_names);
+       v_trimmed := 0;
+     END IF;
+     -- The last change committed: every earlier one of the namespace committed before it (see above).
+     RETURN ARRAY[coalesce((SELECT max(seq) FROM stowage_kv_change WHERE ns = p_ns), v_trimmed), v_trimmed];
    END $$;
    CREATE TRIGGER stowage_kv_change_notify AFTER INSERT ON stowage_kv_change FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
 ];

@@ -112,7 +112,6 @@ export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyo
   "kvPut",
   "kvDelete",
   "kvDeleteRange",
-  "kvSweepExpired",
   "slotUpsert",
   "slotCas",
   "queueAck",
@@ -130,6 +129,8 @@ export type StreamInsert = (
 ) => SqlProgram<void>;
 
 const HISTORY_STATE = "SELECT last_seq, trimmed FROM stowage_kv_history WHERE ns = ?";
+const HISTORY_TRIM =
+  "DELETE FROM stowage_kv_change WHERE ns = ? AND seq IN (SELECT seq FROM stowage_kv_change WHERE ns = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING seq";
 const historyState = (row: SqlRow | undefined) => ({ lastSeq: num(row, "last_seq"), trimmedThrough: num(row, "trimmed") });
 
 /**
@@ -172,10 +173,11 @@ export interface SqlDialect {
 
 /**
  * A page of a namespace's KV changes with the history's state, in one statement so that both come from one snapshot
- * (a reader that saw no change up to `last_seq` may move past it; one that finds `trimmed` beyond its position
- * knows it missed changes). No row: the namespace has no history.
+ * (a reader that saw no change of its keys up to the last change may move past it; one that finds `trimmed` beyond
+ * its position knows it missed changes). No row: the namespace has no history.
  */
-const historyReadSql = (keyList: KeyList): string => `SELECT h.last_seq, h.trimmed, c.seq, c.key, c.value FROM stowage_kv_history h
+const historyReadSql = (keyList: KeyList): string => `SELECT (SELECT max(seq) FROM stowage_kv_change WHERE ns = ?) AS top, h.trimmed, c.seq, c.key, c.value
+FROM stowage_kv_history h
 LEFT JOIN (SELECT seq, key, value FROM stowage_kv_change WHERE ns = ? AND key IN (${keyList.sql}) AND seq > ? ORDER BY seq LIMIT ?) c ON 1 = 1
 WHERE h.ns = ?`;
 
@@ -204,6 +206,7 @@ export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set
   "logAppend",
   "queuePush",
   "streamProduce",
+  "kvSweepExpired",
   "kvHistoryStart",
   "kvHistoryTrim",
 ]);
@@ -260,9 +263,13 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
     },
 
     *kvSweepExpired(now, limit) {
+      // One namespace per call: in a namespace with KV history a removal takes the namespace's writer lock to
+      // commit (PostgreSQL), and a sweep across namespaces would hold one while waiting for another.
+      const first = yield* get("SELECT ns FROM stowage_kv WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1", [now]);
+      if (first === undefined) return 0;
       return yield* run(
-        "DELETE FROM stowage_kv WHERE (ns, key) IN (SELECT ns, key FROM stowage_kv WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)",
-        [now, limit],
+        "DELETE FROM stowage_kv WHERE (ns, key) IN (SELECT ns, key FROM stowage_kv WHERE ns = ? AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)",
+        [first.ns, now, limit],
       );
     },
 
@@ -277,22 +284,28 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
     },
 
     *kvHistoryRead(ns, keys, afterSeq, limit) {
-      const rows = yield* all(historyRead, [ns, keyList.param(keys), afterSeq, limit, ns]);
+      const rows = yield* all(historyRead, [ns, ns, keyList.param(keys), afterSeq, limit, ns]);
       if (rows.length === 0) return undefined;
       const changes = rows
         .filter((row) => row.seq !== null)
         .map((row) => ({ seq: Number(row.seq), key: row.key as string, value: row.value === null ? null : bytesOf(row.value) }))
         .sort((a, b) => a.seq - b.seq);
-      return { lastSeq: num(rows[0], "last_seq"), trimmedThrough: num(rows[0], "trimmed"), changes };
+      const trimmedThrough = num(rows[0], "trimmed");
+      return { lastSeq: Math.max(num(rows[0], "top"), trimmedThrough), trimmedThrough, changes };
     },
 
     *kvHistoryTrim(keep, limit) {
+      // By count, not by number: on PostgreSQL the numbers skip. The oldest go first, so `trimmed` (all numbers up to
+      // it are gone) is the highest number removed.
       let removed = 0;
-      for (const row of yield* all("SELECT ns, last_seq, trimmed FROM stowage_kv_history WHERE last_seq - trimmed > ?", [keep])) {
-        const trimmed = num(row, "trimmed");
-        const cut = Math.min(num(row, "last_seq") - keep, trimmed + limit);
-        removed += yield* run("DELETE FROM stowage_kv_change WHERE ns = ? AND seq <= ?", [row.ns, cut]);
-        yield* run("UPDATE stowage_kv_history SET trimmed = ? WHERE ns = ? AND trimmed < ?", [cut, row.ns, cut]);
+      for (const { ns } of yield* all("SELECT ns FROM stowage_kv_history ORDER BY ns", [])) {
+        const cut = yield* get("SELECT seq FROM stowage_kv_change WHERE ns = ? ORDER BY seq DESC LIMIT 1 OFFSET ?", [ns, keep]);
+        if (cut === undefined) continue;
+        const gone = yield* all(HISTORY_TRIM, [ns, ns, num(cut, "seq"), limit]);
+        if (gone.length === 0) continue;
+        const top = Math.max(...gone.map((row) => num(row, "seq")));
+        yield* run("UPDATE stowage_kv_history SET trimmed = ? WHERE ns = ? AND trimmed < ?", [top, ns, top]);
+        removed += gone.length;
       }
       return removed;
     },
