@@ -2,16 +2,19 @@
  * Model-based property tests: fast-check generates random sequences of operations — KV put (with and without TTL),
  * get, delete, list, count, delete-range; log append, since, lastSeq; slot get, upsert, CAS; queue push (bounded,
  * both overflow policies), peek, ack, drop-oldest, len; transactions of several writes that commit or throw; clock
- * moves; stream produce (with and without an expected sequence), segment and space reads, status, peek and listings —
- * and runs each against the memory engine (the model) and a durable engine, sharing one controlled clock.
- * Every answer, and every error code, must be the same. `MODEL_CASES` sets the sequences per engine (the soak runs
+ * moves and sweeps; stream produce (with and without an expected sequence), segment and space reads, status, peek and
+ * listings — and runs each against the memory engine (the model) and a durable engine, sharing one controlled clock.
+ * Every answer, and every error code, must be the same. The KV namespace keeps a change history, followed by a watch
+ * of every key: the changes it reports, at random points and at the end of a sequence, must be the model's too, and
+ * a replay of the sequence's history must report the same. `MODEL_CASES` sets the sequences per engine (the soak runs
  * 10,000).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
-import { isStowageError, openStore, utf8, type OpenStoreOptions, type Store } from "../src/index.js";
+import { isStowageError, openStore, utf8, type Kv, type KvChange, type OpenStoreOptions, type Store } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -20,7 +23,8 @@ const CASES = Number(process.env.MODEL_CASES ?? 150);
 // A real server for this file; if it cannot start, every test that needs it fails rather than skips.
 const pgServer = usePostgresServer();
 
-const key = fc.constantFrom("a", "b", "c", "a/1", "a/2", "b/1", "é", "日本");
+const KEYS = ["a", "b", "c", "a/1", "a/2", "b/1", "é", "日本"];
+const key = fc.constantFrom(...KEYS);
 const value = fc.constantFrom("", "x", "y", "zz", "é€", "long ".repeat(20));
 const limit = fc.integer({ min: 1, max: 5 });
 const streamSpace = fc.constantFrom("s1", "s2");
@@ -49,6 +53,8 @@ type Command =
   | { op: "peek"; key: string; limit: number; afterId: number | undefined }
   | { op: "len"; key: string }
   | { op: "tick"; ms: number }
+  | { op: "sweep" }
+  | { op: "changes" }
   | { op: "readSegment"; space: string; segment: string; fromSeq: number; toSeq?: number; limit: number }
   | { op: "readSpace"; space: string; fromTimestamp: number; limit: number; pages: number }
   | { op: "streamStatus" | "streamPeek"; space: string; segment: string }
@@ -107,6 +113,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("peek" as const), key, limit, afterId: fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("len" as const), key }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 1, arbitrary: fc.constantFrom({ op: "sweep" as const }, { op: "changes" as const }) },
   {
     weight: 1,
     arbitrary: fc.record(
@@ -123,10 +130,16 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant("tx" as const), writes: fc.array(write, { minLength: 1, maxLength: 5 }), fail: fc.boolean() }) },
 );
 
-/** The handles of one case: its own namespace on a shared store. */
+/**
+ * The KV namespace of every sequence, which each leaves empty. Not one per sequence: each namespace with a change
+ * history adds to the cost of every KV write and of turning another history on, which would make the soak quadratic.
+ */
+const KV_NS = "kv";
+
+/** The handles of one case: its own namespace on a shared store (the KV one excepted: see `KV_NS`). */
 function handles(store: Store | Parameters<Parameters<Store["transaction"]>[0]>[0], ns: string) {
   return {
-    kv: store.kv(ns, { codec: utf8 }),
+    kv: store.kv(KV_NS, { codec: utf8 }),
     log: store.log(ns, { codec: utf8 }),
     slot: store.slot(ns, { codec: utf8 }),
     stream: store.stream(ns, { codec: utf8 }),
@@ -167,7 +180,123 @@ async function applyWrite(h: ReturnType<typeof handles>, w: Write): Promise<unkn
 
 class Rollback extends Error {}
 
-async function apply(store: Store, ns: string, c: Command, clock: { now: number }): Promise<unknown> {
+/** Not a generated key: written and removed again to learn where a watch has caught up, so no other answer sees it. */
+const MARK = "~mark";
+
+/**
+ * A store's live watch of the KV namespace, and what it reported of the current sequence. It watches every key the
+ * namespace ever holds, so it sees every change: where seqs are consecutive (memory, SQLite, not PostgreSQL), no
+ * number may be missing — a rolled-back transaction leaves none behind.
+ */
+interface History {
+  kv: Kv<string>;
+  feed: AsyncIterator<KvChange<string>>;
+  stop: AbortController;
+  consecutive: boolean;
+  /** Marks written, each with its number as value. */
+  marks: number;
+  /** The seq the sequence's changes follow. */
+  base: number;
+  /** The last seq the watch reported. */
+  last: number;
+  /** The sequence's changes of generated keys. */
+  seen: KvChange<string>[];
+}
+
+/** A feed's next item; an engine that loses a change fails the test instead of hanging it. */
+async function nextOf(feed: AsyncIterator<KvChange<string>>): Promise<KvChange<string>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the watch reported nothing for 5 s")), 5_000)));
+  try {
+    const next = await Promise.race([feed.next(), timeout]);
+    assert.ok(next.done !== true, "the watch goes on");
+    return next.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads a watch from `after` past the removal of the mark numbered `mark`: the generated keys' changes, and its seq. */
+async function readToMark(history: History, feed: AsyncIterator<KvChange<string>>, after: number, mark: number): Promise<{ changes: KvChange<string>[]; last: number }> {
+  const changes: KvChange<string>[] = [];
+  let marked = false;
+  for (let last = after; ; ) {
+    const change = await nextOf(feed);
+    assert.ok(history.consecutive ? change.seq === last + 1 : change.seq > last, `seq ${change.seq} follows ${last}`);
+    last = change.seq;
+    if (change.key !== MARK) changes.push(change);
+    else if (change.value === String(mark)) marked = true;
+    else if (marked && change.value === undefined) return { changes, last };
+  }
+}
+
+/** Writes and removes a new mark, and reads the watch past it: what it reported since the last catch-up. */
+async function catchUp(history: History): Promise<KvChange<string>[]> {
+  await history.kv.put(MARK, String(++history.marks));
+  await history.kv.delete(MARK);
+  const { changes, last } = await readToMark(history, history.feed, history.last, history.marks);
+  history.last = last;
+  return changes;
+}
+
+/**
+ * Turns the KV namespace's history on (if no earlier watch did) with a watch of every key: a watch starts at its
+ * first read, some time after the first next(), so marks are written until it reports one.
+ */
+async function startHistory(store: Store, consecutive: boolean): Promise<History> {
+  const kv = store.kv(KV_NS, { codec: utf8 });
+  const stop = new AbortController();
+  const feed = kv.watch([...KEYS, MARK], { signal: stop.signal })[Symbol.asyncIterator]();
+  const history: History = { kv, feed, stop, consecutive, marks: 0, base: 0, last: 0, seen: [] };
+  const first = feed.next();
+  let reported: IteratorResult<KvChange<string>> | undefined;
+  while (reported === undefined) {
+    assert.ok(history.marks < 500, "the watch started");
+    await kv.put(MARK, String(++history.marks));
+    reported = await Promise.race([first, sleep(1).then(() => undefined)]);
+  }
+  assert.ok(reported.done !== true, "the watch goes on");
+  history.last = reported.value.seq;
+  await kv.deleteRange({}); // what a failed sequence left (a passing one ends empty)
+  await catchUp(history);
+  return history;
+}
+
+/** Ends a watch, whether it waits for a change or pauses at an item (either way it holds the engine's change watch). */
+async function endHistory(history: History): Promise<void> {
+  history.stop.abort();
+  await history.feed.return?.();
+}
+
+/**
+ * The changes the watch reported since the last call, as [key, value]. One statement (a deleteRange, a sweep) removes
+ * its rows in an order of the engine's choosing, so a run of removals — which removes each key at most once — is
+ * compared in key order.
+ */
+async function newChanges(history: History): Promise<unknown[]> {
+  const changes = await catchUp(history);
+  history.seen.push(...changes);
+  const keys = changes.map((c) => c.key);
+  for (let start = 0; start < changes.length; start++) {
+    let end = start;
+    while (end < changes.length && changes[end]?.value === undefined) end++;
+    keys.splice(start, end - start, ...keys.slice(start, end).sort());
+    start = end;
+  }
+  return changes.map((c, i) => [keys[i], c.value]);
+}
+
+/** A replay of the sequence's history reports what the live watch did, seqs included. */
+async function checkReplay(history: History): Promise<void> {
+  const replay = history.kv.watch([...KEYS, MARK], { since: history.base, signal: history.stop.signal })[Symbol.asyncIterator]();
+  try {
+    assert.deepEqual((await readToMark(history, replay, history.base, history.marks)).changes, history.seen);
+  } finally {
+    await replay.return?.();
+  }
+}
+
+async function apply(store: Store, ns: string, c: Command, clock: { now: number }, history: History): Promise<unknown> {
   const h = handles(store, ns);
   switch (c.op) {
     case "get":
@@ -200,6 +329,10 @@ async function apply(store: Store, ns: string, c: Command, clock: { now: number 
     case "tick":
       clock.now += c.ms;
       return clock.now;
+    case "sweep":
+      return store.sweep();
+    case "changes":
+      return newChanges(history);
     case "readSegment":
       return h.stream.readSegment(c.space, c.segment, c.toSeq === undefined ? { fromSeq: c.fromSeq, limit: c.limit } : { fromSeq: c.fromSeq, toSeq: c.toSeq, limit: c.limit });
     case "readSpace": {
@@ -248,28 +381,46 @@ async function outcome(call: () => Promise<unknown>): Promise<unknown> {
   }
 }
 
-async function checkAgainstModel(t: { diagnostic(message: string): void }, options: (clock: () => number) => OpenStoreOptions): Promise<void> {
+async function checkAgainstModel(t: { diagnostic(message: string): void }, options: (clock: () => number) => OpenStoreOptions, consecutiveSeqs: boolean): Promise<void> {
   const clock = { now: Date.UTC(2026, 0, 1) };
   const now = () => clock.now;
   const model = await openStore({ backend: "memory", clock: now, sweepIntervalMs: 0 });
   const subject = await openStore({ ...options(now), sweepIntervalMs: 0 });
   let run = 0;
   let commands = 0;
+  let histories: [History, History] | undefined;
   try {
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 30, size: "large" }), async (sequence) => {
-        const ns = `m${run++}`; // each sequence starts from an empty namespace of its own
-        for (const [i, c] of sequence.entries()) {
-          commands++;
-          const expected = await outcome(() => apply(model, ns, c, clock));
-          if (c.op === "tick") continue; // the clock is shared: moved once
-          const actual = await outcome(() => apply(subject, ns, c, clock));
-          assert.deepEqual(actual, expected, `command ${i} ${JSON.stringify(c)} of ${JSON.stringify(sequence)}`);
+        const ns = `m${run++}`; // each sequence starts from empty namespaces of its own (the KV one: emptied)
+        histories ??= [await startHistory(model, true), await startHistory(subject, consecutiveSeqs)];
+        const [expectedHistory, actualHistory] = histories;
+        try {
+          // The watches have read all before: the last sequence ended with a "changes", a new watch with a catch-up.
+          for (const history of histories) {
+            history.base = history.last;
+            history.seen = [];
+          }
+          // Last, every entry left is removed (expired ones too) and the histories compared to the end.
+          for (const [i, c] of [...sequence, { op: "deleteRange" as const, prefix: "" }, { op: "changes" as const }].entries()) {
+            commands++;
+            const expected = await outcome(() => apply(model, ns, c, clock, expectedHistory));
+            if (c.op === "tick") continue; // the clock is shared: moved once
+            const actual = await outcome(() => apply(subject, ns, c, clock, actualHistory));
+            assert.deepEqual(actual, expected, `command ${i} ${JSON.stringify(c)} of ${JSON.stringify(sequence)}`);
+          }
+          for (const history of histories) await checkReplay(history);
+        } catch (error) {
+          // A failure may leave a watch broken or mid-read: the next sequence starts new ones.
+          await Promise.all(histories.map(endHistory));
+          histories = undefined;
+          throw error;
         }
       }),
       { numRuns: CASES, seed: Number(process.env.MODEL_SEED ?? 20261125) },
     );
   } finally {
+    await Promise.all((histories ?? []).map(endHistory));
     await subject.close();
     await model.close();
   }
@@ -279,7 +430,7 @@ async function checkAgainstModel(t: { diagnostic(message: string): void }, optio
 test("sqlite agrees with the memory model on random operation sequences", async (t) => {
   const tmp = tempDir("model");
   try {
-    await checkAgainstModel(t, (clock) => ({ backend: "sqlite", path: join(tmp.dir, "store.db"), clock }));
+    await checkAgainstModel(t, (clock) => ({ backend: "sqlite", path: join(tmp.dir, "store.db"), clock }), true);
   } finally {
     tmp.remove();
   }
@@ -287,5 +438,5 @@ test("sqlite agrees with the memory model on random operation sequences", async 
 
 test("postgres agrees with the memory model on random operation sequences", async (t) => {
   const dsn = pgServer().dsn;
-  await checkAgainstModel(t, (clock) => ({ backend: "postgres", dsn, schema: "model", clock }));
+  await checkAgainstModel(t, (clock) => ({ backend: "postgres", dsn, schema: "model", clock }), false);
 });

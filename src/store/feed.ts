@@ -29,11 +29,21 @@ export interface FeedRead<E> {
  */
 export async function* follow<E>(context: FeedContext, signal: AbortSignal | undefined, readNext: () => Promise<FeedRead<E>>): AsyncGenerator<E, void, undefined> {
   const stop = new AbortController();
-  const abort = () => stop.abort();
+  const unwatch = context.changes.watch();
+  // Released at once on abort or close, not when the generator next runs: a consumer may never ask again (an
+  // iterator left suspended at a `yield`), and its watch (a poll timer, a LISTEN connection) must not outlive it.
+  const release = () => {
+    unwatch();
+    signal?.removeEventListener("abort", abort);
+    context.closing.removeEventListener("abort", abort);
+  };
+  const abort = () => {
+    stop.abort();
+    release();
+  };
   signal?.addEventListener("abort", abort, { once: true });
   context.closing.addEventListener("abort", abort, { once: true });
-  if (signal?.aborted || context.closing.aborted) stop.abort();
-  const unwatch = context.changes.watch();
+  if (signal?.aborted || context.closing.aborted) abort();
   try {
     while (!stop.signal.aborted) {
       const seen = context.changes.generation;
@@ -52,8 +62,6 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
       if (!batch.more) await context.changes.wait(seen, stop.signal);
     }
   } finally {
-    unwatch();
-    signal?.removeEventListener("abort", abort);
-    context.closing.removeEventListener("abort", abort);
+    release();
   }
 }
