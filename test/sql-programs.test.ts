@@ -17,7 +17,7 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   kvCount: ["ns", range, 1],
   kvDeleteRange: ["ns", range, 1],
   kvSweepExpired: [1, 100],
-  kvHistoryStart: ["ns"],
+  kvHistoryStart: ["ns", 256],
   kvHistoryRead: ["ns", ["a", "b"], 0, 10],
   kvHistoryTrim: [1000, 100],
   logAppend: ["ns", "k", bytes, 1],

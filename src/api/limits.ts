@@ -28,6 +28,11 @@ export const LIMITS = Object.freeze({
    * watch that has not read them by then fails LIMIT_EXCEEDED.
    */
   kvChangesKept: 10_000,
+  /**
+   * Namespaces that may keep a KV change history (turned on by their first `kv.watch`): each one adds a check to every
+   * KV write of the store, so a watch that would turn on one more fails LIMIT_EXCEEDED.
+   */
+  maxKvHistoryNamespaces: 256,
 });
 
 export type Limits = typeof LIMITS;

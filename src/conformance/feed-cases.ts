@@ -239,6 +239,21 @@ export const feedCases: CaseGroup = {
     stop.abort();
   },
 
+  "a watch that would turn on more KV histories than LIMITS.maxKvHistoryNamespaces fails LIMIT_EXCEEDED": async ({ store }) => {
+    const stop = new AbortController();
+    for (let i = 0; i < LIMITS.maxKvHistoryNamespaces; i++) await watchFromNow(store.kv(`h${i}`, { codec: utf8 }), [], stop.signal);
+    stop.abort();
+    const over = store.kv("one-more", { codec: utf8 });
+    await rejectsWith(over.watch(["k"])[Symbol.asyncIterator]().next(), "LIMIT_EXCEEDED", "one-more", String(LIMITS.maxKvHistoryNamespaces));
+    await over.put("k", "unrecorded"); // the namespace works, without history
+    // A namespace that has a history is watched as before.
+    const again = new AbortController();
+    const feed = await watchFromNow(store.kv("h0", { codec: utf8 }), ["k"], again.signal);
+    await store.kv("h0", { codec: utf8 }).put("k", "v");
+    assert.deepEqual(((await feed.next()).value as KvChange<string>).value, "v");
+    again.abort();
+  },
+
   "kv.watch refuses bad arguments, and is not available inside a transaction": async ({ store }) => {
     const kv = store.kv("w");
     assert.throws(() => kv.watch([]), /INVALID_ARGUMENT/);

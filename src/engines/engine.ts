@@ -118,9 +118,10 @@ export interface EngineOps {
   /**
    * Turns on the namespace's KV change history, if it is not on yet, and returns its state. From the commit of this
    * call on, every put and delete of the namespace — of any process, in or out of transactions, and the sweep's
-   * removals — commits with a change record numbered by a per-namespace sequence that follows commit order.
+   * removals — commits with a change record numbered by a per-namespace sequence that follows commit order. When
+   * `maxNamespaces` namespaces have a history already, a new one is refused with LIMIT_EXCEEDED (see `checkHistoryRoom`).
    */
-  kvHistoryStart(ns: string): Awaitable<KvHistoryState>;
+  kvHistoryStart(ns: string, maxNamespaces: number): Awaitable<KvHistoryState>;
   /**
    * The changes of `keys` with seq > afterSeq, ascending, at most `limit`, with the history's state, all from one
    * snapshot; undefined when the namespace has no history.

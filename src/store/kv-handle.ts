@@ -60,7 +60,7 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
         return follow(feeds, signal, async () => {
           if (position === undefined) {
             // Turning the history on commits before the position is read, so every later write is recorded.
-            const state = await this.exec.write((ops) => ops.kvHistoryStart(ns), 0);
+            const state = await this.exec.write((ops) => ops.kvHistoryStart(ns, LIMITS.maxKvHistoryNamespaces), 0);
             if (since !== undefined && since > state.lastSeq) {
               throw new StowageError("INVALID_ARGUMENT", `since ${since} is ahead of the namespace's change history, whose last change is ${state.lastSeq}`, { namespace: ns });
             }

@@ -20,6 +20,7 @@ import type {
 import { checkExpectedSeq, compareSpaceOrder } from "../stream-expectation.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
+import { checkHistoryRoom } from "../history-limit.js";
 import { SortedKeys } from "./sorted-keys.js";
 
 interface KvRow {
@@ -194,7 +195,10 @@ export class MemoryOps implements EngineOps {
     return removed;
   }
 
-  kvHistoryStart(ns: string): KvHistoryState {
+  kvHistoryStart(ns: string, maxNamespaces: number): KvHistoryState {
+    if (this.data.kv.get(ns)?.history === undefined) {
+      checkHistoryRoom(ns, [...this.data.kv.values()].filter((space) => space.history !== undefined).length, maxNamespaces);
+    }
     const space = spaceOf(this.data.kv, ns, () => new KvSpace());
     if (space.history === undefined) {
       space.history = new KvHistory();

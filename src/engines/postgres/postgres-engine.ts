@@ -157,8 +157,8 @@ export class PostgresEngine implements Engine {
         this.historyNamespaces.refresh();
         return this.historyNamespaces.has(ns) ? puts.submit(ns, { key, value, expiresAt }) : single.kvPut(ns, key, value, expiresAt);
       },
-      kvHistoryStart: async (ns) => {
-        const state = await single.kvHistoryStart(ns);
+      kvHistoryStart: async (ns, maxNamespaces) => {
+        const state = await single.kvHistoryStart(ns, maxNamespaces);
         this.historyNamespaces.add(ns);
         return state;
       },

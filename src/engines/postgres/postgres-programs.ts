@@ -1,6 +1,7 @@
 import type { StoredStreamRecord } from "../engine.js";
 import type { QueueBound } from "../queue-bound.js";
 import { itemsToDrop } from "../queue-bound.js";
+import { checkHistoryRoom } from "../history-limit.js";
 import { SINGLE_STATEMENT_OPS, sqlPrograms, type KeyList } from "../sql/sql-ops.js";
 import { all, run, value, type SqlProgram, type SqlPrograms } from "../sql/sql-program.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
@@ -135,9 +136,11 @@ const ARRAY_KEY_LIST: KeyList = { sql: "SELECT unnest(?::text[])", param: (keys)
 export const POSTGRES_PROGRAMS: SqlPrograms = {
   ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST }),
 
-  *kvHistoryStart(ns) {
-    // One function call: turning history on rewrites the recording triggers under a lock (see the schema).
-    const state = (yield* value("SELECT stowage_kv_history_start(?) AS state", [ns])) as unknown[];
+  *kvHistoryStart(ns, maxNamespaces) {
+    // One function call: turning history on rewrites the recording triggers under a lock (see the schema). It
+    // answers the count of namespaces with history instead when there is no room for one more.
+    const state = (yield* value("SELECT stowage_kv_history_start(?, ?) AS state", [ns, maxNamespaces])) as unknown[];
+    if (state.length === 1) checkHistoryRoom(ns, Number(state[0]), maxNamespaces);
     return { lastSeq: Number(state[0]), trimmedThrough: Number(state[1]) };
   },
 

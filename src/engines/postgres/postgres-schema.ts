@@ -137,11 +137,12 @@ export const MIGRATIONS: readonly string[] = [
      END IF;
      RETURN NULL;
    END $$;
-   CREATE FUNCTION stowage_kv_history_start(p_ns TEXT) RETURNS BIGINT[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   CREATE FUNCTION stowage_kv_history_start(p_ns TEXT, p_max INTEGER) RETURNS BIGINT[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
    DECLARE
      v_trimmed BIGINT;
      v_names TEXT;
      v_tries INTEGER := 0;
+     v_count INTEGER;
    BEGIN
      -- At REPEATABLE READ the list below would be read from before the lock, and could drop a namespace.
      IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -165,6 +166,9 @@ export const MIGRATIONS: readonly string[] = [
            PERFORM pg_sleep(0.005);
          END;
        END LOOP;
+       -- Counted under the lock, which serialises turn-ons: no room answers the count alone (the caller refuses).
+       SELECT count(*) INTO v_count FROM stowage_kv_history WHERE ns <> p_ns;
+       IF v_count >= p_max THEN RETURN ARRAY[v_count]; END IF;
        INSERT INTO stowage_kv_history (ns, trimmed) VALUES (p_ns, 0) ON CONFLICT (ns) DO NOTHING;
        SELECT string_agg(quote_literal(ns), ', ' ORDER BY ns) INTO v_names FROM stowage_kv_history;
        EXECUTE format('CREATE OR REPLACE TRIGGER stowage_kv_locked BEFORE INSERT ON stowage_kv FOR EACH ROW '

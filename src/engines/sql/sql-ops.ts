@@ -2,6 +2,7 @@ import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
 import type { StoredKv, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
+import { checkHistoryRoom } from "../history-limit.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
@@ -273,9 +274,10 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       );
     },
 
-    *kvHistoryStart(ns) {
+    *kvHistoryStart(ns, maxNamespaces) {
       const found = yield* get(HISTORY_STATE, [ns]);
       if (found !== undefined) return historyState(found);
+      checkHistoryRoom(ns, num(yield* get("SELECT count(*) AS n FROM stowage_kv_history", []), "n"), maxNamespaces);
       // SQLite has one writer at a time: whatever commits after this transaction sees the new triggers.
       yield* run("INSERT INTO stowage_kv_history (ns, last_seq, trimmed) VALUES (?, 0, 0)", [ns]);
       const names = (yield* all("SELECT ns FROM stowage_kv_history ORDER BY ns", [])).map((row) => row.ns as string);
