@@ -196,15 +196,14 @@ export class MemoryOps implements EngineOps {
   }
 
   kvHistoryStart(ns: string, maxNamespaces: number): KvHistoryState {
-    if (this.data.kv.get(ns)?.history === undefined) {
+    let history = this.data.kv.get(ns)?.history;
+    if (history === undefined) {
       checkHistoryRoom(ns, [...this.data.kv.values()].filter((space) => space.history !== undefined).length, maxNamespaces);
-    }
-    const space = spaceOf(this.data.kv, ns, () => new KvSpace());
-    if (space.history === undefined) {
-      space.history = new KvHistory();
+      const space = spaceOf(this.data.kv, ns, () => new KvSpace());
+      history = space.history = new KvHistory();
       this.undo.push(() => (space.history = undefined));
     }
-    return { lastSeq: space.history.lastSeq, trimmedThrough: space.history.trimmedThrough };
+    return { lastSeq: history.lastSeq, trimmedThrough: history.trimmedThrough };
   }
 
   kvHistoryRead(ns: string, keys: readonly string[], afterSeq: number, limit: number): KvHistoryPage | undefined {

@@ -107,11 +107,6 @@ export function pushResult(ns: string, item: PushItem, result: number): number {
   return result;
 }
 
-/**
- * The shared SQL programs with PostgreSQL's one-statement append and push (batches of one). On SQLite the
- * multi-statement programs cost nothing extra (the statements run in process); on PostgreSQL each statement is a
- * round trip, and a transaction around several would keep the namespace's counter row locked across all of them.
- */
 /** A produce's entries in one statement: the records travel as arrays and come back as rows WITH ORDINALITY. */
 const STREAM_INSERT = `INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression)
 SELECT ?, ?, ?, ? + e.ord, ?, e.value, e.headers, e.compression
@@ -133,6 +128,12 @@ function* insertStreamEntries(ns: string, space: string, segment: string, before
 /** The keys as a text array. */
 const ARRAY_KEY_LIST: KeyList = { sql: "SELECT unnest(?::text[])", param: (keys) => [...keys] };
 
+/**
+ * The shared SQL programs with PostgreSQL's one-statement append and push (batches of one), produce and history
+ * turn-on. On SQLite the multi-statement programs cost nothing extra (the statements run in process); on PostgreSQL
+ * each statement is a round trip, and a transaction around several would keep the namespace's counter row locked
+ * across all of them.
+ */
 export const POSTGRES_PROGRAMS: SqlPrograms = {
   ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST }),
 

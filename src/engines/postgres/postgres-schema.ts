@@ -99,7 +99,8 @@ export const MIGRATIONS: readonly string[] = [
    END $$;
    CREATE TRIGGER stowage_log_notify AFTER INSERT ON stowage_log FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();
    CREATE TRIGGER stowage_stream_notify AFTER INSERT ON stowage_stream FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
-  // 4: KV change history for the namespaces that asked for it (kv.watch); see the SQLite schema for the tables.
+  // 4: KV change history for the namespaces that asked for it (kv.watch): the SQLite schema's tables, without the
+  // history row's counter (see below).
   // Row triggers write the change records. Their WHEN clauses name the namespaces with history, and
   // stowage_kv_history_start rewrites them when one is added: trigger definitions are read from the catalog at each
   // statement, not from a transaction's snapshot, so a transaction that began earlier (even SERIALIZABLE) records its

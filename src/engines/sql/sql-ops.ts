@@ -130,6 +130,7 @@ export type StreamInsert = (
 ) => SqlProgram<void>;
 
 const HISTORY_STATE = "SELECT last_seq, trimmed FROM stowage_kv_history WHERE ns = ?";
+const HISTORY_NAMESPACES = "SELECT ns FROM stowage_kv_history ORDER BY ns";
 const HISTORY_TRIM =
   "DELETE FROM stowage_kv_change WHERE ns = ? AND seq IN (SELECT seq FROM stowage_kv_change WHERE ns = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING seq";
 const historyState = (row: SqlRow | undefined) => ({ lastSeq: num(row, "last_seq"), trimmedThrough: num(row, "trimmed") });
@@ -280,7 +281,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       checkHistoryRoom(ns, num(yield* get("SELECT count(*) AS n FROM stowage_kv_history", []), "n"), maxNamespaces);
       // SQLite has one writer at a time: whatever commits after this transaction sees the new triggers.
       yield* run("INSERT INTO stowage_kv_history (ns, last_seq, trimmed) VALUES (?, 0, 0)", [ns]);
-      const names = (yield* all("SELECT ns FROM stowage_kv_history ORDER BY ns", [])).map((row) => row.ns as string);
+      const names = (yield* all(HISTORY_NAMESPACES, [])).map((row) => row.ns as string);
       for (const sql of recordingTriggers(names)) yield* run(sql, []);
       return historyState(yield* get(HISTORY_STATE, [ns]));
     },
@@ -300,7 +301,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       // By count, not by number: on PostgreSQL the numbers skip. The oldest go first, so `trimmed` (all numbers up to
       // it are gone) is the highest number removed.
       let removed = 0;
-      for (const { ns } of yield* all("SELECT ns FROM stowage_kv_history ORDER BY ns", [])) {
+      for (const { ns } of yield* all(HISTORY_NAMESPACES, [])) {
         const cut = yield* get("SELECT seq FROM stowage_kv_change WHERE ns = ? ORDER BY seq DESC LIMIT 1 OFFSET ?", [ns, keep]);
         if (cut === undefined) continue;
         const gone = yield* all(HISTORY_TRIM, [ns, ns, num(cut, "seq"), limit]);

@@ -45,14 +45,14 @@ const MAX_GROUP = 512;
 /** How often a watched SQLite store checks for other processes' commits (the delivery latency of live feeds across processes). */
 export const CHANGE_POLL_MS = 20;
 
+/** Free disk space below which `store.health()` reports `degraded`. */
+export const LOW_DISK_BYTES = 100 * 1_048_576;
+
 /**
  * SQLite through better-sqlite3, in WAL mode, with two connections: one writer and one reader, so that reads see
  * committed data only and never wait for a transaction in progress. Writes that arrive together share one commit
  * (group commit); a write that fails is refused alone (see `commitGroup`).
  */
-/** Free disk space below which `store.health()` reports `degraded`. */
-export const LOW_DISK_BYTES = 100 * 1_048_576;
-
 export class SqliteEngine implements Engine {
   readonly name = "sqlite";
   readonly location: string;
@@ -148,11 +148,6 @@ export class SqliteEngine implements Engine {
     });
   }
 
-  /**
-   * On the reader connection, which never blocks the writer; each invariant is one statement, so it reads one
-   * committed snapshot. Damage that stops a step from running is reported as a problem of that step, so that the
-   * report is complete either way.
-   */
   /** File and WAL sizes and the free space of the disk they are on; warns when less than {@link LOW_DISK_BYTES} is free. */
   facts(): EngineFacts {
     const size = (path: string): number => {
@@ -174,6 +169,11 @@ export class SqliteEngine implements Engine {
     return { facts, warnings };
   }
 
+  /**
+   * On the reader connection, which never blocks the writer; each invariant is one statement, so it reads one
+   * committed snapshot. Damage that stops a step from running is reported as a problem of that step, so that the
+   * report is complete either way.
+   */
   async check(): Promise<string[]> {
     const attempt = (what: string, step: () => string[]): string[] => {
       try {
