@@ -1,0 +1,144 @@
+/**
+ * Deliberately broken engines for the transactional checker's own tests: each breaks one isolation promise, on the
+ * memory engine's data, and the checker must catch it from a workload run alone. They implement only what the
+ * list-append workload calls (KV get/put, log append/read) where they differ from the memory engine.
+ */
+import type { Awaitable, Engine, EngineOps, EngineWork, StoredLogEntry } from "../../../src/engines/engine.js";
+import { MemoryEngine } from "../../../src/engines/memory/memory-engine.js";
+import { MemoryData, MemoryOps } from "../../../src/engines/memory/memory-ops.js";
+
+/** The memory engine, every call passed through; subclasses replace `transaction`. */
+abstract class OverMemory implements Engine {
+  abstract readonly name: string;
+  readonly location = "memory";
+  protected readonly inner = new MemoryEngine();
+  readonly changes = this.inner.changes;
+
+  read<T>(work: EngineWork<T>): Awaitable<T> {
+    return this.inner.read(work);
+  }
+
+  write<T>(work: EngineWork<T>): Promise<T> {
+    return this.inner.write(work);
+  }
+
+  abstract transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T>;
+
+  check(): Promise<string[]> {
+    return this.inner.check();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** (a) A rollback that keeps the writes: a body that throws still commits what it wrote, then the call rejects. */
+export class LeakyRollbackEngine extends OverMemory {
+  readonly name = "leaky-rollback";
+
+  async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    const outcome = await this.inner.transaction(async (ops) => {
+      try {
+        return { value: await body(ops) };
+      } catch (error) {
+        return { error };
+      }
+    });
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
+  }
+}
+
+/**
+ * (b) No isolation at all: a transaction writes straight into the shared data, without the lock, so everyone reads
+ * its writes while it runs (dirty reads, intermediate states), and a rollback undoes them after others saw them.
+ */
+export class DirtyReadEngine implements Engine {
+  readonly name = "dirty-read";
+  readonly location = "memory";
+  private readonly data = new MemoryData();
+
+  read<T>(work: EngineWork<T>): Awaitable<T> {
+    return work(new MemoryOps(this.data, []));
+  }
+
+  write<T>(work: EngineWork<T>): Promise<T> {
+    return this.transaction(async (ops) => work(ops));
+  }
+
+  async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    const undo: Array<() => void> = [];
+    try {
+      return await body(new MemoryOps(this.data, undo));
+    } catch (error) {
+      for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
+      throw error;
+    }
+  }
+
+  async check(): Promise<string[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Buffered writes of one transaction of {@link ReadCommittedEngine}. */
+interface Buffer {
+  writes: Array<(ops: EngineOps) => Awaitable<unknown>>;
+  kv: Map<string, Uint8Array>;
+  log: Map<string, StoredLogEntry[]>;
+}
+
+/**
+ * (c) Lost updates: a transaction reads committed data as of each read (no snapshot, no locks), keeps its writes
+ * to itself and applies them at commit without checking what changed meanwhile — READ COMMITTED with blind commits:
+ * two read-modify-writes of one value both commit, the later overwriting the earlier.
+ */
+export class ReadCommittedEngine extends OverMemory {
+  readonly name = "read-committed";
+
+  async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    const buffer: Buffer = { writes: [], kv: new Map(), log: new Map() };
+    const result = await body(this.bufferedOps(buffer));
+    await this.inner.transaction(async (ops) => {
+      for (const write of buffer.writes) await write(ops);
+    });
+    return result;
+  }
+
+  private bufferedOps(buffer: Buffer): EngineOps {
+    const inner = this.inner;
+    const id = (ns: string, key: string) => `${ns}\u0000${key}`;
+    const own: Partial<EngineOps> = {
+      kvGet: async (ns, key, now) => buffer.kv.get(id(ns, key)) ?? (await inner.read((ops) => ops.kvGet(ns, key, now))),
+      kvPut: (ns, key, value, expiresAt) => {
+        buffer.kv.set(id(ns, key), value);
+        buffer.writes.push((ops) => ops.kvPut(ns, key, value, expiresAt));
+      },
+      logAppend: (ns, key, value, now) => {
+        const entries = buffer.log.get(id(ns, key)) ?? [];
+        buffer.log.set(id(ns, key), entries);
+        // A provisional sequence, above any committed one; the real one is taken at commit.
+        const seq = Number.MAX_SAFE_INTEGER - 1_000 + entries.length;
+        entries.push({ seq, key, value, timestamp: now });
+        buffer.writes.push((ops) => ops.logAppend(ns, key, value, now));
+        return seq;
+      },
+      logRead: async (ns, key, afterSeq, limit) => {
+        const committed = await inner.read((ops) => ops.logRead(ns, key, afterSeq, limit));
+        return [...committed, ...(buffer.log.get(id(ns, key)) ?? [])].slice(0, limit);
+      },
+    };
+    return new Proxy(own as EngineOps, {
+      get(target, name: string) {
+        const method = target[name as keyof EngineOps];
+        if (method !== undefined) return method;
+        return () => {
+          throw new Error(`the read-committed test engine has no ${name} in transactions`);
+        };
+      },
+    });
+  }
+}
