@@ -264,7 +264,8 @@ function checkLostWrites(
       const later = (readsByKey.get(op.key) ?? []).find((read) => (history[read.txn] as Txn).start > end);
       if (later === undefined) continue;
       const reader = history[later.txn] as Txn;
-      found.add("lost-write", [txn.id, reader.id], `${txn.id} committed ${op.value} to ${op.key}, but ${reader.id}, started after it, read ${show(later.value)} and no read holds it`);
+      const caught = txn.caught === undefined ? "" : ` (its body caught ${txn.caught.join(", ")})`;
+      found.add("lost-write", [txn.id, reader.id], `${txn.id} resolved${caught}, its append of ${op.value} to ${op.key} with it, but ${reader.id}, started after, read ${show(later.value)}, and no read holds it`);
     }
   }
 }

@@ -41,6 +41,8 @@ export interface Txn {
   start: number;
   end: number | null;
   ops: MicroOp[];
+  /** The codes of failed calls the body caught and went on after, for reports (the checker does not need them). */
+  caught?: string[];
 }
 
 /** A clock shared by every process of one machine: CLOCK_MONOTONIC, in ms with sub-ms precision. */

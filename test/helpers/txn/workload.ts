@@ -13,7 +13,7 @@
  * failed transaction of its own (its writes must never be seen).
  */
 import { isStowageError, json, type Store, type TransactionScope } from "../../../src/index.js";
-import { sharedClock, type AppendOp, type MicroOp, type Outcome, type Txn } from "./history.js";
+import { sharedClock, type AppendOp, type Outcome, type Txn } from "./history.js";
 
 export const KV_NAMESPACE = "txn-kv";
 /** The key of every log list; each log list has a namespace of its own. */
@@ -137,11 +137,11 @@ async function transactionCall(
       previous.outcome = "fail";
       previous.end = sharedClock();
     }
-    const run: Txn = { id: `${id}${runs.length === 0 ? "" : `.${runs.length}`}`, process: client, single: false, outcome: "info", start: runs.length === 0 ? invoked : sharedClock(), end: null, ops: [] };
+    const run: Txn = { id: `${id}${runs.length === 0 ? "" : `.${runs.length}`}`, process: client, single: false, outcome: "info", start: invoked, end: null, ops: [] };
     runs.push(run);
     bodyThrew = false;
     try {
-      await runBody(tx, run.ops, plan, mode, bodyPauseMs, random, element);
+      await runBody(tx, run, plan, mode, bodyPauseMs, random, element);
     } catch (error) {
       bodyThrew = true;
       throw error;
@@ -165,7 +165,7 @@ async function transactionCall(
 
 async function runBody(
   tx: TransactionScope,
-  ops: MicroOp[],
+  run: Txn,
   plan: Array<{ key: Key; append: boolean }>,
   mode: "plain" | "catch" | "abort",
   bodyPauseMs: number,
@@ -176,10 +176,12 @@ async function runBody(
     if (mode !== "catch") return call();
     try {
       await call();
-    } catch {
-      // Recorded by the call itself; the body goes on.
+    } catch (error) {
+      // The call recorded its own outcome; the body goes on.
+      (run.caught ??= []).push(isStowageError(error) ? error.code : String(error));
     }
   };
+  const ops = run.ops;
   for (const [i, { key, append }] of plan.entries()) {
     if (i > 0) await sleep(Math.floor(random() * (bodyPauseMs + 1)));
     if (mode === "catch" && i === 1) {

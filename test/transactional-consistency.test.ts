@@ -1,0 +1,109 @@
+/**
+ * The transactional consistency battery: the list-append workload (test/helpers/txn/workload.ts) from concurrent
+ * clients — async clients in one process on memory, child processes on SQLite (one file) and PostgreSQL (one
+ * schema, with a lock holder making clients wait and the short-timeout ones time out) — judged by the checker
+ * (test/helpers/txn/checker.ts): every history must be free of anomalies, strictly serializable, on every engine.
+ * `TXN_HISTORIES` sets the histories per engine (a few by default; the soak runs 100). Each engine's figures are
+ * printed as diagnostics.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it, type TestContext } from "node:test";
+import { openStore, type OpenStoreOptions } from "../src/index.js";
+import { tempDir } from "./helpers/child.js";
+import { startPostgres, type PostgresServer } from "./helpers/postgres-server.js";
+import { checkHistory, describeAnomalies, describeFigures, type CheckReport } from "./helpers/txn/checker.js";
+import type { Txn } from "./helpers/txn/history.js";
+import { holdLocks, runInProcesses } from "./helpers/txn/processes.js";
+import { runInProcess, type WorkloadOptions } from "./helpers/txn/workload.js";
+
+const HISTORIES = process.env.TXN_HISTORIES === undefined ? undefined : Number(process.env.TXN_HISTORIES);
+const CLIENTS = 5;
+
+const WORKLOAD: WorkloadOptions = { kvKeys: 3, logKeys: 3, calls: 40, maxOpsPerTxn: 4, plainShare: 0.35, catchShare: 0.25, abortShare: 0.15, pauseMs: 2, bodyPauseMs: 3 };
+/**
+ * On PostgreSQL transactions run concurrently (SERIALIZABLE, optimistic), so longer bodies and more plain calls give
+ * plain writes and reads the time to land inside a transaction.
+ */
+const PG_WORKLOAD: WorkloadOptions = { ...WORKLOAD, plainShare: 0.45, bodyPauseMs: 15 };
+
+/** Checks each history, prints the engine's figures, and asserts that no history had an anomaly. */
+async function battery(t: TestContext, engine: string, histories: number, history: (run: number) => Promise<Txn[]>): Promise<void> {
+  const reports: CheckReport[] = [];
+  const bad: string[] = [];
+  for (let run = 0; run < histories; run++) {
+    const report = checkHistory(await history(run));
+    reports.push(report);
+    if (report.anomalies.length > 0) bad.push(`history ${run}: ${describeFigures(report)}\n${describeAnomalies(report)}`);
+  }
+  const total = sumReports(reports);
+  t.diagnostic(`${engine}: ${histories} histories, ${describeFigures(total)}`);
+  assert.ok(total.committed > 0 && total.edges.rw > 0 && total.edges.wr > 0, `${engine}: the workload did not exercise the engine: ${describeFigures(total)}`);
+  assert.deepEqual(bad, [], `${engine}: anomalies in ${bad.length} of ${histories} histories`);
+}
+
+function sumReports(reports: readonly CheckReport[]): CheckReport {
+  const total: CheckReport = { txns: 0, committed: 0, aborted: 0, unknown: 0, edges: { ww: 0, wr: 0, rw: 0, rt: 0 }, anomalies: [], counts: {} };
+  for (const r of reports) {
+    total.txns += r.txns;
+    total.committed += r.committed;
+    total.aborted += r.aborted;
+    total.unknown += r.unknown;
+    for (const kind of ["ww", "wr", "rw", "rt"] as const) total.edges[kind] += r.edges[kind];
+    for (const [name, n] of Object.entries(r.counts)) total.counts[name] = (total.counts[name] ?? 0) + n;
+  }
+  return total;
+}
+
+describe("transactional consistency: list-append histories checked for anomalies", () => {
+  let server: PostgresServer | undefined;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => server?.destroy());
+  const dsn = () => {
+    if (server === undefined) throw new Error("the PostgreSQL test server did not start");
+    return server.dsn;
+  };
+
+  it("memory: async clients in one process", async (t) => {
+    await battery(t, "memory", HISTORIES ?? 4, async () => {
+      const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+      try {
+        return await runInProcess(store, CLIENTS, WORKLOAD);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it("sqlite: client processes on one file", async (t) => {
+    await battery(t, "sqlite", HISTORIES ?? 2, async () => {
+      const tmp = tempDir("txn");
+      try {
+        const store: OpenStoreOptions = { backend: "sqlite", path: join(tmp.dir, "store.db"), busyTimeoutMs: 10_000 };
+        return await runInProcesses({ store, clientStore: () => store, clients: CLIENTS, workload: WORKLOAD, readyTimeoutMs: 30_000, finishTimeoutMs: 60_000 });
+      } finally {
+        tmp.remove();
+      }
+    });
+  });
+
+  it("postgres: client processes on one schema, with lock waits and statement timeouts", async (t) => {
+    await battery(t, "postgres", HISTORIES ?? 2, async (run) => {
+      const schema = `txn_${run}`;
+      const store: OpenStoreOptions = { backend: "postgres", dsn: dsn(), schema, poolSize: 2, connectTimeoutMs: 10_000 };
+      // Two clients of five time out waiting for a lock the holder keeps longer than their statement timeout.
+      const clientStore = (i: number): OpenStoreOptions => (i < 2 ? { ...store, statementTimeoutMs: 150 } : store);
+      return runInProcesses({
+        store,
+        clientStore,
+        clients: CLIENTS,
+        workload: PG_WORKLOAD,
+        readyTimeoutMs: 30_000,
+        finishTimeoutMs: 120_000,
+        alongside: (signal) => holdLocks(dsn(), schema, PG_WORKLOAD, 250, signal),
+      });
+    });
+  });
+});
