@@ -1,13 +1,14 @@
 /**
  * Runs the list-append workload in child processes (test/fixtures/txn-client.ts) over an engine several processes
- * share, and, on PostgreSQL, a lock holder that makes the clients wait for row locks (and the ones with a short
- * statement timeout time out) while they run.
+ * share — optionally killing one client mid-run, whose call in flight then has an unknown outcome — and, on
+ * PostgreSQL, a lock holder that makes the clients wait for row locks (and the ones with a short statement timeout
+ * time out) while they run.
  */
 import pg from "pg";
 import { openStore, type OpenStoreOptions } from "../../../src/index.js";
-import { killAll, lastJson, startChild, waitAllFor, type Child } from "../child.js";
+import { killAll, startChild, waitAllFor, type Child } from "../child.js";
 import type { Txn } from "./history.js";
-import { finalReads, KV_NAMESPACE, logNamespace, workloadKeys, type WorkloadOptions } from "./workload.js";
+import { finalReads, historyFromJournal, KV_NAMESPACE, logNamespace, workloadKeys, type WorkloadOptions } from "./workload.js";
 
 export interface ProcessRun {
   /** How the test opens the store (it migrates it before the clients start, and makes the final reads). */
@@ -16,15 +17,20 @@ export interface ProcessRun {
   clientStore: (i: number) => OpenStoreOptions;
   clients: number;
   workload: WorkloadOptions;
+  /** Kill client 0 with SIGKILL after a random number of its calls settled. */
+  crash: boolean;
   readyTimeoutMs: number;
   finishTimeoutMs: number;
   /** Runs while the clients run, until the signal aborts (the lock holder). */
   alongside?: (signal: AbortSignal) => Promise<void>;
+  /** Waits, after the clients ended, until nothing a killed client started can still commit. */
+  settle?: () => Promise<void>;
 }
 
 /** One history from `clients` processes, plus the final reads. Every child is stopped before this returns. */
 export async function runInProcesses(run: ProcessRun): Promise<Txn[]> {
-  const store = await openStore({ ...run.store, sweepIntervalMs: 0 });
+  // Opened once before the clients, so that they do not race the migration; closed, so that `settle` sees only theirs.
+  await (await openStore({ ...run.store, sweepIntervalMs: 0 })).close();
   const children: Child[] = [];
   const stop = new AbortController();
   let beside: Promise<void> = Promise.resolve();
@@ -33,20 +39,36 @@ export async function runInProcesses(run: ProcessRun): Promise<Txn[]> {
     await waitAllFor(children, "ready", run.readyTimeoutMs);
     beside = run.alongside?.(stop.signal) ?? beside;
     for (const child of children) child.send("go");
+    if (run.crash) await crashAfterSomeCalls(children[0] as Child, run.workload.calls, run.finishTimeoutMs);
     const exits = await Promise.all(children.map((child) => child.finish(run.finishTimeoutMs)));
     exits.forEach((exit, i) => {
-      if (exit.code !== 0) throw new Error(`client ${i} failed (${exit.code ?? exit.signal})\n${(children[i] as Child).describe()}`);
+      if (exit.code !== 0 && !(run.crash && i === 0)) throw new Error(`client ${i} failed (${exit.code ?? exit.signal})\n${(children[i] as Child).describe()}`);
     });
     stop.abort();
     await beside;
-    const histories = children.map((child) => lastJson<{ history: Txn[] }>(child).history);
-    return [...histories.flat(), ...(await finalReads(store, run.workload))];
+    await run.settle?.();
+    const store = await openStore({ ...run.store, sweepIntervalMs: 0 });
+    try {
+      return [...children.flatMap((child) => historyFromJournal(child.lines)), ...(await finalReads(store, run.workload))];
+    } finally {
+      await store.close();
+    }
   } finally {
     stop.abort();
     await beside.catch(() => undefined);
     await killAll(children);
-    await store.close();
   }
+}
+
+/**
+ * Kills `child` in the middle of a call, once it reported between 1 and `calls` - 1 calls settled (random), or when
+ * it has finished.
+ */
+async function crashAfterSomeCalls(child: Child, calls: number, timeoutMs: number): Promise<void> {
+  const after = 1 + Math.floor(Math.random() * Math.max(1, calls - 1));
+  const inCall = (lines: readonly string[]) => lines.filter((line) => line.startsWith('{"done"')).length >= after && lines.at(-1)?.startsWith('{"begin"') === true;
+  await child.waitFor(inCall, timeoutMs);
+  child.kill("SIGKILL");
 }
 
 /** Holds of the lock holder at most, so that its loop is bounded whatever the clients do. */

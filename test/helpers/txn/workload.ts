@@ -68,34 +68,52 @@ async function readList(scope: TransactionScope | Store, key: Key): Promise<stri
 
 const sleep = (ms: number) => (ms <= 0 ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
+/**
+ * What a client reports as it goes, so that the history survives its crash: `begin` before each call (each run of a
+ * body) with the elements it may append, `done` with its record once it settled. A call begun and never done has an
+ * unknown outcome (see {@link historyFromJournal}).
+ */
+export type JournalLine = { begin: Pick<Txn, "id" | "process" | "single" | "start"> & { appends: Array<[string, string]> } } | { done: Txn };
+
 /** Runs one client's calls on `store`; its history, in the order the calls were made. */
-export async function runClient(store: Store, client: string, options: WorkloadOptions, random: () => number = Math.random): Promise<Txn[]> {
+export async function runClient(
+  store: Store,
+  client: string,
+  options: WorkloadOptions,
+  journal: (line: JournalLine) => void = () => undefined,
+  random: () => number = Math.random,
+): Promise<Txn[]> {
   const keys = workloadKeys(options);
   const history: Txn[] = [];
   let counter = 0;
   const element = () => `${client}.${counter++}`;
   const pick = () => keys[Math.floor(random() * keys.length)] as Key;
+  const ended = (txns: Txn[]) => {
+    for (const done of txns) journal({ done });
+    history.push(...txns);
+  };
 
   for (let call = 0; call < options.calls; call++) {
     await sleep(Math.floor(random() * (options.pauseMs + 1)));
     const id = `${client}:${call}`;
     if (random() < options.plainShare) {
-      history.push(...(await plainCall(store, id, client, pick(), random() < 0.5, element)));
+      ended(await plainCall(store, id, client, pick(), random() < 0.5, element, journal));
       continue;
     }
     const plan = Array.from({ length: 1 + Math.floor(random() * options.maxOpsPerTxn) }, () => ({ key: pick(), append: random() < 0.5 }));
     const mode = random() < options.catchShare ? "catch" : random() < options.abortShare / (1 - options.catchShare) ? "abort" : "plain";
-    history.push(...(await transactionCall(store, id, client, plan, mode, options.bodyPauseMs, random, element)));
+    ended(await transactionCall(store, id, client, plan, mode, options.bodyPauseMs, random, element, journal));
   }
   return history;
 }
 
 /** One plain call: a read of `key`, or (`append`, log keys only) an append. */
-async function plainCall(store: Store, id: string, client: string, key: Key, append: boolean, element: () => string): Promise<Txn[]> {
+async function plainCall(store: Store, id: string, client: string, key: Key, append: boolean, element: () => string, journal: (line: JournalLine) => void): Promise<Txn[]> {
   const start = sharedClock();
   const txn: Txn = { id, process: client, single: true, outcome: "ok", start, end: null, ops: [] };
   if (append && key.kind === "log") {
     const value = element();
+    journal({ begin: { id, process: client, single: true, start, appends: [[key.name, value]] } });
     try {
       await store.log<string>(logNamespace(key.index), { codec: json<string>() }).append(LOG_KEY, value);
       txn.ops.push({ f: "a", key: key.name, value, outcome: "ok" });
@@ -103,7 +121,8 @@ async function plainCall(store: Store, id: string, client: string, key: Key, app
       txn.outcome = failureOutcome(error);
       txn.ops.push({ f: "a", key: key.name, value, outcome: txn.outcome });
     }
-    txn.end = sharedClock();
+    // An unknown outcome may still take effect later: it has no known end.
+    txn.end = txn.outcome === "info" ? null : sharedClock();
     return [txn];
   }
   try {
@@ -126,6 +145,7 @@ async function transactionCall(
   bodyPauseMs: number,
   random: () => number,
   element: () => string,
+  journal: (line: JournalLine) => void,
 ): Promise<Txn[]> {
   const runs: Txn[] = [];
   let bodyThrew = false;
@@ -140,8 +160,12 @@ async function transactionCall(
     const run: Txn = { id: `${id}${runs.length === 0 ? "" : `.${runs.length}`}`, process: client, single: false, outcome: "info", start: invoked, end: null, ops: [] };
     runs.push(run);
     bodyThrew = false;
+    // Each run appends elements of its own, announced before it writes.
+    const appends = plan.filter((step) => step.append).map((step): [string, string] => [step.key.name, element()]);
+    const elements = appends.map(([, value]) => value);
+    journal({ begin: { id: run.id, process: client, single: false, start: invoked, appends } });
     try {
-      await runBody(tx, run, plan, mode, bodyPauseMs, random, element);
+      await runBody(tx, run, plan, mode, bodyPauseMs, random, elements);
     } catch (error) {
       bodyThrew = true;
       throw error;
@@ -170,8 +194,9 @@ async function runBody(
   mode: "plain" | "catch" | "abort",
   bodyPauseMs: number,
   random: () => number,
-  element: () => string,
+  elements: readonly string[],
 ): Promise<void> {
+  let next = 0;
   const attempt = async (call: () => Promise<void>) => {
     if (mode !== "catch") return call();
     try {
@@ -193,7 +218,7 @@ async function runBody(
         ops.push({ f: "r", key: key.name, value: await readList(tx, key) });
         return;
       }
-      const value = element();
+      const value = elements[next++] as string;
       const op: AppendOp = { f: "a", key: key.name, value, outcome: "info" };
       if (key.kind === "kv") {
         const list = await readList(tx, key);
@@ -235,4 +260,26 @@ export async function finalReads(store: Store, options: Pick<WorkloadOptions, "k
 export async function runInProcess(store: Store, clients: number, options: WorkloadOptions, prefix = "c"): Promise<Txn[]> {
   const histories = await Promise.all(Array.from({ length: clients }, (_, i) => runClient(store, `${prefix}${i}`, options)));
   return [...histories.flat(), ...(await finalReads(store, options))];
+}
+
+/**
+ * A client's history from its journal lines (JSON, other lines ignored): its records, plus a transaction of unknown
+ * outcome for each call it began and never reported done (it crashed in it), with the appends it may have made.
+ */
+export function historyFromJournal(lines: readonly string[]): Txn[] {
+  const begun = new Map<string, Extract<JournalLine, { begin: unknown }>["begin"]>();
+  const done: Txn[] = [];
+  for (const line of lines) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line) as JournalLine;
+    if ("begin" in entry) begun.set(entry.begin.id, entry.begin);
+    else {
+      begun.delete(entry.done.id);
+      done.push(entry.done);
+    }
+  }
+  const unknown = [...begun.values()].map(
+    (b): Txn => ({ id: b.id, process: b.process, single: b.single, outcome: "info", start: b.start, end: null, ops: b.appends.map(([key, value]) => ({ f: "a", key, value, outcome: "info" })) }),
+  );
+  return [...done, ...unknown];
 }
