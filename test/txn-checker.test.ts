@@ -1,7 +1,8 @@
 /**
  * The transactional checker (test/helpers/txn/checker.ts) on its own: each anomaly class in a hand-made history is
  * detected and named, valid histories (unknown outcomes included) raise no alarm, and real workload runs against
- * deliberately broken engines are caught — while the same run on the memory engine is clean.
+ * deliberately broken engines (test/helpers/txn/broken-engines.ts) are caught — while the same run on the memory
+ * engine is clean.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -10,7 +11,7 @@ import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import type { Engine } from "../src/engines/engine.js";
 import { checkHistory, describeAnomalies, describeFigures, type CheckReport } from "./helpers/txn/checker.js";
 import type { MicroOp, Outcome, Txn } from "./helpers/txn/history.js";
-import { DirtyReadEngine, LeakyRollbackEngine, ReadCommittedEngine } from "./helpers/txn/broken-engines.js";
+import { DirtyReadEngine, DoomedCommitEngine, LeakyRollbackEngine, ReadCommittedEngine } from "./helpers/txn/broken-engines.js";
 import { runInProcess, type WorkloadOptions } from "./helpers/txn/workload.js";
 
 const r = (key: string, list: string): MicroOp => ({ f: "r", key, value: list === "" ? [] : list.split(" ") });
@@ -155,6 +156,11 @@ describe("the checker on real runs of the workload", () => {
   it("catches a rollback that keeps an aborted body's writes (G1a)", async (t) => {
     const report = await runUntilCaught(() => new LeakyRollbackEngine(), ["G1a"]);
     t.diagnostic(`leaky rollback: ${describeFigures(report)}`);
+  });
+
+  it("catches a transaction that resolves after its body caught a failure but commits nothing (lost-write)", async (t) => {
+    const report = await runUntilCaught(() => new DoomedCommitEngine(), ["lost-write"]);
+    t.diagnostic(`doomed commit: ${describeFigures(report)}`);
   });
 
   it("catches reads of uncommitted data (G1a, G1b, G1c)", async (t) => {

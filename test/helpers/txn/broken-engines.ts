@@ -6,6 +6,7 @@
 import type { Awaitable, Engine, EngineOps, EngineWork, StoredLogEntry } from "../../../src/engines/engine.js";
 import { MemoryEngine } from "../../../src/engines/memory/memory-engine.js";
 import { MemoryData, MemoryOps } from "../../../src/engines/memory/memory-ops.js";
+import { StowageError } from "../../../src/api/errors.js";
 
 /** The memory engine, every call passed through; subclasses replace `transaction`. */
 abstract class OverMemory implements Engine {
@@ -137,6 +138,57 @@ export class ReadCommittedEngine extends OverMemory {
         if (method !== undefined) return method;
         return () => {
           throw new Error(`the read-committed test engine has no ${name} in transactions`);
+        };
+      },
+    });
+  }
+}
+
+/** Rolls an inner transaction back while handing its body's result out. */
+class RolledBack<T> {
+  constructor(readonly value: T) {}
+}
+
+/**
+ * (d) A transaction that resolves but commits nothing (PostgreSQL's behaviour before issue 17, defect 1): one write
+ * call in `failEvery` fails as a statement timeout would (BACKEND_UNAVAILABLE), after which the transaction is
+ * doomed — its later calls fail, and at the end it rolls back — yet a body that caught the failure and returned
+ * normally resolves.
+ */
+export class DoomedCommitEngine extends OverMemory {
+  readonly name = "doomed-commit";
+  private calls = 0;
+
+  constructor(private readonly failEvery = 8) {
+    super();
+  }
+
+  async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    try {
+      return await this.inner.transaction(async (ops) => {
+        const state = { doomed: false };
+        const result = await body(this.dooming(ops, state));
+        if (state.doomed) throw new RolledBack(result);
+        return result;
+      });
+    } catch (error) {
+      if (error instanceof RolledBack) return error.value as T;
+      throw error;
+    }
+  }
+
+  private dooming(ops: EngineOps, state: { doomed: boolean }): EngineOps {
+    const writes = new Set<string>(["kvPut", "logAppend"]);
+    return new Proxy(ops, {
+      get: (target, name: string) => {
+        const method = target[name as keyof EngineOps] as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          if (state.doomed) throw new StowageError("INTERNAL", "current transaction is aborted, commands ignored until end of transaction block");
+          if (writes.has(name) && ++this.calls % this.failEvery === 0) {
+            state.doomed = true;
+            throw new StowageError("BACKEND_UNAVAILABLE", "the statement timed out (injected)");
+          }
+          return method.apply(target, args);
         };
       },
     });
