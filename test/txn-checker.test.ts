@@ -66,6 +66,20 @@ describe("the checker on hand-made histories", () => {
     assert.deepEqual(names(report), ["G-single-realtime"], describeAnomalies(report));
   });
 
+  it("names a transaction that a plain write and a later plain read both miss G2-realtime (issue 17, defect 4)", () => {
+    // T reads x before W's plain append; R, invoked after W returned, reads y before T's append commits.
+    const history = [
+      txn("T", [r("x", ""), a("y", "t")], "ok", 0, 50),
+      txn("W", [a("x", "w")], "ok", 10, 20),
+      txn("R", [r("y", "")], "ok", 30, 40),
+      final("x", "w"),
+      final("y", "t"),
+    ];
+    const report = checkHistory(history);
+    assert.deepEqual(names(report), ["G2-realtime"], describeAnomalies(report));
+    assert.deepEqual([...(report.anomalies[0]?.txns ?? [])].sort(), ["R", "T", "W"]);
+  });
+
   it("names a committed write no later read holds a lost write", () => {
     const report = checkHistory([txn("T1", [a("x", "1"), a("y", "1")], "ok", 0, 5), txn("T2", [r("x", "2")], "ok", 10, 15), txn("T3", [a("x", "2")], "ok", 6, 8), final("y", "1")]);
     assert.ok(names(report).includes("lost-write"), describeAnomalies(report));
