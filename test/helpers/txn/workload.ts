@@ -55,7 +55,11 @@ export function workloadKeys(options: Pick<WorkloadOptions, "kvKeys" | "logKeys"
   return [...Array.from({ length: options.kvKeys }, (_, i) => keyOf("kv", i)), ...Array.from({ length: options.logKeys }, (_, i) => keyOf("log", i))];
 }
 
-/** A failed call's outcome: BACKEND_UNAVAILABLE (a timeout, a lost connection) or an unknown error may have taken effect. */
+/**
+ * A failed call's outcome: `fail` for the errors that mean nothing was written (CONFLICT, INVALID_ARGUMENT,
+ * LIMIT_EXCEEDED, INTERNAL, a deliberate abort), `info` for the rest — BACKEND_UNAVAILABLE (a timeout, a lost
+ * connection) may have committed all the same.
+ */
 export function failureOutcome(error: unknown): Outcome {
   if (error instanceof DeliberateAbort) return "fail";
   return isStowageError(error, "CONFLICT") || isStowageError(error, "INVALID_ARGUMENT") || isStowageError(error, "LIMIT_EXCEEDED") || isStowageError(error, "INTERNAL") ? "fail" : "info";
