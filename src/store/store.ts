@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { isRetryableConflict, StowageError } from "../api/errors.js";
+import { StowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
 import { LIMITS } from "../api/limits.js";
 import type {
@@ -21,6 +21,7 @@ import type {
   TransactionScope,
 } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
+import { isSerializationFailure } from "../engines/transaction-failure.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
 import { checkHealth } from "./health.js";
@@ -180,36 +181,65 @@ class EngineStore implements Store {
     }
     return this.track(async () => {
       for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.runTransaction(body);
-        } catch (error) {
-          if (!isRetryableConflict(error) || attempt >= attempts) throw error;
-          // Jittered, growing pause so that the conflicting transactions do not collide again in lockstep.
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
-        }
+        const outcome = await this.runTransaction(body);
+        if (outcome.ok) return outcome.value;
+        if (!outcome.retry || attempt >= attempts) throw outcome.error;
+        // Jittered, growing pause so that the conflicting transactions do not collide again in lockstep.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
       }
     });
   }
 
-  private runTransaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<R> {
-    return this.engineImpl.transaction(async (ops) => {
-        const exec = new TransactionExecutor(ops, this.clock);
-        const scope = new HandleFactory(exec, () => exec.assertActive());
-        const token: BodyToken = { root: this.root, active: true };
-        const held = [...(transactionBodies.getStore() ?? []).filter((t) => t.active), token];
-        bodiesRunning += 1;
+  /**
+   * Runs the body once in an engine transaction. The attempt may run again only when it failed by the engine's own
+   * serialization failure: one a call of this transaction raised (whatever the body did with it), or the engine's
+   * begin or commit. An error the body throws itself — a CONFLICT included (a CAS retry giving up, another store's
+   * failure) — ends the transaction unchanged, after one run.
+   */
+  private async runTransaction<R>(body: (tx: TransactionScope) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; error: unknown; retry: boolean }> {
+    let exec: TransactionExecutor | undefined;
+    let bodyFailed = false;
+    let bodyError: unknown;
+    try {
+      const value = await this.engineImpl.transaction(async (ops) => {
+        exec = new TransactionExecutor(ops, this.clock);
         try {
-          const result = await transactionBodies.run(held, () => body(scope));
-          await exec.settled();
-          return result;
-        } finally {
-          exec.end();
-          // On Node 20 an enabled AsyncLocalStorage installs promise hooks that tax every promise in the process
-          // (measured 5–9% on store calls); disabling it when no body runs keeps that cost inside transactions.
-          token.active = false;
-          if (--bodiesRunning === 0) transactionBodies.disable();
+          return await this.runBody(exec, body);
+        } catch (error) {
+          bodyFailed = true;
+          bodyError = error;
+          throw error;
         }
       });
+      return { ok: true, value };
+    } catch (error) {
+      const fatal = exec?.fatal;
+      // A body that went on after its transaction ended (or threw because of it) failed by that failure.
+      if (fatal !== undefined) return { ok: false, error: fatal, retry: isSerializationFailure(fatal) };
+      const fromEngine = !bodyFailed || error !== bodyError;
+      return { ok: false, error, retry: fromEngine && isSerializationFailure(error) };
+    }
+  }
+
+  /** The body with its handles, tracked as running over this store's engine; rejects when a call ended the transaction. */
+  private async runBody<R>(exec: TransactionExecutor, body: (tx: TransactionScope) => Promise<R>): Promise<R> {
+    const scope = new HandleFactory(exec, () => exec.assertActive());
+    const token: BodyToken = { root: this.root, active: true };
+    const held = [...(transactionBodies.getStore() ?? []).filter((t) => t.active), token];
+    bodiesRunning += 1;
+    try {
+      const result = await transactionBodies.run(held, () => body(scope));
+      await exec.settled();
+      // The body caught a failure that ended the transaction and returned: it must not resolve as committed.
+      if (exec.fatal !== undefined) throw exec.fatal;
+      return result;
+    } finally {
+      exec.end();
+      // On Node 20 an enabled AsyncLocalStorage installs promise hooks that tax every promise in the process
+      // (measured 5–9% on store calls); disabling it when no body runs keeps that cost inside transactions.
+      token.active = false;
+      if (--bodiesRunning === 0) transactionBodies.disable();
+    }
   }
 
   async sweep(): Promise<number> {

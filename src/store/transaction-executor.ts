@@ -1,17 +1,25 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { EngineOps, EngineWork } from "../engines/engine.js";
+import { isTransactionFatal } from "../engines/transaction-failure.js";
 import type { Executor } from "./executor.js";
 
 /**
  * Runs a transaction body's calls inside the engine transaction, one at a time (so that composite calls such as a
  * queue push with its overflow check never interleave), and enforces the transaction size limits.
+ *
+ * A call that fails leaves nothing of itself (engines undo a failed call's statements), so a body may catch the error
+ * and go on. A failure the engine marked as ending the transaction (a serialization failure, a lost connection, a
+ * rollback the database did on its own) is kept in {@link fatal}: every later call fails with it, and the store
+ * rejects the transaction with it whatever the body returns.
  */
 export class TransactionExecutor implements Executor {
   private active = true;
   private writes = 0;
   private bytes = 0;
   private tail: Promise<unknown> = Promise.resolve();
+  /** The first failure that ended the engine transaction, if any. */
+  fatal: Error | undefined;
 
   constructor(
     private readonly ops: EngineOps,
@@ -50,10 +58,16 @@ export class TransactionExecutor implements Executor {
   }
 
   private serial<T>(work: EngineWork<T>, admit?: () => void): Promise<T> {
-    const run = this.tail.then(() => {
+    const run = this.tail.then(async () => {
       this.assertActive();
+      if (this.fatal !== undefined) throw this.fatal;
       admit?.();
-      return work(this.ops);
+      try {
+        return await work(this.ops);
+      } catch (error) {
+        if (this.fatal === undefined && isTransactionFatal(error)) this.fatal = error as Error;
+        throw error;
+      }
     });
     this.tail = run.catch(() => undefined);
     return run;

@@ -1,6 +1,5 @@
 import pg from "pg";
-import { isRetryableConflict } from "../../api/errors.js";
-import type { Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
@@ -22,6 +21,7 @@ import {
 } from "./postgres-programs.js";
 import { KnownHistories } from "./known-histories.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
+import { isSerializationFailure } from "../transaction-failure.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {
@@ -39,8 +39,14 @@ export interface PostgresEngineOptions {
 
 export const POSTGRES_DEFAULTS = Object.freeze({ schema: "stowage", poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 });
 
-/** How often a single write is retried after a serialization conflict or deadlock before the error is returned. */
-const WRITE_ATTEMPTS = 5;
+/**
+ * Most runs of a single read or write that lost a serialization race (every statement runs at SERIALIZABLE) before
+ * its CONFLICT is returned; each run after the first waits a jittered pause that grows to {@link MAX_RETRY_PAUSE_MS}.
+ */
+const STATEMENT_ATTEMPTS = 100;
+const MAX_RETRY_PAUSE_MS = 20;
+/** How long `close()` waits for the LISTEN connection to unregister before dropping it. */
+const UNLISTEN_TIMEOUT_MS = 1_000;
 
 /** A program of one statement without parameters (savepoints). */
 function* statement(sql: string): SqlProgram<number> {
@@ -76,9 +82,11 @@ function redact(dsn: string): string {
 
 /**
  * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is one autocommit
- * statement or, for multi-statement operations, its own short transaction, at READ COMMITTED, made safe by the
- * statements themselves (see `sqlPrograms`); user transactions run at SERIALIZABLE, and a conflict surfaces as
- * CONFLICT, which the store answers by running the body again.
+ * statement or, for multi-statement operations, its own short transaction; user transactions are one transaction on
+ * one connection. **Everything runs at SERIALIZABLE**, so that the server's serializable snapshot isolation orders a
+ * transaction against every single read and write as well as against other transactions (a read-committed single
+ * write would be invisible to it: a transaction could act on a value a plain put had just replaced). A statement that
+ * loses a serialization race is run again here; a transaction that does is run again by the store.
  */
 export class PostgresEngine implements Engine {
   readonly name = "postgres";
@@ -121,8 +129,8 @@ export class PostgresEngine implements Engine {
       statement_timeout: statementTimeout,
       // The client-side timeout catches a server that vanished without closing the socket.
       query_timeout: statementTimeout + 1_000,
-      // Single statements rely on READ COMMITTED (each sees what committed before it), whatever the database's default.
-      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=read\\ committed`,
+      // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
+      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=serializable`,
       application_name: "stowage",
       types,
     });
@@ -158,7 +166,10 @@ export class PostgresEngine implements Engine {
         return this.historyNamespaces.has(ns) ? puts.submit(ns, { key, value, expiresAt }) : single.kvPut(ns, key, value, expiresAt);
       },
       kvHistoryStart: async (ns, maxNamespaces) => {
-        const state = await single.kvHistoryStart(ns, maxNamespaces);
+        // The turn-on lists the history namespaces after its table lock: only READ COMMITTED reads them fresh there.
+        const state = await this.inTransaction("BEGIN ISOLATION LEVEL READ COMMITTED", (exec) =>
+          runAsync(POSTGRES_PROGRAMS.kvHistoryStart(ns, maxNamespaces), exec, this.mapError),
+        );
         this.historyNamespaces.add(ns);
         return state;
       },
@@ -182,24 +193,18 @@ export class PostgresEngine implements Engine {
     return engine;
   }
 
-  async read<T>(work: EngineWork<T>): Promise<T> {
-    return work(this.readOps);
+  read<T>(work: EngineWork<T>): Promise<T> {
+    return retrySerializationFailures(() => work(this.readOps));
   }
 
   /**
-   * A store write makes exactly one engine operation, so a one-statement operation needs no BEGIN / COMMIT: at READ
-   * COMMITTED a single statement is atomic, and the conditional statements keep CAS and upsert exact under concurrency.
+   * A store write makes exactly one engine operation, so a one-statement operation needs no BEGIN / COMMIT: a single
+   * statement is atomic, and at SERIALIZABLE one that raced a concurrent writer fails whole and runs again.
    */
   async write<T>(work: EngineWork<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await work(this.writeOps);
-        this.changes.notify();
-        return result;
-      } catch (error) {
-        if (!isRetryableConflict(error) || attempt >= WRITE_ATTEMPTS) throw error;
-      }
-    }
+    const result = await retrySerializationFailures(() => work(this.writeOps));
+    this.changes.notify();
+    return result;
   }
 
   async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
@@ -282,10 +287,20 @@ export class PostgresEngine implements Engine {
     const client = state.client;
     if (client === undefined) return;
     // Unregistered first, so that writers stop notifying; a connection that cannot is cleared by the next listener.
-    void client
-      .query("DELETE FROM stowage_listeners WHERE pid = pg_backend_pid()")
-      .catch(() => undefined)
-      .finally(() => client.end().catch(() => undefined));
+    // A stalled server must not hold the process: past the timeout the connection is dropped unregistered.
+    const unregister = client.query("DELETE FROM stowage_listeners WHERE pid = pg_backend_pid()").catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, UNLISTEN_TIMEOUT_MS);
+      timer.unref();
+    });
+    void Promise.race([unregister, timeout]).finally(() => {
+      clearTimeout(timer);
+      const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+      client.end().catch(() => undefined);
+      // end() waits for the server's goodbye; a stalled one never sends it.
+      setTimeout(() => socket?.destroy(), UNLISTEN_TIMEOUT_MS).unref();
+    });
   }
 
   /**
@@ -368,5 +383,21 @@ export class PostgresEngine implements Engine {
       }
       return result;
     });
+  }
+}
+
+/**
+ * Runs `work` (one statement, or one short transaction of several) until it does not lose a serialization race, at
+ * most {@link STATEMENT_ATTEMPTS} times, with a short jittered pause between runs so that the racers do not collide
+ * again in lockstep. Any other failure returns at once.
+ */
+async function retrySerializationFailures<T>(work: () => Awaitable<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isSerializationFailure(error) || attempt >= STATEMENT_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_RETRY_PAUSE_MS, 2 ** attempt)));
+    }
   }
 }

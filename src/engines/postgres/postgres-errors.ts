@@ -1,4 +1,5 @@
 import { StowageError, type ErrorCode } from "../../api/errors.js";
+import { serializationFailure, transactionFatal } from "../transaction-failure.js";
 
 /** Node socket errors that mean the server is out of reach. */
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ECONNABORTED", "EAI_AGAIN"]);
@@ -6,18 +7,27 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE
 /** node-postgres reports lost connections and its own timeouts as plain Errors with these messages. */
 const NETWORK_MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /query read timeout/i, /connection.*(closed|ended)/i, /not queryable/i, /terminating connection/i];
 
-/** Maps node-postgres errors (SQLSTATE in `code`) and socket errors to stowage's codes. */
+/** SQLSTATEs of a lost serialization race: running the transaction again may succeed. */
+const SERIALIZATION_CODES = new Set(["40001", "40P01"]);
+
+/**
+ * Maps node-postgres errors (SQLSTATE in `code`) and socket errors to stowage's codes. Every error of the server or
+ * the connection ends the transaction it happened in (PostgreSQL aborts it), so it is marked so; serialization
+ * failures and deadlocks are marked as the engine's own, the only CONFLICT the store runs work again for. Errors
+ * stowage raised itself (a full queue, a refused expectation) pass unchanged and unmarked.
+ */
 export function mapPostgresError(error: unknown, location: string): Error {
   if (error instanceof StowageError) return error;
   const code = typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "";
   const message = error instanceof Error ? error.message : String(error);
   const mapped = classify(code, message);
   const suffix = code === "" ? "" : ` (${code})`;
-  return new StowageError(mapped.code, `${mapped.why} at ${location}: ${message}${suffix}`, { cause: error });
+  const typed = new StowageError(mapped.code, `${mapped.why} at ${location}: ${message}${suffix}`, { cause: error });
+  return SERIALIZATION_CODES.has(code) ? serializationFailure(typed) : transactionFatal(typed);
 }
 
 function classify(code: string, message: string): { code: ErrorCode; why: string } {
-  if (code === "40001" || code === "40P01") return { code: "CONFLICT", why: "a concurrent transaction conflicted; retry" };
+  if (SERIALIZATION_CODES.has(code)) return { code: "CONFLICT", why: "a concurrent transaction conflicted; retry" };
   if (code === "57014") return { code: "BACKEND_UNAVAILABLE", why: "the statement timed out" };
   if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code.startsWith("53") || NETWORK_CODES.has(code)) {
     return { code: "BACKEND_UNAVAILABLE", why: "the PostgreSQL server is unavailable" };

@@ -125,6 +125,14 @@ function* insertStreamEntries(ns: string, space: string, segment: string, before
   ]);
 }
 
+/**
+ * A KV delete in a namespace with history takes the namespace's advisory lock before any row lock, as a put does in
+ * its BEFORE INSERT trigger (a BEFORE DELETE trigger runs only after the row is locked): with the opposite order, a
+ * transaction that put a key and a delete of it would deadlock. An uncorrelated subquery, so PostgreSQL evaluates it
+ * once, as a one-time filter ahead of the scan; it takes no lock in a namespace without history.
+ */
+const KV_LOCK_FIRST = " AND (SELECT count(*) FROM stowage_kv_history h WHERE h.ns = ? AND stowage_kv_history_lock(h.ns) IS NULL) >= 0";
+
 /** The keys as a text array. */
 const ARRAY_KEY_LIST: KeyList = { sql: "SELECT unnest(?::text[])", param: (keys) => [...keys] };
 
@@ -135,7 +143,7 @@ const ARRAY_KEY_LIST: KeyList = { sql: "SELECT unnest(?::text[])", param: (keys)
  * across all of them.
  */
 export const POSTGRES_PROGRAMS: SqlPrograms = {
-  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST }),
+  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST, kvLockFirst: KV_LOCK_FIRST }),
 
   *kvHistoryStart(ns, maxNamespaces) {
     // One function call: turning history on rewrites the recording triggers under a lock (see the schema). It

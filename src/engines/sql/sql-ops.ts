@@ -41,7 +41,8 @@ const entryOf = (row: SqlRow): StoredStreamEntry => ({
   headers: (row.headers as string | null) ?? null,
   compression: (row.compression as string | null) ?? null,
 });
-const KV_DELETE = `DELETE FROM stowage_kv WHERE ns = ? AND key = ? RETURNING ${LIVE_FLAG} AS live`;
+/** A KV delete; `lockFirst` is the dialect's {@link SqlDialect.kvLockFirst} (its one parameter: the namespace). */
+const kvDeleteSql = (lockFirst: string) => `DELETE FROM stowage_kv WHERE ns = ? AND key = ?${lockFirst} RETURNING ${LIVE_FLAG} AS live`;
 
 /** Memoises statement texts that vary with a few flags, so each variant is one string built once. */
 function variants(build: (flags: number) => string): (flags: number) => string {
@@ -79,7 +80,13 @@ const scanSql = variants(
   (f) => `SELECT ${f & KEYS_ONLY ? "key" : "key, value"} FROM stowage_kv WHERE ${whereOf(f)} AND ${LIVE} ORDER BY key ${f & REVERSE ? "DESC" : "ASC"} LIMIT ?`,
 );
 const countSql = variants((f) => `SELECT count(*) AS n FROM stowage_kv WHERE ${whereOf(f)} AND ${LIVE}`);
-const deleteRangeSql = variants((f) => `DELETE FROM stowage_kv WHERE ${whereOf(f)} RETURNING ${LIVE_FLAG} AS live`);
+const deleteRangeSql = (lockFirst: string) => variants((f) => `DELETE FROM stowage_kv WHERE ${whereOf(f)}${lockFirst} RETURNING ${LIVE_FLAG} AS live`);
+/**
+ * The sweep's removal. The outer condition checks the deadline again: a row re-put without TTL after the subquery
+ * chose it is not expired any more, and a database that re-checks a changed row (PostgreSQL) re-checks it here.
+ */
+const sweepSql = (lockFirst: string) =>
+  `DELETE FROM stowage_kv WHERE (ns, key) IN (SELECT ns, key FROM stowage_kv WHERE ns = ? AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?) AND expires_at IS NOT NULL AND expires_at <= ?${lockFirst}`;
 
 const num = (row: SqlRow | undefined, column: string): number => Number(row?.[column] ?? 0);
 
@@ -171,6 +178,12 @@ const JSON_KEY_LIST: KeyList = { sql: "SELECT value FROM json_each(?)", param: (
 export interface SqlDialect {
   insertStreamEntries?: StreamInsert;
   keyList?: KeyList;
+  /**
+   * A condition (` AND …`, one parameter: the namespace) that KV deletes evaluate once before they lock any row, to
+   * take the namespace's writer lock first where it has one, as puts do (PostgreSQL's KV history): every write path
+   * then takes its locks in one order. Empty where the engine has one writer (SQLite).
+   */
+  kvLockFirst?: string;
 }
 
 /**
@@ -223,6 +236,11 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
   const insertEntries = dialect.insertStreamEntries ?? insertStreamEntriesOneByOne;
   const keyList = dialect.keyList ?? JSON_KEY_LIST;
   const historyRead = historyReadSql(keyList);
+  const lockFirst = dialect.kvLockFirst ?? "";
+  const lockParams = (ns: string) => (lockFirst === "" ? [] : [ns]);
+  const kvDelete = kvDeleteSql(lockFirst);
+  const kvDeleteRange = deleteRangeSql(lockFirst);
+  const kvSweep = sweepSql(lockFirst);
   return {
     *kvGet(ns, key, now) {
       const stored = yield* value(KV_GET, [ns, key, now]);
@@ -242,7 +260,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
     },
 
     *kvDelete(ns, key, now) {
-      const row = yield* get(KV_DELETE, [ns, key, now]);
+      const row = yield* get(kvDelete, [ns, key, ...lockParams(ns), now]);
       return num(row, "live") === 1;
     },
 
@@ -260,7 +278,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
 
     *kvDeleteRange(ns, range, now) {
       const [flags, params] = rangeOf(range);
-      const rows = yield* all(deleteRangeSql(flags), [ns, ...params, now]);
+      const rows = yield* all(kvDeleteRange(flags), [ns, ...params, ...lockParams(ns), now]);
       return rows.reduce((sum, row) => sum + num(row, "live"), 0);
     },
 
@@ -269,10 +287,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       // commit (PostgreSQL), and a sweep across namespaces would hold one while waiting for another.
       const first = yield* get("SELECT ns FROM stowage_kv WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1", [now]);
       if (first === undefined) return 0;
-      return yield* run(
-        "DELETE FROM stowage_kv WHERE (ns, key) IN (SELECT ns, key FROM stowage_kv WHERE ns = ? AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)",
-        [first.ns, now, limit],
-      );
+      const ns = first.ns as string;
+      return yield* run(kvSweep, [ns, now, limit, now, ...lockParams(ns)]);
     },
 
     *kvHistoryStart(ns, maxNamespaces) {
