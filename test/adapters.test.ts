@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, createRuntime, DeadLetterQueue, isStowageError, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
+import { CheckpointStore, createRuntime, DeadLetterQueue, isStowageError, json, LeaderElection, Quarantine, openStore, SnapshotCursor, withCache, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 import { withEngineStore, type EngineName } from "./helpers/engine-store.js";
@@ -299,3 +299,59 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
   }
   return true;
 }
+
+test("sqlite, two cached stores on one file: a released lease is taken at once by the other store (issue 17, defect 10)", async () => {
+  const tmp = tempDir("adapters-cached-leases");
+  const options: OpenStoreOptions = { backend: "sqlite", path: join(tmp.dir, "store.db"), busyTimeoutMs: 10_000, sweepIntervalMs: 0 };
+  const storeA = withCache(await openStore(options));
+  const storeB = withCache(await openStore(options));
+  try {
+    const a = new LeaderElection(storeA, { name: "primary", ttlMs: 3_600_000, holder: "a" });
+    const b = new LeaderElection(storeB, { name: "primary", ttlMs: 3_600_000, holder: "b" });
+    assert.equal(await a.acquire(), true);
+    assert.equal(await b.acquire(), false, "held by a (and read by b through its cache)");
+    await a.release();
+    assert.equal(await b.acquire(), true, "released: b takes it at once, not after the hour-long lease");
+    assert.equal(b.token, 2);
+
+    // The same for a snapshot cursor: b must see where a moved it.
+    const cursorA = new SnapshotCursor<number>(storeA, "orders");
+    const cursorB = new SnapshotCursor<number>(storeB, "orders");
+    assert.equal(await cursorB.advance(undefined, 10), true);
+    assert.deepEqual((await cursorA.get()).position, 10);
+    assert.equal(await cursorB.advance(10, 20), true);
+    assert.equal(await cursorA.advance(20, 30), true, "a sees b's move at once");
+
+    // runtime.close() gives the lease up: a re-run within the lease leads at once.
+    const first = await createRuntime(storeA, { schemas: { live: false } });
+    assert.equal(await first.election({ name: "pipeline", ttlMs: 3_600_000 }).acquire(), true);
+    await first.close();
+    const rerun = await createRuntime(storeB, { schemas: { live: false } });
+    assert.equal(await rerun.election({ name: "pipeline", ttlMs: 3_600_000 }).acquire(), true, "the closed runtime released its lease");
+    await rerun.close();
+  } finally {
+    await storeA.close();
+    await storeB.close();
+    tmp.remove();
+  }
+});
+
+test("LeaderElection: overlapping renew() and acquire() calls of one candidate keep its lease (issue 17, defect 15)", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  try {
+    const leader = new LeaderElection(store, { name: "primary", ttlMs: 60_000, holder: "a" });
+    assert.equal(await leader.acquire(), true);
+    assert.deepEqual(await Promise.all([leader.renew(), leader.renew()]), [true, true]);
+    assert.equal(leader.isLeader(), true);
+    assert.deepEqual(await Promise.all([leader.renew(), leader.acquire(), leader.renew()]), [true, true, true]);
+    assert.equal(leader.isLeader(), true);
+    assert.equal(leader.token, 1, "the same leadership throughout");
+    const rival = new LeaderElection(store, { name: "primary", ttlMs: 60_000, holder: "b" });
+    assert.equal(await rival.acquire(), false, "still held");
+    await Promise.all([leader.renew(), leader.release()]);
+    assert.equal(leader.isLeader(), false);
+    assert.equal(await rival.acquire(), true, "released after the renewal that was made before it");
+  } finally {
+    await store.close();
+  }
+});
