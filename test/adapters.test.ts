@@ -355,3 +355,17 @@ test("LeaderElection: overlapping renew() and acquire() calls of one candidate k
     await store.close();
   }
 });
+
+test("SnapshotCursor.advance matches a position whatever its key order (issue 17, defect 17)", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  try {
+    const cursor = new SnapshotCursor<{ file: string; offset: number; at?: { page: number; of: number } }>(store, "orders");
+    assert.equal(await cursor.advance(undefined, { file: "binlog.1", offset: 10, at: { page: 1, of: 9 } }), true);
+    assert.equal(await cursor.advance({ offset: 10, at: { of: 9, page: 1 }, file: "binlog.1" }, { offset: 20, file: "binlog.1" }), true, "the same position, keys in another order");
+    assert.deepEqual((await cursor.get()).position, { offset: 20, file: "binlog.1" });
+    assert.equal(await cursor.advance({ file: "binlog.1", offset: 21 }, { file: "binlog.1", offset: 30 }), false, "another position is still refused");
+    assert.equal(await cursor.advance({ file: "binlog.1", offset: 20 }, { file: "binlog.2", offset: 0 }), true);
+  } finally {
+    await store.close();
+  }
+});
