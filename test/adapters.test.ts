@@ -438,3 +438,11 @@ test("SnapshotCursor.advance matches a position whatever its key order (issue 17
     await store.close();
   }
 });
+
+test("runtime.close() after its store was closed: nothing to release through, it resolves", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const runtime = await createRuntime(store);
+  assert.equal(await runtime.election({ name: "pipeline", ttlMs: 60_000 }).acquire(), true);
+  await store.close();
+  await runtime.close();
+});

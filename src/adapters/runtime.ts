@@ -1,4 +1,5 @@
 import type { Codec } from "../api/codec.js";
+import { isStowageError } from "../api/errors.js";
 import { checkBoolean, checkOptions } from "../store/validate.js";
 import type { Store } from "../api/types.js";
 import { CheckpointStore } from "./checkpoint-store.js";
@@ -82,8 +83,9 @@ export async function createRuntime(store: Store, options: RuntimeOptions = {}):
           // Every release is tried, one failing or not: a lease left held only delays the next leader by its ttl.
           const released = await Promise.allSettled(elections.map((candidate) => candidate.release()));
           await schemas.close();
-          const failed = released.find((outcome) => outcome.status === "rejected");
-          if (failed !== undefined) throw failed.reason;
+          // A store closed first has nothing to release through: the lease expires by itself.
+          const failed = released.find((outcome) => outcome.status === "rejected" && !isStowageError(outcome.reason, "CLOSED"));
+          if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
         } finally {
           if (options.ownsStore === true) await store.close();
         }
