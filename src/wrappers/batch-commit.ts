@@ -108,7 +108,10 @@ async function attempt(store: Pick<Store, "transaction">, piece: readonly Pendin
     });
     return { kind: "committed", results };
   } catch (error) {
-    if (failure !== undefined && failure.error === error) return { kind: "write-failed", index: failure.index, error };
+    // The body's last run stopped at a failing write: that is why the transaction failed, whatever error the store
+    // reports for it (the same, or one about the rollback); the write rejects with its own.
+    const failed = failure as { index: number; error: unknown } | undefined; // set in the body, which TypeScript cannot see
+    if (failed !== undefined) return { kind: "write-failed", index: failed.index, error: failed.error };
     return { kind: "failed", error };
   }
 }
