@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CheckpointStore, createRuntime, DeadLetterQueue, isStowageError, json, LeaderElection, Quarantine, openStore, SnapshotCursor, type OpenStoreOptions, type Store } from "../src/index.js";
+import { CheckpointStore, createRuntime, DeadLetterQueue, isStowageError, json, LeaderElection, LIMITS, MAX_REASON_BYTES, Quarantine, openStore, SnapshotCursor, withCache, type OpenStoreOptions, type Store } from "../src/index.js";
 import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 import { withEngineStore, type EngineName } from "./helpers/engine-store.js";
@@ -92,7 +92,7 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
       assert.equal((report.lastError as Error).message, "still broken");
       assert.deepEqual((await quarantine.peek(10)).map((e) => [e.reason, e.event.n]), [["sink b refused 3", 3], ["sink b refused 5", 5], ["again", 1]]);
       const limited = await quarantine.replay(() => true, { limit: 1 });
-      assert.deepEqual(limited, { accepted: 1, refused: 0 });
+      assert.deepEqual(limited, { accepted: 1, refused: 0, goneMeanwhile: 0 });
       assert.equal(await quarantine.len(), 2);
 
       // Bounded: "reject" (the default) refuses a push to a full queue and keeps what it holds; "drop-oldest" drops.
@@ -148,6 +148,75 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
 }
 
 for (const engine of ["memory", "sqlite", "postgres"] as const) {
+  test(`${engine}: an event at the store's value limit can be held, with the longest reason (issue 17, defect 12)`, async () => {
+    await withStore(engine, `held_limit_${engine}`, async (store) => {
+      const event = new Uint8Array(LIMITS.maxValueBytes).fill(7);
+      const reason = "r".repeat(MAX_REASON_BYTES);
+      const quarantine = new Quarantine(store, { name: "big/one%" });
+      const id = await quarantine.push(reason, event);
+      await store.transaction(async (tx) => {
+        await new DeadLetterQueue(tx, { name: "big" }).push(reason, event);
+      });
+      const [held] = await quarantine.peek();
+      assert.equal(held?.id, id);
+      assert.equal(held?.reason, reason);
+      assert.deepEqual(held?.event, event);
+      assert.equal((await new DeadLetterQueue(store, { name: "big" }).peek())[0]?.event.byteLength, LIMITS.maxValueBytes);
+      assert.deepEqual(await quarantine.replay(() => true), { accepted: 1, refused: 0, goneMeanwhile: 0 });
+      assert.equal(await store.kv("quarantine").count(), 0, "the ack removed the reason too");
+      await assert.rejects(quarantine.push("too big", new Uint8Array(LIMITS.maxValueBytes + 1)), { code: "LIMIT_EXCEEDED", namespace: "quarantine" });
+
+      // drop-oldest takes the dropped events' reasons with them.
+      const rolling = new DeadLetterQueue(store, { name: "rolling", maxLength: 2, overflow: "drop-oldest" });
+      for (const r of ["a", "b", "c", "d"]) await rolling.push(r, new Uint8Array([1]));
+      assert.deepEqual((await rolling.peek(5)).map((e) => e.reason), ["c", "d"]);
+      assert.equal(await store.kv("dlq").count({ prefix: "rolling/" }), 2);
+
+      // An event held by an earlier version (reason and event in one value) is still read, replayed and acked.
+      const legacyReason = Buffer.from("old reason");
+      const envelope = new Uint8Array([0, 0, 0, legacyReason.byteLength, ...legacyReason, 42]);
+      const legacyId = await store.queue("quarantine").push("legacy", envelope);
+      const legacy = new Quarantine(store, { name: "legacy" });
+      assert.deepEqual((await legacy.peek()).map((e) => [e.id, e.reason, [...e.event]]), [[legacyId, "old reason", [42]]]);
+      await legacy.push("new reason", new Uint8Array([43]));
+      const offered: string[] = [];
+      await legacy.replay((entry) => {
+        offered.push(entry.reason);
+        return true;
+      });
+      assert.deepEqual(offered, ["old reason", "new reason"]);
+      assert.equal(await legacy.len(), 0);
+      assert.throws(() => new Quarantine(store, { name: "n".repeat(LIMITS.maxKeyBytes) }), { code: "INVALID_ARGUMENT", namespace: "quarantine" });
+    });
+  });
+
+  test(`${engine}: replay offers only events held when it started and counts only what it removed (issue 17, defect 16)`, async () => {
+    await withStore(engine, `held_replay_${engine}`, async (store) => {
+      const quarantine = new Quarantine(store, { name: "sink", codec: json<number>() });
+      const other = new Quarantine(store, { name: "sink", codec: json<number>() });
+      // One more than a replay page, so that the replay reads the last one after the handler has run.
+      const ids: number[] = [];
+      for (let n = 1; n <= 101; n++) ids.push(await quarantine.push("refused", n));
+      const offered: number[] = [];
+      const report = await quarantine.replay(async ({ event }) => {
+        offered.push(event);
+        if (event === 1) {
+          // Meanwhile another consumer removes 101 and a producer holds 102.
+          await other.ack(ids[100] as number);
+          await other.push("refused", 102);
+        }
+        // 2: another consumer acks it before this replay does.
+        if (event === 2) await other.ack(ids[1] as number);
+        return true;
+      });
+      assert.deepEqual(offered, Array.from({ length: 100 }, (_, i) => i + 1), "102 was pushed after the replay started");
+      assert.deepEqual(report, { accepted: 99, refused: 0, goneMeanwhile: 1 });
+      assert.deepEqual((await quarantine.peek(5)).map((e) => e.event), [102]);
+    });
+  });
+}
+
+for (const engine of ["memory", "sqlite", "postgres"] as const) {
   test(`${engine}: createRuntime wires every adapter over one store, each in its own namespace`, async () => {
     await withStore(engine, `runtime_${engine}`, async (store) => {
       const runtime = await createRuntime(store, { heldEvents: { maxLength: 2 } });
@@ -165,7 +234,7 @@ for (const engine of ["memory", "sqlite", "postgres"] as const) {
       await runtime.deadLetters().push("gave up", new Uint8Array([1]));
       assert.deepEqual(
         (await store.info()).namespaces.map((n) => `${n.primitive}:${n.namespace}`),
-        ["kv:checkpoints", "kv:schemas", "log:schemas", "slot:leases", "slot:snapshots", "queue:dlq", "queue:quarantine"],
+        ["kv:checkpoints", "kv:dlq", "kv:quarantine", "kv:schemas", "log:schemas", "slot:leases", "slot:snapshots", "queue:dlq", "queue:quarantine"],
       );
       await runtime.close();
       await runtime.close();
@@ -299,3 +368,81 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
   }
   return true;
 }
+
+test("sqlite, two cached stores on one file: a released lease is taken at once by the other store (issue 17, defect 10)", async () => {
+  const tmp = tempDir("adapters-cached-leases");
+  const options: OpenStoreOptions = { backend: "sqlite", path: join(tmp.dir, "store.db"), busyTimeoutMs: 10_000, sweepIntervalMs: 0 };
+  const storeA = withCache(await openStore(options));
+  const storeB = withCache(await openStore(options));
+  try {
+    const a = new LeaderElection(storeA, { name: "primary", ttlMs: 3_600_000, holder: "a" });
+    const b = new LeaderElection(storeB, { name: "primary", ttlMs: 3_600_000, holder: "b" });
+    assert.equal(await a.acquire(), true);
+    assert.equal(await b.acquire(), false, "held by a (and read by b through its cache)");
+    await a.release();
+    assert.equal(await b.acquire(), true, "released: b takes it at once, not after the hour-long lease");
+    assert.equal(b.token, 2);
+
+    // The same for a snapshot cursor: b must see where a moved it.
+    const cursorA = new SnapshotCursor<number>(storeA, "orders");
+    const cursorB = new SnapshotCursor<number>(storeB, "orders");
+    assert.equal(await cursorB.advance(undefined, 10), true);
+    assert.deepEqual((await cursorA.get()).position, 10);
+    assert.equal(await cursorB.advance(10, 20), true);
+    assert.equal(await cursorA.advance(20, 30), true, "a sees b's move at once");
+
+    // runtime.close() gives the lease up: a re-run within the lease leads at once.
+    const first = await createRuntime(storeA, { schemas: { live: false } });
+    assert.equal(await first.election({ name: "pipeline", ttlMs: 3_600_000 }).acquire(), true);
+    await first.close();
+    const rerun = await createRuntime(storeB, { schemas: { live: false } });
+    assert.equal(await rerun.election({ name: "pipeline", ttlMs: 3_600_000 }).acquire(), true, "the closed runtime released its lease");
+    await rerun.close();
+  } finally {
+    await storeA.close();
+    await storeB.close();
+    tmp.remove();
+  }
+});
+
+test("LeaderElection: overlapping renew() and acquire() calls of one candidate keep its lease (issue 17, defect 15)", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  try {
+    const leader = new LeaderElection(store, { name: "primary", ttlMs: 60_000, holder: "a" });
+    assert.equal(await leader.acquire(), true);
+    assert.deepEqual(await Promise.all([leader.renew(), leader.renew()]), [true, true]);
+    assert.equal(leader.isLeader(), true);
+    assert.deepEqual(await Promise.all([leader.renew(), leader.acquire(), leader.renew()]), [true, true, true]);
+    assert.equal(leader.isLeader(), true);
+    assert.equal(leader.token, 1, "the same leadership throughout");
+    const rival = new LeaderElection(store, { name: "primary", ttlMs: 60_000, holder: "b" });
+    assert.equal(await rival.acquire(), false, "still held");
+    await Promise.all([leader.renew(), leader.release()]);
+    assert.equal(leader.isLeader(), false);
+    assert.equal(await rival.acquire(), true, "released after the renewal that was made before it");
+  } finally {
+    await store.close();
+  }
+});
+
+test("SnapshotCursor.advance matches a position whatever its key order (issue 17, defect 17)", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  try {
+    const cursor = new SnapshotCursor<{ file: string; offset: number; at?: { page: number; of: number } }>(store, "orders");
+    assert.equal(await cursor.advance(undefined, { file: "binlog.1", offset: 10, at: { page: 1, of: 9 } }), true);
+    assert.equal(await cursor.advance({ offset: 10, at: { of: 9, page: 1 }, file: "binlog.1" }, { offset: 20, file: "binlog.1" }), true, "the same position, keys in another order");
+    assert.deepEqual((await cursor.get()).position, { offset: 20, file: "binlog.1" });
+    assert.equal(await cursor.advance({ file: "binlog.1", offset: 21 }, { file: "binlog.1", offset: 30 }), false, "another position is still refused");
+    assert.equal(await cursor.advance({ file: "binlog.1", offset: 20 }, { file: "binlog.2", offset: 0 }), true);
+  } finally {
+    await store.close();
+  }
+});
+
+test("runtime.close() after its store was closed: nothing to release through, it resolves", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  const runtime = await createRuntime(store);
+  assert.equal(await runtime.election({ name: "pipeline", ttlMs: 60_000 }).acquire(), true);
+  await store.close();
+  await runtime.close();
+});

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { isStowageError, LIMITS, openStore, utf8, type Store } from "../src/index.js";
+import { isStowageError, LIMITS, openStore, utf8, withRateLimit, type Store } from "../src/index.js";
+import { ManualClock } from "../src/conformance/harness.js";
 import { BatchWriter, type FlushReport } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
 
@@ -206,4 +207,50 @@ test("a write inside a transaction body of the writer's store is refused at once
   await writer.close();
   assert.deepEqual((await store.kv("ns").list({ keysOnly: true })).entries, [{ key: "before" }]);
   await store.close();
+});
+
+test("over withRateLimit, a rate-limited write rejects alone: its neighbours commit (issue 17, defect 14)", async () => {
+  const base = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  // Keys under limited/ share one token that never refills; other keys are not limited.
+  const store = withRateLimit(base, { ratePerSec: 0.001, burst: 1, by: (_ns, key) => (key?.startsWith("limited/") ? "limited" : undefined), clock: () => 0 });
+  try {
+    const reports: FlushReport[] = [];
+    const writer = new BatchWriter(store, { flushIntervalMs: 0, onFlush: (report) => reports.push(report) });
+    const writes = [writer.put("ns", "free/a", bytesOf("a")), writer.put("ns", "limited/x", bytesOf("x")), writer.put("ns", "limited/y", bytesOf("y")), writer.put("ns", "free/b", bytesOf("b"))];
+    await writer.flush();
+    const outcomes = (await Promise.allSettled(writes)).map(codeOf);
+    assert.deepEqual([outcomes[0], outcomes[2], outcomes[3]], ["fulfilled", "RATE_LIMITED", "fulfilled"], "free/a and free/b commit; limited/y rejects alone");
+    // limited/x drew the only token in the first try, which limited/y rolled back: it may fail too, on its own.
+    const failed = reports[0]?.failed.map((f) => [f.key, f.code]) ?? [];
+    assert.deepEqual(failed, outcomes[1] === "fulfilled" ? [["limited/y", "RATE_LIMITED"]] : [["limited/x", "RATE_LIMITED"], ["limited/y", "RATE_LIMITED"]]);
+    assert.deepEqual((await base.kv("ns", { codec: utf8 }).list({ prefix: "free/" })).entries.map((e) => e.key), ["free/a", "free/b"]);
+    await writer.close();
+  } finally {
+    await store.close();
+  }
+});
+
+test("a batched put's TTL counts from writer.put, not from the flush (issue 17, suspected)", async () => {
+  const clock = new ManualClock();
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0, clock: clock.now });
+  try {
+    const writer = new BatchWriter(store, { flushIntervalMs: 0 });
+    const put = writer.put("state", "session", bytesOf("v"), { ttlMs: 1_000 });
+    const late = writer.put("state", "stale", bytesOf("v"), { ttlMs: 100 });
+    await store.kv("state").put("stale", bytesOf("old"));
+    clock.advance(600); // the writes wait for their flush
+    await writer.flush();
+    await Promise.all([put, late]);
+    const kv = store.kv("state", { codec: utf8 });
+    assert.equal(await kv.get("session"), "v");
+    clock.advance(1);
+    assert.equal(await kv.get("stale"), undefined, "its TTL ran out while it waited: it replaced the old value, then expired (1 ms on)");
+    clock.advance(398);
+    assert.equal(await kv.get("session"), "v");
+    clock.advance(1);
+    assert.equal(await kv.get("session"), undefined, "1,000 ms after writer.put");
+    await writer.close();
+  } finally {
+    await store.close();
+  }
 });

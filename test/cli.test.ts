@@ -191,6 +191,31 @@ describe("stowage CLI", { concurrency: true }, () => {
     assert.match(both.stderr, /^error USAGE: .*not both/);
   });
 
+  test("text output is one unambiguous line per entry: text that could be misread prints as a JSON string (issue 17, defect 19)", async () => {
+    const { dir, run } = cliOnFreshStore();
+    writeFileSync(join(dir, "fffe.bin"), Buffer.from([0xff, 0xfe]));
+    ok(await run("kv", "put", "ns", "bytes", "--file", "fffe.bin"));
+    ok(await run("kv", "put", "ns", "text", "base64://4="));
+    assert.equal(ok(await run("kv", "get", "ns", "bytes")), "base64://4=\n", "bytes that are not UTF-8");
+    assert.equal(ok(await run("kv", "get", "ns", "text")), '"base64://4="\n', "text that looks like the marker is quoted");
+    ok(await run("kv", "put", "ns", "tab\tkey", "line 1\nline 2"));
+    ok(await run("kv", "put", "ns", "quoted", '"hi"'));
+    ok(await run("kv", "put", "ns", "plain key", "plain value é"));
+    const lines = ok(await run("kv", "list", "ns")).split("\n");
+    assert.deepEqual(lines, ["bytes\tbase64://4=", "plain key\tplain value é", 'quoted\t"\\"hi\\""', '"tab\\tkey"\t"line 1\\nline 2"', 'text\t"base64://4="', ""]);
+    for (const line of lines.slice(0, -1)) {
+      const [key, value, ...rest] = line.split("\t");
+      assert.deepEqual(rest, [], "exactly one tab a line");
+      for (const cell of [key, value] as string[]) if (cell.startsWith('"')) assert.equal(typeof JSON.parse(cell), "string", "a quoted cell is JSON");
+    }
+    assert.equal(ok(await run("kv", "list", "ns", "--keys-only", "--prefix", "tab")), '"tab\\tkey"\n');
+    ok(await run("slot", "upsert", "slots", "s", "a\rb"));
+    assert.equal(ok(await run("slot", "get", "slots", "s")), '1\t"a\\rb"\n');
+    ok(await run("queue", "push", "jobs", "q", "x\u007f"));
+    assert.match(ok(await run("queue", "peek", "jobs", "q")), /^1\t\S+\t"x\\u007f"\n$/);
+    assert.deepEqual(JSON.parse(ok(await run("kv", "get", "ns", "text", "--json"))), { key: "text", value: "base64://4=", encoding: "utf8" }, "--json is unchanged");
+  });
+
   test("info reports engine, location, schema version, namespaces and stored rows", async () => {
     const { dir, run } = cliOnFreshStore();
     ok(await run("kv", "put", "alpha", "k", "v"));

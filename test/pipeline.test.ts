@@ -59,6 +59,14 @@ test("commit policies: all, required and quorum decide per event; the checkpoint
   }
 });
 
+test("policy parsing refuses text it would otherwise drop: a second ':', empty or repeated names, junk after a quorum (issue 17, defect 18)", () => {
+  const sinks = ["warehouse", "search", "audit"];
+  for (const bad of ["required:warehouse:audit", "quorum:2:junk", "quorum:2,3", "all:", "all:warehouse", "required:warehouse,", "required:,audit", "required:warehouse,,audit", "required:audit,audit", "quorum:", "quorum: 2"]) {
+    assert.throws(() => parsePolicy(bad, sinks), RangeError, `"${bad}" must be refused`);
+  }
+  assert.deepEqual(parsePolicy("required:warehouse,audit", sinks), { required: ["warehouse", "audit"] }, "the documented list syntax");
+});
+
 // ---------------------------------------------------------------- batcher
 
 async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
@@ -365,6 +373,10 @@ test("main.js: a bad flag exits 2 with the usage; a policy that cannot be met ex
     children.push(bad);
     assert.equal((await bad.finish(30_000)).code, 2, bad.describe());
     assert.match(bad.stderr, /quorum is between 1 and 3/);
+    const extra = startChild(MAIN, ["--db", db, "--policy", "required:warehouse:audit"]);
+    children.push(extra);
+    assert.equal((await extra.finish(30_000)).code, 2, extra.describe());
+    assert.match(extra.stderr, /--policy: a policy is all, required:<sink>,<sink>… or quorum:<n>; got "required:warehouse:audit"/);
 
     const stuck = startChild(MAIN, ["--db", db, "--events", "200", "--policy", "all", "--failure-rate", "1", "--max-attempts", "2"]);
     children.push(stuck);

@@ -142,6 +142,46 @@ test("bad input: typed errors naming the namespace, before anything is written",
   }
 });
 
+test("a schema whose getter or proxy throws is INVALID_ARGUMENT naming where, not a plain Error (issue 17, suspected)", async () => {
+  const registry = await SchemaRegistry.forTesting();
+  try {
+    const named = { code: "INVALID_ARGUMENT", namespace: "schemas", key: "t/d/x" };
+    const getter = { id: "int", get total(): string { throw new Error("boom"); } };
+    await assert.rejects(registry.register("t", "d", "x", getter), { ...named, message: /schema\.total could not be read: boom/ });
+    const keysTrap = new Proxy({}, { ownKeys() { throw new TypeError("no keys"); } });
+    await assert.rejects(registry.register("t", "d", "x", { fields: keysTrap }), { ...named, message: /schema\.fields could not be read/ });
+    const element = [1, 2];
+    Object.defineProperty(element, 1, { get() { throw new RangeError("late"); } });
+    await assert.rejects(registry.register("t", "d", "x", { list: element }), { ...named, message: /schema\.list\[1\] could not be read/ });
+    let reads = 0;
+    const fickle = { get v(): number { reads += 1; return reads; } };
+    await assert.rejects(registry.register("t", "d", "x", fickle), { ...named, message: /changed while it was being read/ });
+    assert.equal(await lastSeq(registry.store), 0, "nothing was written");
+  } finally {
+    await registry.close();
+  }
+});
+
+test("close() during a register() that has committed: register resolves to its version, not CLOSED (issue 17, suspected)", async () => {
+  const store = await openStore({ backend: "memory", sweepIntervalMs: 0 });
+  try {
+    const registry = await SchemaRegistry.open(store, { live: false });
+    // Another registry's registration the first has not read: its own then needs a catch-up after the commit.
+    const other = await SchemaRegistry.open(store, { live: false });
+    await other.register("t", "d", "first", { a: 1 });
+    const registering = registry.register("t", "d", "second", { b: 1 });
+    const closing = registry.close();
+    const version = await registering;
+    await closing;
+    assert.deepEqual({ version: version.version, sequence: version.sequence, schema: version.schema }, { version: 1, sequence: 2, schema: { b: 1 } });
+    assert.equal(Object.isFrozen(version), true);
+    assert.equal((await store.log(SCHEMAS_NAMESPACE).lastSeq()), 2, "it committed");
+    await other.close();
+  } finally {
+    await store.close();
+  }
+});
+
 for (const engine of ["memory", "sqlite", "postgres"] as const) {
   test(`${engine}: register gives versions by fingerprint; version, history and atSequence answer from the cache`, async () => {
     await withStore(engine, `versions_${engine}`, async (store) => {

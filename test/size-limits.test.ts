@@ -84,8 +84,25 @@ test("every write that stores bytes is checked: at the limit it passes, one byte
   assert.equal(store.sizeLimits.stats().refused, 15);
   assert.deepEqual(
     { ...store.sizeLimits, stats: undefined },
-    { maxKeyBytes: 8, maxValueBytes: 16, maxRecordsPerProduce: 3, namespaces: undefined, stats: undefined },
+    { maxKeyBytes: 8, maxValueBytes: 16, maxRecordsPerProduce: 3, maxHeaderBytes: LIMITS.maxHeaderBytes, namespaces: undefined, stats: undefined },
   );
+  await store.close();
+});
+
+test("a stream record's headers are limited too: maxHeaderBytes, in bytes of their JSON (issue 17, suspected)", async () => {
+  const { inner, store } = await limited({ maxHeaderBytes: 32 });
+  const stream = store.stream("stream");
+  const fits = { k: "x".repeat(32 - '{"k":""}'.length) }; // 32 bytes as JSON
+  await stream.produce("space", "seg", [{ value: bytesOf(1), headers: fits }]);
+  await assert.rejects(stream.produce("space", "seg", [{ value: bytesOf(1) }, { value: bytesOf(1), headers: { k: `${fits.k}é` } }]), (error: Error & Record<string, unknown>) => {
+    assert.equal(error.code, "LIMIT_EXCEEDED");
+    assert.match(error.message, /records\[1\] headers are 34 bytes as JSON; this store's limit is 32 bytes/);
+    return error.namespace === "stream" && error.key === "seg";
+  });
+  assert.equal((await inner.stream("stream").status("space", "seg")).lastSeq, 1, "the refused produce stored nothing");
+  assert.equal(store.sizeLimits.maxHeaderBytes, 32);
+  assert.equal(store.sizeLimits.stats().refused, 1);
+  assert.throws(() => withSizeLimits(inner, { maxHeaderBytes: LIMITS.maxHeaderBytes + 1 }), { code: "INVALID_ARGUMENT" });
   await store.close();
 });
 

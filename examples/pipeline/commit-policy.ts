@@ -12,17 +12,30 @@ export type CommitPolicy = "all" | { required: readonly string[] } | { quorum: n
 
 /**
  * Parses `all`, `required:<sink>,<sink>…` or `quorum:<n>` (the `--policy` flag) and checks it against the sinks
- * there are.
+ * there are. The whole text must be one of these: a second `:`, an empty or repeated sink name, or anything after the
+ * number is an error, never dropped (`required:warehouse:audit` would otherwise leave audit silently best effort).
  */
 export function parsePolicy(text: string, sinkNames: readonly string[]): CommitPolicy {
-  const [kind, argument = ""] = text.split(":", 2) as [string, string?];
+  const usage = `a policy is all, required:<sink>,<sink>… or quorum:<n>; got "${text}"`;
+  const colon = text.indexOf(":");
+  const kind = colon < 0 ? text : text.slice(0, colon);
+  const argument = colon < 0 ? undefined : text.slice(colon + 1);
   let policy: CommitPolicy;
-  if (text === "all") policy = "all";
-  else if (kind === "required") policy = { required: argument.split(",").filter((name) => name !== "") };
-  else if (kind === "quorum" && /^\d+$/.test(argument)) policy = { quorum: Number(argument) };
-  else throw new RangeError(`a policy is all, required:<sink>,<sink>… or quorum:<n>; got "${text}"`);
+  if (kind === "all" && argument === undefined) policy = "all";
+  else if (kind === "required" && argument !== undefined) policy = { required: parseSinkList(argument, usage) };
+  else if (kind === "quorum" && argument !== undefined && /^\d+$/.test(argument)) policy = { quorum: Number(argument) };
+  else throw new RangeError(usage);
   checkPolicy(policy, sinkNames);
   return policy;
+}
+
+/** `a,b,c`: sink names, none empty, none twice, none with a `:`. */
+function parseSinkList(list: string, usage: string): string[] {
+  const names = list.split(",");
+  if (names.some((name) => name === "" || name.includes(":"))) throw new RangeError(`${usage} (sinks are separated by single commas)`);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new RangeError(`sink ${repeated} is named twice in "${list}"`);
+  return names;
 }
 
 /** Throws unless `policy` can be met by these sinks: known names, a quorum between 1 and their number. */

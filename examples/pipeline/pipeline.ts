@@ -29,11 +29,11 @@ const HELD_EVENTS_MAX = 1_000_000;
 export const checkpointsOf = (scope: Pick<TransactionScope, "kv">) => CheckpointStore.withCodec(scope, json<SourcePosition>());
 
 /** The events sink `sink` refused, with the reasons (one quarantine queue per sink). */
-export const quarantineOf = (scope: Pick<TransactionScope, "queue">, sink: string) =>
+export const quarantineOf = (scope: Pick<TransactionScope, "queue" | "kv">, sink: string) =>
   new Quarantine<PipelineEvent>(scope, { name: sink, codec: json<PipelineEvent>(), maxLength: HELD_EVENTS_MAX, overflow: "reject" });
 
 /** The events best-effort sink `sink` never took (its retries ran out), with the last error. */
-export const deadLettersOf = (scope: Pick<TransactionScope, "queue">, sink: string) =>
+export const deadLettersOf = (scope: Pick<TransactionScope, "queue" | "kv">, sink: string) =>
   new DeadLetterQueue<PipelineEvent>(scope, { name: sink, codec: json<PipelineEvent>(), maxLength: HELD_EVENTS_MAX, overflow: "reject" });
 
 /** The saved checkpoint: the last seq handled, 0 before the first commit. */

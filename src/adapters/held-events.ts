@@ -1,13 +1,19 @@
 import { bytes, type Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
+import { LIMITS } from "../api/limits.js";
 import { checkOptionalInteger } from "../store/validate.js";
-import type { OverflowPolicy, Queue, TransactionScope } from "../api/types.js";
+import type { Kv, OverflowPolicy, Queue, QueueItem, Store, TransactionScope } from "../api/types.js";
 
 /** Longest reason kept with a held event, in UTF-8 bytes. */
 export const MAX_REASON_BYTES = 4_096;
 const DEFAULT_MAX_LENGTH = 10_000;
 /** Items read per page while replaying. */
 const REPLAY_PAGE = 100;
+/** Digits of an item id in a reason's key: every safe integer fits, and zero-padding keeps key order = id order. */
+const ID_DIGITS = 16;
+
+/** What a held-events adapter takes: a store (each call runs as its own transaction) or a transaction's handles. */
+export type HeldEventsScope = Pick<TransactionScope, "queue" | "kv"> & Partial<Pick<Store, "transaction">>;
 
 /** Options of {@link Quarantine} and {@link DeadLetterQueue}. */
 export interface HeldEventsOptions<T> {
@@ -34,10 +40,12 @@ export interface HeldEvent<T> {
 
 /** What a replay did. */
 export interface ReplayReport {
-  /** Events the handler accepted: acked. */
+  /** Events the handler accepted and the replay removed (acked). */
   accepted: number;
   /** Events the handler refused (returned false) or threw on, and events this codec cannot decode: still held. */
   refused: number;
+  /** Events the handler accepted that were gone when the replay went to ack them (another consumer acked them). */
+  goneMeanwhile: number;
   /** The handler's last thrown error, if any. */
   lastError?: unknown;
 }
@@ -48,90 +56,177 @@ export interface ReplayOptions {
   limit?: number;
 }
 
+/** A queue item with the reason stored for it (undefined: an item written before reasons were kept apart). */
+interface HeldItem {
+  item: QueueItem<Uint8Array>;
+  reason: Uint8Array | undefined;
+}
+
 /**
  * Events set aside with a reason, in a bounded Queue. Quarantine and the dead-letter queue are this class over their
  * own namespaces. It takes a store or a transaction scope, so that setting an event aside can commit together with
  * the checkpoint that moves past it.
+ *
+ * The queue item holds the event's bytes exactly as the codec made them, and its reason is a KV entry of the same
+ * namespace under `<name>/<id>` (the name with `%` and `/` escaped as `%25`, `%2F`; the id zero-padded to 16 digits),
+ * written, read and removed together with the item in one transaction. So any event the store takes as a value can be
+ * held, however long its reason, and the newest held id is one key read away.
  */
 export class HeldEvents<T = Uint8Array> {
   readonly name: string;
-  private readonly queue: Queue<Uint8Array>;
   private readonly codec: Codec<T>;
+  private readonly queueOptions: { maxLen: number; overflow: OverflowPolicy };
+  /** The start of this queue's reason keys. */
+  private readonly reasonPrefix: string;
 
   protected constructor(
     readonly namespace: string,
-    scope: Pick<TransactionScope, "queue">,
+    private readonly scope: HeldEventsScope,
     options: HeldEventsOptions<T> = {},
   ) {
     if (typeof options !== "object" || options === null) {
       throw new StowageError("INVALID_ARGUMENT", "options must be an object", { namespace });
     }
     this.name = options.name ?? "default";
+    if (typeof this.name !== "string") throw new StowageError("INVALID_ARGUMENT", `a name must be a string, got ${typeof this.name}`, { namespace });
     this.codec = options.codec ?? (bytes as unknown as Codec<T>);
-    this.queue = scope.queue(namespace, { maxLen: options.maxLength ?? DEFAULT_MAX_LENGTH, overflow: options.overflow ?? "reject" });
+    this.queueOptions = { maxLen: options.maxLength ?? DEFAULT_MAX_LENGTH, overflow: options.overflow ?? "reject" };
+    // Taken now so that bad bounds fail here, not at the first push.
+    scope.queue(namespace, this.queueOptions);
+    this.reasonPrefix = `${this.name.replaceAll("%", "%25").replaceAll("/", "%2F")}/`;
+    const keyBytes = Buffer.byteLength(this.reasonPrefix, "utf8") + ID_DIGITS;
+    if (keyBytes > LIMITS.maxKeyBytes) {
+      throw new StowageError("INVALID_ARGUMENT", `a held-events name is at most ${LIMITS.maxKeyBytes - ID_DIGITS - 1} UTF-8 bytes (with % and / counted as 3): its reasons are keyed by name and id`, { namespace, key: this.name });
+    }
   }
 
   /** Holds `event` with `reason`; resolves to its id. A full queue follows the overflow policy. */
   async push(reason: string, event: T): Promise<number> {
-    return this.queue.push(this.name, this.envelope(reason, event));
+    const why = this.reasonBytes(reason);
+    const body = this.encode(event);
+    return this.run(async (tx) => {
+      const queue = this.queueOf(tx);
+      const full = this.queueOptions.overflow === "drop-oldest" && (await queue.len(this.name)) >= this.queueOptions.maxLen;
+      const id = await queue.push(this.name, body);
+      const reasons = this.reasonsOf(tx);
+      await reasons.put(this.reasonKey(id), why);
+      if (full) {
+        // The push dropped the oldest: their reasons go too, all keys below the new head's.
+        const [head] = await queue.peek(this.name, 1);
+        await reasons.deleteRange({ start: this.reasonPrefix, end: this.reasonKey(head?.id ?? id) });
+      }
+      return id;
+    });
   }
 
   /** Up to `limit` held events (default 1), oldest first, after `afterId` when given; nothing is removed. */
   async peek(limit = 1, options?: { afterId?: number }): Promise<Array<HeldEvent<T>>> {
-    const items = await this.queue.peek(this.name, limit, options);
-    return items.map((item) => this.open(item.id, item.value, item.pushedAt));
+    const page = await this.readPage(limit, options);
+    return page.map((held) => this.open(held));
   }
 
   /** Removes the held event `id`; true when it was there. */
   async ack(id: number): Promise<boolean> {
-    return this.queue.ack(this.name, id);
+    return this.run(async (tx) => {
+      const removed = await this.queueOf(tx).ack(this.name, id);
+      if (removed) await this.reasonsOf(tx).delete(this.reasonKey(id));
+      return removed;
+    });
   }
 
   /** Number of events held. */
   async len(): Promise<number> {
-    return this.queue.len(this.name);
+    return this.queueOf(this.scope).len(this.name);
   }
 
   /**
    * Offers held events to `handler`, oldest first, and acks exactly those it accepts (returns true). A refused event
-   * (false, or a throw) stays where it was and the replay goes on past it. Visits at most the events held when it
-   * starts, so a handler that sets events aside again cannot make it loop.
+   * (false, or a throw) stays where it was and the replay goes on past it. Offers only events held when it starts (up
+   * to the highest id then), so an event pushed meanwhile — by the handler setting one aside again, or by anyone —
+   * waits for the next replay; `accepted` counts only the events it removed itself.
    */
   async replay(handler: (entry: HeldEvent<T>) => boolean | Promise<boolean>, options: ReplayOptions = {}): Promise<ReplayReport> {
     if (typeof handler !== "function") throw new StowageError("INVALID_ARGUMENT", "replay needs a handler function", { namespace: this.namespace, key: this.name });
     const limit = checkOptionalInteger(this.namespace, "replay limit", options.limit, Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER, this.name);
-    const budget = Math.min(limit, await this.len());
-    const report: ReplayReport = { accepted: 0, refused: 0 };
+    const last = await this.highestId();
+    const report: ReplayReport = { accepted: 0, refused: 0, goneMeanwhile: 0 };
     let afterId = 0;
-    let visited = 0;
-    while (visited < budget) {
-      const page = await this.queue.peek(this.name, Math.min(REPLAY_PAGE, budget - visited), { afterId });
+    let offered = 0;
+    // Each page moves afterId forward by at least one id, up to `last`: the loop ends.
+    while (offered < limit && afterId < last) {
+      const page = await this.readPage(Math.min(REPLAY_PAGE, limit - offered), { afterId });
       if (page.length === 0) break;
-      for (const item of page) {
-        visited += 1;
-        afterId = item.id;
-        let accepted = false;
-        try {
-          // An event this codec cannot read is refused like any other (reported in lastError), not a wall for the rest.
-          const entry = this.open(item.id, item.value, item.pushedAt);
-          accepted = (await handler(entry)) === true;
-        } catch (error) {
-          report.lastError = error;
-        }
-        if (accepted) {
-          // Acked only after the handler accepted: a crash in between replays the event again (at least once).
-          await this.ack(item.id);
-          report.accepted += 1;
-        } else {
-          report.refused += 1;
-        }
+      for (const held of page) {
+        afterId = held.item.id;
+        if (afterId > last) return report;
+        offered += 1;
+        await this.offer(held, handler, report);
       }
     }
     return report;
   }
 
-  /** [reason length: u32][reason UTF-8][event bytes]: the event's own bytes stay untouched. */
-  private envelope(reason: string, event: T): Uint8Array {
+  private async offer(held: HeldItem, handler: (entry: HeldEvent<T>) => boolean | Promise<boolean>, report: ReplayReport): Promise<void> {
+    let accepted = false;
+    try {
+      // An event this codec cannot read is refused like any other (reported in lastError), not a wall for the rest.
+      accepted = (await handler(this.open(held))) === true;
+    } catch (error) {
+      report.lastError = error;
+    }
+    if (!accepted) report.refused += 1;
+    // Acked only after the handler accepted: a crash in between replays the event again (at least once).
+    else if (await this.ack(held.item.id)) report.accepted += 1;
+    else report.goneMeanwhile += 1;
+  }
+
+  /** The highest id held now (0: none). */
+  private async highestId(): Promise<number> {
+    const newest = await this.reasonsOf(this.scope).list({ prefix: this.reasonPrefix, reverse: true, limit: 1, keysOnly: true });
+    const key = newest.entries[0]?.key;
+    if (key !== undefined) return Number(key.slice(this.reasonPrefix.length));
+    // No reason keys: empty, or only events from before reasons were kept apart, found by paging (at most len's pages).
+    const queue = this.queueOf(this.scope);
+    let highest = 0;
+    for (let pages = Math.ceil((await queue.len(this.name)) / REPLAY_PAGE); pages > 0; pages--) {
+      const page = await queue.peek(this.name, REPLAY_PAGE, { afterId: highest });
+      if (page.length === 0) break;
+      highest = (page.at(-1) as QueueItem<Uint8Array>).id;
+    }
+    return highest;
+  }
+
+  /** A page of items with their reasons, read in one transaction so that each item's reason is the one it has. */
+  private readPage(limit: number, options?: { afterId?: number }): Promise<HeldItem[]> {
+    return this.run(async (tx) => {
+      const items = await this.queueOf(tx).peek(this.name, limit, options);
+      const first = items[0];
+      const last = items.at(-1);
+      if (first === undefined || last === undefined) return [];
+      const found = await this.reasonsOf(tx).list({ start: this.reasonKey(first.id), end: this.reasonKey(last.id + 1), limit: items.length });
+      const reasons = new Map(found.entries.map((entry) => [entry.key, entry.value]));
+      return items.map((item) => ({ item, reason: reasons.get(this.reasonKey(item.id)) }));
+    });
+  }
+
+  /** Runs `body` in a transaction of the store, or in the transaction the adapter was given. */
+  private run<R>(body: (tx: Pick<TransactionScope, "queue" | "kv">) => Promise<R>): Promise<R> {
+    return typeof this.scope.transaction === "function" ? this.scope.transaction((tx) => body(tx)) : body(this.scope);
+  }
+
+  private queueOf(scope: Pick<TransactionScope, "queue">): Queue<Uint8Array> {
+    return scope.queue(this.namespace, this.queueOptions);
+  }
+
+  private reasonsOf(scope: Pick<TransactionScope, "kv">): Kv<Uint8Array> {
+    return scope.kv(this.namespace);
+  }
+
+  private reasonKey(id: number): string {
+    return `${this.reasonPrefix}${String(id).padStart(ID_DIGITS, "0")}`;
+  }
+
+  private reasonBytes(reason: string): Uint8Array {
     if (typeof reason !== "string") {
       throw new StowageError("INVALID_ARGUMENT", `a reason must be a string, got ${typeof reason}`, { namespace: this.namespace, key: this.name });
     }
@@ -139,12 +234,7 @@ export class HeldEvents<T = Uint8Array> {
     if (why.byteLength > MAX_REASON_BYTES) {
       throw new StowageError("LIMIT_EXCEEDED", `a reason is ${why.byteLength} bytes, above the limit of ${MAX_REASON_BYTES}`, { namespace: this.namespace, key: this.name });
     }
-    const body = this.encode(event);
-    const out = new Uint8Array(4 + why.byteLength + body.byteLength);
-    new DataView(out.buffer).setUint32(0, why.byteLength);
-    out.set(why, 4);
-    out.set(body, 4 + why.byteLength);
-    return out;
+    return why;
   }
 
   private encode(event: T): Uint8Array {
@@ -160,19 +250,27 @@ export class HeldEvents<T = Uint8Array> {
     return body;
   }
 
-  private open(id: number, stored: Uint8Array, at: number): HeldEvent<T> {
-    const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
-    const length = stored.byteLength >= 4 ? view.getUint32(0) : -1;
-    if (length < 0 || 4 + length > stored.byteLength) {
-      throw new StowageError("CORRUPT", `held event ${id} is not an envelope of this adapter; ack(${id}) removes it`, { namespace: this.namespace, key: this.name });
-    }
-    const reason = Buffer.from(stored.subarray(4, 4 + length)).toString("utf8");
+  private open({ item, reason }: HeldItem): HeldEvent<T> {
+    const { id, pushedAt: at } = item;
+    const [why, stored] = reason === undefined ? this.openEnvelope(item) : [reason, item.value];
     let event: T;
     try {
-      event = this.codec.decode(stored.subarray(4 + length));
+      event = this.codec.decode(stored);
     } catch (cause) {
       throw new StowageError("CORRUPT", `held event ${id} cannot be decoded by this codec (${cause instanceof Error ? cause.message : String(cause)}); ack(${id}) removes it`, { namespace: this.namespace, key: this.name, cause });
     }
-    return { id, reason, event, at };
+    return { id, reason: Buffer.from(why).toString("utf8"), event, at };
+  }
+
+  /**
+   * An item without a reason of its own was written by an earlier version, as one value: [reason length: u32]
+   * [reason UTF-8][event bytes]. Read so that events held before an upgrade can still be replayed.
+   */
+  private openEnvelope({ id, value }: QueueItem<Uint8Array>): [Uint8Array, Uint8Array] {
+    const length = value.byteLength >= 4 ? new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0) : -1;
+    if (length < 0 || 4 + length > value.byteLength) {
+      throw new StowageError("CORRUPT", `held event ${id} has no reason and is not an envelope of this adapter; ack(${id}) removes it`, { namespace: this.namespace, key: this.name });
+    }
+    return [value.subarray(4, 4 + length), value.subarray(4 + length)];
   }
 }

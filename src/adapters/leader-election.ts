@@ -40,6 +40,11 @@ export class LeaderElection {
   private readonly clock: () => number;
   private readonly slot: Slot<Lease>;
   private lease: Lease | undefined;
+  /**
+   * This candidate's calls that read and change the lease, run one at a time: two overlapping renewals would read the
+   * same version, and the one that lost the CAS to the other — to this very candidate — would drop a live lease.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(store: Store, options: LeaderElectionOptions) {
     if (typeof options !== "object" || options === null || typeof options.name !== "string") {
@@ -70,8 +75,31 @@ export class LeaderElection {
     return this.lease !== undefined && this.clock() < this.lease.expiresAt;
   }
 
-  /** Takes the lease if it is free or expired (or renews it if this candidate holds it); true when leader after. */
-  async acquire(): Promise<boolean> {
+  /**
+   * Takes the lease if it is free or expired (or renews it if this candidate holds it); true when leader after.
+   * Calls of one candidate (`acquire`, `renew`, `release`) run one after another, in the order they were made.
+   */
+  acquire(): Promise<boolean> {
+    return this.inTurn(() => this.acquireNow());
+  }
+
+  /** Extends the lease this candidate holds; false (and no longer leader) when it has lost it. */
+  renew(): Promise<boolean> {
+    return this.inTurn(() => this.renewNow());
+  }
+
+  /** Gives the lease up at once (another candidate may take it without waiting for the expiry). */
+  release(): Promise<void> {
+    return this.inTurn(() => this.releaseNow());
+  }
+
+  private inTurn<T>(call: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(call);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async acquireNow(): Promise<boolean> {
     const now = this.clock();
     const current = await this.slot.get(this.name);
     const held = current?.value;
@@ -86,8 +114,7 @@ export class LeaderElection {
     return true;
   }
 
-  /** Extends the lease this candidate holds; false (and no longer leader) when it has lost it. */
-  async renew(): Promise<boolean> {
+  private async renewNow(): Promise<boolean> {
     const now = this.clock();
     const current = await this.slot.get(this.name);
     const held = current?.value;
@@ -98,8 +125,7 @@ export class LeaderElection {
     return this.extend(current?.version ?? 0, held, now);
   }
 
-  /** Gives the lease up at once (another candidate may take it without waiting for the expiry). */
-  async release(): Promise<void> {
+  private async releaseNow(): Promise<void> {
     const mine = this.lease;
     this.lease = undefined;
     if (mine === undefined) return;

@@ -1,5 +1,4 @@
-import type { TransactionScope } from "../api/types.js";
-import { HeldEvents, type HeldEventsOptions } from "./held-events.js";
+import { HeldEvents, type HeldEventsOptions, type HeldEventsScope } from "./held-events.js";
 
 /** The Queue namespace quarantined events live in (key = the quarantine's name). */
 export const QUARANTINE_NAMESPACE = "quarantine";
@@ -11,7 +10,7 @@ export const DLQ_NAMESPACE = "dlq";
  * in the `quarantine` Queue namespace. `replay(handler)` sends them back through and acks what the handler accepts.
  */
 export class Quarantine<T = Uint8Array> extends HeldEvents<T> {
-  constructor(scope: Pick<TransactionScope, "queue">, options?: HeldEventsOptions<T>) {
+  constructor(scope: HeldEventsScope, options?: HeldEventsOptions<T>) {
     super(QUARANTINE_NAMESPACE, scope, options);
   }
 }
@@ -21,7 +20,7 @@ export class Quarantine<T = Uint8Array> extends HeldEvents<T> {
  * as {@link Quarantine}.
  */
 export class DeadLetterQueue<T = Uint8Array> extends HeldEvents<T> {
-  constructor(scope: Pick<TransactionScope, "queue">, options?: HeldEventsOptions<T>) {
+  constructor(scope: HeldEventsScope, options?: HeldEventsOptions<T>) {
     super(DLQ_NAMESPACE, scope, options);
   }
 }

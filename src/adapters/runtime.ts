@@ -1,4 +1,5 @@
 import type { Codec } from "../api/codec.js";
+import { isStowageError } from "../api/errors.js";
 import { checkBoolean, checkOptions } from "../store/validate.js";
 import type { Store } from "../api/types.js";
 import { CheckpointStore } from "./checkpoint-store.js";
@@ -35,9 +36,12 @@ export interface Runtime {
   deadLetters<T = Uint8Array>(name?: string, codec?: Codec<T>): DeadLetterQueue<T>;
   /** The backfill cursor of `table`. */
   cursor<P>(table: string): SnapshotCursor<P>;
-  /** A candidate in the election `name`. */
+  /** A candidate in the election `name`; `close()` releases its lease. */
   election(options: LeaderElectionOptions): LeaderElection;
-  /** Stops the registry following the log; closes the store when the runtime owns it. */
+  /**
+   * Releases the leases of the runtime's elections, so that another process takes over at once rather than after the
+   * lease expires; stops the registry following the log; closes the store when the runtime owns it.
+   */
   close(): Promise<void>;
 }
 
@@ -59,6 +63,7 @@ export async function createRuntime(store: Store, options: RuntimeOptions = {}):
   // Checked now rather than at the first push: a handle with these bounds is taken once here.
   new Quarantine(store, { ...held, name: "default" });
   const schemas = await SchemaRegistry.open(store, options.schemas);
+  const elections: LeaderElection[] = [];
   let closing: Promise<void> | undefined;
   return {
     store,
@@ -67,11 +72,20 @@ export async function createRuntime(store: Store, options: RuntimeOptions = {}):
     quarantine: <T>(name = "default", codec?: Codec<T>) => new Quarantine<T>(store, { ...held, name, codec }),
     deadLetters: <T>(name = "default", codec?: Codec<T>) => new DeadLetterQueue<T>(store, { ...held, name, codec }),
     cursor: <P>(table: string) => new SnapshotCursor<P>(store, table),
-    election: (election) => new LeaderElection(store, election),
+    election: (election) => {
+      const candidate = new LeaderElection(store, election);
+      elections.push(candidate);
+      return candidate;
+    },
     close: () =>
       (closing ??= (async () => {
         try {
+          // Every release is tried, one failing or not: a lease left held only delays the next leader by its ttl.
+          const released = await Promise.allSettled(elections.map((candidate) => candidate.release()));
           await schemas.close();
+          // A store closed first has nothing to release through: the lease expires by itself.
+          const failed = released.find((outcome) => outcome.status === "rejected" && !isStowageError(outcome.reason, "CLOSED"));
+          if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
         } finally {
           if (options.ownsStore === true) await store.close();
         }

@@ -18,6 +18,18 @@ export function canonicalSchema(schema: unknown, context: Pick<ErrorContext, "na
   return write(schema, "schema", 0, new Set<object>(), context);
 }
 
+/**
+ * Runs one look at the caller's object (a property read, its keys, its prototype): a getter or a proxy that throws is
+ * bad input, INVALID_ARGUMENT naming where, not a foreign error escaping the registry.
+ */
+function look<T>(path: string, context: ErrorContext, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    throw new StowageError("INVALID_ARGUMENT", `${path} could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { ...context, cause });
+  }
+}
+
 /** The schema's fingerprint: the hex SHA-256 of its {@link canonicalSchema} text (64 lowercase hex digits). */
 export function schemaFingerprint(schema: unknown, context: Pick<ErrorContext, "namespace" | "key"> = {}): string {
   return fingerprintOf(canonicalSchema(schema, context));
@@ -49,23 +61,29 @@ function write(value: unknown, path: string, depth: number, enclosing: Set<objec
   if (enclosing.has(object)) refuse(`${path} contains itself (a cycle), which JSON cannot hold`, context);
   enclosing.add(object);
   try {
-    if (Array.isArray(object)) {
+    if (look(path, context, () => Array.isArray(object))) {
       const parts: string[] = [];
-      for (let i = 0; i < object.length; i++) {
-        if (!(i in object)) refuse(`${path}[${i}] is a hole in the array, which is not a JSON value`, context);
-        parts.push(write(object[i], `${path}[${i}]`, depth + 1, enclosing, context));
+      const array = object as unknown[];
+      const length = look(path, context, () => array.length);
+      for (let i = 0; i < length; i++) {
+        const at = `${path}[${i}]`;
+        if (!look(at, context, () => i in array)) refuse(`${at} is a hole in the array, which is not a JSON value`, context);
+        parts.push(write(look(at, context, () => array[i]), at, depth + 1, enclosing, context));
       }
       return `[${parts.join(",")}]`;
     }
-    const prototype: unknown = Object.getPrototypeOf(object);
+    const prototype: unknown = look(path, context, () => Object.getPrototypeOf(object));
     if (prototype !== Object.prototype && prototype !== null) {
       const name = (object as { constructor?: { name?: string } }).constructor?.name ?? "an object";
       refuse(`${path} is ${name === "Object" ? "an object with a foreign prototype" : `a ${name}`}; only plain objects, arrays, strings, finite numbers, booleans and null are JSON values`, context);
     }
     const record = object as Record<string, unknown>;
-    const members = Object.keys(record)
+    const members = look(path, context, () => Object.keys(record))
       .sort()
-      .map((key) => `${JSON.stringify(key)}:${write(record[key], memberPath(path, key), depth + 1, enclosing, context)}`);
+      .map((key) => {
+        const at = memberPath(path, key);
+        return `${JSON.stringify(key)}:${write(look(at, context, () => record[key]), at, depth + 1, enclosing, context)}`;
+      });
     return `{${members.join(",")}}`;
   } finally {
     enclosing.delete(object);

@@ -154,10 +154,15 @@ export class SchemaRegistry {
     const checkpoint = checkRegisterOptions(options, key);
     const canonical = canonicalSchema(schema, { namespace: SCHEMAS_NAMESPACE, key });
     const fingerprint = fingerprintOf(canonical);
-    // A copy taken now: the caller may change its object while the transaction waits for its turn.
-    const stored = JSON.parse(JSON.stringify(schema)) as JsonValue;
+    const stored = copyOfSchema(schema, canonical, key);
     const entry = await this.store.transaction((tx) => this.registerIn(tx, key, ref, fingerprint, stored, checkpoint));
-    await this.learn(entry);
+    try {
+      await this.learn(entry);
+    } catch (error) {
+      // Closed after the registration committed: it happened, so say so; the closed registry has no reads to update.
+      if (this.closed) return versionOf(entry);
+      throw error;
+    }
     const found = this.versionsOf(key).find((v) => v.sequence === entry.seq);
     if (found === undefined) throw new StowageError("INTERNAL", `registration ${entry.seq} is missing from the cache after catching up`, { namespace: SCHEMAS_NAMESPACE, key });
     return found;
@@ -306,12 +311,10 @@ export class SchemaRegistry {
    */
   private apply(entry: LogEntry<StoredRegistration>): void {
     if (entry.seq <= this.applied) return;
-    const record = checkRecord(entry);
-    const version: SchemaVersion = { tenant: record.tenant, db: record.db, table: record.table, version: record.version, fingerprint: record.fingerprint, sequence: entry.seq, timestamp: entry.timestamp, schema: deepFreeze(record.schema) };
-    if (record.checkpoint !== undefined) version.checkpoint = record.checkpoint;
+    const version = versionOf(entry);
     const versions = this.tablesByKey.get(entry.key);
-    if (versions === undefined) this.tablesByKey.set(entry.key, [Object.freeze(version)]);
-    else versions.push(Object.freeze(version));
+    if (versions === undefined) this.tablesByKey.set(entry.key, [version]);
+    else versions.push(version);
     this.applied = entry.seq;
   }
 
@@ -365,6 +368,32 @@ export class SchemaRegistry {
   private checkOpen(): void {
     if (this.closed) throw new StowageError("CLOSED", "the schema registry is closed", { namespace: SCHEMAS_NAMESPACE });
   }
+}
+
+/** The frozen version a registration's log entry stands for (CORRUPT when it is not one). */
+function versionOf(entry: LogEntry<StoredRegistration>): SchemaVersion {
+  const record = checkRecord(entry);
+  const version: SchemaVersion = { tenant: record.tenant, db: record.db, table: record.table, version: record.version, fingerprint: record.fingerprint, sequence: entry.seq, timestamp: entry.timestamp, schema: deepFreeze(record.schema) };
+  if (record.checkpoint !== undefined) version.checkpoint = record.checkpoint;
+  return Object.freeze(version);
+}
+
+/**
+ * A copy of `schema` taken now (the caller may change its object while the transaction waits for its turn), in the
+ * key order it was given. It is read a second time for it, so a getter that throws or answers differently now is
+ * INVALID_ARGUMENT, never a plain error or a record that disagrees with its fingerprint.
+ */
+function copyOfSchema(schema: unknown, canonical: string, key: string): JsonValue {
+  let copy: JsonValue;
+  try {
+    copy = JSON.parse(JSON.stringify(schema)) as JsonValue;
+  } catch (cause) {
+    throw new StowageError("INVALID_ARGUMENT", `the schema could not be copied: ${cause instanceof Error ? cause.message : String(cause)}`, { namespace: SCHEMAS_NAMESPACE, key, cause });
+  }
+  if (canonicalSchema(copy, { namespace: SCHEMAS_NAMESPACE, key }) !== canonical) {
+    throw new StowageError("INVALID_ARGUMENT", "the schema changed while it was being read (a getter answering differently each time?)", { namespace: SCHEMAS_NAMESPACE, key });
+  }
+  return copy;
 }
 
 /** Writes `want` (or deletes, when undefined) unless the entry now points past `position`. */

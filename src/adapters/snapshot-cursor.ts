@@ -1,5 +1,6 @@
 import { json, type Codec } from "../api/codec.js";
 import type { Slot, Store } from "../api/types.js";
+import { canonicalSchema } from "./schema-fingerprint.js";
 
 /** The Slot namespace snapshot cursors live in. */
 export const SNAPSHOTS_NAMESPACE = "snapshots";
@@ -45,9 +46,19 @@ export class SnapshotCursor<P = unknown> {
     return this.slot.cas(this.table, current?.version ?? 0, to);
   }
 
-  /** Two positions are the same when they encode to the same bytes. */
+  /**
+   * Two positions are the same when they encode to the same bytes, or when what they decode to has the same
+   * canonical JSON (the schema registry's: keys sorted at every level), so `{ offset, file }` matches a stored
+   * `{ file, offset }`. A position that is not JSON (a custom codec's) is compared by its bytes only.
+   */
   private samePosition(a: P | undefined, b: P | undefined): boolean {
     if (a === undefined || b === undefined) return a === b;
-    return Buffer.compare(Buffer.from(this.codec.encode(a)), Buffer.from(this.codec.encode(b))) === 0;
+    const [bytesA, bytesB] = [this.codec.encode(a), this.codec.encode(b)];
+    if (Buffer.compare(Buffer.from(bytesA), Buffer.from(bytesB)) === 0) return true;
+    try {
+      return canonicalSchema(this.codec.decode(bytesA)) === canonicalSchema(this.codec.decode(bytesB));
+    } catch {
+      return false;
+    }
   }
 }

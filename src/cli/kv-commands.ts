@@ -1,7 +1,7 @@
 import { flagOption, numberOption, stringOption } from "./args.js";
 import { type Command, takeArgs } from "./command.js";
 import { NegativeAnswer } from "./errors.js";
-import { displayValue, inputValue, jsonValue } from "./values.js";
+import { displayText, displayValue, inputValue, jsonValue } from "./values.js";
 
 /** `kv get <ns> <key>`: prints the value; an absent (or expired) key is exit 3 with NOT_FOUND. */
 export const kvGet: Command = {
@@ -80,7 +80,7 @@ export const kvList: Command = {
         list.keysOnly || entry.value === undefined ? { key: entry.key } : { key: entry.key, ...jsonValue(entry.value) },
       );
       const text = page.entries.map((entry) =>
-        list.keysOnly || entry.value === undefined ? entry.key : `${entry.key}\t${displayValue(entry.value)}`,
+        list.keysOnly || entry.value === undefined ? displayText(entry.key) : `${displayText(entry.key)}\t${displayValue(entry.value)}`,
       );
       out.result(page.cursor === undefined ? { entries } : { entries, cursor: page.cursor }, text);
       if (!out.json && page.cursor !== undefined) out.note(`more: --cursor ${page.cursor}`);

@@ -30,9 +30,11 @@ ${commands.join("\n")}
 
 Values:
   <value> is stored as the UTF-8 bytes of the argument; --file <path> instead of <value> stores the
-  file's bytes (kv put, log append, slot upsert, slot cas, queue push). Values print as text when they
-  are valid UTF-8, otherwise as "${BASE64_MARKER}" followed by their base64. Put "--" before an argument
-  that starts with "-": stowage kv put ns key -- -1
+  file's bytes (kv put, log append, slot upsert, slot cas, queue push). Values and keys print as text
+  when they are valid UTF-8 without control characters and start with neither '"' nor "${BASE64_MARKER}";
+  other text prints as a JSON string ("a\\tb"), and bytes that are not UTF-8 as "${BASE64_MARKER}" and
+  their base64, so every entry is one line. Put "--" before an argument that starts with "-":
+  stowage kv put ns key -- -1
 
 Options:
   --json                            Print the result as one line of JSON; values carry

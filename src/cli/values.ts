@@ -24,10 +24,28 @@ export function jsonValue(bytes: Uint8Array): JsonValue {
   }
 }
 
-/** A stored value for text output: the text itself, or `base64:` and the base64 when it is not valid UTF-8. */
+/** Characters that would split a line or a cell, or that a terminal would act on: C0, DEL, C1, U+2028, U+2029. */
+const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Text (a key, or a value that is valid UTF-8) for text output, as one unambiguous cell: as it is when it is plain —
+ * no control or line-breaking character (so no tab, no newline), not starting with `"` nor with `base64:` — and
+ * otherwise as a JSON string literal (`"a\tb"`, `"base64:x"`), every such character escaped. So a cell that starts
+ * with `"` is JSON, one that starts with `base64:` is bytes, and any other is the text itself.
+ */
+export function displayText(text: string): string {
+  if (!UNSAFE_CHARACTER.test(text) && !text.startsWith('"') && !text.startsWith(BASE64_MARKER)) return text;
+  // JSON.stringify escapes C0 but leaves DEL, C1 and the line separators as they are: escaped here too, still JSON.
+  return JSON.stringify(text).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
+ * A stored value for text output: {@link displayText} of its text, or `base64:` and the base64 when it is not valid
+ * UTF-8.
+ */
 export function displayValue(bytes: Uint8Array): string {
   const shown = jsonValue(bytes);
-  return shown.encoding === "utf8" ? shown.value : `${BASE64_MARKER}${shown.value}`;
+  return shown.encoding === "utf8" ? displayText(shown.value) : `${BASE64_MARKER}${shown.value}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { StowageError, type ErrorCode } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import { asStowageError, failsOnItsOwn, runWrite, type BatchOp, type PendingWrite } from "./batch-write.js";
+import { asStowageError, runWrite, type BatchOp, type PendingWrite } from "./batch-write.js";
 
 /** A write a flush could not commit; its own promise rejected with `error`. */
 export interface FailedWrite {
@@ -44,23 +44,23 @@ export function splitIntoTransactions<W extends { bytes: number }>(writes: reado
 
 type Outcome =
   | { kind: "committed"; results: unknown[] }
-  /** The write at `index` failed on its own; the ones before it had succeeded. Nothing was committed. */
+  /** The write at `index` failed; the ones before it had succeeded. Nothing was committed. */
   | { kind: "write-failed"; index: number; error: unknown }
-  /** The transaction failed as a whole (or a single write failed): nothing was committed. */
+  /** The transaction failed outside its writes (at its start or commit), or its single write failed: nothing was committed. */
   | { kind: "failed"; error: unknown };
 
 /**
- * Commits `run` (within the transaction limits) as one transaction, settling each write's promise. When a write fails
- * on its own, the transaction rolls back and the run is taken apart around it — the writes before it, it alone, the
+ * Commits `run` (within the transaction limits) as one transaction, settling each write's promise. When a write fails,
+ * whatever its error, the transaction rolls back and the run is taken apart around it — the writes before it, it alone, the
  * writes after it, in that order — so that only writes that fail by themselves reject, each with its own error, and
  * every other write commits, in the order the writes were made. Each split leaves strictly smaller pieces, so a run
  * of n writes takes at most 2n − 1 transactions; the loop is bounded by that.
  */
-export async function commitRun(store: Pick<Store, "transaction">, run: readonly PendingWrite[], tally: CommitTally): Promise<void> {
+export async function commitRun(store: Pick<Store, "transaction">, run: readonly PendingWrite[], tally: CommitTally, now: () => number): Promise<void> {
   const pieces: Array<readonly PendingWrite[]> = [run];
   for (let round = 0; round < 2 * run.length && pieces.length > 0; round++) {
     const piece = pieces.shift() as readonly PendingWrite[];
-    const outcome = await attempt(store, piece);
+    const outcome = await attempt(store, piece, now);
     if (outcome.kind === "committed") {
       tally.transactions += 1;
       tally.committed += piece.length;
@@ -86,7 +86,7 @@ function fail(write: PendingWrite, cause: unknown, tally: CommitTally): void {
 }
 
 /** Runs `piece` as one transaction and says how it went. */
-async function attempt(store: Pick<Store, "transaction">, piece: readonly PendingWrite[]): Promise<Outcome> {
+async function attempt(store: Pick<Store, "transaction">, piece: readonly PendingWrite[], now: () => number): Promise<Outcome> {
   let failure: { index: number; error: unknown } | undefined;
   let results: unknown[] = [];
   try {
@@ -96,16 +96,22 @@ async function attempt(store: Pick<Store, "transaction">, piece: readonly Pendin
       results = [];
       for (let i = 0; i < piece.length; i++) {
         try {
-          results.push(await runWrite(tx, piece[i] as PendingWrite));
+          results.push(await runWrite(tx, piece[i] as PendingWrite, now));
         } catch (error) {
-          if (failsOnItsOwn(error)) failure = { index: i, error };
+          // Whatever the error — bad input, a limit, RATE_LIMITED from a layer, an engine failure — it is this write's
+          // until shown otherwise: its neighbours are retried without it. A failure of the store as a whole (CLOSED,
+          // an outage) then fails their own transactions at once, so taking the batch apart costs little.
+          failure = { index: i, error };
           throw error; // rolls back; a CONFLICT is the store's to retry
         }
       }
     });
     return { kind: "committed", results };
   } catch (error) {
-    if (failure !== undefined && failure.error === error) return { kind: "write-failed", index: failure.index, error };
+    // The body's last run stopped at a failing write: that is why the transaction failed, whatever error the store
+    // reports for it (the same, or one about the rollback); the write rejects with its own.
+    const failed = failure as { index: number; error: unknown } | undefined; // set in the body, which TypeScript cannot see
+    if (failed !== undefined) return { kind: "write-failed", index: failed.index, error: failed.error };
     return { kind: "failed", error };
   }
 }

@@ -1,10 +1,10 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { PutOptions, Store } from "../api/types.js";
-import { insideTransactionOf } from "../store/store.js";
+import { insideTransactionOf, STORE_PARTS, type StoreParts } from "../store/store.js";
 import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { commitRun, splitIntoTransactions, type CommitTally, type FailedWrite } from "./batch-commit.js";
-import { byteSizeOf, copyOptions, type BatchOp, type BatchPushOptions, type PendingWrite } from "./batch-write.js";
+import { byteSizeOf, copyOptions, deadlineOf, type BatchOp, type BatchPushOptions, type PendingWrite } from "./batch-write.js";
 
 export type { BatchOp, BatchPushOptions } from "./batch-write.js";
 export type { FailedWrite } from "./batch-commit.js";
@@ -73,10 +73,11 @@ export interface BatchWriterStats {
  * `maxWrites` writes and `maxBytes` bytes, run one after another, so writes commit in the order they were made.
  *
  * Each write resolves when its transaction commits, with what the store's own call resolves to, or rejects with its
- * own typed error. A write that fails by itself (a bad key, a value over the limit, a full queue under
- * `overflow: "reject"`) does not take its neighbours down: its transaction rolls back and is retried without it, so
- * only it rejects. A failure of the transaction as a whole (CLOSED, BACKEND_UNAVAILABLE, …) rejects every write of
- * that transaction with that error; as with any store call, a write rejected with BACKEND_UNAVAILABLE may still have
+ * own typed error. A write that fails, whatever its error (a bad key, a value over the limit, a full queue under
+ * `overflow: "reject"`, RATE_LIMITED from a rate limit beneath, an engine error), does not take its neighbours down:
+ * its transaction rolls back and is retried without it, so only it rejects. A failure of a transaction outside its
+ * writes (at its start or commit: CLOSED, BACKEND_UNAVAILABLE, …) rejects every write of that transaction with that
+ * error; as with any store call, a write rejected with BACKEND_UNAVAILABLE may still have
  * committed. Nothing is dropped silently: every write settles, and failures are counted in `stats()` and listed in
  * the `onFlush` report.
  *
@@ -93,6 +94,8 @@ export class BatchWriter {
   private readonly flushIntervalMs: number;
   private readonly maxPending: number;
   private readonly onFlush: ((report: FlushReport) => void) | undefined;
+  /** The store's clock (TTLs and timestamps are on it); `Date.now` for a stand-in that only has `transaction`. */
+  private readonly clock: () => number;
   private pending: PendingWrite[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -119,11 +122,12 @@ export class BatchWriter {
       throw new StowageError("INVALID_ARGUMENT", "onFlush must be a function");
     }
     this.onFlush = options.onFlush;
+    this.clock = (store as Partial<Record<typeof STORE_PARTS, StoreParts>>)[STORE_PARTS]?.clock ?? Date.now;
   }
 
-  /** Queues a KV put; resolves when it committed. */
+  /** Queues a KV put; resolves when it committed. A `ttlMs` counts from this call, not from the flush. */
   put(namespace: string, key: string, value: Uint8Array, options?: PutOptions): Promise<void> {
-    return this.add("put", namespace, key, value, copyOptions(options)) as Promise<void>;
+    return this.add("put", namespace, key, value, copyOptions(options), deadlineOf(options, this.clock)) as Promise<void>;
   }
 
   /** Queues a KV delete; resolves when it committed: true when a live entry was removed. */
@@ -163,7 +167,7 @@ export class BatchWriter {
     return { ...this.totals, pending: this.pending.length, pendingBytes: this.pendingBytes };
   }
 
-  private add(op: BatchOp, namespace: string, key: string, value: Uint8Array | undefined, options: PendingWrite["options"]): Promise<unknown> {
+  private add(op: BatchOp, namespace: string, key: string, value: Uint8Array | undefined, options: PendingWrite["options"], expiresAt?: number): Promise<unknown> {
     const context = { namespace: String(namespace), key: String(key) };
     if (this.closing !== undefined) return Promise.reject(new StowageError("CLOSED", "the BatchWriter is closed", context));
     if (insideTransactionOf(this.store)) {
@@ -177,7 +181,7 @@ export class BatchWriter {
     const copy = value instanceof Uint8Array ? new Uint8Array(value) : value;
     const bytes = byteSizeOf(key, copy);
     return new Promise((resolve, reject) => {
-      this.pending.push({ op, namespace, key, value: copy, options, bytes, resolve, reject });
+      this.pending.push({ op, namespace, key, value: copy, options, expiresAt, bytes, resolve, reject });
       this.pendingBytes += bytes;
       if (this.pending.length >= this.maxWrites || this.pendingBytes >= this.maxBytes) void this.requestFlush("size");
       else if (this.timer === undefined && this.flushIntervalMs > 0) {
@@ -208,7 +212,7 @@ export class BatchWriter {
     this.stopTimer();
     const started = performance.now();
     const tally: CommitTally = { transactions: 0, rolledBack: 0, committed: 0, failed: [] };
-    for (const run of splitIntoTransactions(writes, this.maxWrites, this.maxBytes)) await commitRun(this.store, run, tally);
+    for (const run of splitIntoTransactions(writes, this.maxWrites, this.maxBytes)) await commitRun(this.store, run, tally, this.clock);
     const report: FlushReport = { trigger, writes: writes.length, ...tally, durationMs: performance.now() - started };
     if (writes.length === 0) return report;
     this.totals.flushes += 1;

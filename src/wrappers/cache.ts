@@ -1,9 +1,9 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import type { Awaitable, StoredKvEntry, StoredSlot } from "../engines/engine.js";
+import type { Awaitable, StoredKvEntry } from "../engines/engine.js";
 import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { DropStamps } from "./drop-stamps.js";
-import { layerStore, storeParts, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
+import { layerStore, type LayerHooks, type OpCall, type UnitKind } from "./layer.js";
 
 /** Options of {@link withCache}. */
 export interface CacheOptions {
@@ -12,8 +12,8 @@ export interface CacheOptions {
   /** Most cached bytes, values and keys counted (default 64 MiB). */
   maxBytes?: number;
   /**
-   * How long a cached value is trusted, in ms of the store clock (default 60,000). Writes through this store are seen
-   * at once; this bounds how stale a value another process changed can be.
+   * How long a cached KV value is trusted, in ms of the store clock (default 60,000). Writes through this store are
+   * seen at once; this bounds how stale a value another process changed can be.
    */
   ttlMs?: number;
 }
@@ -35,7 +35,7 @@ export interface ReadCache {
   stats(): CacheStats;
   /** Drops every cached value. */
   clear(): void;
-  /** Drops the cached values of a KV or Slot namespace, or of one key of it. */
+  /** Drops the cached values of a KV namespace, or of one key of it (slots are never cached: `"slot"` drops nothing). */
   invalidate(primitive: "kv" | "slot", namespace: string, key?: string): void;
   /**
    * Drops a KV key's cached value whenever `feed` reports it, until the feed ends: pass `store.kv(ns).watch(keys)`
@@ -45,9 +45,7 @@ export interface ReadCache {
 }
 
 interface Cached {
-  /** KV: the bytes; Slot: the versioned value. */
-  kv?: Uint8Array;
-  slot?: StoredSlot;
+  kv: Uint8Array;
   /** The KV entry's own deadline (null: no TTL), for a cache stacked above that asks for it. */
   expiresAt?: number | null;
   /** Store-clock time after which it is not served: the earlier of the entry's own TTL and the cache's. */
@@ -69,7 +67,7 @@ const TRACKED_DROPS = 10_000;
 /** Bookkeeping bytes counted per entry on top of key and value. */
 const ENTRY_OVERHEAD = 64;
 
-const cacheKey = (primitive: "kv" | "slot", namespace: string, key: string): string => `${primitive}\u0000${namespace}\u0000${key}`;
+const cacheKey = (namespace: string, key: string): string => `${namespace}\u0000${key}`;
 
 /** The read-through LRU behind {@link withCache}. */
 class LruReadCache implements ReadCache, LayerHooks<UnitState> {
@@ -82,10 +80,7 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   private readonly maxBytes: number;
   private readonly ttlMs: number;
 
-  constructor(
-    options: CacheOptions,
-    private readonly clock: () => number,
-  ) {
+  constructor(options: CacheOptions) {
     const opts = checkOptions(undefined, "cache options", options, Object.keys(DEFAULTS));
     const limit = (name: keyof typeof DEFAULTS): number => checkOptionalInteger(undefined, `cache option ${name}`, opts[name], DEFAULTS[name], 1, Number.MAX_SAFE_INTEGER);
     this.maxEntries = limit("maxEntries");
@@ -105,12 +100,13 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   }
 
   invalidate(primitive: "kv" | "slot", namespace: string, key?: string): void {
-    if (key !== undefined) this.drop(cacheKey(primitive, namespace, key));
-    else this.dropNamespace(primitive, namespace);
+    if (primitive !== "kv") return;
+    if (key !== undefined) this.drop(cacheKey(namespace, key));
+    else this.dropNamespace(namespace);
   }
 
   async follow(namespace: string, feed: AsyncIterable<{ key: string }>): Promise<void> {
-    for await (const change of feed) this.drop(cacheKey("kv", namespace, change.key));
+    for await (const change of feed) this.drop(cacheKey(namespace, change.key));
   }
 
   begin(unit: UnitKind): UnitState {
@@ -124,17 +120,13 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
    */
   answer(call: OpCall, followUp: boolean): { value: unknown } | undefined {
     if (call.op === "kvGet" || (followUp && call.op === "kvGetEntry")) {
-      const key = cacheKey("kv", call.namespace as string, call.key as string);
+      const key = cacheKey(call.namespace as string, call.key as string);
       const now = call.args[2] as number;
       // A follow-up is the same read seen by a cache above, already counted here: it is not a second hit.
       const hit = followUp ? this.entries.get(key) : this.lookup(key, now);
-      if (hit?.kv === undefined || now >= hit.until) return undefined;
+      if (hit === undefined || now >= hit.until) return undefined;
       // A copy: the bytes codec hands the array to the caller, who may change it.
       return { value: call.op === "kvGet" ? hit.kv.slice() : ({ value: hit.kv.slice(), expiresAt: hit.expiresAt ?? null } satisfies StoredKvEntry) };
-    }
-    if (call.op === "slotGet") {
-      const hit = this.lookup(cacheKey("slot", call.namespace as string, call.key as string), this.clock());
-      return hit?.slot === undefined ? undefined : { value: { version: hit.slot.version, value: hit.slot.value.slice() } };
     }
     return undefined;
   }
@@ -145,19 +137,13 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
       case "kvGet":
         // A transaction reads its own uncommitted writes: it goes to the engine.
         return state.unit === "read" ? (this.readKv(call, ns) as Awaitable<T>) : run();
-      case "slotGet":
-        return state.unit === "read" ? (this.readSlot(call, ns) as Awaitable<T>) : run();
       case "kvPut":
       case "kvDelete":
-        this.touch(state, cacheKey("kv", ns, call.key as string));
-        return run();
-      case "slotUpsert":
-      case "slotCas":
-        this.touch(state, cacheKey("slot", ns, call.key as string));
+        this.touch(state, cacheKey(ns, call.key as string));
         return run();
       case "kvDeleteRange":
         (state.ranges ??= []).push(ns);
-        this.dropNamespace("kv", ns);
+        this.dropNamespace(ns);
         return run();
       default:
         return run();
@@ -167,39 +153,24 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
   end(state: UnitState): void {
     // Dropped again once the write settled: a read that filled in between saw the value from before it.
     for (const key of state.touched ?? []) this.drop(key);
-    for (const ns of state.ranges ?? []) this.dropNamespace("kv", ns);
+    for (const ns of state.ranges ?? []) this.dropNamespace(ns);
   }
 
   /** A read `answer` found no value for: from the engine, kept for the next. */
   private readKv(call: OpCall, ns: string): Awaitable<Uint8Array | undefined> {
-    const key = cacheKey("kv", ns, call.key as string);
+    const key = cacheKey(ns, call.key as string);
     const now = call.args[2] as number;
     this.counts.misses += 1;
     const started = this.drops.start();
     const fill = (entry: StoredKvEntry | undefined): Uint8Array | undefined => {
       if (entry === undefined) return undefined;
-      if (this.drops.unchangedSince(key, cacheKey("kv", ns, ""), started)) {
+      if (this.drops.unchangedSince(key, cacheKey(ns, ""), started)) {
         const until = Math.min(entry.expiresAt ?? Number.POSITIVE_INFINITY, now + this.ttlMs);
         this.store(key, { kv: entry.value.slice(), expiresAt: entry.expiresAt, until, size: key.length + entry.value.byteLength + ENTRY_OVERHEAD });
       }
       return entry.value;
     };
     const answer = call.ops.kvGetEntry(ns, call.key as string, now);
-    return answer instanceof Promise ? answer.then(fill) : fill(answer);
-  }
-
-  private readSlot(call: OpCall, ns: string): Awaitable<StoredSlot | undefined> {
-    const key = cacheKey("slot", ns, call.key as string);
-    const now = this.clock();
-    this.counts.misses += 1;
-    const started = this.drops.start();
-    const fill = (slot: StoredSlot | undefined): StoredSlot | undefined => {
-      if (slot !== undefined && this.drops.unchangedSince(key, cacheKey("slot", ns, ""), started)) {
-        this.store(key, { slot: { version: slot.version, value: slot.value.slice() }, until: now + this.ttlMs, size: key.length + slot.value.byteLength + ENTRY_OVERHEAD });
-      }
-      return slot;
-    };
-    const answer = call.ops.slotGet(ns, call.key as string);
     return answer instanceof Promise ? answer.then(fill) : fill(answer);
   }
 
@@ -243,8 +214,8 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
     this.counts.invalidations += 1;
   }
 
-  private dropNamespace(primitive: "kv" | "slot", namespace: string): void {
-    const prefix = cacheKey(primitive, namespace, "");
+  private dropNamespace(namespace: string): void {
+    const prefix = cacheKey(namespace, "");
     this.drops.namespace(prefix);
     for (const [key, entry] of this.entries) {
       if (!key.startsWith(prefix)) continue;
@@ -260,11 +231,15 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
 }
 
 /**
- * A read-through LRU cache for KV gets and slot gets, bounded by entries and bytes, with its own TTL. Writes through
- * the returned store (puts, deletes, range deletes, upserts, CAS, in transactions too) drop the values they change at
- * once, and a value is never served past its KV TTL. It cannot see writes made by other processes or through another
- * store object: those show after at most `ttlMs`, or sooner through `store.cache.follow(ns, kv.watch(keys))`.
- * Reads inside transactions always go to the engine.
+ * A read-through LRU cache for KV gets, bounded by entries and bytes, with its own TTL. Writes through the returned
+ * store (puts, deletes, range deletes, in transactions too) drop the values they change at once, and a value is never
+ * served past its KV TTL. It cannot see writes made by other processes or through another store object: those show
+ * after at most `ttlMs`, or sooner through `store.cache.follow(ns, kv.watch(keys))`. Reads inside transactions always
+ * go to the engine.
+ *
+ * Slot gets are never cached: a slot is read to decide something — the version a CAS takes, a lease's holder and
+ * expiry, a cursor's position — and a value another process changed meanwhile would decide wrongly until `ttlMs`
+ * (a released lease looking held, a cursor that moved looking still). Every slot get goes to the engine.
  *
  * @example
  * ```ts
@@ -275,7 +250,7 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
  * ```
  */
 export function withCache<S extends Store>(store: S, options: CacheOptions = {}): S & { cache: ReadCache } {
-  const cache = new LruReadCache(options, storeParts(store).clock);
+  const cache = new LruReadCache(options);
   const control: ReadCache = {
     stats: () => cache.stats(),
     clear: () => cache.clear(),

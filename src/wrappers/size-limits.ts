@@ -16,6 +16,8 @@ export interface SizeLimitOptions {
   maxValueBytes?: number;
   /** Most records in one `stream.produce`, 1 to {@link LIMITS.maxTransactionWrites}. */
   maxRecordsPerProduce?: number;
+  /** Largest headers of one stream record, in bytes of their JSON as stored, 1 to {@link LIMITS.maxHeaderBytes}. */
+  maxHeaderBytes?: number;
   /** Only writes to these namespaces are checked (default: every namespace). */
   namespaces?: readonly string[];
 }
@@ -31,12 +33,13 @@ export interface SizeLimits {
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxRecordsPerProduce: number;
+  readonly maxHeaderBytes: number;
   /** The namespaces checked; undefined: all. */
   readonly namespaces: readonly string[] | undefined;
   stats(): SizeLimitStats;
 }
 
-const OPTION_FIELDS = ["maxKeyBytes", "maxValueBytes", "maxRecordsPerProduce", "namespaces"];
+const OPTION_FIELDS = ["maxKeyBytes", "maxValueBytes", "maxRecordsPerProduce", "maxHeaderBytes", "namespaces"];
 
 /**
  * The checks behind {@link withSizeLimits}, on the operations that store bytes. Single writes are checked by the
@@ -89,7 +92,10 @@ class SizeChecker {
         if (records.length > this.limits.maxRecordsPerProduce) {
           throw this.refuse(`${records.length} records in one produce; this store's limit is ${this.limits.maxRecordsPerProduce}`, ns, segment);
         }
-        records.forEach((record, i) => this.checkValue(ns, segment, record.value, `records[${i}] value`));
+        records.forEach((record, i) => {
+          this.checkValue(ns, segment, record.value, `records[${i}] value`);
+          this.checkHeaders(ns, segment, record.headers, i);
+        });
         break;
       }
     }
@@ -108,6 +114,13 @@ class SizeChecker {
     }
   }
 
+  private checkHeaders(ns: string, segment: string, headers: string | null, index: number): void {
+    // Headers are stored as JSON text; the same rule as keys: most need no count.
+    if (headers === null || headers.length * 3 <= this.limits.maxHeaderBytes) return;
+    const size = utf8Length(headers);
+    if (size > this.limits.maxHeaderBytes) throw this.refuse(`records[${index}] headers are ${size} bytes as JSON; this store's limit is ${this.limits.maxHeaderBytes} bytes`, ns, segment);
+  }
+
   private refuse(message: string, namespace: string, key: string): StowageError {
     return new StowageError("LIMIT_EXCEEDED", message, { namespace, key });
   }
@@ -117,7 +130,8 @@ class SizeChecker {
  * Key and value limits tighter than the engine's, checked on every write that stores bytes (`kv.put`, `log.append`,
  * `slot.upsert`, `slot.cas`, `queue.push`, `stream.produce`, in transactions too) before it runs: a write over a limit
  * fails with `LIMIT_EXCEEDED`, naming the size and the limit, and stores nothing; in a transaction that fails the
- * transaction, unless the body catches it. Values are measured as stored — after the codec, and after compression
+ * transaction, unless the body catches it. A stream record's headers have their own limit, in bytes of their JSON.
+ * Values are measured as stored — after the codec, and after compression
  * for a stream with `compression: "deflate"` — and keys in UTF-8 bytes. Reads, deletes, acks and drops are never
  * refused, so data written before the limits were tightened stays readable and removable.
  *
@@ -136,6 +150,7 @@ export function withSizeLimits<S extends Store>(store: S, options: SizeLimitOpti
     maxKeyBytes: limit("maxKeyBytes", opts.maxKeyBytes, LIMITS.maxKeyBytes),
     maxValueBytes: limit("maxValueBytes", opts.maxValueBytes, LIMITS.maxValueBytes),
     maxRecordsPerProduce: limit("maxRecordsPerProduce", opts.maxRecordsPerProduce, LIMITS.maxTransactionWrites),
+    maxHeaderBytes: limit("maxHeaderBytes", opts.maxHeaderBytes, LIMITS.maxHeaderBytes),
     namespaces,
   });
   const checker = new SizeChecker(limits, namespaces === undefined ? undefined : new Set(namespaces));
