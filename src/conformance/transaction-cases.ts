@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { json } from "../api/codec.js";
+import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import { dec, deferred, enc, rejectsWith, type CaseGroup } from "./harness.js";
 
@@ -142,6 +143,41 @@ export const transactionCases: CaseGroup = {
     assert.deepEqual(ids, [1, 2], "the refused push took no id");
     assert.deepEqual((await store.queue("q").peek("k", 10)).map((item) => dec(item.value)), ["1", "2"]);
     assert.equal(await store.queue("q").len("k"), 2);
+  },
+
+  "a CONFLICT the body throws itself (a CAS retry giving up, another store) runs the body once and reaches the caller unchanged": async ({ store }) => {
+    let runs = 0;
+    const own = new StowageError("CONFLICT", "the body's own conflict", { namespace: "a", key: "k" });
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        runs += 1;
+        await tx.kv("a").put("k", enc("x"));
+        throw own;
+      }),
+      (error) => error === own,
+    );
+    assert.equal(runs, 1);
+    assert.equal(await store.kv("a").get("k"), undefined);
+  },
+
+  "a body that catches a refused call and goes on commits its other writes, before and after it": async ({ store }) => {
+    await store.queue("q", { maxLen: 1 }).push("k", enc("full"));
+    const result = await store.transaction(async (tx) => {
+      await tx.kv("a").put("before", enc("1"));
+      const refused = await tx
+        .queue("q", { maxLen: 1, overflow: "reject" })
+        .push("k", enc("refused"))
+        .then(
+          () => undefined,
+          (error: unknown) => (error as StowageError).code,
+        );
+      await tx.kv("a").put("after", enc("2"));
+      return refused;
+    });
+    assert.equal(result, "LIMIT_EXCEEDED");
+    assert.equal(dec(await store.kv("a").get("before")), "1");
+    assert.equal(dec(await store.kv("a").get("after")), "2");
+    assert.deepEqual((await store.queue("q").peek("k", 10)).map((item) => dec(item.value)), ["full"]);
   },
 
   "a transaction may make at most maxTransactionWrites writes": async ({ store }) => {
