@@ -199,7 +199,9 @@ export function quoteIdent(name: string): string {
  */
 export async function migrate(client: pg.ClientBase, schema: string, location: string): Promise<void> {
   const quoted = quoteIdent(schema);
-  await client.query("BEGIN");
+  // READ COMMITTED (the pool's default is SERIALIZABLE): the version is read after the lock, from a fresh snapshot; at
+  // SERIALIZABLE it would come from the snapshot taken before the wait, and a second process would migrate again.
+  await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`stowage:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
