@@ -177,3 +177,50 @@ test("sqlite, a transaction that runs out of disk: SQLite rolls it back, the bod
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("sqlite, a group commit that runs out of disk: every write that failed is absent, every write that resolved is present", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "stowage-full-group-"));
+  const why = mountSmallDisk(dir, "4m");
+  if (why !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    t.diagnostic(`could not run: ${why}`);
+    t.skip(`could not run: ${why}`);
+    return;
+  }
+  const path = join(dir, "store.db");
+  let store: Store | undefined;
+  try {
+    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    const kv = store.kv("group", { codec: utf8 });
+    await kv.put("before", "committed before the disk filled");
+    writeFileSync(join(dir, "spare"), Buffer.alloc(256 * 1024));
+    fillDisk(join(dir, "ballast"), 8 * 1024 * 1024);
+    rmSync(join(dir, "spare"));
+
+    // Issued in one turn of the event loop, so that they share a commit: more than the page cache holds, so it spills
+    // into the WAL mid-group and SQLite rolls the group's transaction back by itself. Small writes follow the big ones.
+    const big = "x".repeat(64 * 1024);
+    const keys = [...Array.from({ length: 240 }, (_, i) => `big-${i}`), ...Array.from({ length: 20 }, (_, i) => `small-${i}`)];
+    const outcomes = await Promise.allSettled(keys.map((key) => kv.put(key, key.startsWith("big") ? big : "small")));
+    const failed = keys.filter((_, i) => outcomes[i]?.status === "rejected");
+    t.diagnostic(`${failed.length} of ${keys.length} puts failed: ${String((outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult | undefined)?.reason)}`);
+    assert.ok(failed.length > 0, "the group never ran out of disk");
+    const stored = await Promise.all(keys.map((key) => kv.get(key)));
+    const failedButStored = keys.filter((key, i) => outcomes[i]?.status === "rejected" && stored[i] !== undefined);
+    assert.deepEqual(failedButStored, [], "puts reported as failed were committed: they ran outside the group's transaction");
+    const resolvedButMissing = keys.filter((key, i) => outcomes[i]?.status === "fulfilled" && stored[i] === undefined);
+    assert.deepEqual(resolvedButMissing, [], "puts reported as resolved are missing");
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === "rejected") assert.ok(isStowageError(outcome.reason, "BACKEND_UNAVAILABLE"), `${keys[i]}: ${String(outcome.reason)}`);
+    }
+    assert.equal(await kv.get("before"), "committed before the disk filled");
+    rmSync(join(dir, "ballast"));
+    await kv.put("after", "written once space was freed");
+    assert.equal(await kv.get("after"), "written once space was freed");
+    assert.deepEqual((await store.check()).problems, []);
+  } finally {
+    await store?.close().catch(() => undefined);
+    execFileSync("umount", [dir], { stdio: "pipe" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
