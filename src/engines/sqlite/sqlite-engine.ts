@@ -24,7 +24,7 @@ export type Durability = (typeof DURABILITIES)[number];
 /** The durability modes, for validation and configuration. */
 export const DURABILITIES = ["full", "process"] as const;
 
-/** How long a write waits for another process's lock by default, in ms. */
+/** How long a call waits for another connection's lock by default, in ms (asynchronously: the event loop runs meanwhile). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** Options of the SQLite engine. */
@@ -386,7 +386,7 @@ export class SqliteEngine implements Engine {
     return unlessBusy(() => this.run(this.statement.begin), this.busyTimeoutMs);
   }
 
-  /** COMMIT; in WAL mode it does not wait for other connections, but should it find the file locked, it waits as `begin` does (the transaction stays open). */
+  /** COMMIT. In WAL mode it needs no other lock; should it find the file locked anyway, it waits as `begin` does (SQLite keeps the transaction open). */
   private commit(): void | Promise<void> {
     return unlessBusy(() => this.run(this.statement.commit), this.busyTimeoutMs);
   }
