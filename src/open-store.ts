@@ -104,7 +104,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
         throw new StowageError("INVALID_ARGUMENT", `durability must be one of ${DURABILITIES.join(", ")}, got ${JSON.stringify(sqlite.durability)}`);
       }
       checkWhole("busyTimeoutMs", sqlite.busyTimeoutMs, 0);
-      const engine = new SqliteEngine({
+      const engine = await SqliteEngine.open({
         path: sqlite.path ?? DEFAULT_SQLITE_PATH,
         durability: sqlite.durability,
         busyTimeoutMs: sqlite.busyTimeoutMs,

@@ -8,6 +8,8 @@ import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
+import { transactionFatal } from "../transaction-failure.js";
+import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
@@ -22,7 +24,7 @@ export type Durability = (typeof DURABILITIES)[number];
 /** The durability modes, for validation and configuration. */
 export const DURABILITIES = ["full", "process"] as const;
 
-/** How long a write waits for another process's lock by default, in ms. */
+/** How long a call waits for another connection's lock by default, in ms (asynchronously: the event loop runs meanwhile). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** Options of the SQLite engine. */
@@ -30,7 +32,10 @@ export interface SqliteEngineOptions {
   /** The database file; it and its parent folders are created on first open. */
   path: string;
   durability?: Durability;
-  /** How long a write waits for another process's lock before BACKEND_UNAVAILABLE, in ms (default {@link DEFAULT_BUSY_TIMEOUT_MS}). */
+  /**
+   * How long a call waits for another connection's lock before BACKEND_UNAVAILABLE, in ms (default
+   * {@link DEFAULT_BUSY_TIMEOUT_MS}). The wait is asynchronous: the event loop runs meanwhile.
+   */
   busyTimeoutMs?: number;
 }
 
@@ -51,13 +56,11 @@ export const LOW_DISK_BYTES = 100 * 1_048_576;
 /**
  * SQLite through better-sqlite3, in WAL mode, with two connections: one writer and one reader, so that reads see
  * committed data only and never wait for a transaction in progress. Writes that arrive together share one commit
- * (group commit); a write that fails is refused alone (see `commitGroup`).
+ * (group commit); a write that fails is refused alone (see `commitGroup`). Neither connection has a busy handler:
+ * waits for another connection's lock are asynchronous (see sqlite-busy.ts). Open with {@link SqliteEngine.open}.
  */
 export class SqliteEngine implements Engine {
   readonly name = "sqlite";
-  readonly location: string;
-  private readonly writer: Database.Database;
-  private readonly reader: Database.Database;
   private readonly writerOps: EngineOps;
   /** The writer's ops for transaction bodies (see the constructor). */
   private readonly transactionOps: EngineOps;
@@ -65,30 +68,52 @@ export class SqliteEngine implements Engine {
   private readonly lock = new Mutex();
   private pending: PendingWrite[] = [];
   private flushScheduled = false;
+  /**
+   * The failure that ended the open transaction: SQLite rolled it back by itself (disk full, I/O error, out of memory),
+   * so no later call of its body may run a statement — it would run outside the transaction, in autocommit mode.
+   */
+  private transactionLost: Error | undefined;
+  private readonly statement: Record<
+    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo" | "opSavepoint" | "opRelease" | "opRollbackTo",
+    Database.Statement
+  >;
+  private readonly mapError: (error: unknown) => Error;
 
-  constructor(options: SqliteEngineOptions) {
-    this.location = resolve(options.path);
-    const map = (error: unknown) => mapSqliteError(error, this.location);
+  /**
+   * Opens (creating if needed) the file and brings its schema up to date. Waits for other processes' locks
+   * asynchronously, and takes the write lock only when the schema must be created or migrated.
+   */
+  static async open(options: SqliteEngineOptions): Promise<SqliteEngine> {
+    const location = resolve(options.path);
     const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     try {
-      mkdirSync(dirname(this.location), { recursive: true });
+      mkdirSync(dirname(location), { recursive: true });
     } catch (cause) {
-      throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${this.location}: ${(cause as Error).message}`, { cause });
+      throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${location}: ${(cause as Error).message}`, { cause });
     }
     let writer: Database.Database | undefined;
     let reader: Database.Database | undefined;
     try {
-      writer = new Database(this.location, { timeout });
-      prepareSchema(writer, this.location, timeout);
+      // timeout 0: better-sqlite3's busy handler would sleep synchronously, freezing the event loop.
+      writer = new Database(location, { timeout: 0 });
+      await prepareSchema(writer, location, timeout);
       writer.pragma(`synchronous = ${(options.durability ?? "full") === "full" ? "FULL" : "NORMAL"}`);
-      reader = new Database(this.location, { timeout });
+      reader = new Database(location, { timeout: 0 });
+      return new SqliteEngine(location, writer, reader, timeout);
     } catch (error) {
       writer?.close();
       reader?.close();
-      throw map(error);
+      throw mapSqliteError(error, location);
     }
-    this.writer = writer;
-    this.reader = reader;
+  }
+
+  private constructor(
+    readonly location: string,
+    private readonly writer: Database.Database,
+    private readonly reader: Database.Database,
+    private readonly busyTimeoutMs: number,
+  ) {
+    const map = (error: unknown) => mapSqliteError(error, this.location);
     // better-sqlite3 is synchronous, so these ops answer at once: a read is a plain function call, and a group
     // commit runs from BEGIN to COMMIT without yielding to the event loop.
     const programs = sqlPrograms(SCHEMA_VERSION);
@@ -98,7 +123,9 @@ export class SqliteEngine implements Engine {
     // In a transaction the body may catch an operation's error and go on: an operation of several writing statements
     // then runs under its own savepoint, so that a failure leaves none of its statements behind.
     this.transactionOps = opsOf(programs, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
-      MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
+      this.inOpenTransaction(() =>
+        MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
+      ),
     );
     this.readerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, readerExec, map));
     this.statement = {
@@ -115,15 +142,23 @@ export class SqliteEngine implements Engine {
     this.mapError = map;
   }
 
-  private readonly statement: Record<
-    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo" | "opSavepoint" | "opRelease" | "opRollbackTo",
-    Database.Statement
-  >;
-  private readonly mapError: (error: unknown) => Error;
-
-  /** Answers synchronously: the reader connection sees committed data only, so it never waits for the writer. */
+  /**
+   * Answers synchronously: the reader connection sees committed data only, so it does not wait for writers. In the
+   * rare moments when even a WAL reader finds the file locked (another connection recovering the WAL after a crash),
+   * the read is tried again asynchronously and the answer is a promise.
+   */
   read<T>(work: EngineWork<T>): Awaitable<T> {
-    return work(this.readerOps);
+    const attempt = () => work(this.readerOps);
+    const retry = (error: unknown): Promise<T> => {
+      if (!isBusy(error) || this.busyTimeoutMs <= 0) throw error;
+      return retryWhileBusy(attempt, this.busyTimeoutMs);
+    };
+    try {
+      const answer = attempt();
+      return answer instanceof Promise ? answer.catch(retry) : answer;
+    } catch (error) {
+      return retry(error);
+    }
   }
 
   write<T>(work: EngineWork<T>): Promise<T> {
@@ -133,17 +168,26 @@ export class SqliteEngine implements Engine {
     });
   }
 
+  /**
+   * Runs `body` between BEGIN IMMEDIATE (waited for asynchronously when another connection holds the write lock) and
+   * COMMIT. If SQLite rolled the transaction back by itself during a call, the body's later calls fail with that
+   * call's error (marked with `transactionFatal`) and the transaction rejects with it, whatever the body returns.
+   */
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
-      this.run(this.statement.begin);
+      await this.begin();
+      this.transactionLost = undefined;
       try {
         const result = await body(this.transactionOps);
-        this.run(this.statement.commit);
+        if (this.transactionLost !== undefined) throw this.transactionLost;
+        await this.commit();
         this.changes.notify();
         return result;
       } catch (error) {
         this.rollback();
         throw error;
+      } finally {
+        this.transactionLost = undefined;
       }
     });
   }
@@ -175,22 +219,21 @@ export class SqliteEngine implements Engine {
    * report is complete either way.
    */
   async check(): Promise<string[]> {
-    const attempt = (what: string, step: () => string[]): string[] => {
+    const attempt = async (what: string, step: () => string[]): Promise<string[]> => {
       try {
-        return step();
+        return await unlessBusy(step, this.busyTimeoutMs);
       } catch (error) {
         return [`${what}: could not be checked: ${this.mapError(error).message}`];
       }
     };
-    return [
-      ...attempt("SQLite integrity_check", () => {
-        const lines = (this.reader.pragma("integrity_check") as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
-        return lines.length === 1 && lines[0] === "ok" ? [] : lines.map((line) => `SQLite integrity_check: ${line}`);
-      }),
-      ...SQL_INVARIANTS.flatMap(({ rule, sql }) =>
-        attempt(rule, () => describeViolations(rule, this.reader.prepare(sql).all() as Array<Record<string, unknown>>)),
-      ),
-    ];
+    const problems = await attempt("SQLite integrity_check", () => {
+      const lines = (this.reader.pragma("integrity_check") as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
+      return lines.length === 1 && lines[0] === "ok" ? [] : lines.map((line) => `SQLite integrity_check: ${line}`);
+    });
+    for (const { rule, sql } of SQL_INVARIANTS) {
+      problems.push(...(await attempt(rule, () => describeViolations(rule, this.reader.prepare(sql).all() as Array<Record<string, unknown>>))));
+    }
+    return problems;
   }
 
   /**
@@ -200,7 +243,12 @@ export class SqliteEngine implements Engine {
    */
   readonly changes = new ChangeSignal({
     start: (notify) => {
-      let seen = this.reader.pragma("data_version", { simple: true });
+      let seen: unknown;
+      try {
+        seen = this.reader.pragma("data_version", { simple: true });
+      } catch {
+        // Locked for a moment (see read): the first poll then signals a change, and the feeds read again.
+      }
       this.poll = setInterval(() => {
         try {
           const now = this.reader.pragma("data_version", { simple: true });
@@ -252,7 +300,7 @@ export class SqliteEngine implements Engine {
    * alone is refused. Writes are deterministic functions of the ops, so running one again is safe.
    */
   private async commitGroup(group: PendingWrite[]): Promise<void> {
-    if (!this.beginFor(group)) return;
+    if (!(await this.beginFor(group))) return;
     const values: unknown[] = [];
     for (const write of group) {
       try {
@@ -267,11 +315,15 @@ export class SqliteEngine implements Engine {
         return;
       }
     }
-    if (this.commitFor(group)) group.forEach((write, i) => write.resolve(values[i]));
+    if (await this.commitFor(group)) group.forEach((write, i) => write.resolve(values[i]));
   }
 
+  /**
+   * The group again, each write under a savepoint. If a write's failure made SQLite roll back the whole transaction
+   * (disk full, I/O error), every write of the group fails with it: none may run outside the transaction.
+   */
   private async commitWithSavepoints(group: PendingWrite[]): Promise<void> {
-    if (!this.beginFor(group)) return;
+    if (!(await this.beginFor(group))) return;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     for (const write of group) {
       try {
@@ -285,12 +337,16 @@ export class SqliteEngine implements Engine {
           this.statement.rollbackTo.run();
           this.statement.release.run();
         } catch {
-          // The savepoint is gone only if the whole transaction is; the commit below then fails for all.
+          // The savepoint is gone only if the whole transaction is; that is handled just below.
+        }
+        if (!this.writer.inTransaction) {
+          for (const each of group) each.reject(this.mapError(error));
+          return;
         }
         outcomes.push({ ok: false, error: this.mapError(error) });
       }
     }
-    if (!this.commitFor(group)) return;
+    if (!(await this.commitFor(group))) return;
     group.forEach((write, i) => {
       const outcome = outcomes[i] as (typeof outcomes)[number];
       if (outcome.ok) write.resolve(outcome.value);
@@ -298,10 +354,10 @@ export class SqliteEngine implements Engine {
     });
   }
 
-  /** Opens the group's transaction; when it cannot (locked, unwritable), no write of the group can go in. */
-  private beginFor(group: PendingWrite[]): boolean {
+  /** Opens the group's transaction; when it cannot (locked past the busy timeout, unwritable), no write of the group can go in. */
+  private async beginFor(group: PendingWrite[]): Promise<boolean> {
     try {
-      this.run(this.statement.begin);
+      await this.begin();
       return true;
     } catch (error) {
       for (const write of group) write.reject(error);
@@ -310,15 +366,43 @@ export class SqliteEngine implements Engine {
   }
 
   /** Commits the group's transaction; when the commit fails, every write of the group fails with it. */
-  private commitFor(group: PendingWrite[]): boolean {
+  private async commitFor(group: PendingWrite[]): Promise<boolean> {
     try {
-      this.run(this.statement.commit);
+      await this.commit();
       this.changes.notify();
       return true;
     } catch (error) {
       this.rollback();
       for (const write of group) write.reject(error);
       return false;
+    }
+  }
+
+  /**
+   * BEGIN IMMEDIATE: takes the write lock, waiting asynchronously while another connection holds it. Synchronous when
+   * the lock is free, so that a group commit does not yield to the event loop.
+   */
+  private begin(): void | Promise<void> {
+    return unlessBusy(() => this.run(this.statement.begin), this.busyTimeoutMs);
+  }
+
+  /** COMMIT. In WAL mode it needs no other lock; should it find the file locked anyway, it waits as `begin` does (SQLite keeps the transaction open). */
+  private commit(): void | Promise<void> {
+    return unlessBusy(() => this.run(this.statement.commit), this.busyTimeoutMs);
+  }
+
+  /**
+   * Runs a call of a transaction body. After a failure that made SQLite roll back the whole transaction, the failure
+   * is marked fatal and every later call fails with it at once: a statement now would run in autocommit mode, outside
+   * the transaction.
+   */
+  private inOpenTransaction<T>(op: () => T): T {
+    if (this.transactionLost !== undefined) throw this.transactionLost;
+    try {
+      return op();
+    } catch (error) {
+      if (!this.writer.inTransaction) this.transactionLost = transactionFatal(this.mapError(error));
+      throw this.transactionLost ?? error;
     }
   }
 

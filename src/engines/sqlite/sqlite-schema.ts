@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
+import { waitWhileBusy } from "./sqlite-busy.js";
 
 /** Marks a file as stowage's in the SQLite header ("STOW"), so a foreign file is never mistaken for ours. */
 export const APPLICATION_ID = 0x53544f57;
@@ -76,23 +78,20 @@ function identify(db: Database.Database): FileIdentity {
 }
 
 /**
- * Switches to WAL. Leaving rollback-journal mode needs an exclusive lock that SQLite takes without its busy handler,
- * so processes opening a new file together retry here, within the busy timeout, instead of failing at once.
+ * Switches to WAL. Leaving rollback-journal mode needs an exclusive lock that SQLite takes without a busy handler, so
+ * processes opening a new file together try again here, within the busy timeout, instead of failing at once. A file in
+ * WAL mode already answers at once, without any lock.
  */
-function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+async function enableWal(db: Database.Database, busyTimeoutMs: number): Promise<void> {
   const deadline = Date.now() + busyTimeoutMs;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
-    try {
-      const mode = db.pragma("journal_mode = WAL", { simple: true });
-      if (mode === "wal") return;
-      if (Date.now() >= deadline) {
-        throw new StowageError("BACKEND_UNAVAILABLE", `could not switch to WAL mode (the journal mode stayed ${String(mode)})`);
-      }
-    } catch (error) {
-      if (!String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error;
+    const mode = await waitWhileBusy(() => db.pragma("journal_mode = WAL", { simple: true }), Math.max(0, deadline - Date.now()));
+    if (mode === "wal") return;
+    // SQLite answers with the mode it stayed in when another connection kept it from switching: wait as for a lock.
+    if (Date.now() >= deadline) {
+      throw new StowageError("BACKEND_UNAVAILABLE", `could not switch to WAL mode (the journal mode stayed ${String(mode)})`);
     }
-    Atomics.wait(pause, 0, 0, 5); // opening is synchronous already; a short blocking pause keeps it so
+    await sleep(5);
   }
 }
 
@@ -113,14 +112,23 @@ function check(identity: FileIdentity, path: string): void {
   }
 }
 
+/** True when the file needs no change: ours, at this code's schema version (WAL mode is checked apart). */
+function upToDate(identity: FileIdentity): boolean {
+  return identity.applicationId === APPLICATION_ID && identity.userVersion === SCHEMA_VERSION;
+}
+
 /**
- * Checks the file's identity before changing anything, then brings its schema up to date inside one write
- * transaction (re-checked under the lock, so that processes opening a new file at once create it exactly once).
+ * Checks the file's identity before changing anything; a file already up to date is opened without the write lock, so
+ * that opening never waits for another process's transaction. Otherwise brings its schema up to date inside one write
+ * transaction (re-checked under the lock, so that processes opening a new file at once create it exactly once). Every
+ * wait for a lock is asynchronous and bounded by `busyTimeoutMs`.
  */
-export function prepareSchema(db: Database.Database, path: string, busyTimeoutMs: number): void {
-  check(identify(db), path);
-  enableWal(db, busyTimeoutMs);
-  db.exec("BEGIN IMMEDIATE");
+export async function prepareSchema(db: Database.Database, path: string, busyTimeoutMs: number): Promise<void> {
+  const seen = await waitWhileBusy(() => identify(db), busyTimeoutMs);
+  check(seen, path);
+  await enableWal(db, busyTimeoutMs);
+  if (upToDate(seen)) return;
+  await waitWhileBusy(() => db.exec("BEGIN IMMEDIATE"), busyTimeoutMs);
   try {
     const identity = identify(db);
     check(identity, path);
