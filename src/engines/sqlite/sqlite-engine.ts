@@ -8,7 +8,7 @@ import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
-import { transactionFatal } from "../transaction-failure.js";
+import { isTransactionFatal, transactionFatal } from "../transaction-failure.js";
 import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
@@ -392,16 +392,19 @@ export class SqliteEngine implements Engine {
   }
 
   /**
-   * Runs a call of a transaction body. After a failure that made SQLite roll back the whole transaction, the failure
-   * is marked fatal and every later call fails with it at once: a statement now would run in autocommit mode, outside
-   * the transaction.
+   * Runs a call of a transaction body. After a failure of the database (which may have made SQLite roll back the whole
+   * transaction), every later call fails with it at once — a statement now could run in autocommit mode, outside the
+   * transaction — and the transaction rejects with it. Refusals stowage raises itself (a full queue) leave the
+   * transaction open.
    */
   private inOpenTransaction<T>(op: () => T): T {
     if (this.transactionLost !== undefined) throw this.transactionLost;
     try {
       return op();
     } catch (error) {
-      if (!this.writer.inTransaction) this.transactionLost = transactionFatal(this.mapError(error));
+      // A failure of the database ends the transaction on every engine; SQLite may also have rolled it back already.
+      if (isTransactionFatal(error)) this.transactionLost = error as Error;
+      else if (!this.writer.inTransaction) this.transactionLost = transactionFatal(this.mapError(error));
       throw this.transactionLost ?? error;
     }
   }
