@@ -15,6 +15,17 @@ export function feedContextOf(feeds: FeedContext | undefined, namespace: string,
   return feeds;
 }
 
+/**
+ * The rule every feed keeps for a start position past the end: INVALID_ARGUMENT, never a silent skip. A position a
+ * feed reported is at most the last one committed, so one beyond it is a mistake (another namespace's or segment's
+ * position, a number from elsewhere); following it would yield only what lands past it and skip what lands before.
+ */
+export function checkStartNotAhead(start: number, last: number, what: string, namespace: string, key?: string): void {
+  if (start > last) {
+    throw new StowageError("INVALID_ARGUMENT", `${what} ${start} is ahead of the last one committed, ${last}; a feed starts at or before it`, { namespace, key });
+  }
+}
+
 /** One read of a feed: what came after its position (which the read moves), and whether more is already waiting. */
 export interface FeedRead<E> {
   items: E[];
