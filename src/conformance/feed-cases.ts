@@ -140,8 +140,19 @@ export const feedCases: CaseGroup = {
     const log = store.log("l", { codec: utf8 });
     for (const value of ["1", "2", "3"]) await log.append("k", value);
     const stop = new AbortController();
-    const next = <E>(feed: AsyncIterable<E>) => feed[Symbol.asyncIterator]().next();
-    // Started past the end, a feed would yield only what lands beyond its start and silently skip what lands before.
+    // Started past the end, a feed would yield only what lands beyond its start and silently skip what lands before;
+    // such a feed waits forever here, so a guard ends the wait (far longer than a refusal takes) to fail, not hang.
+    const next = async <E>(feed: AsyncIterable<E>): Promise<unknown> => {
+      let guard: NodeJS.Timeout | undefined;
+      const stuck = new Promise((resolve) => (guard = setTimeout(() => resolve("the feed waited past the end instead of refusing"), 30_000)));
+      try {
+        const outcome = await Promise.race([feed[Symbol.asyncIterator]().next(), stuck]);
+        if (typeof outcome === "string") throw new Error(outcome);
+        return outcome;
+      } finally {
+        clearTimeout(guard);
+      }
+    };
     await rejectsWith(next(log.tail({ all: true }, { since: 10, signal: stop.signal })), "INVALID_ARGUMENT", "since 10", "last one committed, 3");
     await rejectsWith(next(log.tail("k", { since: 4, signal: stop.signal })), "INVALID_ARGUMENT", "since 4");
     const stream = store.stream("s", { codec: utf8 });

@@ -1,6 +1,6 @@
 import { bytes, json, utf8, type Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
-import { copyBytes, ownedBytes } from "../engines/copy-bytes.js";
+import { copyBytes } from "../engines/copy-bytes.js";
 import { checkValueBytes, describeType } from "./validate.js";
 
 /** What a codec threw, as text: any value can be thrown, and some (a Symbol, a prototype-less object) refuse a template. */
@@ -15,8 +15,6 @@ function describeThrown(thrown: unknown): string {
 
 /** Encoders known to return a new array every call (TextEncoder output), whose bytes need no copy. */
 const FRESH_OUTPUT: ReadonlySet<unknown> = new Set([utf8.encode, json.encode]);
-/** Decoders known to keep nothing of the bytes they read (they build a string or objects from them). */
-const READS_ONLY: ReadonlySet<unknown> = new Set([utf8.decode, json.decode]);
 
 /**
  * Wraps a user codec so that its failures become typed errors: an encode failure is the caller's bad value
@@ -52,12 +50,8 @@ export class CodecGuard<T> {
   }
 
   decode(key: string, stored: Uint8Array): T {
-    // A value handed to a caller is the caller's alone (it may transfer or write through `value.buffer`), but an
-    // engine's bytes may be a view on shared memory: node-postgres parses bytea into Node's 8 KiB Buffer pool. A codec
-    // that may hand the bytes on (the identity does) gets an array of its own; a copy is taken only for such views.
-    const bytes = READS_ONLY.has(this.codec.decode) ? stored : ownedBytes(stored);
     try {
-      return this.codec.decode(bytes);
+      return this.codec.decode(stored);
     } catch (cause) {
       throw new StowageError("CORRUPT", `the stored value cannot be decoded by this handle's codec: ${describeThrown(cause)}`, { namespace: this.namespace, key, cause });
     }

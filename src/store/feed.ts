@@ -45,15 +45,15 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
   // iterator left suspended at a `yield`), and its watch (a poll timer, a LISTEN connection) must not outlive it.
   const release = () => {
     unwatch();
-    signal?.removeEventListener("abort", abort);
-    context.closing.removeEventListener("abort", abort);
+    forgetSignal?.();
+    forgetClosing();
   };
   const abort = () => {
     stop.abort();
     release();
   };
-  signal?.addEventListener("abort", abort, { once: true });
-  context.closing.addEventListener("abort", abort, { once: true });
+  const forgetSignal = signal === undefined ? undefined : onAbort(signal, abort);
+  const forgetClosing = onAbort(context.closing, abort);
   if (signal?.aborted || context.closing.aborted) abort();
   try {
     while (!stop.signal.aborted) {
@@ -75,4 +75,40 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
   } finally {
     release();
   }
+}
+
+/** The callbacks waiting for one signal's abort, behind a single listener on it. */
+interface AbortFanout {
+  readonly callbacks: Set<() => void>;
+  readonly listener: () => void;
+}
+
+const fanouts = new WeakMap<AbortSignal, AbortFanout>();
+
+/**
+ * Runs `callback` once `signal` aborts; returns a function that forgets it. Many feeds share one signal (a service's
+ * shutdown signal, the store's closing signal), and a listener each would trip Node's leak warning past 10: they share
+ * one listener per signal instead, added with the first callback and removed with the last.
+ */
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let fanout = fanouts.get(signal);
+  if (fanout === undefined) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      fanouts.delete(signal);
+      for (const waiting of [...callbacks]) waiting();
+    };
+    fanout = { callbacks, listener };
+    fanouts.set(signal, fanout);
+    signal.addEventListener("abort", listener, { once: true });
+  }
+  const own = fanout;
+  own.callbacks.add(callback);
+  return () => {
+    own.callbacks.delete(callback);
+    if (own.callbacks.size === 0 && fanouts.get(signal) === own) {
+      fanouts.delete(signal);
+      signal.removeEventListener("abort", own.listener);
+    }
+  };
 }
