@@ -1,10 +1,12 @@
 import { StowageError } from "./api/errors.js";
+import { LIMITS } from "./api/limits.js";
 import type { Store } from "./api/types.js";
 import { MemoryEngine } from "./engines/memory/memory-engine.js";
-import { POSTGRES_DEFAULTS, PostgresEngine } from "./engines/postgres/postgres-engine.js";
+import { CLIENT_TIMEOUT_MARGIN_MS, POSTGRES_DEFAULTS, PostgresEngine } from "./engines/postgres/postgres-engine.js";
 import { DURABILITIES, SqliteEngine, type Durability } from "./engines/sqlite/sqlite-engine.js";
 import { checkStoreOptions, type StoreOptions } from "./store/store-options.js";
 import { createStore } from "./store/store.js";
+import { checkInteger } from "./store/validate.js";
 
 /** Where the SQLite engine keeps its file when no path is given. */
 export const DEFAULT_SQLITE_PATH = "./data/stowage.db";
@@ -21,7 +23,7 @@ export interface SqliteStoreOptions extends StoreOptions {
   path?: string;
   /** `"full"` (default) or `"process"`; see {@link Durability}. */
   durability?: Durability;
-  /** How long a write waits for another process's lock, in ms (default `DEFAULT_BUSY_TIMEOUT_MS`, 5,000). */
+  /** How long a write waits for another process's lock, in ms (default `DEFAULT_BUSY_TIMEOUT_MS`, 5,000; at most `LIMITS.maxTimerMs`). */
   busyTimeoutMs?: number;
 }
 
@@ -34,9 +36,9 @@ export interface PostgresStoreOptions extends StoreOptions {
   schema?: string;
   /** Most connections (default 10). */
   poolSize?: number;
-  /** How long to wait for a connection before BACKEND_UNAVAILABLE, in ms (default 5,000). */
+  /** How long to wait for a connection before BACKEND_UNAVAILABLE, in ms (default 5,000; at most `LIMITS.maxTimerMs`). */
   connectTimeoutMs?: number;
-  /** The longest a statement may run, in ms (default 30,000). */
+  /** The longest a statement may run, in ms (default 30,000; at most `LIMITS.maxTimerMs` − 1,000, room for the client-side timeout). */
   statementTimeoutMs?: number;
 }
 
@@ -60,10 +62,24 @@ const FIELDS_BY_BACKEND: Record<(typeof BACKENDS)[number], readonly string[]> = 
   postgres: [...STORE_FIELDS, "dsn", "schema", "poolSize", "connectTimeoutMs", "statementTimeoutMs"],
 };
 
-function checkWhole(field: string, value: unknown, min: number): void {
-  if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)) {
-    throw new StowageError("INVALID_ARGUMENT", `${field} must be a whole number ≥ ${min}, got ${String(value)}`);
-  }
+
+/**
+ * The range of each engine option that is a duration: each arms a timer or a driver timeout, which Node runs after
+ * 1 ms when longer than `LIMITS.maxTimerMs`. The config layer accepts the same ranges.
+ */
+export const DURATION_OPTIONS = Object.freeze({
+  busyTimeoutMs: { min: 0, max: LIMITS.maxTimerMs },
+  connectTimeoutMs: { min: 1, max: LIMITS.maxTimerMs },
+  statementTimeoutMs: { min: 1, max: LIMITS.maxTimerMs - CLIENT_TIMEOUT_MARGIN_MS },
+});
+
+/** An optional whole-number option in [min, max]; INVALID_ARGUMENT naming it and its bounds. */
+function checkWhole(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (value !== undefined) checkInteger(undefined, field, value, min, max);
+}
+
+function checkDuration(field: keyof typeof DURATION_OPTIONS, value: unknown): void {
+  checkWhole(field, value, DURATION_OPTIONS[field].min, DURATION_OPTIONS[field].max);
 }
 
 /**
@@ -103,7 +119,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       if (sqlite.durability !== undefined && !DURABILITIES.includes(sqlite.durability)) {
         throw new StowageError("INVALID_ARGUMENT", `durability must be one of ${DURABILITIES.join(", ")}, got ${JSON.stringify(sqlite.durability)}`);
       }
-      checkWhole("busyTimeoutMs", sqlite.busyTimeoutMs, 0);
+      checkDuration("busyTimeoutMs", sqlite.busyTimeoutMs);
       const engine = await SqliteEngine.open({
         path: sqlite.path ?? DEFAULT_SQLITE_PATH,
         durability: sqlite.durability,
@@ -120,8 +136,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
         throw new StowageError("INVALID_ARGUMENT", `schema must be 1 to 63 characters of a-z 0-9 _, not starting with a digit, got ${JSON.stringify(postgres.schema)}`);
       }
       checkWhole("poolSize", postgres.poolSize, 1);
-      checkWhole("connectTimeoutMs", postgres.connectTimeoutMs, 1);
-      checkWhole("statementTimeoutMs", postgres.statementTimeoutMs, 1);
+      checkDuration("connectTimeoutMs", postgres.connectTimeoutMs);
+      checkDuration("statementTimeoutMs", postgres.statementTimeoutMs);
       const engine = await PostgresEngine.open({
         dsn: postgres.dsn,
         schema: postgres.schema ?? POSTGRES_DEFAULTS.schema,

@@ -186,3 +186,38 @@ test("bad options are INVALID_ARGUMENT", async () => {
   await assert.rejects(withCasRetry("run" as never), (error: unknown) => isStowageError(error, "INVALID_ARGUMENT"));
   assert.equal(await withCasRetry(run, { attempts: 1 }), "x");
 });
+
+test("an attempt resolving false (slot.cas lost) counts as a lost CAS: withCasRetry(() => slot.cas(…)) retries", async () => {
+  await withMemoryStore(async (store) => {
+    const slot = store.slot("config", { codec: json<number>() });
+    await slot.upsert("app", 1);
+    const { pauses, sleep } = recordingSleep();
+    let runs = 0;
+    const result = await withCasRetry(
+      async () => {
+        runs += 1;
+        // The first two attempts expect a stale version, as if a rival wrote between read and CAS.
+        const current = await slot.get("app");
+        return slot.cas("app", runs <= 2 ? 0 : (current?.version ?? 0), 2);
+      },
+      { sleep, random: () => 0.5 },
+    );
+    assert.equal(result, true);
+    assert.equal(runs, 3);
+    assert.equal(pauses.length, 2);
+    assert.deepEqual(await slot.get("app"), { version: 2, value: 2 });
+  });
+});
+
+test("an attempt that always resolves false gives up with CONFLICT counting the lost CASes", async () => {
+  const { sleep } = recordingSleep();
+  let runs = 0;
+  await assert.rejects(
+    withCasRetry(async () => {
+      runs += 1;
+      return false;
+    }, { attempts: 4, sleep, namespace: "config", key: "app" }),
+    (error: unknown) => isConflict(error) && /lost to a concurrent writer 4 times in 4 attempts/.test((error as StowageError).message),
+  );
+  assert.equal(runs, 4);
+});

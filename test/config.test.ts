@@ -115,12 +115,12 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres" },
     path: { text: "", file: 42, accepts: "a non-empty file path" },
     durability: { text: "FULL", file: true, accepts: "one of full, process" },
-    busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds ≥ 0" },
+    busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds from 0 to 2147483647" },
     dsn: { text: "mysql://x", file: 5, accepts: "a postgres:// connection string" },
     schema: { text: "Bad-Schema", file: "1abc", accepts: "a PostgreSQL schema name" },
     poolSize: { text: "0", file: 0, accepts: "a whole number ≥ 1" },
-    connectTimeoutMs: { text: "1s", file: -5, accepts: "a whole number of milliseconds ≥ 1" },
-    statementTimeoutMs: { text: "0", file: 2.5, accepts: "a whole number of milliseconds ≥ 1" },
+    connectTimeoutMs: { text: "1s", file: -5, accepts: "a whole number of milliseconds from 1 to 2147483647" },
+    statementTimeoutMs: { text: "0", file: 2.5, accepts: "a whole number of milliseconds from 1 to 2147482647" },
   };
 
   for (const field of STORAGE_FIELD_NAMES) {
@@ -146,6 +146,20 @@ describe("resolveConfig: bad values name the field, the source and what it accep
       );
     });
   }
+
+  test("durations past the longest timer (2^31 − 1 ms; PostgreSQL's statement timeout 1 s less) are refused from every source, naming the bound", () => {
+    const past = { busyTimeoutMs: 3_000_000_000, connectTimeoutMs: 2_147_483_648, statementTimeoutMs: 2_147_482_648 } as const;
+    for (const [field, value] of Object.entries(past) as Array<[keyof typeof past, number]>) {
+      const { flag, env } = STORAGE_FIELDS[field];
+      const bound = field === "statementTimeoutMs" ? "2147482647" : "2147483647";
+      assertInvalid(() => resolveConfig({ cwd: CWD, argvFlags: { [flag]: String(value) } }), `--${flag} must be`, bound);
+      assertInvalid(() => resolveConfig({ cwd: CWD, env: { [env]: String(value) } }), env, bound);
+      assertInvalid(() => resolveConfig({ cwd: CWD, file: file({ storage: { [field]: value } }) }), `storage.${field}`, bound);
+      // The bound itself is accepted.
+      const backend = field === "busyTimeoutMs" ? {} : { "storage-backend": "postgres", "storage-dsn": "postgres://u@127.0.0.1:5432/db" };
+      assert.equal((resolveConfig({ cwd: CWD, argvFlags: { ...backend, [flag]: bound } }) as Record<string, unknown>)[field], Number(bound));
+    }
+  });
 
   test("the postgres backend needs a DSN from some layer, and takes only its own settings", () => {
     assertInvalid(() => resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_BACKEND: "postgres" } }), "STOWAGE_STORAGE_DSN");

@@ -20,10 +20,15 @@ export const bytes: Codec<Uint8Array> = {
   decode: (value) => value,
 };
 
-/** UTF-8 strings. Encoding refuses anything but a string (no silent `String(value)`); decoding refuses bytes that are not valid UTF-8. */
+/**
+ * UTF-8 strings. Encoding refuses anything but a string (no silent `String(value)`) and strings with a lone surrogate,
+ * which UTF-8 cannot hold (TextEncoder would store U+FFFD in its place, so the value would read back changed — keys
+ * with one are refused too); decoding refuses bytes that are not valid UTF-8.
+ */
 export const utf8: Codec<string> = {
   encode: (value) => {
     if (typeof value !== "string") throw new TypeError(`the utf8 codec takes strings, got ${value === null ? "null" : typeof value}`);
+    if (!value.isWellFormed()) throw new TypeError("the string contains a lone surrogate (not valid Unicode), which UTF-8 cannot hold");
     return encoder.encode(value);
   },
   decode: (value) => strictDecoder.decode(value),

@@ -19,6 +19,12 @@ export const LIMITS = Object.freeze({
   defaultPageSize: 1_000,
   /** Longest TTL: about 100 years, so deadlines stay exact integers. */
   maxTtlMs: 100 * 365 * 24 * 3600 * 1000,
+  /**
+   * Longest duration option that arms a timer or a driver's timeout (`sweepIntervalMs`, `busyTimeoutMs`,
+   * `connectTimeoutMs`, `statementTimeoutMs` less PostgreSQL's 1 s client margin): 2^31 − 1 ms, about 24.8 days.
+   * Node runs a longer timer after 1 ms instead, so a longer option fails INVALID_ARGUMENT rather than misbehave.
+   */
+  maxTimerMs: 2_147_483_647,
   /** Largest headers of one stream entry, as JSON bytes. */
   maxHeaderBytes: 16 * 1024,
   /** Largest `maxLen` of a queue. */

@@ -1,6 +1,6 @@
 import { StowageError } from "../api/errors.js";
 import { DURABILITIES, type Durability } from "../engines/sqlite/sqlite-engine.js";
-import { BACKENDS, PG_DSN_PATTERN, PG_SCHEMA_PATTERN } from "../open-store.js";
+import { BACKENDS, DURATION_OPTIONS, PG_DSN_PATTERN, PG_SCHEMA_PATTERN } from "../open-store.js";
 import { describeSource, describeValue, type SettingSource } from "./sources.js";
 
 /** A backend name `openStore` accepts. */
@@ -57,8 +57,21 @@ const positiveText = (text: string): number | undefined => (/^[0-9]+$/.test(text
 const dsn = (value: unknown): string | undefined => (typeof value === "string" && PG_DSN_PATTERN.test(value) ? value : undefined);
 const pgSchema = (value: unknown): string | undefined => (typeof value === "string" && PG_SCHEMA_PATTERN.test(value) ? value : undefined);
 
-/** Text must be plain digits: `Number("")`, `Number("1e3")` and `Number(" 5 ")` would all slip through otherwise. */
-const wholeNumberText = (text: string): number | undefined => (/^[0-9]+$/.test(text) ? wholeNumber(Number(text)) : undefined);
+
+/** A duration setting, in the range `openStore` accepts for it (each arms a timer; see `DURATION_OPTIONS`). */
+function duration<K extends keyof typeof DURATION_OPTIONS>(field: K): Pick<FieldSpec<K>, "accepts" | "fromText" | "fromFile"> {
+  const { min, max } = DURATION_OPTIONS[field];
+  const inRange = (value: unknown): number | undefined => {
+    const whole = wholeNumber(value);
+    return whole !== undefined && whole >= min && whole <= max ? whole : undefined;
+  };
+  return {
+    accepts: `a whole number of milliseconds from ${min} to ${max}`,
+    // Text must be plain digits: `Number("")`, `Number("1e3")` and `Number(" 5 ")` would all slip through otherwise.
+    fromText: (text) => (/^[0-9]+$/.test(text) ? inRange(Number(text)) : undefined),
+    fromFile: inRange,
+  };
+}
 
 /**
  * The one table of storage settings: names in every source, accepted values and parsers. Adding a setting here adds
@@ -86,13 +99,7 @@ export const STORAGE_FIELDS: { readonly [K in StorageField]: FieldSpec<K> } = {
     fromText: oneOf(DURABILITIES),
     fromFile: oneOf(DURABILITIES),
   },
-  busyTimeoutMs: {
-    env: "STOWAGE_STORAGE_BUSY_TIMEOUT_MS",
-    flag: "storage-busy-timeout-ms",
-    accepts: "a whole number of milliseconds ≥ 0",
-    fromText: wholeNumberText,
-    fromFile: wholeNumber,
-  },
+  busyTimeoutMs: { env: "STOWAGE_STORAGE_BUSY_TIMEOUT_MS", flag: "storage-busy-timeout-ms", ...duration("busyTimeoutMs") },
   dsn: {
     env: "STOWAGE_STORAGE_DSN",
     flag: "storage-dsn",
@@ -114,20 +121,8 @@ export const STORAGE_FIELDS: { readonly [K in StorageField]: FieldSpec<K> } = {
     fromText: positiveText,
     fromFile: positive,
   },
-  connectTimeoutMs: {
-    env: "STOWAGE_STORAGE_CONNECT_TIMEOUT_MS",
-    flag: "storage-connect-timeout-ms",
-    accepts: "a whole number of milliseconds ≥ 1",
-    fromText: positiveText,
-    fromFile: positive,
-  },
-  statementTimeoutMs: {
-    env: "STOWAGE_STORAGE_STATEMENT_TIMEOUT_MS",
-    flag: "storage-statement-timeout-ms",
-    accepts: "a whole number of milliseconds ≥ 1",
-    fromText: positiveText,
-    fromFile: positive,
-  },
+  connectTimeoutMs: { env: "STOWAGE_STORAGE_CONNECT_TIMEOUT_MS", flag: "storage-connect-timeout-ms", ...duration("connectTimeoutMs") },
+  statementTimeoutMs: { env: "STOWAGE_STORAGE_STATEMENT_TIMEOUT_MS", flag: "storage-statement-timeout-ms", ...duration("statementTimeoutMs") },
 };
 
 /** The storage setting names, in the order documentation lists them. */

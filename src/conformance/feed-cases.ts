@@ -136,6 +136,46 @@ export const feedCases: CaseGroup = {
     assert.throws(() => stream.subscribe("sp", "g", { from: { g: 1 } } as never), /INVALID_ARGUMENT/);
   },
 
+  "every feed refuses a start past the last committed position with INVALID_ARGUMENT, as kv.watch does, and skips nothing": async ({ store }) => {
+    const log = store.log("l", { codec: utf8 });
+    for (const value of ["1", "2", "3"]) await log.append("k", value);
+    const stop = new AbortController();
+    // Started past the end, a feed would yield only what lands beyond its start and silently skip what lands before;
+    // such a feed waits forever here, so a guard ends the wait (far longer than a refusal takes) to fail, not hang.
+    const next = async <E>(feed: AsyncIterable<E>): Promise<unknown> => {
+      let guard: NodeJS.Timeout | undefined;
+      const stuck = new Promise((resolve) => (guard = setTimeout(() => resolve("the feed waited past the end instead of refusing"), 30_000)));
+      try {
+        const outcome = await Promise.race([feed[Symbol.asyncIterator]().next(), stuck]);
+        if (typeof outcome === "string") throw new Error(outcome);
+        return outcome;
+      } finally {
+        clearTimeout(guard);
+      }
+    };
+    await rejectsWith(next(log.tail({ all: true }, { since: 10, signal: stop.signal })), "INVALID_ARGUMENT", "since 10", "last one committed, 3");
+    await rejectsWith(next(log.tail("k", { since: 4, signal: stop.signal })), "INVALID_ARGUMENT", "since 4");
+    const stream = store.stream("s", { codec: utf8 });
+    await stream.produce("sp", "g", [{ value: "a" }, { value: "b" }]);
+    await rejectsWith(next(stream.subscribe("sp", "g", { from: 3, signal: stop.signal })), "INVALID_ARGUMENT", "from 3", "g");
+    await rejectsWith(next(stream.subscribe("sp", "never", { from: 1, signal: stop.signal })), "INVALID_ARGUMENT", "from 1");
+    await rejectsWith(next(stream.subscribe("sp", { from: { g: 3 }, signal: stop.signal })), "INVALID_ARGUMENT", 'from["g"] 3');
+    await rejectsWith(next(stream.subscribe("sp", { from: { g: 2, never: 1 }, signal: stop.signal })), "INVALID_ARGUMENT", 'from["never"] 1');
+    const kv = store.kv("w", { codec: utf8 });
+    await rejectsWith(next(kv.watch(["k"], { since: 5, signal: stop.signal })), "INVALID_ARGUMENT", "since 5");
+    // At the end exactly is a valid start: the feed yields what commits next, with no gap.
+    const tail = log.tail({ all: true }, { since: 3, signal: stop.signal })[Symbol.asyncIterator]();
+    const segment = stream.subscribe("sp", "g", { from: 2, signal: stop.signal })[Symbol.asyncIterator]();
+    const space = stream.subscribe("sp", { from: { g: 2, never: 0 }, signal: stop.signal })[Symbol.asyncIterator]();
+    const pending = [take(tail, 1), take(segment, 1), take(space, 1)] as const;
+    await log.append("k", "4");
+    await stream.produce("sp", "g", [{ value: "c" }]);
+    assert.deepEqual((await pending[0]).map((e) => e.seq), [4]);
+    assert.deepEqual((await pending[1]).map((e) => e.seq), [3]);
+    assert.deepEqual((await pending[2]).map((e) => `${e.segment}:${e.seq}`), ["g:3"]);
+    stop.abort();
+  },
+
   "kv.watch yields every write of the watched keys after its start, exactly once and in commit order": async ({ store }) => {
     const kv = store.kv("w", { codec: utf8 });
     await kv.put("a", "before");

@@ -256,5 +256,71 @@ export const kvCases: CaseGroup = {
     await pending;
     assert.equal(dec((await kv.get("k")) as Uint8Array), "first");
   },
-};
 
+  "every value read owns its ArrayBuffer: transferring one (postMessage, structuredClone) leaves every other value intact": async ({ store }) => {
+    const kv = store.kv("own");
+    for (let i = 0; i < 8; i++) await kv.put(`k${i}`, new Uint8Array(10 + i).fill(i));
+    await store.log("own").append("k", new Uint8Array(12).fill(21));
+    await store.slot("own").upsert("k", new Uint8Array(13).fill(22));
+    await store.queue("own").push("k", new Uint8Array(14).fill(23));
+    await store.stream("own").produce("sp", "g", [{ value: new Uint8Array(15).fill(24) }]);
+    const reads: Uint8Array[] = [
+      ...(await Promise.all(Array.from({ length: 8 }, (_, i) => kv.get(`k${i}`)))).map((v) => v as Uint8Array),
+      ...(await kv.list()).entries.map((e) => e.value),
+      ...(await store.log("own").list("k")).map((e) => e.value),
+      (await store.slot("own").get("k"))?.value as Uint8Array,
+      ...(await store.queue("own").peek("k")).map((item) => item.value),
+      ...(await store.stream("own").readSegment("sp", "g")).map((e) => e.value),
+    ];
+    for (const read of reads) {
+      assert.equal(Object.getPrototypeOf(read), Uint8Array.prototype);
+      assert.equal(read.buffer.byteLength, read.byteLength, "a value's ArrayBuffer holds that value and nothing else");
+    }
+    const [first, ...others] = reads as [Uint8Array, ...Uint8Array[]];
+    const moved = structuredClone(first, { transfer: [first.buffer as ArrayBuffer] });
+    assert.equal(first.byteLength, 0, "the transferred value is detached");
+    assert.deepEqual([...moved], new Array(10).fill(0));
+    for (const other of others) assert.ok(other.byteLength >= 10 && other.every((byte) => byte === other[0]), "no other value lost its bytes");
+    for (let i = 0; i < 8; i++) assert.deepEqual([...((await kv.get(`k${i}`)) as Uint8Array)], new Array(10 + i).fill(i));
+  },
+
+  "a codec that reuses its output buffer stores each value as encoded at its call, also for writes issued together": async ({ store }) => {
+    const scratch = new Uint8Array(4);
+    const reusing: Codec<number> = {
+      encode: (n) => {
+        new DataView(scratch.buffer).setUint32(0, n);
+        return scratch;
+      },
+      decode: (bytes) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0),
+    };
+    const kv = store.kv("reuse", { codec: reusing });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => kv.put(`k${i}`, 1000 + i)));
+    assert.deepEqual(await Promise.all(Array.from({ length: 10 }, (_, i) => kv.get(`k${i}`))), Array.from({ length: 10 }, (_, i) => 1000 + i));
+    const log = store.log("reuse", { codec: reusing });
+    await Promise.all([1, 2, 3].map((n) => log.append("k", n)));
+    assert.deepEqual((await log.list("k")).map((e) => e.value).sort(), [1, 2, 3]);
+    await store.transaction(async (tx) => {
+      const t = tx.kv("reuse", { codec: reusing });
+      await Promise.all([t.put("t1", 7), t.put("t2", 8)]);
+    });
+    assert.deepEqual([await kv.get("t1"), await kv.get("t2")], [7, 8]);
+  },
+
+  "a Node Buffer given as a value is copied at the call like any Uint8Array": async ({ store }) => {
+    const kv = store.kv("reuse");
+    const buffer = Buffer.from("hello");
+    await kv.put("k", buffer);
+    buffer.fill(0x41);
+    assert.equal(dec((await kv.get("k")) as Uint8Array), "hello");
+  },
+
+  "the utf8 codec refuses a string with a lone surrogate (INVALID_ARGUMENT, as for keys) instead of storing U+FFFD": async ({ store }) => {
+    const kv = store.kv("text", { codec: utf8 });
+    for (const bad of ["ok\uD83D", "\uDC00x", "a\uD800\uD800"]) await rejectsWith(kv.put("k", bad), "INVALID_ARGUMENT", "text", "k", "surrogate");
+    await rejectsWith(store.log("text", { codec: utf8 }).append("k", "ok\uD83D"), "INVALID_ARGUMENT", "surrogate");
+    await rejectsWith(store.stream("text", { codec: utf8 }).produce("sp", "g", [{ value: "ok\uD83D" }]), "INVALID_ARGUMENT", "surrogate");
+    assert.equal(await kv.get("k"), undefined);
+    await kv.put("k", "ok \uD83D\uDE00");
+    assert.equal(await kv.get("k"), "ok \uD83D\uDE00");
+  },
+};

@@ -184,6 +184,28 @@ export const streamCases: CaseGroup = {
     assert.deepEqual((await store.stream("b").peek("sp", "g"))?.value, noise);
   },
 
+  "a produce's 16 MiB limit counts values before compression, so one read never returns more than a produce admits": async ({ store }) => {
+    const packed = store.stream("s", { compression: "deflate" });
+    const mib = new Uint8Array(1024 * 1024).fill(120); // compresses to about a KiB
+    const twenty = Array.from({ length: 20 }, () => ({ value: mib }));
+    await rejectsWith(packed.produce("sp", "g", twenty), "LIMIT_EXCEEDED", "s", "before compression", String(LIMITS.maxTransactionBytes));
+    assert.equal((await packed.status("sp", "g")).lastSeq, 0);
+    // Below the limit the same records pass, stored compressed.
+    assert.equal((await packed.produce("sp", "g", twenty.slice(0, 15))).lastSeq, 15);
+    assert.equal((await packed.readSegment("sp", "g")).reduce((sum, e) => sum + e.value.byteLength, 0), 15 * mib.byteLength);
+  },
+
+  "readSpace refuses a position of another space or namespace with INVALID_ARGUMENT": async ({ store }) => {
+    const stream = store.stream("s", { codec: utf8 });
+    await stream.produce("one", "g", records("a", "b"));
+    await stream.produce("two", "g", records("x", "y", "z"));
+    const page = await stream.readSpace("one", { limit: 1 });
+    assert.ok(page.position !== undefined);
+    await rejectsWith(stream.readSpace("two", { after: page.position }), "INVALID_ARGUMENT", "two", '"one"');
+    await rejectsWith(store.stream("t", { codec: utf8 }).readSpace("one", { after: page.position }), "INVALID_ARGUMENT", '"s"');
+    assert.deepEqual((await stream.readSpace("one", { after: page.position })).entries.map((e) => e.value), ["b"]);
+  },
+
   "a segment's timestamps never go back, even when the clock does; every record counts toward a transaction's writes": async ({ store, clock }) => {
     const stream = store.stream("s", { codec: utf8 });
     await stream.produce("sp", "g", records("a"));

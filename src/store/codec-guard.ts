@@ -1,5 +1,6 @@
-import { bytes, type Codec } from "../api/codec.js";
+import { bytes, json, utf8, type Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
+import { copyBytes } from "../engines/copy-bytes.js";
 import { checkValueBytes, describeType } from "./validate.js";
 
 /** What a codec threw, as text: any value can be thrown, and some (a Symbol, a prototype-less object) refuse a template. */
@@ -11,6 +12,9 @@ function describeThrown(thrown: unknown): string {
     return Object.prototype.toString.call(thrown);
   }
 }
+
+/** Encoders known to return a new array every call (TextEncoder output), whose bytes need no copy. */
+const FRESH_OUTPUT: ReadonlySet<unknown> = new Set([utf8.encode, json.encode]);
 
 /**
  * Wraps a user codec so that its failures become typed errors: an encode failure is the caller's bad value
@@ -39,9 +43,10 @@ export class CodecGuard<T> {
       throw new StowageError("INVALID_ARGUMENT", `the codec cannot encode the value: ${describeThrown(cause)}`, { namespace: this.namespace, key, cause });
     }
     const bytes = checkValueBytes(this.namespace, key, encoded);
-    // The caller's own array (the bytes codec hands it through) is copied now: engines write later (group commit,
-    // batches), and a caller that reuses its buffer meanwhile must not change what is stored.
-    return encoded === value ? bytes.slice() : bytes;
+    // Copied now unless the codec is one whose output is always fresh: engines write later (group commit, batches),
+    // and a caller that reuses its array (the bytes codec hands it through), or a codec that reuses its output
+    // buffer, must not change what is stored meanwhile.
+    return FRESH_OUTPUT.has(this.codec.encode) ? bytes : copyBytes(bytes);
   }
 
   decode(key: string, stored: Uint8Array): T {

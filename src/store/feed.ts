@@ -15,6 +15,17 @@ export function feedContextOf(feeds: FeedContext | undefined, namespace: string,
   return feeds;
 }
 
+/**
+ * The rule every feed keeps for a start position past the end: INVALID_ARGUMENT, never a silent skip. A position a
+ * feed reported is at most the last one committed, so one beyond it is a mistake (another namespace's or segment's
+ * position, a number from elsewhere); following it would yield only what lands past it and skip what lands before.
+ */
+export function checkStartNotAhead(start: number, last: number, what: string, namespace: string, key?: string): void {
+  if (start > last) {
+    throw new StowageError("INVALID_ARGUMENT", `${what} ${start} is ahead of the last one committed, ${last}; a feed starts at or before it`, { namespace, key });
+  }
+}
+
 /** One read of a feed: what came after its position (which the read moves), and whether more is already waiting. */
 export interface FeedRead<E> {
   items: E[];
@@ -34,15 +45,15 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
   // iterator left suspended at a `yield`), and its watch (a poll timer, a LISTEN connection) must not outlive it.
   const release = () => {
     unwatch();
-    signal?.removeEventListener("abort", abort);
-    context.closing.removeEventListener("abort", abort);
+    forgetSignal?.();
+    forgetClosing();
   };
   const abort = () => {
     stop.abort();
     release();
   };
-  signal?.addEventListener("abort", abort, { once: true });
-  context.closing.addEventListener("abort", abort, { once: true });
+  const forgetSignal = signal === undefined ? undefined : onAbort(signal, abort);
+  const forgetClosing = onAbort(context.closing, abort);
   if (signal?.aborted || context.closing.aborted) abort();
   try {
     while (!stop.signal.aborted) {
@@ -64,4 +75,40 @@ export async function* follow<E>(context: FeedContext, signal: AbortSignal | und
   } finally {
     release();
   }
+}
+
+/** The callbacks waiting for one signal's abort, behind a single listener on it. */
+interface AbortFanout {
+  readonly callbacks: Set<() => void>;
+  readonly listener: () => void;
+}
+
+const fanouts = new WeakMap<AbortSignal, AbortFanout>();
+
+/**
+ * Runs `callback` once `signal` aborts; returns a function that forgets it. Many feeds share one signal (a service's
+ * shutdown signal, the store's closing signal), and a listener each would trip Node's leak warning past 10: they share
+ * one listener per signal instead, added with the first callback and removed with the last.
+ */
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let fanout = fanouts.get(signal);
+  if (fanout === undefined) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      fanouts.delete(signal);
+      for (const waiting of [...callbacks]) waiting();
+    };
+    fanout = { callbacks, listener };
+    fanouts.set(signal, fanout);
+    signal.addEventListener("abort", listener, { once: true });
+  }
+  const own = fanout;
+  own.callbacks.add(callback);
+  return () => {
+    own.callbacks.delete(callback);
+    if (own.callbacks.size === 0 && fanouts.get(signal) === own) {
+      fanouts.delete(signal);
+      signal.removeEventListener("abort", own.listener);
+    }
+  };
 }

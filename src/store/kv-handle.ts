@@ -4,7 +4,7 @@ import { LIMITS } from "../api/limits.js";
 import type { KeyRange } from "../api/range.js";
 import type { Kv, KvChange, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions, WatchOptions } from "../api/types.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { feedContextOf, follow } from "./feed.js";
+import { checkStartNotAhead, feedContextOf, follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
 import { checkBoolean, checkInteger, checkKey, checkOptions, checkSignal, describeType, utf8Length } from "./validate.js";
 
@@ -61,9 +61,7 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
           if (position === undefined) {
             // Turning the history on commits before the position is read, so every later write is recorded.
             const state = await this.exec.write((ops) => ops.kvHistoryStart(ns, LIMITS.maxKvHistoryNamespaces), 0);
-            if (since !== undefined && since > state.lastSeq) {
-              throw new StowageError("INVALID_ARGUMENT", `since ${since} is ahead of the namespace's change history, whose last change is ${state.lastSeq}`, { namespace: ns });
-            }
+            if (since !== undefined) checkStartNotAhead(since, state.lastSeq, "since", ns);
             // 0 is "from the oldest change kept", whatever the trim has removed.
             position = since === 0 ? state.trimmedThrough : (since ?? state.lastSeq);
           }

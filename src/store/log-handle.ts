@@ -2,7 +2,7 @@ import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { Log, LogEntry, LogReadOptions, TailOptions } from "../api/types.js";
 import type { StoredLogEntry } from "../engines/engine.js";
-import { feedContextOf, follow } from "./feed.js";
+import { checkStartNotAhead, feedContextOf, follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, checkOptions, checkSignal, utf8Length } from "./validate.js";
 
@@ -46,9 +46,13 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     const feeds = feedContextOf(this.exec.feeds, ns, key);
     return {
       [Symbol.asyncIterator]: () => {
-        let position = since;
+        let position: number | undefined;
         return follow(feeds, signal, async () => {
-          position ??= await this.exec.read((ops) => ops.logLastSeq(ns));
+          if (position === undefined) {
+            const lastSeq = await this.exec.read((ops) => ops.logLastSeq(ns));
+            if (since !== undefined) checkStartNotAhead(since, lastSeq, "since", ns, key);
+            position = since ?? lastSeq;
+          }
           const after = position;
           const rows = await this.exec.read((ops) => (key === undefined ? ops.logReadAll(ns, after, TAIL_PAGE) : ops.logRead(ns, key, after, TAIL_PAGE)));
           if (rows.length > 0) position = (rows[rows.length - 1] as StoredLogEntry).seq;

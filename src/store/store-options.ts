@@ -1,13 +1,14 @@
 import { StowageError } from "../api/errors.js";
 import type { Clock } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
-import { checkOptions, describeType } from "./validate.js";
+import { LIMITS } from "../api/limits.js";
+import { checkInteger, checkOptions, describeType } from "./validate.js";
 
 /** Options of `createStore` (and the store part of `openStore`). */
 export interface StoreOptions {
   /** The clock for TTL, log timestamps and queue times (default `Date.now`). Tests pass a controllable one. */
   clock?: Clock;
-  /** How often the background sweep removes expired KV entries, in ms (default 30,000; 0 turns it off). */
+  /** How often the background sweep removes expired KV entries, in ms (default 30,000; 0 turns it off; at most `LIMITS.maxTimerMs`). */
   sweepIntervalMs?: number;
 }
 
@@ -19,9 +20,8 @@ export function checkStoreOptions(options: { clock?: unknown; sweepIntervalMs?: 
   if (clock !== undefined && typeof clock !== "function") {
     throw new StowageError("INVALID_ARGUMENT", `clock must be a function returning ms since the epoch, got ${describeType(clock)}`);
   }
-  if (sweepIntervalMs !== undefined && (typeof sweepIntervalMs !== "number" || !Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 0)) {
-    throw new StowageError("INVALID_ARGUMENT", `sweepIntervalMs must be a whole number ≥ 0, got ${String(sweepIntervalMs)}`);
-  }
+  // A setInterval longer than LIMITS.maxTimerMs fires every millisecond: a month's interval would sweep constantly.
+  if (sweepIntervalMs !== undefined) checkInteger(undefined, "sweepIntervalMs", sweepIntervalMs, 0, LIMITS.maxTimerMs);
   return { clock: clock as Clock | undefined, sweepIntervalMs: sweepIntervalMs as number | undefined };
 }
 

@@ -18,14 +18,15 @@ import type {
 } from "../api/types.js";
 import { compareKeys } from "../api/key-order.js";
 import { compareSpaceOrder } from "../engines/stream-expectation.js";
-import { feedContextOf, follow, type FeedRead } from "./feed.js";
+import { ownedBytes } from "../engines/copy-bytes.js";
+import { checkStartNotAhead, feedContextOf, follow, type FeedRead } from "./feed.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
 import { HandleBase } from "./handle-base.js";
 import { decodeToken, encodeToken } from "./cursor.js";
 import { checkInteger, checkKey, checkOptions, checkSignal, describeType, isPossibleKey, utf8Length } from "./validate.js";
 
-const POSITION_VERSION = 1;
+const POSITION_VERSION = 2;
 /** Entries a subscription reads per segment at a time. */
 const FEED_PAGE = 500;
 
@@ -57,16 +58,18 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
       throw new StowageError("LIMIT_EXCEEDED", `${records.length} records in one produce; the limit is ${LIMITS.maxTransactionWrites}`, { namespace: ns, key: segment });
     }
     let bytes = utf8Length(space) + utf8Length(segment);
-    const stored: StoredStreamRecord[] = records.map((record, i) => {
+    const encoded = records.map((record, i) => {
       const fields = checkOptions(ns, `records[${i}]`, record, ["value", "headers"]);
       const headers = encodeHeaders(ns, segment, i, fields.headers);
-      const kept = this.compress(this.codec.encode(segment, fields.value as T), headers);
-      bytes += kept.value.byteLength + (headers === null ? 0 : utf8Length(headers));
-      return kept;
+      const value = this.codec.encode(segment, fields.value as T);
+      bytes += value.byteLength + (headers === null ? 0 : utf8Length(headers));
+      return { value, headers };
     });
+    // Counted before compression, as the value limit is: what one produce admits, one read hands back inflated.
     if (bytes > LIMITS.maxTransactionBytes) {
-      throw new StowageError("LIMIT_EXCEEDED", `one produce writes ${bytes} bytes; the limit is ${LIMITS.maxTransactionBytes}`, { namespace: ns, key: segment });
+      throw new StowageError("LIMIT_EXCEEDED", `one produce writes ${bytes} bytes before compression; the limit is ${LIMITS.maxTransactionBytes}`, { namespace: ns, key: segment });
     }
+    const stored = encoded.map(({ value, headers }) => this.compress(value, headers));
     const now = this.exec.now();
     // Every record is a row: a transaction's write limit counts them all.
     return this.exec.write((ops) => ops.streamProduce(ns, space, segment, stored, now, expectedSeq), bytes, stored.length);
@@ -94,7 +97,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const rows = await this.exec.read((ops) => ops.streamReadSpace(ns, space, fromTimestamp, after, limit));
     const entries = rows.map((row) => ({ ...this.entryOf(row.segment, row), segment: row.segment }));
     const last = rows.at(-1);
-    const position = last !== undefined ? encodePosition(last) : opts.after === undefined ? undefined : (opts.after as string);
+    const position = last !== undefined ? encodePosition(ns, space, last) : opts.after === undefined ? undefined : (opts.after as string);
     return position === undefined ? { entries } : { entries, position };
   }
 
@@ -149,9 +152,13 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
   /** Reads one segment after its position; the position starts at `from` when iteration begins. */
   private segmentReader(space: string, segment: string, from: number | "start" | "end"): () => Promise<FeedRead<StreamEntry<T>>> {
     const ns = this.namespace;
-    let position: number | undefined = from === "start" ? 0 : from === "end" ? undefined : from;
+    let position: number | undefined;
     return async () => {
-      position ??= (await this.exec.read((ops) => ops.streamStatus(ns, space, segment))).lastSeq;
+      if (position === undefined) {
+        const { lastSeq } = await this.exec.read((ops) => ops.streamStatus(ns, space, segment));
+        if (typeof from === "number") checkStartNotAhead(from, lastSeq, "from", ns, segment);
+        position = from === "start" ? 0 : from === "end" ? lastSeq : from;
+      }
       const after = position;
       const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE));
       if (rows.length > 0) position = (rows[rows.length - 1] as StoredStreamEntry).seq;
@@ -166,12 +173,17 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
    */
   private spaceReader(space: string, from: SubscribeOptions["from"]): () => Promise<FeedRead<SpaceEntry<T>>> {
     const ns = this.namespace;
-    let positions: Map<string, number> | undefined = from === "end" ? undefined : new Map(from === "start" ? [] : Object.entries(from as Record<string, number>));
+    let positions: Map<string, number> | undefined;
     return async () => {
       const lastSeqs = await this.exec.read((ops) => ops.streamLastSeqs(ns, space));
       if (positions === undefined) {
-        positions = new Map(lastSeqs.map((s) => [s.segment, s.lastSeq]));
-        return { items: [], more: false };
+        if (from === "end") {
+          positions = new Map(lastSeqs.map((s) => [s.segment, s.lastSeq]));
+          return { items: [], more: false };
+        }
+        positions = new Map(from === "start" ? [] : Object.entries(from as Record<string, number>));
+        const last = new Map(lastSeqs.map((s) => [s.segment, s.lastSeq]));
+        for (const [segment, seq] of positions) checkStartNotAhead(seq, last.get(segment) ?? 0, `from[${JSON.stringify(segment)}]`, ns, space);
       }
       const known = positions;
       const items: SpaceEntry<T>[] = [];
@@ -211,7 +223,8 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     try {
       // Capped: a damaged or foreign entry must not inflate without bound.
       const plain = inflateRawSync(row.value, { maxOutputLength: LIMITS.maxValueBytes });
-      return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
+      // zlib hands out views on its 16 KiB chunks; the caller gets an array of its own, of the value's size.
+      return ownedBytes(plain);
     } catch (cause) {
       throw new StowageError("CORRUPT", `entry ${row.seq} does not inflate`, { namespace: this.namespace, key: segment, cause });
     }
@@ -266,17 +279,25 @@ function decodeHeaders(ns: string, segment: string, text: string): Record<string
   }
 }
 
-/** A readSpace position, opaque to callers: the last entry's (timestamp, segment, seq). */
-function encodePosition(position: SpacePosition): string {
-  return encodeToken([POSITION_VERSION, position.timestamp, position.segment, position.seq]);
+/**
+ * A readSpace position, opaque to callers: the namespace and space it belongs to, then the last entry's (timestamp,
+ * segment, seq). A position orders entries of any space alike, so only the names it carries tell that it was passed to
+ * the wrong space (where it would silently skip or repeat entries).
+ */
+function encodePosition(ns: string, space: string, position: SpacePosition): string {
+  return encodeToken([POSITION_VERSION, ns, space, position.timestamp, position.segment, position.seq]);
 }
 
 function decodePosition(ns: string, space: string, text: unknown): SpacePosition {
-  const invalid = () =>
-    new StowageError("INVALID_ARGUMENT", "after is not a position of readSpace; pass the position of a previous page unchanged", { namespace: ns, key: space });
+  const invalid = (why: string) =>
+    new StowageError("INVALID_ARGUMENT", `after is not a position of this readSpace: ${why}; pass the position of a previous page of the same space unchanged`, { namespace: ns, key: space });
   const parsed = decodeToken(text);
-  if (parsed === undefined || parsed.length !== 4 || parsed[0] !== POSITION_VERSION) throw invalid();
-  const [, timestamp, segment, seq] = parsed;
-  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(seq) || !isPossibleKey(segment)) throw invalid();
+  // Version 1 positions (before 2) carry no names, so they cannot be checked: refused rather than trusted.
+  if (parsed === undefined || parsed.length !== 6 || parsed[0] !== POSITION_VERSION) throw invalid("it does not decode");
+  const [, ofNs, ofSpace, timestamp, segment, seq] = parsed;
+  if (ofNs !== ns || ofSpace !== space) {
+    throw invalid(`it belongs to space ${JSON.stringify(ofSpace)} of namespace ${JSON.stringify(ofNs)}`);
+  }
+  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(seq) || !isPossibleKey(segment)) throw invalid("it does not decode");
   return { timestamp: timestamp as number, segment, seq: seq as number };
 }

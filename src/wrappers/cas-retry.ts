@@ -4,7 +4,8 @@ import { checkOptionalInteger } from "../store/validate.js";
 
 /**
  * What a {@link withCasRetry} attempt returns when its compare-and-swap lost to a concurrent writer (a Slot's `cas`
- * resolved to false): the attempt is run again, after a pause, on freshly read state.
+ * resolved to false): the attempt is run again, after a pause, on freshly read state. An attempt resolving `false`
+ * counts the same, so that `withCasRetry(() => slot.cas(…))` retries.
  */
 export const CAS_LOST: unique symbol = Symbol("stowage.casLost");
 
@@ -49,7 +50,8 @@ interface Settings {
 
 /**
  * Runs `attempt` until it wins: an attempt reads the current state, computes, and writes conditionally; when the
- * condition lost to a concurrent writer — it returns {@link CAS_LOST}, or throws a `CONFLICT` (such as a stream
+ * condition lost to a concurrent writer — it returns {@link CAS_LOST} or `false` (what `slot.cas` resolves to when it
+ * lost), or throws a `CONFLICT` (such as a stream
  * produce with a stale `expectedSeq`) — it is run again after a pause with full jitter: a random share of
  * `min(maxDelayMs, baseDelayMs · 2^(lost − 1))`, so that racing writers spread out instead of colliding again in
  * lockstep. Any other error is thrown at once. When the attempts run out it throws the last `CONFLICT`, or, when the
@@ -75,7 +77,7 @@ export async function withCasRetry<R>(attempt: (attempt: number) => Promise<R | 
     settings.signal?.throwIfAborted();
     try {
       const result = await attempt(run);
-      if (result !== CAS_LOST) return result as R;
+      if (result !== CAS_LOST && result !== false) return result as R;
       lost += 1;
       last = CAS_LOST;
     } catch (error) {

@@ -62,8 +62,8 @@ class QueueSpace {
 }
 
 /**
- * The memory engine's data. Values are copied in (each into memory of its own, as stored values live long) and out
- * (from shared slabs, see `copyBytes`), so callers never share buffers with the store.
+ * The memory engine's data. Values are copied in and out, each into an ArrayBuffer of its own (see `copyBytes`), so
+ * callers never share memory with the store or with each other.
  */
 export class MemoryData {
   readonly kv = new Map<string, KvSpace>();
@@ -138,7 +138,7 @@ export class MemoryOps implements EngineOps {
 
   kvPut(ns: string, key: string, value: Uint8Array, expiresAt: number | null): void {
     const space = spaceOf(this.data.kv, ns, () => new KvSpace());
-    this.setKvRow(space, key, { value: value.slice(), expiresAt });
+    this.setKvRow(space, key, { value: copyBytes(value), expiresAt });
   }
 
   kvDelete(ns: string, key: string, now: number): boolean {
@@ -242,7 +242,7 @@ export class MemoryOps implements EngineOps {
     const space = spaceOf(this.data.log, ns, () => new LogSpace());
     const entries = spaceOf(space.byKey, key, () => []);
     const seq = space.lastSeq + 1;
-    const entry = { seq, key, value: value.slice(), timestamp: now };
+    const entry = { seq, key, value: copyBytes(value), timestamp: now };
     entries.push(entry);
     space.all.push(entry);
     space.lastSeq = seq;
@@ -292,7 +292,7 @@ export class MemoryOps implements EngineOps {
     const drop = itemsToDrop(ns, key, items.size, bound);
     if (drop > 0) this.queueDropOldest(ns, key, drop);
     const id = space.lastId + 1;
-    items.set(id, { id, value: value.slice(), pushedAt: now });
+    items.set(id, { id, value: copyBytes(value), pushedAt: now });
     space.lastId = id;
     this.undo.push(() => {
       items.delete(id);
@@ -348,7 +348,7 @@ export class MemoryOps implements EngineOps {
     // A segment's timestamps never go back (see the SQL engines).
     const timestamp = Math.max(now, target.entries.at(-1)?.timestamp ?? 0);
     records.forEach((record, i) =>
-      target.entries.push({ seq: before + i + 1, timestamp, value: record.value.slice(), headers: record.headers, compression: record.compression }),
+      target.entries.push({ seq: before + i + 1, timestamp, value: copyBytes(record.value), headers: record.headers, compression: record.compression }),
     );
     this.undo.push(() => {
       target.entries.length = before;
@@ -446,7 +446,7 @@ export class MemoryOps implements EngineOps {
   private setSlot(ns: string, key: string, version: number, value: Uint8Array): void {
     const space = spaceOf(this.data.slot, ns, () => new Map<string, StoredSlot>());
     const previous = space.get(key);
-    space.set(key, { version, value: value.slice() });
+    space.set(key, { version, value: copyBytes(value) });
     this.undo.push(() => (previous === undefined ? space.delete(key) : space.set(key, previous)));
   }
 

@@ -45,6 +45,8 @@ export const POSTGRES_DEFAULTS = Object.freeze({ schema: "stowage", poolSize: 10
  */
 const STATEMENT_ATTEMPTS = 100;
 const MAX_RETRY_PAUSE_MS = 20;
+/** How much longer than the server's statement timeout the client waits for an answer (a server that vanished). */
+export const CLIENT_TIMEOUT_MARGIN_MS = 1_000;
 /** How long `close()` waits for the LISTEN connection to unregister before dropping it. */
 const UNLISTEN_TIMEOUT_MS = 1_000;
 
@@ -128,7 +130,7 @@ export class PostgresEngine implements Engine {
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
       statement_timeout: statementTimeout,
       // The client-side timeout catches a server that vanished without closing the socket.
-      query_timeout: statementTimeout + 1_000,
+      query_timeout: statementTimeout + CLIENT_TIMEOUT_MARGIN_MS,
       // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
       options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=serializable`,
       application_name: "stowage",

@@ -2,15 +2,18 @@ import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
 import type { StoredKv, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
+import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 
-/** Drivers return binary columns as Buffers; callers get plain Uint8Arrays over the same (fresh) memory. */
+/**
+ * Drivers return binary columns as Buffers; callers get plain Uint8Arrays of their own: over the same memory when the
+ * Buffer owns it (better-sqlite3), a copy when it is a view on Node's shared pool (node-postgres parses small bytea so).
+ */
 function bytesOf(value: unknown): Uint8Array {
-  const buffer = value as Buffer;
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return ownedBytes(value as Buffer);
 }
 
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
