@@ -1,15 +1,17 @@
 /**
  * Races of maintenance against writers, on every engine, each checked against a model:
- * - the expiry sweep against re-puts: keys put with a TTL, expired by the store clock, and re-put (without TTL, or
- *   with one far from its end) while sweeps run; every resolved re-put must still be readable (the sweep never
- *   removes a row that is not expired at the moment it removes it), and the sweeps' counts must add up;
+ * - the expiry sweep against re-puts: keys put with a 1 ms TTL and re-put a few puts later (without TTL, or with an
+ *   hour's) while the store sweeps without pause, so that sweeps keep meeting keys that expired and are being re-put;
+ *   every resolved re-put must still be readable (the sweep never removes a row that is not expired at the moment it
+ *   removes it), and the sweeps may not count more removals than there were expired puts;
  * - the queue: `dropOldest` against an `ack` (10 items, an ack of the first in flight, `dropOldest(5)`), and bounded
  *   pushes (`maxLen`, `overflow: "drop-oldest"`) against acks and `dropOldest`: every call's answer and the items
  *   left must be what some serial order of the calls gives (so the bound is never exceeded either);
  * - the KV change history: a namespace with a live `kv.watch` gets more changes than the history keeps, while puts
- *   with and without a TTL race sweeps (which expire entries and trim the history); the watch must report every
- *   write once, in order, a removal only after a TTL put, end on each key's stored value, and a replay from the
- *   oldest kept change must be exactly the live watch's last changes (the trim only cuts a prefix).
+ *   with and without a TTL race sweeps (which expire entries and trim the history), and a last sweep runs with the
+ *   store clock moved an hour on; the watch must report every write once, in order, a removal only after a TTL put,
+ *   end on each key's stored value, and a replay from the oldest kept change must be exactly the live watch's last
+ *   changes (the trim only cuts a prefix).
  * Memory races calls in one process; SQLite and PostgreSQL also with racer processes (test/fixtures/maintenance-
  * racer.ts), the second connection a race needs on SQLite; PostgreSQL also in one process, over its pool.
  * `MAINTENANCE_ROUNDS` multiplies the rounds (1 in `npm test`; the soak runs 10).
@@ -82,8 +84,9 @@ type Mode = "one process" | "processes";
 /**
  * Runs `body` on a fresh store of `engine` whose clock the test moves, with two race clients: in "one process" both
  * are the store itself (on PostgreSQL over a pool of 6, so that a sweep has a connection while 4 lanes of puts run),
- * in "processes" two racer processes on the same store, stopped afterwards. SQLite runs with `durability: "process"`: these races are about what commits, not about
- * surviving an OS crash, and an fsync per put would only slow them.
+ * in "processes" two racer processes on the same store, stopped afterwards. SQLite runs with `durability:
+ * "process"`: these races are about what commits, not about surviving an OS crash, and an fsync per put would only
+ * slow them.
  */
 async function withRace(
   engine: EngineName,
