@@ -24,7 +24,7 @@ const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10);
 const IN_FLIGHT = 8;
 /** The kill comes once the child has reported this many resolved steps or fewer, at random (at least 1). */
 const MAX_STEPS = Number(process.env.CRASH_MAX_STEPS ?? 100);
-/** A worker that reports nothing new for this long is stuck: the round fails rather than waits forever. */
+/** A worker that has not reported its target number of steps within this long is stuck: the round fails. */
 const STALL_MS = 60_000;
 
 // A real server for this file; if it cannot start, every test that needs it fails rather than skips.
