@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { OpenStoreOptions } from "../src/index.js";
+import pg from "pg";
 import { startChild, tempDir } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
@@ -33,3 +34,25 @@ for (const mode of ["abort", "break", "close"] as const) {
     await exitsByItself({ backend: "postgres", dsn: pgServer().dsn, schema: `feed_exit_${mode}` }, mode, true);
   });
 }
+
+test("postgres: a LISTEN connection whose server side stalls does not keep a closed store's process alive", async () => {
+  const schema = "feed_exit_stall";
+  const child = startChild("feed-exit", [JSON.stringify({ backend: "postgres", dsn: pgServer().dsn, schema }), "close", "yes", "pause"]);
+  const observer = new pg.Client({ connectionString: pgServer().dsn, connectionTimeoutMillis: 10_000 });
+  let stalled: number | undefined;
+  try {
+    assert.ok(await child.waitFor((lines) => lines.includes("feeding"), 20_000), child.describe());
+    await observer.connect();
+    const { rows } = await observer.query<{ pid: number }>(`SELECT pid FROM ${schema}.stowage_listeners`);
+    assert.equal(rows.length, 1, "one listening backend");
+    stalled = rows[0]?.pid as number;
+    process.kill(stalled, "SIGSTOP"); // the server's side of the LISTEN connection stops answering
+    child.send("go");
+    const exit = await child.finish(20_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, `the process did not end by itself\n${child.describe()}`);
+  } finally {
+    if (stalled !== undefined) process.kill(stalled, "SIGCONT");
+    child.kill();
+    await observer.end();
+  }
+});

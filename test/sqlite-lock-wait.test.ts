@@ -18,7 +18,7 @@ const TICK_MS = 10;
  * The longest pause between two ticks the tests accept. Generous for a loaded machine: it tells "never blocked" from
  * "blocked for the busy timeout" (≥ 1 s in every test here), and is not a measure of speed.
  */
-const MAX_GAP_MS = 250;
+const MAX_GAP_MS = 750;
 
 /** Counts the ticks of a {@link TICK_MS} interval and the longest gap between two ticks (or since the start). */
 class Ticks {
@@ -183,7 +183,7 @@ test("another process's open transaction: a put and a transaction wait without b
     assertFulfilled(await put.outcome, "the put");
     assertFulfilled(await transaction.outcome, "the transaction");
     ticks.assertNeverBlocked(t, "while the put waited for the other process's lock");
-    assert.ok(ticksWhileWaiting >= 10, `only ${ticksWhileWaiting} ticks of ${TICK_MS} ms in the 300 ms the put waited`);
+    assert.ok(ticksWhileWaiting >= 5, `only ${ticksWhileWaiting} ticks of ${TICK_MS} ms in the 300 ms the put waited`);
     assert.equal(await kv.get("child-key"), "held by the child");
     assert.equal(await kv.get("parent-put"), "p");
     assert.equal(await kv.get("parent-tx"), "saw held by the child");
@@ -226,7 +226,7 @@ test("another process's transaction that never commits: a put fails BACKEND_UNAV
     }
     assert.ok(elapsed >= busyTimeoutMs - 50, `gave up after ${elapsed} ms, before the ${busyTimeoutMs} ms busy timeout`);
     assert.ok(elapsed < busyTimeoutMs + 4_000, `gave up only after ${elapsed} ms`);
-    assert.ok(ticks.count >= 20, `only ${ticks.count} ticks of ${TICK_MS} ms in ${elapsed} ms`);
+    assert.ok(ticks.count >= 10, `only ${ticks.count} ticks of ${TICK_MS} ms in ${elapsed} ms`);
 
     await release(child, "rollback");
     const kv = store.kv("held", { codec: utf8 });
