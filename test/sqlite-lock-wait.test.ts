@@ -100,20 +100,55 @@ async function closeAll(stores: ReadonlyArray<Store | undefined>): Promise<void>
   await Promise.all(stores.map((store) => store?.close().catch(() => undefined)));
 }
 
-test("two stores on one file in one process: a put and a transaction wait for the other store's transaction, which can go on and commit", async (t) => {
-  const tmp = tempDir("lock-two-stores");
-  const path = join(tmp.dir, "two.db");
-  let a: Store | undefined;
-  let b: Store | undefined;
+/** What a test works with: a database file in a folder of its own, and everything it starts, ended by {@link inScene}. */
+interface Scene {
+  path: string;
+  /** Opens a store on the file (closed at the end). */
+  open(busyTimeoutMs: number): Promise<Store>;
+  /** Starts the lock-holder fixture on the file (killed at the end). */
+  holder(): Promise<Child>;
+  /** Starts counting event-loop ticks (stopped at the end). */
+  startTicks(): Ticks;
+}
+
+/** Runs `body` in a fresh scene and then ends whatever it started, however it ended. */
+async function inScene(name: string, body: (scene: Scene) => Promise<void>): Promise<void> {
+  const tmp = tempDir(`lock-${name}`);
+  const path = join(tmp.dir, `${name}.db`);
+  const children: Child[] = [];
+  const stores: Store[] = [];
   let ticks: Ticks | undefined;
   try {
-    a = await openStore(sqlite(path, 5_000));
-    b = await openStore(sqlite(path, 5_000));
-    const storeA = a;
+    await body({
+      path,
+      open: async (busyTimeoutMs) => {
+        const store = await openStore(sqlite(path, busyTimeoutMs));
+        stores.push(store);
+        return store;
+      },
+      holder: async () => {
+        const child = await startHolder(path);
+        children.push(child);
+        return child;
+      },
+      startTicks: () => (ticks = new Ticks()),
+    });
+  } finally {
+    ticks?.stop();
+    await killAll(children);
+    await closeAll(stores);
+    tmp.remove();
+  }
+}
+
+test("two stores on one file in one process: a put and a transaction wait for the other store's transaction, which can go on and commit", async (t) => {
+  await inScene("two-stores", async (scene) => {
+    const storeA = await scene.open(5_000);
+    const b = await scene.open(5_000);
     const events: string[] = [];
     let bodyStarted!: () => void;
     const inBody = new Promise<void>((resolve) => (bodyStarted = resolve));
-    ticks = new Ticks();
+    const ticks = scene.startTicks();
     const started = Date.now();
     const transactionA = track(
       storeA.transaction(async (tx) => {
@@ -149,26 +184,16 @@ test("two stores on one file in one process: a put and a transaction wait for th
         ["a", "a", "b", "saw a"],
       );
     }
-  } finally {
-    ticks?.stop();
-    await closeAll([a, b]);
-    tmp.remove();
-  }
+  });
 });
 
 test("another process's open transaction: a put and a transaction wait without blocking the event loop and go in once it commits", async (t) => {
-  const tmp = tempDir("lock-process");
-  const path = join(tmp.dir, "shared.db");
-  const children: Child[] = [];
-  let store: Store | undefined;
-  let ticks: Ticks | undefined;
-  try {
-    store = await openStore(sqlite(path, 5_000));
-    const child = await startHolder(path);
-    children.push(child);
+  await inScene("process", async (scene) => {
+    const store = await scene.open(5_000);
+    const child = await scene.holder();
     await hold(child, "child-key");
 
-    ticks = new Ticks();
+    const ticks = scene.startTicks();
     const kv = store.kv("held", { codec: utf8 });
     const put = track(kv.put("parent-put", "p"));
     const transaction = track(store.transaction(async (tx) => tx.kv("held", { codec: utf8 }).put("parent-tx", `saw ${await tx.kv("held", { codec: utf8 }).get("child-key")}`)));
@@ -189,28 +214,17 @@ test("another process's open transaction: a put and a transaction wait without b
     assert.equal(await kv.get("parent-tx"), "saw held by the child");
     child.send("exit");
     assert.equal((await child.finish(10_000)).code, 0, child.describe());
-  } finally {
-    ticks?.stop();
-    await killAll(children);
-    await closeAll([store]);
-    tmp.remove();
-  }
+  });
 });
 
 test("another process's transaction that never commits: a put fails BACKEND_UNAVAILABLE after busyTimeoutMs, the event loop running meanwhile", async (t) => {
-  const tmp = tempDir("lock-timeout");
-  const path = join(tmp.dir, "stuck.db");
-  const children: Child[] = [];
-  let store: Store | undefined;
-  let ticks: Ticks | undefined;
-  try {
+  await inScene("timeout", async (scene) => {
     const busyTimeoutMs = 1_000;
-    store = await openStore(sqlite(path, busyTimeoutMs));
-    const child = await startHolder(path);
-    children.push(child);
+    const store = await scene.open(busyTimeoutMs);
+    const child = await scene.holder();
     await hold(child, "never-committed");
 
-    ticks = new Ticks();
+    const ticks = scene.startTicks();
     const started = Date.now();
     const [put, transaction] = await Promise.allSettled([
       store.kv("held", { codec: utf8 }).put("parent-put", "p"),
@@ -235,33 +249,21 @@ test("another process's transaction that never commits: a put fails BACKEND_UNAV
     assert.equal(await kv.get("after"), "the lock is free again");
     child.send("exit");
     assert.equal((await child.finish(10_000)).code, 0, child.describe());
-  } finally {
-    ticks?.stop();
-    await killAll(children);
-    await closeAll([store]);
-    tmp.remove();
-  }
+  });
 });
 
 test("openStore on a file whose write lock another process holds opens at once (no migration needed) and reads work", async (t) => {
-  const tmp = tempDir("lock-open");
-  const path = join(tmp.dir, "open.db");
-  const children: Child[] = [];
-  let store: Store | undefined;
-  let ticks: Ticks | undefined;
-  try {
-    const first = await openStore(sqlite(path, 3_000));
+  await inScene("open", async (scene) => {
+    const first = await scene.open(3_000);
     await first.kv("k", { codec: utf8 }).put("before", "committed before the lock");
     await first.close();
-    const child = await startHolder(path);
-    children.push(child);
+    const child = await scene.holder();
     await hold(child, "child-key");
 
-    ticks = new Ticks();
-    const opening = track(openStore(sqlite(path, 3_000)));
-    const opened = await opening.outcome;
+    const ticks = scene.startTicks();
+    const opened = await track(scene.open(3_000)).outcome;
     ticks.assertNeverBlocked(t, "while the store opened");
-    store = assertFulfilled(opened, "openStore while another process holds the write lock");
+    const store = assertFulfilled(opened, "openStore while another process holds the write lock");
     // Still held: the child commits only when told to.
     assert.equal(child.lines.includes("committed"), false);
     assert.equal(await store.kv("k", { codec: utf8 }).get("before"), "committed before the lock");
@@ -272,12 +274,7 @@ test("openStore on a file whose write lock another process holds opens at once (
     assert.equal(await store.kv("held", { codec: utf8 }).get("child-key"), "held by the child");
     child.send("exit");
     assert.equal((await child.finish(10_000)).code, 0, child.describe());
-  } finally {
-    ticks?.stop();
-    await killAll(children);
-    await closeAll([store]);
-    tmp.remove();
-  }
+  });
 });
 
 test("openStore on a file that must be migrated waits for the write lock asynchronously and migrates once it is free", async (t) => {
