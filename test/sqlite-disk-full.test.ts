@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import Database from "better-sqlite3";
 import { isTransactionFatal } from "../src/engines/transaction-failure.js";
 import { isStowageError, openStore, utf8, type Store } from "../src/index.js";
@@ -26,8 +26,19 @@ function mountSmallDisk(dir: string, size: string): string | undefined {
   }
 }
 
-test("sqlite on a full disk: writes fail typed, resolved data stays readable, writes resume once space is freed", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "stowage-full-"));
+/** What a test gets on the small disk: its folder, the store file's path, and stores opened on it (closed at the end). */
+interface SmallDisk {
+  dir: string;
+  path: string;
+  open(options?: { durability?: "full" | "process" }): Promise<Store>;
+}
+
+/**
+ * Runs `body` with a store file on a fresh 4 MiB tmpfs, then closes its stores, unmounts and removes the folder,
+ * however it ended. Where the tmpfs cannot be mounted (not root) the test says why and is skipped.
+ */
+async function onSmallDisk(t: TestContext, prefix: string, body: (disk: SmallDisk) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const why = mountSmallDisk(dir, "4m");
   if (why !== undefined) {
     rmSync(dir, { recursive: true, force: true });
@@ -36,11 +47,30 @@ test("sqlite on a full disk: writes fail typed, resolved data stays readable, wr
     return;
   }
   const path = join(dir, "store.db");
-  let store: Store | undefined;
+  const stores: Store[] = [];
   try {
+    await body({
+      dir,
+      path,
+      open: async (options = {}) => {
+        const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0, ...options });
+        stores.push(store);
+        return store;
+      },
+    });
+  } finally {
+    await Promise.all(stores.map((store) => store.close().catch(() => undefined)));
+    execFileSync("umount", [dir], { stdio: "pipe" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("sqlite on a full disk: writes fail typed, resolved data stays readable, writes resume once space is freed", async (t) => {
+  await onSmallDisk(t, "stowage-full-", async ({ dir, path, open }) => {
+    let store: Store | undefined;
     // Space to give back later.
     writeFileSync(join(dir, "ballast"), Buffer.alloc(1024 * 1024));
-    store = await openStore({ backend: "sqlite", path, durability: "full", sweepIntervalMs: 0 });
+    store = await open({ durability: "full" });
     const kv = store.kv("full", { codec: utf8 });
     for (let i = 0; i < 10; i++) await kv.put(`early-${i}`, `early value ${i}`);
 
@@ -80,16 +110,12 @@ test("sqlite on a full disk: writes fail typed, resolved data stays readable, wr
     } finally {
       db.close();
     }
-    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    store = await open();
     const reopened = store.kv("full", { codec: utf8 });
     for (const key of resolved) assert.equal(await reopened.get(key), big);
     assert.equal(await reopened.get("after"), "written once space was freed");
     assert.equal(await reopened.get("early-9"), "early value 9");
-  } finally {
-    await store?.close().catch(() => undefined);
-    execFileSync("umount", [dir], { stdio: "pipe" });
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /** Fills the disk holding `dir` with a ballast file, 64 KiB at a time, until a write fails; bounded by `maxBytes`. */
@@ -112,18 +138,8 @@ function fillDisk(path: string, maxBytes: number): number {
 }
 
 test("sqlite, a transaction that runs out of disk: SQLite rolls it back, the body's later calls fail with that failure and nothing commits", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "stowage-full-tx-"));
-  const why = mountSmallDisk(dir, "4m");
-  if (why !== undefined) {
-    rmSync(dir, { recursive: true, force: true });
-    t.diagnostic(`could not run: ${why}`);
-    t.skip(`could not run: ${why}`);
-    return;
-  }
-  const path = join(dir, "store.db");
-  let store: Store | undefined;
-  try {
-    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+  await onSmallDisk(t, "stowage-full-tx-", async ({ dir, open }) => {
+    const store = await open();
     await store.kv("tx", { codec: utf8 }).put("before", "committed before the disk filled");
     // A full disk but for 256 KiB: the spill fails part way, and a small write would still fit.
     writeFileSync(join(dir, "spare"), Buffer.alloc(256 * 1024));
@@ -171,26 +187,12 @@ test("sqlite, a transaction that runs out of disk: SQLite rolls it back, the bod
     await kv.put("after", "written once space was freed");
     assert.equal(await kv.get("after"), "written once space was freed");
     assert.deepEqual((await store.check()).problems, []);
-  } finally {
-    await store?.close().catch(() => undefined);
-    execFileSync("umount", [dir], { stdio: "pipe" });
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("sqlite, a group commit that runs out of disk: every write that failed is absent, every write that resolved is present", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "stowage-full-group-"));
-  const why = mountSmallDisk(dir, "4m");
-  if (why !== undefined) {
-    rmSync(dir, { recursive: true, force: true });
-    t.diagnostic(`could not run: ${why}`);
-    t.skip(`could not run: ${why}`);
-    return;
-  }
-  const path = join(dir, "store.db");
-  let store: Store | undefined;
-  try {
-    store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+  await onSmallDisk(t, "stowage-full-group-", async ({ dir, open }) => {
+    const store = await open();
     const kv = store.kv("group", { codec: utf8 });
     await kv.put("before", "committed before the disk filled");
     writeFileSync(join(dir, "spare"), Buffer.alloc(256 * 1024));
@@ -218,9 +220,5 @@ test("sqlite, a group commit that runs out of disk: every write that failed is a
     await kv.put("after", "written once space was freed");
     assert.equal(await kv.get("after"), "written once space was freed");
     assert.deepEqual((await store.check()).problems, []);
-  } finally {
-    await store?.close().catch(() => undefined);
-    execFileSync("umount", [dir], { stdio: "pipe" });
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
