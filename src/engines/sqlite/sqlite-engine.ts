@@ -8,7 +8,6 @@ import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
-import { isTransactionFatal, transactionFatal } from "../transaction-failure.js";
 import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
@@ -68,11 +67,6 @@ export class SqliteEngine implements Engine {
   private readonly lock = new Mutex();
   private pending: PendingWrite[] = [];
   private flushScheduled = false;
-  /**
-   * The failure that ended the open transaction: SQLite rolled it back by itself (disk full, I/O error, out of memory),
-   * so no later call of its body may run a statement — it would run outside the transaction, in autocommit mode.
-   */
-  private transactionLost: Error | undefined;
   private readonly statement: Record<
     "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo" | "opSavepoint" | "opRelease" | "opRollbackTo",
     Database.Statement
@@ -122,10 +116,11 @@ export class SqliteEngine implements Engine {
     this.writerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, writerExec, map));
     // In a transaction the body may catch an operation's error and go on: an operation of several writing statements
     // then runs under its own savepoint, so that a failure leaves none of its statements behind.
+    // A failure of the database itself is marked transaction-fatal (see mapSqliteError): the store then refuses the
+    // body's later calls and never commits, so no statement runs after SQLite rolled a transaction back by itself
+    // (disk full, I/O error), when it would run outside the transaction, in autocommit mode.
     this.transactionOps = opsOf(programs, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
-      this.inOpenTransaction(() =>
-        MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
-      ),
+      MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
     );
     this.readerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, readerExec, map));
     this.statement = {
@@ -168,26 +163,18 @@ export class SqliteEngine implements Engine {
     });
   }
 
-  /**
-   * Runs `body` between BEGIN IMMEDIATE (waited for asynchronously when another connection holds the write lock) and
-   * COMMIT. If SQLite rolled the transaction back by itself during a call, the body's later calls fail with that
-   * call's error (marked with `transactionFatal`) and the transaction rejects with it, whatever the body returns.
-   */
+  /** Runs `body` between BEGIN IMMEDIATE (waited for asynchronously when another connection holds the write lock) and COMMIT. */
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       await this.begin();
-      this.transactionLost = undefined;
       try {
         const result = await body(this.transactionOps);
-        if (this.transactionLost !== undefined) throw this.transactionLost;
         await this.commit();
         this.changes.notify();
         return result;
       } catch (error) {
         this.rollback();
         throw error;
-      } finally {
-        this.transactionLost = undefined;
       }
     });
   }
@@ -389,24 +376,6 @@ export class SqliteEngine implements Engine {
   /** COMMIT. In WAL mode it needs no other lock; should it find the file locked anyway, it waits as `begin` does (SQLite keeps the transaction open). */
   private commit(): void | Promise<void> {
     return unlessBusy(() => this.run(this.statement.commit), this.busyTimeoutMs);
-  }
-
-  /**
-   * Runs a call of a transaction body. After a failure of the database (which may have made SQLite roll back the whole
-   * transaction), every later call fails with it at once — a statement now could run in autocommit mode, outside the
-   * transaction — and the transaction rejects with it. Refusals stowage raises itself (a full queue) leave the
-   * transaction open.
-   */
-  private inOpenTransaction<T>(op: () => T): T {
-    if (this.transactionLost !== undefined) throw this.transactionLost;
-    try {
-      return op();
-    } catch (error) {
-      // A failure of the database ends the transaction on every engine; SQLite may also have rolled it back already.
-      if (isTransactionFatal(error)) this.transactionLost = error as Error;
-      else if (!this.writer.inTransaction) this.transactionLost = transactionFatal(this.mapError(error));
-      throw this.transactionLost ?? error;
-    }
   }
 
   /** Runs `op` under a savepoint of its own inside the open transaction: on failure, none of its statements stay. */
