@@ -73,14 +73,6 @@ function truncate(key: string): string {
   return key.length > 120 ? `${key.slice(0, 120)}…` : key;
 }
 
-/**
- * A CONFLICT that running the work again may resolve (a concurrent transaction got there first), as opposed to a
- * refused expectation (`currentSeq` set), which would fail again the same way.
- */
-export function isRetryableConflict(error: unknown): boolean {
-  return isStowageError(error, "CONFLICT") && error.currentSeq === undefined;
-}
-
 /** True when `error` is a {@link StowageError}, optionally with the given code. */
 export function isStowageError(error: unknown, code?: ErrorCode): error is StowageError {
   return error instanceof StowageError && (code === undefined || error.code === code);

@@ -34,3 +34,11 @@ export function isTransactionFatal(error: unknown): boolean {
 export function isSerializationFailure(error: unknown): boolean {
   return typeof error === "object" && error !== null && SERIALIZATION.has(error);
 }
+
+/**
+ * The pause before running work again after its `attempt`-th serialization failure: random (so that the racers do not
+ * collide again in lockstep) and growing with the attempts, up to `maxMs`.
+ */
+export function pauseBeforeRetry(attempt: number, maxMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(maxMs, 2 ** attempt)));
+}

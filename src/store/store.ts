@@ -21,7 +21,7 @@ import type {
   TransactionScope,
 } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
-import { isSerializationFailure } from "../engines/transaction-failure.js";
+import { isSerializationFailure, pauseBeforeRetry } from "../engines/transaction-failure.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
 import { checkHealth } from "./health.js";
@@ -38,6 +38,8 @@ const SWEEP_BATCH = 1_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
 /** Runs of a transaction body before a CONFLICT reaches the caller (engines with optimistic concurrency only). */
 const DEFAULT_TRANSACTION_ATTEMPTS = 50;
+/** The longest pause between two runs of a transaction body, in ms. */
+const MAX_RETRY_PAUSE_MS = 100;
 
 /** Set by an engine that runs on another (a wrapper layer): the engine beneath it. */
 export const ENGINE_BELOW = Symbol("stowage.engineBelow");
@@ -184,8 +186,7 @@ class EngineStore implements Store {
         const outcome = await this.runTransaction(body);
         if (outcome.ok) return outcome.value;
         if (!outcome.retry || attempt >= attempts) throw outcome.error;
-        // Jittered, growing pause so that the conflicting transactions do not collide again in lockstep.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
+        await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
       }
     });
   }

@@ -21,7 +21,7 @@ import {
 } from "./postgres-programs.js";
 import { KnownHistories } from "./known-histories.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
-import { isSerializationFailure } from "../transaction-failure.js";
+import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {
@@ -399,7 +399,7 @@ async function retrySerializationFailures<T>(work: () => Awaitable<T>): Promise<
       return await work();
     } catch (error) {
       if (!isSerializationFailure(error) || attempt >= STATEMENT_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_RETRY_PAUSE_MS, 2 ** attempt)));
+      await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
     }
   }
 }
