@@ -62,7 +62,6 @@ const FIELDS_BY_BACKEND: Record<(typeof BACKENDS)[number], readonly string[]> = 
   postgres: [...STORE_FIELDS, "dsn", "schema", "poolSize", "connectTimeoutMs", "statementTimeoutMs"],
 };
 
-
 /**
  * The range of each engine option that is a duration: each arms a timer or a driver timeout, which Node runs after
  * 1 ms when longer than `LIMITS.maxTimerMs`. The config layer accepts the same ranges.

@@ -57,7 +57,6 @@ const positiveText = (text: string): number | undefined => (/^[0-9]+$/.test(text
 const dsn = (value: unknown): string | undefined => (typeof value === "string" && PG_DSN_PATTERN.test(value) ? value : undefined);
 const pgSchema = (value: unknown): string | undefined => (typeof value === "string" && PG_SCHEMA_PATTERN.test(value) ? value : undefined);
 
-
 /** A duration setting, in the range `openStore` accepts for it (each arms a timer; see `DURATION_OPTIONS`). */
 function duration<K extends keyof typeof DURATION_OPTIONS>(field: K): Pick<FieldSpec<K>, "accepts" | "fromText" | "fromFile"> {
   const { min, max } = DURATION_OPTIONS[field];
