@@ -1,0 +1,101 @@
+import type { Awaitable } from "../engine.js";
+
+/**
+ * The contract of an ordered key space, the small thing an engine of the ordered-KV family provides. The family
+ * (`ordered-engine.ts`) builds every stowage primitive on it: KV with TTL and change history, log, slot, queue,
+ * stream, transactions and live feeds. Keys and values are bytes; keys compare bytewise (memcmp order, shorter
+ * first on a common prefix), which is the order stowage's key encoding is made for.
+ *
+ * Writes are optimistic: the family runs an operation (or a whole transaction) against a snapshot, records what it
+ * read, buffers what it writes, and hands both to {@link OrderedStore.commit}, which applies the writes only if every
+ * read still holds. That one shape fits an embedded B+tree (LMDB: checks under its write lock), an LSM tree with one
+ * writer (LevelDB), and the networked engines to come (etcd: a `Txn` comparing revisions; Redis: a Lua check-then-apply;
+ * Azure Table: ETags inside a batch).
+ */
+export interface OrderedStore {
+  /** The engine's name (`lmdb`, `leveldb`, …), used in errors and `info`. */
+  readonly name: string;
+  /** Where the data lives (a path, a URL without credentials). */
+  readonly location: string;
+  readonly limits: OrderedLimits;
+  /**
+   * True when no other process can commit to this key space while it is open (LevelDB's lock on its folder): the
+   * family, which serialises its own process's commits, may then skip the commit checks.
+   */
+  readonly singleWriter: boolean;
+  /**
+   * A consistent snapshot to read from. Engines whose reads are synchronous (LMDB) answer synchronously, so that the
+   * family's point reads cost no promise.
+   */
+  snapshot(): Awaitable<OrderedSnapshot>;
+  /**
+   * Atomically and durably (at the engine's durability) checks every read in `commit.checks` against the latest
+   * committed data and, only if all hold, applies `commit.writes` in order. Resolves true when applied, false when a
+   * check failed (nothing applied: the family retries). Throws only for a failure of the engine itself.
+   */
+  commit(commit: OrderedCommit): Promise<boolean>;
+  /**
+   * Learns of other processes' commits, for live feeds: calls `notify` (possibly spuriously) after another process
+   * committed, until the returned function is called. Absent on single-writer engines, whose own commits are all.
+   */
+  watchCommits?(notify: () => void): () => void;
+  /** The engine's own facts for `store.health()` (sizes, map usage); cheap, no data read. */
+  facts?(): Awaitable<Record<string, number | string | boolean>>;
+  /** The engine's own integrity check where it has one; problems found, one line each. */
+  check?(): Promise<string[]>;
+  /** Releases everything; called once, after the family finished its last commit. */
+  close(): Promise<void>;
+}
+
+/** The sizes an ordered store accepts; the family refuses larger ones before any I/O (LIMIT_EXCEEDED naming the limit). */
+export interface OrderedLimits {
+  /** Longest key in bytes (LMDB: 1,978). */
+  readonly maxKeyBytes: number;
+  /** Longest value in bytes. */
+  readonly maxValueBytes: number;
+  /** Most writes in one commit, or null for no limit (etcd: 128 operations per transaction). */
+  readonly maxWritesPerCommit: number | null;
+  /** Most bytes (keys and values) in one commit, or null for no limit (etcd: 1.5 MiB per request). */
+  readonly maxBytesPerCommit: number | null;
+}
+
+/** Reads of one consistent point in time. */
+export interface OrderedSnapshot {
+  get(key: Uint8Array): Awaitable<Uint8Array | undefined>;
+  /**
+   * Entries with `start ≤ key < end`, ascending (descending with `reverse`), at most `limit` (undefined: all). Keys
+   * and values may be views the caller must not keep past `release` (the family copies what it keeps).
+   */
+  range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
+  /** Lets the engine free the snapshot (an LMDB read transaction, a LevelDB snapshot). */
+  release(): void;
+}
+
+export interface OrderedRangeOptions {
+  limit?: number;
+  reverse?: boolean;
+}
+
+export type OrderedEntry = readonly [key: Uint8Array, value: Uint8Array];
+
+/** What a commit must find unchanged: a key's value (undefined: absent), or a whole range's entries. */
+export type OrderedCheck =
+  | { readonly kind: "get"; readonly key: Uint8Array; readonly value: Uint8Array | undefined }
+  | {
+      readonly kind: "range";
+      readonly start: Uint8Array;
+      readonly end: Uint8Array;
+      readonly options: OrderedRangeOptions;
+      readonly entries: readonly OrderedEntry[];
+    };
+
+/** A put (value) or a delete (undefined). */
+export interface OrderedWrite {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | undefined;
+}
+
+export interface OrderedCommit {
+  readonly checks: readonly OrderedCheck[];
+  readonly writes: readonly OrderedWrite[];
+}
