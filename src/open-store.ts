@@ -52,8 +52,8 @@ export interface PostgresStoreOptions extends StoreOptions {
  * await openStore({ backend: "redis", url: "redis://127.0.0.1:6379" });
  * ```
  *
- * Options built at run time (an engine chosen by name) can be passed as `OpenStoreOptions` with a cast; `openStore`
- * checks them against the engine's descriptor either way.
+ * An engine left out of it still opens: `openStore` takes its options as {@link UntypedStoreOptions}. Either way,
+ * `openStore` checks the options against the engine's descriptor.
  */
 export interface StowageEngines {
   memory: MemoryStoreOptions;
@@ -62,6 +62,15 @@ export interface StowageEngines {
 }
 
 export type OpenStoreOptions = StowageEngines[keyof StowageEngines];
+
+/**
+ * The options of a registered engine that is not in {@link StowageEngines}: any backend name but those listed there
+ * (whose options stay exact), and any options, which `openStore` checks at run time.
+ */
+export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
+  backend: Backend extends keyof StowageEngines ? never : Backend;
+  [option: string]: unknown;
+};
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
 export const BACKENDS = ["memory", "sqlite", "postgres"] as const;
@@ -80,7 +89,9 @@ export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
  * await store.close();
  * ```
  */
-export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+export function openStore(options?: OpenStoreOptions): Promise<Store>;
+export function openStore<Backend extends string>(options: UntypedStoreOptions<Backend>): Promise<Store>;
+export async function openStore(options: OpenStoreOptions | UntypedStoreOptions<string> = {}): Promise<Store> {
   if (typeof options !== "object" || options === null) {
     throw new StowageError("INVALID_ARGUMENT", "openStore options must be an object");
   }

@@ -109,7 +109,7 @@ describe("loadDriver", () => {
     });
     assert.ok(engineDescriptors().some((engine) => engine.name === "needs-driver"));
     const message = `the needs-driver engine needs the npm package "${NO_SUCH_PACKAGE}": npm install ${NO_SUCH_PACKAGE}`;
-    await assert.rejects(openStore({ backend: "needs-driver" } as never), (error) => assertNotSupported(error, message));
+    await assert.rejects(openStore({ backend: "needs-driver" }), (error) => assertNotSupported(error, message));
     assert.equal(opened, 0);
 
     let stderr = "";
