@@ -50,12 +50,18 @@ export interface EngineField {
  *
  * @example
  * ```ts
- * registerEngine({
+ * registerEngine<{ url: string }>({
  *   name: "redis",
  *   summary: "Redis: state shared by many processes",
- *   fields: [stringField({ option: "url", doc: "redis://host:port", accepts: "a redis:// URL", required: "a URL",
- *     check: (url) => { if (typeof url !== "string" || !url.startsWith("redis://")) throw new StowageError(...); } })],
- *   open: async (options) => RedisEngine.open(options as { url: string }),
+ *   fields: [
+ *     textField({
+ *       option: "url", doc: "redis://host:port", placeholder: "<url>", required: "a URL", accepts: "a redis:// URL",
+ *       check: (url) => {
+ *         if (typeof url !== "string" || !url.startsWith("redis://")) throw new StowageError("INVALID_ARGUMENT", "url must be a redis:// URL");
+ *       },
+ *     }),
+ *   ],
+ *   open: async ({ url }) => RedisEngine.open(url), // loads its client with loadDriver
  * });
  * ```
  */

@@ -5,9 +5,9 @@ import { durationField, textField, wholeNumberField } from "../engine-fields.js"
 import { CLIENT_TIMEOUT_MARGIN_MS, POSTGRES_DEFAULTS, PostgresEngine, type PostgresEngineOptions } from "./postgres-engine.js";
 
 /** What a PostgreSQL DSN must look like. */
-export const PG_DSN_PATTERN = /^postgres(ql)?:\/\//;
+const PG_DSN_PATTERN = /^postgres(ql)?:\/\//;
 /** A PostgreSQL schema name stowage accepts (unquoted-identifier rules, lower case). */
-export const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The PostgreSQL engine; its driver, pg, is loaded when it opens. */
 export const POSTGRES_ENGINE: EngineDescriptor<PostgresEngineOptions> = {
