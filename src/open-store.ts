@@ -1,15 +1,12 @@
 import { StowageError } from "./api/errors.js";
-import { LIMITS } from "./api/limits.js";
 import type { Store } from "./api/types.js";
-import { MemoryEngine } from "./engines/memory/memory-engine.js";
-import { CLIENT_TIMEOUT_MARGIN_MS, POSTGRES_DEFAULTS, PostgresEngine } from "./engines/postgres/postgres-engine.js";
-import { DURABILITIES, SqliteEngine, type Durability } from "./engines/sqlite/sqlite-engine.js";
+import type { EngineDescriptor } from "./engines/descriptor.js";
+import type { Durability } from "./engines/sqlite/sqlite-engine.js";
+import { engineDescriptors, findEngine, optionsOf } from "./engines/registry.js";
 import { checkStoreOptions, type StoreOptions } from "./store/store-options.js";
 import { createStore } from "./store/store.js";
-import { checkInteger } from "./store/validate.js";
 
-/** Where the SQLite engine keeps its file when no path is given. */
-export const DEFAULT_SQLITE_PATH = "./data/stowage.db";
+export { DEFAULT_SQLITE_PATH } from "./engines/sqlite/descriptor.js";
 
 /** Opens the in-memory engine: for tests and throwaway state. */
 export interface MemoryStoreOptions extends StoreOptions {
@@ -42,47 +39,48 @@ export interface PostgresStoreOptions extends StoreOptions {
   statementTimeoutMs?: number;
 }
 
-export type OpenStoreOptions = MemoryStoreOptions | SqliteStoreOptions | PostgresStoreOptions;
+/**
+ * The `openStore` options of each engine, by engine name. An engine added with `registerEngine` is typed by adding
+ * its options here (declaration merging), which keeps every engine's options exact:
+ *
+ * @example
+ * ```ts
+ * interface RedisStoreOptions extends StoreOptions { backend: "redis"; url: string }
+ * declare module "stowage" {
+ *   interface StowageEngines { redis: RedisStoreOptions }
+ * }
+ * await openStore({ backend: "redis", url: "redis://127.0.0.1:6379" });
+ * ```
+ *
+ * An engine left out of it still opens: `openStore` takes its options as {@link UntypedStoreOptions}. Either way,
+ * `openStore` checks the options against the engine's descriptor.
+ */
+export interface StowageEngines {
+  memory: MemoryStoreOptions;
+  sqlite: SqliteStoreOptions;
+  postgres: PostgresStoreOptions;
+}
 
-/** The backends `openStore` knows. */
+export type OpenStoreOptions = StowageEngines[keyof StowageEngines];
+
+/**
+ * The options of a registered engine that is not in {@link StowageEngines}: any backend name but those listed there
+ * (whose options stay exact), and any options, which `openStore` checks at run time.
+ */
+export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
+  backend: Backend extends keyof StowageEngines ? never : Backend;
+  [option: string]: unknown;
+};
+
+/** The built-in engines; `engineDescriptors()` lists every registered one. */
 export const BACKENDS = ["memory", "sqlite", "postgres"] as const;
-
-/** What a PostgreSQL DSN must look like; the config layer checks the same. */
-export const PG_DSN_PATTERN = /^postgres(ql)?:\/\//;
-/** A PostgreSQL schema name stowage accepts (unquoted-identifier rules, lower case). */
-export const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
 
-const STORE_FIELDS = ["backend", "clock", "sweepIntervalMs"];
-const FIELDS_BY_BACKEND: Record<(typeof BACKENDS)[number], readonly string[]> = {
-  memory: STORE_FIELDS,
-  sqlite: [...STORE_FIELDS, "path", "durability", "busyTimeoutMs"],
-  postgres: [...STORE_FIELDS, "dsn", "schema", "poolSize", "connectTimeoutMs", "statementTimeoutMs"],
-};
-
 /**
- * The range of each engine option that is a duration: each arms a timer or a driver timeout, which Node runs after
- * 1 ms when longer than `LIMITS.maxTimerMs`. The config layer accepts the same ranges.
- */
-export const DURATION_OPTIONS = Object.freeze({
-  busyTimeoutMs: { min: 0, max: LIMITS.maxTimerMs },
-  connectTimeoutMs: { min: 1, max: LIMITS.maxTimerMs },
-  statementTimeoutMs: { min: 1, max: LIMITS.maxTimerMs - CLIENT_TIMEOUT_MARGIN_MS },
-});
-
-/** An optional whole-number option in [min, max]; INVALID_ARGUMENT naming it and its bounds. */
-function checkWhole(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (value !== undefined) checkInteger(undefined, field, value, min, max);
-}
-
-function checkDuration(field: keyof typeof DURATION_OPTIONS, value: unknown): void {
-  checkWhole(field, value, DURATION_OPTIONS[field].min, DURATION_OPTIONS[field].max);
-}
-
-/**
- * Opens a store on the chosen engine.
+ * Opens a store on the chosen engine: a built-in one or one added with `registerEngine`. Every option is checked
+ * against the engine's descriptor before the engine opens.
  *
  * @example
  * ```ts
@@ -91,60 +89,42 @@ function checkDuration(field: keyof typeof DURATION_OPTIONS, value: unknown): vo
  * await store.close();
  * ```
  */
-export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+export function openStore(options?: OpenStoreOptions): Promise<Store>;
+export function openStore<Backend extends string>(options: UntypedStoreOptions<Backend>): Promise<Store>;
+export async function openStore(options: OpenStoreOptions | UntypedStoreOptions<string> = {}): Promise<Store> {
   if (typeof options !== "object" || options === null) {
     throw new StowageError("INVALID_ARGUMENT", "openStore options must be an object");
   }
   // Only an absent backend means the default: an explicit null is a mistake to report, not a request for SQLite.
   const backend = options.backend === undefined ? DEFAULT_BACKEND : options.backend;
-  if (!(BACKENDS as readonly unknown[]).includes(backend)) {
-    throw new StowageError("INVALID_ARGUMENT", `backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
+  const descriptor = findEngine(backend);
+  if (descriptor === undefined) {
+    const names = engineDescriptors().map((engine) => engine.name);
+    throw new StowageError("INVALID_ARGUMENT", `backend must be one of ${names.join(", ")}, got ${JSON.stringify(backend)}`);
   }
+  const known = optionsOf(descriptor);
   for (const field of Object.keys(options)) {
-    if (!FIELDS_BY_BACKEND[backend].includes(field)) {
-      throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of the ${backend} backend; it takes ${FIELDS_BY_BACKEND[backend].join(", ")}`);
+    if (!known.includes(field)) {
+      throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of the ${backend} backend; it takes ${known.join(", ")}`);
     }
   }
   // Checked before any engine opens, so that a bad option never creates a file or a connection.
   const storeOptions: StoreOptions = checkStoreOptions(options);
-  switch (backend) {
-    case "memory":
-      return createStore(new MemoryEngine(), storeOptions);
-    case "sqlite": {
-      const sqlite = options as SqliteStoreOptions;
-      if (sqlite.path !== undefined && (typeof sqlite.path !== "string" || sqlite.path.length === 0)) {
-        throw new StowageError("INVALID_ARGUMENT", "path must be a non-empty string");
-      }
-      if (sqlite.durability !== undefined && !DURABILITIES.includes(sqlite.durability)) {
-        throw new StowageError("INVALID_ARGUMENT", `durability must be one of ${DURABILITIES.join(", ")}, got ${JSON.stringify(sqlite.durability)}`);
-      }
-      checkDuration("busyTimeoutMs", sqlite.busyTimeoutMs);
-      const engine = await SqliteEngine.open({
-        path: sqlite.path ?? DEFAULT_SQLITE_PATH,
-        durability: sqlite.durability,
-        busyTimeoutMs: sqlite.busyTimeoutMs,
-      });
-      return createStore(engine, storeOptions);
+  const engine = await descriptor.open(checkEngineOptions(descriptor, options as Readonly<Record<string, unknown>>));
+  return createStore(engine, storeOptions);
+}
+
+/** The engine's options, each checked by its field, with the field's default where none is given. */
+function checkEngineOptions(descriptor: EngineDescriptor<object>, options: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const checked: Record<string, unknown> = {};
+  for (const field of descriptor.fields) {
+    const value = options[field.option];
+    if (value === undefined && field.required === undefined) {
+      if (field.default !== undefined) checked[field.option] = field.default;
+      continue;
     }
-    case "postgres": {
-      const postgres = options as PostgresStoreOptions;
-      if (typeof postgres.dsn !== "string" || !PG_DSN_PATTERN.test(postgres.dsn)) {
-        throw new StowageError("INVALID_ARGUMENT", "dsn must be a postgres:// (or postgresql://) connection string");
-      }
-      if (postgres.schema !== undefined && (typeof postgres.schema !== "string" || !PG_SCHEMA_PATTERN.test(postgres.schema))) {
-        throw new StowageError("INVALID_ARGUMENT", `schema must be 1 to 63 characters of a-z 0-9 _, not starting with a digit, got ${JSON.stringify(postgres.schema)}`);
-      }
-      checkWhole("poolSize", postgres.poolSize, 1);
-      checkDuration("connectTimeoutMs", postgres.connectTimeoutMs);
-      checkDuration("statementTimeoutMs", postgres.statementTimeoutMs);
-      const engine = await PostgresEngine.open({
-        dsn: postgres.dsn,
-        schema: postgres.schema ?? POSTGRES_DEFAULTS.schema,
-        poolSize: postgres.poolSize,
-        connectTimeoutMs: postgres.connectTimeoutMs,
-        statementTimeoutMs: postgres.statementTimeoutMs,
-      });
-      return createStore(engine, storeOptions);
-    }
+    field.check(value);
+    checked[field.option] = value;
   }
+  return checked;
 }

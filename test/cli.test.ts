@@ -313,5 +313,19 @@ describe("stowage CLI", { concurrency: true }, () => {
     }
     assert.match(help.stdout, /Exit status:/);
     assert.match(help.stdout, /NOT_FOUND/);
+    assert.match(help.stdout, /NOT_SUPPORTED \(such as an engine whose driver package is not installed\)/);
+  });
+
+  test("help lists every engine with its options, their defaults, and which are required", async () => {
+    const help = ok(await stowageInProcess(freshDir(), ["--help"]));
+    assert.match(help, /--storage-backend <name> +The engine: memory, sqlite \(default\), postgres\n/);
+    for (const engine of ["memory", "sqlite \\(default\\)", "postgres"]) assert.match(help, new RegExp(`^  ${engine}: \\S`, "m"));
+    const flags = [...help.matchAll(/^ {4}--(storage-[a-z-]+) /gm)].map((match) => match[1]);
+    assert.deepEqual(flags, ["storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms"]);
+    assert.match(help, /--storage-path <file> +SQLite database file; it and its folders are created if absent\n +\(default \.\/data\/stowage\.db\)/);
+    assert.match(help, /--storage-dsn <url> +postgres:\/\/user:password@host:port\/database \(required\)/);
+    assert.match(help, /--storage-pool-size <n> +Most connections \(default 10\)/);
+    const options = help.slice(help.indexOf("\nOptions:"), help.indexOf("\nConfiguration"));
+    for (const line of options.split("\n")) assert.ok(line.length <= 100, `option lines wrap at 100: ${JSON.stringify(line)}`);
   });
 });

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { StowageError } from "../src/api/errors.js";
 import {
   CONFIG_FLAG_OPTIONS,
+  configFlagOptions,
   type ConfigFile,
   loadConfig,
   parseConfigText,
@@ -14,7 +15,9 @@ import {
   STORAGE_FIELD_NAMES,
   STORAGE_FIELDS,
   type StorageField,
+  storageSettings,
 } from "../src/config/index.js";
+import { engineDescriptors } from "../src/engines/registry.js";
 import { DEFAULT_SQLITE_PATH, openStore } from "../src/open-store.js";
 
 const CWD = resolve("/srv/app");
@@ -107,6 +110,34 @@ describe("resolveConfig: defaults and precedence", () => {
       options: CONFIG_FLAG_OPTIONS,
     });
     assert.deepEqual(resolveConfig({ cwd: CWD, argvFlags: values }), { backend: "sqlite", path: resolve(CWD, "x.db"), busyTimeoutMs: 12 });
+  });
+});
+
+describe("the settings come from the engine descriptors", () => {
+  test("each engine option has its config-file field, variable and flag, and nothing else is read", () => {
+    const fields = engineDescriptors().flatMap((engine) => engine.fields);
+    assert.deepEqual(STORAGE_FIELD_NAMES, ["backend", ...fields.map((field) => field.file)]);
+    for (const field of fields) {
+      assert.deepEqual({ env: STORAGE_FIELDS[field.file as StorageField].env, flag: STORAGE_FIELDS[field.file as StorageField].flag }, { env: field.env, flag: field.flag });
+    }
+    assert.deepEqual(storageSettings().map((setting) => setting.file), STORAGE_FIELD_NAMES);
+    assert.deepEqual(configFlagOptions(), CONFIG_FLAG_OPTIONS);
+    assert.deepEqual(Object.keys(CONFIG_FLAG_OPTIONS), ["config", ...STORAGE_FIELD_NAMES.map((field) => STORAGE_FIELDS[field].flag)]);
+  });
+
+  test("a missing required setting names every place it can be set", () => {
+    assertInvalid(
+      () => resolveConfig({ cwd: CWD, argvFlags: { "storage-backend": "postgres" } }),
+      "the postgres backend needs a DSN: set --storage-dsn, STOWAGE_STORAGE_DSN or storage.dsn in the config file",
+    );
+  });
+
+  test("only a path's default is filled in (resolved against cwd); other defaults are left to openStore", () => {
+    assert.deepEqual(resolveConfig({ cwd: CWD, argvFlags: { "storage-backend": "postgres", "storage-dsn": "postgres://u@h/db" } }), {
+      backend: "postgres",
+      dsn: "postgres://u@h/db",
+    });
+    assert.deepEqual(resolveConfig({ cwd: "/elsewhere" }), { backend: "sqlite", path: resolve("/elsewhere", DEFAULT_SQLITE_PATH) });
   });
 });
 

@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
-import { CONFIG_FLAG_OPTIONS } from "../config/flag-options.js";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { configFlagOptions } from "../config/flag-options.js";
 import { UsageError } from "./errors.js";
 
 /** Options some commands take, as `parseArgs` options. Which command takes which is in the command table. */
@@ -21,11 +21,13 @@ export const COMMAND_OPTIONS = {
 /** The name of a command-specific option. */
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 
-/** Options every command takes: help and the configuration flags (`--config`, `--storage-*`). */
-export const GLOBAL_OPTIONS = {
-  help: { type: "boolean", short: "h" },
-  ...CONFIG_FLAG_OPTIONS,
-} as const;
+/**
+ * Options every command takes: help and the configuration flags (`--config`, `--storage-*`) of every engine
+ * registered when the command line is parsed.
+ */
+export function globalOptions(): NonNullable<ParseArgsConfig["options"]> {
+  return { help: { type: "boolean", short: "h" }, ...configFlagOptions() };
+}
 
 /** Option values as parsed: strings for options with a value, `true` for switches. */
 export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
@@ -34,6 +36,8 @@ export type OptionValues = Readonly<Record<string, string | boolean | undefined>
 export interface CommandLine {
   positionals: string[];
   values: OptionValues;
+  /** The names of the options every command takes (see {@link globalOptions}). */
+  globalNames: ReadonlySet<string>;
 }
 
 /**
@@ -42,14 +46,15 @@ export interface CommandLine {
  * takes each option is checked once the command is known.
  */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const global = globalOptions();
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
-      options: { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS },
+      options: { ...global, ...COMMAND_OPTIONS },
       allowPositionals: true,
       strict: true,
     });
-    return { positionals, values: values as OptionValues };
+    return { positionals, values: values as OptionValues, globalNames: new Set(Object.keys(global)) };
   } catch (error) {
     // parseArgs reports unknown options and missing option values as ERR_PARSE_ARGS_* TypeErrors: the user's mistake.
     if (String((error as NodeJS.ErrnoException)?.code ?? "").startsWith("ERR_PARSE_ARGS")) {

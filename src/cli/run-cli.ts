@@ -2,7 +2,7 @@ import { isStowageError, StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import { loadConfig } from "../config/load-config.js";
 import { openStore } from "../open-store.js";
-import { COMMAND_OPTIONS, type CommandOption, GLOBAL_OPTIONS, parseCommandLine } from "./args.js";
+import { COMMAND_OPTIONS, type CommandOption, parseCommandLine } from "./args.js";
 import { type Command, commandName } from "./command.js";
 import { findCommand } from "./command-table.js";
 import { EXIT, NegativeAnswer, UsageError } from "./errors.js";
@@ -27,7 +27,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     command = found.command;
     const args = found.args;
     for (const name of Object.keys(line.values)) {
-      if (name in GLOBAL_OPTIONS) continue;
+      if (line.globalNames.has(name)) continue;
       if (!(name in COMMAND_OPTIONS) || !command.options.includes(name as CommandOption)) {
         throw new UsageError(`${commandName(command)} does not take --${name}`);
       }

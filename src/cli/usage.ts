@@ -1,8 +1,7 @@
 import { CONFIG_FILE_ENV } from "../config/config-file.js";
-import { STORAGE_FIELDS } from "../config/fields.js";
-import { POSTGRES_DEFAULTS } from "../engines/postgres/postgres-engine.js";
-import { DEFAULT_BUSY_TIMEOUT_MS } from "../engines/sqlite/sqlite-engine.js";
-import { DEFAULT_SQLITE_PATH } from "../open-store.js";
+import type { EngineDescriptor, EngineField } from "../engines/descriptor.js";
+import { engineDescriptors } from "../engines/registry.js";
+import { DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "../open-store.js";
 import { type Command, commandName } from "./command.js";
 import { COMMANDS } from "./command-table.js";
 import { BASE64_MARKER } from "./values.js";
@@ -10,14 +9,17 @@ import { BASE64_MARKER } from "./values.js";
 /** Usage lines wrap at this width. */
 const WIDTH = 100;
 const INDENT = "      ";
+/** Where an option's description starts in the options list. */
+const OPTION_COLUMN = 36;
 
-/** The full usage text: every command, option, configuration source and exit status. */
+/** The full usage text: every command, option, engine, configuration source and exit status. */
 export function usageText(): string {
   const commands = COMMANDS.flatMap((command) => [
     `  stowage ${[commandName(command), command.synopsis].filter(Boolean).join(" ")}`,
     ...wrap(command.summary, WIDTH - INDENT.length).map((line) => INDENT + line),
   ]);
-  const env = (field: keyof typeof STORAGE_FIELDS) => STORAGE_FIELDS[field].env;
+  const engines = engineDescriptors();
+  const names = engines.map((engine) => (engine.name === DEFAULT_BACKEND ? `${engine.name} (default)` : engine.name));
   return `Usage: stowage <command> [arguments] [options]
 
 Reads and writes a stowage store (KV, log, slot, queue) from the shell.
@@ -37,36 +39,32 @@ Values:
   stowage kv put ns key -- -1
 
 Options:
-  --json                            Print the result as one line of JSON; values carry
-                                    "encoding": "utf8" or "base64" (every command but demo)
-  --config <file>                   YAML or JSON config file (else $${CONFIG_FILE_ENV}; no default file)
-  --storage-backend <name>          sqlite (default), postgres, or memory (gone when the command exits)
-  --storage-path <file>             SQLite database file (default ${DEFAULT_SQLITE_PATH}; created if absent)
-  --storage-durability <mode>       full (default: fsync every commit) or process
-  --storage-busy-timeout-ms <n>     How long a write waits for another process's lock (default ${DEFAULT_BUSY_TIMEOUT_MS})
-  --storage-dsn <url>               PostgreSQL: postgres://user:password@host:port/database (required)
-  --storage-schema <name>           PostgreSQL: schema of the store's tables (default ${POSTGRES_DEFAULTS.schema})
-  --storage-pool-size <n>           PostgreSQL: most connections (default ${POSTGRES_DEFAULTS.poolSize})
-  --storage-connect-timeout-ms <n>  PostgreSQL: how long to wait for a connection (default ${POSTGRES_DEFAULTS.connectTimeoutMs})
-  --storage-statement-timeout-ms <n>  PostgreSQL: the longest a statement may run (default ${POSTGRES_DEFAULTS.statementTimeoutMs})
-  -h, --help                        Print this text
+${option("--json", 'Print the result as one line of JSON; values carry "encoding": "utf8" or "base64" (every command but demo)')}
+${option("--config <file>", `YAML or JSON config file (else $${CONFIG_FILE_ENV}; no default file)`)}
+${option("--storage-backend <name>", `The engine: ${names.join(", ")}`)}
+${option("-h, --help", "Print this text")}
+
+Engines and their options:
+${engines.map(engineUsage).join("\n")}
 
 Configuration, highest precedence first, field by field:
   1. flags (--storage-*, above)
-  2. environment: ${env("backend")}, ${env("path")},
-     ${env("durability")}, ${env("busyTimeoutMs")}, ${env("dsn")}, … (empty counts as unset)
-  3. config file from --config or $${CONFIG_FILE_ENV}, YAML (or JSON for *.json); unknown fields are errors:
+  2. environment: each flag as STOWAGE_STORAGE_* (--storage-busy-timeout-ms is
+     STOWAGE_STORAGE_BUSY_TIMEOUT_MS); empty counts as unset
+  3. config file from --config or $${CONFIG_FILE_ENV}, YAML (or JSON for *.json); unknown fields are errors;
+     each option by its name (--storage-busy-timeout-ms is busyTimeoutMs):
        storage:
-         backend: sqlite            # or memory
+         backend: sqlite            # or ${engines.map((engine) => engine.name).filter((name) => name !== "sqlite").join(", or ")}
          path: ./data/stowage.db    # relative to the config file's folder
          durability: full           # or process
-         busyTimeoutMs: ${DEFAULT_BUSY_TIMEOUT_MS}
-  4. defaults: backend sqlite, path ${DEFAULT_SQLITE_PATH} (relative to the working folder)
+  4. defaults: backend ${DEFAULT_BACKEND}, path ${DEFAULT_SQLITE_PATH} (relative to the working folder), and each
+     option's default above
 
 Exit status:
   0  success
   1  stowage error, including bad configuration: "error CODE: message" on stderr, where CODE is
-     INVALID_ARGUMENT, LIMIT_EXCEEDED, CONFLICT, CLOSED, BACKEND_UNAVAILABLE, CORRUPT, INCOMPATIBLE or INTERNAL
+     INVALID_ARGUMENT, LIMIT_EXCEEDED, CONFLICT, CLOSED, BACKEND_UNAVAILABLE, CORRUPT, INCOMPATIBLE,
+     NOT_SUPPORTED (such as an engine whose driver package is not installed) or INTERNAL
   2  usage error: "error USAGE: message" and this text on stderr
   3  a negative answer, not a failure: kv get / slot get of an absent key ("error NOT_FOUND: ...") or a
      lost slot cas ("error CONFLICT: ..."); with --json, stdout still has the result (null, or swapped: false)
@@ -79,6 +77,26 @@ Examples:
   stowage queue push jobs reindex --file ./job.json --max-len 1000 --overflow drop-oldest
   stowage --storage-path /var/lib/app/state.db info
 `;
+}
+
+/** An engine's summary and its options, one per line: the flag, what it is, and its default (or that it is required). */
+function engineUsage(engine: EngineDescriptor<object>): string {
+  const fields = engine.fields.map((field) => option(`  --${field.flag} ${field.placeholder}`, `${field.doc} ${defaultNote(field)}`));
+  const name = engine.name === DEFAULT_BACKEND ? `${engine.name} (default)` : engine.name;
+  return [`  ${name}: ${engine.summary}`, ...fields].join("\n");
+}
+
+function defaultNote(field: EngineField): string {
+  if (field.required !== undefined) return "(required)";
+  return field.default === undefined ? "" : `(default ${field.default})`;
+}
+
+/** One option of the list: its name, and its description from {@link OPTION_COLUMN} on, wrapped. */
+function option(name: string, description: string): string {
+  const lines = wrap(description.trim(), WIDTH - OPTION_COLUMN);
+  // A name too long for the column puts its description on the next line.
+  const head = `  ${name}`.length < OPTION_COLUMN ? `  ${name}`.padEnd(OPTION_COLUMN) + (lines.shift() ?? "") : `  ${name}`;
+  return [head, ...lines.map((line) => " ".repeat(OPTION_COLUMN) + line)].join("\n");
 }
 
 /**

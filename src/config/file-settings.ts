@@ -1,36 +1,39 @@
 import { dirname, resolve } from "node:path";
 import { StowageError } from "../api/errors.js";
 import type { ConfigFile } from "./config-file.js";
-import { STORAGE_FIELD_NAMES, STORAGE_FIELDS, invalidSetting, type PartialSettings } from "./fields.js";
+import { invalidSetting, storageSettings } from "./fields.js";
 import { describeValue } from "./sources.js";
 
 /** The top-level sections a config file may have. */
 const SECTIONS = ["storage"] as const;
 
 /**
- * The settings of a parsed config file (`storage: { backend, path, durability, busyTimeoutMs }`). Unknown sections
- * and fields are errors: a misspelt `durabilty` would otherwise be ignored and the default silently used. A relative
- * `storage.path` is resolved against the file's folder, so the file means the same wherever the command runs from.
+ * The settings of a parsed config file (`storage: { backend, path, durability, busyTimeoutMs }`), by file field name.
+ * Unknown sections and fields are errors: a misspelt `durabilty` would otherwise be ignored and the default silently
+ * used. A relative path (a `path` field) is resolved against the file's folder, so the file means the same wherever
+ * the command runs from.
  */
-export function settingsFromFile(file: ConfigFile): PartialSettings {
+export function settingsFromFile(file: ConfigFile): Record<string, unknown> {
   const where = `in ${file.path}`;
   // An empty file (or one with everything commented out) parses to null: it configures nothing.
   if (file.contents === null || file.contents === undefined) return {};
   const top = asMapping(file.contents, `config file ${file.path}`, `a mapping with a "storage" section`);
   rejectUnknown(top, SECTIONS, (name) => `unknown section ${JSON.stringify(name)} ${where}`);
   if (top.storage === null || top.storage === undefined) return {};
-  const storage = asMapping(top.storage, `storage ${where}`, `a mapping of ${STORAGE_FIELD_NAMES.join(", ")}`);
-  rejectUnknown(storage, STORAGE_FIELD_NAMES, (name) => `unknown field storage.${name} ${where}`);
+  const settings = storageSettings();
+  const names = settings.map((setting) => setting.file);
+  const storage = asMapping(top.storage, `storage ${where}`, `a mapping of ${names.join(", ")}`);
+  rejectUnknown(storage, names, (name) => `unknown field storage.${name} ${where}`);
 
-  const settings: Record<string, unknown> = {};
-  for (const field of STORAGE_FIELD_NAMES) {
-    const value = storage[field];
+  const values: Record<string, unknown> = {};
+  for (const setting of settings) {
+    const value = storage[setting.file];
     if (value === undefined) continue;
-    const parsed = STORAGE_FIELDS[field].fromFile(value);
-    if (parsed === undefined) throw invalidSetting(field, { kind: "file", field: `storage.${field}`, file: file.path }, value);
-    settings[field] = field === "path" ? resolve(dirname(file.absolutePath), parsed as string) : parsed;
+    const parsed = setting.fromFile(value);
+    if (parsed === undefined) throw invalidSetting(setting, { kind: "file", field: `storage.${setting.file}`, file: file.path }, value);
+    values[setting.file] = setting.type === "path" ? resolve(dirname(file.absolutePath), parsed as string) : parsed;
   }
-  return settings as PartialSettings;
+  return values;
 }
 
 function asMapping(value: unknown, what: string, expected: string): Record<string, unknown> {

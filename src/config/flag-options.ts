@@ -1,12 +1,20 @@
 import type { ParseArgsConfig } from "node:util";
 import { CONFIG_FILE_FLAG } from "./config-file.js";
-import { STORAGE_FIELD_NAMES, STORAGE_FIELDS } from "./fields.js";
+import { STORAGE_FIELD_NAMES, STORAGE_FIELDS, storageSettings } from "./fields.js";
+
+type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+function flagOptions(flags: readonly string[]): FlagOptions {
+  return Object.fromEntries([CONFIG_FILE_FLAG, ...flags].map((flag) => [flag, { type: "string" }] as const));
+}
 
 /**
- * The configuration flags as `node:util` `parseArgs` options (`--config` and `--storage-*`), built from the settings
- * table so that a CLI accepts exactly the flags the configuration reads.
+ * The configuration flags as `node:util` `parseArgs` options (`--config` and `--storage-*`) of every engine
+ * registered now, so that a CLI accepts exactly the flags the configuration reads.
  */
-export const CONFIG_FLAG_OPTIONS: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries([
-  [CONFIG_FILE_FLAG, { type: "string" }],
-  ...STORAGE_FIELD_NAMES.map((field) => [STORAGE_FIELDS[field].flag, { type: "string" }] as const),
-]);
+export function configFlagOptions(): FlagOptions {
+  return flagOptions(storageSettings().map((setting) => setting.flag));
+}
+
+/** {@link configFlagOptions} of the built-in engines. */
+export const CONFIG_FLAG_OPTIONS: FlagOptions = flagOptions(STORAGE_FIELD_NAMES.map((field) => STORAGE_FIELDS[field].flag));

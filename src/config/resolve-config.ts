@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { StowageError } from "../api/errors.js";
-import type { OpenStoreOptions, PostgresStoreOptions } from "../open-store.js";
+import type { EngineField } from "../engines/descriptor.js";
+import { findEngine } from "../engines/registry.js";
+import { DEFAULT_BACKEND, type OpenStoreOptions } from "../open-store.js";
 import type { ConfigFile } from "./config-file.js";
-import { CONFIG_DEFAULTS } from "./defaults.js";
-import type { StorageSettings } from "./fields.js";
 import { settingsFromFile } from "./file-settings.js";
 import type { ConfigEnv, ConfigFlags } from "./inputs.js";
 import { settingsFromEnv, settingsFromFlags } from "./text-settings.js";
@@ -22,13 +22,13 @@ export interface ResolveConfigInput {
 
 /**
  * Combines the configuration layers into `openStore` options: flags over environment over file over defaults, field
- * by field. Pure: it reads no file and no global state, so every precedence rule is testable with plain objects.
- * Every value is checked; a bad one is INVALID_ARGUMENT naming its source and what it accepts. The returned path is
- * absolute.
+ * by field. Pure: it reads no file and no global state but the registered engines, so every precedence rule is
+ * testable with plain objects. Every value is checked; a bad one is INVALID_ARGUMENT naming its source and what it
+ * accepts. Paths are absolute.
  *
  * Each backend takes only its own settings: those of other backends from lower layers are dropped rather than refused,
  * so that `STOWAGE_STORAGE_BACKEND=memory` can override a file that configures a SQLite path.
- * The postgres backend needs a DSN from some layer.
+ * A backend's required settings (the postgres DSN) must come from some layer.
  *
  * @example
  * ```ts
@@ -43,29 +43,30 @@ export function resolveConfig(input: ResolveConfigInput): OpenStoreOptions {
   const fromFile = input.file === undefined ? {} : settingsFromFile(input.file);
   const fromEnv = settingsFromEnv(input.env ?? {}, cwd);
   const fromFlags = settingsFromFlags(input.argvFlags ?? {}, cwd);
-  const defaults = { ...CONFIG_DEFAULTS, path: resolve(cwd, CONFIG_DEFAULTS.path) };
-  const settings: Partial<StorageSettings> & typeof defaults = { ...defaults, ...fromFile, ...fromEnv, ...fromFlags };
+  const settings: Record<string, unknown> = { backend: DEFAULT_BACKEND, ...fromFile, ...fromEnv, ...fromFlags };
 
-  if (settings.backend === "memory") return { backend: "memory" };
-  if (settings.backend === "postgres") return postgresOptions(settings);
-  const options: OpenStoreOptions = { backend: "sqlite", path: settings.path };
-  // Unset values stay absent so that openStore's defaults apply.
-  if (settings.durability !== undefined) options.durability = settings.durability;
-  if (settings.busyTimeoutMs !== undefined) options.busyTimeoutMs = settings.busyTimeoutMs;
-  return options;
+  // The backend setting accepts registered names only.
+  const engine = findEngine(settings.backend)!;
+  const options: Record<string, unknown> = { backend: engine.name };
+  for (const field of engine.fields) {
+    const value = settings[field.file] ?? pathDefault(field, cwd);
+    if (value !== undefined) options[field.option] = value;
+    else if (field.required !== undefined) throw missing(engine.name, field);
+  }
+  return options as OpenStoreOptions;
 }
 
-function postgresOptions(settings: Partial<StorageSettings>): PostgresStoreOptions {
-  if (settings.dsn === undefined) {
-    throw new StowageError(
-      "INVALID_ARGUMENT",
-      "the postgres backend needs a DSN: set --storage-dsn, STOWAGE_STORAGE_DSN or storage.dsn in the config file",
-    );
-  }
-  const options: PostgresStoreOptions = { backend: "postgres", dsn: settings.dsn };
-  if (settings.schema !== undefined) options.schema = settings.schema;
-  if (settings.poolSize !== undefined) options.poolSize = settings.poolSize;
-  if (settings.connectTimeoutMs !== undefined) options.connectTimeoutMs = settings.connectTimeoutMs;
-  if (settings.statementTimeoutMs !== undefined) options.statementTimeoutMs = settings.statementTimeoutMs;
-  return options;
+/**
+ * A path's default, resolved against `cwd` (openStore would resolve it against the process's working folder). Other
+ * defaults stay unset, so that `openStore`'s (the engine descriptor's) apply and are never restated.
+ */
+function pathDefault(field: EngineField, cwd: string): string | undefined {
+  return field.type === "path" && field.default !== undefined ? resolve(cwd, String(field.default)) : undefined;
+}
+
+function missing(backend: string, field: EngineField): StowageError {
+  return new StowageError(
+    "INVALID_ARGUMENT",
+    `the ${backend} backend needs ${field.required}: set --${field.flag}, ${field.env} or storage.${field.file} in the config file`,
+  );
 }

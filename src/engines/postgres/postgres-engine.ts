@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
@@ -20,6 +20,7 @@ import {
   type PushItem,
 } from "./postgres-programs.js";
 import { KnownHistories } from "./known-histories.js";
+import { loadDriver } from "../load-driver.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
 
@@ -66,10 +67,12 @@ const LISTEN_TICK_MS = 250;
 const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
 
 /** int8 (counts, sequences, ids, times) as JavaScript numbers: every value stowage stores is below 2^53. */
-const types = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
-};
+function int8AsNumber(driver: typeof pg): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: string) =>
+      oid === 20 ? (value: string) => Number(value) : driver.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+  };
+}
 
 /** The DSN without its password, for messages and `info`. */
 function redact(dsn: string): string {
@@ -111,7 +114,12 @@ export class PostgresEngine implements Engine {
    */
   readonly changes = new ChangeSignal({ start: (notify) => this.listen(notify), stop: () => this.unlisten() });
 
-  private constructor(options: PostgresEngineOptions, readonly schema: string) {
+  private constructor(
+    options: PostgresEngineOptions,
+    readonly schema: string,
+    /** node-postgres, loaded when the engine opens (see {@link PostgresEngine.open}). */
+    private readonly driver: typeof pg,
+  ) {
     this.location = `${redact(options.dsn)} (schema ${schema})`;
     this.listenConfig = {
       connectionString: options.dsn,
@@ -124,7 +132,7 @@ export class PostgresEngine implements Engine {
     };
     this.mapError = (error) => mapPostgresError(error, this.location);
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
-    this.pool = new pg.Pool({
+    this.pool = new driver.Pool({
       connectionString: options.dsn,
       max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
@@ -134,7 +142,7 @@ export class PostgresEngine implements Engine {
       // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
       options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=serializable`,
       application_name: "stowage",
-      types,
+      types: int8AsNumber(driver),
     });
     // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
     this.pool.on("error", () => undefined);
@@ -185,7 +193,8 @@ export class PostgresEngine implements Engine {
 
   /** Connects and migrates; the engine is ready when this resolves. */
   static async open(options: PostgresEngineOptions): Promise<PostgresEngine> {
-    const engine = new PostgresEngine(options, options.schema ?? POSTGRES_DEFAULTS.schema);
+    const { default: driver } = await loadDriver<typeof import("pg")>("pg", "postgres");
+    const engine = new PostgresEngine(options, options.schema ?? POSTGRES_DEFAULTS.schema, driver);
     try {
       await engine.withClient((client) => migrate(client, engine.schema, engine.location));
     } catch (error) {
@@ -257,7 +266,7 @@ export class PostgresEngine implements Engine {
     };
     const connect = async () => {
       if (state.stopped) return;
-      const client = new pg.Client(this.listenConfig);
+      const client = new this.driver.Client(this.listenConfig);
       state.client = client;
       client.on("notification", (message) => {
         if (message.payload?.startsWith(`${this.schema}:`) === true) notify();

@@ -1,10 +1,11 @@
 import { mkdirSync, statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
 import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
 import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
+import { loadDriver } from "../load-driver.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
@@ -78,6 +79,8 @@ export class SqliteEngine implements Engine {
    * asynchronously, and takes the write lock only when the schema must be created or migrated.
    */
   static async open(options: SqliteEngineOptions): Promise<SqliteEngine> {
+    // Loaded before anything is created: without the driver, no folder is left behind.
+    const { default: Driver } = await loadDriver<{ default: typeof Database }>("better-sqlite3", "sqlite");
     const location = resolve(options.path);
     const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     try {
@@ -89,10 +92,10 @@ export class SqliteEngine implements Engine {
     let reader: Database.Database | undefined;
     try {
       // timeout 0: better-sqlite3's busy handler would sleep synchronously, freezing the event loop.
-      writer = new Database(location, { timeout: 0 });
+      writer = new Driver(location, { timeout: 0 });
       await prepareSchema(writer, location, timeout);
       writer.pragma(`synchronous = ${(options.durability ?? "full") === "full" ? "FULL" : "NORMAL"}`);
-      reader = new Database(location, { timeout: 0 });
+      reader = new Driver(location, { timeout: 0 });
       return new SqliteEngine(location, writer, reader, timeout);
     } catch (error) {
       writer?.close();
