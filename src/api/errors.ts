@@ -9,6 +9,7 @@
  * - `CORRUPT`: stored data or the file cannot be read as stowage data.
  * - `INCOMPATIBLE`: the file or database belongs to another program or to a newer stowage schema.
  * - `RATE_LIMITED`: a rate-limit wrapper refused the call; `retryAfterMs` says when it would be allowed.
+ * - `NOT_SUPPORTED`: the engine cannot serve this call or capability (or its driver package is not installed); the message names the engine and what is missing.
  * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
  */
 export type ErrorCode =
@@ -20,6 +21,7 @@ export type ErrorCode =
   | "CORRUPT"
   | "INCOMPATIBLE"
   | "RATE_LIMITED"
+  | "NOT_SUPPORTED"
   | "INTERNAL";
 
 /** Where an error happened, so the message and the fields can name it. */
