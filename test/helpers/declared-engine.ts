@@ -12,6 +12,8 @@ export class DeclaredEngine implements Engine {
   readonly changes = this.inner.changes;
   /** Engine calls (reads, writes, transactions) that reached the memory engine. */
   calls = 0;
+  /** The operations those calls ran, by name, in order. */
+  readonly ops: string[] = [];
 
   constructor(
     readonly name: string,
@@ -20,17 +22,30 @@ export class DeclaredEngine implements Engine {
 
   read<T>(work: EngineWork<T>): Awaitable<T> {
     this.calls++;
-    return this.inner.read(work);
+    return this.inner.read((ops) => work(this.recorded(ops)));
   }
 
   write<T>(work: EngineWork<T>): Promise<T> {
     this.calls++;
-    return this.inner.write(work);
+    return this.inner.write((ops) => work(this.recorded(ops)));
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     this.calls++;
-    return this.inner.transaction(body);
+    return this.inner.transaction((ops) => body(this.recorded(ops)));
+  }
+
+  /** `ops`, noting the name of each operation called. */
+  private recorded(ops: EngineOps): EngineOps {
+    return new Proxy(ops, {
+      get: (target, name: keyof EngineOps) => {
+        const op = target[name] as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          this.ops.push(name);
+          return op.apply(target, args);
+        };
+      },
+    });
   }
 
   check(): Promise<string[]> {
