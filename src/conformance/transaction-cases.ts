@@ -5,6 +5,43 @@ import { LIMITS } from "../api/limits.js";
 import { dec, deferred, enc, needing, rejectsWith, type CaseGroup } from "./harness.js";
 
 export const transactionCases: CaseGroup = {
+  // Runs on every engine, those whose transactions cannot span namespaces included (most cases below need that).
+  "a transaction in one namespace commits all its writes, or none when it throws, and sees its own writes": async ({ store }) => {
+    const kv = store.kv("one", { codec: json });
+    await kv.put("a", 1);
+    const result = await store.transaction(async (tx) => {
+      const t = tx.kv("one", { codec: json });
+      await t.put("a", ((await t.get("a")) as number) + 1);
+      await t.put("b", 10);
+      assert.deepEqual((await t.list()).entries.map((e) => e.key), ["a", "b"]);
+      return t.delete("a");
+    });
+    assert.equal(result, true);
+    assert.deepEqual((await kv.list()).entries, [{ key: "b", value: 10 }]);
+    const boom = new Error("boom");
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        const t = tx.kv("one", { codec: json });
+        await t.put("b", 11);
+        await t.put("c", 12);
+        assert.equal(await t.get("b"), 11);
+        throw boom;
+      }),
+      (error) => error === boom,
+    );
+    assert.deepEqual((await kv.list()).entries, [{ key: "b", value: 10 }]);
+    // Concurrent read-modify-write transactions keep every increment.
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        store.transaction(async (tx) => {
+          const t = tx.kv("one", { codec: json });
+          await t.put("b", ((await t.get("b")) as number) + 1);
+        }),
+      ),
+    );
+    assert.equal(await kv.get("b"), 20);
+  },
+
   "a transaction commits writes across primitives and namespaces, and returns the body's result": needing(["crossNamespaceTransactions"], async ({ store }) => {
     const result = await store.transaction(async (tx) => {
       await tx.kv("a").put("k", enc("v"));
