@@ -63,6 +63,7 @@ test("checker: a long history with heavy overlap checks quickly (memoisation)", 
 class BrokenEngine implements Engine {
   readonly name = "broken";
   readonly location = "memory (broken on purpose)";
+  readonly supports = { ...MemoryEngine.supports, liveFeeds: false };
   private readonly inner = new MemoryEngine();
   private writes = 0;
   private stale = new Map<string, Uint8Array | undefined>();

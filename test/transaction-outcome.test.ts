@@ -17,6 +17,7 @@ type Failure = "fatal" | "serialization" | "plain-conflict";
 class FailingEngine implements Engine {
   readonly name = "failing";
   readonly location = "memory";
+  readonly supports = { ...MemoryEngine.supports, liveFeeds: false };
   private readonly inner = new MemoryEngine();
   /** How the next transactions' first kvGet fails, one entry per transaction; none left: they do not fail. */
   callFailures: Failure[] = [];

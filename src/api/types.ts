@@ -1,4 +1,5 @@
 import type { Codec } from "./codec.js";
+import type { EngineSupports } from "../engines/engine.js";
 
 /** Milliseconds since the epoch. Stores take a clock so that tests can control TTL and timestamps. */
 export type Clock = () => number;
@@ -367,6 +368,8 @@ export interface NamespaceInfo {
 export interface StoreInfo {
   engine: string;
   location: string;
+  /** The engine's manifest: what it supports, and its size limits. */
+  supports: EngineSupports;
   schemaVersion: number;
   namespaces: NamespaceInfo[];
   /** Rows held in storage, expired-but-unswept KV entries included. */
@@ -395,6 +398,8 @@ export interface HealthReport {
   status: "healthy" | "degraded" | "unhealthy";
   engine: string;
   location: string;
+  /** The engine's manifest: what it supports, and its size limits. */
+  supports: EngineSupports;
   /** How long the probe read took, in ms. */
   probeMs: number;
   /** Why the status is not `healthy`, one line each. */

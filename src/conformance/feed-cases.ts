@@ -3,7 +3,7 @@ import { utf8 } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { KvChange, LogEntry } from "../api/types.js";
-import { MARK, rejectsWith, watchFromNow, type CaseGroup } from "./harness.js";
+import { MARK, needing, rejectsWith, watchFromNow, type CaseGroup } from "./harness.js";
 
 /** The next `n` items of an iterator. */
 async function take<E>(iterator: AsyncIterator<E>, n: number): Promise<E[]> {
@@ -136,7 +136,7 @@ export const feedCases: CaseGroup = {
     assert.throws(() => stream.subscribe("sp", "g", { from: { g: 1 } } as never), /INVALID_ARGUMENT/);
   },
 
-  "every feed refuses a start past the last committed position with INVALID_ARGUMENT, as kv.watch does, and skips nothing": async ({ store }) => {
+  "every feed refuses a start past the last committed position with INVALID_ARGUMENT, as kv.watch does, and skips nothing": needing(["kvHistory"], async ({ store }) => {
     const log = store.log("l", { codec: utf8 });
     for (const value of ["1", "2", "3"]) await log.append("k", value);
     const stop = new AbortController();
@@ -174,9 +174,9 @@ export const feedCases: CaseGroup = {
     assert.deepEqual((await pending[1]).map((e) => e.seq), [3]);
     assert.deepEqual((await pending[2]).map((e) => `${e.segment}:${e.seq}`), ["g:3"]);
     stop.abort();
-  },
+  }),
 
-  "kv.watch yields every write of the watched keys after its start, exactly once and in commit order": async ({ store }) => {
+  "kv.watch yields every write of the watched keys after its start, exactly once and in commit order": needing(["kvHistory"], async ({ store }) => {
     const kv = store.kv("w", { codec: utf8 });
     await kv.put("a", "before");
     const stop = new AbortController();
@@ -212,9 +212,9 @@ export const feedCases: CaseGroup = {
     assert.deepEqual(((await feed.next()).value as KvChange<string>).key, MARK, "nothing else was reported");
     stop.abort();
     assert.deepEqual(await feed.next(), { done: true, value: undefined });
-  },
+  }),
 
-  "puts issued together commit in call order, and kv.watch reports each of them": async ({ store }) => {
+  "puts issued together commit in call order, and kv.watch reports each of them": needing(["kvHistory"], async ({ store }) => {
     const kv = store.kv("w", { codec: utf8 });
     const stop = new AbortController();
     const feed = await watchFromNow(kv, ["a", "b"], stop.signal);
@@ -223,9 +223,9 @@ export const feedCases: CaseGroup = {
     assert.deepEqual((await take(feed, calls.length)).map((c) => [c.key, c.value]), calls);
     assert.deepEqual([await kv.get("a"), await kv.get("b")], ["5", "2"]);
     stop.abort();
-  },
+  }),
 
-  "kv.watch from a past seq replays the changes after it, then goes live with no gap at the join": async ({ store }) => {
+  "kv.watch from a past seq replays the changes after it, then goes live with no gap at the join": needing(["kvHistory"], async ({ store }) => {
     const kv = store.kv("w", { codec: utf8 });
     const stop = new AbortController();
     const feed = await watchFromNow(kv, ["k"], stop.signal);
@@ -240,9 +240,9 @@ export const feedCases: CaseGroup = {
     assert.deepEqual(tail, await take(feed, 2));
     assert.deepEqual(tail.map((c) => c.value), ["4", undefined]);
     stop.abort();
-  },
+  }),
 
-  "kv.watch reports an expired entry when the sweep removes it": async ({ store, clock }) => {
+  "kv.watch reports an expired entry when the sweep removes it": needing(["kvHistory"], async ({ store, clock }) => {
     const kv = store.kv("w", { codec: utf8 });
     const stop = new AbortController();
     const feed = await watchFromNow(kv, ["t"], stop.signal);
@@ -251,18 +251,18 @@ export const feedCases: CaseGroup = {
     await store.sweep();
     assert.deepEqual((await take(feed, 2)).map((c) => `${c.key}:${c.value ?? "-"}`), ["t:soon gone", "t:-"]);
     stop.abort();
-  },
+  }),
 
-  "kv.watch refuses a since ahead of the history, and fails LIMIT_EXCEEDED once it is behind the kept changes": async ({ store }) => {
+  "kv.watch refuses a since ahead of the history, and fails LIMIT_EXCEEDED once it is behind the kept changes": needing(["kvHistory"], async ({ store, supports: { limits } }) => {
     const kv = store.kv("w", { codec: utf8 });
     const stop = new AbortController();
     const feed = await watchFromNow(kv, ["k"], stop.signal);
     await kv.put("k", "first");
     const first = ((await feed.next()).value as KvChange<string>).seq;
     await rejectsWith(kv.watch(["k"], { since: first + 1_000 })[Symbol.asyncIterator]().next(), "INVALID_ARGUMENT", "ahead");
-    // More changes than a namespace keeps, in transactions of at most half the limit each.
-    const half = LIMITS.kvChangesKept / 2;
-    for (let batch = 0; batch < 3; batch++) {
+    // More changes than a namespace keeps, in transactions of at most half of it each (or of the engine's limit).
+    const half = Math.min(LIMITS.kvChangesKept / 2, limits.maxTransactionWrites);
+    for (let batch = 0; batch < Math.ceil((1.5 * LIMITS.kvChangesKept) / half); batch++) {
       await store.transaction(async (tx) => {
         const t = tx.kv("w", { codec: utf8 });
         for (let i = 0; i < half; i++) await t.put(`bulk${i % 10}`, String(i));
@@ -277,9 +277,9 @@ export const feedCases: CaseGroup = {
     await kv.put("k", "after");
     assert.deepEqual(((await fresh.next()).value as KvChange<string>).value, "after");
     stop.abort();
-  },
+  }),
 
-  "a watch that would turn on more KV histories than LIMITS.maxKvHistoryNamespaces fails LIMIT_EXCEEDED": async ({ store }) => {
+  "a watch that would turn on more KV histories than LIMITS.maxKvHistoryNamespaces fails LIMIT_EXCEEDED": needing(["kvHistory"], async ({ store }) => {
     const stop = new AbortController();
     for (let i = 0; i < LIMITS.maxKvHistoryNamespaces; i++) await watchFromNow(store.kv(`h${i}`, { codec: utf8 }), [], stop.signal);
     stop.abort();
@@ -292,9 +292,9 @@ export const feedCases: CaseGroup = {
     await store.kv("h0", { codec: utf8 }).put("k", "v");
     assert.deepEqual(((await feed.next()).value as KvChange<string>).value, "v");
     again.abort();
-  },
+  }),
 
-  "kv.watch refuses bad arguments, and is not available inside a transaction": async ({ store }) => {
+  "kv.watch refuses bad arguments, and is not available inside a transaction": needing(["kvHistory"], async ({ store }) => {
     const kv = store.kv("w");
     assert.throws(() => kv.watch([]), /INVALID_ARGUMENT/);
     assert.throws(() => kv.watch(["ok", ""]), /INVALID_ARGUMENT/);
@@ -308,6 +308,6 @@ export const feedCases: CaseGroup = {
       }),
       "INVALID_ARGUMENT",
     );
-  },
+  }),
 };
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { isStowageError, type ErrorCode } from "../api/errors.js";
 import type { Kv, KvChange, Store } from "../api/types.js";
+import type { EngineCapability, EngineSupports } from "../engines/engine.js";
 import type { StoreOptions } from "../store/store.js";
 
 /**
@@ -24,9 +25,17 @@ export interface CaseContext {
   clock: ManualClock;
   /** Opens another store of the same engine (closed by the harness after the case). */
   open(options?: StoreOptions): Promise<Store>;
+  /** The engine's manifest as declared to the suite: cases at a size limit use its limits. */
+  supports: EngineSupports;
 }
 
-export type Case = (ctx: CaseContext) => Promise<void>;
+/** One case; `needs` names the capabilities it needs beyond its group's (the suite skips it where one is missing). */
+export type Case = ((ctx: CaseContext) => Promise<void>) & { readonly needs?: readonly EngineCapability[] };
+
+/** A case that runs only on engines with every one of `capabilities`. */
+export function needing(capabilities: readonly EngineCapability[], run: (ctx: CaseContext) => Promise<void>): Case {
+  return Object.assign(run, { needs: Object.freeze([...capabilities]) });
+}
 
 /** A named group of cases. */
 export type CaseGroup = Record<string, Case>;

@@ -2,10 +2,47 @@ import assert from "node:assert/strict";
 import { json } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
-import { dec, deferred, enc, rejectsWith, type CaseGroup } from "./harness.js";
+import { dec, deferred, enc, needing, rejectsWith, type CaseGroup } from "./harness.js";
 
 export const transactionCases: CaseGroup = {
-  "a transaction commits writes across primitives and namespaces, and returns the body's result": async ({ store }) => {
+  // Runs on every engine, those whose transactions cannot span namespaces included (most cases below need that).
+  "a transaction in one namespace commits all its writes, or none when it throws, and sees its own writes": async ({ store }) => {
+    const kv = store.kv("one", { codec: json });
+    await kv.put("a", 1);
+    const result = await store.transaction(async (tx) => {
+      const t = tx.kv("one", { codec: json });
+      await t.put("a", ((await t.get("a")) as number) + 1);
+      await t.put("b", 10);
+      assert.deepEqual((await t.list()).entries.map((e) => e.key), ["a", "b"]);
+      return t.delete("a");
+    });
+    assert.equal(result, true);
+    assert.deepEqual((await kv.list()).entries, [{ key: "b", value: 10 }]);
+    const boom = new Error("boom");
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        const t = tx.kv("one", { codec: json });
+        await t.put("b", 11);
+        await t.put("c", 12);
+        assert.equal(await t.get("b"), 11);
+        throw boom;
+      }),
+      (error) => error === boom,
+    );
+    assert.deepEqual((await kv.list()).entries, [{ key: "b", value: 10 }]);
+    // Concurrent read-modify-write transactions keep every increment.
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        store.transaction(async (tx) => {
+          const t = tx.kv("one", { codec: json });
+          await t.put("b", ((await t.get("b")) as number) + 1);
+        }),
+      ),
+    );
+    assert.equal(await kv.get("b"), 20);
+  },
+
+  "a transaction commits writes across primitives and namespaces, and returns the body's result": needing(["crossNamespaceTransactions"], async ({ store }) => {
     const result = await store.transaction(async (tx) => {
       await tx.kv("a").put("k", enc("v"));
       const seq = await tx.log("b").append("k", enc("e"));
@@ -18,9 +55,9 @@ export const transactionCases: CaseGroup = {
     assert.deepEqual((await store.log("b").list("k")).map((e) => e.seq), [result]);
     assert.equal((await store.slot("c").get("k"))?.version, 1);
     assert.equal(await store.queue("d").len("k"), 1);
-  },
+  }),
 
-  "a transaction that throws rolls back every write and rethrows": async ({ store }) => {
+  "a transaction that throws rolls back every write and rethrows": needing(["crossNamespaceTransactions"], async ({ store }) => {
     await store.kv("a").put("keep", enc("before"));
     const seqBefore = await store.log("b").append("k", enc("before"));
     await store.slot("c").upsert("k", enc("before"));
@@ -47,9 +84,9 @@ export const transactionCases: CaseGroup = {
     assert.deepEqual((await store.queue("d").peek("k", 10)).map((i) => i.id), [idBefore]);
     const next = await store.log("b").append("k", enc("after"));
     assert.ok(next > seqBefore);
-  },
+  }),
 
-  "reads inside a transaction see its own writes": async ({ store }) => {
+  "reads inside a transaction see its own writes": needing(["crossNamespaceTransactions"], async ({ store }) => {
     await store.kv("a").put("x", enc("old"));
     await store.transaction(async (tx) => {
       const kv = tx.kv("a");
@@ -70,9 +107,9 @@ export const transactionCases: CaseGroup = {
       assert.equal(await tx.queue("q").len("k"), 1);
       assert.equal((await tx.queue("q").peek("k"))[0]?.value.byteLength, 1);
     });
-  },
+  }),
 
-  "outside readers never see a transaction's partial state": async ({ store }) => {
+  "outside readers never see a transaction's partial state": needing(["crossNamespaceTransactions"], async ({ store }) => {
     await store.kv("a").put("x", enc("0"));
     const wrote = deferred();
     const finish = deferred();
@@ -98,9 +135,9 @@ export const transactionCases: CaseGroup = {
     assert.equal(dec(await store.kv("a").get("x")), "1");
     assert.equal(await store.kv("a").count(), 2);
     assert.equal((await store.log("l").list("k")).length, 1);
-  },
+  }),
 
-  "concurrent transactions never interleave (read-modify-write keeps every increment)": async ({ store }) => {
+  "concurrent transactions never interleave (read-modify-write keeps every increment)": needing(["crossNamespaceTransactions"], async ({ store }) => {
     const counter = () => store.slot("c", { codec: json<number>() });
     await counter().upsert("n", 0);
     await Promise.all(
@@ -116,9 +153,9 @@ export const transactionCases: CaseGroup = {
     );
     assert.equal((await counter().get("n"))?.value, 20);
     assert.deepEqual((await store.log("audit").list("n")).map((e) => dec(e.value)), Array.from({ length: 20 }, (_, i) => String(i + 1)));
-  },
+  }),
 
-  "a typed error inside a transaction rolls it back and reaches the caller unchanged": async ({ store }) => {
+  "a typed error inside a transaction rolls it back and reaches the caller unchanged": needing(["crossNamespaceTransactions"], async ({ store }) => {
     const q = store.queue("q", { maxLen: 1 });
     await q.push("k", enc("a"));
     await rejectsWith(
@@ -130,9 +167,9 @@ export const transactionCases: CaseGroup = {
       "q",
     );
     assert.equal(await store.kv("a").get("k"), undefined);
-  },
+  }),
 
-  "an operation refused inside a transaction that goes on leaves nothing behind, not even a used id": async ({ store }) => {
+  "an operation refused inside a transaction that goes on leaves nothing behind, not even a used id": needing(["crossNamespaceTransactions"], async ({ store }) => {
     const ids = await store.transaction(async (tx) => {
       const queue = tx.queue("q");
       const first = await queue.push("k", enc("1"));
@@ -143,9 +180,9 @@ export const transactionCases: CaseGroup = {
     assert.deepEqual(ids, [1, 2], "the refused push took no id");
     assert.deepEqual((await store.queue("q").peek("k", 10)).map((item) => dec(item.value)), ["1", "2"]);
     assert.equal(await store.queue("q").len("k"), 2);
-  },
+  }),
 
-  "a CONFLICT the body throws itself (a CAS retry giving up, another store) runs the body once and reaches the caller unchanged": async ({ store }) => {
+  "a CONFLICT the body throws itself (a CAS retry giving up, another store) runs the body once and reaches the caller unchanged": needing(["crossNamespaceTransactions"], async ({ store }) => {
     let runs = 0;
     const own = new StowageError("CONFLICT", "the body's own conflict", { namespace: "a", key: "k" });
     await assert.rejects(
@@ -158,9 +195,9 @@ export const transactionCases: CaseGroup = {
     );
     assert.equal(runs, 1);
     assert.equal(await store.kv("a").get("k"), undefined);
-  },
+  }),
 
-  "a body that catches a refused call and goes on commits its other writes, before and after it": async ({ store }) => {
+  "a body that catches a refused call and goes on commits its other writes, before and after it": needing(["crossNamespaceTransactions"], async ({ store }) => {
     await store.queue("q", { maxLen: 1 }).push("k", enc("full"));
     const result = await store.transaction(async (tx) => {
       await tx.kv("a").put("before", enc("1"));
@@ -178,34 +215,34 @@ export const transactionCases: CaseGroup = {
     assert.equal(dec(await store.kv("a").get("before")), "1");
     assert.equal(dec(await store.kv("a").get("after")), "2");
     assert.deepEqual((await store.queue("q").peek("k", 10)).map((item) => dec(item.value)), ["full"]);
-  },
+  }),
 
-  "a transaction may make at most maxTransactionWrites writes": async ({ store }) => {
+  "a transaction may make at most maxTransactionWrites writes": async ({ store, supports: { limits } }) => {
     await rejectsWith(
       store.transaction(async (tx) => {
         const kv = tx.kv("a");
-        for (let i = 0; i <= LIMITS.maxTransactionWrites; i++) await kv.put(`k${i}`, new Uint8Array(0));
+        for (let i = 0; i <= limits.maxTransactionWrites; i++) await kv.put(`k${i}`, new Uint8Array(0));
       }),
       "LIMIT_EXCEEDED",
-      String(LIMITS.maxTransactionWrites),
+      String(limits.maxTransactionWrites),
     );
     assert.equal(await store.kv("a").count(), 0);
     await store.transaction(async (tx) => {
       const kv = tx.kv("a");
-      for (let i = 0; i < 100; i++) await kv.put(`k${i}`, new Uint8Array(0));
+      for (let i = 0; i < Math.min(100, limits.maxTransactionWrites); i++) await kv.put(`k${i}`, new Uint8Array(0));
     });
-    assert.equal(await store.kv("a").count(), 100);
+    assert.equal(await store.kv("a").count(), Math.min(100, limits.maxTransactionWrites));
   },
 
-  "a transaction may write at most maxTransactionBytes": async ({ store }) => {
-    const chunk = new Uint8Array(LIMITS.maxValueBytes);
-    const fit = Math.floor(LIMITS.maxTransactionBytes / (LIMITS.maxValueBytes + 8));
+  "a transaction may write at most maxTransactionBytes": async ({ store, supports: { limits } }) => {
+    const chunk = new Uint8Array(limits.maxValueBytes);
+    const fit = Math.floor(limits.maxTransactionBytes / (limits.maxValueBytes + 8));
     await rejectsWith(
       store.transaction(async (tx) => {
         for (let i = 0; i <= fit; i++) await tx.kv("a").put(`k${i}`, chunk);
       }),
       "LIMIT_EXCEEDED",
-      String(LIMITS.maxTransactionBytes),
+      String(limits.maxTransactionBytes),
     );
     assert.equal(await store.kv("a").count(), 0);
   },

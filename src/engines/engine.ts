@@ -43,6 +43,41 @@ export interface EngineFacts {
   warnings: string[];
 }
 
+/**
+ * Size limits an engine declares: its own, where they are tighter than stowage's `LIMITS` (the API's limits, which
+ * every engine keeps at least); otherwise the same numbers as `LIMITS`. The store enforces them above the engine.
+ */
+export interface EngineLimits {
+  /** Longest key (for streams: space and segment names), in UTF-8 bytes; at most `LIMITS.maxKeyBytes`. */
+  maxKeyBytes: number;
+  /** Largest value as stored (after the codec), in bytes; at most `LIMITS.maxValueBytes`. */
+  maxValueBytes: number;
+  /** Most writes one commit holds (a transaction, a stream produce's records); at most `LIMITS.maxTransactionWrites`. */
+  maxTransactionWrites: number;
+  /** Most bytes of keys and values one commit writes; at most `LIMITS.maxTransactionBytes`. */
+  maxTransactionBytes: number;
+}
+
+/** The optional capabilities of an engine, by name (`NOT_SUPPORTED` messages and the conformance suite use these names). */
+export type EngineCapability = "liveFeeds" | "kvHistory" | "crossProcess" | "crossNamespaceTransactions";
+
+/**
+ * What an engine can do: its capabilities and its size limits. The store refuses a call the engine cannot serve
+ * with `NOT_SUPPORTED` before any I/O, reports the manifest in `store.info()` and `store.health()`, and the
+ * conformance suite skips the cases that need what the engine lacks.
+ */
+export interface EngineSupports {
+  /** Live feeds (`log.tail`, `stream.subscribe`, `kv.watch`): the engine signals commits through `changes`. */
+  readonly liveFeeds: boolean;
+  /** A KV change history (`kv.watch`): the `kvHistory*` operations. */
+  readonly kvHistory: boolean;
+  /** Several processes may use the same data at once, with every promise kept (CAS, sequences, transactions). */
+  readonly crossProcess: boolean;
+  /** One transaction may use several namespaces (of any primitives), all or nothing across them. */
+  readonly crossNamespaceTransactions: boolean;
+  readonly limits: Readonly<EngineLimits>;
+}
+
 /** A log row. */
 export interface StoredLogEntry {
   seq: number;
@@ -191,6 +226,11 @@ export interface Engine {
   readonly name: string;
   /** Where the data lives, for `info` and messages (a path, a DSN without password, `memory`). */
   readonly location: string;
+  /**
+   * What the engine supports (live feeds, KV history, cross-process use, transactions across namespaces) and its
+   * size limits. Constant for the engine's life; the store checks it when it opens (`createStore`).
+   */
+  readonly supports: EngineSupports;
   /**
    * Runs read-only work against committed data. Engines that can answer synchronously (memory, SQLite) return the
    * value itself, so that a read costs no promise inside the store; networked engines return a promise.

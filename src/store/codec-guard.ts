@@ -1,6 +1,7 @@
 import { bytes, json, utf8, type Codec } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import { copyBytes } from "../engines/copy-bytes.js";
+import { checkKeyFits, checkValueFits, type TighterSizes } from "./capabilities.js";
 import { checkValueBytes, describeType } from "./validate.js";
 
 /** What a codec threw, as text: any value can be thrown, and some (a Symbol, a prototype-less object) refuse a template. */
@@ -26,6 +27,8 @@ export class CodecGuard<T> {
   constructor(
     private readonly namespace: string,
     codec: Codec<T> | undefined,
+    /** The engine's own key and value limits, where tighter than `LIMITS`. */
+    private readonly sizes?: TighterSizes,
   ) {
     if (codec !== undefined && (typeof codec !== "object" && typeof codec !== "function" || codec === null ||
       typeof codec.encode !== "function" || typeof codec.decode !== "function")) {
@@ -43,6 +46,10 @@ export class CodecGuard<T> {
       throw new StowageError("INVALID_ARGUMENT", `the codec cannot encode the value: ${describeThrown(cause)}`, { namespace: this.namespace, key, cause });
     }
     const bytes = checkValueBytes(this.namespace, key, encoded);
+    if (this.sizes !== undefined) {
+      checkKeyFits(this.sizes, this.namespace, key);
+      checkValueFits(this.sizes, this.namespace, key, bytes);
+    }
     // Copied now unless the codec is one whose output is always fresh: engines write later (group commit, batches),
     // and a caller that reuses its array (the bytes codec hands it through), or a codec that reuses its output
     // buffer, must not change what is stored meanwhile.

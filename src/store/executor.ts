@@ -1,4 +1,5 @@
 import type { Awaitable, EngineWork } from "../engines/engine.js";
+import type { EngineProfile } from "./capabilities.js";
 import type { FeedContext } from "./feed.js";
 
 /**
@@ -12,6 +13,8 @@ export interface Executor {
   write<T>(work: EngineWork<T>, bytes: number, writes?: number): Promise<T>;
   /** The store clock. */
   now(): number;
+  /** The engine's name and manifest, for the capability and size checks (see capabilities.ts). */
+  readonly engine: EngineProfile;
   /** For live feeds; absent inside transactions and on engines without a change signal. */
   readonly feeds?: FeedContext;
 }

@@ -7,10 +7,13 @@ export interface FeedContext {
   closing: AbortSignal;
 }
 
-/** The feed context of an executor, or INVALID_ARGUMENT where feeds cannot run (in a transaction; an engine without signals). */
+/**
+ * The feed context of an executor, or INVALID_ARGUMENT inside a transaction. (An engine without live feeds is refused
+ * earlier, with NOT_SUPPORTED: see `requireCapability`.)
+ */
 export function feedContextOf(feeds: FeedContext | undefined, namespace: string, key?: string): FeedContext {
   if (feeds === undefined) {
-    throw new StowageError("INVALID_ARGUMENT", "live feeds are not available here (inside a transaction, or on an engine without change signals)", { namespace, key });
+    throw new StowageError("INVALID_ARGUMENT", "live feeds are not available inside a transaction", { namespace, key });
   }
   return feeds;
 }

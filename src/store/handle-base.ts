@@ -1,4 +1,5 @@
 import type { Codec } from "../api/codec.js";
+import { tighterSizes } from "./capabilities.js";
 import { CodecGuard } from "./codec-guard.js";
 import type { Executor } from "./executor.js";
 
@@ -11,6 +12,6 @@ export abstract class HandleBase<T> {
     readonly namespace: string,
     codec: Codec<T> | undefined,
   ) {
-    this.codec = new CodecGuard(namespace, codec);
+    this.codec = new CodecGuard(namespace, codec, tighterSizes(exec.engine));
   }
 }

@@ -13,26 +13,28 @@ export class HandleFactory implements TransactionScope {
   constructor(
     private readonly exec: Executor,
     private readonly assertUsable: () => void,
+    /** Called as each handle is taken (a transaction's refuses a second namespace where the engine cannot span them). */
+    private readonly admitNamespace?: (primitive: string, namespace: string) => void,
   ) {}
 
   kv<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Kv<T> {
-    return new KvHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+    return new KvHandle<T>(this.exec, this.open("kv", namespace), this.codecOf(namespace, options));
   }
 
   log<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Log<T> {
-    return new LogHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+    return new LogHandle<T>(this.exec, this.open("log", namespace), this.codecOf(namespace, options));
   }
 
   slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T> {
-    return new SlotHandle<T>(this.exec, this.open(namespace), this.codecOf(namespace, options));
+    return new SlotHandle<T>(this.exec, this.open("slot", namespace), this.codecOf(namespace, options));
   }
 
   queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T> {
-    return new QueueHandle<T>(this.exec, this.open(namespace), options);
+    return new QueueHandle<T>(this.exec, this.open("queue", namespace), options);
   }
 
   stream<T = Uint8Array>(namespace: string, options?: StreamOptions<T>): Stream<T> {
-    const ns = this.open(namespace);
+    const ns = this.open("stream", namespace);
     const opts = checkOptions(ns, "stream options", options, ["codec", "compression"]);
     const compression = opts.compression ?? "none";
     if (compression !== "none" && compression !== "deflate") {
@@ -41,9 +43,10 @@ export class HandleFactory implements TransactionScope {
     return new StreamHandle<T>(this.exec, ns, opts.codec as CodecOptions<T>["codec"], compression);
   }
 
-  private open(namespace: string): string {
+  private open(primitive: string, namespace: string): string {
     this.assertUsable();
     checkNamespace(namespace);
+    this.admitNamespace?.(primitive, namespace);
     return namespace;
   }
 

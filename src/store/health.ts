@@ -29,7 +29,7 @@ export async function checkHealth(engine: Engine, open: boolean, options: Health
   const opts = checkOptions(undefined, "health options", options, ["timeoutMs", "degradedMs"]);
   const timeoutMs = checkOptionalInteger(undefined, "health option timeoutMs", opts.timeoutMs, DEFAULT_TIMEOUT_MS, 1, MAX_PROBE_MS);
   const degradedMs = checkOptionalInteger(undefined, "health option degradedMs", opts.degradedMs, DEFAULT_DEGRADED_MS, 1, MAX_PROBE_MS);
-  const base = { engine: engine.name, location: engine.location, checkedAt: Date.now() };
+  const base = { engine: engine.name, location: engine.location, supports: engine.supports, checkedAt: Date.now() };
   if (!open) return { ...base, status: "unhealthy", probeMs: 0, reasons: ["the store is closed"], facts: {} };
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;

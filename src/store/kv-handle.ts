@@ -3,6 +3,7 @@ import { compareKeys, prefixUpperBound } from "../api/key-order.js";
 import { LIMITS } from "../api/limits.js";
 import type { KeyRange } from "../api/range.js";
 import type { Kv, KvChange, KvEntry, ListOptions, ListPage, PutOptions, RangeOptions, WatchOptions } from "../api/types.js";
+import { requireCapability } from "./capabilities.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { checkStartNotAhead, feedContextOf, follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
@@ -45,6 +46,7 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
   }
 
   watch(keys: readonly string[], options?: WatchOptions): AsyncIterable<KvChange<T>> {
+    requireCapability(this.exec.engine, ["kvHistory", "liveFeeds"], this.namespace);
     const ns = this.namespace;
     if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_WATCHED_KEYS) {
       throw new StowageError("INVALID_ARGUMENT", `keys must be an array of 1 to ${MAX_WATCHED_KEYS} keys, got ${describeType(keys)}`, { namespace: ns });

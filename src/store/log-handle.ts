@@ -2,6 +2,7 @@ import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { Log, LogEntry, LogReadOptions, TailOptions } from "../api/types.js";
 import type { StoredLogEntry } from "../engines/engine.js";
+import { requireCapability } from "./capabilities.js";
 import { checkStartNotAhead, feedContextOf, follow } from "./feed.js";
 import { HandleBase } from "./handle-base.js";
 import { checkInteger, checkKey, checkOptions, checkSignal, utf8Length } from "./validate.js";
@@ -33,6 +34,7 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
   }
 
   tail(target: string | { all: true }, options?: TailOptions): AsyncIterable<LogEntry<T>> {
+    requireCapability(this.exec.engine, "liveFeeds", this.namespace);
     const ns = this.namespace;
     const all = typeof target === "object" && target !== null && !Array.isArray(target);
     if (all) checkOptions(ns, "tail target", target, ["all"]);

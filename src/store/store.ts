@@ -21,6 +21,7 @@ import type {
   TransactionScope,
 } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
+import { checkCommitFits, checkSupports, oneNamespaceGuard, type EngineProfile } from "./capabilities.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../engines/transaction-failure.js";
 import type { Executor } from "./executor.js";
 import { HandleFactory } from "./handles.js";
@@ -113,6 +114,8 @@ class EngineStore implements Store {
   /** The engine beneath every layer: what a transaction body of this store holds. */
   private readonly root: Engine;
   private readonly clock: Clock;
+  /** The engine's name and checked manifest. */
+  private readonly profile: EngineProfile;
   private sweeper: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   /** Aborted when the store starts closing: every live feed ends. */
@@ -126,6 +129,9 @@ class EngineStore implements Store {
     this.clock = checkedClock(options.clock);
     this[STORE_PARTS] = { engine: engineImpl, clock: this.clock, extensions: {}, isOpen: () => this.state === "open", layers: 0 };
     this.root = rootEngine(engineImpl);
+    const profile = (this.profile = Object.freeze({ name: engineImpl.name, supports: checkSupports(engineImpl) }));
+    // Only an engine with tighter commit limits than LIMITS needs a single write's size checked here.
+    const commitLimited = profile.supports.limits.maxTransactionWrites < LIMITS.maxTransactionWrites || profile.supports.limits.maxTransactionBytes < LIMITS.maxTransactionBytes;
     const executor: Executor = {
       read: (work) => {
         this.assertOpen();
@@ -133,9 +139,13 @@ class EngineStore implements Store {
         // A synchronous answer is complete already: nothing for close() to wait for.
         return answer instanceof Promise ? this.follow(answer) : answer;
       },
-      write: (work) => this.track(() => this.engineImpl.write(work)),
+      write: (work, bytes, writes = 1) => {
+        if (commitLimited) checkCommitFits(profile, writes, bytes, "one write call");
+        return this.track(() => this.engineImpl.write(work));
+      },
       now: this.clock,
-      feeds: engineImpl.changes === undefined ? undefined : { changes: engineImpl.changes, closing: this.feedsEnd.signal },
+      engine: profile,
+      feeds: !profile.supports.liveFeeds || engineImpl.changes === undefined ? undefined : { changes: engineImpl.changes, closing: this.feedsEnd.signal },
     };
     // Taking a handle inside a transaction body is harmless; only calls on it would wait for the transaction.
     this.handles = new HandleFactory(executor, () => this.assertNotClosed());
@@ -203,7 +213,7 @@ class EngineStore implements Store {
     let bodyError: unknown;
     try {
       const value = await this.engineImpl.transaction(async (ops) => {
-        exec = new TransactionExecutor(ops, this.clock);
+        exec = new TransactionExecutor(ops, this.clock, this.profile);
         try {
           return await this.runBody(exec, body);
         } catch (error) {
@@ -224,7 +234,7 @@ class EngineStore implements Store {
 
   /** The body with its handles, tracked as running over this store's engine; rejects when a call ended the transaction. */
   private async runBody<R>(exec: TransactionExecutor, body: (tx: TransactionScope) => Promise<R>): Promise<R> {
-    const scope = new HandleFactory(exec, () => exec.assertActive());
+    const scope = new HandleFactory(exec, () => exec.assertActive(), oneNamespaceGuard(this.profile));
     const token: BodyToken = { root: this.root, active: true };
     const held = [...(transactionBodies.getStore() ?? []).filter((t) => t.active), token];
     bodiesRunning += 1;
@@ -253,7 +263,7 @@ class EngineStore implements Store {
       if (batch === 0) break;
     }
     // KV change histories keep their last changes; bounded steps, as writers may add more meanwhile.
-    for (let step = 0; step < MAX_TRIM_STEPS; step++) {
+    for (let step = 0; step < (this.profile.supports.kvHistory ? MAX_TRIM_STEPS : 0); step++) {
       const trimmed = await this.track(() => this.engineImpl.write((ops) => ops.kvHistoryTrim(LIMITS.kvChangesKept, SWEEP_BATCH)));
       if (trimmed === 0) break;
     }
@@ -267,7 +277,7 @@ class EngineStore implements Store {
     const namespaces = [...description.namespaces].sort(
       (a, b) => order.indexOf(a.primitive) - order.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace),
     );
-    return { engine: this.engineImpl.name, location: this.engineImpl.location, ...description, namespaces };
+    return { engine: this.engineImpl.name, location: this.engineImpl.location, supports: this.profile.supports, ...description, namespaces };
   }
 
   async check(): Promise<IntegrityReport> {

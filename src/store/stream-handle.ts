@@ -19,6 +19,7 @@ import type {
 import { compareKeys } from "../api/key-order.js";
 import { compareSpaceOrder } from "../engines/stream-expectation.js";
 import { ownedBytes } from "../engines/copy-bytes.js";
+import { checkKeyFits, requireCapability, tighterSizes } from "./capabilities.js";
 import { checkStartNotAhead, feedContextOf, follow, type FeedRead } from "./feed.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
@@ -46,6 +47,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
   }
 
   async produce(space: string, segment: string, records: ReadonlyArray<StreamRecord<T>>, options?: ProduceOptions): Promise<SegmentStatus> {
+    checkKeyFits(tighterSizes(this.exec.engine), this.namespace, typeof space === "string" ? space : "", "space");
     const ns = this.namespace;
     checkKey(ns, space, "space");
     checkKey(ns, segment, "segment");
@@ -136,6 +138,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
   subscribe(space: string, options?: SubscribeOptions): AsyncIterable<SpaceEntry<T>>;
   subscribe(space: string, segment: string, options?: SubscribeOptions): AsyncIterable<StreamEntry<T>>;
   subscribe(space: string, second?: string | SubscribeOptions, third?: SubscribeOptions): AsyncIterable<StreamEntry<T> | SpaceEntry<T>> {
+    requireCapability(this.exec.engine, "liveFeeds", this.namespace);
     const ns = this.namespace;
     checkKey(ns, space, "space");
     const segment = typeof second === "string" ? checkKey(ns, second, "segment") : undefined;

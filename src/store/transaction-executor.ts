@@ -1,7 +1,7 @@
 import { StowageError } from "../api/errors.js";
-import { LIMITS } from "../api/limits.js";
 import type { EngineOps, EngineWork } from "../engines/engine.js";
 import { isTransactionFatal } from "../engines/transaction-failure.js";
+import { checkCommitFits, type EngineProfile } from "./capabilities.js";
 import type { Executor } from "./executor.js";
 
 /**
@@ -24,6 +24,7 @@ export class TransactionExecutor implements Executor {
   constructor(
     private readonly ops: EngineOps,
     readonly now: () => number,
+    readonly engine: EngineProfile,
   ) {}
 
   /** Called when the transaction commits or rolls back: later calls on its handles fail with CLOSED. */
@@ -46,12 +47,7 @@ export class TransactionExecutor implements Executor {
 
   write<T>(work: EngineWork<T>, bytes: number, writes = 1): Promise<T> {
     return this.serial(work, () => {
-      if (this.writes + writes > LIMITS.maxTransactionWrites) {
-        throw new StowageError("LIMIT_EXCEEDED", `a transaction may make at most ${LIMITS.maxTransactionWrites} writes`);
-      }
-      if (this.bytes + bytes > LIMITS.maxTransactionBytes) {
-        throw new StowageError("LIMIT_EXCEEDED", `a transaction may write at most ${LIMITS.maxTransactionBytes} bytes of keys and values`);
-      }
+      checkCommitFits(this.engine, this.writes + writes, this.bytes + bytes, "a transaction");
       this.writes += writes;
       this.bytes += bytes;
     });

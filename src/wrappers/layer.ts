@@ -1,7 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { ChangeSource } from "../engines/change-signal.js";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engines/engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports, EngineWork } from "../engines/engine.js";
 import { probeEngine } from "../store/health.js";
 import { createStore, ENGINE_BELOW, STORE_PARTS, type StoreParts } from "../store/store.js";
 
@@ -228,6 +228,10 @@ class LayeredEngine<S> implements Engine {
 
   get changes(): ChangeSource | undefined {
     return this.inner.changes;
+  }
+
+  get supports(): EngineSupports {
+    return this.inner.supports;
   }
 
   read<T>(work: EngineWork<T>): Awaitable<T> {

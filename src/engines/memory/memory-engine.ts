@@ -3,6 +3,8 @@ import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { checkMemoryData } from "./memory-check.js";
 import { MemoryData, MemoryOps } from "./memory-ops.js";
+import { API_LIMITS } from "../api-limits.js";
+import type { EngineSupports } from "../engine.js";
 
 /**
  * The reference engine: everything in process memory, lost on exit. Writes and transactions take one lock and undo
@@ -12,6 +14,15 @@ import { MemoryData, MemoryOps } from "./memory-ops.js";
 export class MemoryEngine implements Engine {
   readonly name = "memory";
   readonly location = "memory";
+  /** Everything but other processes: the data lives in this one. */
+  static readonly supports: EngineSupports = Object.freeze({
+    liveFeeds: true,
+    kvHistory: true,
+    crossProcess: false,
+    crossNamespaceTransactions: true,
+    limits: API_LIMITS,
+  });
+  readonly supports = MemoryEngine.supports;
   private readonly data = new MemoryData();
   private readonly lock = new Mutex();
   private readonly readOps = new MemoryOps(this.data, []);

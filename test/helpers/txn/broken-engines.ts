@@ -14,6 +14,7 @@ abstract class OverMemory implements Engine {
   readonly location = "memory";
   protected readonly inner = new MemoryEngine();
   readonly changes = this.inner.changes;
+  readonly supports = MemoryEngine.supports;
 
   read<T>(work: EngineWork<T>): Awaitable<T> {
     return this.inner.read(work);
@@ -58,6 +59,7 @@ export class LeakyRollbackEngine extends OverMemory {
 export class DirtyReadEngine implements Engine {
   readonly name = "dirty-read";
   readonly location = "memory";
+  readonly supports = { ...MemoryEngine.supports, liveFeeds: false };
   private readonly data = new MemoryData();
 
   read<T>(work: EngineWork<T>): Awaitable<T> {
