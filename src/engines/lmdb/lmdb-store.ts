@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Database, RootDatabase, Transaction } from "lmdb";
 import { StowageError } from "../../api/errors.js";
+import { sameEntries, sameValue } from "../recorded-reads.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
 import { mapLmdbError } from "./lmdb-errors.js";
 
@@ -275,16 +276,8 @@ function readRange(db: Database<Buffer, Uint8Array>, start: Uint8Array, end: Uin
 
 /** Whether a recorded read still holds in the current write transaction, compared bytewise. */
 function holds(db: BinaryDatabase, check: OrderedCheck): boolean {
-  if (check.kind === "get") {
-    const now = db.getBinary(check.key);
-    return now === undefined || check.value === undefined ? now === check.value : Buffer.compare(now, check.value) === 0;
-  }
-  const now = readRange(db, check.start, check.end, check.options);
-  if (now.length !== check.entries.length) return false;
-  return now.every(([key, value], i) => {
-    const [wasKey, wasValue] = check.entries[i]!;
-    return Buffer.compare(key, wasKey) === 0 && Buffer.compare(value, wasValue) === 0;
-  });
+  if (check.kind === "get") return sameValue(db.getBinary(check.key), check.value);
+  return sameEntries(readRange(db, check.start, check.end, check.options), check.entries);
 }
 
 /** lmdb-js rejects every commit of a failed batch with a generic error whose `commitError` promise holds the cause. */
