@@ -83,6 +83,12 @@ function refuseForeignFolder(location: string): void {
  * batches written with `sync: true` (LevelDB appends the batch to its log and fsyncs the log before the write returns),
  * one at a time: the checks run against the latest data under a process-local lock, and since no other process can
  * write while the folder is locked, nothing can change between the checks and the batch.
+ *
+ * Snapshots are pinned lazily. This store makes every change to the data, so until its next batch the latest data is
+ * the snapshot's point in time: a snapshot reads the latest data, and only when a batch is about to be written do the
+ * snapshots still open get a LevelDB snapshot (one, shared) taken just before it. Creating and closing a LevelDB
+ * snapshot per read costs ~30 µs against ~4 µs for a `getSync` (measured here), and most snapshots are released
+ * before any commit.
  */
 export class LevelDbStore implements OrderedStore {
   readonly name = "leveldb";
@@ -90,6 +96,10 @@ export class LevelDbStore implements OrderedStore {
   /** LevelDB's lock on its folder keeps every other process (and every other open in this one) out. */
   readonly singleWriter = true;
   private readonly writer = new Mutex();
+  /** Open snapshots reading the latest data, to be pinned before the next batch. */
+  private readonly unpinned = new Set<LevelDbSnapshot>();
+  /** While a batch is being written: the data may change under a snapshot at any moment, so new ones pin at once. */
+  private writing = false;
   private closed = false;
 
   constructor(
@@ -97,10 +107,13 @@ export class LevelDbStore implements OrderedStore {
     private readonly db: Db,
   ) {}
 
-  /** An explicit LevelDB snapshot (taken synchronously); point reads from it are synchronous, ranges are not. */
+  /** A snapshot of this moment (taken synchronously); point reads from it are synchronous, ranges are not. */
   snapshot(): OrderedSnapshot {
     this.refuseClosed();
-    return new LevelDbSnapshot(this.db, this.db.snapshot(), this.location);
+    const snapshot = new LevelDbSnapshot(this.db, this.location, (released) => this.unpinned.delete(released));
+    if (this.writing) snapshot.pin(new SharedSnapshot(this.db.snapshot(), 1));
+    else this.unpinned.add(snapshot);
+    return snapshot;
   }
 
   async commit(commit: OrderedCommit): Promise<boolean> {
@@ -113,7 +126,13 @@ export class LevelDbStore implements OrderedStore {
         const ops = commit.writes.map((write) =>
           write.value === undefined ? { type: "del" as const, key: write.key } : { type: "put" as const, key: write.key, value: write.value },
         );
-        await this.db.batch(ops, { sync: true });
+        this.pinOpenSnapshots();
+        this.writing = true;
+        try {
+          await this.db.batch(ops, { sync: true });
+        } finally {
+          this.writing = false;
+        }
         return true;
       } catch (error) {
         throw mapLevelError(error, this.location);
@@ -137,31 +156,59 @@ export class LevelDbStore implements OrderedStore {
     await this.writer.run(() => this.db.close());
   }
 
+  /** Gives every snapshot still reading the latest data one LevelDB snapshot of this moment, before a batch changes it. */
+  private pinOpenSnapshots(): void {
+    if (this.unpinned.size === 0) return;
+    const shared = new SharedSnapshot(this.db.snapshot(), this.unpinned.size);
+    for (const snapshot of this.unpinned) snapshot.pin(shared);
+    this.unpinned.clear();
+  }
+
   private refuseClosed(): void {
     if (this.closed) throw new StowageError("CLOSED", `the LevelDB store at ${this.location} is closed`);
   }
 }
 
+/** One LevelDB snapshot shared by the store's snapshots pinned at the same moment; closed when the last is released. */
+class SharedSnapshot {
+  constructor(
+    readonly snapshot: LevelSnapshot,
+    private users: number,
+  ) {}
+
+  release(): void {
+    this.users -= 1;
+    // Closing only frees LevelDB's snapshot; nothing waits for it.
+    if (this.users === 0) void this.snapshot.close().catch(() => undefined);
+  }
+}
+
 class LevelDbSnapshot implements OrderedSnapshot {
+  private pinned: SharedSnapshot | undefined;
   private released = false;
 
   constructor(
     private readonly db: Db,
-    private readonly snapshot: LevelSnapshot,
     private readonly location: string,
+    private readonly onRelease: (snapshot: LevelDbSnapshot) => void,
   ) {}
+
+  pin(shared: SharedSnapshot): void {
+    this.pinned = shared;
+  }
 
   get(key: Uint8Array): Uint8Array | undefined {
     try {
-      return this.db.getSync(key, { snapshot: this.snapshot });
+      return this.pinned === undefined ? this.db.getSync(key) : this.db.getSync(key, { snapshot: this.pinned.snapshot });
     } catch (error) {
       throw mapLevelError(error, this.location);
     }
   }
 
+  /** The iterator takes its own LevelDB snapshot when created, synchronously, so an unpinned range reads this moment. */
   async range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
     try {
-      return await readRange(this.db, start, end, options, this.snapshot);
+      return await readRange(this.db, start, end, options, this.pinned?.snapshot);
     } catch (error) {
       throw mapLevelError(error, this.location);
     }
@@ -170,8 +217,8 @@ class LevelDbSnapshot implements OrderedSnapshot {
   release(): void {
     if (this.released) return;
     this.released = true;
-    // Closing only frees LevelDB's snapshot; nothing waits for it.
-    void this.snapshot.close().catch(() => undefined);
+    this.onRelease(this);
+    this.pinned?.release();
   }
 }
 

@@ -9,7 +9,7 @@ const KNOWN: ReadonlyArray<readonly [pattern: RegExp, code: ErrorCode, says: str
   [/No space left on device|ENOSPC|EDQUOT|quota exceeded/i, "BACKEND_UNAVAILABLE", "the disk is full"],
   [/MDB_INVALID|MDB_VERSION_MISMATCH/, "INCOMPATIBLE", "the file is not an LMDB environment this version can read"],
   [/MDB_CORRUPTED|MDB_PAGE_NOTFOUND|MDB_PANIC|MDB_BAD_TXN/, "CORRUPT", "the LMDB file is damaged"],
-  [/MDB_READERS_FULL/, "BACKEND_UNAVAILABLE", "every LMDB reader slot is taken"],
+  [/MDB_READERS_FULL/, "BACKEND_UNAVAILABLE", "every LMDB reader slot is taken (too many snapshots open at once over the processes sharing the file)"],
   [/EACCES|EPERM|EROFS|permission denied|read-only file system/i, "BACKEND_UNAVAILABLE", "the file cannot be written"],
   [/EIO|Input\/output error/i, "BACKEND_UNAVAILABLE", "an I/O error"],
   [/closed/i, "CLOSED", "the LMDB environment is closed"],

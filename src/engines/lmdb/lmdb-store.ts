@@ -32,6 +32,9 @@ export const LMDB_LIMITS: OrderedLimits = Object.freeze({
   maxBytesPerCommit: null,
 });
 
+/** Reader slots of a new environment: read transactions open at once, over every process sharing the file. */
+export const LMDB_MAX_READERS = 2048;
+
 /** LMDB's meta page magic (`MDB_MAGIC`), at byte 24 of the file in lmdb-js's build (64-bit page header). */
 const LMDB_MAGIC = 0xbeefc0de;
 const MAGIC_OFFSET = 24;
@@ -75,6 +78,10 @@ export async function openLmdbStore(options: LmdbStoreOptions = {}): Promise<Lmd
       // only delays. One caveat of `overlappingSync`: another reader may see a commit for the length of its flush
       // before it is durable, and an OS crash in that window loses it (it never resolved).
       overlappingSync: true,
+      // A snapshot held across a commit keeps its own read transaction, and each takes one of LMDB's reader slots
+      // (126 by default, shared by every process on the file): one per transaction in flight would run out under load.
+      // The first process to open the file sets the table's size (64 bytes a slot).
+      maxReaders: LMDB_MAX_READERS,
       // Map size: lmdb-js starts small and grows the map by itself when a transaction needs more pages (its LMDB fork
       // resizes instead of failing MDB_MAP_FULL), so the limit is the disk.
     }) as BinaryDatabase;
@@ -131,8 +138,12 @@ export class LmdbStore implements OrderedStore {
    */
   snapshot(): OrderedSnapshot {
     this.refuseClosed();
-    this.db.resetReadTxn();
-    return new LmdbSnapshot(this.db, this.db.useReadTransaction());
+    try {
+      this.db.resetReadTxn();
+      return new LmdbSnapshot(this.db, this.db.useReadTransaction());
+    } catch (error) {
+      throw mapLmdbError(error, this.location);
+    }
   }
 
   /**

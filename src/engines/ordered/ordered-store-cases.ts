@@ -210,6 +210,40 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
       });
     });
 
+    withStore("snapshots open across several commits each keep their own point, released in any order", async (store) => {
+      const snapshots: OrderedSnapshot[] = [];
+      try {
+        for (let i = 0; i < 4; i++) {
+          // Two snapshots of each point, and one commit between points (the last point has no commit after it).
+          snapshots.push(await store.snapshot(), await store.snapshot());
+          if (i < 3) await commitAll(store, [put(text("n"), bytes(i)), put(text(`only-${i}`), bytes(i))]);
+        }
+        snapshots[2]!.release(); // one of the pair of point 1 goes early; its twin must still read point 1
+        for (let point = 0; point < 4; point++) {
+          const snapshot = snapshots[point * 2 + 1]!;
+          assert.equal(await getHex(snapshot, text("n")), point === 0 ? undefined : hex(bytes(point - 1)), `point ${point}`);
+          assert.equal((await snapshot.range(text("only-"), text("only.")))?.length, point, `point ${point}`);
+        }
+      } finally {
+        for (const [i, snapshot] of snapshots.entries()) if (i !== 2) snapshot.release();
+      }
+    });
+
+    withStore("a range read started before a commit returns that moment's entries", async (store) => {
+      await commitAll(store, Array.from({ length: 200 }, (_, i) => put(text(`p/${String(i).padStart(3, "0")}`), text("before"))));
+      const snapshot = await store.snapshot();
+      try {
+        const ranged = snapshot.range(text("p/"), text("p0"));
+        const committed = commitAll(store, Array.from({ length: 200 }, (_, i) => put(text(`p/${String(i).padStart(3, "0")}`), text("after"))));
+        const entries = await ranged;
+        await committed;
+        assert.equal(entries.length, 200);
+        assert.ok(entries.every(([, value]) => hex(value) === hex(text("before"))), "every entry of the one moment");
+      } finally {
+        snapshot.release();
+      }
+    });
+
     withStore("a snapshot taken after a commit resolved sees it", async (store) => {
       for (let i = 0; i < 20; i++) {
         await commitAll(store, [put(text("counter"), bytes(i))]);
