@@ -100,6 +100,12 @@ export class LevelDbStore implements OrderedStore {
   private readonly unpinned = new Set<LevelDbSnapshot>();
   /** While a batch is being written: the data may change under a snapshot at any moment, so new ones pin at once. */
   private writing = false;
+  /**
+   * The failure of a batch, after which this store writes no more. LevelDB resolves a later `sync: true` write once
+   * space is back, but on the next open drops every record logged after the failed one (seen on a full tmpfs: the
+   * write resolved, and was gone after reopening). Reopening starts a new log, and writes are kept again.
+   */
+  private writeFailure: StowageError | undefined;
   private closed = false;
 
   constructor(
@@ -120,6 +126,13 @@ export class LevelDbStore implements OrderedStore {
     this.refuseClosed();
     return this.writer.run(async () => {
       this.refuseClosed();
+      if (this.writeFailure !== undefined) {
+        throw new StowageError(
+          "BACKEND_UNAVAILABLE",
+          `a write to the LevelDB store at ${this.location} failed earlier, and LevelDB may lose writes made after a failed one: close and reopen the store to write again (${this.writeFailure.message})`,
+          { cause: this.writeFailure },
+        );
+      }
       try {
         for (const check of commit.checks) if (!(await holds(this.db, check))) return false;
         if (commit.writes.length === 0) return true;
@@ -130,6 +143,9 @@ export class LevelDbStore implements OrderedStore {
         this.writing = true;
         try {
           await this.db.batch(ops, { sync: true });
+        } catch (error) {
+          this.writeFailure = mapLevelError(error, this.location);
+          throw this.writeFailure;
         } finally {
           this.writing = false;
         }

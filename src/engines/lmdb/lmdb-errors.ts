@@ -11,7 +11,8 @@ const KNOWN: ReadonlyArray<readonly [pattern: RegExp, code: ErrorCode, says: str
   [/MDB_CORRUPTED|MDB_PAGE_NOTFOUND|MDB_PANIC|MDB_BAD_TXN/, "CORRUPT", "the LMDB file is damaged"],
   [/MDB_READERS_FULL/, "BACKEND_UNAVAILABLE", "every LMDB reader slot is taken (too many snapshots open at once over the processes sharing the file)"],
   [/EACCES|EPERM|EROFS|permission denied|read-only file system/i, "BACKEND_UNAVAILABLE", "the file cannot be written"],
-  [/EIO|Input\/output error/i, "BACKEND_UNAVAILABLE", "an I/O error"],
+  // lmdb-js reports a write that found the disk full as EIO (seen on a full tmpfs), not ENOSPC.
+  [/EIO|Input\/output error/i, "BACKEND_UNAVAILABLE", "an I/O error (on a write: the disk may be full)"],
   [/closed/i, "CLOSED", "the LMDB environment is closed"],
 ];
 
