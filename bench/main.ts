@@ -2,7 +2,7 @@
  * `npm run bench`: stowage's primitives on every engine against raw baselines at the same durability, the targets,
  * and KV cost at scale. Writes bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
  *
- *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres] [--case PATTERN,…] [--out DIR]
+ *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb] [--case PATTERN,…] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +10,8 @@ import { performance } from "node:perf_hooks";
 import { openStore, type Store } from "../src/index.js";
 import { startPostgres, type PostgresServer } from "../test/helpers/postgres-server.js";
 import type { BaselineCase } from "./baseline.js";
+import { RAW_LEVELDB_BASELINES } from "./baselines-leveldb.js";
+import { RAW_LMDB_BASELINES } from "./baselines-lmdb.js";
 import { MEMORY_BASELINES } from "./baselines-memory.js";
 import { pgBossBaselines, pgBossUnavailable, POOL_SIZE, rawPgBaselines } from "./baselines-postgres.js";
 import { KEYV_BASELINES, keyvUnavailable, RAW_SQLITE_BASELINES } from "./baselines-sqlite.js";
@@ -178,6 +180,9 @@ async function main(): Promise<void> {
             "Keyv baseline: keyv 5.x with @keyv/sqlite 4.x (keyv 6 needs Node ≥ 22.19); its sqlite3 native module was built from source (the prebuilt download from GitHub is not reachable here). Switched to WAL + synchronous=FULL by PRAGMA on its single connection; values go through Keyv's JSON serialisation.",
           );
         } else notes.push(`Keyv + @keyv/sqlite baseline left out: ${keyvMissing}`);
+      } else if (engine === "lmdb" || engine === "leveldb") {
+        // The raw baselines only, until the stowage stores of these engines (the ordered-KV family) are registered.
+        await runBaselines(options, engine, engine === "lmdb" ? RAW_LMDB_BASELINES : RAW_LEVELDB_BASELINES, results);
       } else {
         let server: PostgresServer | undefined;
         try {

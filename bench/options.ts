@@ -1,7 +1,7 @@
 /** Command-line options of the benchmark and the limits they imply. */
 import type { RunLimits } from "./harness.js";
 
-export const ENGINES = ["memory", "sqlite", "postgres"] as const;
+export const ENGINES = ["memory", "sqlite", "postgres", "lmdb", "leveldb"] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 export interface BenchOptions {
@@ -34,7 +34,7 @@ export function caseSelected(options: BenchOptions, subject: string, op: string)
   return options.casePatterns.some((pattern) => name.includes(pattern));
 }
 
-const USAGE = "usage: node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres] [--case PATTERN,…] [--out DIR]";
+const USAGE = "usage: node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb] [--case PATTERN,…] [--out DIR]";
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   let quick = false;

@@ -1,0 +1,68 @@
+/**
+ * LMDB baselines: raw lmdb-js (binary keys and values, no msgpack) with its defaults on Linux, which are the stowage
+ * LMDB store's durability: a write's promise resolves after its transaction's fdatasync (overlappingSync).
+ * Rows have the shape of the ordered-KV family's KV entries: key = 0x10 · namespace · 0x00 · key, value = a 1-byte
+ * "no deadline" flag · the 100-byte value.
+ */
+import { join } from "node:path";
+import type { BaselineCase } from "./baseline.js";
+import { makeTempDir, pad, removeTempDir, VALUE, valueFor } from "./fixtures.js";
+
+const KV_KEYS = 10_000;
+
+/** Writes in flight, and so per LMDB transaction: lmdb-js commits the writes of one event turn together. */
+const GROUP = 16;
+
+/** A KV entry's key in the family's layout. */
+export function kvRowKey(namespace: string, key: string): Buffer {
+  return Buffer.concat([Buffer.from([0x10]), Buffer.from(namespace, "utf8"), Buffer.from([0]), Buffer.from(key, "utf8")]);
+}
+
+/** A KV entry's record in the family's layout: no deadline, then the value. */
+export function kvRowValue(value: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from([0]), value]);
+}
+
+async function openRaw(): Promise<{ db: import("lmdb").RootDatabase<Buffer, Buffer>; close(): Promise<void> }> {
+  const { open } = await import("lmdb");
+  const dir = makeTempDir("raw-lmdb");
+  const db = open<Buffer, Buffer>({ path: join(dir, "raw.lmdb"), keyEncoding: "binary", encoding: "binary" });
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      removeTempDir(dir);
+    },
+  };
+}
+
+export const RAW_LMDB = "raw lmdb";
+
+export const RAW_LMDB_BASELINES: readonly BaselineCase[] = [
+  {
+    subject: RAW_LMDB,
+    op: "kv.put",
+    describe: `await db.put(key, value) with ${GROUP} in flight: lmdb-js commits the puts of one event turn in one transaction, so ${GROUP} puts per durable (fdatasync) commit`,
+    concurrencies: [GROUP],
+    async build(c) {
+      const { db, close } = await openRaw();
+      const ns = `kv-put-c${c}`;
+      return { body: { op: async (i) => void (await db.put(kvRowKey(ns, `k${pad(i % KV_KEYS, 6)}`), kvRowValue(valueFor(i)))) }, close };
+    },
+  },
+  {
+    subject: RAW_LMDB,
+    op: "kv.get",
+    describe: "db.getBinary(key) of a present key (a copy of the value), synchronous, from lmdb-js's shared read transaction",
+    async build(c) {
+      const { db, close } = await openRaw();
+      const ns = `kv-get-c${c}`;
+      await db.transaction(() => {
+        for (let i = 0; i < KV_KEYS; i++) void db.put(kvRowKey(ns, `k${pad(i, 6)}`), kvRowValue(VALUE));
+      });
+      const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
+      if (db.getBinary(keys[7]!)?.length !== VALUE.length + 1) throw new Error("bench sanity check failed: raw lmdb returns the row put");
+      return { body: { op: async (i) => db.getBinary(keys[(i * 7919) % KV_KEYS]!) }, close };
+    },
+  },
+];
