@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import { runConformance } from "../src/conformance/index.js";
-import { openStore } from "../src/index.js";
+import { createStore, openStore } from "../src/index.js";
+import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
+import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 
 runConformance("memory", (options) => openStore({ backend: "memory", ...options }));
 
@@ -11,3 +13,10 @@ const dir = mkdtempSync(join(tmpdir(), "stowage-conformance-"));
 let files = 0;
 runConformance("sqlite", (options) => openStore({ backend: "sqlite", path: join(dir, `store-${++files}.db`), ...options }));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+// The ordered-KV family on the in-memory ordered store of the tests: synchronous reads (as LMDB), and asynchronous
+// reads with one writer declared (as LevelDB), so that both paths of the family run the whole suite.
+runConformance("ordered (sorted store)", async (options) => createStore(await OrderedEngine.open(new SortedOrderedStore()), options));
+runConformance("ordered (sorted store, async reads, single writer)", async (options) =>
+  createStore(await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads: true, singleWriter: true })), options),
+);
