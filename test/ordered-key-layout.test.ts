@@ -23,6 +23,7 @@ test("KV keys: byte order of the encoded keys is stowage's key order", () => {
     fc.property(anyKey, anyKey, (a, b) => {
       const encoded = Buffer.compare(layout.key(TAG.kv, "ns", [a]), layout.key(TAG.kv, "ns", [b]));
       assert.equal(sign(encoded), sign(compareKeys(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+      assert.deepEqual(layout.textKey(TAG.kv, "ns", a), layout.key(TAG.kv, "ns", [a]), "the fast path builds the same key");
     }),
     { numRuns: 2_000 },
   );

@@ -108,24 +108,35 @@ type Part = string | number | Uint8Array;
  * bytes. Keys longer than the ordered store's `maxKeyBytes` are refused with LIMIT_EXCEEDED naming the limit.
  */
 export class KeyLayout {
-  private readonly prefixes = new Map<string, Buffer>();
+  /** Per tag, per namespace: a namespace's prefixes are few and used on every call. */
+  private readonly prefixes: Array<Map<string, Buffer> | undefined> = [];
 
   constructor(
     readonly maxKeyBytes: number,
     private readonly engine: string,
   ) {}
 
-  /** tag · ns · 0x00, cached: a namespace's prefixes are few and used on every call. */
+  /** tag · ns · 0x00, cached. */
   prefix(tag: number, ns: string): Buffer {
-    const id = `${tag}:${ns}`;
-    let prefix = this.prefixes.get(id);
+    const byNamespace = (this.prefixes[tag] ??= new Map());
+    let prefix = byNamespace.get(ns);
     if (prefix === undefined) {
       prefix = Buffer.alloc(ns.length + 2);
       prefix[0] = tag;
       prefix.write(ns, 1, "latin1");
-      this.prefixes.set(id, prefix);
+      byNamespace.set(ns, prefix);
     }
     return prefix;
+  }
+
+  /** tag · ns · 0x00 · text: the common case (a KV entry, a slot), without the general builder's passes. */
+  textKey(tag: number, ns: string, text: string): Buffer {
+    const prefix = this.prefix(tag, ns);
+    const out = Buffer.allocUnsafe(prefix.length + text.length * 3);
+    prefix.copy(out, 0);
+    const length = prefix.length + out.write(text, prefix.length, "utf8");
+    this.checkLength(length, ns, text);
+    return out.subarray(0, length);
   }
 
   /** Refuses a record key of `length` bytes when the ordered store's keys are shorter (LIMIT_EXCEEDED naming the limit). */

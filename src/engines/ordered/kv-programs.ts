@@ -19,7 +19,7 @@ const live = (record: Uint8Array, now: number): boolean => {
   return deadline === null || deadline > now;
 };
 
-const kvKey = (c: OrderedContext, ns: string, key: string) => c.keys.key(TAG.kv, ns, [key], key);
+const kvKey = (c: OrderedContext, ns: string, key: string) => c.keys.textKey(TAG.kv, ns, key);
 
 /** The expiry index's key: deadline first, so that the sweep walks it from the oldest deadline. */
 function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string): Buffer {

@@ -54,20 +54,20 @@ export function logLastSeq(c: OrderedContext, ns: string): Awaitable<number> {
 // CAS with the same expectation win.
 
 export function slotGet(c: OrderedContext, ns: string, key: string): Awaitable<StoredSlot | undefined> {
-  return then(c.tx.get(c.keys.key(TAG.slot, ns, [key], key)), (record) =>
+  return then(c.tx.get(c.keys.textKey(TAG.slot, ns, key)), (record) =>
     record === undefined ? undefined : { version: numberAt(record, 0), value: bytesAfterNumbers(record, 1) },
   );
 }
 
 export function* slotUpsert(c: OrderedContext, ns: string, key: string, value: Uint8Array): Program<number> {
-  const slotKey = c.keys.key(TAG.slot, ns, [key], key);
+  const slotKey = c.keys.textKey(TAG.slot, ns, key);
   const version = numberAt(yield* ask(c.tx.get(slotKey)), 0) + 1;
   c.tx.put(slotKey, numbersThenBytes([version], value));
   return version;
 }
 
 export function* slotCas(c: OrderedContext, ns: string, key: string, expectedVersion: number, value: Uint8Array): Program<boolean> {
-  const slotKey = c.keys.key(TAG.slot, ns, [key], key);
+  const slotKey = c.keys.textKey(TAG.slot, ns, key);
   if (numberAt(yield* ask(c.tx.get(slotKey)), 0) !== expectedVersion) return false;
   c.tx.put(slotKey, numbersThenBytes([expectedVersion + 1], value));
   return true;
@@ -79,13 +79,13 @@ export function* slotCas(c: OrderedContext, ns: string, key: string, expectedVer
 const itemPrefix = (c: OrderedContext, ns: string, key: string): Uint8Array => c.keys.key(TAG.queueItem, ns, [key, 0], key).subarray(0, -8);
 
 function* setLength(c: OrderedContext, ns: string, key: string, length: number): Program<void> {
-  const lengthKey = c.keys.key(TAG.queueLength, ns, [key], key);
+  const lengthKey = c.keys.textKey(TAG.queueLength, ns, key);
   if (length === 0) c.tx.delete(lengthKey);
   else c.tx.put(lengthKey, numbersRecord(length));
 }
 
 export function queueLen(c: OrderedContext, ns: string, key: string): Awaitable<number> {
-  return then(c.tx.get(c.keys.key(TAG.queueLength, ns, [key], key)), (record) => numberAt(record, 0));
+  return then(c.tx.get(c.keys.textKey(TAG.queueLength, ns, key)), (record) => numberAt(record, 0));
 }
 
 /** Removes the `count` oldest items; the number removed and the length left. */

@@ -168,10 +168,11 @@ export class OrderedEngine implements Engine {
       }
       const outcomes: Outcome[] = [];
       let carried: PendingWrite[] = [];
+      const ops = orderedOps(tx.buffer, this.keys);
       try {
         for (let i = 0; i < group.length; i++) {
           const mark = tx.buffer.mark();
-          const outcome = await this.runOne((group[i] as PendingWrite).work, tx.buffer, mark);
+          const outcome = await this.runOne((group[i] as PendingWrite).work, ops, tx.buffer, mark);
           if (outcome === "carry") {
             carried = group.slice(i);
             break;
@@ -202,9 +203,9 @@ export class OrderedEngine implements Engine {
   }
 
   /** One write of a group: its outcome, or "carry" when it must wait for the next commit to stay within the limits. */
-  private async runOne(work: EngineWork<unknown>, buffer: BufferedTx, mark: number): Promise<Outcome | "carry"> {
+  private async runOne(work: EngineWork<unknown>, ops: EngineOps, buffer: BufferedTx, mark: number): Promise<Outcome | "carry"> {
     try {
-      const result = work(orderedOps(buffer, this.keys));
+      const result = work(ops);
       const value = result instanceof Promise ? await result : result;
       if (this.fitsCommit(buffer)) return { ok: true, value };
       const error = this.tooLarge("one write", buffer);
