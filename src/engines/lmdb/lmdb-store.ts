@@ -1,0 +1,293 @@
+import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { Database, RootDatabase, Transaction } from "lmdb";
+import { StowageError } from "../../api/errors.js";
+import { sameEntries, sameValue } from "../recorded-reads.js";
+import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
+import { mapLmdbError } from "./lmdb-errors.js";
+
+/** Where an LMDB store lives unless told otherwise (relative to the working directory), like SQLite's default. */
+export const DEFAULT_LMDB_PATH = "./data/stowage.lmdb";
+
+/** How often a watched store looks for other processes' commits (the environment's last transaction id). */
+export const LMDB_WATCH_INTERVAL_MS = 50;
+
+export interface LmdbStoreOptions {
+  /**
+   * The data file (default {@link DEFAULT_LMDB_PATH}); LMDB keeps its lock table beside it in `<path>-lock`. Missing
+   * folders are created.
+   */
+  path?: string;
+}
+
+/**
+ * LMDB's limits. Keys: 1,978 bytes, the bound of LMDB's default 4 KiB pages (lmdb-js refuses longer ones, and LMDB
+ * refuses the empty key). Values: lmdb-js passes a value's size as a 32-bit number and LMDB's own bound is the same.
+ * Commits: no bound of their own; a commit is one write transaction whose dirty pages live in memory until it commits.
+ */
+export const LMDB_LIMITS: OrderedLimits = Object.freeze({
+  maxKeyBytes: 1978,
+  maxValueBytes: 0xffff_ffff,
+  maxWritesPerCommit: null,
+  maxBytesPerCommit: null,
+});
+
+/** LMDB's meta page magic (`MDB_MAGIC`), at byte 24 of the file in lmdb-js's build (64-bit page header). */
+const LMDB_MAGIC = 0xbeefc0de;
+const MAGIC_OFFSET = 24;
+
+/** The parts of lmdb-js's database this store uses, with the `transaction` options its typings leave out. */
+type BinaryDatabase = RootDatabase<Buffer, Uint8Array> & {
+  getBinary(key: Uint8Array, options?: { transaction?: Transaction }): Buffer | undefined;
+};
+
+/**
+ * Opens (creating it and its folders when missing) an LMDB environment as an {@link OrderedStore}.
+ *
+ * @example
+ * ```ts
+ * const store = await openLmdbStore({ path: "./data/orders.lmdb" });
+ * ```
+ */
+export async function openLmdbStore(options: LmdbStoreOptions = {}): Promise<LmdbStore> {
+  const location = resolve(options.path ?? DEFAULT_LMDB_PATH);
+  try {
+    mkdirSync(dirname(location), { recursive: true });
+  } catch (cause) {
+    throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${location}: ${(cause as Error).message}`, { cause });
+  }
+  refuseForeignFile(location);
+  // Loaded on open, so that a store without LMDB never loads (or needs) the driver.
+  const { open } = await import("lmdb");
+  try {
+    const db = open({
+      path: location,
+      // The path names a file (lmdb-js would treat a path without an extension as a folder).
+      noSubdir: true,
+      keyEncoding: "binary",
+      encoding: "binary",
+      // Durability (read from lmdb-js 3.5 and its LMDB fork, and confirmed with strace): a write transaction's promise
+      // resolves only once its commit returned, and with `overlappingSync` (lmdb-js's default on Linux and macOS)
+      // `mdb_txn_commit` returns only after `fdatasync` of the data file and a write of the flushed meta page through
+      // the O_DSYNC descriptor, done after the write lock is released so the next transaction overlaps the flush. So
+      // every resolved commit survives an OS crash or power cut. `noSync`, `noMetaSync`, `mapAsync` (never flush, or
+      // flush later) and `separateFlushed` (resolve before the flush) would break that and are left off; `commitDelay`
+      // only delays. One caveat of `overlappingSync`: another reader may see a commit for the length of its flush
+      // before it is durable, and an OS crash in that window loses it (it never resolved).
+      overlappingSync: true,
+      // Map size: lmdb-js starts small and grows the map by itself when a transaction needs more pages (its LMDB fork
+      // resizes instead of failing MDB_MAP_FULL), so the limit is the disk.
+    }) as BinaryDatabase;
+    return new LmdbStore(location, db);
+  } catch (error) {
+    throw mapLmdbError(error, location);
+  }
+}
+
+/**
+ * Refuses a file LMDB cannot read before LMDB maps it: lmdb-js crashes the process (SIGSEGV) on a file that is not an
+ * LMDB environment, so its header is checked here. An empty file is a new environment.
+ */
+function refuseForeignFile(location: string): void {
+  let size: number;
+  try {
+    const stats = statSync(location);
+    if (!stats.isFile()) throw new StowageError("INCOMPATIBLE", `${location} is not a file (an LMDB store is one file)`);
+    size = stats.size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw mapLmdbError(error, location);
+  }
+  if (size === 0) return;
+  const header = Buffer.alloc(MAGIC_OFFSET + 4);
+  const fd = openSync(location, "r");
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < header.length || header.readUInt32LE(MAGIC_OFFSET) !== LMDB_MAGIC) {
+    throw new StowageError("INCOMPATIBLE", `${location} is not an LMDB file (it belongs to another program); not opened`);
+  }
+}
+
+/** LMDB through lmdb-js: an embedded copy-on-write B+tree, shared by every process that opens the file. */
+export class LmdbStore implements OrderedStore {
+  readonly name = "lmdb";
+  readonly limits = LMDB_LIMITS;
+  /** Other processes may commit at any time, under LMDB's write lock. */
+  readonly singleWriter = false;
+  private closed = false;
+
+  constructor(
+    readonly location: string,
+    private readonly db: BinaryDatabase,
+  ) {}
+
+  /**
+   * A read transaction, synchronously. lmdb-js shares one read transaction per process and renews it only on a timer
+   * after a read; it is reset first, so that a snapshot always includes every commit that resolved before it was
+   * taken, in any process.
+   */
+  snapshot(): OrderedSnapshot {
+    this.refuseClosed();
+    this.db.resetReadTxn();
+    return new LmdbSnapshot(this.db, this.db.useReadTransaction());
+  }
+
+  /**
+   * One child transaction inside lmdb-js's next batched write transaction: the checks read the latest data under
+   * LMDB's write lock (and see the earlier commits of the same batch), the writes apply only if all hold, and a
+   * failure half-way aborts the child transaction, so a commit is all or nothing. Commits arriving in one event turn
+   * share one LMDB transaction and one flush.
+   */
+  async commit(commit: OrderedCommit): Promise<boolean> {
+    this.refuseClosed();
+    const db = this.db;
+    try {
+      return await db.childTransaction(() => {
+        for (const check of commit.checks) if (!holds(db, check)) return false;
+        for (const write of commit.writes) {
+          if (write.value === undefined) void db.remove(write.key);
+          else void db.put(write.key, write.value as Buffer);
+        }
+        return true;
+      });
+    } catch (error) {
+      throw mapLmdbError(await commitFailure(error), this.location);
+    }
+  }
+
+  /**
+   * Polls the environment's last transaction id every {@link LMDB_WATCH_INTERVAL_MS} ms while watched (one small
+   * native call reading LMDB's meta page; LMDB has no cross-process notification). Own commits notify too.
+   */
+  watchCommits(notify: () => void): () => void {
+    let last = this.lastTxnId();
+    const timer = setInterval(() => {
+      if (this.closed) return;
+      const now = this.lastTxnId();
+      if (now !== last) {
+        last = now;
+        notify();
+      }
+    }, LMDB_WATCH_INTERVAL_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  facts(): Record<string, number | string | boolean> {
+    this.refuseClosed();
+    const stats = this.db.getStats() as LmdbStats;
+    return {
+      mapBytes: stats.mapSize,
+      pageBytes: stats.pageSize,
+      usedPages: stats.lastPageNumber + 1,
+      entries: stats.entryCount,
+      lastTxnId: stats.lastTxnId,
+      readers: stats.numReaders,
+      maxReaders: stats.maxReaders,
+    };
+  }
+
+  /**
+   * LMDB has no integrity check of its own; this walks every key of one snapshot and reports keys out of order (a
+   * damaged B+tree). Reads everything.
+   */
+  async check(): Promise<string[]> {
+    const problems: string[] = [];
+    const snapshot = this.snapshot();
+    try {
+      let previous: Uint8Array | undefined;
+      for (const { key } of this.db.getRange({ transaction: (snapshot as LmdbSnapshot).txn })) {
+        if (previous !== undefined && Buffer.compare(previous, key) >= 0) {
+          problems.push(`LMDB key ${Buffer.from(key).toString("hex")} follows ${Buffer.from(previous).toString("hex")}: the file's B+tree is out of order`);
+        }
+        previous = key;
+      }
+    } finally {
+      snapshot.release();
+    }
+    return problems;
+  }
+
+  /** Waits for the last commits' flush, then closes the environment (other processes keep theirs). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+  }
+
+  private lastTxnId(): number {
+    return (this.db.getStats() as LmdbStats).lastTxnId;
+  }
+
+  private refuseClosed(): void {
+    if (this.closed) throw new StowageError("CLOSED", `the LMDB store at ${this.location} is closed`);
+  }
+}
+
+interface LmdbStats {
+  mapSize: number;
+  pageSize: number;
+  lastPageNumber: number;
+  entryCount: number;
+  lastTxnId: number;
+  numReaders: number;
+  maxReaders: number;
+}
+
+class LmdbSnapshot implements OrderedSnapshot {
+  private released = false;
+
+  constructor(
+    private readonly db: BinaryDatabase,
+    readonly txn: Transaction,
+  ) {}
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.db.getBinary(key, { transaction: this.txn });
+  }
+
+  range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): OrderedEntry[] {
+    return readRange(this.db, start, end, options, this.txn);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.txn.done();
+  }
+}
+
+/**
+ * Entries with `start ≤ key < end`, in the given transaction or (without one) in the write transaction being run.
+ * lmdb-js walks a reverse range from its `start` down to its `end`, so the bounds swap and their inclusiveness with them.
+ */
+function readRange(db: Database<Buffer, Uint8Array>, start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions, txn?: Transaction): OrderedEntry[] {
+  if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
+  const range = options.reverse
+    ? { start: end, end: start, reverse: true, exclusiveStart: true, inclusiveEnd: true }
+    : { start, end };
+  const entries: OrderedEntry[] = [];
+  for (const { key, value } of db.getRange({ ...range, limit: options.limit, transaction: txn })) entries.push([key, value]);
+  return entries;
+}
+
+/** Whether a recorded read still holds in the current write transaction, compared bytewise. */
+function holds(db: BinaryDatabase, check: OrderedCheck): boolean {
+  if (check.kind === "get") return sameValue(db.getBinary(check.key), check.value);
+  return sameEntries(readRange(db, check.start, check.end, check.options), check.entries);
+}
+
+/** lmdb-js rejects every commit of a failed batch with a generic error whose `commitError` promise holds the cause. */
+async function commitFailure(error: unknown): Promise<unknown> {
+  const pending = (error as { commitError?: Promise<unknown> } | undefined)?.commitError;
+  if (pending === undefined) return error;
+  try {
+    await pending;
+    return error;
+  } catch (cause) {
+    return cause;
+  }
+}
