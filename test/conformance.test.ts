@@ -6,6 +6,8 @@ import { runConformance } from "../src/conformance/index.js";
 import { createStore, openStore } from "../src/index.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 
 runConformance("memory", (options) => openStore({ backend: "memory", ...options }));
 
@@ -20,3 +22,5 @@ runConformance("ordered (sorted store)", async (options) => createStore(await Or
 runConformance("ordered (sorted store, async reads, single writer)", async (options) =>
   createStore(await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads: true, singleWriter: true })), options),
 );
+runConformance("lmdb", async (options) => createStore(await OrderedEngine.open(await openLmdbStore({ path: join(dir, `store-${++files}.lmdb`) })), options));
+runConformance("leveldb", async (options) => createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(dir, `store-${++files}.leveldb`) })), options));
