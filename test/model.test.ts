@@ -18,6 +18,8 @@ import { createStore, isStowageError, openStore, utf8, type Kv, type KvChange, t
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { tempDir } from "./helpers/child.js";
 import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
 const CASES = Number(process.env.MODEL_CASES ?? 150);
@@ -445,4 +447,22 @@ test("postgres agrees with the memory model on random operation sequences", asyn
 
 test("the ordered-KV family (sorted store) agrees with the memory model on random operation sequences", async (t) => {
   await checkAgainstModel(t, async (clock) => createStore(await OrderedEngine.open(new SortedOrderedStore()), { clock, sweepIntervalMs: 0 }), true);
+});
+
+test("lmdb agrees with the memory model on random operation sequences", async (t) => {
+  const tmp = tempDir("model-lmdb");
+  try {
+    await checkAgainstModel(t, async (clock) => createStore(await OrderedEngine.open(await openLmdbStore({ path: join(tmp.dir, "store.lmdb") })), { clock, sweepIntervalMs: 0 }), true);
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("leveldb agrees with the memory model on random operation sequences", async (t) => {
+  const tmp = tempDir("model-leveldb");
+  try {
+    await checkAgainstModel(t, async (clock) => createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(tmp.dir, "store.leveldb") })), { clock, sweepIntervalMs: 0 }), true);
+  } finally {
+    tmp.remove();
+  }
 });
