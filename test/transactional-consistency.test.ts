@@ -13,6 +13,8 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { createStore, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 import { tempDir } from "./helpers/child.js";
 import { startPostgres, waitForOtherClientsToEnd, type PostgresServer } from "./helpers/postgres-server.js";
 import { checkHistory, describeAnomalies, describeFigures, type CheckReport } from "./helpers/txn/checker.js";
@@ -92,6 +94,35 @@ describe("transactional consistency: list-append histories checked for anomalies
         return [...histories.flat(), ...(await finalReads(stores[CLIENTS] as Store, WORKLOAD))];
       } finally {
         await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+  });
+
+  it("lmdb: clients on separate engines over one file (optimistic commits that conflict)", async (t) => {
+    await battery(t, "lmdb", HISTORIES ?? 2, async () => {
+      const tmp = tempDir("txn-lmdb");
+      const path = join(tmp.dir, "store.lmdb");
+      const stores: Store[] = [];
+      try {
+        for (let i = 0; i <= CLIENTS; i++) stores.push(createStore(await OrderedEngine.open(await openLmdbStore({ path })), { sweepIntervalMs: 0 }));
+        const histories = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => runClient(stores[i] as Store, `c${i}`, WORKLOAD)));
+        return [...histories.flat(), ...(await finalReads(stores[CLIENTS] as Store, WORKLOAD))];
+      } finally {
+        for (const store of stores) await store.close();
+        tmp.remove();
+      }
+    });
+  });
+
+  it("leveldb: async clients in one process (one opener at a time)", async (t) => {
+    await battery(t, "leveldb", HISTORIES ?? 2, async () => {
+      const tmp = tempDir("txn-leveldb");
+      const store = createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(tmp.dir, "store.leveldb") })), { sweepIntervalMs: 0 });
+      try {
+        return await runInProcess(store, CLIENTS, WORKLOAD);
+      } finally {
+        await store.close();
+        tmp.remove();
       }
     });
   });

@@ -172,6 +172,10 @@ class SortedSnapshot implements OrderedSnapshot {
 
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): OrderedEntry[] {
     this.assertLive();
+    // Drivers take limits as 32-bit integers (LevelDB's iterator returned nothing for 2^53): refuse what they cannot take.
+    if (options?.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 0 && options.limit <= 0x7fff_ffff)) {
+      throw new Error(`range limit ${options.limit} is not a 32-bit count`);
+    }
     return rangeOf(this.rows, start, end, options).map((row) => [this.handOut(row[1]), this.handOut(row[2])] as const);
   }
 

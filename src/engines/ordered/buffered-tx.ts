@@ -18,6 +18,18 @@ export interface OrderedTx extends OrderedReader {
   delete(key: Uint8Array): void;
 }
 
+/**
+ * Range options as the store gets them. A limit beyond any range a store could hold (stowage passes
+ * `Number.MAX_SAFE_INTEGER` for "all") goes as none: drivers take limits as 32-bit integers, and LevelDB's iterator
+ * returned nothing for 2^53.
+ */
+export function storeRange(limit: number | undefined, reverse: boolean | undefined): OrderedRangeOptions {
+  const options: OrderedRangeOptions = {};
+  if (limit !== undefined && limit < 0x7fff_ffff) options.limit = limit;
+  if (reverse === true) options.reverse = true;
+  return options;
+}
+
 /** Keys as latin1 strings: one character per byte, so string order is byte order and they serve as map keys. */
 const idOf = (key: Uint8Array): string => asBuffer(key).toString("latin1");
 
@@ -83,10 +95,7 @@ export class BufferedTx implements OrderedTx {
     const from = lowerBound(this.order, idOf(start));
     const to = lowerBound(this.order, idOf(end));
     // Each own write can hide at most one stored entry: asking for that many more keeps the page complete.
-    const asked: OrderedRangeOptions = {
-      ...(options.limit === undefined ? {} : { limit: options.limit + (to - from) }),
-      ...(options.reverse === true ? { reverse: true } : {}),
-    };
+    const asked = storeRange(options.limit === undefined ? undefined : options.limit + (to - from), options.reverse);
     const found = fromStore(() => this.snapshot.range(start, end, asked));
     return then(found, (entries) => {
       if (this.recordChecks) {

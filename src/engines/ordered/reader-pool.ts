@@ -1,6 +1,6 @@
 import type { Awaitable, EngineOps, EngineWork } from "../engine.js";
 import type { OrderedEntry, OrderedRangeOptions, OrderedSnapshot } from "./ordered-store.js";
-import type { OrderedTx } from "./buffered-tx.js";
+import { storeRange, type OrderedTx } from "./buffered-tx.js";
 import type { KeyLayout } from "./key-layout.js";
 import { orderedOps } from "./ordered-ops.js";
 import { StowageError } from "../../api/errors.js";
@@ -19,7 +19,7 @@ class SnapshotSlot implements OrderedTx {
   }
 
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]> {
-    return (this.snapshot as OrderedSnapshot).range(start, end, options);
+    return (this.snapshot as OrderedSnapshot).range(start, end, options === undefined ? undefined : storeRange(options.limit, options.reverse));
   }
 
   put(): void {
