@@ -185,24 +185,3 @@ function fromStore<T>(read: () => Awaitable<T>): Awaitable<T> {
 const asError = (error: unknown): Error => (error instanceof Error ? error : new StowageError("INTERNAL", String(error)));
 
 const sizeOf = (write: OrderedWrite): number => write.key.length + (write.value?.length ?? 0);
-
-/** Read-only access to one snapshot, for `engine.read` (no checks, no overlay). */
-export class SnapshotReader implements OrderedTx {
-  constructor(private readonly snapshot: OrderedSnapshot) {}
-
-  get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
-    return this.snapshot.get(key);
-  }
-
-  range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]> {
-    return this.snapshot.range(start, end, options);
-  }
-
-  put(): void {
-    throw new StowageError("INTERNAL", "a read tried to write");
-  }
-
-  delete(): void {
-    throw new StowageError("INTERNAL", "a read tried to write");
-  }
-}

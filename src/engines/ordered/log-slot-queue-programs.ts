@@ -2,7 +2,6 @@ import type { Awaitable, StoredLogEntry, StoredQueueItem, StoredSlot } from "../
 import { ask, then, type Program } from "../awaitable.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import type { OrderedContext } from "./kv-programs.js";
-import type { OrderedEntry } from "./ordered-store.js";
 import { namespaceOf, prefixEnd, readNumber, TAG, writeNumber } from "./key-layout.js";
 import { bytesAfterNumbers, logRecord, numberAt, numbersRecord, numbersThenBytes, readLogRecord } from "./record-values.js";
 
@@ -78,7 +77,7 @@ export function* slotCas(c: OrderedContext, ns: string, key: string, expectedVer
 
 const itemPrefix = (c: OrderedContext, ns: string, key: string): Uint8Array => c.keys.key(TAG.queueItem, ns, [key, 0], key).subarray(0, -8);
 
-function* setLength(c: OrderedContext, ns: string, key: string, length: number): Program<void> {
+function setLength(c: OrderedContext, ns: string, key: string, length: number): void {
   const lengthKey = c.keys.textKey(TAG.queueLength, ns, key);
   if (length === 0) c.tx.delete(lengthKey);
   else c.tx.put(lengthKey, numbersRecord(length));
@@ -105,7 +104,7 @@ export function* queuePush(c: OrderedContext, ns: string, key: string, value: Ui
   if (drop > 0) [, length] = yield* dropOldest(c, ns, key, drop, length);
   c.tx.put(itemKey, numbersThenBytes([now], value));
   c.tx.put(counterKey, numbersRecord(id));
-  yield* setLength(c, ns, key, length + 1);
+  setLength(c, ns, key, length + 1);
   return id;
 }
 
@@ -119,7 +118,7 @@ export function* queueAck(c: OrderedContext, ns: string, key: string, id: number
   const itemKey = c.keys.key(TAG.queueItem, ns, [key, id], key);
   if ((yield* ask(c.tx.get(itemKey))) === undefined) return false;
   c.tx.delete(itemKey);
-  yield* setLength(c, ns, key, (yield* ask(queueLen(c, ns, key))) - 1);
+  setLength(c, ns, key, (yield* ask(queueLen(c, ns, key))) - 1);
   return true;
 }
 
@@ -127,7 +126,7 @@ export function* queueDropOldest(c: OrderedContext, ns: string, key: string, cou
   const length = yield* ask(queueLen(c, ns, key));
   if (length === 0) return 0;
   const [dropped, left] = yield* dropOldest(c, ns, key, count, length);
-  yield* setLength(c, ns, key, left);
+  setLength(c, ns, key, left);
   return dropped;
 }
 
@@ -135,7 +134,7 @@ export function* queueDropOldest(c: OrderedContext, ns: string, key: string, cou
 export function* countsByNamespace(c: OrderedContext, tag: number, sumField?: number): Program<Map<string, number>> {
   const start = Buffer.from([tag]);
   const counts = new Map<string, number>();
-  for (const [key, record] of (yield* ask(c.tx.range(start, prefixEnd(start)))) as OrderedEntry[]) {
+  for (const [key, record] of yield* ask(c.tx.range(start, prefixEnd(start)))) {
     const [ns] = namespaceOf(key);
     counts.set(ns, (counts.get(ns) ?? 0) + (sumField === undefined ? 1 : numberAt(record, sumField)));
   }
