@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createStore, isStowageError, utf8, type Store } from "../src/index.js";
+import { createStore, isStowageError, LIMITS, utf8, type Store } from "../src/index.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import type { OrderedCommit } from "../src/engines/ordered/ordered-store.js";
 import { META_KEY, TAG } from "../src/engines/ordered/key-layout.js";
@@ -255,4 +255,25 @@ test("check finds counters and indexes that disagree with the records", async ()
     },
     space,
   );
+});
+
+test("derived operations: kvCount pages through keys-only scans past one page, kvGet and streamPeek agree with what they derive from", async () => {
+  const engine = await OrderedEngine.open(new SortedOrderedStore());
+  try {
+    const total = LIMITS.maxPageSize + 57;
+    await engine.transaction(async (ops) => {
+      for (let i = 0; i < total; i++) await ops.kvPut("c", `k${String(i).padStart(6, "0")}`, bytes("v"), i % 10 === 0 ? 5 : null);
+    });
+    // Every tenth entry expires at 5: at time 10 they are skipped, before it counted.
+    assert.equal(await engine.read((ops) => ops.kvCount("c", { lowerInclusive: true }, 0)), total);
+    assert.equal(await engine.read((ops) => ops.kvCount("c", { lowerInclusive: true }, 10)), total - Math.ceil(total / 10));
+    assert.equal(await engine.read((ops) => ops.kvCount("c", { lower: "k000100", lowerInclusive: false, upper: "k000200" }, 0)), 99);
+    assert.deepEqual(await engine.read((ops) => ops.kvGet("c", "k000001", 0)), bytes("v"));
+    assert.equal(await engine.read((ops) => ops.kvGet("c", "k000000", 10)), undefined, "expired");
+    assert.equal(await engine.read((ops) => ops.streamPeek("s", "sp", "seg")), undefined);
+    await engine.write((ops) => ops.streamProduce("s", "sp", "seg", [{ value: bytes("a"), headers: null, compression: null }, { value: bytes("b"), headers: "{}", compression: null }], 7, null));
+    assert.deepEqual(await engine.read((ops) => ops.streamPeek("s", "sp", "seg")), { seq: 2, timestamp: 7, value: bytes("b"), headers: "{}", compression: null });
+  } finally {
+    await engine.close();
+  }
 });
