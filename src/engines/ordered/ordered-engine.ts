@@ -82,7 +82,11 @@ export class OrderedEngine implements Engine {
       this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (this.flushing) return;
       this.flushing = true;
-      void this.lock.run(() => this.flush());
+      // commitGroup settles every write itself; should anything escape it, no write may wait forever.
+      void this.lock.run(() => this.flush()).catch((error: unknown) => {
+        this.flushing = false;
+        for (const write of this.pending.splice(0)) write.reject(error);
+      });
     });
   }
 
