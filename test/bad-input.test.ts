@@ -61,12 +61,16 @@ import {
   type Violation,
 } from "./helpers/bad-input-model.js";
 import { tempDir } from "./helpers/child.js";
+import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
+import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 
 const FUZZ_CALLS = Number(process.env.FUZZ_CALLS ?? 2_000);
 const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 /** Calls per fast-check run; the seeded data is compared after each run. At most 10 × 1 MiB valid values per transaction. */
 const BATCH = 10;
-const ENGINES = ["memory", "sqlite"] as const;
+const ENGINES = ["memory", "sqlite", "ordered", "lmdb", "leveldb"] as const;
 type EngineName = (typeof ENGINES)[number];
 const CLOSED = "CLOSED" satisfies ErrorCode;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -81,11 +85,38 @@ interface Fixture {
   cleanup(): Promise<void>;
 }
 
+/** The ordered-KV family on LMDB or LevelDB at `path`. */
+async function openOrderedEngine(engine: "lmdb" | "leveldb", path: string): Promise<OrderedEngine> {
+  return OrderedEngine.open(engine === "lmdb" ? await openLmdbStore({ path }) : await openLevelDbStore({ path }));
+}
+
 /** A fresh store with the fixed clock; SQLite in its own temp folder, removed by cleanup. */
 async function open(engine: EngineName): Promise<Fixture> {
   if (engine === "memory") {
     const store = await openStore({ backend: "memory", clock: () => FIXED_NOW, sweepIntervalMs: 0 });
     return { store, reopen: () => Promise.reject(new Error("a memory store cannot be reopened")), cleanup: () => store.close() };
+  }
+  if (engine !== "sqlite") {
+    // The ordered-KV family: on the tests' sorted store (reopening opens another store on the same key space), on
+    // LMDB and on LevelDB (reopening opens the folder again).
+    const tmp = tempDir("bad-input");
+    const space = new SortedKeySpace();
+    const opened: Store[] = [];
+    const openOne = async () => {
+      const engineOf = engine === "ordered" ? OrderedEngine.open(new SortedOrderedStore(space)) : openOrderedEngine(engine, join(tmp.dir, "store"));
+      const store = createStore(await engineOf, { sweepIntervalMs: 0, clock: () => FIXED_NOW });
+      opened.push(store);
+      return store;
+    };
+    const store = await openOne();
+    return {
+      store,
+      reopen: openOne,
+      cleanup: async () => {
+        for (const s of opened) await s.close();
+        tmp.remove();
+      },
+    };
   }
   const tmp = tempDir("bad-input");
   const path = join(tmp.dir, "store.db");
@@ -623,7 +654,7 @@ for (const engine of ENGINES) {
       assert.ok(!badTx.ok && badTx.error instanceof StowageError && [IA, CLOSED].includes(badTx.error.code));
       assert.equal(await store.close(), undefined, "close is idempotent");
 
-      if (engine === "sqlite") assert.deepEqual(await snapshot(await fx.reopen()), before, "the closed store's file changed");
+      if (engine !== "memory") assert.deepEqual(await snapshot(await fx.reopen()), before, "the closed store's file changed");
     } finally {
       await fx.cleanup();
     }
@@ -945,7 +976,7 @@ for (const engine of ENGINES) {
       const missing = REQUIRED_CATEGORIES.filter((c) => (ctx.categories.get(c) ?? 0) === 0);
       assert.deepEqual(missing, [], "kinds of input never exercised");
       assert.deepEqual(await snapshot(store), before);
-      if (engine === "sqlite") assert.deepEqual(await snapshot(await closedFx.reopen()), closedBefore, "the closed store's file changed");
+      if (engine !== "memory") assert.deepEqual(await snapshot(await closedFx.reopen()), closedBefore, "the closed store's file changed");
 
       const top = [...ctx.categories].sort((a, b) => a[0].localeCompare(b[0])).map(([c, n]) => `${c}=${n}`).join(" ");
       t.diagnostic(`${ctx.calls} calls in ${seconds} s: ${ctx.rejected} refused, ${ctx.accepted} accepted; ${top}`);
@@ -1028,7 +1059,13 @@ for (const engine of ENGINES) {
         const options = engine === "memory"
           ? { backend: "memory" as const, clock, sweepIntervalMs: 0 }
           : { backend: "sqlite" as const, path: join(tmp.dir, `clock-${problems.length}-${String(reading)}.db`), clock, sweepIntervalMs: 0 };
-        const opened = await settle(() => openStore(options));
+        const opened = await settle(async () =>
+          engine === "ordered"
+            ? createStore(await OrderedEngine.open(new SortedOrderedStore()), { clock, sweepIntervalMs: 0 })
+            : engine === "lmdb" || engine === "leveldb"
+              ? createStore(await openOrderedEngine(engine, join(tmp.dir, `clock-${problems.length}-${String(reading)}`)), { clock, sweepIntervalMs: 0 })
+              : openStore(options),
+        );
         if (!opened.ok) {
           expectTyped(problems, `openStore with a clock returning ${show(reading)}`, opened, [IA]);
           continue;

@@ -5,7 +5,11 @@ import { after } from "node:test";
 import { runConformance } from "../src/conformance/index.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
-import { openStore } from "../src/index.js";
+import { createStore, openStore } from "../src/index.js";
+import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
+import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 
 // Each engine's own manifest decides what runs (both support every capability the suite tests: nothing is skipped).
 runConformance("memory", (options) => openStore({ backend: "memory", ...options }), { supports: MemoryEngine.supports });
@@ -14,3 +18,12 @@ const dir = mkdtempSync(join(tmpdir(), "stowage-conformance-"));
 let files = 0;
 runConformance("sqlite", (options) => openStore({ backend: "sqlite", path: join(dir, `store-${++files}.db`), ...options }), { supports: SqliteEngine.supports });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+// The ordered-KV family on the in-memory ordered store of the tests: synchronous reads (as LMDB), and asynchronous
+// reads with one writer declared (as LevelDB), so that both paths of the family run the whole suite.
+runConformance("ordered (sorted store)", async (options) => createStore(await OrderedEngine.open(new SortedOrderedStore()), options));
+runConformance("ordered (sorted store, async reads, single writer)", async (options) =>
+  createStore(await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads: true, singleWriter: true })), options),
+);
+runConformance("lmdb", async (options) => createStore(await OrderedEngine.open(await openLmdbStore({ path: join(dir, `store-${++files}.lmdb`) })), options));
+runConformance("leveldb", async (options) => createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(dir, `store-${++files}.leveldb`) })), options));

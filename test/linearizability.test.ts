@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { Engine, EngineOps, EngineWork } from "../src/engines/engine.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
-import { createStore, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
+import { createStore, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, startChild, tempDir, type Child } from "./helpers/child.js";
 import { checkLinearizable, type Operation } from "./helpers/linearizability.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
+import type { TestStoreOptions } from "./helpers/test-store.js";
 import { REGISTER_MODEL, type RegisterInput, type RegisterOutput } from "./helpers/register-model.js";
 import { runRegisterWorkload, type RegisterOperation } from "./helpers/register-workload.js";
 
@@ -148,7 +149,7 @@ test("memory: histories of 4 concurrent clients are linearizable", async () => {
 });
 
 /** Runs the workload in `CLIENTS` processes on one shared store and checks the merged history. */
-async function checkProcesses(t: { diagnostic(message: string): void }, options: OpenStoreOptions, seed: number): Promise<void> {
+async function checkProcesses(t: { diagnostic(message: string): void }, options: TestStoreOptions, seed: number): Promise<void> {
   const children: Child[] = [];
   try {
     for (let client = 0; client < CLIENTS; client++) {
@@ -188,5 +189,14 @@ test("sqlite: histories of 4 processes sharing one file are linearizable", async
 test("postgres: histories of 4 processes sharing one schema are linearizable", async (t) => {
   for (let seed = 1; seed <= RUNS; seed++) {
     await checkProcesses(t, { backend: "postgres", dsn: pgServer().dsn, schema: `linearizable_${seed}`, poolSize: 4, connectTimeoutMs: 10_000 }, seed);
+  }
+});
+
+test("lmdb (ordered-KV family): histories of 4 processes sharing one file are linearizable", async (t) => {
+  const tmp = tempDir("linearizable-lmdb");
+  try {
+    for (let seed = 1; seed <= RUNS; seed++) await checkProcesses(t, { backend: "lmdb", path: join(tmp.dir, `store-${seed}.lmdb`) }, seed);
+  } finally {
+    tmp.remove();
   }
 });

@@ -14,8 +14,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
-import { isStowageError, openStore, utf8, type Kv, type KvChange, type OpenStoreOptions, type Store } from "../src/index.js";
+import { createStore, isStowageError, openStore, utf8, type Kv, type KvChange, type Store } from "../src/index.js";
+import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { tempDir } from "./helpers/child.js";
+import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
 const CASES = Number(process.env.MODEL_CASES ?? 150);
@@ -381,11 +385,11 @@ async function outcome(call: () => Promise<unknown>): Promise<unknown> {
   }
 }
 
-async function checkAgainstModel(t: { diagnostic(message: string): void }, options: (clock: () => number) => OpenStoreOptions, consecutiveSeqs: boolean): Promise<void> {
+async function checkAgainstModel(t: { diagnostic(message: string): void }, openSubject: (clock: () => number) => Promise<Store>, consecutiveSeqs: boolean): Promise<void> {
   const clock = { now: Date.UTC(2026, 0, 1) };
   const now = () => clock.now;
   const model = await openStore({ backend: "memory", clock: now, sweepIntervalMs: 0 });
-  const subject = await openStore({ ...options(now), sweepIntervalMs: 0 });
+  const subject = await openSubject(now);
   let run = 0;
   let commands = 0;
   let histories: [History, History] | undefined;
@@ -430,7 +434,7 @@ async function checkAgainstModel(t: { diagnostic(message: string): void }, optio
 test("sqlite agrees with the memory model on random operation sequences", async (t) => {
   const tmp = tempDir("model");
   try {
-    await checkAgainstModel(t, (clock) => ({ backend: "sqlite", path: join(tmp.dir, "store.db"), clock }), true);
+    await checkAgainstModel(t, (clock) => openStore({ backend: "sqlite", path: join(tmp.dir, "store.db"), clock, sweepIntervalMs: 0 }), true);
   } finally {
     tmp.remove();
   }
@@ -438,5 +442,27 @@ test("sqlite agrees with the memory model on random operation sequences", async 
 
 test("postgres agrees with the memory model on random operation sequences", async (t) => {
   const dsn = pgServer().dsn;
-  await checkAgainstModel(t, (clock) => ({ backend: "postgres", dsn, schema: "model", clock }), false);
+  await checkAgainstModel(t, (clock) => openStore({ backend: "postgres", dsn, schema: "model", clock, sweepIntervalMs: 0 }), false);
+});
+
+test("the ordered-KV family (sorted store) agrees with the memory model on random operation sequences", async (t) => {
+  await checkAgainstModel(t, async (clock) => createStore(await OrderedEngine.open(new SortedOrderedStore()), { clock, sweepIntervalMs: 0 }), true);
+});
+
+test("lmdb agrees with the memory model on random operation sequences", async (t) => {
+  const tmp = tempDir("model-lmdb");
+  try {
+    await checkAgainstModel(t, async (clock) => createStore(await OrderedEngine.open(await openLmdbStore({ path: join(tmp.dir, "store.lmdb") })), { clock, sweepIntervalMs: 0 }), true);
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("leveldb agrees with the memory model on random operation sequences", async (t) => {
+  const tmp = tempDir("model-leveldb");
+  try {
+    await checkAgainstModel(t, async (clock) => createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(tmp.dir, "store.leveldb") })), { clock, sweepIntervalMs: 0 }), true);
+  } finally {
+    tmp.remove();
+  }
 });

@@ -10,13 +10,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { openStore, type OpenStoreOptions } from "../src/index.js";
+import { createStore, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
+import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
+import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 import { tempDir } from "./helpers/child.js";
 import { startPostgres, waitForOtherClientsToEnd, type PostgresServer } from "./helpers/postgres-server.js";
 import { checkHistory, describeAnomalies, describeFigures, type CheckReport } from "./helpers/txn/checker.js";
 import type { Txn } from "./helpers/txn/history.js";
 import { holdLocks, runInProcesses } from "./helpers/txn/processes.js";
-import { runInProcess, type WorkloadOptions } from "./helpers/txn/workload.js";
+import { finalReads, runClient, runInProcess, type WorkloadOptions } from "./helpers/txn/workload.js";
+import type { TestStoreOptions } from "./helpers/test-store.js";
 
 const HISTORIES = process.env.TXN_HISTORIES === undefined ? undefined : Number(process.env.TXN_HISTORIES);
 const CLIENTS = 5;
@@ -74,6 +78,48 @@ describe("transactional consistency: list-append histories checked for anomalies
         return await runInProcess(store, CLIENTS, WORKLOAD);
       } finally {
         await store.close();
+      }
+    });
+  });
+
+  it("ordered-KV family: clients on separate engines over one sorted key space (optimistic commits that conflict)", async (t) => {
+    await battery(t, "ordered", HISTORIES ?? 4, async () => {
+      const space = new SortedKeySpace();
+      // Each client has an engine of its own over the shared key space, as processes over one LMDB file have.
+      const stores = await Promise.all(
+        Array.from({ length: CLIENTS + 1 }, async () => createStore(await OrderedEngine.open(new SortedOrderedStore(space)), { sweepIntervalMs: 0 })),
+      );
+      try {
+        const histories = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => runClient(stores[i] as Store, `c${i}`, WORKLOAD)));
+        return [...histories.flat(), ...(await finalReads(stores[CLIENTS] as Store, WORKLOAD))];
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+  });
+
+  it("lmdb: client processes on one file (optimistic commits that conflict)", async (t) => {
+    await battery(t, "lmdb", HISTORIES ?? 2, async (run) => {
+      const tmp = tempDir("txn-lmdb");
+      try {
+        const store: TestStoreOptions = { backend: "lmdb", path: join(tmp.dir, "store.lmdb") };
+        // Every other history, a client is killed mid-run: its call in flight has an unknown outcome.
+        return await runInProcesses({ store, clientStore: () => store, clients: CLIENTS, workload: WORKLOAD, crash: run % 2 === 1, readyTimeoutMs: 30_000, finishTimeoutMs: 60_000 });
+      } finally {
+        tmp.remove();
+      }
+    });
+  });
+
+  it("leveldb: async clients in one process (one opener at a time)", async (t) => {
+    await battery(t, "leveldb", HISTORIES ?? 2, async () => {
+      const tmp = tempDir("txn-leveldb");
+      const store = createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(tmp.dir, "store.leveldb") })), { sweepIntervalMs: 0 });
+      try {
+        return await runInProcess(store, CLIENTS, WORKLOAD);
+      } finally {
+        await store.close();
+        tmp.remove();
       }
     });
   });

@@ -1,0 +1,187 @@
+import { StowageError } from "../../api/errors.js";
+import type { Awaitable } from "../engine.js";
+import { then } from "../awaitable.js";
+import { copyBytes } from "../copy-bytes.js";
+import { transactionFatal } from "../transaction-failure.js";
+import type { OrderedCheck, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedWrite } from "./ordered-store.js";
+import { asBuffer } from "./key-layout.js";
+
+/** What the family's programs read from: one snapshot, plus (in a write) the writes made so far. */
+export interface OrderedReader {
+  get(key: Uint8Array): Awaitable<Uint8Array | undefined>;
+  range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
+}
+
+/** A reader that also writes (buffered until the commit). */
+export interface OrderedTx extends OrderedReader {
+  put(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): void;
+}
+
+/**
+ * Range options as the store gets them. A limit beyond any range a store could hold (stowage passes
+ * `Number.MAX_SAFE_INTEGER` for "all") goes as none: drivers take limits as 32-bit integers, and LevelDB's iterator
+ * returned nothing for 2^53.
+ */
+export function storeRange(limit: number | undefined, reverse: boolean | undefined): OrderedRangeOptions {
+  const options: OrderedRangeOptions = {};
+  if (limit !== undefined && limit < 0x7fff_ffff) options.limit = limit;
+  if (reverse === true) options.reverse = true;
+  return options;
+}
+
+/** Keys as latin1 strings: one character per byte, so string order is byte order and they serve as map keys. */
+const idOf = (key: Uint8Array): string => asBuffer(key).toString("latin1");
+
+/** The first index in the sorted `ids` whose id is ≥ `id`. */
+function lowerBound(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] as string) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A transaction over an ordered store, buffered: reads go to one snapshot and, unless the store has a single writer,
+ * are recorded as checks the commit verifies; writes go to a sorted overlay that later reads see, merged with the
+ * snapshot's ranges. Nothing reaches the store until the engine commits {@link checks} and {@link writes}. A
+ * savepoint ({@link mark}, {@link undoTo}) lets one operation's writes be undone while the others' stay.
+ */
+export class BufferedTx implements OrderedTx {
+  readonly checks: OrderedCheck[] = [];
+  private readonly overlay = new Map<string, OrderedWrite>();
+  /** The overlay's ids in byte order. */
+  private readonly order: string[] = [];
+  private readonly undo: Array<[id: string, previous: OrderedWrite | undefined]> = [];
+  private byteCount = 0;
+
+  constructor(
+    private readonly snapshot: OrderedSnapshot,
+    private readonly recordChecks: boolean,
+    private readonly limits: OrderedLimits,
+    private readonly engine: string,
+  ) {}
+
+  get writeCount(): number {
+    return this.overlay.size;
+  }
+
+  /** Bytes of keys and values the commit would write. */
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  /** The buffered writes in key order. */
+  writes(): OrderedWrite[] {
+    return this.order.map((id) => this.overlay.get(id) as OrderedWrite);
+  }
+
+  get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
+    const own = this.overlay.get(idOf(key));
+    if (own !== undefined) return own.value;
+    const found = fromStore(() => this.snapshot.get(key));
+    if (!this.recordChecks) return found;
+    return then(found, (value) => {
+      this.checks.push({ kind: "get", key, value: value === undefined ? undefined : copyBytes(value) });
+      return value;
+    });
+  }
+
+  range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Awaitable<OrderedEntry[]> {
+    const from = lowerBound(this.order, idOf(start));
+    const to = lowerBound(this.order, idOf(end));
+    // Each own write can hide at most one stored entry: asking for that many more keeps the page complete.
+    const asked = storeRange(options.limit === undefined ? undefined : options.limit + (to - from), options.reverse);
+    const found = fromStore(() => this.snapshot.range(start, end, asked));
+    return then(found, (entries) => {
+      if (this.recordChecks) {
+        this.checks.push({ kind: "range", start, end, options: asked, entries: entries.map(([k, v]) => [copyBytes(k), copyBytes(v)] as const) });
+      }
+      if (from === to) return entries;
+      return this.merge(entries, from, to, options);
+    });
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    if (value.length > this.limits.maxValueBytes) {
+      throw new StowageError(
+        "LIMIT_EXCEEDED",
+        `a record of ${value.length} bytes exceeds the ${this.engine} engine's value limit (maxValueBytes) of ${this.limits.maxValueBytes}`,
+      );
+    }
+    this.set(key, value);
+  }
+
+  delete(key: Uint8Array): void {
+    this.set(key, undefined);
+  }
+
+  /** A savepoint: {@link undoTo} with it undoes every write made after. Checks stay (a refusal was read from them too). */
+  mark(): number {
+    return this.undo.length;
+  }
+
+  undoTo(mark: number): void {
+    while (this.undo.length > mark) {
+      const [id, previous] = this.undo.pop() as [string, OrderedWrite | undefined];
+      const current = this.overlay.get(id) as OrderedWrite;
+      this.byteCount -= sizeOf(current);
+      if (previous === undefined) {
+        this.overlay.delete(id);
+        this.order.splice(lowerBound(this.order, id), 1);
+      } else {
+        this.overlay.set(id, previous);
+        this.byteCount += sizeOf(previous);
+      }
+    }
+  }
+
+  private set(key: Uint8Array, value: Uint8Array | undefined): void {
+    const id = idOf(key);
+    const previous = this.overlay.get(id);
+    this.undo.push([id, previous]);
+    const write = { key, value };
+    this.overlay.set(id, write);
+    this.byteCount += sizeOf(write) - (previous === undefined ? 0 : sizeOf(previous));
+    if (previous === undefined) this.order.splice(lowerBound(this.order, id), 0, id);
+  }
+
+  /** The snapshot's entries with the overlay's ids `[from, to)` applied, in the asked order, at most `limit`. */
+  private merge(entries: OrderedEntry[], from: number, to: number, options: OrderedRangeOptions): OrderedEntry[] {
+    const merged: Array<[string, OrderedEntry]> = [];
+    for (const entry of entries) {
+      const id = idOf(entry[0]);
+      if (!this.overlay.has(id)) merged.push([id, entry]);
+    }
+    for (let i = from; i < to; i++) {
+      const id = this.order[i] as string;
+      const own = this.overlay.get(id) as OrderedWrite;
+      if (own.value !== undefined) merged.push([id, [own.key, own.value]]);
+    }
+    merged.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    if (options.reverse === true) merged.reverse();
+    const out = merged.map(([, entry]) => entry);
+    return options.limit === undefined ? out : out.slice(0, options.limit);
+  }
+}
+
+/**
+ * A read of the snapshot, whose failure is the store's own (an I/O error, a lost connection): marked as ending the
+ * transaction it happens in, unlike the refusals the family's programs raise, which leave the transaction usable.
+ */
+function fromStore<T>(read: () => Awaitable<T>): Awaitable<T> {
+  try {
+    const found = read();
+    return found instanceof Promise ? found.catch((error: unknown) => Promise.reject(transactionFatal(asError(error)))) : found;
+  } catch (error) {
+    throw transactionFatal(asError(error));
+  }
+}
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new StowageError("INTERNAL", String(error)));
+
+const sizeOf = (write: OrderedWrite): number => write.key.length + (write.value?.length ?? 0);

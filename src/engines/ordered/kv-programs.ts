@@ -1,0 +1,198 @@
+import type { KeyRange, RangeScan } from "../../api/range.js";
+import type { KvHistoryPage, KvHistoryState, StoredKv, StoredKvChange, StoredKvEntry } from "../engine.js";
+import { ask, then, type Program } from "../awaitable.js";
+import { checkHistoryRoom } from "../history-limit.js";
+import type { Awaitable } from "../engine.js";
+import type { OrderedTx } from "./buffered-tx.js";
+import type { OrderedEntry } from "./ordered-store.js";
+import { asBuffer, KeyLayout, namespaceOf, prefixEnd, readNumber, successor, TAG, textOf, writeNumber } from "./key-layout.js";
+import { changeRecord, kvDeadline, kvRecord, kvValue, numberAt, numbersRecord, readChange } from "./record-values.js";
+
+/** What every program runs against: the transaction (or snapshot) and the key layout. */
+export interface OrderedContext {
+  readonly tx: OrderedTx;
+  readonly keys: KeyLayout;
+}
+
+const live = (record: Uint8Array, now: number): boolean => {
+  const deadline = kvDeadline(record);
+  return deadline === null || deadline > now;
+};
+
+const kvKey = (c: OrderedContext, ns: string, key: string) => c.keys.textKey(TAG.kv, ns, key);
+
+/** The expiry index's key: deadline first, so that the sweep walks it from the oldest deadline. */
+function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string): Buffer {
+  const entry = kvKey(c, ns, key);
+  c.keys.checkLength(entry.length + 8, ns, key);
+  const out = Buffer.allocUnsafe(entry.length + 8);
+  out[0] = TAG.kvExpiry;
+  writeNumber(out, 1, deadline);
+  entry.copy(out, 9, 1);
+  return out;
+}
+
+/** The live entry of `key` with its deadline: the hot path, without a program. */
+export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
+  return then(c.tx.get(kvKey(c, ns, key)), (record) =>
+    record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
+  );
+}
+
+/** Writes or removes an entry with its expiry index record and its change record (when the namespace keeps history). */
+function* setEntry(c: OrderedContext, ns: string, key: string, record: Uint8Array | undefined, value: Uint8Array | null): Program<Uint8Array | undefined> {
+  const entryKey = kvKey(c, ns, key);
+  const previous = yield* ask(c.tx.get(entryKey));
+  if (previous === undefined && record === undefined) return undefined;
+  const before = previous === undefined ? null : kvDeadline(previous);
+  const after = record === undefined ? null : kvDeadline(record);
+  if (before !== null && before !== after) c.tx.delete(expiryKey(c, before, ns, key));
+  if (after !== null && before !== after) c.tx.put(expiryKey(c, after, ns, key), EMPTY);
+  if (record === undefined) c.tx.delete(entryKey);
+  else c.tx.put(entryKey, record);
+  yield* recordChange(c, ns, key, value);
+  return previous;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Every write of a namespace reads its history state: so a history turned on concurrently makes the write run again. */
+function* recordChange(c: OrderedContext, ns: string, key: string, value: Uint8Array | null): Program<void> {
+  const stateKey = c.keys.prefix(TAG.kvHistory, ns);
+  const state = yield* ask(c.tx.get(stateKey));
+  if (state === undefined) return;
+  const seq = numberAt(state, 0) + 1;
+  c.tx.put(c.keys.key(TAG.kvChange, ns, [seq]), changeRecord(key, value));
+  c.tx.put(stateKey, numbersRecord(seq, numberAt(state, 1)));
+}
+
+export function* kvPut(c: OrderedContext, ns: string, key: string, value: Uint8Array, expiresAt: number | null): Program<void> {
+  yield* setEntry(c, ns, key, kvRecord(value, expiresAt), value);
+}
+
+export function* kvDelete(c: OrderedContext, ns: string, key: string, now: number): Program<boolean> {
+  const previous = yield* setEntry(c, ns, key, undefined, null);
+  return previous !== undefined && live(previous, now);
+}
+
+/** The range's bounds as layout keys. */
+function bounds(c: OrderedContext, ns: string, range: KeyRange): [Uint8Array, Uint8Array] {
+  const prefix = c.keys.prefix(TAG.kv, ns);
+  const lower = range.lower === undefined ? prefix : kvKey(c, ns, range.lower);
+  return [range.lower !== undefined && !range.lowerInclusive ? successor(lower) : lower, range.upper === undefined ? prefixEnd(prefix) : kvKey(c, ns, range.upper)];
+}
+
+/** Pages of a KV range, skipping expired entries, until `limit` live ones or the end. */
+function* liveEntries(c: OrderedContext, ns: string, range: KeyRange, reverse: boolean, limit: number, now: number): Program<OrderedEntry[]> {
+  let [start, end] = bounds(c, ns, range);
+  const out: OrderedEntry[] = [];
+  while (out.length < limit) {
+    const want = limit - out.length;
+    const page = yield* ask(c.tx.range(start, end, { limit: want, reverse }));
+    for (const entry of page) if (live(entry[1], now)) out.push(entry);
+    if (page.length < want) break;
+    const last = (page[page.length - 1] as OrderedEntry)[0];
+    if (reverse) end = last;
+    else start = successor(last);
+  }
+  return out;
+}
+
+export function* kvScan(c: OrderedContext, ns: string, scan: RangeScan, now: number): Program<StoredKv[]> {
+  const skip = c.keys.prefix(TAG.kv, ns).length;
+  const entries = yield* liveEntries(c, ns, scan, scan.reverse, scan.limit, now);
+  return entries.map(([key, record]): StoredKv => (scan.keysOnly ? { key: textOf(key, skip) } : { key: textOf(key, skip), value: kvValue(record) }));
+}
+
+export function* kvDeleteRange(c: OrderedContext, ns: string, range: KeyRange, now: number): Program<number> {
+  const [start, end] = bounds(c, ns, range);
+  const skip = c.keys.prefix(TAG.kv, ns).length;
+  let removed = 0;
+  for (const [key, record] of yield* ask(c.tx.range(start, end))) {
+    if (live(record, now)) removed += 1;
+    yield* setEntry(c, ns, textOf(key, skip), undefined, null);
+  }
+  return removed;
+}
+
+export function* kvSweepExpired(c: OrderedContext, now: number, limit: number): Program<number> {
+  const start = Buffer.from([TAG.kvExpiry]);
+  const end = Buffer.alloc(10);
+  end[0] = TAG.kvExpiry;
+  writeNumber(end, 1, now);
+  end[9] = 0xff; // after every key with deadline `now`: namespaces are ASCII
+  const due = yield* ask(c.tx.range(start, end, { limit }));
+  for (const [indexKey] of due) {
+    const [ns, rest] = namespaceOf(asBuffer(indexKey).subarray(8));
+    yield* setEntry(c, ns, textOf(indexKey, rest + 8), undefined, null);
+  }
+  return due.length;
+}
+
+function* historyState(c: OrderedContext, ns: string): Program<KvHistoryState | undefined> {
+  const state = yield* ask(c.tx.get(c.keys.prefix(TAG.kvHistory, ns)));
+  return state === undefined ? undefined : { lastSeq: numberAt(state, 0), trimmedThrough: numberAt(state, 1) };
+}
+
+/** The namespaces that keep a history, with their states. */
+function* histories(c: OrderedContext): Program<Array<[string, KvHistoryState]>> {
+  const start = Buffer.from([TAG.kvHistory]);
+  const found = yield* ask(c.tx.range(start, prefixEnd(start)));
+  return found.map(([key, state]) => [namespaceOf(key)[0], { lastSeq: numberAt(state, 0), trimmedThrough: numberAt(state, 1) }]);
+}
+
+export function* kvHistoryStart(c: OrderedContext, ns: string, maxNamespaces: number): Program<KvHistoryState> {
+  const state = yield* historyState(c, ns);
+  if (state !== undefined) return state;
+  checkHistoryRoom(ns, (yield* histories(c)).length, maxNamespaces);
+  c.tx.put(c.keys.prefix(TAG.kvHistory, ns), numbersRecord(0, 0));
+  return { lastSeq: 0, trimmedThrough: 0 };
+}
+
+/** Changes are read a page at a time, so that a reader of few keys in a busy namespace does not load all of them at once. */
+const CHANGE_PAGE = 1_000;
+
+export function* kvHistoryRead(c: OrderedContext, ns: string, keys: readonly string[], afterSeq: number, limit: number): Program<KvHistoryPage | undefined> {
+  const state = yield* historyState(c, ns);
+  if (state === undefined) return undefined;
+  const wanted = new Set(keys);
+  const changes: StoredKvChange[] = [];
+  let start = c.keys.key(TAG.kvChange, ns, [afterSeq + 1]);
+  const end = prefixEnd(c.keys.prefix(TAG.kvChange, ns));
+  while (changes.length < limit) {
+    const page = yield* ask(c.tx.range(start, end, { limit: CHANGE_PAGE }));
+    for (const [key, record] of page) {
+      const change = readChange(record);
+      if (wanted.has(change.key) && changes.length < limit) changes.push({ seq: readNumber(key, key.length - 8), ...change });
+    }
+    if (page.length < CHANGE_PAGE) break;
+    start = successor((page[page.length - 1] as OrderedEntry)[0]);
+  }
+  return { ...state, changes };
+}
+
+export function* kvHistoryTrim(c: OrderedContext, keep: number, limit: number): Program<number> {
+  let removed = 0;
+  for (const [ns, state] of yield* histories(c)) {
+    const cut = Math.min(state.lastSeq - keep, state.trimmedThrough + limit);
+    if (cut <= state.trimmedThrough) continue;
+    const gone = yield* ask(c.tx.range(c.keys.key(TAG.kvChange, ns, [state.trimmedThrough + 1]), c.keys.key(TAG.kvChange, ns, [cut + 1])));
+    for (const [key] of gone) c.tx.delete(key);
+    c.tx.put(c.keys.prefix(TAG.kvHistory, ns), numbersRecord(state.lastSeq, cut));
+    removed += gone.length;
+  }
+  return removed;
+}
+
+/** Live entries per namespace and every stored entry, for `describe`. */
+export function* kvCounts(c: OrderedContext, now: number): Program<{ live: Map<string, number>; stored: number }> {
+  const start = Buffer.from([TAG.kv]);
+  const counts = new Map<string, number>();
+  let stored = 0;
+  for (const [key, record] of yield* ask(c.tx.range(start, prefixEnd(start)))) {
+    const [ns] = namespaceOf(key);
+    stored += 1;
+    counts.set(ns, (counts.get(ns) ?? 0) + (live(record, now) ? 1 : 0));
+  }
+  return { live: counts, stored };
+}

@@ -1,0 +1,121 @@
+import { asBuffer, KeyLayout, namespaceOf, prefixEnd, readNumber, TAG, writeNumber } from "./key-layout.js";
+import type { OrderedSnapshot, OrderedStore } from "./ordered-store.js";
+import { kvDeadline, numberAt } from "./record-values.js";
+
+const hex = (key: Uint8Array): string => asBuffer(key).toString("hex");
+
+/** Every record of one tag from the snapshot, copied. */
+async function recordsOf(snapshot: OrderedSnapshot, tag: number): Promise<Array<readonly [Buffer, Buffer]>> {
+  const start = Buffer.from([tag]);
+  return (await snapshot.range(start, prefixEnd(start))).map(([key, value]) => [Buffer.from(key), Buffer.from(value)] as const);
+}
+
+/**
+ * The family's invariants over one snapshot, plus the store's own check: counters against the records they count,
+ * indexes against what they index. The problems found, one line each. Reads everything: not for hot paths.
+ */
+export async function checkOrderedData(store: OrderedStore, keys: KeyLayout): Promise<string[]> {
+  const problems: string[] = [];
+  const snapshot = await store.snapshot();
+  try {
+    const tagged = async (tag: number) => recordsOf(snapshot, tag);
+    const has = async (key: Uint8Array) => (await snapshot.get(key)) !== undefined;
+
+    // KV: an entry with a deadline has exactly its index record, and every index record its entry with that deadline.
+    const kv = await tagged(TAG.kv);
+    const expiry = await tagged(TAG.kvExpiry);
+    const indexed = new Set(expiry.map(([key]) => hex(key)));
+    let withDeadline = 0;
+    for (const [key, record] of kv) {
+      const deadline = kvDeadline(record);
+      if (deadline === null) continue;
+      withDeadline += 1;
+      const indexKey = Buffer.alloc(key.length + 8);
+      indexKey[0] = TAG.kvExpiry;
+      writeNumber(indexKey, 1, deadline);
+      key.copy(indexKey, 9, 1);
+      if (!indexed.has(hex(indexKey))) problems.push(`KV entry ${hex(key)} expires at ${deadline} but has no expiry index record`);
+    }
+    if (expiry.length !== withDeadline) problems.push(`the KV expiry index holds ${expiry.length} records for ${withDeadline} entries with a deadline`);
+
+    // KV history: changes lie in (trimmed, last seq].
+    for (const [key, state] of await tagged(TAG.kvHistory)) {
+      const [ns] = namespaceOf(key);
+      const prefix = keys.prefix(TAG.kvChange, ns);
+      for (const [changeKey] of await snapshot.range(prefix, prefixEnd(prefix))) {
+        const seq = readNumber(changeKey, changeKey.length - 8);
+        if (seq <= numberAt(state, 1) || seq > numberAt(state, 0)) problems.push(`KV change ${seq} of namespace "${ns}" lies outside its history (${numberAt(state, 1)}, ${numberAt(state, 0)}]`);
+      }
+    }
+
+    // Log: the counter's last seq and count match the entries; every entry has its key index record and back.
+    const logEntries = await tagged(TAG.logEntry);
+    const logIndex = await tagged(TAG.logByKey);
+    const perNs = new Map<string, { last: number; count: number }>();
+    for (const [key] of logEntries) {
+      const [ns] = namespaceOf(key);
+      const seen = perNs.get(ns) ?? { last: 0, count: 0 };
+      seen.last = Math.max(seen.last, readNumber(key, key.length - 8));
+      seen.count += 1;
+      perNs.set(ns, seen);
+    }
+    for (const [key, counter] of await tagged(TAG.logCounter)) {
+      const [ns] = namespaceOf(key);
+      const seen = perNs.get(ns) ?? { last: 0, count: 0 };
+      if (seen.count !== numberAt(counter, 1)) problems.push(`log "${ns}": counter says ${numberAt(counter, 1)} entries, ${seen.count} stored`);
+      if (seen.count > 0 && seen.last > numberAt(counter, 0)) problems.push(`log "${ns}": entry ${seen.last} beyond the counter's last seq ${numberAt(counter, 0)}`);
+      perNs.delete(ns);
+    }
+    for (const ns of perNs.keys()) problems.push(`log "${ns}": entries without a counter`);
+    if (logIndex.length !== logEntries.length) problems.push(`the log key index holds ${logIndex.length} records for ${logEntries.length} entries`);
+    for (const [indexKey] of logIndex) {
+      const [ns] = namespaceOf(indexKey);
+      if (!(await has(keys.key(TAG.logEntry, ns, [readNumber(indexKey, indexKey.length - 8)])))) problems.push(`log key index record ${hex(indexKey)} without its entry`);
+    }
+
+    // Queue: each key's length record counts its items; ids stay below the namespace's counter.
+    const lengths = new Map<string, number>();
+    for (const [key] of await tagged(TAG.queueItem)) {
+      const id = hex(key.subarray(0, key.length - 8));
+      lengths.set(id, (lengths.get(id) ?? 0) + 1);
+      const [ns] = namespaceOf(key);
+      const counter = await snapshot.get(keys.prefix(TAG.queueCounter, ns));
+      if (readNumber(key, key.length - 8) > numberAt(counter, 0)) problems.push(`queue item ${hex(key)} beyond its namespace's last id`);
+    }
+    for (const [key, record] of await tagged(TAG.queueLength)) {
+      const itemPrefix = Buffer.concat([Buffer.from([TAG.queueItem]), key.subarray(1), Buffer.from([0])]);
+      const counted = lengths.get(hex(itemPrefix)) ?? 0;
+      if (counted !== numberAt(record, 0)) problems.push(`queue length record ${hex(key)} says ${numberAt(record, 0)}, ${counted} items stored`);
+      lengths.delete(hex(itemPrefix));
+    }
+    for (const id of lengths.keys()) problems.push(`queue items under ${id} without a length record`);
+
+    // Streams: each segment's status matches its entries; the space index and the entries match one for one.
+    const entries = await tagged(TAG.streamEntry);
+    const spaceIndex = await tagged(TAG.spaceIndex);
+    if (entries.length !== spaceIndex.length) problems.push(`the stream space index holds ${spaceIndex.length} records for ${entries.length} entries`);
+    const segmentCounts = new Map<string, { count: number; last: number }>();
+    for (const [key] of entries) {
+      const id = hex(key.subarray(1, key.length - 9));
+      const seen = segmentCounts.get(id) ?? { count: 0, last: 0 };
+      seen.count += 1;
+      seen.last = Math.max(seen.last, readNumber(key, key.length - 8));
+      segmentCounts.set(id, seen);
+    }
+    for (const [key, status] of await tagged(TAG.segmentStatus)) {
+      const id = hex(key.subarray(1));
+      const seen = segmentCounts.get(id) ?? { count: 0, last: 0 };
+      if (seen.count !== numberAt(status, 2) || seen.last !== numberAt(status, 0)) {
+        problems.push(`segment status ${hex(key)} says ${numberAt(status, 2)} entries up to seq ${numberAt(status, 0)}, ${seen.count} stored up to ${seen.last}`);
+      }
+      segmentCounts.delete(id);
+    }
+    for (const id of segmentCounts.keys()) problems.push(`stream entries under ${id} without a segment status`);
+  } catch (error) {
+    problems.push(`the ordered data could not be read: ${(error as Error).message}`);
+  } finally {
+    snapshot.release();
+  }
+  if (store.check !== undefined) problems.push(...(await store.check()));
+  return problems;
+}

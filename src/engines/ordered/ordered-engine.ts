@@ -1,0 +1,295 @@
+import { StowageError } from "../../api/errors.js";
+import { LIMITS } from "../../api/limits.js";
+import { API_LIMITS } from "../api-limits.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports, EngineWork } from "../engine.js";
+import { ChangeSignal } from "../change-signal.js";
+import { Mutex } from "../mutex.js";
+import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
+import { BufferedTx } from "./buffered-tx.js";
+import { KeyLayout } from "./key-layout.js";
+import { checkOrderedData } from "./ordered-check.js";
+import { orderedOps } from "./ordered-ops.js";
+import { openLayout } from "./layout-version.js";
+import { ReaderPool } from "./reader-pool.js";
+import type { OrderedStore } from "./ordered-store.js";
+
+interface PendingWrite {
+  work: EngineWork<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Most writes one group commit carries; a backlog beyond it goes in the next commit. */
+const MAX_GROUP = 512;
+/** Runs of a write whose commit keeps losing to other processes' commits before it fails with CONFLICT. */
+export const MAX_COMMIT_ATTEMPTS = 100;
+/** The longest pause between two runs of a write that lost, in ms. */
+const MAX_RETRY_PAUSE_MS = 20;
+
+/** Room a record takes beside its value: numbers (deadline, timestamp) and, in log and change records, the key. */
+const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
+
+/**
+ * The ordered-KV family's engine: every primitive over an {@link OrderedStore}, with the key layout of
+ * `key-layout.ts`. Reads run against one snapshot (synchronously when the store's are). Writes run against a buffered
+ * transaction and commit optimistically: the store applies them only if everything they read still holds, and a
+ * write that lost to another process runs again. This process's writes take turns under one lock; writes that arrive
+ * while a commit is in flight share the next one (group commit). Open with {@link OrderedEngine.open}.
+ */
+export class OrderedEngine implements Engine {
+  readonly name: string;
+  readonly location: string;
+  /**
+   * Everything; across processes unless the store has one writer (LevelDB). Limits are stowage's, tightened to what
+   * the store's own value limit leaves after a record's header; keys over the store's key limit are refused by the
+   * key layout, and commits over its commit limits are split or refused by the family.
+   */
+  readonly supports: EngineSupports;
+  private readonly keys: KeyLayout;
+  private readonly lock = new Mutex();
+  private readonly readers: ReaderPool;
+  private pending: PendingWrite[] = [];
+  private flushing = false;
+  private unwatch: (() => void) | undefined;
+  /** Own commits signal at once; other processes' through the store's `watchCommits`, when it has one. */
+  readonly changes: ChangeSignal;
+
+  /** Opens the family over `store`: creates the layout version record, or refuses a newer or foreign layout with INCOMPATIBLE. */
+  static async open(store: OrderedStore): Promise<OrderedEngine> {
+    await openLayout(store);
+    return new OrderedEngine(store);
+  }
+
+  private constructor(private readonly store: OrderedStore) {
+    this.name = store.name;
+    this.location = store.location;
+    this.supports = Object.freeze({
+      liveFeeds: true,
+      kvHistory: true,
+      crossProcess: !store.singleWriter,
+      crossNamespaceTransactions: true,
+      limits: Object.freeze({ ...API_LIMITS, maxValueBytes: Math.min(API_LIMITS.maxValueBytes, store.limits.maxValueBytes - RECORD_HEADER_BYTES) }),
+    });
+    this.keys = new KeyLayout(store.limits.maxKeyBytes, store.name);
+    this.readers = new ReaderPool(this.keys);
+    const watch = store.watchCommits?.bind(store);
+    this.changes = new ChangeSignal(
+      watch === undefined
+        ? undefined
+        : {
+            start: (notify) => (this.unwatch = watch(notify)),
+            stop: () => {
+              this.unwatch?.();
+              this.unwatch = undefined;
+            },
+          },
+    );
+  }
+
+  /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
+  read<T>(work: EngineWork<T>): Awaitable<T> {
+    const snapshot = this.store.snapshot();
+    if (snapshot instanceof Promise) return snapshot.then((taken) => this.readers.run(taken, work));
+    return this.readers.run(snapshot, work);
+  }
+
+  write<T>(work: EngineWork<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.flushing) return;
+      this.flushing = true;
+      // commitGroup settles every write itself; should anything escape it, no write may wait forever.
+      void this.lock.run(() => this.flush()).catch((error: unknown) => {
+        this.flushing = false;
+        for (const write of this.pending.splice(0)) write.reject(error);
+      });
+    });
+  }
+
+  /**
+   * The body against one buffered transaction, under this process's lock (so that its transactions never conflict
+   * with each other). Each call of the body runs under a savepoint: a refusal leaves nothing and the body may go on.
+   * A commit that finds a read changed by another process fails with a CONFLICT marked as a serialization failure
+   * (the store runs the body again); a failure of the store itself is marked as ending the transaction.
+   */
+  transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      const tx = await this.begin();
+      let released = false;
+      const release = () => {
+        if (!released) tx.snapshot.release();
+        released = true;
+      };
+      try {
+        const result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
+        this.checkCommitSize(tx.buffer, "the transaction");
+        if (tx.buffer.writeCount === 0) return result;
+        let committed: boolean;
+        try {
+          committed = await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() });
+        } catch (error) {
+          throw transactionFatal(asError(error));
+        } finally {
+          release();
+        }
+        if (!committed) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}); nothing was written`));
+        this.changes.notify();
+        return result;
+      } finally {
+        release();
+      }
+    });
+  }
+
+  check(): Promise<string[]> {
+    return checkOrderedData(this.store, this.keys);
+  }
+
+  async facts(): Promise<EngineFacts> {
+    return { facts: (await this.store.facts?.()) ?? {}, warnings: [] };
+  }
+
+  async close(): Promise<void> {
+    this.changes.stopAll();
+    await this.lock.run(() => undefined);
+    await this.store.close();
+  }
+
+  private async begin(): Promise<{ snapshot: Awaited<ReturnType<OrderedStore["snapshot"]>>; buffer: BufferedTx }> {
+    const snapshot = await this.store.snapshot();
+    return { snapshot, buffer: new BufferedTx(snapshot, !this.store.singleWriter, this.store.limits, this.name) };
+  }
+
+  /** Commits everything pending, a group at a time. Runs under the lock; the last step clears `flushing` in the same turn as it finds nothing pending. */
+  private async flush(): Promise<void> {
+    for (;;) {
+      if (this.pending.length === 0) {
+        this.flushing = false;
+        return;
+      }
+      await this.commitGroup(this.pending.splice(0, MAX_GROUP));
+    }
+  }
+
+  /**
+   * Runs the group's writes one after another into one buffered transaction and commits it once. A write that throws
+   * (a full queue, an expected sequence that does not hold) has its buffered writes undone, and the others still
+   * commit. A write that would take the commit past the store's limits goes to the next commit with those after it;
+   * alone, it is refused with LIMIT_EXCEEDED. When the commit loses to another process, the group runs again.
+   */
+  private async commitGroup(group: PendingWrite[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let tx: Awaited<ReturnType<OrderedEngine["begin"]>>;
+      try {
+        tx = await this.begin();
+      } catch (error) {
+        for (const write of group) write.reject(error);
+        return;
+      }
+      const outcomes: Outcome[] = [];
+      let carried: PendingWrite[] = [];
+      const ops = orderedOps(tx.buffer, this.keys);
+      try {
+        for (let i = 0; i < group.length; i++) {
+          const mark = tx.buffer.mark();
+          const outcome = await this.runOne((group[i] as PendingWrite).work, ops, tx.buffer, mark);
+          if (outcome === "carry") {
+            carried = group.slice(i);
+            break;
+          }
+          outcomes.push(outcome);
+        }
+        const committed = tx.buffer.writeCount === 0 || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() }));
+        if (committed) {
+          if (tx.buffer.writeCount > 0) this.changes.notify();
+          outcomes.forEach((outcome, i) => settle(group[i] as PendingWrite, outcome));
+          if (carried.length > 0) this.pending.unshift(...carried);
+          return;
+        }
+      } catch (error) {
+        // The store failed to read or commit: nothing of the group was written.
+        for (const write of group) write.reject(error);
+        return;
+      } finally {
+        tx.snapshot.release();
+      }
+      if (attempt >= MAX_COMMIT_ATTEMPTS) {
+        const error = new StowageError("CONFLICT", `the write lost to other processes' commits ${attempt} times in a row (${this.name}); nothing was written`);
+        for (const write of group) write.reject(error);
+        return;
+      }
+      if (attempt > 1) await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
+    }
+  }
+
+  /** One write of a group: its outcome, or "carry" when it must wait for the next commit to stay within the limits. */
+  private async runOne(work: EngineWork<unknown>, ops: EngineOps, buffer: BufferedTx, mark: number): Promise<Outcome | "carry"> {
+    try {
+      const result = work(ops);
+      const value = result instanceof Promise ? await result : result;
+      if (this.fitsCommit(buffer)) return { ok: true, value };
+      const error = this.tooLarge("one write", buffer);
+      buffer.undoTo(mark);
+      return mark > 0 ? "carry" : { ok: false, error };
+    } catch (error) {
+      buffer.undoTo(mark);
+      return { ok: false, error };
+    }
+  }
+
+  private fitsCommit(buffer: BufferedTx): boolean {
+    const { maxWritesPerCommit, maxBytesPerCommit } = this.store.limits;
+    return (maxWritesPerCommit === null || buffer.writeCount <= maxWritesPerCommit) && (maxBytesPerCommit === null || buffer.bytes <= maxBytesPerCommit);
+  }
+
+  /** Refuses a commit larger than the store takes, naming the limit. */
+  private checkCommitSize(buffer: BufferedTx, what: string): void {
+    if (!this.fitsCommit(buffer)) throw this.tooLarge(what, buffer);
+  }
+
+  private tooLarge(what: string, buffer?: BufferedTx): StowageError {
+    const { maxWritesPerCommit, maxBytesPerCommit } = this.store.limits;
+    const detail =
+      buffer !== undefined && maxWritesPerCommit !== null && buffer.writeCount > maxWritesPerCommit
+        ? `${buffer.writeCount} records; the ${this.name} engine's limit (maxWritesPerCommit) is ${maxWritesPerCommit}`
+        : buffer !== undefined && maxBytesPerCommit !== null && buffer.bytes > maxBytesPerCommit
+          ? `${buffer.bytes} bytes; the ${this.name} engine's limit (maxBytesPerCommit) is ${maxBytesPerCommit}`
+          : `more than the ${this.name} engine commits at once (maxWritesPerCommit ${maxWritesPerCommit ?? "none"}, maxBytesPerCommit ${maxBytesPerCommit ?? "none"})`;
+    return new StowageError("LIMIT_EXCEEDED", `${what} would write ${detail}; nothing was written`);
+  }
+}
+
+function settle(write: PendingWrite, outcome: Outcome): void {
+  if (outcome.ok) write.resolve(outcome.value);
+  else write.reject(outcome.error);
+}
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new StowageError("INTERNAL", String(error)));
+
+/**
+ * The ops of a transaction body, each call under a savepoint of the buffered transaction: a call that throws leaves
+ * none of its writes (a queue push refused as full after it had read and dropped nothing, an expected sequence that
+ * did not hold), so the body may catch the refusal and go on.
+ */
+function withSavepoints(ops: EngineOps, buffer: BufferedTx): EngineOps {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => unknown]>) {
+    wrapped[name] = (...args: unknown[]) => {
+      const mark = buffer.mark();
+      try {
+        const result = op(...args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((error: unknown) => {
+          buffer.undoTo(mark);
+          throw error;
+        });
+      } catch (error) {
+        buffer.undoTo(mark);
+        throw error;
+      }
+    };
+  }
+  return wrapped as unknown as EngineOps;
+}

@@ -1,0 +1,64 @@
+import type { Awaitable, EngineOps, EngineWork } from "../engine.js";
+import type { OrderedEntry, OrderedRangeOptions, OrderedSnapshot } from "./ordered-store.js";
+import { storeRange, type OrderedTx } from "./buffered-tx.js";
+import type { KeyLayout } from "./key-layout.js";
+import { orderedOps } from "./ordered-ops.js";
+import { StowageError } from "../../api/errors.js";
+
+/** A reader whose snapshot is set for each read, so that its ops object (32 closures) is built once, not per read. */
+class SnapshotSlot implements OrderedTx {
+  snapshot: OrderedSnapshot | undefined;
+  readonly ops: EngineOps;
+
+  constructor(keys: KeyLayout) {
+    this.ops = orderedOps(this, keys);
+  }
+
+  get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
+    return (this.snapshot as OrderedSnapshot).get(key);
+  }
+
+  range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]> {
+    return (this.snapshot as OrderedSnapshot).range(start, end, options === undefined ? undefined : storeRange(options.limit, options.reverse));
+  }
+
+  put(): void {
+    throw new StowageError("INTERNAL", "a read tried to write");
+  }
+
+  delete(): void {
+    throw new StowageError("INTERNAL", "a read tried to write");
+  }
+}
+
+/**
+ * Runs reads against snapshots, each with a slot of its own while it runs (reads of an asynchronous store overlap);
+ * slots are reused, and the snapshot is released as soon as the work is done.
+ */
+export class ReaderPool {
+  private readonly free: SnapshotSlot[] = [];
+
+  constructor(private readonly keys: KeyLayout) {}
+
+  run<T>(snapshot: OrderedSnapshot, work: EngineWork<T>): Awaitable<T> {
+    const slot = this.free.pop() ?? new SnapshotSlot(this.keys);
+    slot.snapshot = snapshot;
+    const done = () => {
+      slot.snapshot = undefined;
+      this.free.push(slot);
+      snapshot.release();
+    };
+    let result: Awaitable<T>;
+    try {
+      result = work(slot.ops);
+    } catch (error) {
+      done();
+      throw error;
+    }
+    if (!(result instanceof Promise)) {
+      done();
+      return result;
+    }
+    return result.finally(done);
+  }
+}

@@ -1,0 +1,114 @@
+import type { StoredStreamEntry, StoredStreamRecord } from "../engine.js";
+import { copyBytes } from "../copy-bytes.js";
+import { asBuffer } from "./key-layout.js";
+
+/*
+ * The values of the layout's records (see key-layout.ts). Numbers are 8-byte doubles (exact for every integer stowage
+ * stores); lengths are 4-byte integers. Decoders copy the bytes a caller gets, as snapshot values may be views the
+ * engine reuses.
+ */
+
+const NO_TEXT = 0xffff_ffff;
+
+/** Numbers as consecutive 8-byte doubles (counters, states). */
+export function numbersRecord(...numbers: number[]): Buffer {
+  const out = Buffer.allocUnsafe(numbers.length * 8);
+  numbers.forEach((n, i) => out.writeDoubleBE(n, i * 8));
+  return out;
+}
+
+/** The `index`-th number of a {@link numbersRecord} (0 when the record is absent). */
+export function numberAt(record: Uint8Array | undefined, index: number): number {
+  return record === undefined ? 0 : asBuffer(record).readDoubleBE(index * 8);
+}
+
+/** Numbers followed by bytes (a slot's version and value, a queue item's push time and value). */
+export function numbersThenBytes(numbers: readonly number[], bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(numbers.length * 8 + bytes.length);
+  numbers.forEach((n, i) => out.writeDoubleBE(n, i * 8));
+  out.set(bytes, numbers.length * 8);
+  return out;
+}
+
+/** A copy of the bytes after `count` leading numbers. */
+export function bytesAfterNumbers(record: Uint8Array, count: number): Uint8Array {
+  return copyBytes(record.subarray(count * 8));
+}
+
+/** A KV entry: its deadline (null: none) and value. */
+export function kvRecord(value: Uint8Array, expiresAt: number | null): Buffer {
+  const head = expiresAt === null ? 1 : 9;
+  const out = Buffer.allocUnsafe(head + value.length);
+  out[0] = expiresAt === null ? 0 : 1;
+  if (expiresAt !== null) out.writeDoubleBE(expiresAt, 1);
+  out.set(value, head);
+  return out;
+}
+
+export function kvDeadline(record: Uint8Array): number | null {
+  return record[0] === 0 ? null : asBuffer(record).readDoubleBE(1);
+}
+
+/** The value of a KV entry, copied. */
+export function kvValue(record: Uint8Array): Uint8Array {
+  return copyBytes(record.subarray(record[0] === 0 ? 1 : 9));
+}
+
+/** A record made of numbers, an optional text and bytes (log entries, KV changes). */
+function numbersTextBytes(numbers: readonly number[], text: string | null, bytes: Uint8Array | null): Buffer {
+  const textBytes = text === null ? 0 : Buffer.byteLength(text, "utf8");
+  const head = numbers.length * 8;
+  const out = Buffer.allocUnsafe(head + 4 + textBytes + 1 + (bytes?.length ?? 0));
+  numbers.forEach((n, i) => out.writeDoubleBE(n, i * 8));
+  out.writeUInt32BE(text === null ? NO_TEXT : textBytes, head);
+  if (text !== null) out.write(text, head + 4, "utf8");
+  out[head + 4 + textBytes] = bytes === null ? 0 : 1;
+  if (bytes !== null) out.set(bytes, head + 5 + textBytes);
+  return out;
+}
+
+function readNumbersTextBytes(record: Uint8Array, count: number): { numbers: number[]; text: string | null; bytes: Uint8Array | null } {
+  const buffer = asBuffer(record);
+  const numbers = Array.from({ length: count }, (_, i) => buffer.readDoubleBE(i * 8));
+  const head = count * 8;
+  const length = buffer.readUInt32BE(head);
+  const text = length === NO_TEXT ? null : buffer.toString("utf8", head + 4, head + 4 + length);
+  const after = head + 4 + (length === NO_TEXT ? 0 : length);
+  const bytes = buffer[after] === 0 ? null : copyBytes(record.subarray(after + 1));
+  return { numbers, text, bytes };
+}
+
+/** A KV change: the key and its new value (null: deleted). */
+export function changeRecord(key: string, value: Uint8Array | null): Buffer {
+  return numbersTextBytes([], key, value);
+}
+
+export function readChange(record: Uint8Array): { key: string; value: Uint8Array | null } {
+  const { text, bytes } = readNumbersTextBytes(record, 0);
+  return { key: text as string, value: bytes };
+}
+
+/** A log entry: timestamp, key and value. */
+export function logRecord(timestamp: number, key: string, value: Uint8Array): Buffer {
+  return numbersTextBytes([timestamp], key, value);
+}
+
+export function readLogRecord(record: Uint8Array): { timestamp: number; key: string; value: Uint8Array } {
+  const { numbers, text, bytes } = readNumbersTextBytes(record, 1);
+  return { timestamp: numbers[0] as number, key: text as string, value: bytes ?? new Uint8Array(0) };
+}
+
+/** A stream entry: timestamp, headers (JSON text or null), compression (null: none) and value. */
+export function streamRecord(timestamp: number, record: StoredStreamRecord): Buffer {
+  const compression = numbersTextBytes([], record.compression, null);
+  const rest = numbersTextBytes([timestamp], record.headers, record.value);
+  return Buffer.concat([compression, rest]);
+}
+
+export function readStreamRecord(seq: number, record: Uint8Array): StoredStreamEntry {
+  const buffer = asBuffer(record);
+  const compressionLength = buffer.readUInt32BE(0);
+  const compression = compressionLength === NO_TEXT ? null : buffer.toString("utf8", 4, 4 + compressionLength);
+  const rest = readNumbersTextBytes(record.subarray(4 + (compressionLength === NO_TEXT ? 0 : compressionLength) + 1), 1);
+  return { seq, timestamp: rest.numbers[0] as number, value: rest.bytes ?? new Uint8Array(0), headers: rest.text, compression };
+}

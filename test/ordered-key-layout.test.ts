@@ -1,0 +1,107 @@
+/**
+ * The ordered-KV family's key layout keeps stowage's order: property tests (fast-check) that the byte order of encoded
+ * keys is the order stowage defines (UTF-8 byte order of keys, numeric order of sequences, (timestamp, segment, seq)
+ * order of a space), and that keys too long for an ordered store are refused with LIMIT_EXCEEDED naming the limit.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { compareKeys } from "../src/api/key-order.js";
+import { LIMITS } from "../src/api/limits.js";
+import { isStowageError } from "../src/api/errors.js";
+import { compareSpaceOrder } from "../src/engines/stream-expectation.js";
+import { KeyLayout, LONGEST_LAYOUT_KEY, prefixEnd, readNumber, successor, TAG, writeNumber } from "../src/engines/ordered/key-layout.js";
+
+const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0);
+/** Stowage keys: valid Unicode without U+0000, from every plane (so surrogate pairs against U+E000–U+FFFF come up). */
+const stowageKey = fc.string({ unit: "grapheme-composite", minLength: 1, maxLength: 12 }).filter((k) => !k.includes("\u0000"));
+const anyKey = fc.oneof(stowageKey, fc.string({ unit: fc.constantFrom("a", "b", "\uFFFF", "\u{10000}", "\u00e9", "\u0001"), minLength: 1, maxLength: 6 }));
+const layout = new KeyLayout(1978, "test");
+
+test("KV keys: byte order of the encoded keys is stowage's key order", () => {
+  fc.assert(
+    fc.property(anyKey, anyKey, (a, b) => {
+      const encoded = Buffer.compare(layout.key(TAG.kv, "ns", [a]), layout.key(TAG.kv, "ns", [b]));
+      assert.equal(sign(encoded), sign(compareKeys(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+      assert.deepEqual(layout.textKey(TAG.kv, "ns", a), layout.key(TAG.kv, "ns", [a]), "the fast path builds the same key");
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test("keys of one namespace never fall inside another namespace's range, whatever the names", () => {
+  fc.assert(
+    fc.property(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,10}$/), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,10}$/), anyKey, (ns, other, key) => {
+      fc.pre(ns !== other);
+      const prefix = layout.prefix(TAG.kv, other);
+      const encoded = layout.key(TAG.kv, ns, [key]);
+      assert.ok(Buffer.compare(encoded, prefix) < 0 || Buffer.compare(encoded, prefixEnd(prefix)) >= 0);
+    }),
+  );
+});
+
+test("numbers: 8 bytes whose byte order is numeric order, read back exactly", () => {
+  const number = fc.oneof(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 1, -1));
+  fc.assert(
+    fc.property(number, number, (a, b) => {
+      const x = Buffer.alloc(8);
+      const y = Buffer.alloc(8);
+      writeNumber(x, 0, a);
+      writeNumber(y, 0, b);
+      assert.equal(sign(Buffer.compare(x, y)), sign(a - b) || 0, `${a} vs ${b}`);
+      assert.equal(readNumber(x, 0), a === 0 ? 0 : a);
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test("composite keys: (key, seq) sorts by key first, then seq, and one key's records never interleave another's", () => {
+  const seq = fc.integer({ min: 0, max: 2 ** 40 });
+  fc.assert(
+    fc.property(anyKey, seq, anyKey, seq, (k1, s1, k2, s2) => {
+      const encoded = Buffer.compare(layout.key(TAG.queueItem, "q", [k1, s1]), layout.key(TAG.queueItem, "q", [k2, s2]));
+      assert.equal(sign(encoded), sign(compareKeys(k1, k2)) || sign(s1 - s2));
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test("the space time index sorts as stowage reads a space: (timestamp, segment, seq)", () => {
+  const position = fc.record({ timestamp: fc.integer({ min: 0, max: 2 ** 45 }), segment: anyKey, seq: fc.integer({ min: 1, max: 2 ** 40 }) });
+  fc.assert(
+    fc.property(position, position, (a, b) => {
+      const encode = (p: typeof a) => layout.key(TAG.spaceIndex, "s", [7, p.timestamp, p.segment, p.seq]);
+      assert.equal(sign(Buffer.compare(encode(a), encode(b))), sign(compareSpaceOrder(a, b, compareKeys)));
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test("successor and prefixEnd bound ranges exactly", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.uint8Array({ maxLength: 8 }), (prefix, tail) => {
+      fc.pre(prefix.some((b) => b !== 0xff));
+      const key = Buffer.concat([prefix, tail]);
+      assert.ok(Buffer.compare(key, prefixEnd(prefix)) < 0, "a key with the prefix is below prefixEnd");
+      assert.ok(Buffer.compare(successor(key), key) > 0);
+    }),
+  );
+});
+
+test("the longest layout key for keys and names within stowage's limits fits LMDB's 1,978 bytes", () => {
+  const ns = "n".repeat(LIMITS.maxNamespaceLength);
+  const name = "\u{10000}".repeat(LIMITS.maxKeyBytes / 4); // 1,024 bytes of 4-byte characters
+  const longest = layout.key(TAG.streamEntry, ns, [1, name, 1], name);
+  assert.equal(longest.length, LONGEST_LAYOUT_KEY);
+  assert.ok(layout.key(TAG.logByKey, ns, [name, 1], name).length <= LONGEST_LAYOUT_KEY);
+  assert.ok(LONGEST_LAYOUT_KEY <= 1978);
+});
+
+test("a key too long for the ordered store is refused with LIMIT_EXCEEDED naming the limit, the namespace and the key", () => {
+  const small = new KeyLayout(100, "tiny");
+  assert.equal(small.key(TAG.kv, "ns", ["k".repeat(96)]).length, 100);
+  assert.throws(
+    () => small.key(TAG.kv, "ns", ["k".repeat(97)], "k".repeat(97)),
+    (error: unknown) => isStowageError(error, "LIMIT_EXCEEDED") && /maxKeyBytes/.test(error.message) && /101 bytes/.test(error.message) && error.namespace === "ns" && error.key === "k".repeat(97),
+  );
+});
