@@ -24,6 +24,20 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** Opens the LMDB engine (the ordered-KV family on an LMDB file): one machine, any number of processes. */
+export interface LmdbOpenOptions extends StoreOptions {
+  backend: "lmdb";
+  /** The data file, default `./data/stowage.lmdb` (its lock file `<path>-lock` beside it); folders are created. */
+  path?: string;
+}
+
+/** Opens the LevelDB engine (the ordered-KV family on a LevelDB folder): one process at a time. */
+export interface LevelDbOpenOptions extends StoreOptions {
+  backend: "leveldb";
+  /** The folder, default `./data/stowage.leveldb`; it and its parents are created. */
+  path?: string;
+}
+
 /** Opens the PostgreSQL engine: state shared by many processes. */
 export interface PostgresStoreOptions extends StoreOptions {
   backend: "postgres";
@@ -59,6 +73,8 @@ export interface StowageEngines {
   memory: MemoryStoreOptions;
   sqlite: SqliteStoreOptions;
   postgres: PostgresStoreOptions;
+  lmdb: LmdbOpenOptions;
+  leveldb: LevelDbOpenOptions;
 }
 
 export type OpenStoreOptions = StowageEngines[keyof StowageEngines];

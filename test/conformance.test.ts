@@ -8,8 +8,8 @@ import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
 import { createStore, openStore } from "../src/index.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
-import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
-import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
+import { LMDB_ENGINE } from "../src/engines/lmdb/descriptor.js";
+import { LEVELDB_ENGINE } from "../src/engines/leveldb/descriptor.js";
 
 // Each engine's own manifest decides what runs (both support every capability the suite tests: nothing is skipped).
 runConformance("memory", (options) => openStore({ backend: "memory", ...options }), { supports: MemoryEngine.supports });
@@ -25,5 +25,5 @@ runConformance("ordered (sorted store)", async (options) => createStore(await Or
 runConformance("ordered (sorted store, async reads, single writer)", async (options) =>
   createStore(await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads: true, singleWriter: true })), options),
 );
-runConformance("lmdb", async (options) => createStore(await OrderedEngine.open(await openLmdbStore({ path: join(dir, `store-${++files}.lmdb`) })), options));
-runConformance("leveldb", async (options) => createStore(await OrderedEngine.open(await openLevelDbStore({ path: join(dir, `store-${++files}.leveldb`) })), options));
+runConformance("lmdb", (options) => openStore({ backend: "lmdb", path: join(dir, `store-${++files}.lmdb`), ...options }), { supports: LMDB_ENGINE.supports });
+runConformance("leveldb", (options) => openStore({ backend: "leveldb", path: join(dir, `store-${++files}.leveldb`), ...options }), { supports: LEVELDB_ENGINE.supports });

@@ -18,7 +18,7 @@ import { startChild, tempDir, type Child } from "./helpers/child.js";
 import { checkRound, CrashLedger, parseReports, ROUND_STRIDE } from "./helpers/crash-check.js";
 import { usePostgresServer, waitForOtherClientsToEnd } from "./helpers/postgres-server.js";
 import { seeded } from "./helpers/register-workload.js";
-import { openTestStore, type TestStoreOptions } from "./helpers/test-store.js";
+import { openStore, type OpenStoreOptions } from "../src/index.js";
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10);
 const IN_FLIGHT = 8;
@@ -30,7 +30,7 @@ const STALL_MS = 60_000;
 // A real server for this file; if it cannot start, every test that needs it fails rather than skips.
 const pgServer = usePostgresServer();
 
-async function crashRounds(t: { diagnostic(message: string): void }, options: TestStoreOptions, seed: number): Promise<void> {
+async function crashRounds(t: { diagnostic(message: string): void }, options: OpenStoreOptions, seed: number): Promise<void> {
   const random = seeded(seed);
   const ledger = new CrashLedger();
   const stepsPerKill: number[] = [];
@@ -57,7 +57,7 @@ async function crashRounds(t: { diagnostic(message: string): void }, options: Te
     const maxN = Math.max(first - 1, ...reports.map((r) => r.n));
     // The killed worker's PostgreSQL backends may still commit what it had sent: the checks start after them.
     if (options.backend === "postgres") await waitForOtherClientsToEnd(options.dsn);
-    const store = await openTestStore({ ...options, sweepIntervalMs: 0 });
+    const store = await openStore({ ...options, sweepIntervalMs: 0 });
     try {
       // The engine's own check (SQLite's integrity_check) and stowage's invariants, then the workload's checks.
       problems.push(...(await store.check()).problems);

@@ -100,6 +100,7 @@ describe("loadDriver", () => {
     registerEngine({
       name: "needs-driver",
       summary: "A test engine whose driver package does not exist",
+      supports: MemoryEngine.supports,
       fields: [],
       open: async () => {
         await loadDriver(NO_SUCH_PACKAGE, "needs-driver");

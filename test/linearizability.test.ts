@@ -13,7 +13,7 @@ import { createStore, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, startChild, tempDir, type Child } from "./helpers/child.js";
 import { checkLinearizable, type Operation } from "./helpers/linearizability.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
-import type { TestStoreOptions } from "./helpers/test-store.js";
+import type { OpenStoreOptions } from "../src/index.js";
 import { REGISTER_MODEL, type RegisterInput, type RegisterOutput } from "./helpers/register-model.js";
 import { runRegisterWorkload, type RegisterOperation } from "./helpers/register-workload.js";
 
@@ -149,7 +149,7 @@ test("memory: histories of 4 concurrent clients are linearizable", async () => {
 });
 
 /** Runs the workload in `CLIENTS` processes on one shared store and checks the merged history. */
-async function checkProcesses(t: { diagnostic(message: string): void }, options: TestStoreOptions, seed: number): Promise<void> {
+async function checkProcesses(t: { diagnostic(message: string): void }, options: OpenStoreOptions, seed: number): Promise<void> {
   const children: Child[] = [];
   try {
     for (let client = 0; client < CLIENTS; client++) {

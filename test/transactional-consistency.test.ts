@@ -20,7 +20,6 @@ import { checkHistory, describeAnomalies, describeFigures, type CheckReport } fr
 import type { Txn } from "./helpers/txn/history.js";
 import { holdLocks, runInProcesses } from "./helpers/txn/processes.js";
 import { finalReads, runClient, runInProcess, type WorkloadOptions } from "./helpers/txn/workload.js";
-import type { TestStoreOptions } from "./helpers/test-store.js";
 
 const HISTORIES = process.env.TXN_HISTORIES === undefined ? undefined : Number(process.env.TXN_HISTORIES);
 const CLIENTS = 5;
@@ -102,7 +101,7 @@ describe("transactional consistency: list-append histories checked for anomalies
     await battery(t, "lmdb", HISTORIES ?? 2, async (run) => {
       const tmp = tempDir("txn-lmdb");
       try {
-        const store: TestStoreOptions = { backend: "lmdb", path: join(tmp.dir, "store.lmdb") };
+        const store: OpenStoreOptions = { backend: "lmdb", path: join(tmp.dir, "store.lmdb") };
         // Every other history, a client is killed mid-run: its call in flight has an unknown outcome.
         return await runInProcesses({ store, clientStore: () => store, clients: CLIENTS, workload: WORKLOAD, crash: run % 2 === 1, readyTimeoutMs: 30_000, finishTimeoutMs: 60_000 });
       } finally {

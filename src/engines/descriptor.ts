@@ -1,4 +1,4 @@
-import type { Engine } from "./engine.js";
+import type { Engine, EngineSupports } from "./engine.js";
 
 /**
  * How an option's value is written as text (a flag, an environment variable) and where a relative one points:
@@ -70,6 +70,11 @@ export interface EngineDescriptor<Options extends object = Record<string, unknow
   readonly name: string;
   /** One line for the usage text. */
   readonly summary: string;
+  /**
+   * The manifest an engine opened from this descriptor declares (its `supports`), known before any opens: for the
+   * README's engine table, `stowage` usage and tools that pick an engine by capability.
+   */
+  readonly supports: EngineSupports;
   /** The engine's options, in the order the usage text lists them. */
   readonly fields: readonly EngineField[];
   /**

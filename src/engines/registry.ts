@@ -1,5 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import type { EngineDescriptor, EngineField, FieldType } from "./descriptor.js";
+import { LEVELDB_ENGINE } from "./leveldb/descriptor.js";
+import { LMDB_ENGINE } from "./lmdb/descriptor.js";
 import { MEMORY_ENGINE } from "./memory/descriptor.js";
 import { POSTGRES_ENGINE } from "./postgres/descriptor.js";
 import { SQLITE_ENGINE } from "./sqlite/descriptor.js";
@@ -74,6 +76,7 @@ function checkDescriptor(descriptor: EngineDescriptor<never>): void {
   }
   if (typeof descriptor.summary !== "string" || descriptor.summary.length === 0) throw invalid("it needs a one-line summary");
   if (typeof descriptor.open !== "function") throw invalid("open must be a function");
+  if (typeof descriptor.supports !== "object" || descriptor.supports === null) throw invalid("it needs its supports manifest");
   if (!Array.isArray(descriptor.fields)) throw invalid("fields must be an array");
 }
 
@@ -125,6 +128,6 @@ function sameSetting(a: EngineField, b: EngineField): boolean {
 }
 
 /** The engines stowage ships, registered when this module loads. */
-export const BUILT_IN_ENGINES: readonly EngineDescriptor<object>[] = [MEMORY_ENGINE, SQLITE_ENGINE, POSTGRES_ENGINE] as EngineDescriptor<object>[];
+export const BUILT_IN_ENGINES: readonly EngineDescriptor<object>[] = [MEMORY_ENGINE, SQLITE_ENGINE, POSTGRES_ENGINE, LMDB_ENGINE, LEVELDB_ENGINE] as EngineDescriptor<object>[];
 
 for (const builtIn of BUILT_IN_ENGINES) registerEngine(builtIn);

@@ -17,6 +17,7 @@ export interface TaggedStoreOptions extends StoreOptions {
 export const TAGGED_ENGINE: EngineDescriptor<{ tag: string; shards: number }> = {
   name: TAGGED_ENGINE_NAME,
   summary: "The memory engine with a tag, for tests",
+  supports: MemoryEngine.supports,
   fields: [
     textField({
       option: "tag",

@@ -5,6 +5,7 @@ import { StowageError } from "../../api/errors.js";
 import { sameEntries, sameValue } from "../recorded-reads.js";
 import { Mutex } from "../mutex.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
+import { loadDriver } from "../load-driver.js";
 import { mapLevelError } from "./leveldb-errors.js";
 
 /** Where a LevelDB store lives unless told otherwise (a folder, relative to the working directory). */
@@ -48,7 +49,7 @@ export async function openLevelDbStore(options: LevelDbStoreOptions = {}): Promi
   }
   refuseForeignFolder(location);
   // Loaded on open, so that a store without LevelDB never loads (or needs) the driver.
-  const { ClassicLevel } = await import("classic-level");
+  const { ClassicLevel } = await loadDriver<typeof import("classic-level")>("classic-level", "leveldb");
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: "view", valueEncoding: "view" });
   try {
     await db.open({ createIfMissing: true });

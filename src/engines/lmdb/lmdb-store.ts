@@ -4,6 +4,7 @@ import type { Database, RootDatabase, Transaction } from "lmdb";
 import { StowageError } from "../../api/errors.js";
 import { sameEntries, sameValue } from "../recorded-reads.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
+import { loadDriver } from "../load-driver.js";
 import { mapLmdbError } from "./lmdb-errors.js";
 
 /** Where an LMDB store lives unless told otherwise (relative to the working directory), like SQLite's default. */
@@ -61,7 +62,7 @@ export async function openLmdbStore(options: LmdbStoreOptions = {}): Promise<Lmd
   }
   refuseForeignFile(location);
   // Loaded on open, so that a store without LMDB never loads (or needs) the driver.
-  const { open } = await import("lmdb");
+  const { open } = await loadDriver<typeof import("lmdb")>("lmdb", "lmdb");
   try {
     const db = open({
       path: location,

@@ -5,6 +5,7 @@ import { MemoryEngine } from "./memory-engine.js";
 export const MEMORY_ENGINE: EngineDescriptor<Record<string, never>> = {
   name: "memory",
   summary: "In process memory, for tests and throwaway state: gone when the process exits",
+  supports: MemoryEngine.supports,
   fields: [],
   open: async () => new MemoryEngine(),
 };

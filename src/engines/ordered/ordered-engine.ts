@@ -32,6 +32,22 @@ const MAX_RETRY_PAUSE_MS = 20;
 const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
 
 /**
+ * The manifest of the family's engine over a store with these properties: everything, across processes unless the
+ * store has one writer (LevelDB). Limits are stowage's, the value limit tightened to what the store's own leaves after
+ * a record's header; keys over the store's key limit are refused by the key layout, and commits over its commit limits
+ * are split or refused by the family. Descriptors declare the same manifest before any store opens.
+ */
+export function orderedSupports(store: Pick<OrderedStore, "singleWriter"> & { limits: Pick<OrderedStore["limits"], "maxValueBytes"> }): EngineSupports {
+  return Object.freeze({
+    liveFeeds: true,
+    kvHistory: true,
+    crossProcess: !store.singleWriter,
+    crossNamespaceTransactions: true,
+    limits: Object.freeze({ ...API_LIMITS, maxValueBytes: Math.min(API_LIMITS.maxValueBytes, store.limits.maxValueBytes - RECORD_HEADER_BYTES) }),
+  });
+}
+
+/**
  * The ordered-KV family's engine: every primitive over an {@link OrderedStore}, with the key layout of
  * `key-layout.ts`. Reads run against one snapshot (synchronously when the store's are). Writes run against a buffered
  * transaction and commit optimistically: the store applies them only if everything they read still holds, and a
@@ -41,11 +57,7 @@ const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
 export class OrderedEngine implements Engine {
   readonly name: string;
   readonly location: string;
-  /**
-   * Everything; across processes unless the store has one writer (LevelDB). Limits are stowage's, tightened to what
-   * the store's own value limit leaves after a record's header; keys over the store's key limit are refused by the
-   * key layout, and commits over its commit limits are split or refused by the family.
-   */
+  /** See {@link orderedSupports}. */
   readonly supports: EngineSupports;
   private readonly keys: KeyLayout;
   private readonly lock = new Mutex();
@@ -65,13 +77,7 @@ export class OrderedEngine implements Engine {
   private constructor(private readonly store: OrderedStore) {
     this.name = store.name;
     this.location = store.location;
-    this.supports = Object.freeze({
-      liveFeeds: true,
-      kvHistory: true,
-      crossProcess: !store.singleWriter,
-      crossNamespaceTransactions: true,
-      limits: Object.freeze({ ...API_LIMITS, maxValueBytes: Math.min(API_LIMITS.maxValueBytes, store.limits.maxValueBytes - RECORD_HEADER_BYTES) }),
-    });
+    this.supports = orderedSupports(store);
     this.keys = new KeyLayout(store.limits.maxKeyBytes, store.name);
     this.readers = new ReaderPool(this.keys);
     const watch = store.watchCommits?.bind(store);

@@ -13,6 +13,7 @@ const PG_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 export const POSTGRES_ENGINE: EngineDescriptor<PostgresEngineOptions> = {
   name: "postgres",
   summary: "PostgreSQL: state shared by many processes and machines",
+  supports: PostgresEngine.supports,
   fields: [
     textField({
       option: "dsn",

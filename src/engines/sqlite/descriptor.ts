@@ -10,6 +10,7 @@ export const DEFAULT_SQLITE_PATH = "./data/stowage.db";
 export const SQLITE_ENGINE: EngineDescriptor<SqliteEngineOptions> = {
   name: "sqlite",
   summary: "An embedded SQLite file: one machine, any number of processes",
+  supports: SqliteEngine.supports,
   fields: [
     pathField({ option: "path", doc: "SQLite database file; it and its folders are created if absent", default: DEFAULT_SQLITE_PATH }),
     choiceField({

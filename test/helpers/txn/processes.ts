@@ -5,16 +5,16 @@
  * time out) while they run.
  */
 import pg from "pg";
-import { openTestStore, type TestStoreOptions } from "../test-store.js";
+import { openStore, type OpenStoreOptions } from "../../../src/index.js";
 import { killAll, startChild, waitAllFor, type Child } from "../child.js";
 import type { Txn } from "./history.js";
 import { finalReads, historyFromJournal, KV_NAMESPACE, logNamespace, workloadKeys, type WorkloadOptions } from "./workload.js";
 
 export interface ProcessRun {
   /** How the test opens the store (it migrates it before the clients start, and makes the final reads). */
-  store: TestStoreOptions;
+  store: OpenStoreOptions;
   /** How client `i` opens it. */
-  clientStore: (i: number) => TestStoreOptions;
+  clientStore: (i: number) => OpenStoreOptions;
   clients: number;
   workload: WorkloadOptions;
   /** Kill client 0 with SIGKILL after a random number of its calls settled. */
@@ -30,7 +30,7 @@ export interface ProcessRun {
 /** One history from `clients` processes, plus the final reads. Every child is stopped before this returns. */
 export async function runInProcesses(run: ProcessRun): Promise<Txn[]> {
   // Opened once before the clients, so that they do not race the migration; closed, so that `settle` sees only theirs.
-  await (await openTestStore({ ...run.store, sweepIntervalMs: 0 })).close();
+  await (await openStore({ ...run.store, sweepIntervalMs: 0 })).close();
   const children: Child[] = [];
   const stop = new AbortController();
   let beside: Promise<void> = Promise.resolve();
@@ -47,7 +47,7 @@ export async function runInProcesses(run: ProcessRun): Promise<Txn[]> {
     stop.abort();
     await beside;
     await run.settle?.();
-    const store = await openTestStore({ ...run.store, sweepIntervalMs: 0 });
+    const store = await openStore({ ...run.store, sweepIntervalMs: 0 });
     try {
       return [...children.flatMap((child) => historyFromJournal(child.lines)), ...(await finalReads(store, run.workload))];
     } finally {
