@@ -8,6 +8,8 @@ export { registerEngine, engineDescriptors, findEngine } from "./engines/registr
 export { settingNames, type EngineDescriptor, type EngineField, type FieldType } from "./engines/descriptor.js";
 export { textField, pathField, choiceField, wholeNumberField, durationField, type FieldBasics } from "./engines/engine-fields.js";
 export { loadDriver } from "./engines/load-driver.js";
+export { OrderedEngine, orderedSupports } from "./engines/ordered/ordered-engine.js";
+export type * from "./engines/ordered/ordered-store.js";
 export { createStore } from "./store/store.js";
 export type { StoreOptions } from "./store/store.js";
 export { DURABILITIES, DEFAULT_BUSY_TIMEOUT_MS, type Durability } from "./engines/sqlite/sqlite-engine.js";

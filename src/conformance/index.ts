@@ -31,6 +31,8 @@ import { streamCases } from "./stream-cases.js";
 import { transactionCases } from "./transaction-cases.js";
 import { ttlCases } from "./ttl-cases.js";
 
+/** The contract suite of an ordered key space (`OrderedStore`), for engines of the ordered-KV family. */
+export { runOrderedStoreCases } from "../engines/ordered/ordered-store-cases.js";
 export { ManualClock, needing, rejectsWith, type StoreFactory, type CaseContext, type Case, type CaseGroup } from "./harness.js";
 
 /** Every group of the suite, by name, for engines that want to run a part. */
