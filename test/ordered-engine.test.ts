@@ -158,10 +158,10 @@ test("limits: a group commit is split to stay within maxWritesPerCommit; a trans
 });
 
 test("limits: one write larger than maxBytesPerCommit is refused alone; keys and values beyond the store's sizes are refused before any commit", async () => {
-  await withStore({ limits: { maxBytesPerCommit: 2_000, maxKeyBytes: 120, maxValueBytes: 2_500 } }, async (store, ordered) => {
+  await withStore({ limits: { maxBytesPerCommit: 2_000, maxKeyBytes: 120, maxValueBytes: 4_000 } }, async (store, ordered) => {
     const kv = store.kv("k");
     const before = ordered.commits.length;
-    const [big, small, huge] = await Promise.allSettled([kv.put("big", new Uint8Array(2_100).fill(1)), kv.put("small", bytes("ok")), kv.put("huge", new Uint8Array(2_600))]);
+    const [big, small, huge] = await Promise.allSettled([kv.put("big", new Uint8Array(2_100).fill(1)), kv.put("small", bytes("ok")), kv.put("huge", new Uint8Array(3_000))]);
     assert.equal(small?.status, "fulfilled");
     assert.ok(big?.status === "rejected" && isStowageError(big.reason, "LIMIT_EXCEEDED") && /maxBytesPerCommit/.test(big.reason.message), String(big));
     assert.ok(huge?.status === "rejected" && isStowageError(huge.reason, "LIMIT_EXCEEDED") && /maxValueBytes/.test(huge.reason.message), String(huge));
