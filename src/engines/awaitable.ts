@@ -3,8 +3,9 @@ import type { Awaitable } from "./engine.js";
 /**
  * `f(value)` once `value` is there: at once for a plain value (no promise, no microtask), after it settles for a
  * promise. What engines with synchronous reads use on their hot paths instead of `await`, which always costs a promise.
+ * (Not named `then`: a module exporting `then` is a thenable, and `await import()` of it would call it.)
  */
-export function then<A, B>(value: Awaitable<A>, f: (value: A) => Awaitable<B>): Awaitable<B> {
+export function whenReady<A, B>(value: Awaitable<A>, f: (value: A) => Awaitable<B>): Awaitable<B> {
   return value instanceof Promise ? value.then(f) : f(value);
 }
 

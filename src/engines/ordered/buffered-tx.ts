@@ -1,6 +1,6 @@
 import { StowageError } from "../../api/errors.js";
 import type { Awaitable } from "../engine.js";
-import { then } from "../awaitable.js";
+import { whenReady } from "../awaitable.js";
 import { copyBytes } from "../copy-bytes.js";
 import { transactionFatal } from "../transaction-failure.js";
 import type { OrderedCheck, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedWrite } from "./ordered-store.js";
@@ -85,7 +85,7 @@ export class BufferedTx implements OrderedTx {
     if (own !== undefined) return own.value;
     const found = fromStore(() => this.snapshot.get(key));
     if (!this.recordChecks) return found;
-    return then(found, (value) => {
+    return whenReady(found, (value) => {
       this.checks.push({ kind: "get", key, value: value === undefined ? undefined : copyBytes(value) });
       return value;
     });
@@ -97,7 +97,7 @@ export class BufferedTx implements OrderedTx {
     // Each own write can hide at most one stored entry: asking for that many more keeps the page complete.
     const asked = storeRange(options.limit === undefined ? undefined : options.limit + (to - from), options.reverse);
     const found = fromStore(() => this.snapshot.range(start, end, asked));
-    return then(found, (entries) => {
+    return whenReady(found, (entries) => {
       if (this.recordChecks) {
         this.checks.push({ kind: "range", start, end, options: asked, entries: entries.map(([k, v]) => [copyBytes(k), copyBytes(v)] as const) });
       }

@@ -1,6 +1,6 @@
 import type { KeyRange, RangeScan } from "../../api/range.js";
 import type { KvHistoryPage, KvHistoryState, StoredKv, StoredKvChange, StoredKvEntry } from "../engine.js";
-import { ask, then, type Program } from "../awaitable.js";
+import { ask, whenReady, type Program } from "../awaitable.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import type { Awaitable } from "../engine.js";
 import type { OrderedTx } from "./buffered-tx.js";
@@ -34,7 +34,7 @@ function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string)
 
 /** The live entry of `key` with its deadline: the hot path, without a program. */
 export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
-  return then(c.tx.get(kvKey(c, ns, key)), (record) =>
+  return whenReady(c.tx.get(kvKey(c, ns, key)), (record) =>
     record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
   );
 }

@@ -1,5 +1,5 @@
 import type { Awaitable, StoredLogEntry, StoredQueueItem, StoredSlot } from "../engine.js";
-import { ask, then, type Program } from "../awaitable.js";
+import { ask, whenReady, type Program } from "../awaitable.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import type { OrderedContext } from "./kv-programs.js";
 import { namespaceOf, prefixEnd, readNumber, TAG, writeNumber } from "./key-layout.js";
@@ -46,14 +46,14 @@ export function* logReadAll(c: OrderedContext, ns: string, afterSeq: number, lim
 }
 
 export function logLastSeq(c: OrderedContext, ns: string): Awaitable<number> {
-  return then(c.tx.get(c.keys.prefix(TAG.logCounter, ns)), (counter) => numberAt(counter, 0));
+  return whenReady(c.tx.get(c.keys.prefix(TAG.logCounter, ns)), (counter) => numberAt(counter, 0));
 }
 
 // ---- slot: one record (version, value); CAS reads it, and the commit's check on that read makes one of concurrent
 // CAS with the same expectation win.
 
 export function slotGet(c: OrderedContext, ns: string, key: string): Awaitable<StoredSlot | undefined> {
-  return then(c.tx.get(c.keys.textKey(TAG.slot, ns, key)), (record) =>
+  return whenReady(c.tx.get(c.keys.textKey(TAG.slot, ns, key)), (record) =>
     record === undefined ? undefined : { version: numberAt(record, 0), value: bytesAfterNumbers(record, 1) },
   );
 }
@@ -84,7 +84,7 @@ function setLength(c: OrderedContext, ns: string, key: string, length: number): 
 }
 
 export function queueLen(c: OrderedContext, ns: string, key: string): Awaitable<number> {
-  return then(c.tx.get(c.keys.textKey(TAG.queueLength, ns, key)), (record) => numberAt(record, 0));
+  return whenReady(c.tx.get(c.keys.textKey(TAG.queueLength, ns, key)), (record) => numberAt(record, 0));
 }
 
 /** Removes the `count` oldest items; the number removed and the length left. */
