@@ -1,5 +1,6 @@
 import pg from "pg";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
@@ -195,16 +196,16 @@ export class PostgresEngine implements Engine {
     return engine;
   }
 
-  read<T>(work: EngineWork<T>): Promise<T> {
-    return retrySerializationFailures(() => work(this.readOps));
+  read<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return retrySerializationFailures(() => runCall(this.readOps, call));
   }
 
   /**
-   * A store write makes exactly one engine operation, so a one-statement operation needs no BEGIN / COMMIT: a single
-   * statement is atomic, and at SERIALIZABLE one that raced a concurrent writer fails whole and runs again.
+   * A write is one engine operation, so a one-statement operation needs no BEGIN / COMMIT: a single statement is
+   * atomic, and at SERIALIZABLE one that raced a concurrent writer fails whole and runs again.
    */
-  async write<T>(work: EngineWork<T>): Promise<T> {
-    const result = await retrySerializationFailures(() => work(this.writeOps));
+  async write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    const result = await retrySerializationFailures(() => runCall(this.writeOps, call));
     this.changes.notify();
     return result;
   }

@@ -4,6 +4,7 @@ import type { StoredKv, StoredStreamEntry, StoredStreamRecord } from "../engine.
 import { checkExpectedSeq } from "../stream-expectation.js";
 import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
+import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
@@ -217,17 +218,10 @@ function* insertStreamEntriesOneByOne(ns: string, space: string, segment: string
 
 /**
  * The operations whose program writes with more than one statement: inside a transaction that goes on after one of
- * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). Checked
- * by the same test.
+ * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). The
+ * engine-wide op table says which (`steps: "several"`); the sql-programs test checks it against the SQL.
  */
-export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>([
-  "logAppend",
-  "queuePush",
-  "streamProduce",
-  "kvSweepExpired",
-  "kvHistoryStart",
-  "kvHistoryTrim",
-]);
+export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set(OP_NAMES.filter((op) => OP_FACTS[op].kind === "write" && OP_FACTS[op].steps === "several"));
 
 /**
  * The primitives written once in SQL for the sql family (SQLite, PostgreSQL), as programs (see `SqlProgram`). The

@@ -2,7 +2,8 @@ import { mkdirSync, statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
@@ -39,7 +40,7 @@ export interface SqliteEngineOptions {
 }
 
 interface PendingWrite {
-  work: EngineWork<unknown>;
+  call: EngineCall;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -142,23 +143,18 @@ export class SqliteEngine implements Engine {
    * rare moments when even a WAL reader finds the file locked (another connection recovering the WAL after a crash),
    * the read is tried again asynchronously and the answer is a promise.
    */
-  read<T>(work: EngineWork<T>): Awaitable<T> {
-    const attempt = () => work(this.readerOps);
-    const retry = (error: unknown): Promise<T> => {
-      if (!isBusy(error) || this.busyTimeoutMs <= 0) throw error;
-      return retryWhileBusy(attempt, this.busyTimeoutMs);
-    };
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     try {
-      const answer = attempt();
-      return answer instanceof Promise ? answer.catch(retry) : answer;
+      return runCall(this.readerOps, call);
     } catch (error) {
-      return retry(error);
+      if (!isBusy(error) || this.busyTimeoutMs <= 0) throw error;
+      return retryWhileBusy(() => runCall(this.readerOps, call), this.busyTimeoutMs);
     }
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return new Promise<CallResult<C>>((resolve, reject) => {
+      this.pending.push({ call, resolve: resolve as (value: unknown) => void, reject });
       this.scheduleFlush();
     });
   }
@@ -291,10 +287,8 @@ export class SqliteEngine implements Engine {
     const values: unknown[] = [];
     for (const write of group) {
       try {
-        const value = write.work(this.writerOps);
-        // SQLite ops answer synchronously: only a work that returns a promise of its own is awaited, so a group
-        // runs from BEGIN to COMMIT without yielding to the event loop.
-        values.push(value instanceof Promise ? await value : value);
+        // SQLite ops answer synchronously: a group runs from BEGIN to COMMIT without yielding to the event loop.
+        values.push(runCall(this.writerOps, write.call));
       } catch (error) {
         this.rollback();
         if (group.length === 1) write.reject(this.mapError(error));
@@ -315,8 +309,7 @@ export class SqliteEngine implements Engine {
     for (const write of group) {
       try {
         this.run(this.statement.savepoint);
-        const result = write.work(this.writerOps);
-        const value = result instanceof Promise ? await result : result;
+        const value = runCall(this.writerOps, write.call);
         this.run(this.statement.release);
         outcomes.push({ ok: true, value });
       } catch (error) {
