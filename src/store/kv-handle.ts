@@ -29,11 +29,24 @@ export class KvHandle<T> extends HandleBase<T> implements Kv<T> {
     await this.exec.write({ op: "kvPut", args: [ns, key, bytes, expiresAt] }, utf8Length(key) + bytes.byteLength);
   }
 
-  async get(key: string): Promise<T | undefined> {
-    const ns = this.namespace;
-    checkKey(ns, key);
-    const now = this.exec.now();
-    const stored = await this.exec.read({ op: "kvGet", args: [ns, key, now] });
+  /**
+   * Not an async function: a synchronous engine's answer is decoded at once and the caller's await is the only
+   * promise turn on the path (an async function awaiting the answer cost a second one: measured ~10% of a memory get).
+   */
+  get(key: string): Promise<T | undefined> {
+    try {
+      const ns = this.namespace;
+      checkKey(ns, key);
+      const now = this.exec.now();
+      const stored = this.exec.read({ op: "kvGet", args: [ns, key, now] });
+      if (stored instanceof Promise) return stored.then((bytes) => this.decoded(key, bytes));
+      return Promise.resolve(this.decoded(key, stored));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private decoded(key: string, stored: Uint8Array | undefined): T | undefined {
     return stored === undefined ? undefined : this.codec.decode(key, stored);
   }
 
