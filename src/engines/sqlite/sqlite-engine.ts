@@ -8,7 +8,7 @@ import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
-import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
+import { opsOf, runSync, type SqlWork } from "../sql/sql-program.js";
 import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
@@ -114,16 +114,16 @@ export class SqliteEngine implements Engine {
     const programs = sqlPrograms(SCHEMA_VERSION);
     const writerExec = new SqliteExecutor(writer);
     const readerExec = new SqliteExecutor(reader);
-    this.writerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, writerExec, map));
+    this.writerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, writerExec, map));
     // In a transaction the body may catch an operation's error and go on: an operation of several writing statements
     // then runs under its own savepoint, so that a failure leaves none of its statements behind.
     // A failure of the database itself is marked transaction-fatal (see mapSqliteError): the store then refuses the
     // body's later calls and never commits, so no statement runs after SQLite rolled a transaction back by itself
     // (disk full, I/O error), when it would run outside the transaction, in autocommit mode.
-    this.transactionOps = opsOf(programs, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+    this.transactionOps = opsOf(programs, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
       MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
     );
-    this.readerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, readerExec, map));
+    this.readerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, readerExec, map));
     this.statement = {
       begin: writer.prepare("BEGIN IMMEDIATE"),
       commit: writer.prepare("COMMIT"),
