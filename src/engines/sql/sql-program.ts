@@ -102,9 +102,19 @@ export function runAsync<T>(program: SqlWork<T>, exec: SqlExecutor<"async">, map
   } catch (error) {
     return Promise.reject(mapError(error));
   }
-  return answer.then(program.finish).catch((error: unknown) => {
-    throw mapError(error);
-  });
+  const { finish } = program;
+  return answer.then(
+    (result) => {
+      try {
+        return finish(result);
+      } catch (error) {
+        throw mapError(error);
+      }
+    },
+    (error: unknown) => {
+      throw mapError(error);
+    },
+  );
 }
 
 async function runStepsAsync<T>(program: SqlProgram<T>, exec: SqlExecutor<"async">, mapError: (error: unknown) => Error): Promise<T> {
