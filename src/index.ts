@@ -24,6 +24,7 @@ export { compareKeys } from "./api/key-order.js";
 export type * from "./api/types.js";
 export type { KeyRange, RangeScan } from "./api/range.js";
 export type * from "./engines/engine.js";
+export { OP_FACTS, OP_NAMES, runCall, type CallResult, type EngineCall, type OpFacts, type OpName } from "./engines/engine-calls.js";
 export { CheckpointStore, CHECKPOINTS_NAMESPACE, type Checkpoint } from "./adapters/checkpoint-store.js";
 export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapters/snapshot-cursor.js";
 export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./adapters/leader-election.js";

@@ -17,7 +17,7 @@ const pgServer = usePostgresServer();
 function slowProbe(store: Store, ms: number): Engine {
   const engine = storeParts(store).engine;
   return Object.create(engine, {
-    probe: { value: () => new Promise((resolve) => setTimeout(() => resolve(engine.read((ops) => ops.logLastSeq("x"))), ms)) },
+    probe: { value: () => new Promise((resolve) => setTimeout(() => resolve(engine.read({ op: "logLastSeq", args: ["x"] })), ms)) },
   }) as Engine;
 }
 

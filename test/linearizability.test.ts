@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { Engine, EngineOps, EngineWork } from "../src/engines/engine.js";
+import type { Engine, EngineOps } from "../src/engines/engine.js";
+import type { CallResult, EngineCall } from "../src/engines/engine-calls.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { createStore, openStore, type Store } from "../src/index.js";
 import { killAll, lastJson, startChild, tempDir, type Child } from "./helpers/child.js";
@@ -71,26 +72,24 @@ class BrokenEngine implements Engine {
 
   constructor(private readonly fault: "racy-cas" | "stale-read") {}
 
-  read<T>(work: EngineWork<T>): Promise<T> {
-    return Promise.resolve(this.inner.read((ops) => work(this.fault === "stale-read" ? this.lagging(ops) : ops)));
+  read<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    if (this.fault !== "stale-read" || call.op !== "kvGet") return Promise.resolve(this.inner.read(call));
+    const [ns, key] = call.args;
+    const id = `${ns}\u0000${key}`;
+    if (!this.stale.has(id)) this.stale.set(id, this.inner.read(call) as Uint8Array | undefined);
+    return Promise.resolve(this.stale.get(id) as CallResult<C>);
   }
 
-  async write<T>(work: EngineWork<T>): Promise<T> {
+  async write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
     this.writes++;
     if (this.fault === "stale-read" && this.writes % 20 === 0) this.stale.clear();
-    const proxy = new Proxy({} as EngineOps, {
-      get: (_target, name: keyof EngineOps) =>
-        name === "slotCas" && this.fault === "racy-cas"
-          ? async (ns: string, key: string, expected: number, value: Uint8Array) => {
-              const current = await this.inner.read((ops) => ops.slotGet(ns, key));
-              await new Promise((resolve) => setImmediate(resolve));
-              if ((current?.version ?? 0) !== expected) return false;
-              await this.inner.write((ops) => ops.slotUpsert(ns, key, value));
-              return true;
-            }
-          : (...args: unknown[]) => this.inner.write((ops) => (ops[name] as (...a: unknown[]) => unknown)(...args)),
-    });
-    return work(proxy);
+    if (call.op !== "slotCas" || this.fault !== "racy-cas") return this.inner.write(call);
+    const [ns, key, expected, value] = call.args;
+    const current = await this.inner.read({ op: "slotGet", args: [ns, key] });
+    await new Promise((resolve) => setImmediate(resolve));
+    if ((current?.version ?? 0) !== expected) return false as CallResult<C>;
+    await this.inner.write({ op: "slotUpsert", args: [ns, key, value] });
+    return true as CallResult<C>;
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
@@ -105,16 +104,6 @@ class BrokenEngine implements Engine {
     return this.inner.close();
   }
 
-  private lagging(ops: EngineOps): EngineOps {
-    // The engine's ops are a class instance: inherit from it and override one method.
-    const lagging = Object.create(ops) as EngineOps;
-    lagging.kvGet = (ns, key, now) => {
-      const id = `${ns}\u0000${key}`;
-      if (!this.stale.has(id)) this.stale.set(id, ops.kvGet(ns, key, now) as Uint8Array | undefined);
-      return this.stale.get(id);
-    };
-    return lagging;
-  }
 }
 
 async function inProcessHistory(store: Store, seed: number): Promise<RegisterOperation[]> {

@@ -199,11 +199,11 @@ test("open creates the layout record, reopens it, and refuses a newer layout or 
 test("reads answer synchronously when the store's snapshots do, and with a promise when they do not", async () => {
   for (const asyncReads of [false, true]) {
     const engine = await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads }));
-    await engine.write((ops) => ops.kvPut("k", "a", bytes("v"), null));
-    const answer = engine.read((ops) => ops.kvGet("k", "a", 0));
+    await engine.write({ op: "kvPut", args: ["k", "a", bytes("v"), null] });
+    const answer = engine.read({ op: "kvGet", args: ["k", "a", 0] });
     assert.equal(answer instanceof Promise, asyncReads);
     assert.deepEqual(await answer, bytes("v"));
-    const slot = engine.read((ops) => ops.slotGet("k", "none"));
+    const slot = engine.read({ op: "slotGet", args: ["k", "none"] });
     assert.equal(slot instanceof Promise, asyncReads);
     await engine.close();
   }
@@ -265,14 +265,14 @@ test("derived operations: kvCount pages through keys-only scans past one page, k
       for (let i = 0; i < total; i++) await ops.kvPut("c", `k${String(i).padStart(6, "0")}`, bytes("v"), i % 10 === 0 ? 5 : null);
     });
     // Every tenth entry expires at 5: at time 10 they are skipped, before it counted.
-    assert.equal(await engine.read((ops) => ops.kvCount("c", { lowerInclusive: true }, 0)), total);
-    assert.equal(await engine.read((ops) => ops.kvCount("c", { lowerInclusive: true }, 10)), total - Math.ceil(total / 10));
-    assert.equal(await engine.read((ops) => ops.kvCount("c", { lower: "k000100", lowerInclusive: false, upper: "k000200" }, 0)), 99);
-    assert.deepEqual(await engine.read((ops) => ops.kvGet("c", "k000001", 0)), bytes("v"));
-    assert.equal(await engine.read((ops) => ops.kvGet("c", "k000000", 10)), undefined, "expired");
-    assert.equal(await engine.read((ops) => ops.streamPeek("s", "sp", "seg")), undefined);
-    await engine.write((ops) => ops.streamProduce("s", "sp", "seg", [{ value: bytes("a"), headers: null, compression: null }, { value: bytes("b"), headers: "{}", compression: null }], 7, null));
-    assert.deepEqual(await engine.read((ops) => ops.streamPeek("s", "sp", "seg")), { seq: 2, timestamp: 7, value: bytes("b"), headers: "{}", compression: null });
+    assert.equal(await engine.read({ op: "kvCount", args: ["c", { lowerInclusive: true }, 0] }), total);
+    assert.equal(await engine.read({ op: "kvCount", args: ["c", { lowerInclusive: true }, 10] }), total - Math.ceil(total / 10));
+    assert.equal(await engine.read({ op: "kvCount", args: ["c", { lower: "k000100", lowerInclusive: false, upper: "k000200" }, 0] }), 99);
+    assert.deepEqual(await engine.read({ op: "kvGet", args: ["c", "k000001", 0] }), bytes("v"));
+    assert.equal(await engine.read({ op: "kvGet", args: ["c", "k000000", 10] }), undefined, "expired");
+    assert.equal(await engine.read({ op: "streamPeek", args: ["s", "sp", "seg"] }), undefined);
+    await engine.write({ op: "streamProduce", args: ["s", "sp", "seg", [{ value: bytes("a"), headers: null, compression: null }, { value: bytes("b"), headers: "{}", compression: null }], 7, null] });
+    assert.deepEqual(await engine.read({ op: "streamPeek", args: ["s", "sp", "seg"] }), { seq: 2, timestamp: 7, value: bytes("b"), headers: "{}", compression: null });
   } finally {
     await engine.close();
   }

@@ -345,13 +345,13 @@ test("an allowed read on a synchronous engine keeps its synchronous answer, in f
   for (const onLimit of ["fail", { waitMaxMs: 1_000 }] as const) {
     const { store, time } = await limited({ ratePerSec: 1, burst: 1, onLimit });
     const engine = storeParts(store).engine;
-    const answer = engine.read((ops) => ops.kvGet("ns", "k", 0));
+    const answer = engine.read({ op: "kvGet", args: ["ns", "k", 0] });
     assert.ok(!(answer instanceof Promise), "allowed: answered at once");
     assert.equal(answer, undefined);
     if (onLimit === "fail") {
-      assert.throws(() => engine.read((ops) => ops.kvGet("ns", "k", 0)), { code: "RATE_LIMITED" });
+      assert.throws(() => engine.read({ op: "kvGet", args: ["ns", "k", 0] }), { code: "RATE_LIMITED" });
     } else {
-      const waited = engine.read((ops) => ops.kvGet("ns", "k", 0));
+      const waited = engine.read({ op: "kvGet", args: ["ns", "k", 0] });
       assert.ok(waited instanceof Promise, "only a call that waits answers later");
       assert.equal(await waited, undefined);
       assert.deepEqual(time.sleeps, [1_000]);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EngineOps } from "../src/engines/engine.js";
 import { MULTI_STATEMENT_WRITE_OPS, SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
-import type { SqlProgram, SqlPrograms, SqlStep } from "../src/engines/sql/sql-program.js";
+import { stepsOf, type SqlPrograms, type SqlStep, type SqlWork } from "../src/engines/sql/sql-program.js";
 import { distinctKeyParts, kvPutBatch, POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
 
 const bytes = new Uint8Array([1, 2, 3]);
@@ -44,8 +44,9 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
 };
 
 /** Runs a program against canned answers and returns the statements it issued. */
-function statementsOf(program: SqlProgram<unknown>): SqlStep[] {
+function statementsOf(work: SqlWork<unknown>): SqlStep[] {
   const steps: SqlStep[] = [];
+  const program = stepsOf(work);
   let step = program.next();
   while (step.done !== true) {
     steps.push(step.value);
@@ -65,7 +66,7 @@ const FAMILIES: Array<[string, SqlPrograms, ReadonlySet<keyof SqlPrograms>]> = [
 for (const [family, programs, single] of FAMILIES) {
   test(`${family}: the operations marked single-statement issue exactly one statement, and the others more or a read`, () => {
     for (const name of Object.keys(ARGS) as Array<keyof EngineOps>) {
-      const make = programs[name] as (...args: unknown[]) => SqlProgram<unknown>;
+      const make = programs[name] as (...args: unknown[]) => SqlWork<unknown>;
       const statements = statementsOf(make(...ARGS[name]));
       if (single.has(name)) assert.equal(statements.length, 1, `${name} is marked single-statement but issues ${statements.length}`);
       else if (statements.length === 1) {

@@ -24,8 +24,8 @@ class FailingEngine implements Engine {
   /** How the next commits fail, one entry per transaction. */
   commitFailures: Failure[] = [];
 
-  read: Engine["read"] = (work) => this.inner.read(work);
-  write: Engine["write"] = (work) => this.inner.write(work);
+  read: Engine["read"] = (call) => this.inner.read(call);
+  write: Engine["write"] = (call) => this.inner.write(call);
   check = () => this.inner.check();
   close = () => this.inner.close();
 

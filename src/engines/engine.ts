@@ -1,6 +1,7 @@
 import type { KeyRange, RangeScan } from "../api/range.js";
 import type { NamespaceInfo, SegmentStatus } from "../api/types.js";
 import type { ChangeSource } from "./change-signal.js";
+import type { CallResult, EngineCall } from "./engine-calls.js";
 import type { QueueBound } from "./queue-bound.js";
 
 /** A value or a promise of it: synchronous engines (memory, SQLite) answer at once, networked ones later. */
@@ -214,12 +215,13 @@ export interface EngineOps {
   describe(now: number): Awaitable<EngineDescription>;
 }
 
-/** A unit of work against {@link EngineOps}. */
-export type EngineWork<T> = (ops: EngineOps) => Awaitable<T>;
-
 /**
  * The contract every backend implements. Validation, codecs, limits and the open/closed state live above it, in the
  * store; an engine only stores bytes atomically and maps its driver's errors to `StowageError`.
+ *
+ * Single reads and writes arrive as data ({@link EngineCall}: an operation's name and arguments), so that an engine
+ * and the layers above it know what a call does without running it; an engine that has an {@link EngineOps} object
+ * for its transactions answers them with `runCall(ops, call)` (engine-calls.ts).
  */
 export interface Engine {
   /** `memory`, `sqlite`, … */
@@ -232,17 +234,16 @@ export interface Engine {
    */
   readonly supports: EngineSupports;
   /**
-   * Runs read-only work against committed data. Engines that can answer synchronously (memory, SQLite) return the
-   * value itself, so that a read costs no promise inside the store; networked engines return a promise.
+   * Runs one read-only call against committed data. Engines that can answer synchronously (memory, SQLite) return
+   * the value itself, so that a read costs no promise inside the store; networked engines return a promise.
    */
-  read<T>(work: EngineWork<T>): Awaitable<T>;
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>>;
   /**
-   * Runs one write atomically and durably: when the promise resolves, the write is committed at the engine's
-   * durability. If `work` throws, none of its writes stay. Engines may commit several writes together. The store's
-   * `work` makes exactly one {@link EngineOps} call, so an engine may run an operation that is atomic on its own (one
-   * SQL statement) without an explicit transaction.
+   * Runs one write call atomically and durably: when the promise resolves, the write is committed at the engine's
+   * durability; when it rejects, none of it stays. Engines may commit several calls together (group commit). A call
+   * whose operation is one step (`OP_FACTS[op].steps`) may run without an explicit transaction (one SQL statement).
    */
-  write<T>(work: EngineWork<T>): Promise<T>;
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>>;
   /** Runs `body` as one exclusive transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T>;
   /**

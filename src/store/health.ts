@@ -14,7 +14,7 @@ const MAX_PROBE_MS = 60_000;
 export function probeEngine(engine: Engine): Promise<unknown> {
   if (engine.probe !== undefined) return engine.probe();
   try {
-    return Promise.resolve(engine.read((ops) => ops.logLastSeq(PROBE_NAMESPACE)));
+    return Promise.resolve(engine.read({ op: "logLastSeq", args: [PROBE_NAMESPACE] }));
   } catch (error) {
     return Promise.reject(error);
   }

@@ -17,7 +17,7 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     checkKey(ns, key);
     const bytes = this.codec.encode(key, value);
     const now = this.exec.now();
-    return this.exec.write((ops) => ops.logAppend(ns, key, bytes, now), utf8Length(key) + bytes.byteLength);
+    return this.exec.write({ op: "logAppend", args: [ns, key, bytes, now] }, utf8Length(key) + bytes.byteLength);
   }
 
   list(key: string, options?: LogReadOptions): Promise<LogEntry<T>[]> {
@@ -30,7 +30,7 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
 
   async lastSeq(): Promise<number> {
     const ns = this.namespace;
-    return this.exec.read((ops) => ops.logLastSeq(ns));
+    return this.exec.read({ op: "logLastSeq", args: [ns] });
   }
 
   tail(target: string | { all: true }, options?: TailOptions): AsyncIterable<LogEntry<T>> {
@@ -51,12 +51,12 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
         let position: number | undefined;
         return follow(feeds, signal, async () => {
           if (position === undefined) {
-            const lastSeq = await this.exec.read((ops) => ops.logLastSeq(ns));
+            const lastSeq = await this.exec.read({ op: "logLastSeq", args: [ns] });
             if (since !== undefined) checkStartNotAhead(since, lastSeq, "since", ns, key);
             position = since ?? lastSeq;
           }
           const after = position;
-          const rows = await this.exec.read((ops) => (key === undefined ? ops.logReadAll(ns, after, TAIL_PAGE) : ops.logRead(ns, key, after, TAIL_PAGE)));
+          const rows = await this.exec.read(key === undefined ? { op: "logReadAll", args: [ns, after, TAIL_PAGE] } : { op: "logRead", args: [ns, key, after, TAIL_PAGE] });
           if (rows.length > 0) position = (rows[rows.length - 1] as StoredLogEntry).seq;
           return { items: rows.map((row) => this.entryOf(row)), more: rows.length === TAIL_PAGE };
         });
@@ -75,7 +75,7 @@ export class LogHandle<T> extends HandleBase<T> implements Log<T> {
     const opts = checkOptions(ns, "log read options", options, ["limit"]);
     // Without a limit a log read returns every entry: a silent cap would look like the end of the log.
     const limit = opts.limit === undefined ? Number.MAX_SAFE_INTEGER : checkInteger(ns, "limit", opts.limit, 1, LIMITS.maxPageSize, key);
-    const rows = await this.exec.read((ops) => ops.logRead(ns, key, after, limit));
+    const rows = await this.exec.read({ op: "logRead", args: [ns, key, after, limit] });
     return rows.map((row: StoredLogEntry) => this.entryOf(row));
   }
 }

@@ -27,7 +27,7 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     const bytes = this.codec.encode(key, value);
     const now = this.exec.now();
     const bound = this.bound;
-    return this.exec.write((ops) => ops.queuePush(ns, key, bytes, now, bound), utf8Length(key) + bytes.byteLength);
+    return this.exec.write({ op: "queuePush", args: [ns, key, bytes, now, bound] }, utf8Length(key) + bytes.byteLength);
   }
 
   async peek(key: string, limit = 1, options?: PeekOptions): Promise<QueueItem<T>[]> {
@@ -36,7 +36,7 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     const max = checkInteger(ns, "limit", limit, 1, LIMITS.maxPageSize, key);
     const opts = checkOptions(ns, "peek options", options, ["afterId"], key);
     const afterId = opts.afterId === undefined ? 0 : checkInteger(ns, "afterId", opts.afterId, 0, Number.MAX_SAFE_INTEGER, key);
-    const rows = await this.exec.read((ops) => ops.queuePeek(ns, key, afterId, max));
+    const rows = await this.exec.read({ op: "queuePeek", args: [ns, key, afterId, max] });
     return rows.map((row) => ({ id: row.id, value: this.codec.decode(key, row.value), pushedAt: row.pushedAt }));
   }
 
@@ -44,7 +44,7 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     const ns = this.namespace;
     checkKey(ns, key);
     const itemId = checkInteger(ns, "id", id, 1, Number.MAX_SAFE_INTEGER, key);
-    return this.exec.write((ops) => ops.queueAck(ns, key, itemId), utf8Length(key));
+    return this.exec.write({ op: "queueAck", args: [ns, key, itemId] }, utf8Length(key));
   }
 
   async dropOldest(key: string, count: number): Promise<number> {
@@ -52,13 +52,16 @@ export class QueueHandle<T> extends HandleBase<T> implements Queue<T> {
     checkKey(ns, key);
     const n = checkInteger(ns, "count", count, 0, Number.MAX_SAFE_INTEGER, key);
     // A count of 0 writes nothing but still asks the executor, so a closed store or an ended transaction is CLOSED.
-    if (n === 0) return this.exec.read(() => 0);
-    return this.exec.write((ops) => ops.queueDropOldest(ns, key, n), utf8Length(key));
+    if (n === 0) {
+      await this.exec.idle();
+      return 0;
+    }
+    return this.exec.write({ op: "queueDropOldest", args: [ns, key, n] }, utf8Length(key));
   }
 
   async len(key: string): Promise<number> {
     const ns = this.namespace;
     checkKey(ns, key);
-    return this.exec.read((ops) => ops.queueLen(ns, key));
+    return this.exec.read({ op: "queueLen", args: [ns, key] });
   }
 }

@@ -7,7 +7,7 @@ export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
   async get(key: string): Promise<Versioned<T> | undefined> {
     const ns = this.namespace;
     checkKey(ns, key);
-    const stored = await this.exec.read((ops) => ops.slotGet(ns, key));
+    const stored = await this.exec.read({ op: "slotGet", args: [ns, key] });
     return stored === undefined ? undefined : { version: stored.version, value: this.codec.decode(key, stored.value) };
   }
 
@@ -15,7 +15,7 @@ export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
     const ns = this.namespace;
     checkKey(ns, key);
     const bytes = this.codec.encode(key, value);
-    return this.exec.write((ops) => ops.slotUpsert(ns, key, bytes), utf8Length(key) + bytes.byteLength);
+    return this.exec.write({ op: "slotUpsert", args: [ns, key, bytes] }, utf8Length(key) + bytes.byteLength);
   }
 
   async cas(key: string, expectedVersion: number, value: T): Promise<boolean> {
@@ -23,6 +23,6 @@ export class SlotHandle<T> extends HandleBase<T> implements Slot<T> {
     checkKey(ns, key);
     const expected = checkInteger(ns, "expectedVersion", expectedVersion, 0, Number.MAX_SAFE_INTEGER, key);
     const bytes = this.codec.encode(key, value);
-    return this.exec.write((ops) => ops.slotCas(ns, key, expected, bytes), utf8Length(key) + bytes.byteLength);
+    return this.exec.write({ op: "slotCas", args: [ns, key, expected, bytes] }, utf8Length(key) + bytes.byteLength);
   }
 }

@@ -69,6 +69,8 @@ interface BodyToken {
 const transactionBodies = new AsyncLocalStorage<readonly BodyToken[]>();
 /** True inside a running transaction body that holds `root`. */
 function insideBodyOver(root: Engine): boolean {
+  // No body runs anywhere (the common case): no context to look up.
+  if (bodiesRunning === 0) return false;
   const held = transactionBodies.getStore();
   return held !== undefined && held.some((t) => t.active && t.root === root);
 }
@@ -133,16 +135,17 @@ class EngineStore implements Store {
     // Only an engine with tighter commit limits than LIMITS needs a single write's size checked here.
     const commitLimited = profile.supports.limits.maxTransactionWrites < LIMITS.maxTransactionWrites || profile.supports.limits.maxTransactionBytes < LIMITS.maxTransactionBytes;
     const executor: Executor = {
-      read: (work) => {
+      read: (call) => {
         this.assertOpen();
-        const answer = this.engineImpl.read(work);
+        const answer = this.engineImpl.read(call);
         // A synchronous answer is complete already: nothing for close() to wait for.
         return answer instanceof Promise ? this.follow(answer) : answer;
       },
-      write: (work, bytes, writes = 1) => {
+      write: (call, bytes, writes = 1) => {
         if (commitLimited) checkCommitFits(profile, writes, bytes, "one write call");
-        return this.track(() => this.engineImpl.write(work));
+        return this.track(() => this.engineImpl.write(call));
       },
+      idle: () => this.assertOpen(),
       now: this.clock,
       engine: profile,
       feeds: !profile.supports.liveFeeds || engineImpl.changes === undefined ? undefined : { changes: engineImpl.changes, closing: this.feedsEnd.signal },
@@ -258,13 +261,13 @@ class EngineStore implements Store {
     // Bounded steps: writers may keep adding expired entries meanwhile; the next sweep goes on.
     for (let step = 0; step < MAX_SWEEP_STEPS; step++) {
       const now = this.clock();
-      const batch = await this.track(() => this.engineImpl.write((ops) => ops.kvSweepExpired(now, SWEEP_BATCH)));
+      const batch = await this.track(() => this.engineImpl.write({ op: "kvSweepExpired", args: [now, SWEEP_BATCH] }));
       removed += batch;
       if (batch === 0) break;
     }
     // KV change histories keep their last changes; bounded steps, as writers may add more meanwhile.
     for (let step = 0; step < (this.profile.supports.kvHistory ? MAX_TRIM_STEPS : 0); step++) {
-      const trimmed = await this.track(() => this.engineImpl.write((ops) => ops.kvHistoryTrim(LIMITS.kvChangesKept, SWEEP_BATCH)));
+      const trimmed = await this.track(() => this.engineImpl.write({ op: "kvHistoryTrim", args: [LIMITS.kvChangesKept, SWEEP_BATCH] }));
       if (trimmed === 0) break;
     }
     return removed;
@@ -272,7 +275,7 @@ class EngineStore implements Store {
 
   async info(): Promise<StoreInfo> {
     const now = this.clock();
-    const description = await this.track(async () => this.engineImpl.read((ops) => ops.describe(now)));
+    const description = await this.track(async () => this.engineImpl.read({ op: "describe", args: [now] }));
     const order = ["kv", "log", "slot", "queue", "stream"];
     const namespaces = [...description.namespaces].sort(
       (a, b) => order.indexOf(a.primitive) - order.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace),

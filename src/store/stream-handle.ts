@@ -74,7 +74,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const stored = encoded.map(({ value, headers }) => this.compress(value, headers));
     const now = this.exec.now();
     // Every record is a row: a transaction's write limit counts them all.
-    return this.exec.write((ops) => ops.streamProduce(ns, space, segment, stored, now, expectedSeq), bytes, stored.length);
+    return this.exec.write({ op: "streamProduce", args: [ns, space, segment, stored, now, expectedSeq] }, bytes, stored.length);
   }
 
   async readSegment(space: string, segment: string, options?: ReadSegmentOptions): Promise<StreamEntry<T>[]> {
@@ -85,7 +85,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const fromSeq = opts.fromSeq === undefined ? 1 : checkInteger(ns, "fromSeq", opts.fromSeq, 1, Number.MAX_SAFE_INTEGER, segment);
     const toSeq = opts.toSeq === undefined ? Number.MAX_SAFE_INTEGER : checkInteger(ns, "toSeq", opts.toSeq, 0, Number.MAX_SAFE_INTEGER, segment);
     const limit = this.limitOf(opts.limit, segment);
-    const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, fromSeq, toSeq, limit));
+    const rows = await this.exec.read({ op: "streamRead", args: [ns, space, segment, fromSeq, toSeq, limit] });
     return rows.map((row) => this.entryOf(segment, row));
   }
 
@@ -96,7 +96,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const fromTimestamp = opts.fromTimestamp === undefined ? 0 : checkInteger(ns, "fromTimestamp", opts.fromTimestamp, 0, Number.MAX_SAFE_INTEGER, space);
     const after = opts.after === undefined ? null : decodePosition(ns, space, opts.after);
     const limit = this.limitOf(opts.limit, space);
-    const rows = await this.exec.read((ops) => ops.streamReadSpace(ns, space, fromTimestamp, after, limit));
+    const rows = await this.exec.read({ op: "streamReadSpace", args: [ns, space, fromTimestamp, after, limit] });
     const entries = rows.map((row) => ({ ...this.entryOf(row.segment, row), segment: row.segment }));
     const last = rows.at(-1);
     const position = last !== undefined ? encodePosition(ns, space, last) : opts.after === undefined ? undefined : (opts.after as string);
@@ -107,7 +107,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const ns = this.namespace;
     checkKey(ns, space, "space");
     checkKey(ns, segment, "segment");
-    const row = await this.exec.read((ops) => ops.streamPeek(ns, space, segment));
+    const row = await this.exec.read({ op: "streamPeek", args: [ns, space, segment] });
     return row === undefined ? undefined : this.entryOf(segment, row);
   }
 
@@ -116,7 +116,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const opts = checkOptions(ns, "spaces options", options, ["after", "limit"]);
     const after = opts.after === undefined ? null : checkKey(ns, opts.after, "after");
     const limit = this.limitOf(opts.limit);
-    return this.exec.read((ops) => ops.streamSpaces(ns, after, limit));
+    return this.exec.read({ op: "streamSpaces", args: [ns, after, limit] });
   }
 
   async segments(space: string, options?: NameListOptions): Promise<string[]> {
@@ -125,14 +125,14 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const opts = checkOptions(ns, "segments options", options, ["after", "limit"]);
     const after = opts.after === undefined ? null : checkKey(ns, opts.after, "after");
     const limit = this.limitOf(opts.limit, space);
-    return this.exec.read((ops) => ops.streamSegments(ns, space, after, limit));
+    return this.exec.read({ op: "streamSegments", args: [ns, space, after, limit] });
   }
 
   async status(space: string, segment: string): Promise<SegmentStatus> {
     const ns = this.namespace;
     checkKey(ns, space, "space");
     checkKey(ns, segment, "segment");
-    return this.exec.read((ops) => ops.streamStatus(ns, space, segment));
+    return this.exec.read({ op: "streamStatus", args: [ns, space, segment] });
   }
 
   subscribe(space: string, options?: SubscribeOptions): AsyncIterable<SpaceEntry<T>>;
@@ -158,12 +158,12 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     let position: number | undefined;
     return async () => {
       if (position === undefined) {
-        const { lastSeq } = await this.exec.read((ops) => ops.streamStatus(ns, space, segment));
+        const { lastSeq } = await this.exec.read({ op: "streamStatus", args: [ns, space, segment] });
         if (typeof from === "number") checkStartNotAhead(from, lastSeq, "from", ns, segment);
         position = from === "start" ? 0 : from === "end" ? lastSeq : from;
       }
       const after = position;
-      const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE));
+      const rows = await this.exec.read({ op: "streamRead", args: [ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE] });
       if (rows.length > 0) position = (rows[rows.length - 1] as StoredStreamEntry).seq;
       return { items: rows.map((row) => this.entryOf(segment, row)), more: rows.length === FEED_PAGE };
     };
@@ -178,7 +178,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
     const ns = this.namespace;
     let positions: Map<string, number> | undefined;
     return async () => {
-      const lastSeqs = await this.exec.read((ops) => ops.streamLastSeqs(ns, space));
+      const lastSeqs = await this.exec.read({ op: "streamLastSeqs", args: [ns, space] });
       if (positions === undefined) {
         if (from === "end") {
           positions = new Map(lastSeqs.map((s) => [s.segment, s.lastSeq]));
@@ -194,7 +194,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
       for (const { segment, lastSeq } of lastSeqs) {
         const after = known.get(segment) ?? 0;
         if (lastSeq <= after) continue;
-        const rows = await this.exec.read((ops) => ops.streamRead(ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE));
+        const rows = await this.exec.read({ op: "streamRead", args: [ns, space, segment, after + 1, Number.MAX_SAFE_INTEGER, FEED_PAGE] });
         if (rows.length === FEED_PAGE) more = true;
         if (rows.length > 0) known.set(segment, (rows[rows.length - 1] as StoredStreamEntry).seq);
         for (const row of rows) items.push({ ...this.entryOf(segment, row), segment });

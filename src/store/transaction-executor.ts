@@ -1,5 +1,6 @@
 import { StowageError } from "../api/errors.js";
-import type { EngineOps, EngineWork } from "../engines/engine.js";
+import type { EngineOps } from "../engines/engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engines/engine-calls.js";
 import { isTransactionFatal } from "../engines/transaction-failure.js";
 import { checkCommitFits, type EngineProfile } from "./capabilities.js";
 import type { Executor } from "./executor.js";
@@ -41,25 +42,31 @@ export class TransactionExecutor implements Executor {
     if (!this.active) throw new StowageError("CLOSED", "the transaction has ended; its handles cannot be used after it");
   }
 
-  read<T>(work: EngineWork<T>): Promise<T> {
-    return this.serial(work);
+  read<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return this.serial(call) as Promise<CallResult<C>>;
   }
 
-  write<T>(work: EngineWork<T>, bytes: number, writes = 1): Promise<T> {
-    return this.serial(work, () => {
+  async idle(): Promise<void> {
+    await this.serial(undefined);
+  }
+
+  write<C extends EngineCall>(call: C, bytes: number, writes = 1): Promise<CallResult<C>> {
+    return this.serial(call, () => {
       checkCommitFits(this.engine, this.writes + writes, this.bytes + bytes, "a transaction");
       this.writes += writes;
       this.bytes += bytes;
-    });
+    }) as Promise<CallResult<C>>;
   }
 
-  private serial<T>(work: EngineWork<T>, admit?: () => void): Promise<T> {
+  /** Runs `call` after every call issued before it; undefined: only the checks a call would pass first. */
+  private serial(call: EngineCall | undefined, admit?: () => void): Promise<unknown> {
     const run = this.tail.then(async () => {
       this.assertActive();
       if (this.fatal !== undefined) throw this.fatal;
       admit?.();
+      if (call === undefined) return undefined;
       try {
-        return await work(this.ops);
+        return await runCall(this.ops, call);
       } catch (error) {
         if (this.fatal === undefined && isTransactionFatal(error)) this.fatal = error as Error;
         throw error;

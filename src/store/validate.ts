@@ -45,13 +45,12 @@ export function checkKey(namespace: string, key: unknown, argument = "key", allo
   if (key.includes("\u0000")) {
     throw new StowageError("INVALID_ARGUMENT", `${argument} must not contain U+0000`, { namespace, key });
   }
-  const size = utf8Length(key);
-  if (size > LIMITS.maxKeyBytes) {
-    throw new StowageError(
-      "LIMIT_EXCEEDED",
-      `${argument} is ${size} bytes; the limit is ${LIMITS.maxKeyBytes} bytes of UTF-8`,
-      { namespace, key },
-    );
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a short key needs no count (the common case, on every call).
+  if (key.length * 3 > LIMITS.maxKeyBytes) {
+    const size = utf8Length(key);
+    if (size > LIMITS.maxKeyBytes) {
+      throw new StowageError("LIMIT_EXCEEDED", `${argument} is ${size} bytes; the limit is ${LIMITS.maxKeyBytes} bytes of UTF-8`, { namespace, key });
+    }
   }
   return key;
 }

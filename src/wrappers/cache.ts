@@ -115,20 +115,16 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
 
   /**
    * A hit answers the read before it reaches the engine, or any layer beneath (a rate limit draws no token for it).
-   * `kvGetEntry` is answered only as a follow-up (a cache stacked above this one): as a work's own read it is a live
-   * feed's poll, which must see the engine.
+   * `kvGetEntry` is what a cache stacked above asks for on its miss (the store itself never reads it): a hit here is
+   * the same read, counted once.
    */
-  answer(call: OpCall, followUp: boolean): { value: unknown } | undefined {
-    if (call.op === "kvGet" || (followUp && call.op === "kvGetEntry")) {
-      const key = cacheKey(call.namespace as string, call.key as string);
-      const now = call.args[2] as number;
-      // A follow-up is the same read seen by a cache above, already counted here: it is not a second hit.
-      const hit = followUp ? this.entries.get(key) : this.lookup(key, now);
-      if (hit === undefined || now >= hit.until) return undefined;
-      // A copy: the bytes codec hands the array to the caller, who may change it.
-      return { value: call.op === "kvGet" ? hit.kv.slice() : ({ value: hit.kv.slice(), expiresAt: hit.expiresAt ?? null } satisfies StoredKvEntry) };
-    }
-    return undefined;
+  answer(call: OpCall): { value: unknown } | undefined {
+    if (call.op !== "kvGet" && call.op !== "kvGetEntry") return undefined;
+    const now = call.args[2] as number;
+    const hit = this.lookup(cacheKey(call.namespace as string, call.key as string), now);
+    if (hit === undefined) return undefined;
+    // A copy: the bytes codec hands the array to the caller, who may change it.
+    return { value: call.op === "kvGet" ? hit.kv.slice() : ({ value: hit.kv.slice(), expiresAt: hit.expiresAt ?? null } satisfies StoredKvEntry) };
   }
 
   op<T>(call: OpCall, run: () => Awaitable<T>, state: UnitState): Awaitable<T> {

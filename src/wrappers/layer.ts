@@ -1,84 +1,72 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { ChangeSource } from "../engines/change-signal.js";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports, EngineWork } from "../engines/engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engines/engine.js";
+import { OP_FACTS, OP_NAMES, opsCalling, runCall, type CallResult, type EngineCall, type OpName } from "../engines/engine-calls.js";
 import { probeEngine } from "../store/health.js";
 import { createStore, ENGINE_BELOW, STORE_PARTS, type StoreParts } from "../store/store.js";
 
-/** The name of an engine operation (`kvGet`, `logAppend`, …). */
-export type OpName = keyof EngineOps;
+export type { OpName } from "../engines/engine-calls.js";
 
 /** What kind of engine call a unit is: a read, a single write, or a transaction. */
 export type UnitKind = "read" | "write" | "transaction";
 
-/** One engine operation as a layer sees it. Arguments are validated and encoded already (values are bytes). */
+/**
+ * One engine operation as a layer sees it: the call the store made (`op`, `args`: validated and encoded, values are
+ * bytes), with its namespace and key read from the op table (`OP_FACTS` in engines/engine-calls.ts).
+ */
 export interface OpCall {
   readonly op: OpName;
   readonly args: readonly unknown[];
-  /** The namespace (absent for `kvSweepExpired` and `describe`). */
+  /** The namespace (absent for the store-wide `kvSweepExpired`, `kvHistoryTrim` and `describe`). */
   readonly namespace: string | undefined;
   /** The key (the space, for stream operations); absent where the operation has none. */
   readonly key: string | undefined;
   readonly unit: UnitKind;
-  /** The unit's raw operations, for a layer that answers from another one (the cache reads `kvGetEntry`). */
+  /**
+   * Operations for a layer that answers a call with another one (the cache reads `kvGetEntry` for a `kvGet`): inside
+   * a transaction, the transaction's own; for a read or a single write, each runs as a read or write of its own on
+   * the engine beneath this layer (instead of the call, not besides it).
+   */
   readonly ops: EngineOps;
 }
 
 /**
- * What a layer does around the engine. `begin` makes the state of one unit (one engine read, write or transaction);
- * `op` runs around each operation of it; `end` sees the unit settle — for a write, that is when it committed, which is
- * later than its operation returned on engines that commit writes in groups.
+ * What a layer does around the engine. Every hook sees the call itself, as data: nothing runs to find out what a call
+ * does. `begin` makes the state of one unit (one engine read, write or transaction); `op` runs around each operation
+ * of it; `end` sees the unit settle — for a write, that is when it committed, which is later than its operation
+ * returned on engines that commit writes in groups.
  */
 export interface LayerHooks<S> {
   /**
-   * Runs before a read or a single write reaches the engine, with the unit's first operation (found by a dry run of
-   * its work against operations that only record the call). A throw refuses the unit before any I/O; a promise delays
-   * it, holding nothing meanwhile (no lock, no connection, no place in a group commit). Transactions are not gated:
-   * their operations run inside the engine, so a layer limits them in `op`.
+   * Runs before a read or a single write goes on to `op` and the engine. A throw refuses the call before any I/O; a
+   * promise delays it, holding nothing meanwhile (no lock, no connection, no place in a group commit). Transactions
+   * are not gated: their operations run inside the engine, so a layer limits them in `op`.
    */
   gate?(call: OpCall): void | Promise<void>;
   /**
-   * Answers a read before it reaches the engine (the read cache's hits): `{ value }` is what the read's operation
-   * would have returned, and nothing beneath this layer runs. Undefined lets the read go on. `followUp` is true when
-   * a layer above, running on the answered read, asks for another operation than the work's own (a cache above a
-   * cache asks `kvGetEntry` where the work asked `kvGet`): answer it too, or the read fails INTERNAL.
+   * Answers a read before it reaches the engine (the read cache's hits): `{ value }` is what the call would have
+   * returned, and nothing beneath this layer runs (no `begin`, `op` or `end` of this layer either). Undefined lets the
+   * read go on.
    */
-  answer?(call: OpCall, followUp: boolean): { value: unknown } | undefined;
+  answer?(call: OpCall): { value: unknown } | undefined;
   begin(unit: UnitKind): S;
+  /**
+   * Runs around each operation. For a read or a single write, `run` is the call on the engine beneath this layer (its
+   * layers included, so a refusal of a limit beneath comes out of `run`); in a transaction, the operation inside it.
+   */
   op<T>(call: OpCall, run: () => Awaitable<T>, state: S): Awaitable<T>;
   /**
-   * `error` is what the unit failed with, or undefined when it succeeded. `call` gives the unit's first operation
-   * (a dry run; undefined for transactions): for a unit a layer beneath refused before any operation ran.
+   * `error` is what the unit failed with, or undefined when it succeeded. `call` is the unit's call (undefined for
+   * transactions).
    */
-  end(state: S, error: unknown, call: () => OpCall | undefined): void;
+  end(state: S, error: unknown, call: OpCall | undefined): void;
   /** Runs when the wrapped store closes, before the store beneath it closes. */
   close?(): void | Promise<void>;
 }
 
-/** Operations without a namespace argument. */
-const NO_NAMESPACE = new Set<OpName>(["kvSweepExpired", "kvHistoryTrim", "describe"]);
-/** Operations whose second argument is not a key. */
-const NO_KEY = new Set<OpName>(["kvScan", "kvCount", "kvDeleteRange", "kvSweepExpired", "kvHistoryStart", "kvHistoryRead", "kvHistoryTrim", "logLastSeq", "logReadAll", "streamSpaces", "describe"]);
-
-/** Write operations: everything that changes stored data. */
-export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
-  "kvPut",
-  "kvDelete",
-  "kvDeleteRange",
-  "kvSweepExpired",
-  "kvHistoryStart",
-  "kvHistoryTrim",
-  "logAppend",
-  "slotUpsert",
-  "slotCas",
-  "queuePush",
-  "queueAck",
-  "queueDropOldest",
-  "streamProduce",
-]);
-
 /** Finishes a unit's state whether `run` answers now, later, or throws. */
-function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>, call: () => OpCall | undefined): Awaitable<T> {
+function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>, call: OpCall | undefined): Awaitable<T> {
   let answer: Awaitable<T>;
   try {
     answer = run();
@@ -102,98 +90,54 @@ function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>, c
   return answer;
 }
 
-const NO_CALL = (): undefined => undefined;
-
-/** Marks the dry run's operations, so that the layers above pass them through without running their hooks. */
-const DRY_RUN = Symbol("dry run");
-
-function callOf(op: OpName, args: unknown[], unit: UnitKind, ops: EngineOps): OpCall {
+/** A call as a layer sees it: namespace and key from the op table. */
+function opCallOf(call: EngineCall, unit: UnitKind, ops: EngineOps): OpCall {
+  const facts = OP_FACTS[call.op];
+  const args = call.args as readonly unknown[];
   return {
-    op,
+    op: call.op,
     args,
-    namespace: NO_NAMESPACE.has(op) ? undefined : (args[0] as string),
-    key: NO_NAMESPACE.has(op) || NO_KEY.has(op) ? undefined : (args[1] as string),
+    namespace: facts.namespaceArg === null ? undefined : (args[facts.namespaceArg] as string),
+    key: facts.keyArg === null ? undefined : (args[facts.keyArg] as string),
     unit,
     ops,
   };
 }
 
-/**
- * Operations whose functions `make` builds once per name: the dry run's and the answering ones are single objects
- * shared by every call (each is used synchronously, never nested in itself), so a gated or answered call costs a
- * few property reads (measured: a cache hit at ~2.4× an uncached SQLite get). `dryRun` marks the dry run's.
- */
-function sharedOps(make: (op: OpName) => (...args: unknown[]) => unknown, dryRun: boolean): EngineOps {
-  const made = new Map<PropertyKey, (...args: unknown[]) => unknown>();
-  return new Proxy({} as EngineOps, {
-    get(_target, property) {
-      if (property === DRY_RUN) return dryRun;
-      let fn = made.get(property);
-      if (fn === undefined) {
-        fn = make(property as OpName);
-        made.set(property, fn);
-      }
-      return fn;
-    },
-  });
+/** What a layer's transaction view holds: the transaction's operations, and the hooks with the unit's state. */
+interface TransactionView {
+  readonly target: EngineOps;
+  readonly hooks: LayerHooks<unknown>;
+  readonly state: unknown;
 }
 
-/** The dry run's operations only note the first call made of them, and answer undefined. */
-let noted: { op: OpName; args: unknown[] } | undefined;
-const recorder = sharedOps(
-  (op) =>
-    (...args) => {
-      noted ??= { op, args };
-      return undefined;
-    },
-  true,
-);
-
 /**
- * The first operation `work` calls, without running anything: store work is a pure call of one or a few operations
- * on checked, encoded arguments, and the dry run's operations do nothing. Undefined when it calls none.
+ * The methods of every layer's transaction view, made once from the op table: each passes its operation through the
+ * hooks. A view is then one small object per transaction (no Proxy, no closures per transaction).
  */
-function firstCall<T>(work: EngineWork<T>, unit: UnitKind): OpCall | undefined {
-  noted = undefined;
-  try {
-    const answer = work(recorder);
-    if (answer instanceof Promise) answer.catch(() => undefined);
-  } catch {
-    // Work that stumbled over an undefined answer: its first call is noted either way.
+const TRANSACTION_VIEW: EngineOps = (() => {
+  const methods: Record<string, (this: TransactionView, ...args: unknown[]) => Awaitable<unknown>> = {};
+  for (const op of OP_NAMES) {
+    methods[op] = function (this: TransactionView, ...args: unknown[]) {
+      const call = { op, args } as unknown as EngineCall;
+      return this.hooks.op(opCallOf(call, "transaction", this.target), () => runCall(this.target, call), this.state);
+    };
   }
-  const found = noted as { op: OpName; args: unknown[] } | undefined; // set by the work, which TypeScript cannot see
-  noted = undefined;
-  return found === undefined ? undefined : callOf(found.op, found.args, unit, recorder);
-}
+  return methods as unknown as EngineOps;
+})();
 
-/** What the answering operations give: set just before the work runs, synchronously. */
-let answered: { call: OpCall; value: unknown; hooks: LayerHooks<unknown> } | undefined;
-const answeringOps: EngineOps = sharedOps(
-  (op) =>
-    (...args) => {
-      const current = answered;
-      if (current !== undefined && op === current.call.op) return current.value;
-      const followUp = current?.hooks.answer?.(callOf(op, args, "read", answeringOps), true);
-      if (followUp === undefined) throw new StowageError("INTERNAL", `a layer answered ${current?.call.op ?? "nothing"}, but the work called ${op}`);
-      return followUp.value;
-    },
-  false,
-);
-
-/** Runs `work` with its one operation answered by `value`: store work is that one call, so its result is the answer. */
-function runAnswered<T>(work: EngineWork<T>, call: OpCall, value: unknown, hooks: LayerHooks<unknown>): Awaitable<T> {
-  const outer = answered;
-  answered = { call, value, hooks };
-  try {
-    return work(answeringOps);
-  } finally {
-    answered = outer;
-  }
+function transactionView<S>(target: EngineOps, hooks: LayerHooks<S>, state: S): EngineOps {
+  const view = Object.create(TRANSACTION_VIEW) as TransactionView;
+  Object.assign(view, { target, hooks, state });
+  return view as unknown as EngineOps;
 }
 
 /** An engine that runs `hooks` around every call of the engine beneath it. */
 class LayeredEngine<S> implements Engine {
   readonly [ENGINE_BELOW]: Engine;
+  /** What `OpCall.ops` runs for reads and single writes: each operation a unit of its own beneath this layer. */
+  private readonly readsBelow: EngineOps;
+  private readonly writesBelow: EngineOps;
 
   constructor(
     private readonly inner: Engine,
@@ -202,6 +146,8 @@ class LayeredEngine<S> implements Engine {
     private readonly closeBelow: () => Promise<void>,
   ) {
     this[ENGINE_BELOW] = inner;
+    this.readsBelow = opsCalling((call) => inner.read(call));
+    this.writesBelow = opsCalling((call) => inner.write(call));
   }
 
   /**
@@ -234,61 +180,62 @@ class LayeredEngine<S> implements Engine {
     return this.inner.supports;
   }
 
-  read<T>(work: EngineWork<T>): Awaitable<T> {
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     this.assertBelowOpen();
+    const seen = opCallOf(call, "read", this.readsBelow);
     if (this.hooks.answer !== undefined) {
-      const call = firstCall(work, "read");
-      const answer = call === undefined ? undefined : this.hooks.answer(call, false);
-      if (answer !== undefined) return runAnswered(work, call as OpCall, answer.value, this.hooks as LayerHooks<unknown>);
+      const answer = this.hooks.answer(seen);
+      if (answer !== undefined) return answer.value as CallResult<C>;
     }
-    const admitted = this.admit(work, "read");
-    if (admitted === undefined) return this.readNow(work);
+    const admitted = this.admit(seen);
+    if (admitted === undefined) return this.readNow(call, seen);
     // A call that waited at a gate may find the store beneath closed meanwhile.
     return admitted.then(() => {
       this.assertBelowOpen();
-      return this.readNow(work);
+      return this.readNow(call, seen);
     });
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    const seen = opCallOf(call, "write", this.writesBelow);
     let admitted: Promise<void> | undefined;
     try {
       this.assertBelowOpen();
-      admitted = this.admit(work, "write");
+      admitted = this.admit(seen);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (admitted === undefined) return this.writeNow(work);
+    if (admitted === undefined) return this.writeNow(call, seen);
     return admitted.then(() => {
       this.assertBelowOpen();
-      return this.writeNow(work);
+      return this.writeNow(call, seen);
     });
   }
 
-  /** The gate's answer for `work`: undefined to go on at once (a synchronous answer stays synchronous). */
-  private admit<T>(work: EngineWork<T>, unit: UnitKind): Promise<void> | undefined {
+  /** The gate's answer for `call`: undefined to go on at once (a synchronous answer stays synchronous). */
+  private admit(call: OpCall): Promise<void> | undefined {
     if (this.hooks.gate === undefined) return undefined;
-    const call = firstCall(work, unit);
-    if (call === undefined) return undefined;
     const answer = this.hooks.gate(call);
     return answer instanceof Promise ? answer : undefined;
   }
 
-  private readNow<T>(work: EngineWork<T>): Awaitable<T> {
-    const state = this.hooks.begin("read");
-    return settle(this.hooks, state, () => this.inner.read((ops) => work(this.view(ops, "read", state))), () => firstCall(work, "read"));
+  private readNow<C extends EngineCall>(call: C, seen: OpCall): Awaitable<CallResult<C>> {
+    const hooks = this.hooks;
+    const state = hooks.begin("read");
+    return settle(hooks, state, () => hooks.op(seen, () => this.inner.read(call), state), seen);
   }
 
-  private writeNow<T>(work: EngineWork<T>): Promise<T> {
-    const state = this.hooks.begin("write");
-    return settle(this.hooks, state, () => this.inner.write((ops) => work(this.view(ops, "write", state))), () => firstCall(work, "write")) as Promise<T>;
+  private writeNow<C extends EngineCall>(call: C, seen: OpCall): Promise<CallResult<C>> {
+    const hooks = this.hooks;
+    const state = hooks.begin("write");
+    return settle(hooks, state, () => hooks.op(seen, () => this.inner.write(call), state), seen) as Promise<CallResult<C>>;
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     const closed = this.closedBelow();
     if (closed !== undefined) return Promise.reject(closed);
     const state = this.hooks.begin("transaction");
-    return settle(this.hooks, state, () => this.inner.transaction((ops) => body(this.view(ops, "transaction", state))), NO_CALL) as Promise<T>;
+    return settle(this.hooks, state, () => this.inner.transaction((ops) => body(transactionView(ops, this.hooks, state))), undefined) as Promise<T>;
   }
 
   check(): Promise<string[]> {
@@ -313,22 +260,6 @@ class LayeredEngine<S> implements Engine {
     } finally {
       await this.closeBelow();
     }
-  }
-
-  /** `ops` with every operation passed through the hooks. */
-  private view(ops: EngineOps, unit: UnitKind, state: S): EngineOps {
-    // A gate beneath is looking at the work: nothing runs, so nothing is counted, cached or limited here.
-    if ((ops as EngineOps & { [DRY_RUN]?: boolean })[DRY_RUN] === true) return ops;
-    const hooks = this.hooks;
-    return new Proxy(ops, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver) as unknown;
-        if (typeof value !== "function") return value;
-        const op = property as OpName;
-        return (...args: unknown[]) =>
-          hooks.op(callOf(op, args, unit, target), () => (value as (...a: unknown[]) => unknown).apply(target, args), state);
-      },
-    });
   }
 }
 

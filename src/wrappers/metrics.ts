@@ -207,12 +207,11 @@ class MetricsRecorder implements LayerHooks<UnitState>, MetricsSource {
     return answer;
   }
 
-  end(state: UnitState, error: unknown, call: () => OpCall | undefined): void {
+  end(state: UnitState, error: unknown, call: OpCall | undefined): void {
     let series = state.unit === "transaction" ? this.seriesIn(this.transactions, TRANSACTION_INDEX) : state.series;
     if (series === undefined && error !== undefined) {
-      // Refused beneath before any operation ran (a rate or size limit's gate): counted under the call it refused.
-      const refused = call();
-      if (refused !== undefined) series = this.seriesOf(OP_INDEX[refused.op], refused.namespace);
+      // Refused before any operation ran (a rate or size limit's gate): counted under the call it refused.
+      if (call !== undefined) series = this.seriesOf(OP_INDEX[call.op], call.namespace);
     }
     // A unit that made no engine call (`queue.dropOldest(key, 0)`) has nothing to time.
     if (series === undefined) return;

@@ -2,7 +2,8 @@ import { performance } from "node:perf_hooks";
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import { checkInteger, checkNamespace, checkOptions, describeType } from "../store/validate.js";
-import { judgingHooks, layerStore, WRITE_OPS, type OpCall } from "./layer.js";
+import { OP_FACTS } from "../engines/engine-calls.js";
+import { judgingHooks, layerStore, type OpCall } from "./layer.js";
 import { BucketTable, type BucketLimit } from "./token-bucket.js";
 
 export type { BucketLimit } from "./token-bucket.js";
@@ -112,7 +113,7 @@ class Limiter {
     const ns = call.namespace;
     const s = this.settings;
     if (ns === undefined) return;
-    if (s.writesOnly && !WRITE_OPS.has(call.op)) return;
+    if (s.writesOnly && OP_FACTS[call.op].kind !== "write") return;
     if (s.namespaces !== undefined && !s.namespaces.has(ns)) return;
     const name = s.bucketOf(ns, call.key);
     if (name === undefined) return;

@@ -1,4 +1,5 @@
-import type { Awaitable, Engine, EngineOps, EngineSupports, EngineWork } from "../../src/engines/engine.js";
+import type { Awaitable, Engine, EngineOps, EngineSupports } from "../../src/engines/engine.js";
+import type { CallResult, EngineCall } from "../../src/engines/engine-calls.js";
 import { MemoryEngine } from "../../src/engines/memory/memory-engine.js";
 
 /**
@@ -20,14 +21,16 @@ export class DeclaredEngine implements Engine {
     readonly supports: EngineSupports,
   ) {}
 
-  read<T>(work: EngineWork<T>): Awaitable<T> {
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     this.calls++;
-    return this.inner.read((ops) => work(this.recorded(ops)));
+    this.ops.push(call.op);
+    return this.inner.read(call);
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
     this.calls++;
-    return this.inner.write((ops) => work(this.recorded(ops)));
+    this.ops.push(call.op);
+    return this.inner.write(call);
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
-import type { Awaitable, Engine, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineOps } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { checkMemoryData } from "./memory-check.js";
@@ -30,40 +31,24 @@ export class MemoryEngine implements Engine {
   readonly changes = new ChangeSignal();
 
   /** Answers synchronously unless a write or transaction holds the data, which it then waits for. */
-  read<T>(work: EngineWork<T>): Awaitable<T> {
-    if (this.lock.busy) return this.lock.run(() => work(this.readOps));
-    return work(this.readOps);
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
+    if (this.lock.busy) return this.lock.run(() => runCall(this.readOps, call));
+    return runCall(this.readOps, call);
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
-    if (this.lock.busy) return this.lock.run(() => this.atomically(work));
-    // Nobody holds the data and memory ops are synchronous: the write completes here, in one turn, with no lock.
+  /** Nobody else holds the data and memory ops are synchronous: a write completes at once, in one turn, with no lock. */
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    if (this.lock.busy) return this.lock.run(() => this.atomically((ops) => runCall(ops, call)));
     const undo: Array<() => void> = [];
-    let result: Awaitable<T>;
+    let result: CallResult<C>;
     try {
-      result = work(new MemoryOps(this.data, undo));
+      result = runCall(new MemoryOps(this.data, undo), call) as CallResult<C>;
     } catch (error) {
       rollBack(undo);
       return Promise.reject(error);
     }
-    if (!(result instanceof Promise)) {
-      this.committed(undo);
-      return Promise.resolve(result);
-    }
-    // A work that awaits holds the data until it settles, like any other.
-    const pending = result;
-    return this.lock.run(() =>
-      pending.then(
-        (value) => {
-          this.committed(undo);
-          return value;
-        },
-        (error: unknown) => {
-          rollBack(undo);
-          throw error;
-        },
-      ),
-    );
+    this.committed(undo);
+    return Promise.resolve(result);
   }
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
@@ -85,7 +70,7 @@ export class MemoryEngine implements Engine {
     this.data.stream.clear();
   }
 
-  private async atomically<T>(work: EngineWork<T>): Promise<T> {
+  private async atomically<T>(work: (ops: EngineOps) => Awaitable<T>): Promise<T> {
     const undo: Array<() => void> = [];
     try {
       const result = await work(new MemoryOps(this.data, undo));

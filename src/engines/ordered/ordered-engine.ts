@@ -1,7 +1,8 @@
 import { StowageError } from "../../api/errors.js";
 import { LIMITS } from "../../api/limits.js";
 import { API_LIMITS } from "../api-limits.js";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
@@ -14,7 +15,7 @@ import { ReaderPool } from "./reader-pool.js";
 import type { OrderedStore } from "./ordered-store.js";
 
 interface PendingWrite {
-  work: EngineWork<unknown>;
+  call: EngineCall;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -95,15 +96,15 @@ export class OrderedEngine implements Engine {
   }
 
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
-  read<T>(work: EngineWork<T>): Awaitable<T> {
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     const snapshot = this.store.snapshot();
-    if (snapshot instanceof Promise) return snapshot.then((taken) => this.readers.run(taken, work));
-    return this.readers.run(snapshot, work);
+    if (snapshot instanceof Promise) return snapshot.then((taken) => this.readers.run(taken, call));
+    return this.readers.run(snapshot, call);
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return new Promise<CallResult<C>>((resolve, reject) => {
+      this.pending.push({ call, resolve: resolve as (value: unknown) => void, reject });
       if (this.flushing) return;
       this.flushing = true;
       // commitGroup settles every write itself; should anything escape it, no write may wait forever.
@@ -200,7 +201,7 @@ export class OrderedEngine implements Engine {
       try {
         for (let i = 0; i < group.length; i++) {
           const mark = tx.buffer.mark();
-          const outcome = await this.runOne((group[i] as PendingWrite).work, ops, tx.buffer, mark);
+          const outcome = await this.runOne((group[i] as PendingWrite).call, ops, tx.buffer, mark);
           if (outcome === "carry") {
             carried = group.slice(i);
             break;
@@ -231,9 +232,9 @@ export class OrderedEngine implements Engine {
   }
 
   /** One write of a group: its outcome, or "carry" when it must wait for the next commit to stay within the limits. */
-  private async runOne(work: EngineWork<unknown>, ops: EngineOps, buffer: BufferedTx, mark: number): Promise<Outcome | "carry"> {
+  private async runOne(call: EngineCall, ops: EngineOps, buffer: BufferedTx, mark: number): Promise<Outcome | "carry"> {
     try {
-      const result = work(ops);
+      const result = runCall(ops, call);
       const value = result instanceof Promise ? await result : result;
       if (this.fitsCommit(buffer)) return { ok: true, value };
       const error = this.tooLarge("one write", buffer);

@@ -1,4 +1,5 @@
-import type { Awaitable, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, EngineOps } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import type { OrderedEntry, OrderedRangeOptions, OrderedSnapshot } from "./ordered-store.js";
 import { storeRange, type OrderedTx } from "./buffered-tx.js";
 import type { KeyLayout } from "./key-layout.js";
@@ -40,7 +41,7 @@ export class ReaderPool {
 
   constructor(private readonly keys: KeyLayout) {}
 
-  run<T>(snapshot: OrderedSnapshot, work: EngineWork<T>): Awaitable<T> {
+  run<C extends EngineCall>(snapshot: OrderedSnapshot, call: C): Awaitable<CallResult<C>> {
     const slot = this.free.pop() ?? new SnapshotSlot(this.keys);
     slot.snapshot = snapshot;
     const done = () => {
@@ -48,9 +49,9 @@ export class ReaderPool {
       this.free.push(slot);
       snapshot.release();
     };
-    let result: Awaitable<T>;
+    let result: Awaitable<CallResult<C>>;
     try {
-      result = work(slot.ops);
+      result = runCall(slot.ops, call);
     } catch (error) {
       done();
       throw error;

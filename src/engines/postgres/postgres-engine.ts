@@ -1,7 +1,8 @@
 import type pg from "pg";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
-import { opsOf, run, runAsync, type SqlProgram } from "../sql/sql-program.js";
+import { opsOf, run, runAsync, type SqlProgram, type SqlWork } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
 import { PostgresExecutor } from "./postgres-executor.js";
 import { ChangeSignal } from "../change-signal.js";
@@ -162,7 +163,7 @@ export class PostgresEngine implements Engine {
     this.pool.on("error", () => undefined);
     const poolExec = new PostgresExecutor(this.pool);
     this.readOps = this.opsOn(poolExec);
-    const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+    const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
       POSTGRES_SINGLE_STATEMENT_OPS.has(name)
         ? runAsync(program, poolExec, this.mapError)
         : this.inTransaction("BEGIN", (exec) => runAsync(program, exec, this.mapError)),
@@ -218,16 +219,16 @@ export class PostgresEngine implements Engine {
     return engine;
   }
 
-  read<T>(work: EngineWork<T>): Promise<T> {
-    return retrySerializationFailures(() => work(this.readOps));
+  read<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return retrySerializationFailures(() => runCall(this.readOps, call));
   }
 
   /**
-   * A store write makes exactly one engine operation, so a one-statement operation needs no BEGIN / COMMIT: a single
-   * statement is atomic, and at SERIALIZABLE one that raced a concurrent writer fails whole and runs again.
+   * A write is one engine operation, so a one-statement operation needs no BEGIN / COMMIT: a single statement is
+   * atomic, and at SERIALIZABLE one that raced a concurrent writer fails whole and runs again.
    */
-  async write<T>(work: EngineWork<T>): Promise<T> {
-    const result = await retrySerializationFailures(() => work(this.writeOps));
+  async write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    const result = await retrySerializationFailures(() => runCall(this.writeOps, call));
     this.changes.notify();
     return result;
   }
@@ -358,7 +359,7 @@ export class PostgresEngine implements Engine {
    * statements then runs under a savepoint of its own, so that a failure leaves none of its statements behind.
    */
   private transactionOpsOn(exec: PostgresExecutor): EngineOps {
-    return opsOf(POSTGRES_PROGRAMS, async <T>(program: SqlProgram<T>, name: keyof EngineOps): Promise<T> => {
+    return opsOf(POSTGRES_PROGRAMS, async <T>(program: SqlWork<T>, name: keyof EngineOps): Promise<T> => {
       if (!MULTI_STATEMENT_WRITE_OPS.has(name) || POSTGRES_SINGLE_STATEMENT_OPS.has(name)) return runAsync(program, exec, this.mapError);
       await runAsync(statement("SAVEPOINT op"), exec, this.mapError);
       try {
@@ -374,7 +375,7 @@ export class PostgresEngine implements Engine {
 
   /** Ops that run every operation's program on `exec` (the pool, or one transaction's connection). */
   private opsOn(exec: PostgresExecutor): EngineOps {
-    return opsOf(POSTGRES_PROGRAMS, <T>(program: SqlProgram<T>) => runAsync(program, exec, this.mapError));
+    return opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>) => runAsync(program, exec, this.mapError));
   }
 
   /** Runs `use` on one connection between `begin` and COMMIT; ROLLBACK when it throws. */
@@ -416,13 +417,24 @@ export class PostgresEngine implements Engine {
  * most {@link STATEMENT_ATTEMPTS} times, with a short jittered pause between runs so that the racers do not collide
  * again in lockstep. Any other failure returns at once.
  */
-async function retrySerializationFailures<T>(work: () => Awaitable<T>): Promise<T> {
+function retrySerializationFailures<T>(work: () => Awaitable<T>): Promise<T> {
+  // The first run costs one promise (no async frame): a lost race is rare, the retries live in `retryAfter`.
+  try {
+    return Promise.resolve(work()).catch((error: unknown) => retryAfter(error, work));
+  } catch (error) {
+    return retryAfter(error, work);
+  }
+}
+
+async function retryAfter<T>(firstError: unknown, work: () => Awaitable<T>): Promise<T> {
+  let error = firstError;
   for (let attempt = 1; ; attempt++) {
+    if (!isSerializationFailure(error) || attempt >= STATEMENT_ATTEMPTS) throw error;
+    await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
     try {
       return await work();
-    } catch (error) {
-      if (!isSerializationFailure(error) || attempt >= STATEMENT_ATTEMPTS) throw error;
-      await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
+    } catch (next) {
+      error = next;
     }
   }
 }

@@ -28,24 +28,33 @@ function param(value: unknown): unknown {
 export class PostgresExecutor implements SqlExecutor<"async"> {
   constructor(private readonly target: pg.Pool | pg.PoolClient) {}
 
-  async all(sql: string, params: readonly unknown[]): Promise<SqlRow[]> {
+  // Plain promise chains, not async functions: a point read goes through `value` or `get` on every call.
+  all(sql: string, params: readonly unknown[]): Promise<SqlRow[]> {
+    return this.query(sql, params).then(rowsOf);
+  }
+
+  get(sql: string, params: readonly unknown[]): Promise<SqlRow | undefined> {
+    return this.query(sql, params).then(firstRow);
+  }
+
+  value(sql: string, params: readonly unknown[]): Promise<unknown> {
+    return this.query(sql, params).then(firstValue);
+  }
+
+  run(sql: string, params: readonly unknown[]): Promise<number> {
+    return this.query(sql, params).then(rowCountOf);
+  }
+
+  private query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
     const statement = prepare(sql);
-    const result = await this.target.query({ name: statement.name, text: statement.text, values: params.map(param) });
-    return result.rows as SqlRow[];
-  }
-
-  async get(sql: string, params: readonly unknown[]): Promise<SqlRow | undefined> {
-    return (await this.all(sql, params))[0];
-  }
-
-  async value(sql: string, params: readonly unknown[]): Promise<unknown> {
-    const row = await this.get(sql, params);
-    return row === undefined ? undefined : Object.values(row)[0];
-  }
-
-  async run(sql: string, params: readonly unknown[]): Promise<number> {
-    const statement = prepare(sql);
-    const result = await this.target.query({ name: statement.name, text: statement.text, values: params.map(param) });
-    return result.rowCount ?? 0;
+    return this.target.query({ name: statement.name, text: statement.text, values: params.map(param) });
   }
 }
+
+const rowsOf = (result: pg.QueryResult): SqlRow[] => result.rows as SqlRow[];
+const firstRow = (result: pg.QueryResult): SqlRow | undefined => result.rows[0] as SqlRow | undefined;
+const firstValue = (result: pg.QueryResult): unknown => {
+  const row = result.rows[0] as SqlRow | undefined;
+  return row === undefined ? undefined : Object.values(row)[0];
+};
+const rowCountOf = (result: pg.QueryResult): number => result.rowCount ?? 0;

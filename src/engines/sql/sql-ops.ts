@@ -1,12 +1,13 @@
 import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
-import type { StoredKv, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
+import type { StoredKv, StoredKvEntry, StoredSlot, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
 import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
+import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
-import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
+import { all, get, run, statement, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 
 /**
  * Drivers return binary columns as Buffers; callers get plain Uint8Arrays of their own: over the same memory when the
@@ -15,6 +16,17 @@ import { all, get, run, value, type SqlProgram, type SqlPrograms } from "./sql-p
 function bytesOf(value: unknown): Uint8Array {
   return ownedBytes(value as Buffer);
 }
+
+/** What the point reads make of their one statement's result (made once: they run on every get). */
+const kvValueOf = (stored: unknown): Uint8Array | undefined => (stored === undefined ? undefined : bytesOf(stored));
+const kvEntryOf = (result: unknown): StoredKvEntry | undefined => {
+  const row = result as SqlRow | undefined;
+  return row === undefined ? undefined : { value: bytesOf(row.value), expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
+};
+const slotOf = (result: unknown): StoredSlot | undefined => {
+  const row = result as SqlRow | undefined;
+  return row === undefined ? undefined : { version: Number(row.version), value: bytesOf(row.value) };
+};
 
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 const LIVE_FLAG = `CASE WHEN ${LIVE} THEN 1 ELSE 0 END`;
@@ -25,6 +37,7 @@ const LIVE_FLAG = `CASE WHEN ${LIVE} THEN 1 ELSE 0 END`;
  */
 const KV_GET = `SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`;
 const KV_GET_ENTRY = `SELECT value, expires_at FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`;
+const SLOT_GET = "SELECT version, value FROM stowage_slot WHERE ns = ? AND key = ?";
 const DESCRIBE_KV = `SELECT ns, count(*) AS stored, sum(${LIVE_FLAG}) AS live FROM stowage_kv GROUP BY ns`;
 const DESCRIBE_COUNT = {
   log: "SELECT ns, count(*) AS n FROM stowage_log GROUP BY ns",
@@ -217,17 +230,10 @@ function* insertStreamEntriesOneByOne(ns: string, space: string, segment: string
 
 /**
  * The operations whose program writes with more than one statement: inside a transaction that goes on after one of
- * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). Checked
- * by the same test.
+ * them failed, an engine must undo the part it did (a counter bumped before a full queue refused the push). The
+ * engine-wide op table says which (`steps: "several"`); the sql-programs test checks it against the SQL.
  */
-export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>([
-  "logAppend",
-  "queuePush",
-  "streamProduce",
-  "kvSweepExpired",
-  "kvHistoryStart",
-  "kvHistoryTrim",
-]);
+export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set(OP_NAMES.filter((op) => OP_FACTS[op].kind === "write" && OP_FACTS[op].steps === "several"));
 
 /**
  * The primitives written once in SQL for the sql family (SQLite, PostgreSQL), as programs (see `SqlProgram`). The
@@ -245,15 +251,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
   const kvDeleteRange = deleteRangeSql(lockFirst);
   const kvSweep = sweepSql(lockFirst);
   return {
-    *kvGet(ns, key, now) {
-      const stored = yield* value(KV_GET, [ns, key, now]);
-      return stored === undefined ? undefined : bytesOf(stored);
-    },
-
-    *kvGetEntry(ns, key, now) {
-      const row = yield* get(KV_GET_ENTRY, [ns, key, now]);
-      return row === undefined ? undefined : { value: bytesOf(row.value), expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
-    },
+    kvGet: (ns, key, now) => statement("value", KV_GET, [ns, key, now], kvValueOf),
+    kvGetEntry: (ns, key, now) => statement("get", KV_GET_ENTRY, [ns, key, now], kvEntryOf),
 
     *kvPut(ns, key, value, expiresAt) {
       yield* run(
@@ -357,10 +356,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return num(yield* get("SELECT value FROM stowage_counter WHERE ns = ? AND kind = 'log'", [ns]), "value");
     },
 
-    *slotGet(ns, key) {
-      const row = yield* get("SELECT version, value FROM stowage_slot WHERE ns = ? AND key = ?", [ns, key]);
-      return row === undefined ? undefined : { version: Number(row.version), value: bytesOf(row.value) };
-    },
+    slotGet: (ns, key) => statement("get", SLOT_GET, [ns, key], slotOf),
 
     *slotUpsert(ns, key, value) {
       const row = yield* get(

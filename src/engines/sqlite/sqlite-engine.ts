@@ -2,13 +2,14 @@ import { mkdirSync, statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { StowageError } from "../../api/errors.js";
-import type { Awaitable, Engine, EngineFacts, EngineOps, EngineWork } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
+import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
 import { loadDriver } from "../load-driver.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
-import { opsOf, runSync, type SqlProgram } from "../sql/sql-program.js";
+import { opsOf, runSync, type SqlWork } from "../sql/sql-program.js";
 import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
@@ -42,7 +43,7 @@ export interface SqliteEngineOptions {
 }
 
 interface PendingWrite {
-  work: EngineWork<unknown>;
+  call: EngineCall;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -127,16 +128,16 @@ export class SqliteEngine implements Engine {
     const programs = sqlPrograms(SCHEMA_VERSION);
     const writerExec = new SqliteExecutor(writer);
     const readerExec = new SqliteExecutor(reader);
-    this.writerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, writerExec, map));
+    this.writerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, writerExec, map));
     // In a transaction the body may catch an operation's error and go on: an operation of several writing statements
     // then runs under its own savepoint, so that a failure leaves none of its statements behind.
     // A failure of the database itself is marked transaction-fatal (see mapSqliteError): the store then refuses the
     // body's later calls and never commits, so no statement runs after SQLite rolled a transaction back by itself
     // (disk full, I/O error), when it would run outside the transaction, in autocommit mode.
-    this.transactionOps = opsOf(programs, <T>(program: SqlProgram<T>, name: keyof EngineOps) =>
+    this.transactionOps = opsOf(programs, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
       MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
     );
-    this.readerOps = opsOf(programs, <T>(program: SqlProgram<T>) => runSync(program, readerExec, map));
+    this.readerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, readerExec, map));
     this.statement = {
       begin: writer.prepare("BEGIN IMMEDIATE"),
       commit: writer.prepare("COMMIT"),
@@ -156,23 +157,18 @@ export class SqliteEngine implements Engine {
    * rare moments when even a WAL reader finds the file locked (another connection recovering the WAL after a crash),
    * the read is tried again asynchronously and the answer is a promise.
    */
-  read<T>(work: EngineWork<T>): Awaitable<T> {
-    const attempt = () => work(this.readerOps);
-    const retry = (error: unknown): Promise<T> => {
-      if (!isBusy(error) || this.busyTimeoutMs <= 0) throw error;
-      return retryWhileBusy(attempt, this.busyTimeoutMs);
-    };
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     try {
-      const answer = attempt();
-      return answer instanceof Promise ? answer.catch(retry) : answer;
+      return runCall(this.readerOps, call);
     } catch (error) {
-      return retry(error);
+      if (!isBusy(error) || this.busyTimeoutMs <= 0) throw error;
+      return retryWhileBusy(() => runCall(this.readerOps, call), this.busyTimeoutMs);
     }
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return new Promise<CallResult<C>>((resolve, reject) => {
+      this.pending.push({ call, resolve: resolve as (value: unknown) => void, reject });
       this.scheduleFlush();
     });
   }
@@ -305,10 +301,8 @@ export class SqliteEngine implements Engine {
     const values: unknown[] = [];
     for (const write of group) {
       try {
-        const value = write.work(this.writerOps);
-        // SQLite ops answer synchronously: only a work that returns a promise of its own is awaited, so a group
-        // runs from BEGIN to COMMIT without yielding to the event loop.
-        values.push(value instanceof Promise ? await value : value);
+        // SQLite ops answer synchronously: a group runs from BEGIN to COMMIT without yielding to the event loop.
+        values.push(runCall(this.writerOps, write.call));
       } catch (error) {
         this.rollback();
         if (group.length === 1) write.reject(this.mapError(error));
@@ -329,8 +323,7 @@ export class SqliteEngine implements Engine {
     for (const write of group) {
       try {
         this.run(this.statement.savepoint);
-        const result = write.work(this.writerOps);
-        const value = result instanceof Promise ? await result : result;
+        const value = runCall(this.writerOps, write.call);
         this.run(this.statement.release);
         outcomes.push({ ok: true, value });
       } catch (error) {

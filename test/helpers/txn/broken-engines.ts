@@ -3,7 +3,8 @@
  * memory engine's data, and the checker must catch it from a workload run alone. They implement only what the
  * list-append workload calls (KV get/put, log append/read) where they differ from the memory engine.
  */
-import type { Awaitable, Engine, EngineOps, EngineWork, StoredLogEntry } from "../../../src/engines/engine.js";
+import type { Awaitable, Engine, EngineOps, StoredLogEntry } from "../../../src/engines/engine.js";
+import { runCall, type CallResult, type EngineCall } from "../../../src/engines/engine-calls.js";
 import { MemoryEngine } from "../../../src/engines/memory/memory-engine.js";
 import { MemoryData, MemoryOps } from "../../../src/engines/memory/memory-ops.js";
 import { StowageError } from "../../../src/api/errors.js";
@@ -16,12 +17,12 @@ abstract class OverMemory implements Engine {
   readonly changes = this.inner.changes;
   readonly supports = MemoryEngine.supports;
 
-  read<T>(work: EngineWork<T>): Awaitable<T> {
-    return this.inner.read(work);
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
+    return this.inner.read(call);
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
-    return this.inner.write(work);
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return this.inner.write(call);
   }
 
   abstract transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T>;
@@ -62,12 +63,12 @@ export class DirtyReadEngine implements Engine {
   readonly supports = { ...MemoryEngine.supports, liveFeeds: false };
   private readonly data = new MemoryData();
 
-  read<T>(work: EngineWork<T>): Awaitable<T> {
-    return work(new MemoryOps(this.data, []));
+  read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
+    return runCall(new MemoryOps(this.data, []), call);
   }
 
-  write<T>(work: EngineWork<T>): Promise<T> {
-    return this.transaction(async (ops) => work(ops));
+  write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    return this.transaction(async (ops) => runCall(ops, call) as CallResult<C>);
   }
 
   async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
@@ -115,7 +116,7 @@ export class ReadCommittedEngine extends OverMemory {
     const inner = this.inner;
     const id = (ns: string, key: string) => `${ns}\u0000${key}`;
     const own: Partial<EngineOps> = {
-      kvGet: async (ns, key, now) => buffer.kv.get(id(ns, key)) ?? (await inner.read((ops) => ops.kvGet(ns, key, now))),
+      kvGet: async (ns, key, now) => buffer.kv.get(id(ns, key)) ?? (await inner.read({ op: "kvGet", args: [ns, key, now] })),
       kvPut: (ns, key, value, expiresAt) => {
         buffer.kv.set(id(ns, key), value);
         buffer.writes.push((ops) => ops.kvPut(ns, key, value, expiresAt));
@@ -130,7 +131,7 @@ export class ReadCommittedEngine extends OverMemory {
         return seq;
       },
       logRead: async (ns, key, afterSeq, limit) => {
-        const committed = await inner.read((ops) => ops.logRead(ns, key, afterSeq, limit));
+        const committed = await inner.read({ op: "logRead", args: [ns, key, afterSeq, limit] });
         return [...committed, ...(buffer.log.get(id(ns, key)) ?? [])].slice(0, limit);
       },
     };
