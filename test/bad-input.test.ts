@@ -63,8 +63,6 @@ import {
 import { tempDir } from "./helpers/child.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
-import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
-import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 
 const FUZZ_CALLS = Number(process.env.FUZZ_CALLS ?? 2_000);
 const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -85,56 +83,39 @@ interface Fixture {
   cleanup(): Promise<void>;
 }
 
-/** The ordered-KV family on LMDB or LevelDB at `path`. */
-async function openOrderedEngine(engine: "lmdb" | "leveldb", path: string): Promise<OrderedEngine> {
-  return OrderedEngine.open(engine === "lmdb" ? await openLmdbStore({ path }) : await openLevelDbStore({ path }));
-}
-
-/** A fresh store with the fixed clock; SQLite in its own temp folder, removed by cleanup. */
-async function open(engine: EngineName): Promise<Fixture> {
-  if (engine === "memory") {
-    const store = await openStore({ backend: "memory", clock: () => FIXED_NOW, sweepIntervalMs: 0 });
-    return { store, reopen: () => Promise.reject(new Error("a memory store cannot be reopened")), cleanup: () => store.close() };
-  }
-  if (engine !== "sqlite") {
-    // The ordered-KV family: on the tests' sorted store (reopening opens another store on the same key space), on
-    // LMDB and on LevelDB (reopening opens the folder again).
-    const tmp = tempDir("bad-input");
-    const space = new SortedKeySpace();
-    const opened: Store[] = [];
-    const openOne = async () => {
-      const engineOf = engine === "ordered" ? OrderedEngine.open(new SortedOrderedStore(space)) : openOrderedEngine(engine, join(tmp.dir, "store"));
-      const store = createStore(await engineOf, { sweepIntervalMs: 0, clock: () => FIXED_NOW });
-      opened.push(store);
-      return store;
-    };
-    const store = await openOne();
-    return {
-      store,
-      reopen: openOne,
-      cleanup: async () => {
-        for (const s of opened) await s.close();
-        tmp.remove();
-      },
-    };
-  }
-  const tmp = tempDir("bad-input");
-  const path = join(tmp.dir, "store.db");
+/** A store opened by `openOne`, which opens the same data again on reopen; every store opened is closed, then `removeData` runs. */
+async function reopenable(openOne: () => Promise<Store>, removeData: () => void): Promise<Fixture> {
   const opened: Store[] = [];
-  const openOne = async () => {
-    const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0, clock: () => FIXED_NOW });
+  const openTracked = async () => {
+    const store = await openOne();
     opened.push(store);
     return store;
   };
-  const store = await openOne();
   return {
-    store,
-    reopen: openOne,
+    store: await openTracked(),
+    reopen: openTracked,
     cleanup: async () => {
       for (const s of opened) await s.close();
-      tmp.remove();
+      removeData();
     },
   };
+}
+
+/** A fresh store with the fixed clock; SQLite, LMDB and LevelDB in their own temp folder, removed by cleanup. */
+async function open(engine: EngineName): Promise<Fixture> {
+  const options = { sweepIntervalMs: 0, clock: () => FIXED_NOW };
+  if (engine === "memory") {
+    const store = await openStore({ backend: "memory", ...options });
+    return { store, reopen: () => Promise.reject(new Error("a memory store cannot be reopened")), cleanup: () => store.close() };
+  }
+  if (engine === "ordered") {
+    // The ordered-KV family on the tests' sorted store: reopening opens another store on the same key space.
+    const space = new SortedKeySpace();
+    return reopenable(async () => createStore(await OrderedEngine.open(new SortedOrderedStore(space)), options), () => undefined);
+  }
+  const tmp = tempDir("bad-input");
+  const path = join(tmp.dir, engine === "sqlite" ? "store.db" : "store");
+  return reopenable(() => openStore({ backend: engine, path, ...options }), () => tmp.remove());
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown; sync: boolean };
@@ -1056,15 +1037,11 @@ for (const engine of ENGINES) {
       const problems: string[] = [];
       for (const reading of [Number.NaN, "soon", undefined] as unknown[]) {
         const clock = () => reading as number;
-        const options = engine === "memory"
-          ? { backend: "memory" as const, clock, sweepIntervalMs: 0 }
-          : { backend: "sqlite" as const, path: join(tmp.dir, `clock-${problems.length}-${String(reading)}.db`), clock, sweepIntervalMs: 0 };
+        const path = join(tmp.dir, `clock-${problems.length}-${String(reading)}`);
         const opened = await settle(async () =>
           engine === "ordered"
             ? createStore(await OrderedEngine.open(new SortedOrderedStore()), { clock, sweepIntervalMs: 0 })
-            : engine === "lmdb" || engine === "leveldb"
-              ? createStore(await openOrderedEngine(engine, join(tmp.dir, `clock-${problems.length}-${String(reading)}`)), { clock, sweepIntervalMs: 0 })
-              : openStore(options),
+            : openStore(engine === "memory" ? { backend: "memory", clock, sweepIntervalMs: 0 } : { backend: engine, path, clock, sweepIntervalMs: 0 }),
         );
         if (!opened.ok) {
           expectTyped(problems, `openStore with a clock returning ${show(reading)}`, opened, [IA]);

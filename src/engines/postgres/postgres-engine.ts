@@ -24,7 +24,7 @@ import { KnownHistories } from "./known-histories.js";
 import { loadDriver } from "../load-driver.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
-import { API_LIMITS } from "../api-limits.js";
+import { SUPPORTS_EVERYTHING } from "../api-limits.js";
 import type { EngineSupports } from "../engine.js";
 
 /** Options of the PostgreSQL engine. */
@@ -102,13 +102,7 @@ export class PostgresEngine implements Engine {
    * Everything, across processes and hosts (`kv.watch` needs PostgreSQL 14 or newer). PostgreSQL's own limits are
    * looser than stowage's: 1 GB a value, and a 1,024-byte key with its namespace fits a B-tree entry (about 2.7 kB).
    */
-  static readonly supports: EngineSupports = Object.freeze({
-    liveFeeds: true,
-    kvHistory: true,
-    crossProcess: true,
-    crossNamespaceTransactions: true,
-    limits: API_LIMITS,
-  });
+  static readonly supports: EngineSupports = SUPPORTS_EVERYTHING;
   readonly supports = PostgresEngine.supports;
   readonly location: string;
   private readonly pool: pg.Pool;

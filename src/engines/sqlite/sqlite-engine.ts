@@ -14,7 +14,7 @@ import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
-import { API_LIMITS } from "../api-limits.js";
+import { SUPPORTS_EVERYTHING } from "../api-limits.js";
 import type { EngineSupports } from "../engine.js";
 
 /**
@@ -65,13 +65,7 @@ export const LOW_DISK_BYTES = 100 * 1_048_576;
 export class SqliteEngine implements Engine {
   readonly name = "sqlite";
   /** Everything, across the processes sharing the file; SQLite's own limits (about 1 GB a value) are looser than stowage's. */
-  static readonly supports: EngineSupports = Object.freeze({
-    liveFeeds: true,
-    kvHistory: true,
-    crossProcess: true,
-    crossNamespaceTransactions: true,
-    limits: API_LIMITS,
-  });
+  static readonly supports: EngineSupports = SUPPORTS_EVERYTHING;
   readonly supports = SqliteEngine.supports;
   private readonly writerOps: EngineOps;
   /** The writer's ops for transaction bodies (see the constructor). */
