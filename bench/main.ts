@@ -21,7 +21,7 @@ import { makeTempDir, removeTempDirs } from "./fixtures.js";
 import { measure, type RunLimits } from "./harness.js";
 import { caseSelected, parseOptions, type BenchOptions, type EngineName } from "./options.js";
 import { renderReport, STOWAGE, type CaseResult } from "./report.js";
-import { runScale, type ScaleEngine, type ScaleResults } from "./scale.js";
+import { runScale, SCALE_ENGINES, type ScaleEngine, type ScaleResults } from "./scale.js";
 
 const progress = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -181,7 +181,14 @@ async function main(): Promise<void> {
           );
         } else notes.push(`Keyv + @keyv/sqlite baseline left out: ${keyvMissing}`);
       } else if (engine === "lmdb" || engine === "leveldb") {
-        // The raw baselines only, until the stowage stores of these engines (the ordered-KV family) are registered.
+        const dir = makeTempDir(engine);
+        await withStore(
+          () => openStore({ backend: engine, path: join(dir, `bench.${engine}`) }),
+          async (store) => {
+            await runStowage(options, engine, store, results);
+            await runWrappers(options, engine, store, results);
+          },
+        );
         await runBaselines(options, engine, engine === "lmdb" ? RAW_LMDB_BASELINES : RAW_LEVELDB_BASELINES, results);
       } else {
         let server: PostgresServer | undefined;
@@ -214,7 +221,7 @@ async function main(): Promise<void> {
       }
     }
     // `--case` picks cases: the scale section is not one of them.
-    const scaleEngines = options.casePatterns.length > 0 ? [] : options.engines.filter((e): e is ScaleEngine => e === "memory" || e === "sqlite");
+    const scaleEngines = options.casePatterns.length > 0 ? [] : options.engines.filter((e): e is ScaleEngine => (SCALE_ENGINES as readonly string[]).includes(e));
     if (scaleEngines.length > 0) scale = await runScale(scaleEngines, options.scaleSizes, options.scaleLimits, progress);
   } finally {
     finalize();

@@ -1,5 +1,5 @@
 /**
- * Scale: the cost of a KV put and get with 10^3, 10^5 and 10^6 keys already stored (SQLite and memory engines), and
+ * Scale: the cost of a KV put and get with 10^3, 10^5 and 10^6 keys already stored (memory, SQLite, LMDB, LevelDB), and
  * the memory engine's bytes per key at the largest size.
  */
 import { join } from "node:path";
@@ -8,7 +8,9 @@ import { openStore, type Store } from "../src/index.js";
 import { measure, type RunLimits, type Summary } from "./harness.js";
 import { makeTempDir, pad, preload, randomInts, removeTempDir, VALUE } from "./fixtures.js";
 
-export type ScaleEngine = "memory" | "sqlite";
+/** The engines the scale section runs on (the ordered-KV family's too: LMDB and LevelDB). */
+export const SCALE_ENGINES = ["memory", "sqlite", "lmdb", "leveldb"] as const;
+export type ScaleEngine = (typeof SCALE_ENGINES)[number];
 
 export interface ScaleRow {
   engine: ScaleEngine;
@@ -74,7 +76,10 @@ async function openFor(engine: ScaleEngine): Promise<{ store: Store; close(): Pr
     return { store, close: () => store.close() };
   }
   const dir = makeTempDir("scale");
-  const store = await openStore({ backend: "sqlite", path: join(dir, "scale.db"), durability: "full" });
+  const store =
+    engine === "sqlite"
+      ? await openStore({ backend: "sqlite", path: join(dir, "scale.db"), durability: "full" })
+      : await openStore({ backend: engine, path: join(dir, `scale.${engine}`) });
   return {
     store,
     close: async () => {

@@ -1,4 +1,6 @@
 /** The performance targets of the benchmark issue, each a minimum ratio stowage / baseline for one case. */
+import { RAW_LEVELDB } from "./baselines-leveldb.js";
+import { RAW_LMDB } from "./baselines-lmdb.js";
 import { RAW_PG_QUEUE } from "./baselines-postgres.js";
 import { RAW_GROUPED, RAW_SAME_TABLE } from "./baselines-sqlite.js";
 import { METRICS_SUBJECT, unwrappedSubject } from "./cases-wrappers.js";
@@ -38,4 +40,11 @@ export const TARGETS: readonly Target[] = [
   { label: "Queue push+peek+ack, c=16, ≥ 10× pg-boss send+fetch+complete", engine: "postgres", op: "queue.cycle", concurrency: 16, baseline: "pg-boss", min: 10 },
   { label: `Queue push+peek+ack, c=1, ≥ 0.8× ${RAW_PG_QUEUE} (the floor of any PostgreSQL queue)`, engine: "postgres", op: "queue.cycle", concurrency: 1, baseline: RAW_PG_QUEUE, min: 0.8 },
   { label: `Queue push+peek+ack, c=16, ≥ 0.8× ${RAW_PG_QUEUE}`, engine: "postgres", op: "queue.cycle", concurrency: 16, baseline: RAW_PG_QUEUE, min: 0.8 },
+  // The ordered-KV family against its drivers, on rows of the family's shape (bench/baselines-lmdb.ts).
+  { label: `LMDB get, c=1, ≥ 0.8× ${RAW_LMDB} get of the same key and value`, engine: "lmdb", op: "kv.get", concurrency: 1, baseline: RAW_LMDB, min: 0.8 },
+  { label: `LMDB get, c=16, ≥ 0.8× ${RAW_LMDB} get`, engine: "lmdb", op: "kv.get", concurrency: 16, baseline: RAW_LMDB, min: 0.8 },
+  { label: `LMDB put, c=16, durable commits, ≥ 0.9× ${RAW_LMDB} committing 16 puts per transaction`, engine: "lmdb", op: "kv.put", concurrency: 16, baseline: RAW_LMDB, min: 0.9 },
+  { label: `LevelDB get, c=1, ≥ 0.8× ${RAW_LEVELDB} get of the same key and value`, engine: "leveldb", op: "kv.get", concurrency: 1, baseline: RAW_LEVELDB, min: 0.8 },
+  { label: `LevelDB get, c=16, ≥ 0.8× ${RAW_LEVELDB} get`, engine: "leveldb", op: "kv.get", concurrency: 16, baseline: RAW_LEVELDB, min: 0.8 },
+  { label: `LevelDB put, c=16, synced batches, ≥ 0.9× ${RAW_LEVELDB} writing 16 puts per synced batch`, engine: "leveldb", op: "kv.put", concurrency: 16, baseline: RAW_LEVELDB, min: 0.9 },
 ];

@@ -97,8 +97,11 @@ export class LevelDbStore implements OrderedStore {
   /** LevelDB's lock on its folder keeps every other process (and every other open in this one) out. */
   readonly singleWriter = true;
   private readonly writer = new Mutex();
-  /** Open snapshots reading the latest data, to be pinned before the next batch. */
-  private readonly unpinned = new Set<LevelDbSnapshot>();
+  /**
+   * The snapshots taken since the last batch, still reading the latest data, to be pinned before the next batch: one
+   * count shared by all of them rather than a set of them (adding to and deleting from a set on every read cost ~1 µs).
+   */
+  private unpinned: Generation | undefined;
   /** While a batch is being written: the data may change under a snapshot at any moment, so new ones pin at once. */
   private writing = false;
   /**
@@ -117,10 +120,14 @@ export class LevelDbStore implements OrderedStore {
   /** A snapshot of this moment (taken synchronously); point reads from it are synchronous, ranges are not. */
   snapshot(): OrderedSnapshot {
     this.refuseClosed();
-    const snapshot = new LevelDbSnapshot(this.db, this.location, (released) => this.unpinned.delete(released));
-    if (this.writing) snapshot.pin(new SharedSnapshot(this.db.snapshot(), 1));
-    else this.unpinned.add(snapshot);
-    return snapshot;
+    if (this.writing) {
+      const generation = new Generation();
+      generation.pin(new SharedSnapshot(this.db.snapshot(), 1));
+      return new LevelDbSnapshot(this.db, this.location, generation);
+    }
+    const generation = (this.unpinned ??= new Generation());
+    generation.open += 1;
+    return new LevelDbSnapshot(this.db, this.location, generation);
   }
 
   async commit(commit: OrderedCommit): Promise<boolean> {
@@ -175,10 +182,10 @@ export class LevelDbStore implements OrderedStore {
 
   /** Gives every snapshot still reading the latest data one LevelDB snapshot of this moment, before a batch changes it. */
   private pinOpenSnapshots(): void {
-    if (this.unpinned.size === 0) return;
-    const shared = new SharedSnapshot(this.db.snapshot(), this.unpinned.size);
-    for (const snapshot of this.unpinned) snapshot.pin(shared);
-    this.unpinned.clear();
+    const generation = this.unpinned;
+    if (generation === undefined || generation.open === 0) return;
+    generation.pin(new SharedSnapshot(this.db.snapshot(), generation.open));
+    this.unpinned = undefined;
   }
 
   private refuseClosed(): void {
@@ -200,23 +207,32 @@ class SharedSnapshot {
   }
 }
 
+/**
+ * The snapshots taken between two batches: while unpinned they read the latest data and `open` counts those not yet
+ * released; before the next batch they are pinned together to one LevelDB snapshot of that moment.
+ */
+class Generation {
+  open = 0;
+  pinned: SharedSnapshot | undefined;
+
+  pin(shared: SharedSnapshot): void {
+    this.pinned = shared;
+  }
+}
+
 class LevelDbSnapshot implements OrderedSnapshot {
-  private pinned: SharedSnapshot | undefined;
   private released = false;
 
   constructor(
     private readonly db: Db,
     private readonly location: string,
-    private readonly onRelease: (snapshot: LevelDbSnapshot) => void,
+    private readonly generation: Generation,
   ) {}
 
-  pin(shared: SharedSnapshot): void {
-    this.pinned = shared;
-  }
-
   get(key: Uint8Array): Uint8Array | undefined {
+    const pinned = this.generation.pinned;
     try {
-      return this.pinned === undefined ? this.db.getSync(key) : this.db.getSync(key, { snapshot: this.pinned.snapshot });
+      return pinned === undefined ? this.db.getSync(key) : this.db.getSync(key, { snapshot: pinned.snapshot });
     } catch (error) {
       throw mapLevelError(error, this.location);
     }
@@ -225,17 +241,19 @@ class LevelDbSnapshot implements OrderedSnapshot {
   /** The iterator takes its own LevelDB snapshot when created, synchronously, so an unpinned range reads this moment. */
   async range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
     try {
-      return await readRange(this.db, start, end, options, this.pinned?.snapshot);
+      return await readRange(this.db, start, end, options, this.generation.pinned?.snapshot);
     } catch (error) {
       throw mapLevelError(error, this.location);
     }
   }
 
+  /** Before its generation is pinned, one fewer to pin; after, one fewer user of the shared LevelDB snapshot. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.onRelease(this);
-    this.pinned?.release();
+    const pinned = this.generation.pinned;
+    if (pinned === undefined) this.generation.open -= 1;
+    else pinned.release();
   }
 }
 
