@@ -2,8 +2,8 @@
  * The LevelDB store on a full disk: a 4 MiB tmpfs mounted by the test (root only, as for SQLite). A commit that no
  * longer fits fails typed BACKEND_UNAVAILABLE; every commit that resolved stays readable, then and after reopening;
  * writes are refused after a failed one until the store is reopened (LevelDB would drop them on the next open).
- * LMDB is not here: lmdb-js 3.5.6 leaves a promise of the failed commit rejected without a handler, which ends a Node
- * process at the next commit (see the README); its typed failure and data were checked by hand.
+ * LMDB likewise, and with no unhandled rejection: lmdb-js's batched asynchronous commits left one on a failed commit,
+ * which ends a Node process; the store commits with `transactionSync` instead.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { isStowageError } from "../src/api/errors.js";
 import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
+import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
 import type { OrderedStore } from "../src/engines/ordered/ordered-store.js";
 
 const bytes = (word: string): Uint8Array => new Uint8Array(Buffer.from(word, "latin1"));
@@ -86,6 +87,35 @@ test("leveldb on a full disk: the failing commit is typed, resolved data stays, 
       store = await openLevelDbStore({ path });
       assert.deepEqual(await presentKeys(store, ["after"]), ["after"], "a write after the reopen is kept");
     } finally {
+      await store.close();
+    }
+  });
+});
+
+test("lmdb on a full disk: the failing commits are typed and leave no unhandled rejection, resolved data stays, writes resume once space is freed", async (t) => {
+  await onSmallDisk(t, async (dir) => {
+    const path = join(dir, "full.lmdb");
+    writeFileSync(join(dir, "ballast"), Buffer.alloc(1024 * 1024));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    let store = await openLmdbStore({ path });
+    try {
+      const { resolved, failure } = await fill(store);
+      assert.ok(isStowageError(failure, "BACKEND_UNAVAILABLE"), String(failure));
+      assert.ok(resolved.length > 10, `${resolved.length} commits resolved before the disk filled`);
+      // A second failing commit: lmdb-js's batched commits rejected a promise of their own at this point.
+      await assert.rejects(store.commit({ checks: [], writes: [{ key: bytes("more"), value: new Uint8Array(512 * 1024) }] }), (error: unknown) => isStowageError(error, "BACKEND_UNAVAILABLE"));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(unhandled, [], "no unhandled rejection");
+      assert.deepEqual(await presentKeys(store, resolved), resolved);
+      rmSync(join(dir, "ballast"));
+      await store.commit({ checks: [], writes: [{ key: bytes("after"), value: bytes("freed") }] });
+      await store.close();
+      store = await openLmdbStore({ path });
+      assert.deepEqual(await presentKeys(store, [...resolved, "after"]), [...resolved, "after"], "every resolved commit survives the reopen");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
       await store.close();
     }
   });

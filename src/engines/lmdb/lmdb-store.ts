@@ -148,25 +148,26 @@ export class LmdbStore implements OrderedStore {
   }
 
   /**
-   * One child transaction inside lmdb-js's next batched write transaction: the checks read the latest data under
-   * LMDB's write lock (and see the earlier commits of the same batch), the writes apply only if all hold, and a
-   * failure half-way aborts the child transaction, so a commit is all or nothing. Commits arriving in one event turn
-   * share one LMDB transaction and one flush.
+   * One synchronous write transaction (lmdb-js `transactionSync`): the checks read the latest data under LMDB's write
+   * lock, the writes apply only if all hold, a throw half-way aborts it, and it returns once committed and flushed.
+   * The family groups this process's concurrent writes into one commit, so a commit at a time is what it asks. Not
+   * lmdb-js's batched asynchronous transactions: when one fails (a full disk), lmdb-js 3.5 rejects promises of its
+   * own that nothing can handle, and an unhandled rejection ends a Node process.
    */
   async commit(commit: OrderedCommit): Promise<boolean> {
     this.refuseClosed();
     const db = this.db;
     try {
-      return await db.childTransaction(() => {
+      return db.transactionSync(() => {
         for (const check of commit.checks) if (!holds(db, check)) return false;
         for (const write of commit.writes) {
-          if (write.value === undefined) void db.remove(write.key);
-          else void db.put(write.key, write.value as Buffer);
+          if (write.value === undefined) db.removeSync(write.key);
+          else db.putSync(write.key, write.value as Buffer);
         }
         return true;
       });
     } catch (error) {
-      throw mapLmdbError(await commitFailure(error), this.location);
+      throw mapLmdbError(error, this.location);
     }
   }
 
@@ -292,14 +293,3 @@ function holds(db: BinaryDatabase, check: OrderedCheck): boolean {
   return sameEntries(readRange(db, check.start, check.end, check.options), check.entries);
 }
 
-/** lmdb-js rejects every commit of a failed batch with a generic error whose `commitError` promise holds the cause. */
-async function commitFailure(error: unknown): Promise<unknown> {
-  const pending = (error as { commitError?: Promise<unknown> } | undefined)?.commitError;
-  if (pending === undefined) return error;
-  try {
-    await pending;
-    return error;
-  } catch (cause) {
-    return cause;
-  }
-}
