@@ -4,11 +4,10 @@
  * registering for one table at once.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import { canonicalSchema, SCHEMAS_NAMESPACE, SchemaRegistry, schemaFingerprint, type SchemaVersion } from "../src/adapters/schema-registry.js";
 import { LIMITS, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
-import { killAll, lastJson, sleep, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
+import { killAll, lastJson, sleep, startChild, waitAllFor, type Child } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 import { withEngineStore, type EngineName } from "./helpers/engine-store.js";
 

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { json } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
-import { LIMITS } from "../api/limits.js";
 import { dec, deferred, enc, needing, rejectsWith, type CaseGroup } from "./harness.js";
 
 export const transactionCases: CaseGroup = {

@@ -1,4 +1,3 @@
-import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { Awaitable, StoredKvEntry } from "../engines/engine.js";
 import { checkOptionalInteger, checkOptions } from "../store/validate.js";

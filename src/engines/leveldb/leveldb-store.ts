@@ -1,10 +1,11 @@
-import { mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { ClassicLevel } from "classic-level";
 import { StowageError } from "../../api/errors.js";
 import { sameEntries, sameValue } from "../recorded-reads.js";
 import { Mutex } from "../mutex.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
+import { createParentFolders } from "../data-folder.js";
 import { loadDriver } from "../load-driver.js";
 import { mapLevelError } from "./leveldb-errors.js";
 
@@ -42,14 +43,10 @@ type LevelSnapshot = ReturnType<Db["snapshot"]>;
  */
 export async function openLevelDbStore(options: LevelDbStoreOptions = {}): Promise<LevelDbStore> {
   const location = resolve(options.path ?? DEFAULT_LEVELDB_PATH);
-  try {
-    mkdirSync(dirname(location), { recursive: true });
-  } catch (cause) {
-    throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${location}: ${(cause as Error).message}`, { cause });
-  }
-  refuseForeignFolder(location);
-  // Loaded on open, so that a store without LevelDB never loads (or needs) the driver.
+  // Loaded on open, so that a store without LevelDB never loads (or needs) the driver; before any folder is made.
   const { ClassicLevel } = await loadDriver<typeof import("classic-level")>("classic-level", "leveldb");
+  createParentFolders(location);
+  refuseForeignFolder(location);
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: "view", valueEncoding: "view" });
   try {
     await db.open({ createIfMissing: true });

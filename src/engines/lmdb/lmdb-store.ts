@@ -1,9 +1,10 @@
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Database, RootDatabase, Transaction } from "lmdb";
 import { StowageError } from "../../api/errors.js";
 import { sameEntries, sameValue } from "../recorded-reads.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
+import { createParentFolders } from "../data-folder.js";
 import { loadDriver } from "../load-driver.js";
 import { mapLmdbError } from "./lmdb-errors.js";
 
@@ -55,14 +56,10 @@ type BinaryDatabase = RootDatabase<Buffer, Uint8Array> & {
  */
 export async function openLmdbStore(options: LmdbStoreOptions = {}): Promise<LmdbStore> {
   const location = resolve(options.path ?? DEFAULT_LMDB_PATH);
-  try {
-    mkdirSync(dirname(location), { recursive: true });
-  } catch (cause) {
-    throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${location}: ${(cause as Error).message}`, { cause });
-  }
-  refuseForeignFile(location);
-  // Loaded on open, so that a store without LMDB never loads (or needs) the driver.
+  // Loaded on open, so that a store without LMDB never loads (or needs) the driver; before any folder is made.
   const { open } = await loadDriver<typeof import("lmdb")>("lmdb", "lmdb");
+  createParentFolders(location);
+  refuseForeignFile(location);
   try {
     const db = open({
       path: location,

@@ -7,7 +7,7 @@ import { checkHistoryRoom } from "../history-limit.js";
 import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
 import type { SqlRow } from "./sql-executor.js";
-import { all, get, run, statement, value, type SqlProgram, type SqlPrograms } from "./sql-program.js";
+import { all, get, run, statement, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 
 /**
  * Drivers return binary columns as Buffers; callers get plain Uint8Arrays of their own: over the same memory when the

@@ -1,11 +1,11 @@
-import { mkdirSync, statfsSync, statSync } from "node:fs";
+import { statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type Database from "better-sqlite3";
-import { StowageError } from "../../api/errors.js";
 import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
 import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
+import { createParentFolders } from "../data-folder.js";
 import { loadDriver } from "../load-driver.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
@@ -89,11 +89,7 @@ export class SqliteEngine implements Engine {
     const { default: Driver } = await loadDriver<{ default: typeof Database }>("better-sqlite3", "sqlite");
     const location = resolve(options.path);
     const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    try {
-      mkdirSync(dirname(location), { recursive: true });
-    } catch (cause) {
-      throw new StowageError("BACKEND_UNAVAILABLE", `cannot create the folder of ${location}: ${(cause as Error).message}`, { cause });
-    }
+    createParentFolders(location);
     let writer: Database.Database | undefined;
     let reader: Database.Database | undefined;
     try {
