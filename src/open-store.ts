@@ -89,7 +89,7 @@ export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
 };
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
-export const BACKENDS = ["memory", "sqlite", "postgres"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb"] as const;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];

@@ -2,7 +2,7 @@ import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { ChangeSource } from "../engines/change-signal.js";
 import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engines/engine.js";
-import { OP_FACTS, OP_NAMES, opsCalling, runCall, type CallResult, type EngineCall, type OpName } from "../engines/engine-calls.js";
+import { keyOf, namespaceOf, OP_NAMES, opsCalling, runCall, type CallResult, type EngineCall, type OpName } from "../engines/engine-calls.js";
 import { probeEngine } from "../store/health.js";
 import { createStore, ENGINE_BELOW, STORE_PARTS, type StoreParts } from "../store/store.js";
 
@@ -92,16 +92,7 @@ function settle<T, S>(hooks: LayerHooks<S>, state: S, run: () => Awaitable<T>, c
 
 /** A call as a layer sees it: namespace and key from the op table. */
 function opCallOf(call: EngineCall, unit: UnitKind, ops: EngineOps): OpCall {
-  const facts = OP_FACTS[call.op];
-  const args = call.args as readonly unknown[];
-  return {
-    op: call.op,
-    args,
-    namespace: facts.namespaceArg === null ? undefined : (args[facts.namespaceArg] as string),
-    key: facts.keyArg === null ? undefined : (args[facts.keyArg] as string),
-    unit,
-    ops,
-  };
+  return { op: call.op, args: call.args, namespace: namespaceOf(call), key: keyOf(call), unit, ops };
 }
 
 /** What a layer's transaction view holds: the transaction's operations, and the hooks with the unit's state. */

@@ -2,7 +2,7 @@ import { StowageError } from "../../api/errors.js";
 import { LIMITS } from "../../api/limits.js";
 import { API_LIMITS } from "../api-limits.js";
 import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
-import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
+import { opsCalling, runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
@@ -256,14 +256,13 @@ export class OrderedEngine implements Engine {
     if (!this.fitsCommit(buffer)) throw this.tooLarge(what, buffer);
   }
 
-  private tooLarge(what: string, buffer?: BufferedTx): StowageError {
-    const { maxWritesPerCommit, maxBytesPerCommit } = this.store.limits;
+  /** The refusal of a buffer that does not fit one commit (`fitsCommit` is false), naming the limit it passes. */
+  private tooLarge(what: string, buffer: BufferedTx): StowageError {
+    const { maxWritesPerCommit } = this.store.limits;
     const detail =
-      buffer !== undefined && maxWritesPerCommit !== null && buffer.writeCount > maxWritesPerCommit
+      maxWritesPerCommit !== null && buffer.writeCount > maxWritesPerCommit
         ? `${buffer.writeCount} records; the ${this.name} engine's limit (maxWritesPerCommit) is ${maxWritesPerCommit}`
-        : buffer !== undefined && maxBytesPerCommit !== null && buffer.bytes > maxBytesPerCommit
-          ? `${buffer.bytes} bytes; the ${this.name} engine's limit (maxBytesPerCommit) is ${maxBytesPerCommit}`
-          : `more than the ${this.name} engine commits at once (maxWritesPerCommit ${maxWritesPerCommit ?? "none"}, maxBytesPerCommit ${maxBytesPerCommit ?? "none"})`;
+        : `${buffer.bytes} bytes; the ${this.name} engine's limit (maxBytesPerCommit) is ${this.store.limits.maxBytesPerCommit}`;
     return new StowageError("LIMIT_EXCEEDED", `${what} would write ${detail}; nothing was written`);
   }
 }
@@ -281,22 +280,18 @@ const asError = (error: unknown): Error => (error instanceof Error ? error : new
  * did not hold), so the body may catch the refusal and go on.
  */
 function withSavepoints(ops: EngineOps, buffer: BufferedTx): EngineOps {
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => unknown]>) {
-    wrapped[name] = (...args: unknown[]) => {
-      const mark = buffer.mark();
-      try {
-        const result = op(...args);
-        if (!(result instanceof Promise)) return result;
-        return result.catch((error: unknown) => {
-          buffer.undoTo(mark);
-          throw error;
-        });
-      } catch (error) {
+  return opsCalling((call) => {
+    const mark = buffer.mark();
+    try {
+      const result = runCall(ops, call);
+      if (!(result instanceof Promise)) return result;
+      return result.catch((error: unknown) => {
         buffer.undoTo(mark);
         throw error;
-      }
-    };
-  }
-  return wrapped as unknown as EngineOps;
+      });
+    } catch (error) {
+      buffer.undoTo(mark);
+      throw error;
+    }
+  });
 }
