@@ -17,7 +17,7 @@
 import { createRequire } from "node:module";
 import assert from "node:assert/strict";
 import type { Store } from "../api/types.js";
-import { API_LIMITS } from "../engines/api-limits.js";
+import { SUPPORTS_EVERYTHING } from "../engines/api-limits.js";
 import type { EngineCapability, EngineSupports } from "../engines/engine.js";
 import type { StoreOptions } from "../store/store.js";
 import { ManualClock, type Case, type CaseGroup, type StoreFactory } from "./harness.js";
@@ -52,13 +52,7 @@ export const conformanceGroups: Record<string, CaseGroup> = {
 export const groupNeeds: Readonly<Record<string, readonly EngineCapability[]>> = { feeds: ["liveFeeds"] };
 
 /** The manifest of an engine that supports everything, with stowage's own limits: the default. */
-export const FULL_SUPPORT: EngineSupports = Object.freeze({
-  liveFeeds: true,
-  kvHistory: true,
-  crossProcess: true,
-  crossNamespaceTransactions: true,
-  limits: API_LIMITS,
-});
+export const FULL_SUPPORT: EngineSupports = SUPPORTS_EVERYTHING;
 
 /**
  * The test functions the suite registers with: node:test's, vitest's and mocha's `describe` and `it` all fit.

@@ -19,7 +19,7 @@ import type {
 import { compareKeys } from "../api/key-order.js";
 import { compareSpaceOrder } from "../engines/stream-expectation.js";
 import { ownedBytes } from "../engines/copy-bytes.js";
-import { checkKeyFits, requireCapability, tighterSizes } from "./capabilities.js";
+import { checkKeyFits, requireCapability } from "./capabilities.js";
 import { checkStartNotAhead, feedContextOf, follow, type FeedRead } from "./feed.js";
 import type { SpacePosition, StoredStreamEntry, StoredStreamRecord } from "../engines/engine.js";
 import type { Executor } from "./executor.js";
@@ -47,7 +47,7 @@ export class StreamHandle<T> extends HandleBase<T> implements Stream<T> {
   }
 
   async produce(space: string, segment: string, records: ReadonlyArray<StreamRecord<T>>, options?: ProduceOptions): Promise<SegmentStatus> {
-    checkKeyFits(tighterSizes(this.exec.engine), this.namespace, typeof space === "string" ? space : "", "space");
+    checkKeyFits(this.sizes, this.namespace, typeof space === "string" ? space : "", "space");
     const ns = this.namespace;
     checkKey(ns, space, "space");
     checkKey(ns, segment, "segment");

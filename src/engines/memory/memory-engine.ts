@@ -1,11 +1,10 @@
-import type { Awaitable, Engine, EngineOps } from "../engine.js";
+import type { Awaitable, Engine, EngineOps, EngineSupports } from "../engine.js";
 import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { checkMemoryData } from "./memory-check.js";
 import { MemoryData, MemoryOps } from "./memory-ops.js";
 import { API_LIMITS } from "../api-limits.js";
-import type { EngineSupports } from "../engine.js";
 
 /**
  * The reference engine: everything in process memory, lost on exit. Writes and transactions take one lock and undo

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
 import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram, type SqlWork } from "../sql/sql-program.js";
@@ -25,7 +25,6 @@ import { loadDriver } from "../load-driver.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
-import type { EngineSupports } from "../engine.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {

@@ -1,7 +1,7 @@
 import { statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type Database from "better-sqlite3";
-import type { Awaitable, Engine, EngineFacts, EngineOps } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
 import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { ChangeSignal } from "../change-signal.js";
@@ -15,7 +15,6 @@ import { mapSqliteError } from "./sqlite-errors.js";
 import { SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
-import type { EngineSupports } from "../engine.js";
 
 /**
  * - `full` (default): every commit is fsynced; a resolved write survives a power cut or OS crash.
