@@ -173,6 +173,34 @@ describe("LMDB store", () => {
       tmp.remove();
     }
   });
+
+  test("snapshots reuse a few read transactions: reader slots stay bounded, and each renewed snapshot sees the latest commit", async () => {
+    const tmp = tempDir("lmdb-readers");
+    const store = await openLmdbStore({ path: join(tmp.dir, "r.lmdb") });
+    try {
+      const readersAtStart = store.facts().readers as number;
+      // Twenty open at once, then released: at most a few of their transactions are kept.
+      const open = Array.from({ length: 20 }, () => store.snapshot());
+      for (const snapshot of open) snapshot.release();
+      for (let round = 0; round < 200; round++) {
+        // lmdb-js's statistics read through its own current read transaction, renewing it: never one of the store's.
+        store.facts();
+        await store.commit({ checks: [], writes: [{ key: bytes("n"), value: bytes(String(round)) }] });
+        const snapshot = store.snapshot();
+        try {
+          assert.equal(word(await snapshot.get(bytes("n"))), String(round), `round ${round}: a renewed snapshot reads the commit before it`);
+          assert.equal(word(await snapshot.peek?.(bytes("n"))), String(round));
+        } finally {
+          snapshot.release();
+        }
+      }
+      const readers = store.facts().readers as number;
+      assert.ok(readers <= readersAtStart + 5, `${readers} reader slots in use after 220 snapshots (${readersAtStart} at the start)`);
+    } finally {
+      await store.close();
+      tmp.remove();
+    }
+  });
 });
 
 describe("LevelDB store", () => {

@@ -9,6 +9,8 @@ import { asBuffer } from "./key-layout.js";
 /** What the family's programs read from: one snapshot, plus (in a write) the writes made so far. */
 export interface OrderedReader {
   get(key: Uint8Array): Awaitable<Uint8Array | undefined>;
+  /** `get` for a caller that copies what it keeps before its next read: see {@link OrderedSnapshot.peek}. */
+  peek(key: Uint8Array): Awaitable<Uint8Array | undefined>;
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
 }
 
@@ -89,6 +91,11 @@ export class BufferedTx implements OrderedTx {
       this.checks.push({ kind: "get", key, value: value === undefined ? undefined : copyBytes(value) });
       return value;
     });
+  }
+
+  /** Inside a transaction the read is recorded (a copy) for the commit's checks, so `get` serves. */
+  peek(key: Uint8Array): Awaitable<Uint8Array | undefined> {
+    return this.get(key);
   }
 
   range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Awaitable<OrderedEntry[]> {

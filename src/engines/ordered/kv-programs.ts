@@ -32,9 +32,12 @@ function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string)
   return out;
 }
 
-/** The live entry of `key` with its deadline: the hot path, without a program. */
+/**
+ * The live entry of `key` with its deadline: the hot path, without a program. It peeks: the record is read and its
+ * value copied (kvValue) before any other read.
+ */
 export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
-  return whenReady(c.tx.get(kvKey(c, ns, key)), (record) =>
+  return whenReady(c.tx.peek(kvKey(c, ns, key)), (record) =>
     record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
   );
 }

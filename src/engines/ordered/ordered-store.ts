@@ -63,6 +63,12 @@ export interface OrderedLimits {
 export interface OrderedSnapshot {
   get(key: Uint8Array): Awaitable<Uint8Array | undefined>;
   /**
+   * Optional: `get`, answering with a view that is valid only until this process's next read of the store (LMDB's
+   * shared read buffer). The family peeks only where it copies what it keeps at once (the point read of a KV entry),
+   * which saves a second allocation per read. Absent: the family calls `get`.
+   */
+  peek?(key: Uint8Array): Awaitable<Uint8Array | undefined>;
+  /**
    * Entries with `start ≤ key < end`, ascending (descending with `reverse`), at most `limit` (undefined: all). Keys
    * and values may be views the caller must not keep past `release` (the family copies what it keeps).
    */

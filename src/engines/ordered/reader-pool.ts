@@ -19,6 +19,11 @@ class SnapshotSlot implements OrderedTx {
     return (this.snapshot as OrderedSnapshot).get(key);
   }
 
+  peek(key: Uint8Array): Awaitable<Uint8Array | undefined> {
+    const snapshot = this.snapshot as OrderedSnapshot;
+    return snapshot.peek === undefined ? snapshot.get(key) : snapshot.peek(key);
+  }
+
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]> {
     return (this.snapshot as OrderedSnapshot).range(start, end, options === undefined ? undefined : storeRange(options.limit, options.reverse));
   }
