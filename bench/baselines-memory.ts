@@ -4,6 +4,8 @@ import { pad, VALUE, valueFor } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 
+export const MAP_AWAITED = "Map (awaited)";
+
 function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: string): Promise<Uint8Array | undefined> } {
   const map = new Map<string, Uint8Array>();
   return {
@@ -18,7 +20,7 @@ function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: stri
 
 export const MEMORY_BASELINES: readonly BaselineCase[] = [
   {
-    subject: "Map (awaited)",
+    subject: MAP_AWAITED,
     op: "kv.put",
     describe: "await of an async function doing map.set(k, v) (no copy, no validation)",
     async build() {
@@ -27,7 +29,7 @@ export const MEMORY_BASELINES: readonly BaselineCase[] = [
     },
   },
   {
-    subject: "Map (awaited)",
+    subject: MAP_AWAITED,
     op: "kv.get",
     describe: "await of an async function doing map.get(k)",
     async build() {

@@ -23,10 +23,12 @@ async function openPool(dsn: string, table: string): Promise<pg.Pool> {
   return pool;
 }
 
+export const RAW_PG = "raw pg (Pool)";
+
 export function rawPgBaselines(dsn: string): BaselineCase[] {
   return [
     {
-      subject: "raw pg (Pool)",
+      subject: RAW_PG,
       op: "kv.put",
       describe: `named INSERT … ON CONFLICT DO UPDATE on a pg.Pool of ${POOL_SIZE}, one autocommit per put`,
       async build() {
@@ -38,7 +40,7 @@ export function rawPgBaselines(dsn: string): BaselineCase[] {
       },
     },
     {
-      subject: "raw pg (Pool)",
+      subject: RAW_PG,
       op: "kv.get",
       describe: "named SELECT v FROM kv WHERE k = $1",
       async build() {

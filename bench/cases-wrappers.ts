@@ -6,7 +6,8 @@
 import { withCache, withMetrics, type Store } from "../src/index.js";
 import { nsOf, STOWAGE_CASES, type BenchCase } from "./cases-stowage.js";
 import { pad, VALUE, valueFor } from "./fixtures.js";
-import { measure, summarize, type CaseBody, type RunLimits, type RunStats, type Summary } from "./harness.js";
+import { alternate } from "./alternate.js";
+import type { CaseBody, RunLimits, Summary } from "./harness.js";
 import type { EngineName } from "./options.js";
 
 export const METRICS_SUBJECT = "stowage + withMetrics";
@@ -103,16 +104,6 @@ export const WRAPPER_CASES: readonly WrapperCase[] = [
   },
 ];
 
-/** Operation indexes of one round start at a multiple of this: a multiple of every case's key count, so each round
- * touches the same keys as the others, but writes values no earlier round wrote (an equal row update is a no-op in SQLite). */
-const ROUND_STRIDE = 1_000_000_000;
-
-/** `body` with its operation indexes moved by `offset`. */
-const shifted = (body: CaseBody, offset: number): CaseBody => ({
-  op: (i, worker) => body.op(i + offset, worker),
-  beforeRun: body.beforeRun,
-});
-
 /** The two rows of a wrapper case at one concurrency. */
 export interface WrapperPair {
   unwrapped: Summary;
@@ -121,13 +112,8 @@ export interface WrapperPair {
   problem?: string;
 }
 
-/** Rounds of a pair for `runs` timed runs of a plain case: more, since a ratio of two noisy figures is noisier; odd,
- * so that the median ratio is one round's. */
-export const pairRounds = (runs: number): number => 2 * runs - 1;
-
 /**
- * Runs the wrapper case's stowage case on `store` and on the wrapped store, {@link pairRounds} rounds each of one
- * timed run (after its own warm-up), alternating which side goes first from round to round.
+ * Runs the wrapper case's stowage case on `store` and on the wrapped store, in alternating rounds ({@link alternate}).
  */
 export async function measurePair(wrapper: WrapperCase, store: Store, c: number, limits: RunLimits): Promise<WrapperPair> {
   const base: BenchCase | undefined = STOWAGE_CASES.find((bench) => bench.op === wrapper.op);
@@ -137,23 +123,7 @@ export async function measurePair(wrapper: WrapperCase, store: Store, c: number,
   const plainBody = await base.build(store, c);
   const wrappedBody = await (wrapper.buildWrapped ?? base.build)(wrapped, c);
   const check = await wrapper.prepare(wrapped, c);
-  const one = { ...limits, runs: 1 };
-  const unwrappedRuns: RunStats[] = [];
-  const wrappedRuns: RunStats[] = [];
-  let round = 0;
-  const run = async (body: CaseBody, into: RunStats[]): Promise<void> => {
-    const summary = await measure(shifted(body, ++round * ROUND_STRIDE), one);
-    into.push(...summary.runs);
-  };
-  for (let r = 0; r < pairRounds(limits.runs); r++) {
-    if (r % 2 === 0) {
-      await run(plainBody, unwrappedRuns);
-      await run(wrappedBody, wrappedRuns);
-    } else {
-      await run(wrappedBody, wrappedRuns);
-      await run(plainBody, unwrappedRuns);
-    }
-  }
+  const pair = await alternate(plainBody, wrappedBody, limits);
   const problem = check();
-  return { unwrapped: summarize(unwrappedRuns), wrapped: summarize(wrappedRuns), ...(problem === undefined ? {} : { problem }) };
+  return { unwrapped: pair.first, wrapped: pair.second, ...(problem === undefined ? {} : { problem }) };
 }

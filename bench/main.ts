@@ -16,7 +16,9 @@ import { MEMORY_BASELINES } from "./baselines-memory.js";
 import { pgBossBaselines, pgBossUnavailable, POOL_SIZE, rawPgBaselines } from "./baselines-postgres.js";
 import { KEYV_BASELINES, keyvUnavailable, RAW_SQLITE_BASELINES } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
-import { measurePair, pairRounds, unwrappedSubject, WRAPPER_CASES } from "./cases-wrappers.js";
+import { pairRounds } from "./alternate.js";
+import { runPaired } from "./paired.js";
+import { measurePair, unwrappedSubject, WRAPPER_CASES } from "./cases-wrappers.js";
 import { makeTempDir, removeTempDirs } from "./fixtures.js";
 import { measure, type RunLimits } from "./harness.js";
 import { caseSelected, parseOptions, type BenchOptions, type EngineName } from "./options.js";
@@ -127,6 +129,11 @@ async function runWrappers(options: BenchOptions, engine: EngineName, store: Sto
   }
 }
 
+/** The paired rows of `engine` on `store`, against its baseline cases. */
+function runPairs(options: BenchOptions, engine: EngineName, store: Store, baselines: readonly BaselineCase[], results: CaseResult[]): Promise<void> {
+  return runPaired(engine, store, baselines, (c) => limitsFor(options, engine, c), (subject, op) => caseSelected(options, subject, op), results, progress);
+}
+
 async function withStore<T>(open: () => Promise<Store>, body: (store: Store) => Promise<T>): Promise<T> {
   const store = await open();
   try {
@@ -150,6 +157,7 @@ async function main(): Promise<void> {
     "Values: every timed write stores a fresh 100-byte value with the operation's number in its first bytes. SQLite skips an update whose new row equals the old one (no WAL frame, no fsync), so rewriting one fixed value would time a no-op rather than a durable write; with varying values every SQLite commit at synchronous=FULL pays its fsync (this disk: ~100–150 µs).",
     "Raw better-sqlite3 is synchronous: at c=16 its calls still run one at a time, each its own synced autocommit, so its c=16 figure is the \"one synced autocommit per put\" reference of the 20× target.",
     `Wrapper rows: the wrapped case and the same case on the same store unwrapped run in ${pairRounds(options.limits.runs)} alternating rounds (each one timed run after its own warm-up, the side going first swapped every round, every round writing values no earlier round wrote); the ratio is the median of the rounds' wrapped ÷ unwrapped. The wrapped store sits over the same engine as the unwrapped one.`,
+    `Paired rows (\`stowage ⇄ baseline\`): a stowage case and its raw baseline in the same ${pairRounds(options.limits.runs)} alternating rounds, the ratio being the median of the rounds' ratios; the targets on the read path and the family's commits use these rows.`,
   );
   try {
     for (const engine of options.engines) {
@@ -160,6 +168,7 @@ async function main(): Promise<void> {
           async (store) => {
             await runStowage(options, engine, store, results);
             await runWrappers(options, engine, store, results);
+            await runPairs(options, engine, store, MEMORY_BASELINES, results);
           },
         );
         await runBaselines(options, engine, MEMORY_BASELINES, results);
@@ -170,6 +179,7 @@ async function main(): Promise<void> {
           async (store) => {
             await runStowage(options, engine, store, results);
             await runWrappers(options, engine, store, results);
+            await runPairs(options, engine, store, RAW_SQLITE_BASELINES, results);
           },
         );
         await runBaselines(options, engine, RAW_SQLITE_BASELINES, results);
@@ -187,6 +197,7 @@ async function main(): Promise<void> {
           async (store) => {
             await runStowage(options, engine, store, results);
             await runWrappers(options, engine, store, results);
+            await runPairs(options, engine, store, engine === "lmdb" ? RAW_LMDB_BASELINES : RAW_LEVELDB_BASELINES, results);
           },
         );
         await runBaselines(options, engine, engine === "lmdb" ? RAW_LMDB_BASELINES : RAW_LEVELDB_BASELINES, results);
@@ -202,6 +213,7 @@ async function main(): Promise<void> {
             async (store) => {
               await runStowage(options, engine, store, results);
               await runWrappers(options, engine, store, results);
+              await runPairs(options, engine, store, rawPgBaselines(srv.dsn), results);
             },
           );
           await runBaselines(options, engine, rawPgBaselines(srv.dsn), results);

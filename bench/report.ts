@@ -5,6 +5,7 @@ import type { ScaleResults } from "./scale.js";
 import { MAP_GET, MAP_SET } from "./scale.js";
 import { RAW_GROUPED } from "./baselines-sqlite.js";
 import { unwrappedSubject } from "./cases-wrappers.js";
+import { pairedSubject } from "./paired.js";
 import { median } from "./stats.js";
 import { TARGETS } from "./targets.js";
 import type { EngineName } from "./options.js";
@@ -101,7 +102,14 @@ export function renderReport(input: ReportInput): string {
   }
   out.push(table(["engine", "op", "c", "stowage ops/s", "baseline", "baseline ops/s", "ratio"], pairs));
 
-  const wrappers = wrapperRows(cases);
+  const lead = pairedSubject(STOWAGE, "");
+  const paired = alternatingRows(cases, (r) => r.subject.startsWith(lead), (r) => r.subject.slice(lead.length));
+  if (paired.length > 0) {
+    out.push("", "## Stowage and its baseline in alternating rounds (ratio = the median of the rounds' stowage ÷ baseline)", "");
+    out.push(table(["engine", "op", "c", "baseline", "stowage ops/s", "baseline ops/s", "ratio", "rounds' ratios"], paired));
+  }
+
+  const wrappers = alternatingRows(cases, (r) => r.pairedWith === unwrappedSubject(r.subject), (r) => r.subject);
   if (wrappers.length > 0) {
     out.push("", "## Wrappers (ratio = wrapped ÷ unwrapped, the median over rounds run alternately on the same store)", "");
     out.push(table(["engine", "op", "c", "wrapper", "wrapped ops/s", "unwrapped ops/s", "ratio", "rounds' ratios"], wrappers));
@@ -206,12 +214,14 @@ function pairedRatio(wrapped: Summary, unwrapped: Summary): number {
   return median(Array.from({ length: n }, (_, i) => (wrapped.runs[i]?.opsPerSec as number) / (unwrapped.runs[i]?.opsPerSec as number)));
 }
 
-/** One line per wrapped row with its unwrapped twin. */
-function wrapperRows(cases: readonly CaseResult[]): string[][] {
+/**
+ * One line per row measured in alternating rounds with a twin (see alternate.ts), for the rows `isLead` picks (the
+ * wrapped side of a wrapper pair, stowage's side of a paired row), naming the pair by `name`.
+ */
+function alternatingRows(cases: readonly CaseResult[], isLead: (r: CaseResult & { pairedWith: string }) => boolean, name: (r: CaseResult, twin: CaseResult) => string): string[][] {
   const rows: string[][] = [];
   for (const r of cases) {
-    // The wrapped side of each pair, whose twin is the unwrapped row.
-    if (r.pairedWith === undefined || r.pairedWith !== unwrappedSubject(r.subject)) continue;
+    if (r.pairedWith === undefined || !isLead(r as CaseResult & { pairedWith: string })) continue;
     const twin = find(cases, r.engine, r.pairedWith, r.op, r.concurrency);
     if (twin === undefined) continue;
     const mine = r.summary;
@@ -221,7 +231,7 @@ function wrapperRows(cases: readonly CaseResult[]): string[][] {
       r.engine,
       r.op,
       String(r.concurrency),
-      r.subject,
+      name(r, twin),
       r.error !== undefined ? `failed: ${r.error}` : int(mine?.opsPerSec ?? NaN),
       twin.error !== undefined ? `failed: ${twin.error}` : int(base?.opsPerSec ?? NaN),
       mine !== undefined && base !== undefined ? ratio(pairedRatio(mine, base)) : "–",
