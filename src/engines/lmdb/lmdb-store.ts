@@ -342,14 +342,9 @@ class LmdbSnapshot implements OrderedSnapshot {
     return this.db.getBinary(key, this.options);
   }
 
-  /**
-   * A view on lmdb-js's shared read buffer: no copy here, the family copies what it keeps. That buffer is 16 MiB with
-   * its `length` property set to the value's size, so the view is cut to that size (a typed array's own methods
-   * would otherwise see all of it).
-   */
+  /** A view on lmdb-js's shared read buffer ({@link viewOf}): no copy here, the family copies what it keeps. */
   peek(key: Uint8Array): Uint8Array | undefined {
-    const found = this.db.getBinaryFast(key, this.options);
-    return found === undefined ? undefined : new Uint8Array(found.buffer, found.byteOffset, found.length);
+    return viewOf(this.db.getBinaryFast(key, this.options));
   }
 
   range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): OrderedEntry[] {
@@ -377,9 +372,17 @@ function readRange(db: Database<Buffer, Uint8Array>, start: Uint8Array, end: Uin
   return entries;
 }
 
+/**
+ * A `getBinaryFast` answer as a view of exactly the value: lmdb-js's shared read buffer is 16 MiB with its `length`
+ * property set to the value's size, so typed-array methods would otherwise see all of it. Valid until the next read.
+ */
+function viewOf(found: Buffer | undefined): Uint8Array | undefined {
+  return found === undefined ? undefined : new Uint8Array(found.buffer, found.byteOffset, found.length);
+}
+
 /** Whether a recorded read still holds in the current write transaction, compared bytewise. */
 function holds(db: BinaryDatabase, check: OrderedCheck): boolean {
-  if (check.kind === "get") return sameValue(db.getBinary(check.key), check.value);
+  if (check.kind === "get") return sameValue(viewOf(db.getBinaryFast(check.key)), check.value);
   return sameEntries(readRange(db, check.start, check.end, check.options), check.entries);
 }
 

@@ -85,11 +85,15 @@ export class BufferedTx implements OrderedTx {
   get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
     const own = this.overlay.get(idOf(key));
     if (own !== undefined) return own.value;
-    const found = fromStore(() => this.snapshot.get(key));
-    if (!this.recordChecks) return found;
+    if (!this.recordChecks) return fromStore(() => this.snapshot.get(key));
+    // The check keeps a copy of what was read, and the program gets that same copy (programs never change a record):
+    // with a store that peeks, one allocation per read instead of the store's copy and the check's.
+    const snapshot = this.snapshot;
+    const found = fromStore(() => (snapshot.peek === undefined ? snapshot.get(key) : snapshot.peek(key)));
     return whenReady(found, (value) => {
-      this.checks.push({ kind: "get", key, value: value === undefined ? undefined : copyBytes(value) });
-      return value;
+      const kept = value === undefined ? undefined : copyBytes(value);
+      this.checks.push({ kind: "get", key, value: kept });
+      return kept;
     });
   }
 
