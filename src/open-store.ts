@@ -38,6 +38,17 @@ export interface LevelDbOpenOptions extends StoreOptions {
   path?: string;
 }
 
+/** Opens the Azure Table engine (the ordered-KV family on one partition of an Azure Table): many processes and machines. */
+export interface AzureTableOpenOptions extends StoreOptions {
+  backend: "azure-table";
+  /** An Azure Storage connection string (account and key, or a SAS); never shown in errors or `info`. */
+  connectionString: string;
+  /** The table, default `stowage`, created when missing (3–63 letters and digits, starting with a letter). */
+  table?: string;
+  /** How long one call (with its retries) may take before BACKEND_UNAVAILABLE, in ms (default 5,000). */
+  requestTimeoutMs?: number;
+}
+
 /** Opens the PostgreSQL engine: state shared by many processes. */
 export interface PostgresStoreOptions extends StoreOptions {
   backend: "postgres";
@@ -75,6 +86,7 @@ export interface StowageEngines {
   postgres: PostgresStoreOptions;
   lmdb: LmdbOpenOptions;
   leveldb: LevelDbOpenOptions;
+  "azure-table": AzureTableOpenOptions;
 }
 
 export type OpenStoreOptions = StowageEngines[keyof StowageEngines];
@@ -89,7 +101,7 @@ export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
 };
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
-export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "azure-table"] as const;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];

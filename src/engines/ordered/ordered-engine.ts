@@ -12,7 +12,7 @@ import { checkOrderedData } from "./ordered-check.js";
 import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
 import { ReaderPool } from "./reader-pool.js";
-import type { OrderedStore } from "./ordered-store.js";
+import type { OrderedSnapshot, OrderedStore } from "./ordered-store.js";
 
 interface PendingWrite {
   call: EngineCall;
@@ -31,20 +31,40 @@ const MAX_RETRY_PAUSE_MS = 20;
 
 /** Room a record takes beside its value: numbers (deadline, timestamp) and, in log and change records, the key. */
 const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
+/**
+ * Records one stowage write may touch: a KV put over an entry with a deadline writes the entry, drops the old expiry
+ * record, writes the new one and a change record, and updates its namespace's history state.
+ */
+const RECORDS_PER_WRITE = 5;
+/** Copies of a write's bytes it may store: a KV put with history keeps its value in the entry and the change record. */
+const COPIES_PER_WRITE = 2;
 
 /**
  * The manifest of the family's engine over a store with these properties: everything, across processes unless the
  * store has one writer (LevelDB). Limits are stowage's, the value limit tightened to what the store's own leaves after
- * a record's header; keys over the store's key limit are refused by the key layout, and commits over its commit limits
- * are split or refused by the family. Descriptors declare the same manifest before any store opens.
+ * a record's header; for a store with commit limits (Azure Table: one batch), transactions are tightened to what
+ * always fits one commit ({@link RECORDS_PER_WRITE}, {@link COPIES_PER_WRITE}). Keys over the store's key limit are
+ * refused by the key layout, and commits over its commit limits are split or refused by the family. Descriptors
+ * declare the same manifest before any store opens.
  */
-export function orderedSupports(store: Pick<OrderedStore, "singleWriter"> & { limits: Pick<OrderedStore["limits"], "maxValueBytes"> }): EngineSupports {
+export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limits">): EngineSupports {
+  const { maxValueBytes, maxWritesPerCommit, maxBytesPerCommit } = store.limits;
+  const maxTransactionWrites = maxWritesPerCommit === null ? API_LIMITS.maxTransactionWrites : Math.min(API_LIMITS.maxTransactionWrites, Math.floor(maxWritesPerCommit / RECORDS_PER_WRITE));
+  const maxTransactionBytes =
+    maxBytesPerCommit === null
+      ? API_LIMITS.maxTransactionBytes
+      : Math.min(API_LIMITS.maxTransactionBytes, Math.floor((maxBytesPerCommit - maxTransactionWrites * RECORDS_PER_WRITE * RECORD_HEADER_BYTES) / COPIES_PER_WRITE));
   return Object.freeze({
     liveFeeds: true,
     kvHistory: true,
     crossProcess: !store.singleWriter,
     crossNamespaceTransactions: true,
-    limits: Object.freeze({ ...API_LIMITS, maxValueBytes: Math.min(API_LIMITS.maxValueBytes, store.limits.maxValueBytes - RECORD_HEADER_BYTES) }),
+    limits: Object.freeze({
+      maxKeyBytes: API_LIMITS.maxKeyBytes,
+      maxValueBytes: Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, maxTransactionBytes),
+      maxTransactionWrites,
+      maxTransactionBytes,
+    }),
   });
 }
 
@@ -98,13 +118,45 @@ export class OrderedEngine implements Engine {
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     const snapshot = this.store.snapshot();
-    if (snapshot instanceof Promise) return snapshot.then((taken) => this.readers.run(taken, call));
+    if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readConfirmed(taken, call)));
     return this.readers.run(snapshot, call);
+  }
+
+  /**
+   * A read on a store without snapshot reads (see `OrderedSnapshot.consistent`): its reads are recorded, and its
+   * outcome (a value or a refusal) stands when no commit tore the snapshot or the store confirms every read; else it
+   * runs again on a new snapshot, at most {@link MAX_COMMIT_ATTEMPTS} times.
+   */
+  private async readConfirmed<C extends EngineCall>(first: OrderedSnapshot, call: C): Promise<CallResult<C>> {
+    let snapshot = first;
+    for (let attempt = 1; ; attempt++) {
+      const buffer = new BufferedTx(snapshot, true, this.store.limits, this.name);
+      let outcome: Outcome;
+      try {
+        outcome = { ok: true, value: await runCall(orderedOps(buffer, this.keys), call) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      } finally {
+        snapshot.release();
+      }
+      if (await this.readsHold(snapshot, buffer)) {
+        if (outcome.ok) return outcome.value as CallResult<C>;
+        throw outcome.error;
+      }
+      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new StowageError("CONFLICT", `the read lost to other processes' commits ${attempt} times in a row (${this.name})`);
+      await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
+      snapshot = await this.store.snapshot();
+    }
+  }
+
+  /** Whether what was read through `buffer` held at one point: its snapshot was not torn, or the store confirms it. */
+  private async readsHold(snapshot: OrderedSnapshot, buffer: BufferedTx): Promise<boolean> {
+    return snapshot.consistent?.() !== false || this.store.commit({ checks: buffer.checks, writes: [] });
   }
 
   write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
     return new Promise<CallResult<C>>((resolve, reject) => {
-      this.pending.push({ call, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ call: this.withinCommit(call), resolve: resolve as (value: unknown) => void, reject });
       if (this.flushing) return;
       this.flushing = true;
       // commitGroup settles every write itself; should anything escape it, no write may wait forever.
@@ -130,9 +182,17 @@ export class OrderedEngine implements Engine {
         released = true;
       };
       try {
-        const result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
+        let result: T;
+        try {
+          result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
+        } catch (error) {
+          // A body that failed on the reads of a torn snapshot failed on data that may never have been: it runs again.
+          if (!(await this.readsHold(tx.snapshot, tx.buffer))) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}) while it ran; nothing was written`));
+          throw error;
+        }
         this.checkCommitSize(tx.buffer, "the transaction");
-        if (tx.buffer.writeCount === 0) return result;
+        // Nothing to commit, unless the snapshot was torn: then the commit confirms the reads.
+        if (tx.buffer.writeCount === 0 && tx.snapshot.consistent?.() !== false) return result;
         let committed: boolean;
         try {
           committed = await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() });
@@ -142,7 +202,7 @@ export class OrderedEngine implements Engine {
           release();
         }
         if (!committed) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}); nothing was written`));
-        this.changes.notify();
+        if (tx.buffer.writeCount > 0) this.changes.notify();
         return result;
       } finally {
         release();
@@ -208,7 +268,10 @@ export class OrderedEngine implements Engine {
           }
           outcomes.push(outcome);
         }
-        const committed = tx.buffer.writeCount === 0 || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() }));
+        // A group whose every write was refused commits nothing, unless its snapshot was torn: then the commit confirms
+        // the reads those refusals rest on.
+        const committed =
+          (tx.buffer.writeCount === 0 && tx.snapshot.consistent?.() !== false) || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() }));
         if (committed) {
           if (tx.buffer.writeCount > 0) this.changes.notify();
           outcomes.forEach((outcome, i) => settle(group[i] as PendingWrite, outcome));
@@ -244,6 +307,18 @@ export class OrderedEngine implements Engine {
       buffer.undoTo(mark);
       return { ok: false, error };
     }
+  }
+
+  /**
+   * A sweep or history trim step with its batch held to what one commit of the store takes (Azure Table: one batch),
+   * each entry removed touching up to {@link RECORDS_PER_WRITE} records; the sweep repeats steps until none is left.
+   */
+  private withinCommit<C extends EngineCall>(call: C): C {
+    const maxWrites = this.store.limits.maxWritesPerCommit;
+    if (maxWrites === null || (call.op !== "kvSweepExpired" && call.op !== "kvHistoryTrim")) return call;
+    const [first, limit] = call.args as [number, number];
+    const batch = Math.max(1, Math.floor(maxWrites / RECORDS_PER_WRITE));
+    return limit <= batch ? call : ({ op: call.op, args: [first, batch] } as unknown as C);
   }
 
   private fitsCommit(buffer: BufferedTx): boolean {

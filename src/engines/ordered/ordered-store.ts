@@ -75,6 +75,14 @@ export interface OrderedSnapshot {
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
   /** Lets the engine free the snapshot (an LMDB read transaction, a LevelDB snapshot). */
   release(): void;
+  /**
+   * Only for a store without snapshot reads (Azure Table), whose reads see the latest data: false once a commit
+   * landed between two of this snapshot's reads, so that they may not hold at one point in time. The family then
+   * confirms what it read with `commit({ checks, writes: [] })`, or reads again, before it trusts an outcome that
+   * commits nothing (a commit checks every read anyway). Absent: the snapshot is one point in time. Asked only of
+   * snapshots `snapshot()` returns as a promise.
+   */
+  consistent?(): boolean;
 }
 
 export interface OrderedRangeOptions {

@@ -1,0 +1,395 @@
+import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
+import { StowageError } from "../../api/errors.js";
+import { loadDriver } from "../load-driver.js";
+import { asBuffer } from "../ordered/key-layout.js";
+import { Mutex } from "../mutex.js";
+import { sameEntries, sameValue } from "../recorded-reads.js";
+import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore, OrderedWrite } from "../ordered/ordered-store.js";
+import { CHUNK_BYTES, continuationRow, headRow, keyOfRow, lowerRow, parseRow, PROPERTY_BYTES, upperRow, VERSION_ROW } from "./azure-table-keys.js";
+import { mapAzureError, statusOf } from "./azure-table-errors.js";
+
+/** The table a store uses unless told otherwise. */
+export const DEFAULT_AZURE_TABLE = "stowage";
+/** How long one call (with its retries) may take before it fails BACKEND_UNAVAILABLE, unless told otherwise. */
+export const DEFAULT_AZURE_REQUEST_TIMEOUT_MS = 5_000;
+/** How often a watched store reads the commit version entity, for other processes' commits. */
+export const AZURE_WATCH_INTERVAL_MS = 100;
+
+export interface AzureTableStoreOptions {
+  /** An Azure Storage connection string (account and key, or a SAS); never shown in errors or `info`. */
+  connectionString: string;
+  /** The table (3–63 letters and digits, starting with a letter), created when missing; default {@link DEFAULT_AZURE_TABLE}. */
+  table?: string;
+  /** Bound of one call with its retries, in ms (default {@link DEFAULT_AZURE_REQUEST_TIMEOUT_MS}). */
+  requestTimeoutMs?: number;
+}
+
+/** The one partition every entity of a store lives in, so that every commit is one entity group transaction. */
+const PARTITION = "stowage";
+/** An entity group transaction's operations (Azure: 100), less the version entity's update. */
+const BATCH_OPERATIONS = 100;
+/** Bytes of keys and values one commit takes: base64 in the batch's body stays well under its 4 MiB. */
+const MAX_COMMIT_BYTES = 2_359_296;
+/** Rounds of one commit that found the version entity changed under it, before it answers false (the family retries). */
+const COMMIT_ROUNDS = 20;
+/** Checks read at once while a commit validates them. */
+const PARALLEL_READS = 16;
+
+/**
+ * One commit is one batch: 99 operations beside the version entity's, less the continuation rows values over
+ * {@link CHUNK_BYTES} may take within {@link MAX_COMMIT_BYTES}. Keys of any length fit (long ones in buckets, see
+ * `azure-table-keys.ts`); 2 KiB is beyond the family's longest.
+ */
+export const AZURE_TABLE_LIMITS: OrderedLimits = Object.freeze({
+  maxKeyBytes: 2048,
+  maxValueBytes: MAX_COMMIT_BYTES,
+  maxWritesPerCommit: BATCH_OPERATIONS - 1 - Math.floor(MAX_COMMIT_BYTES / CHUNK_BYTES),
+  maxBytesPerCommit: MAX_COMMIT_BYTES,
+});
+
+type Entity = TableEntityResult<Record<string, unknown>>;
+
+/**
+ * Opens a store on one table of Azure Table storage (or azurite), creating the table and its version entity when
+ * missing. Fails BACKEND_UNAVAILABLE, naming the endpoint and table, when the service does not answer in time.
+ *
+ * @example
+ * ```ts
+ * const store = await openAzureTableStore({ connectionString: process.env.AZURE_TABLES!, table: "orders" });
+ * ```
+ */
+export async function openAzureTableStore(options: AzureTableStoreOptions): Promise<AzureTableStore> {
+  if (typeof options.connectionString !== "string" || options.connectionString.length === 0) {
+    throw new StowageError("INVALID_ARGUMENT", "the azure-table engine needs connectionString (an Azure Storage connection string)");
+  }
+  const table = options.table ?? DEFAULT_AZURE_TABLE;
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(table)) {
+    throw new StowageError("INVALID_ARGUMENT", `table must be 3 to 63 letters and digits starting with a letter, got ${JSON.stringify(table)}`);
+  }
+  const { TableClient } = await loadDriver<typeof import("@azure/data-tables")>("@azure/data-tables", "azure-table");
+  let client: TableClient;
+  try {
+    const insecure = /TableEndpoint=http:|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(options.connectionString);
+    // Few, short retries: a service that does not answer fails within the request timeout instead of after minutes.
+    client = TableClient.fromConnectionString(options.connectionString, table, { allowInsecureConnection: insecure, retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 } });
+  } catch (error) {
+    throw new StowageError("INVALID_ARGUMENT", `connectionString is not an Azure Storage connection string: ${(error as Error).message}`);
+  }
+  // The endpoint and table only: a SAS in the URL's query stays out of errors and info.
+  const url = new URL(client.url);
+  url.search = "";
+  const store = new AzureTableStore(client, `${url.toString().replace(/\/$/, "")}/${table}`, options.requestTimeoutMs ?? DEFAULT_AZURE_REQUEST_TIMEOUT_MS);
+  await store.prepare();
+  return store;
+}
+
+/**
+ * An {@link OrderedStore} on one partition of one table. Table storage has no snapshot reads and no read checks inside
+ * a batch, so every commit changes one version entity, conditionally on its ETag:
+ *
+ * - commit: read the version's ETag E; read what the checks read (and the rows of the keys deleted) as they are now;
+ *   then one entity group transaction with the writes and an update of the version entity If-Match E. It applies only
+ *   if no commit landed since E, so the checks held at the moment it applied; if one landed, it starts again.
+ * - snapshot: reads see the latest data. A snapshot reads the version's ETag before its first read and after each, and
+ *   says it is torn (`consistent()` false) once they differ: the family then validates what it read, or reads again.
+ *
+ * Commits of this store take turns (a lock), so they apply in call order.
+ */
+export class AzureTableStore implements OrderedStore {
+  readonly name = "azure-table";
+  readonly limits = AZURE_TABLE_LIMITS;
+  readonly singleWriter = false;
+  private readonly writer = new Mutex();
+  private closed = false;
+
+  constructor(
+    private readonly client: TableClient,
+    readonly location: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Creates the table and the version entity when missing. */
+  async prepare(): Promise<void> {
+    await this.call(() => this.client.createTable({ abortSignal: this.signal() }));
+    try {
+      await this.client.createEntity({ partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, { abortSignal: this.signal() });
+    } catch (error) {
+      if (statusOf(error) !== 409) throw mapAzureError(error, this.location);
+    }
+  }
+
+  snapshot(): OrderedSnapshot {
+    this.refuseClosed();
+    return new AzureTableSnapshot(this);
+  }
+
+  async commit(commit: OrderedCommit): Promise<boolean> {
+    this.refuseClosed();
+    return this.writer.run(async () => {
+      const writes = lastWritePerKey(commit.writes);
+      for (let round = 1; round <= COMMIT_ROUNDS; round++) {
+        const version = await this.version();
+        const [held, deleted] = await Promise.all([this.checksHold(commit.checks), this.rowsOfDeleted(writes)]);
+        if (!held || writes.length === 0) {
+          // Read at one point, version E, only if no commit landed since: then the answer stands.
+          if ((await this.version()) === version) return held;
+          continue;
+        }
+        const actions = batchOf(writes, deleted);
+        actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
+        try {
+          await this.client.submitTransaction(actions, { abortSignal: this.signal(4) });
+          return true;
+        } catch (error) {
+          // 412: the version changed (another commit landed); 404/409: a row read as present or absent changed with it.
+          if ([404, 409, 412].includes(statusOf(error) ?? 0)) continue;
+          throw mapAzureError(error, this.location);
+        }
+      }
+      return false;
+    });
+  }
+
+  /** Reads the version entity every {@link AZURE_WATCH_INTERVAL_MS} ms while watched; a new ETag is a commit. */
+  watchCommits(notify: () => void): () => void {
+    let last: string | undefined;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (this.closed || busy) return;
+      busy = true;
+      this.version()
+        .then((now) => {
+          if (last !== undefined && now !== last) notify();
+          last = now;
+        })
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, AZURE_WATCH_INTERVAL_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  facts(): Record<string, number | string | boolean> {
+    return { partition: PARTITION, requestTimeoutMs: this.timeoutMs };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer.run(() => undefined);
+  }
+
+  /** The version entity's ETag: it changes with every commit. */
+  async version(): Promise<string> {
+    this.refuseClosed();
+    const entity = await this.call(() => this.client.getEntity(PARTITION, VERSION_ROW, { abortSignal: this.signal() }));
+    return entity.etag;
+  }
+
+  async readKey(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const head = headRow(key);
+    let entity: Entity;
+    try {
+      entity = await this.client.getEntity<Record<string, unknown>>(PARTITION, head, { abortSignal: this.signal() });
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw mapAzureError(error, this.location);
+    }
+    if (entity.k instanceof Uint8Array && Buffer.compare(entity.k, key) !== 0) return undefined;
+    const rows = rowCount(entity);
+    if (rows === 1) return valueOf([entity]);
+    // Continuation rows `head-i` lie between `head-` and `head.` ("." follows "-").
+    const more = await this.list(`RowKey ge '${head}-' and RowKey lt '${head}.'`);
+    return valueOf([entity, ...more.filter((row) => parseRow(row.rowKey as string).chunk < rows)]);
+  }
+
+  async readRange(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
+    if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
+    const entries: OrderedEntry[] = [];
+    const wanted = options.reverse ? undefined : options.limit;
+    const emit = (key: Uint8Array, value: Uint8Array) => {
+      if (Buffer.compare(key, start) >= 0 && Buffer.compare(key, end) < 0) entries.push([key, value]);
+    };
+    let group: Entity[] = [];
+    let bucket: { name: string; entries: Array<[Uint8Array, Uint8Array]> } | undefined;
+    const flushBucket = () => {
+      for (const [key, value] of bucket?.entries.sort((a, b) => Buffer.compare(a[0], b[0])) ?? []) emit(key, value);
+      bucket = undefined;
+    };
+    const finishGroup = () => {
+      const head = group[0];
+      const rows = head === undefined ? 0 : rowCount(head);
+      const parsed = head === undefined ? undefined : parseRow(head.rowKey as string);
+      // Continuation rows without their head, or past its count, are left over from an older value: skipped.
+      if (parsed !== undefined && parsed.chunk === 0 && group.length >= rows) {
+        const value = valueOf(group.slice(0, rows));
+        if (parsed.bucket === undefined) {
+          flushBucket();
+          emit(keyOfRow(parsed.head), value);
+        } else {
+          if (bucket?.name !== parsed.bucket) flushBucket();
+          (bucket ??= { name: parsed.bucket, entries: [] }).entries.push([head!.k as Uint8Array, value]);
+        }
+      }
+      group = [];
+    };
+    const filter = `PartitionKey eq '${PARTITION}' and RowKey ge '${lowerRow(start)}' and RowKey lt '${upperRow(end)}'`;
+    try {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal: this.signal(6) })) {
+        const row = parseRow(entity.rowKey as string);
+        if (group.length > 0 && parseRow(group[0]!.rowKey as string).head !== row.head) {
+          finishGroup();
+          if (bucket !== undefined && row.bucket !== bucket.name) flushBucket();
+          if (wanted !== undefined && entries.length >= wanted) break;
+        }
+        group.push(entity);
+      }
+    } catch (error) {
+      throw mapAzureError(error, this.location);
+    }
+    finishGroup();
+    flushBucket();
+    if (options.reverse) entries.reverse();
+    return options.limit === undefined ? entries : entries.slice(0, options.limit);
+  }
+
+  /** Whether every check holds in the data as it is now (read in parallel, a few at a time). */
+  private async checksHold(checks: readonly OrderedCheck[]): Promise<boolean> {
+    for (let i = 0; i < checks.length; i += PARALLEL_READS) {
+      const results = await Promise.all(
+        checks.slice(i, i + PARALLEL_READS).map(async (check) =>
+          check.kind === "get" ? sameValue(await this.readKey(check.key), check.value) : sameEntries(await this.readRange(check.start, check.end, check.options), check.entries),
+        ),
+      );
+      if (results.includes(false)) return false;
+    }
+    return true;
+  }
+
+  /** For each key the commit deletes: how many rows it has now (0: absent), since a batch may delete only what exists. */
+  private async rowsOfDeleted(writes: readonly OrderedWrite[]): Promise<Map<string, number>> {
+    const rows = new Map<string, number>();
+    const deletes = writes.filter((write) => write.value === undefined);
+    for (let i = 0; i < deletes.length; i += PARALLEL_READS) {
+      await Promise.all(
+        deletes.slice(i, i + PARALLEL_READS).map(async ({ key }) => {
+          const head = headRow(key);
+          try {
+            rows.set(head, rowCount(await this.client.getEntity(PARTITION, head, { abortSignal: this.signal() })));
+          } catch (error) {
+            if (statusOf(error) !== 404) throw mapAzureError(error, this.location);
+            rows.set(head, 0);
+          }
+        }),
+      );
+    }
+    return rows;
+  }
+
+  private async list(filter: string): Promise<Entity[]> {
+    const rows: Entity[] = [];
+    try {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${PARTITION}' and ${filter}` }, abortSignal: this.signal(6) })) rows.push(entity);
+    } catch (error) {
+      throw mapAzureError(error, this.location);
+    }
+    return rows;
+  }
+
+  private async call<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw mapAzureError(error, this.location);
+    }
+  }
+
+  private signal(times = 1): AbortSignal {
+    return AbortSignal.timeout(this.timeoutMs * times);
+  }
+
+  private refuseClosed(): void {
+    if (this.closed) throw new StowageError("CLOSED", `the azure-table store at ${this.location} is closed`);
+  }
+}
+
+/** Reads of the latest data, bracketed by reads of the version entity's ETag (see {@link AzureTableStore}). */
+class AzureTableSnapshot implements OrderedSnapshot {
+  private first: Promise<string> | undefined;
+  private torn = false;
+
+  constructor(private readonly store: AzureTableStore) {}
+
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.bracketed(() => this.store.readKey(key));
+  }
+
+  range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Promise<OrderedEntry[]> {
+    return this.bracketed(() => this.store.readRange(start, end, options));
+  }
+
+  /** False once a commit landed between this snapshot's first read and one of its later ones. */
+  consistent(): boolean {
+    return !this.torn;
+  }
+
+  release(): void {}
+
+  private async bracketed<T>(read: () => Promise<T>): Promise<T> {
+    const before = await (this.first ??= this.store.version());
+    const result = await read();
+    if (!this.torn && (await this.store.version()) !== before) this.torn = true;
+    return result;
+  }
+}
+
+/** The writes, the last one of each key only (a batch takes one operation per entity), in their order. */
+function lastWritePerKey(writes: readonly OrderedWrite[]): OrderedWrite[] {
+  const last = new Map<string, OrderedWrite>();
+  for (const write of writes) {
+    const id = Buffer.from(write.key.buffer, write.key.byteOffset, write.key.byteLength).toString("latin1");
+    last.delete(id);
+    last.set(id, { key: new Uint8Array(write.key), value: write.value === undefined ? undefined : new Uint8Array(write.value) });
+  }
+  return [...last.values()];
+}
+
+/**
+ * The batch of `writes`: a put replaces its rows (a shorter value leaves the old continuation rows, which reads skip);
+ * a delete removes the rows that exist, its continuation rows only while the batch has room (else left, skipped).
+ */
+function batchOf(writes: readonly OrderedWrite[], deleted: Map<string, number>): TransactionAction[] {
+  const actions: TransactionAction[] = [];
+  const extra: TransactionAction[] = [];
+  for (const { key, value } of writes) {
+    const head = headRow(key);
+    if (value === undefined) {
+      const rows = deleted.get(head) ?? 0;
+      if (rows > 0) actions.push(["delete", { partitionKey: PARTITION, rowKey: head }]);
+      for (let i = 1; i < rows; i++) extra.push(["delete", { partitionKey: PARTITION, rowKey: continuationRow(head, i) }]);
+      continue;
+    }
+    const chunks = Math.max(1, Math.ceil(value.length / CHUNK_BYTES));
+    for (let i = 0; i < chunks; i++) {
+      const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = { partitionKey: PARTITION, rowKey: i === 0 ? head : continuationRow(head, i) };
+      if (i === 0 && chunks > 1) entity.n = chunks;
+      // Buffers, not other Uint8Array views: @azure/data-tables 13 encodes a plain Uint8Array's whole ArrayBuffer.
+      if (i === 0 && head.includes("~")) entity.k = asBuffer(key);
+      const chunk = value.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+      for (let p = 0; p * PROPERTY_BYTES < chunk.length; p++) entity[`v${p}`] = asBuffer(chunk.subarray(p * PROPERTY_BYTES, (p + 1) * PROPERTY_BYTES));
+      actions.push(["upsert", entity, "Replace"]);
+    }
+  }
+  return [...actions, ...extra.slice(0, Math.max(0, BATCH_OPERATIONS - 1 - actions.length))];
+}
+
+function rowCount(entity: Record<string, unknown>): number {
+  return typeof entity.n === "number" ? entity.n : 1;
+}
+
+/** A value from its rows in order: each row's v0, v1, … properties. */
+function valueOf(rows: readonly Record<string, unknown>[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const row of rows) for (let p = 0; row[`v${p}`] instanceof Uint8Array; p++) parts.push(row[`v${p}`] as Uint8Array);
+  return parts.length === 1 ? (parts[0] as Uint8Array) : new Uint8Array(Buffer.concat(parts));
+}
