@@ -90,8 +90,9 @@ export async function openAzureTableStore(options: AzureTableStoreOptions): Prom
  * - commit: read the version's ETag E; read what the checks read (and the rows of the keys deleted) as they are now;
  *   then one entity group transaction with the writes and an update of the version entity If-Match E. It applies only
  *   if no commit landed since E, so the checks held at the moment it applied; if one landed, it starts again.
- * - snapshot: reads see the latest data. A snapshot reads the version's ETag before its first read and after each, and
- *   says it is torn (`consistent()` false) once they differ: the family then validates what it read, or reads again.
+ * - snapshot: reads see the latest data. A snapshot reads the version's ETag before its first read; it is consistent
+ *   while the ETag stays the same (`consistent()`): else the family validates what it read, or reads again. A commit
+ *   whose checks come from one snapshot first tries its batch If-Match that snapshot's ETag, without reading again.
  *
  * Commits of this store take turns (a lock), so they apply in call order.
  */
@@ -127,27 +128,37 @@ export class AzureTableStore implements OrderedStore {
     this.refuseClosed();
     return this.writer.run(async () => {
       const writes = lastWritePerKey(commit.writes);
+      const known = rowsOfChecked(commit.checks);
+      // The checks were all read from one snapshot of this store: when no commit landed since its first read, they
+      // hold, and one batch conditional on that version applies the writes without reading them again.
+      const point = commit.snapshot instanceof AzureTableSnapshot && commit.snapshot.store === this ? await commit.snapshot.point() : undefined;
+      if (point !== undefined && writes.length > 0 && (await this.applied(writes, await this.rowsOfDeleted(writes, known), point))) return true;
       for (let round = 1; round <= COMMIT_ROUNDS; round++) {
         const version = await this.version();
-        const [held, deleted] = await Promise.all([this.checksHold(commit.checks), this.rowsOfDeleted(writes)]);
+        const held = await this.checksHold(commit.checks);
         if (!held || writes.length === 0) {
           // Read at one point, version E, only if no commit landed since: then the answer stands.
           if ((await this.version()) === version) return held;
           continue;
         }
-        const actions = batchOf(writes, deleted);
-        actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
-        try {
-          await this.client.submitTransaction(actions, { abortSignal: this.signal(4) });
-          return true;
-        } catch (error) {
-          // 412: the version changed (another commit landed); 404/409: a row read as present or absent changed with it.
-          if ([404, 409, 412].includes(statusOf(error) ?? 0)) continue;
-          throw mapAzureError(error, this.location);
-        }
+        if (await this.applied(writes, await this.rowsOfDeleted(writes, known), version)) return true;
       }
       return false;
     });
+  }
+
+  /** One batch of `writes` and the version entity's update If-Match `version`; false when another commit came first. */
+  private async applied(writes: readonly OrderedWrite[], deleted: Map<string, number>, version: string): Promise<boolean> {
+    const actions = batchOf(writes, deleted);
+    actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
+    try {
+      await this.client.submitTransaction(actions, { abortSignal: this.signal(4) });
+      return true;
+    } catch (error) {
+      // 412: the version changed (another commit landed); 404/409: a row read as present or absent changed with it.
+      if ([404, 409, 412].includes(statusOf(error) ?? 0)) return false;
+      throw mapAzureError(error, this.location);
+    }
   }
 
   /** Reads the version entity every {@link AZURE_WATCH_INTERVAL_MS} ms while watched; a new ETag is a commit. */
@@ -266,10 +277,13 @@ export class AzureTableStore implements OrderedStore {
     return true;
   }
 
-  /** For each key the commit deletes: how many rows it has now (0: absent), since a batch may delete only what exists. */
-  private async rowsOfDeleted(writes: readonly OrderedWrite[]): Promise<Map<string, number>> {
-    const rows = new Map<string, number>();
-    const deletes = writes.filter((write) => write.value === undefined);
+  /**
+   * For each key the commit deletes: how many rows it has (0: absent), since a batch may delete only what exists. A
+   * key a check read is known from it (the batch's condition makes it current); the others are read now.
+   */
+  private async rowsOfDeleted(writes: readonly OrderedWrite[], known: Map<string, number>): Promise<Map<string, number>> {
+    const rows = new Map(known);
+    const deletes = writes.filter((write) => write.value === undefined && !known.has(headRow(write.key)));
     for (let i = 0; i < deletes.length; i += PARALLEL_READS) {
       await Promise.all(
         deletes.slice(i, i + PARALLEL_READS).map(async ({ key }) => {
@@ -313,34 +327,49 @@ export class AzureTableStore implements OrderedStore {
   }
 }
 
-/** Reads of the latest data, bracketed by reads of the version entity's ETag (see {@link AzureTableStore}). */
+/**
+ * Reads of the latest data. The version entity's ETag is read before the first read: the snapshot is consistent while
+ * it stays the same (see {@link AzureTableStore}).
+ */
 class AzureTableSnapshot implements OrderedSnapshot {
   private first: Promise<string> | undefined;
-  private torn = false;
 
-  constructor(private readonly store: AzureTableStore) {}
+  constructor(readonly store: AzureTableStore) {}
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.bracketed(() => this.store.readKey(key));
+    return this.afterFirst(() => this.store.readKey(key));
   }
 
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Promise<OrderedEntry[]> {
-    return this.bracketed(() => this.store.readRange(start, end, options));
+    return this.afterFirst(() => this.store.readRange(start, end, options));
   }
 
-  /** False once a commit landed between this snapshot's first read and one of its later ones. */
-  consistent(): boolean {
-    return !this.torn;
+  /** Whether no commit landed since this snapshot's first read (one read of the version entity). */
+  async consistent(): Promise<boolean> {
+    if (this.first === undefined) return true;
+    return (await this.first) === (await this.store.version());
+  }
+
+  /** The version's ETag before the first read, or undefined when nothing was read. */
+  point(): Promise<string> | undefined {
+    return this.first;
   }
 
   release(): void {}
 
-  private async bracketed<T>(read: () => Promise<T>): Promise<T> {
-    const before = await (this.first ??= this.store.version());
-    const result = await read();
-    if (!this.torn && (await this.store.version()) !== before) this.torn = true;
-    return result;
+  private async afterFirst<T>(read: () => Promise<T>): Promise<T> {
+    await (this.first ??= this.store.version());
+    return read();
   }
+}
+
+/** Rows of the keys `checks` read (0: absent), as the checks say they are. */
+function rowsOfChecked(checks: readonly OrderedCheck[]): Map<string, number> {
+  const rows = new Map<string, number>();
+  for (const check of checks) {
+    if (check.kind === "get") rows.set(headRow(check.key), check.value === undefined ? 0 : Math.max(1, Math.ceil(check.value.length / CHUNK_BYTES)));
+  }
+  return rows;
 }
 
 /** The writes, the last one of each key only (a batch takes one operation per entity), in their order. */

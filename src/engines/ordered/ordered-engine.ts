@@ -151,7 +151,7 @@ export class OrderedEngine implements Engine {
 
   /** Whether what was read through `buffer` held at one point: its snapshot was not torn, or the store confirms it. */
   private async readsHold(snapshot: OrderedSnapshot, buffer: BufferedTx): Promise<boolean> {
-    return snapshot.consistent?.() !== false || this.store.commit({ checks: buffer.checks, writes: [] });
+    return (await snapshot.consistent?.()) !== false || this.store.commit({ checks: buffer.checks, writes: [] });
   }
 
   write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
@@ -192,10 +192,10 @@ export class OrderedEngine implements Engine {
         }
         this.checkCommitSize(tx.buffer, "the transaction");
         // Nothing to commit, unless the snapshot was torn: then the commit confirms the reads.
-        if (tx.buffer.writeCount === 0 && tx.snapshot.consistent?.() !== false) return result;
+        if (tx.buffer.writeCount === 0 && (await tx.snapshot.consistent?.()) !== false) return result;
         let committed: boolean;
         try {
-          committed = await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() });
+          committed = await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes(), snapshot: tx.snapshot });
         } catch (error) {
           throw transactionFatal(asError(error));
         } finally {
@@ -271,7 +271,8 @@ export class OrderedEngine implements Engine {
         // A group whose every write was refused commits nothing, unless its snapshot was torn: then the commit confirms
         // the reads those refusals rest on.
         const committed =
-          (tx.buffer.writeCount === 0 && tx.snapshot.consistent?.() !== false) || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() }));
+          (tx.buffer.writeCount === 0 && (await tx.snapshot.consistent?.()) !== false) ||
+          (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes(), snapshot: tx.snapshot }));
         if (committed) {
           if (tx.buffer.writeCount > 0) this.changes.notify();
           outcomes.forEach((outcome, i) => settle(group[i] as PendingWrite, outcome));

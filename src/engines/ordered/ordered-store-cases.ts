@@ -13,6 +13,7 @@
  * ```
  */
 import assert from "node:assert/strict";
+import type { Awaitable } from "../engine.js";
 import type { OrderedCheck, OrderedEntry, OrderedSnapshot, OrderedStore, OrderedWrite } from "./ordered-store.js";
 
 /** The runner's test functions. */
@@ -78,7 +79,7 @@ async function commitInParts(store: OrderedStore, writes: readonly OrderedWrite[
  * Whether the snapshot reads the latest data rather than one point (Azure Table, see `OrderedSnapshot.consistent`):
  * then it must say when a commit landed between two of its reads.
  */
-function readsLatest(snapshot: OrderedSnapshot): snapshot is OrderedSnapshot & { consistent(): boolean } {
+function readsLatest(snapshot: OrderedSnapshot): snapshot is OrderedSnapshot & { consistent(): Awaitable<boolean> } {
   return snapshot.consistent !== undefined;
 }
 
@@ -208,10 +209,10 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
           // Its point is its first read's; it says so once a commit lands between two of its reads.
           assert.equal(await getHex(before, text("k1")), hex(text("new")));
           assert.deepEqual((await rangeHex(before, text("k"), text("l"))).map(([key]) => key), [hex(text("k1")), hex(text("k3"))]);
-          assert.equal(before.consistent(), true, "no commit landed between its reads");
+          assert.equal(await before.consistent(), true, "no commit landed between its reads");
           await commitAll(store, [put(text("k1"), text("newer"))]);
           await getHex(before, text("k3"));
-          assert.equal(before.consistent(), false, "a commit landed between two of its reads");
+          assert.equal(await before.consistent(), false, "a commit landed between two of its reads");
           return;
         }
         assert.equal(await getHex(before, text("k1")), hex(text("old")));
@@ -250,7 +251,7 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
             // Each reads the latest data from its first read on, and no commit lands between its reads.
             assert.equal(await getHex(snapshot, text("n")), hex(bytes(2)), `point ${point}`);
             assert.equal((await snapshot.range(text("only-"), text("only.")))?.length, 3, `point ${point}`);
-            assert.equal(snapshot.consistent(), true, `point ${point}`);
+            assert.equal(await snapshot.consistent(), true, `point ${point}`);
             continue;
           }
           assert.equal(await getHex(snapshot, text("n")), point === 0 ? undefined : hex(bytes(point - 1)), `point ${point}`);
@@ -271,7 +272,7 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
         await committed;
         assert.equal(entries.length, 200);
         // A store reading the latest data may see commits that landed during the range, and must say so.
-        if (readsLatest(snapshot) && !snapshot.consistent()) return;
+        if (readsLatest(snapshot) && !(await snapshot.consistent())) return;
         assert.ok(entries.every(([, value]) => hex(value) === hex(text("before"))), "every entry of the one moment");
       } finally {
         snapshot.release();

@@ -76,13 +76,13 @@ export interface OrderedSnapshot {
   /** Lets the engine free the snapshot (an LMDB read transaction, a LevelDB snapshot). */
   release(): void;
   /**
-   * Only for a store without snapshot reads (Azure Table), whose reads see the latest data: false once a commit
-   * landed between two of this snapshot's reads, so that they may not hold at one point in time. The family then
-   * confirms what it read with `commit({ checks, writes: [] })`, or reads again, before it trusts an outcome that
-   * commits nothing (a commit checks every read anyway). Absent: the snapshot is one point in time. Asked only of
-   * snapshots `snapshot()` returns as a promise.
+   * Only for a store without snapshot reads (Azure Table), whose reads see the latest data: whether no commit landed
+   * between this snapshot's first read and now, so that its reads held at one point in time. The family then confirms
+   * what it read with `commit({ checks, writes: [] })`, or reads again, before it trusts an outcome that commits
+   * nothing (a commit checks every read anyway). Absent: the snapshot is one point in time. Asked only of snapshots
+   * `snapshot()` returns as a promise.
    */
-  consistent?(): boolean;
+  consistent?(): Awaitable<boolean>;
 }
 
 export interface OrderedRangeOptions {
@@ -112,4 +112,9 @@ export interface OrderedWrite {
 export interface OrderedCommit {
   readonly checks: readonly OrderedCheck[];
   readonly writes: readonly OrderedWrite[];
+  /**
+   * The snapshot every check was read from, when there is one: a store without snapshot reads may then validate all
+   * checks at once (Azure Table: no commit since the snapshot's first read) before it reads them again.
+   */
+  readonly snapshot?: OrderedSnapshot;
 }
