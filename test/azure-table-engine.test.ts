@@ -40,3 +40,105 @@ runOrderedStoreCases("azure-table", { describe, it }, async () => {
 runConformance("azure-table", (options) => openStore({ backend: "azure-table", connectionString: azurite().connectionString, table: freshTable("conformance"), ...options }), {
   supports: AZURE_TABLE_ENGINE.supports,
 });
+
+describe("Azure Table store", () => {
+  it("two stores on one table: a commit of one is seen by the other's next snapshot, fails the other's stale check, and its watch hears of it", async () => {
+    const table = freshTable("two");
+    const first = await openAzureTableStore({ connectionString: azurite().connectionString, table });
+    const second = await openAzureTableStore({ connectionString: azurite().connectionString, table });
+    let heard = 0;
+    const unwatch = second.watchCommits(() => heard++);
+    try {
+      assert.equal(await first.commit({ checks: [], writes: [{ key: text("k"), value: text("v0") }] }), true);
+      assert.equal(await getWord(second, "k"), "v0");
+      // The watch polls: commit until it hears (bounded).
+      for (let i = 1; i <= 100 && heard === 0; i++) {
+        assert.equal(await first.commit({ checks: [], writes: [{ key: text("k"), value: text(`v${i}`) }] }), true);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(heard > 0, "the second store's watch heard the first's commits");
+      const older = await second.snapshot();
+      try {
+        await older.get(text("k"));
+        assert.equal(await older.consistent!(), true);
+        await first.commit({ checks: [], writes: [{ key: text("k"), value: text("last") }] });
+        assert.equal(await older.consistent!(), false, "the other store's commit tore the snapshot");
+      } finally {
+        older.release();
+      }
+      assert.equal(await getWord(second, "k"), "last");
+      const stale = { kind: "get" as const, key: text("k"), value: text("v0") };
+      assert.equal(await second.commit({ checks: [stale], writes: [{ key: text("x"), value: text("1") }] }), false);
+      assert.equal(await getWord(first, "x"), undefined);
+    } finally {
+      unwatch();
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it("keys longer than a RowKey holds go in buckets: exact gets, and ranges in byte order across and inside buckets", async () => {
+    const store = await openAzureTableStore({ connectionString: azurite().connectionString, table: freshTable("long") });
+    try {
+      const base = Buffer.alloc(400, 0x61);
+      const keys = [Buffer.alloc(354, 0x61), Buffer.concat([base, Buffer.from([0xff])]), Buffer.concat([base, Buffer.from([0x00])]), base, Buffer.alloc(1107, 0x61), Buffer.alloc(380, 0x62), Buffer.from("a")];
+      assert.equal(await store.commit({ checks: [], writes: keys.map((key, i) => ({ key, value: Buffer.from([i]) })) }), true);
+      const sorted = [...keys].sort(Buffer.compare);
+      const snapshot = await store.snapshot();
+      try {
+        for (const [i, key] of keys.entries()) assert.deepEqual([...((await snapshot.get(key)) ?? [])], [i]);
+        assert.equal(await snapshot.get(Buffer.alloc(401, 0x61)), undefined);
+        const all = await snapshot.range(Buffer.from([0]), Buffer.from([0xff]));
+        assert.deepEqual(all.map(([key]) => Buffer.from(key).toString("hex")), sorted.map((key) => key.toString("hex")));
+        const inside = await snapshot.range(base, Buffer.concat([base, Buffer.from([0x80])]));
+        assert.deepEqual(inside.map(([key]) => key.length), [400, 401, 1107].sort((a, b) => a - b));
+        const reversed = await snapshot.range(Buffer.from([0]), Buffer.from([0xff]), { reverse: true, limit: 2 });
+        assert.deepEqual(reversed.map(([key]) => Buffer.from(key).toString("hex")), sorted.reverse().slice(0, 2).map((key) => key.toString("hex")));
+      } finally {
+        snapshot.release();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("the location names the endpoint and table, never the key; a missing connection string is INVALID_ARGUMENT", async () => {
+    const store = await openStore({ backend: "azure-table", connectionString: azurite().connectionString, table: freshTable("where") });
+    try {
+      const info = await store.info();
+      assert.equal(info.location, `${azurite().endpoint}/${`where${tables}`}`);
+      assert.ok(!JSON.stringify(info).includes(AZURITE_KEY));
+    } finally {
+      await store.close();
+    }
+    await assert.rejects(openStore({ backend: "azure-table" } as never), (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && /connection/i.test(error.message));
+  });
+
+  it("the emulator down: reads and writes fail BACKEND_UNAVAILABLE naming the engine and endpoint within the timeout; restarted, resolved writes are kept", async () => {
+    const server = azurite();
+    const store = await openStore({ backend: "azure-table", connectionString: server.connectionString, table: freshTable("restart"), requestTimeoutMs: 1_500 });
+    try {
+      const kv = store.kv("things", { codec: json<string>() });
+      for (let i = 0; i < 10; i++) await kv.put(`k${i}`, `v${i}`);
+      await server.stop();
+      const started = Date.now();
+      for (const attempt of [() => kv.get("k1"), () => kv.put("k1", "lost")]) {
+        await assert.rejects(attempt(), (error: unknown) => {
+          assert.ok(isStowageError(error), String(error));
+          assert.equal(error.code, "BACKEND_UNAVAILABLE", error.message);
+          assert.match(error.message, /azure-table/);
+          assert.ok(error.message.includes(`127.0.0.1:${server.port}`), error.message);
+          assert.ok(!error.message.includes(AZURITE_KEY));
+          return true;
+        });
+      }
+      assert.ok(Date.now() - started < 15_000, "the failures came within the request timeout, not after a hang");
+      await server.start();
+      for (let i = 0; i < 10; i++) assert.equal(await kv.get(`k${i}`), `v${i}`);
+      await kv.put("k1", "after");
+      assert.equal(await kv.get("k1"), "after");
+    } finally {
+      await store.close();
+    }
+  });
+});

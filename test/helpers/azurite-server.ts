@@ -1,7 +1,7 @@
 /**
  * A throwaway Azure Table emulator for tests: the devDependency azurite's table server (`azurite-table`) on
  * 127.0.0.1 and a free port, its workspace in a fresh temporary folder, telemetry off (no internet here), stopped by
- * its own pid when asked or when the process exits, its folder removed. It can be stopped (SIGTERM: azurite saves its
+ * its own pid when asked or when the process exits, its folder removed. It can be stopped (SIGINT: azurite saves its
  * database on the way out) or killed (SIGKILL) and started again on the same folder and port. Nothing is mocked.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -24,7 +24,7 @@ export interface AzuriteServer {
   readonly connectionString: string;
   readonly port: number;
   readonly running: boolean;
-  /** Stops it with SIGTERM (azurite saves its database), keeping the folder; waits until it exited. */
+  /** Stops it with SIGINT (azurite's clean shutdown: it saves its database), keeping the folder; waits until it exited. */
   stop(): Promise<void>;
   /** Kills it with SIGKILL (a crash: azurite saves every 5 s, so the last seconds may be lost); waits until it exited. */
   kill(): Promise<void>;
@@ -137,7 +137,8 @@ export async function startAzurite(): Promise<AzuriteServer> {
     get running() {
       return child !== undefined;
     },
-    stop: () => halt("SIGTERM"),
+    // azurite-table saves its database on SIGINT only (SIGTERM ends it like a crash).
+    stop: () => halt("SIGINT"),
     kill: () => halt("SIGKILL"),
     start,
     destroy,
