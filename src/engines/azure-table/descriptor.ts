@@ -8,7 +8,7 @@ import { AZURE_TABLE_LIMITS, DEFAULT_AZURE_REQUEST_TIMEOUT_MS, DEFAULT_AZURE_TAB
 /** The Azure Table engine: the ordered-KV family on one table of Azure Table storage; its driver, @azure/data-tables, is loaded when it opens. */
 export const AZURE_TABLE_ENGINE: EngineDescriptor<AzureTableStoreOptions> = {
   name: "azure-table",
-  summary: "Azure Table storage (or azurite): one table partition shared by many processes and machines",
+  summary: "Azure Table storage (or azurite): one table shared by many processes and machines",
   supports: orderedSupports({ singleWriter: false, limits: AZURE_TABLE_LIMITS }),
   fields: [
     textField({
