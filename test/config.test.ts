@@ -143,7 +143,7 @@ describe("the settings come from the engine descriptors", () => {
 
 describe("resolveConfig: bad values name the field, the source and what it accepts", () => {
   const bad: Record<StorageField, { text: string; file: unknown; accepts: string }> = {
-    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres, lmdb, leveldb" },
+    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres, lmdb, leveldb, redis" },
     path: { text: "", file: 42, accepts: "a non-empty file path" },
     durability: { text: "FULL", file: true, accepts: "one of full, process" },
     busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds from 0 to 2147483647" },
