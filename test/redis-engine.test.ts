@@ -2,7 +2,8 @@
  * The Redis engine on a real redis-server (test/helpers/redis-server.ts: AOF fsynced on every write): the OrderedStore
  * contract, the whole conformance suite, two stores on one server (commits seen, feeds woken through pub/sub),
  * snapshots that a commit tears between two reads, typed failures while the server is down, and resolved writes
- * surviving a kill -9 of the server. Each store has a prefix of its own, so the cases share one server.
+ * surviving a kill -9 of the server; and the transactional checker (as test/transactional-consistency.test.ts runs it)
+ * over client processes on one prefix. Each store has a prefix of its own, so the cases share one server.
  */
 import assert from "node:assert/strict";
 import { after, describe, it, test } from "node:test";
@@ -15,6 +16,9 @@ import { openRedisStore, REDIS_CONNECT_TIMEOUT_MS, type RedisStore } from "../sr
 import { openStore, type Store } from "../src/index.js";
 import { freePort } from "./helpers/postgres-server.js";
 import { useRedisServer } from "./helpers/redis-server.js";
+import { checkHistory, describeAnomalies, describeFigures } from "./helpers/txn/checker.js";
+import { runInProcesses } from "./helpers/txn/processes.js";
+import type { WorkloadOptions } from "./helpers/txn/workload.js";
 
 const server = useRedisServer();
 let prefixes = 0;
@@ -147,12 +151,24 @@ describe("Redis engine", () => {
     }
   });
 
+  test("list-append histories from client processes on one prefix are strictly serializable (a client killed mid-run in the second)", async (t) => {
+    const workload: WorkloadOptions = { kvKeys: 3, logKeys: 3, calls: 40, maxOpsPerTxn: 4, plainShare: 0.35, catchShare: 0.25, abortShare: 0.15, pauseMs: 2, bodyPauseMs: 3 };
+    for (let run = 0; run < 2; run++) {
+      const store = { backend: "redis", url: server().url, prefix: nextPrefix() } as const;
+      const report = checkHistory(await runInProcesses({ store, clientStore: () => store, clients: 5, workload, crash: run === 1, readyTimeoutMs: 30_000, finishTimeoutMs: 60_000 }));
+      t.diagnostic(`redis history ${run}: ${describeFigures(report)}`);
+      assert.ok(report.committed > 0 && report.edges.rw > 0 && report.edges.wr > 0, `the workload did not exercise the engine: ${describeFigures(report)}`);
+      assert.deepEqual(report.anomalies, [], describeAnomalies(report));
+    }
+  });
+
   test("facts report the server's AOF settings and the store's size", async () => {
     const store = track(await openRedisStore({ url: server().url, prefix: nextPrefix() }));
     await store.commit({ checks: [], writes: [{ key: bytes("k"), value: bytes("v") }] });
     const facts = await store.facts();
     assert.equal(facts.appendonly, true);
     assert.equal(facts.appendfsync, "always");
+    assert.equal(facts.maxmemoryPolicy, "noeviction");
     assert.equal(facts.entries, 1);
     assert.match(String(facts.redisVersion), /^\d+\.\d+/);
     assert.deepEqual(await store.check(), []);
@@ -196,5 +212,39 @@ describe("Redis engine", () => {
     const reopened = track(await openStore({ backend: "redis", url: server().url, prefix }));
     for (let i = 0; i < 50; i++) assert.equal(word(await reopened.kv("durable").get(`key-${i}`)), `value-${i}`);
     assert.equal(await reopened.kv("durable").get("late"), undefined, "the put refused while the server was down left nothing");
+  });
+
+  test("watchCommits hears other connections' commits through pub/sub, again after the server restarted", async () => {
+    const prefix = nextPrefix();
+    const watched = track(await openRedisStore({ url: server().url, prefix }));
+    const writer = track(await openRedisStore({ url: server().url, prefix }));
+    let notified = 0;
+    const unwatch = watched.watchCommits(() => (notified += 1));
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
+    /** Commits from the writer until the watcher hears of one (the subscription may still be on its way). */
+    const heard = async () => {
+      notified = 0;
+      for (let i = 0; i < 100 && notified === 0; i++) {
+        await writer.commit({ checks: [], writes: [{ key: bytes("tick"), value: bytes(String(i)) }] }).catch(() => false);
+        await pause();
+      }
+      return notified > 0;
+    };
+    try {
+      assert.ok(await heard(), "a commit of the other connection was heard");
+      await server().stop();
+      await server().start();
+      // The subscriber's reconnection notifies by itself (messages sent while it was away are lost); then it listens again.
+      for (let i = 0; i < 100 && notified === 0; i++) await pause();
+      assert.ok(notified > 0, "the reconnection notified");
+      assert.ok(await heard(), "a commit after the restart was heard");
+      unwatch();
+      notified = 0;
+      await writer.commit({ checks: [], writes: [{ key: bytes("tick"), value: bytes("after") }] });
+      await pause();
+      assert.equal(notified, 0, "nothing after unwatch");
+    } finally {
+      unwatch();
+    }
   });
 });

@@ -173,11 +173,15 @@ export class RedisStore implements OrderedStore {
   watchCommits(notify: () => void): () => void {
     this.watchers.add(notify);
     if (this.subscriber === undefined) {
-      const subscriber = this.client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+      // Subscribed on every "ready" (the first connection and each reconnection) rather than by ioredis's own
+      // resubscription, which only renews a subscription that once succeeded.
+      const subscriber = this.client.duplicate({ lazyConnect: false, autoResubscribe: false });
       subscriber.on("error", () => undefined);
       subscriber.on("message", () => this.notifyAll());
-      subscriber.on("ready", () => this.notifyAll());
-      subscriber.subscribe(this.channel).catch(() => undefined);
+      subscriber.on("ready", () => {
+        subscriber.subscribe(this.channel).catch(() => undefined);
+        this.notifyAll();
+      });
       this.subscriber = subscriber;
     }
     return () => {
@@ -186,20 +190,24 @@ export class RedisStore implements OrderedStore {
     };
   }
 
-  /** The server's persistence settings, so that health can flag a Redis that does not write an AOF, and its size. */
+  /**
+   * The server's settings this store's promises rest on, so that health can flag a Redis that does not fsync its AOF
+   * or that may evict keys (any `maxmemory-policy` but `noeviction`), and the store's size.
+   */
   async facts(): Promise<Record<string, number | string | boolean>> {
     this.refuseClosed();
-    const [info, persistence, fsync, [entries]] = await Promise.all([
+    const [info, persistence, appendfsync, maxmemoryPolicy, [entries]] = await Promise.all([
       this.call("reading facts", () => this.client.info("server")),
       this.call("reading facts", () => this.client.info("persistence")),
-      // CONFIG may be renamed away on a managed Redis: then the setting is unknown.
-      this.client.config("GET", "appendfsync").then((pair) => String((pair as string[])[1] ?? "unknown"), () => "unknown"),
+      this.setting("appendfsync"),
+      this.setting("maxmemory-policy"),
       this.call("reading facts", () => this.client.stowageCount(...this.keys)),
     ]);
     return {
       redisVersion: infoField(info, "redis_version") ?? "unknown",
       appendonly: infoField(persistence, "aof_enabled") === "1",
-      appendfsync: fsync,
+      appendfsync,
+      maxmemoryPolicy,
       entries,
     };
   }
@@ -217,6 +225,14 @@ export class RedisStore implements OrderedStore {
     this.watchers.clear();
     this.unsubscribe();
     await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  /** A server setting, or "unknown" where CONFIG is not allowed (a managed Redis may rename it away). */
+  private setting(name: string): Promise<string> {
+    return this.client.config("GET", name).then(
+      (pair) => String((pair as string[])[1] ?? "unknown"),
+      () => "unknown",
+    );
   }
 
   private notifyAll(): void {
