@@ -221,10 +221,10 @@ describe("Redis engine", () => {
     let notified = 0;
     const unwatch = watched.watchCommits(() => (notified += 1));
     const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
-    /** Commits from the writer until the watcher hears of one (the subscription may still be on its way). */
+    /** Commits from the writer until the watcher hears of one (the subscription, or the writer's reconnection, may still be on its way). */
     const heard = async () => {
       notified = 0;
-      for (let i = 0; i < 100 && notified === 0; i++) {
+      for (let i = 0; i < 300 && notified === 0; i++) {
         await writer.commit({ checks: [], writes: [{ key: bytes("tick"), value: bytes(String(i)) }] }).catch(() => false);
         await pause();
       }
@@ -233,10 +233,16 @@ describe("Redis engine", () => {
     try {
       assert.ok(await heard(), "a commit of the other connection was heard");
       await server().stop();
+      notified = 0;
       await server().start();
       // The subscriber's reconnection notifies by itself (messages sent while it was away are lost); then it listens again.
-      for (let i = 0; i < 100 && notified === 0; i++) await pause();
+      for (let i = 0; i < 300 && notified === 0; i++) await pause();
       assert.ok(notified > 0, "the reconnection notified");
+      // Once the writer is back too, one of its commits is heard: a message, since the reconnection notified already.
+      for (let i = 0; i < 300; i++) {
+        if (await writer.commit({ checks: [], writes: [{ key: bytes("tick"), value: bytes("back") }] }).catch(() => false)) break;
+        await pause();
+      }
       assert.ok(await heard(), "a commit after the restart was heard");
       unwatch();
       notified = 0;
