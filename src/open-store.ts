@@ -38,6 +38,15 @@ export interface LevelDbOpenOptions extends StoreOptions {
   path?: string;
 }
 
+/** Opens the Redis engine (the ordered-KV family on a Redis server): state shared by many processes. */
+export interface RedisOpenOptions extends StoreOptions {
+  backend: "redis";
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` (TLS); default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** The start of every Redis key (and the channel) of this store, default `stowage:`; stores with other prefixes share a database. */
+  prefix?: string;
+}
+
 /** Opens the PostgreSQL engine: state shared by many processes. */
 export interface PostgresStoreOptions extends StoreOptions {
   backend: "postgres";
@@ -75,6 +84,7 @@ export interface StowageEngines {
   postgres: PostgresStoreOptions;
   lmdb: LmdbOpenOptions;
   leveldb: LevelDbOpenOptions;
+  redis: RedisOpenOptions;
 }
 
 export type OpenStoreOptions = StowageEngines[keyof StowageEngines];
@@ -89,7 +99,7 @@ export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
 };
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
-export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "redis"] as const;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];

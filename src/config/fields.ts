@@ -19,6 +19,8 @@ export interface StorageSettings {
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  url: string;
+  prefix: string;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */

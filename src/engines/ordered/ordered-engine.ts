@@ -12,7 +12,7 @@ import { checkOrderedData } from "./ordered-check.js";
 import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
 import { ReaderPool } from "./reader-pool.js";
-import type { OrderedStore } from "./ordered-store.js";
+import type { OrderedSnapshot, OrderedStore } from "./ordered-store.js";
 
 interface PendingWrite {
   call: EngineCall;
@@ -98,7 +98,7 @@ export class OrderedEngine implements Engine {
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     const snapshot = this.store.snapshot();
-    if (snapshot instanceof Promise) return snapshot.then((taken) => this.readers.run(taken, call));
+    if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readValidated(taken, call)));
     return this.readers.run(snapshot, call);
   }
 
@@ -130,9 +130,17 @@ export class OrderedEngine implements Engine {
         released = true;
       };
       try {
-        const result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
+        let result: T;
+        try {
+          result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
+        } catch (error) {
+          // A body that failed on reads of a torn snapshot failed on data that never was: it runs again.
+          if (!(await this.readsHeld(tx))) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}) while it ran; nothing was written`));
+          throw error;
+        }
         this.checkCommitSize(tx.buffer, "the transaction");
-        if (tx.buffer.writeCount === 0) return result;
+        // Without writes nothing needs committing, unless the snapshot was torn: then the commit only checks the reads.
+        if (tx.buffer.writeCount === 0 && tx.snapshot.consistent?.() !== false) return result;
         let committed: boolean;
         try {
           committed = await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() });
@@ -142,7 +150,7 @@ export class OrderedEngine implements Engine {
           release();
         }
         if (!committed) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}); nothing was written`));
-        this.changes.notify();
+        if (tx.buffer.writeCount > 0) this.changes.notify();
         return result;
       } finally {
         release();
@@ -162,6 +170,38 @@ export class OrderedEngine implements Engine {
     this.changes.stopAll();
     await this.lock.run(() => undefined);
     await this.store.close();
+  }
+
+  /**
+   * A read on a store whose snapshots may be torn (`OrderedSnapshot.consistent`, Redis): run against a buffered
+   * transaction that records what it reads. Its outcome (a value or a refusal) stands when the snapshot was consistent
+   * or every read still holds; otherwise the read runs again on a new snapshot, at most {@link MAX_COMMIT_ATTEMPTS} times.
+   */
+  private async readValidated<C extends EngineCall>(first: OrderedSnapshot, call: C): Promise<CallResult<C>> {
+    let snapshot = first;
+    for (let attempt = 1; ; attempt++) {
+      const tx = { snapshot, buffer: new BufferedTx(snapshot, true, this.store.limits, this.name) };
+      let outcome: Outcome;
+      try {
+        outcome = { ok: true, value: await runCall(orderedOps(tx.buffer, this.keys), call) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      } finally {
+        snapshot.release();
+      }
+      if (await this.readsHeld(tx)) {
+        if (outcome.ok) return outcome.value as CallResult<C>;
+        throw outcome.error;
+      }
+      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new StowageError("CONFLICT", `the read lost to other processes' commits ${attempt} times in a row (${this.name})`);
+      await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
+      snapshot = await this.store.snapshot();
+    }
+  }
+
+  /** Whether what `tx` read holds at one point in time: its snapshot was consistent, or the store confirms every read. */
+  private async readsHeld(tx: { snapshot: OrderedSnapshot; buffer: BufferedTx }): Promise<boolean> {
+    return tx.snapshot.consistent?.() !== false || this.store.commit({ checks: tx.buffer.checks, writes: [] });
   }
 
   private async begin(): Promise<{ snapshot: Awaited<ReturnType<OrderedStore["snapshot"]>>; buffer: BufferedTx }> {
@@ -208,7 +248,9 @@ export class OrderedEngine implements Engine {
           }
           outcomes.push(outcome);
         }
-        const committed = tx.buffer.writeCount === 0 || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() }));
+        // A group whose every write was refused commits nothing, unless its snapshot was torn: then the commit checks
+        // the reads those refusals rest on.
+        const committed = (tx.buffer.writeCount === 0 && tx.snapshot.consistent?.() !== false) || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes() }));
         if (committed) {
           if (tx.buffer.writeCount > 0) this.changes.notify();
           outcomes.forEach((outcome, i) => settle(group[i] as PendingWrite, outcome));

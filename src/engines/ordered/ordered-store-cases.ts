@@ -90,6 +90,14 @@ async function allKeys(store: OrderedStore): Promise<string[]> {
   return read(store, async (s) => (await s.range(LOWEST, HIGHEST)).map(([key]) => hex(key)));
 }
 
+/**
+ * Whether the store reads the latest data rather than a fixed point (Redis, see `OrderedSnapshot.consistent`): then
+ * a snapshot's point is that of its first read, and it must say when a commit landed between two of its reads.
+ */
+function withoutSnapshotReads(snapshot: OrderedSnapshot): snapshot is OrderedSnapshot & { consistent(): boolean } {
+  return snapshot.consistent !== undefined;
+}
+
 /** Registers the contract cases for the store that `open` opens (a fresh, empty location per case). */
 export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, open: () => Promise<OrderedStoreSubject>): void {
   const { describe, it } = runner;
@@ -184,11 +192,22 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
       });
     });
 
-    withStore("a snapshot keeps its point in time: later puts, overwrites and deletes are not seen", async (store) => {
+    withStore("a snapshot keeps its point in time: later puts, overwrites and deletes are not seen (without snapshot reads: it says when a commit tore it)", async (store) => {
       await commitAll(store, [put(text("k1"), text("old")), put(text("k2"), text("gone-later"))]);
       const before = await store.snapshot();
       try {
         assert.equal(await commitAll(store, [put(text("k1"), text("new")), del(text("k2")), put(text("k3"), text("added"))]), true);
+        if (withoutSnapshotReads(before)) {
+          // Its point is its first read's, and it says so when a commit lands between two of its reads.
+          assert.equal(await getHex(before, text("k1")), hex(text("new")));
+          assert.equal(await getHex(before, text("k2")), undefined);
+          assert.deepEqual((await rangeHex(before, text("k"), text("l"))).map(([key]) => key), [hex(text("k1")), hex(text("k3"))]);
+          assert.equal(before.consistent(), true, "no commit landed between its reads");
+          await commitAll(store, [put(text("k1"), text("newer"))]);
+          await getHex(before, text("k3"));
+          assert.equal(before.consistent(), false, "a commit landed between two of its reads");
+          return;
+        }
         assert.equal(await getHex(before, text("k1")), hex(text("old")));
         assert.equal(await getHex(before, text("k2")), hex(text("gone-later")));
         assert.equal(await getHex(before, text("k3")), undefined);
@@ -221,6 +240,13 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
         snapshots[2]!.release(); // one of the pair of point 1 goes early; its twin must still read point 1
         for (let point = 0; point < 4; point++) {
           const snapshot = snapshots[point * 2 + 1]!;
+          if (withoutSnapshotReads(snapshot)) {
+            // Each reads the latest data at its first read, and no commit lands between its reads.
+            assert.equal(await getHex(snapshot, text("n")), hex(bytes(2)), `point ${point}`);
+            assert.equal((await snapshot.range(text("only-"), text("only.")))?.length, 3, `point ${point}`);
+            assert.equal(snapshot.consistent(), true, `point ${point}`);
+            continue;
+          }
           assert.equal(await getHex(snapshot, text("n")), point === 0 ? undefined : hex(bytes(point - 1)), `point ${point}`);
           assert.equal((await snapshot.range(text("only-"), text("only.")))?.length, point, `point ${point}`);
         }

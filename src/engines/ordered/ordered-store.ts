@@ -75,6 +75,14 @@ export interface OrderedSnapshot {
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
   /** Lets the engine free the snapshot (an LMDB read transaction, a LevelDB snapshot). */
   release(): void;
+  /**
+   * For a store without snapshot reads (Redis), whose every read sees the latest data: false once a commit landed
+   * between two of this snapshot's reads, so that they may not all hold at one point in time. The family then
+   * validates what it read with `commit({ checks, writes: [] })`, or runs the work again, before it trusts an
+   * outcome that does not commit (a commit checks every read anyway). Absent: the snapshot is always consistent.
+   * The family's reads ask only snapshots that `snapshot()` returned as a promise (its synchronous path stays as is).
+   */
+  consistent?(): boolean;
 }
 
 export interface OrderedRangeOptions {
