@@ -19,6 +19,9 @@ export interface StorageSettings {
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  endpoints: string;
+  prefix: string;
+  requestTimeoutMs: number;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */
