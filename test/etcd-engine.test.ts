@@ -15,6 +15,7 @@ import { runOrderedStoreCases } from "../src/engines/ordered/ordered-store-cases
 import type { OrderedCheck, OrderedStore } from "../src/engines/ordered/ordered-store.js";
 import { json, openStore } from "../src/index.js";
 import { useEtcdServer } from "./helpers/etcd-server.js";
+import { freePort } from "./helpers/postgres-server.js";
 
 const server = useEtcdServer();
 let prefixes = 0;
@@ -146,6 +147,18 @@ describe("etcd store", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("opening on an endpoint where no etcd listens fails BACKEND_UNAVAILABLE within the request timeout", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    await assert.rejects(openStore({ backend: "etcd", endpoints: `http://127.0.0.1:${port}`, requestTimeoutMs: 1_000 }), (error: unknown) => {
+      assert.ok(isStowageError(error), String(error));
+      assert.equal(error.code, "BACKEND_UNAVAILABLE", error.message);
+      assert.ok(error.message.includes(`http://127.0.0.1:${port}`), error.message);
+      return true;
+    });
+    assert.ok(Date.now() - started < 10_000, "refused within the timeout, not after a hang");
   });
 
   it("the server down: reads and writes fail BACKEND_UNAVAILABLE naming the engine and endpoint within the timeout; restarted, resolved writes are kept", async () => {

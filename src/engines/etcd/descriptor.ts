@@ -44,5 +44,14 @@ export const ETCD_ENGINE: EngineDescriptor<EtcdStoreOptions> = {
       default: DEFAULT_ETCD_TIMEOUT_MS,
     }),
   ],
-  open: async (options) => OrderedEngine.open(await openEtcdStore(options)),
+  open: async (options) => {
+    const store = await openEtcdStore(options);
+    try {
+      return await OrderedEngine.open(store);
+    } catch (error) {
+      // An unreachable cluster fails the layout read: the client's connections go with it.
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+  },
 };
