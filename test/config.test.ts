@@ -153,7 +153,7 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     connectTimeoutMs: { text: "1s", file: -5, accepts: "a whole number of milliseconds from 1 to 2147483647" },
     statementTimeoutMs: { text: "0", file: 2.5, accepts: "a whole number of milliseconds from 1 to 2147482647" },
     endpoints: { text: "127.0.0.1:2379", file: 2379, accepts: "comma-separated http:// or https:// URLs" },
-    prefix: { text: "", file: 7, accepts: "a non-empty key prefix" },
+    prefix: { text: "", file: 7, accepts: "a key prefix of 1 to 256 bytes" },
     requestTimeoutMs: { text: "5s", file: 0, accepts: "a whole number of milliseconds from 1 to 2147483647" },
   };
 

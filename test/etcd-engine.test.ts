@@ -165,6 +165,9 @@ describe("etcd store", () => {
     const etcd = server();
     const prefix = freshPrefix("restart");
     const store = await openStore({ backend: "etcd", endpoints: etcd.endpoint, prefix, requestTimeoutMs: 1_500 });
+    const watcher = await openEtcdStore({ endpoints: etcd.endpoint, prefix });
+    let heard = 0;
+    const unwatch = watcher.watchCommits(() => heard++);
     try {
       const kv = store.kv("things", { codec: json<string>() });
       for (let i = 0; i < 20; i++) await kv.put(`k${i}`, `v${i}`);
@@ -194,8 +197,17 @@ describe("etcd store", () => {
       }
       assert.equal(value, "v19");
       for (let i = 0; i < 20; i++) assert.equal(await kv.get(`k${i}`), `v${i}`);
+      // The other client's watch reconnected by itself: it hears a commit made after the restart.
+      const before = heard;
+      for (let i = 0; i < 100 && heard === before; i++) {
+        await kv.put("after-restart", String(i));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(heard > before, "the watch heard a commit after the restart");
     } finally {
       if (!etcd.running) await etcd.start();
+      unwatch();
+      await watcher.close();
       await store.close();
     }
   });

@@ -3,7 +3,7 @@ import { LIMITS } from "../../api/limits.js";
 import type { EngineDescriptor } from "../descriptor.js";
 import { durationField, textField } from "../engine-fields.js";
 import { OrderedEngine, orderedSupports } from "../ordered/ordered-engine.js";
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, DEFAULT_ETCD_TIMEOUT_MS, ETCD_LIMITS, openEtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, DEFAULT_ETCD_TIMEOUT_MS, ETCD_LIMITS, MAX_PREFIX_BYTES, openEtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
 
 /** A comma-separated list of http(s):// URLs. */
 const ENDPOINTS_PATTERN = /^https?:\/\/[^\s,]+(\s*,\s*https?:\/\/[^\s,]+)*$/;
@@ -31,9 +31,11 @@ export const ETCD_ENGINE: EngineDescriptor<EtcdStoreOptions> = {
       doc: "The prefix of every key the store writes; stores with other prefixes share the cluster safely",
       placeholder: "<prefix>",
       default: DEFAULT_ETCD_PREFIX,
-      accepts: "a non-empty key prefix",
+      accepts: `a key prefix of 1 to ${MAX_PREFIX_BYTES} bytes`,
       check: (prefix) => {
-        if (typeof prefix !== "string" || prefix.length === 0) throw new StowageError("INVALID_ARGUMENT", `prefix must be a non-empty string, got ${JSON.stringify(prefix)}`);
+        if (typeof prefix !== "string" || prefix.length === 0 || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) {
+          throw new StowageError("INVALID_ARGUMENT", `prefix must be a string of 1 to ${MAX_PREFIX_BYTES} bytes, got ${JSON.stringify(prefix)}`);
+        }
       },
     }),
     durationField({

@@ -36,6 +36,14 @@ export const ETCD_LIMITS: OrderedLimits = Object.freeze({
 });
 
 /**
+ * The longest prefix: every key and compare of a commit carries it, within the room {@link ETCD_LIMITS} leaves in a
+ * request beside the keys and values.
+ */
+export const MAX_PREFIX_BYTES = 256;
+const WATCH_RETRY_MS = 100;
+const WATCH_RETRY_MAX_MS = 2_000;
+
+/**
  * etcd's default `--max-txn-ops`: the most compares, and operations of each branch, of one transaction. A nested
  * transaction only gets what its parent left of the 128, so nesting does not raise it.
  */
@@ -69,7 +77,9 @@ export async function openEtcdStore(options: EtcdStoreOptions = {}): Promise<Etc
   const hosts = (options.endpoints ?? DEFAULT_ETCD_ENDPOINTS).split(",").map((host) => host.trim()).filter((host) => host !== "");
   const prefix = options.prefix ?? DEFAULT_ETCD_PREFIX;
   if (hosts.length === 0) throw new StowageError("INVALID_ARGUMENT", "endpoints must name at least one etcd client URL");
-  if (prefix.length === 0) throw new StowageError("INVALID_ARGUMENT", "prefix must not be empty (etcd refuses the empty key)");
+  if (prefix.length === 0 || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) {
+    throw new StowageError("INVALID_ARGUMENT", `prefix must be 1 to ${MAX_PREFIX_BYTES} bytes (etcd refuses the empty key), got ${JSON.stringify(prefix)}`);
+  }
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
   const { Etcd3 } = await loadDriver<typeof import("etcd3")>("etcd3", "etcd");
   // etcd3's default fault handling retries a failed call on another host, and opens a circuit breaker for 5 s after
@@ -80,9 +90,17 @@ export async function openEtcdStore(options: EtcdStoreOptions = {}): Promise<Etc
     dialTimeout: timeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     grpcOptions: { "grpc.max_receive_message_length": -1 },
-    faultHandling: { host: () => passThrough as never, global: failover(hosts.length) as never },
+    faultHandling: { host: () => passThrough as never, global: failover(hosts.length) as never, watchBackoff: watchBackoff(WATCH_RETRY_MS) as never },
   });
   return new EtcdStore(`${hosts.join(",")} prefix ${JSON.stringify(prefix)}`, client, Buffer.from(prefix, "utf8"));
+}
+
+/**
+ * The pauses between a lost watch's attempts to reconnect: doubling from {@link WATCH_RETRY_MS} up to
+ * {@link WATCH_RETRY_MAX_MS} (etcd3's default grows to 30 s, for which live feeds would not hear other processes).
+ */
+function watchBackoff(ms: number): { duration: number; next(): ReturnType<typeof watchBackoff> } {
+  return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, WATCH_RETRY_MAX_MS)) };
 }
 
 /** A host policy that calls straight through; async, since etcd3 expects a promise even when the call throws at once. */
