@@ -1,9 +1,9 @@
-import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IRequestOp, Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, IRangeRequest, IRequestOp, Watcher } from "etcd3";
 import { StowageError } from "../../api/errors.js";
-import { sameEntries, sameValue } from "../recorded-reads.js";
-import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
-import { loadDriver } from "../load-driver.js";
+import type { OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
 import { Mutex } from "../mutex.js";
+import { connectEtcd } from "./etcd-client.js";
+import { comparesOf, MAX_TXN_OPS, type RecordedGet, type RecordedRange } from "./etcd-compares.js";
 import { mapEtcdError } from "./etcd-errors.js";
 
 export const DEFAULT_ETCD_ENDPOINTS = "http://127.0.0.1:2379";
@@ -40,29 +40,7 @@ export const ETCD_LIMITS: OrderedLimits = Object.freeze({
  * request beside the keys and values.
  */
 export const MAX_PREFIX_BYTES = 256;
-const WATCH_RETRY_MS = 100;
-const WATCH_RETRY_MAX_MS = 2_000;
 
-/**
- * etcd's default `--max-txn-ops`: the most compares, and operations of each branch, of one transaction. A nested
- * transaction only gets what its parent left of the 128, so nesting does not raise it.
- */
-const MAX_TXN_OPS = 128;
-
-/** A point read's answer as recorded for the commit: the mod revision of the value it returned. */
-interface RecordedGet {
-  readonly value: Uint8Array | undefined;
-  readonly mod: string;
-  readonly revision: string;
-}
-
-/** A range read's answer as recorded for the commit: what was asked, at which revision, and what came back. */
-interface RecordedRange {
-  readonly end: Uint8Array;
-  readonly options: OrderedRangeOptions;
-  readonly revision: string;
-  readonly entries: readonly OrderedEntry[];
-}
 
 /**
  * Opens an etcd key space (the keys under `prefix` on the cluster at `endpoints`) as an {@link OrderedStore}. Nothing
@@ -81,43 +59,8 @@ export async function openEtcdStore(options: EtcdStoreOptions = {}): Promise<Etc
     throw new StowageError("INVALID_ARGUMENT", `prefix must be 1 to ${MAX_PREFIX_BYTES} bytes (etcd refuses the empty key), got ${JSON.stringify(prefix)}`);
   }
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
-  const { Etcd3 } = await loadDriver<typeof import("etcd3")>("etcd3", "etcd");
-  // etcd3's default fault handling retries a failed call on another host, and opens a circuit breaker for 5 s after
-  // three failures. A retried commit whose first attempt applied (its answer was lost) would be applied twice, so
-  // only a call that never reached a server (no connection) moves on to the next endpoint.
-  const client = new Etcd3({
-    hosts,
-    dialTimeout: timeoutMs,
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-    grpcOptions: { "grpc.max_receive_message_length": -1 },
-    faultHandling: { host: () => passThrough as never, global: failover(hosts.length) as never, watchBackoff: watchBackoff(WATCH_RETRY_MS) as never },
-  });
+  const client = await connectEtcd(hosts, timeoutMs);
   return new EtcdStore(`${hosts.join(",")} prefix ${JSON.stringify(prefix)}`, client, Buffer.from(prefix, "utf8"));
-}
-
-/**
- * The pauses between a lost watch's attempts to reconnect: doubling from {@link WATCH_RETRY_MS} up to
- * {@link WATCH_RETRY_MAX_MS} (etcd3's default grows to 30 s, for which live feeds would not hear other processes).
- */
-function watchBackoff(ms: number): { duration: number; next(): ReturnType<typeof watchBackoff> } {
-  return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, WATCH_RETRY_MAX_MS)) };
-}
-
-/** A host policy that calls straight through; async, since etcd3 expects a promise even when the call throws at once. */
-const passThrough = { execute: async <T>(fn: (context: { signal: AbortSignal }) => Promise<T>): Promise<T> => fn({ signal: new AbortController().signal }) };
-
-function failover(hosts: number) {
-  return {
-    async execute<T>(fn: (context: { signal: AbortSignal }) => Promise<T>): Promise<T> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await fn({ signal: new AbortController().signal });
-        } catch (error) {
-          if (attempt >= hosts || !/No connection established|ECONNREFUSED/i.test(String((error as Error)?.message))) throw error;
-        }
-      }
-    },
-  };
 }
 
 /**
@@ -134,7 +77,7 @@ export class EtcdStore implements OrderedStore {
   readonly unread = new Set<EtcdSnapshot>();
   /** The first reads of snapshots in flight, each fixing its snapshot's revision: a commit waits for them (see `pinUnread`). */
   readonly fixing = new Set<Promise<string>>();
-  /** What this store's snapshots read, by the key (or range start) object they were asked for; see `compares`. */
+  /** What this store's snapshots read, by the key (or range start) object they were asked for; see `etcd-compares.ts`. */
   readonly gets = new WeakMap<Uint8Array, RecordedGet>();
   readonly ranges = new WeakMap<Uint8Array, RecordedRange>();
   private readonly watchers = new Set<Promise<Watcher | undefined>>();
@@ -173,7 +116,7 @@ export class EtcdStore implements OrderedStore {
 
   /**
    * One etcd transaction, one at a time (so that this store's commits apply in call order): compares for the checks
-   * (see `comparesOf`), and in its success branch the writes (the last of each key: etcd refuses two operations on one
+   * (see `etcd-compares.ts`), and in its success branch the writes (the last of each key: etcd refuses two operations on one
    * key) and a put of the commit marker. Resolves false when a compare failed (nothing applied).
    */
   async commit(commit: OrderedCommit): Promise<boolean> {
@@ -187,7 +130,7 @@ export class EtcdStore implements OrderedStore {
     if (ops.size > MAX_TXN_OPS - 1) {
       throw new StowageError("LIMIT_EXCEEDED", `a commit of ${ops.size} keys exceeds the etcd engine's limit (maxWritesPerCommit) of ${MAX_TXN_OPS - 1}; nothing was written`);
     }
-    const compare = this.comparesOf(commit.checks);
+    const compare = comparesOf(commit.checks, this.prefix, this);
     if (ops.size > 0) ops.set("", { request_put: { key: this.prefix, value: Buffer.alloc(0) } });
     if (compare.length === 0 && ops.size === 0) return true;
     return this.committer.run(async () => {
@@ -263,72 +206,6 @@ export class EtcdStore implements OrderedStore {
     const revision = this.rangeOf({ key: this.prefix, count_only: true }).then((answer) => answer.revision);
     for (const snapshot of waiting) snapshot.pin(revision);
     await revision;
-  }
-
-  /**
-   * The compares of a commit's checks. Each check's own (see `compares`) when they fit one transaction (etcd takes at
-   * most 128 compares); otherwise, when every check is one this store's snapshots read, at revision R or later, a
-   * single compare: the commit marker (the key of the prefix itself, which every commit with writes puts) has a mod
-   * revision ≤ the oldest such R, that is, no commit has written under the prefix since, so every read still holds.
-   * Coarser (any commit since conflicts), but sound, and only for commits that read that much.
-   */
-  private comparesOf(checks: readonly OrderedCheck[]): ICompare[] {
-    const precise: ICompare[] = [];
-    let oldest: bigint | undefined;
-    let allRead = true;
-    for (const check of checks) {
-      const { compares, revision } = this.compares(check);
-      precise.push(...compares);
-      if (revision === undefined) allRead = false;
-      else if (oldest === undefined || BigInt(revision) < oldest) oldest = BigInt(revision);
-    }
-    if (precise.length <= MAX_TXN_OPS) return precise;
-    if (allRead && oldest !== undefined) return [{ key: this.prefix, target: "Mod", result: "Less", mod_revision: (oldest + 1n).toString() }];
-    throw new StowageError("LIMIT_EXCEEDED", `a commit's ${checks.length} checks need ${precise.length} compares, and etcd takes ${MAX_TXN_OPS} in one transaction; nothing was written`);
-  }
-
-  /**
-   * The compares that hold exactly when `check` still holds, sound whatever read the check came from:
-   * - an absent key: its version is 0 (etcd compares a missing key as all zeros);
-   * - a value this store's snapshot read for that very key object, with the same bytes: its mod revision is the one
-   *   read (etcd gives a key a new mod revision on every write, so the same one means the same value), otherwise the
-   *   value itself (etcd's value compare fails on a missing key);
-   * - a range: over the part the read covered (up to its last entry when the limit cut it), nothing may have been
-   *   added, changed or removed. When this store read that range (same object, bounds, options and entries) at
-   *   revision R: no key in it has a mod revision above R (catches additions and changes; one range compare), and each
-   *   entry still exists (version > 0; a deletion leaves no key to compare, so each is named). Otherwise: each entry
-   *   has its value, and each gap between entries holds no key (a range compare of version 0).
-   * Ranges thus cost a compare per entry; etcd has no compare of a range's count.
-   */
-  private compares(check: OrderedCheck): { compares: ICompare[]; revision?: string } {
-    if (check.kind === "get") {
-      const key = this.full(check.key);
-      const read = this.gets.get(check.key);
-      const revision = read !== undefined && sameValue(read.value, check.value) ? read.revision : undefined;
-      if (check.value === undefined) return { compares: [{ key, target: "Version", result: "Equal", version: 0 }], revision };
-      if (revision !== undefined) return { compares: [{ key, target: "Mod", result: "Equal", mod_revision: read!.mod }], revision };
-      return { compares: [{ key, target: "Value", result: "Equal", value: Buffer.from(check.value) }] };
-    }
-    const { start, end, options, entries } = check;
-    const read = this.ranges.get(start);
-    const same = read !== undefined && Buffer.compare(read.end, end) === 0 && read.options.limit === options.limit && read.options.reverse === options.reverse && sameEntries(read.entries, entries);
-    const revision = same ? read.revision : undefined;
-    if (Buffer.compare(start, end) >= 0 || options.limit === 0) return { compares: [], revision };
-    const cut = options.limit !== undefined && entries.length >= options.limit ? entries[entries.length - 1]![0] : undefined;
-    const low = cut !== undefined && options.reverse === true ? cut : start;
-    const high = cut !== undefined && options.reverse !== true ? Buffer.concat([cut, Buffer.from([0])]) : end;
-    if (revision !== undefined) {
-      const changed: ICompare = { key: this.full(low), range_end: this.full(high), target: "Mod", result: "Less", mod_revision: (BigInt(revision) + 1n).toString() };
-      return { compares: [changed, ...entries.map(([key]): ICompare => ({ key: this.full(key), target: "Version", result: "Greater", version: 0 }))], revision };
-    }
-    const ascending = [...entries].sort(([a], [b]) => Buffer.compare(a, b));
-    const compares: ICompare[] = ascending.map(([key, value]) => ({ key: this.full(key), target: "Value", result: "Equal", value: Buffer.from(value) }));
-    let from: Uint8Array = low;
-    for (const [key] of [...ascending, [high] as const]) {
-      if (Buffer.compare(from, key) < 0) compares.push({ key: this.full(from), range_end: this.full(key), target: "Version", result: "Equal", version: 0 });
-      from = Buffer.concat([key, Buffer.from([0])]);
-    }
-    return { compares };
   }
 
   private refuseClosed(): void {
