@@ -50,18 +50,26 @@ const COPIES_PER_WRITE = 2;
  */
 export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limits">): EngineSupports {
   const { maxValueBytes, maxWritesPerCommit, maxBytesPerCommit } = store.limits;
-  const maxTransactionWrites = maxWritesPerCommit === null ? API_LIMITS.maxTransactionWrites : Math.min(API_LIMITS.maxTransactionWrites, Math.floor(maxWritesPerCommit / RECORDS_PER_WRITE));
+  const maxTransactionWrites =
+    maxWritesPerCommit === null ? API_LIMITS.maxTransactionWrites : Math.min(API_LIMITS.maxTransactionWrites, Math.max(1, Math.floor(maxWritesPerCommit / RECORDS_PER_WRITE)));
+  // Each write's records may carry a header and a key beside its bytes; never less than half of the copies' room.
+  const copiesRoom = maxBytesPerCommit === null ? 0 : Math.floor(maxBytesPerCommit / COPIES_PER_WRITE);
   const maxTransactionBytes =
     maxBytesPerCommit === null
       ? API_LIMITS.maxTransactionBytes
-      : Math.min(API_LIMITS.maxTransactionBytes, Math.floor(maxBytesPerCommit / COPIES_PER_WRITE) - maxTransactionWrites * RECORDS_PER_WRITE * RECORD_HEADER_BYTES);
+      : Math.min(API_LIMITS.maxTransactionBytes, Math.max(Math.floor(copiesRoom / 2), copiesRoom - maxTransactionWrites * RECORDS_PER_WRITE * RECORD_HEADER_BYTES));
   const valueRoom = maxBytesPerCommit === null ? maxValueBytes - RECORD_HEADER_BYTES : Math.floor(maxTransactionBytes / 2);
   return Object.freeze({
     liveFeeds: true,
     kvHistory: true,
     crossProcess: !store.singleWriter,
     crossNamespaceTransactions: true,
-    limits: Object.freeze({ maxKeyBytes: API_LIMITS.maxKeyBytes, maxValueBytes: Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, valueRoom), maxTransactionWrites, maxTransactionBytes }),
+    limits: Object.freeze({
+      maxKeyBytes: API_LIMITS.maxKeyBytes,
+      maxValueBytes: Math.max(1, Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, valueRoom)),
+      maxTransactionWrites,
+      maxTransactionBytes,
+    }),
   });
 }
 
