@@ -149,6 +149,20 @@ describe("etcd store", () => {
     }
   });
 
+  it("one call removing more entries than one commit holds fails LIMIT_EXCEEDED and removes nothing; a smaller one passes", async () => {
+    const store = await openStore({ backend: "etcd", endpoints: server().endpoint, prefix: freshPrefix("remove") });
+    try {
+      const kv = store.kv("many", { codec: json<number>() });
+      await Promise.all(Array.from({ length: 140 }, (_, i) => kv.put(`k${String(i).padStart(3, "0")}`, i)));
+      await assert.rejects(kv.deleteRange({}), (error: unknown) => isStowageError(error, "LIMIT_EXCEEDED") && /maxWritesPerCommit/.test(error.message));
+      assert.equal(await kv.count(), 140);
+      assert.equal(await kv.deleteRange({ end: "k100" }), 100);
+      assert.equal(await kv.deleteRange({}), 40);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("opening on an endpoint where no etcd listens fails BACKEND_UNAVAILABLE within the request timeout", async () => {
     const port = await freePort();
     const started = Date.now();
