@@ -132,9 +132,14 @@ export async function startEtcd(): Promise<EtcdServer> {
     if (destroyed) return;
     destroyed = true;
     // Synchronous, so that it also runs from the process's exit handler.
-    if (child?.pid !== undefined && child.exitCode === null) {
+    const pid = child?.pid;
+    if (pid !== undefined && child?.exitCode === null) {
       try {
-        process.kill(child.pid, "SIGKILL");
+        process.kill(pid, "SIGKILL");
+        // Until it is dead (bounded), so that it writes nothing into the folder after it was removed. Node reaps it
+        // only later, so a dead child stays a zombie (state Z) meanwhile.
+        const dead = `[ ! -e /proc/${pid} ] || grep -q '^State:[[:space:]]*Z' /proc/${pid}/status`;
+        spawnSync("sh", ["-c", `until ${dead}; do sleep 0.02; done`], { timeout: 5_000 });
       } catch {
         // It exited in the meantime.
       }
