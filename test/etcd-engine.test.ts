@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isStowageError } from "../src/api/errors.js";
+import { isSerializationFailure } from "../src/engines/transaction-failure.js";
 import { runConformance } from "../src/conformance/index.js";
 import { ETCD_ENGINE } from "../src/engines/etcd/descriptor.js";
 import { openEtcdStore } from "../src/engines/etcd/etcd-store.js";
@@ -158,6 +159,26 @@ describe("etcd store", () => {
       assert.equal(await kv.count(), 140);
       assert.equal(await kv.deleteRange({ end: "k100" }), 100);
       assert.equal(await kv.deleteRange({}), 40);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a snapshot whose revision etcd compacted fails its next read with CONFLICT (a transaction would run again)", async () => {
+    const store = await openEtcdStore({ endpoints: server().endpoint, prefix: freshPrefix("compacted") });
+    try {
+      await store.commit({ checks: [], writes: [{ key: text("a"), value: text("1") }] });
+      const old = await store.snapshot();
+      try {
+        assert.equal(word(await old.get(text("a"))), "1");
+        await store.commit({ checks: [], writes: [{ key: text("a"), value: text("2") }] });
+        const latest = await store.client.kv.range({ key: Buffer.from("compacted-probe") });
+        await store.client.kv.compact({ revision: latest.header.revision, physical: true });
+        await assert.rejects(Promise.resolve(old.get(text("a"))), (error: unknown) => isStowageError(error, "CONFLICT") && isSerializationFailure(error) && /compacted/.test(error.message));
+      } finally {
+        old.release();
+      }
+      assert.equal(await getWord(store, "a"), "2", "a new snapshot reads on");
     } finally {
       await store.close();
     }
