@@ -38,6 +38,17 @@ export interface LevelDbOpenOptions extends StoreOptions {
   path?: string;
 }
 
+/** Opens the etcd engine (the ordered-KV family on an etcd cluster): state shared by many processes and machines. */
+export interface EtcdOpenOptions extends StoreOptions {
+  backend: "etcd";
+  /** The cluster's client URLs, comma-separated (default `http://127.0.0.1:2379`). */
+  endpoints?: string;
+  /** The prefix of every key the store writes (default `stowage/`); stores with other prefixes share a cluster safely. */
+  prefix?: string;
+  /** How long one request may take before BACKEND_UNAVAILABLE, in ms (default 5,000; at most `LIMITS.maxTimerMs`). */
+  requestTimeoutMs?: number;
+}
+
 /** Opens the Redis engine (the ordered-KV family on a Redis server): state shared by many processes. */
 export interface RedisOpenOptions extends StoreOptions {
   backend: "redis";
@@ -84,6 +95,7 @@ export interface StowageEngines {
   postgres: PostgresStoreOptions;
   lmdb: LmdbOpenOptions;
   leveldb: LevelDbOpenOptions;
+  etcd: EtcdOpenOptions;
   redis: RedisOpenOptions;
 }
 
@@ -99,7 +111,7 @@ export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
 };
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
-export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "redis"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "etcd", "redis"] as const;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];

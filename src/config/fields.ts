@@ -20,7 +20,9 @@ export interface StorageSettings {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   url: string;
+  endpoints: string;
   prefix: string;
+  requestTimeoutMs: number;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */

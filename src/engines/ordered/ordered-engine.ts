@@ -33,18 +33,43 @@ const MAX_RETRY_PAUSE_MS = 20;
 const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
 
 /**
- * The manifest of the family's engine over a store with these properties: everything, across processes unless the
- * store has one writer (LevelDB). Limits are stowage's, the value limit tightened to what the store's own leaves after
- * a record's header; keys over the store's key limit are refused by the key layout, and commits over its commit limits
- * are split or refused by the family. Descriptors declare the same manifest before any store opens.
+ * The most records one stowage write makes: a KV put replacing an entry that has a deadline writes the entry, removes
+ * the old expiry index record, writes the new one and a change record, and updates its namespace's history state.
  */
-export function orderedSupports(store: Pick<OrderedStore, "singleWriter"> & { limits: Pick<OrderedStore["limits"], "maxValueBytes"> }): EngineSupports {
+const RECORDS_PER_WRITE = 5;
+/** How many times a write's bytes may be stored: a KV put with history keeps the value in its entry and its change record. */
+const COPIES_PER_WRITE = 2;
+
+/**
+ * The manifest of the family's engine over a store with these properties: everything, across processes unless the
+ * store has one writer (LevelDB). Limits are stowage's, tightened to what the store's own leave: values by a record's
+ * header, and for a store with commit limits (etcd), transactions to what always fits one commit whatever records
+ * their writes make ({@link RECORDS_PER_WRITE}, {@link COPIES_PER_WRITE}), and values to half a transaction. Keys over
+ * the store's key limit are refused by the key layout, and commits over its commit limits are split or refused by the
+ * family. Descriptors declare the same manifest before any store opens.
+ */
+export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limits">): EngineSupports {
+  const { maxValueBytes, maxWritesPerCommit, maxBytesPerCommit } = store.limits;
+  const maxTransactionWrites =
+    maxWritesPerCommit === null ? API_LIMITS.maxTransactionWrites : Math.min(API_LIMITS.maxTransactionWrites, Math.max(1, Math.floor(maxWritesPerCommit / RECORDS_PER_WRITE)));
+  // Each write's records may carry a header and a key beside its bytes; never less than half of the copies' room.
+  const copiesRoom = maxBytesPerCommit === null ? 0 : Math.floor(maxBytesPerCommit / COPIES_PER_WRITE);
+  const maxTransactionBytes =
+    maxBytesPerCommit === null
+      ? API_LIMITS.maxTransactionBytes
+      : Math.min(API_LIMITS.maxTransactionBytes, Math.max(Math.floor(copiesRoom / 2), copiesRoom - maxTransactionWrites * RECORDS_PER_WRITE * RECORD_HEADER_BYTES));
+  const valueRoom = maxBytesPerCommit === null ? maxValueBytes - RECORD_HEADER_BYTES : Math.floor(maxTransactionBytes / 2);
   return Object.freeze({
     liveFeeds: true,
     kvHistory: true,
     crossProcess: !store.singleWriter,
     crossNamespaceTransactions: true,
-    limits: Object.freeze({ ...API_LIMITS, maxValueBytes: Math.min(API_LIMITS.maxValueBytes, store.limits.maxValueBytes - RECORD_HEADER_BYTES) }),
+    limits: Object.freeze({
+      maxKeyBytes: API_LIMITS.maxKeyBytes,
+      maxValueBytes: Math.max(1, Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, valueRoom)),
+      maxTransactionWrites,
+      maxTransactionBytes,
+    }),
   });
 }
 
@@ -104,7 +129,7 @@ export class OrderedEngine implements Engine {
 
   write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
     return new Promise<CallResult<C>>((resolve, reject) => {
-      this.pending.push({ call, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ call: this.withinCommit(call), resolve: resolve as (value: unknown) => void, reject });
       if (this.flushing) return;
       this.flushing = true;
       // commitGroup settles every write itself; should anything escape it, no write may wait forever.
@@ -286,6 +311,18 @@ export class OrderedEngine implements Engine {
       buffer.undoTo(mark);
       return { ok: false, error };
     }
+  }
+
+  /**
+   * A sweep or history trim step with its batch held to what one commit of the store takes (etcd: 127 writes), each
+   * entry removed costing up to {@link RECORDS_PER_WRITE} records; the store's sweep repeats steps until none is left.
+   */
+  private withinCommit<C extends EngineCall>(call: C): C {
+    const maxWrites = this.store.limits.maxWritesPerCommit;
+    if (maxWrites === null || (call.op !== "kvSweepExpired" && call.op !== "kvHistoryTrim")) return call;
+    const [first, limit] = call.args as [number, number];
+    const batch = Math.max(1, Math.floor(maxWrites / RECORDS_PER_WRITE));
+    return limit <= batch ? call : ({ op: call.op, args: [first, batch] } as unknown as C);
   }
 
   private fitsCommit(buffer: BufferedTx): boolean {

@@ -1,13 +1,11 @@
 import { StowageError } from "../../api/errors.js";
 import type { EngineDescriptor } from "../descriptor.js";
-import { textField } from "../engine-fields.js";
+import { keyPrefixField, textField } from "../engine-fields.js";
 import { OrderedEngine, orderedSupports } from "../ordered/ordered-engine.js";
 import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL, openRedisStore, REDIS_LIMITS, type RedisStoreOptions } from "./redis-store.js";
 
 /** What a Redis URL must look like (`rediss://` is TLS). */
 const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/;
-/** The longest prefix: it starts every key of the store, and is only a namespace. */
-const MAX_PREFIX_LENGTH = 256;
 
 /** The Redis engine: the ordered-KV family on a Redis server; its driver, ioredis, is loaded when it opens. */
 export const REDIS_ENGINE: EngineDescriptor<RedisStoreOptions> = {
@@ -25,17 +23,9 @@ export const REDIS_ENGINE: EngineDescriptor<RedisStoreOptions> = {
         if (typeof url !== "string" || !REDIS_URL_PATTERN.test(url)) throw new StowageError("INVALID_ARGUMENT", "url must be a redis:// (or rediss://) URL");
       },
     }),
-    textField({
-      option: "prefix",
+    keyPrefixField({
       doc: "The start of the store's Redis keys and channel; stores with other prefixes share a Redis database safely",
-      placeholder: "<text>",
       default: DEFAULT_REDIS_PREFIX,
-      accepts: `1 to ${MAX_PREFIX_LENGTH} characters`,
-      check: (prefix) => {
-        if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > MAX_PREFIX_LENGTH) {
-          throw new StowageError("INVALID_ARGUMENT", `prefix must be 1 to ${MAX_PREFIX_LENGTH} characters, got ${JSON.stringify(prefix)}`);
-        }
-      },
     }),
   ],
   open: async (options) => OrderedEngine.open(await openRedisStore(options)),
