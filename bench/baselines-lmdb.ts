@@ -37,6 +37,8 @@ async function openRaw(): Promise<{ db: import("lmdb").RootDatabase<Buffer, Buff
 }
 
 export const RAW_LMDB = "raw lmdb";
+/** The same get on a read transaction made fresh first, so that it sees every commit resolved before it (as stowage's). */
+export const RAW_LMDB_FRESH = "raw lmdb, read transaction reset per get";
 
 export const RAW_LMDB_BASELINES: readonly BaselineCase[] = [
   {
@@ -63,6 +65,29 @@ export const RAW_LMDB_BASELINES: readonly BaselineCase[] = [
       const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
       if (db.getBinary(keys[7]!)?.length !== VALUE.length + 1) throw new Error("bench sanity check failed: raw lmdb returns the row put");
       return { body: { op: async (i) => db.getBinary(keys[(i * 7919) % KV_KEYS]!) }, close };
+    },
+  },
+  {
+    subject: RAW_LMDB_FRESH,
+    op: "kv.get",
+    describe:
+      "db.resetReadTxn() then db.getBinary(key): lmdb-js's shared read transaction otherwise stays at the snapshot of its last renewal (a timer), so a get could miss another process's commit that resolved before it; stowage's get never does",
+    async build(c) {
+      const { db, close } = await openRaw();
+      const ns = `kv-get-c${c}`;
+      await db.transaction(() => {
+        for (let i = 0; i < KV_KEYS; i++) void db.put(kvRowKey(ns, `k${pad(i, 6)}`), kvRowValue(VALUE));
+      });
+      const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
+      return {
+        body: {
+          op: async (i) => {
+            db.resetReadTxn();
+            return db.getBinary(keys[(i * 7919) % KV_KEYS]!);
+          },
+        },
+        close,
+      };
     },
   },
 ];

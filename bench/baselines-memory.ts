@@ -5,8 +5,10 @@ import { pad, VALUE, valueFor } from "./fixtures.js";
 const KV_KEYS = 10_000;
 
 export const MAP_AWAITED = "Map (awaited)";
+/** The same get handing out a copy of the value in an ArrayBuffer of its own, as stowage does: the get's floor. */
+export const MAP_AWAITED_COPY = "Map (awaited), value copied";
 
-function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: string): Promise<Uint8Array | undefined> } {
+function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: string): Promise<Uint8Array | undefined>; getCopy(k: string): Promise<Uint8Array | undefined> } {
   const map = new Map<string, Uint8Array>();
   return {
     async put(k, v) {
@@ -14,6 +16,10 @@ function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: stri
     },
     async get(k) {
       return map.get(k);
+    },
+    async getCopy(k) {
+      const v = map.get(k);
+      return v === undefined ? undefined : new Uint8Array(v);
     },
   };
 }
@@ -36,6 +42,16 @@ export const MEMORY_BASELINES: readonly BaselineCase[] = [
       const map = mapStore();
       for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
       return { body: { op: (i) => map.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
+    },
+  },
+  {
+    subject: MAP_AWAITED_COPY,
+    op: "kv.get",
+    describe: "await of an async function doing new Uint8Array(map.get(k)): a value of the caller's own, the floor of any get that hands one out",
+    async build() {
+      const map = mapStore();
+      for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
+      return { body: { op: (i) => map.getCopy(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
     },
   },
 ];

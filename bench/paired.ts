@@ -7,8 +7,8 @@ import type { Store } from "../src/index.js";
 import { alternate } from "./alternate.js";
 import type { BaselineCase } from "./baseline.js";
 import { RAW_LEVELDB } from "./baselines-leveldb.js";
-import { RAW_LMDB } from "./baselines-lmdb.js";
-import { MAP_AWAITED } from "./baselines-memory.js";
+import { RAW_LMDB, RAW_LMDB_FRESH } from "./baselines-lmdb.js";
+import { MAP_AWAITED, MAP_AWAITED_COPY } from "./baselines-memory.js";
 import { RAW_PG } from "./baselines-postgres.js";
 import { RAW_SAME_TABLE } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
@@ -26,9 +26,11 @@ export interface PairedCase {
 
 export const PAIRED_CASES: readonly PairedCase[] = [
   { engine: "memory", op: "kv.get", baseline: MAP_AWAITED, concurrencies: [1, 16] },
+  { engine: "memory", op: "kv.get", baseline: MAP_AWAITED_COPY, concurrencies: [1, 16] },
   { engine: "sqlite", op: "kv.get", baseline: RAW_SAME_TABLE, concurrencies: [1, 16] },
   { engine: "postgres", op: "kv.get", baseline: RAW_PG, concurrencies: [1, 16] },
   { engine: "lmdb", op: "kv.get", baseline: RAW_LMDB, concurrencies: [1, 16] },
+  { engine: "lmdb", op: "kv.get", baseline: RAW_LMDB_FRESH, concurrencies: [1, 16] },
   { engine: "lmdb", op: "kv.put", baseline: RAW_LMDB, concurrencies: [16] },
   { engine: "leveldb", op: "kv.get", baseline: RAW_LEVELDB, concurrencies: [1, 16] },
   { engine: "leveldb", op: "kv.put", baseline: RAW_LEVELDB, concurrencies: [16] },

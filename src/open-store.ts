@@ -38,6 +38,26 @@ export interface LevelDbOpenOptions extends StoreOptions {
   path?: string;
 }
 
+/** Opens the etcd engine (the ordered-KV family on an etcd cluster): state shared by many processes and machines. */
+export interface EtcdOpenOptions extends StoreOptions {
+  backend: "etcd";
+  /** The cluster's client URLs, comma-separated (default `http://127.0.0.1:2379`). */
+  endpoints?: string;
+  /** The prefix of every key the store writes (default `stowage/`); stores with other prefixes share a cluster safely. */
+  prefix?: string;
+  /** How long one request may take before BACKEND_UNAVAILABLE, in ms (default 5,000; at most `LIMITS.maxTimerMs`). */
+  requestTimeoutMs?: number;
+}
+
+/** Opens the Redis engine (the ordered-KV family on a Redis server): state shared by many processes. */
+export interface RedisOpenOptions extends StoreOptions {
+  backend: "redis";
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` (TLS); default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** The start of every Redis key (and the channel) of this store, default `stowage:`; stores with other prefixes share a database. */
+  prefix?: string;
+}
+
 /** Opens the Azure Table engine (the ordered-KV family on one partition of an Azure Table): many processes and machines. */
 export interface AzureTableOpenOptions extends StoreOptions {
   backend: "azure-table";
@@ -86,6 +106,8 @@ export interface StowageEngines {
   postgres: PostgresStoreOptions;
   lmdb: LmdbOpenOptions;
   leveldb: LevelDbOpenOptions;
+  etcd: EtcdOpenOptions;
+  redis: RedisOpenOptions;
   "azure-table": AzureTableOpenOptions;
 }
 
@@ -101,7 +123,7 @@ export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
 };
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
-export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "azure-table"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table"] as const;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];

@@ -257,8 +257,8 @@ describe("stowage CLI", { concurrency: true }, () => {
     const flag = await stowage(dir, ["info", "--storage-backend", "mongo"]);
     assert.equal(flag.code, 1);
     assert.equal(flag.stdout, "");
-    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, azure-table; got "mongo"\n$/);
-    const env = await stowageInProcess(dir, ["info"], { STOWAGE_STORAGE_BACKEND: "redis" });
+    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table; got "mongo"\n$/);
+    const env = await stowageInProcess(dir, ["info"], { STOWAGE_STORAGE_BACKEND: "mongo" });
     assert.equal(env.code, 1);
     assert.match(env.stderr, /^error INVALID_ARGUMENT: STOWAGE_STORAGE_BACKEND must be/);
     writeFileSync(join(dir, "bad.yaml"), "storage:\n  backend: sqlite\n  colour: blue\n");
@@ -318,13 +318,14 @@ describe("stowage CLI", { concurrency: true }, () => {
 
   test("help lists every engine with its options, their defaults, and which are required", async () => {
     const help = ok(await stowageInProcess(freshDir(), ["--help"]));
-    assert.match(help, /--storage-backend <name> +The engine: memory, sqlite \(default\), postgres, lmdb, leveldb,\s+azure-table\n/);
-    for (const engine of ["memory", "sqlite \\(default\\)", "postgres", "lmdb", "leveldb", "azure-table"]) assert.match(help, new RegExp(`^  ${engine}: \\S`, "m"));
+    assert.match(help, /--storage-backend <name> +The engine: memory, sqlite \(default\), postgres, lmdb, leveldb,\s+etcd, redis, azure-table\n/);
+    for (const engine of ["memory", "sqlite \\(default\\)", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table"]) assert.match(help, new RegExp(`^  ${engine}: \\S`, "m"));
     const flags = [...help.matchAll(/^ {4}--(storage-[a-z-]+) /gm)].map((match) => match[1]);
-    assert.deepEqual(flags, ["storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms", "storage-path", "storage-path", "storage-connection-string", "storage-table", "storage-request-timeout-ms"]);
+    assert.deepEqual(flags, ["storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms", "storage-path", "storage-path", "storage-endpoints", "storage-prefix", "storage-request-timeout-ms", "storage-url", "storage-prefix", "storage-connection-string", "storage-table", "storage-request-timeout-ms"]);
     assert.match(help, /--storage-connection-string <connection-string>\s+The Azure Storage connection string .*\(required\)/s);
     assert.match(help, /--storage-path <file> +LMDB data file .*\n.*\(default \.\/data\/stowage\.lmdb\)/);
     assert.match(help, /--storage-path <file> +SQLite database file; it and its folders are created if absent\n +\(default \.\/data\/stowage\.db\)/);
+    assert.match(help, /--storage-url <url> +redis:\/\/\[user:password@\]host:port\[\/db\], or rediss:\/\/ for TLS\n +\(default redis:\/\/127\.0\.0\.1:6379\)/);
     assert.match(help, /--storage-dsn <url> +postgres:\/\/user:password@host:port\/database \(required\)/);
     assert.match(help, /--storage-pool-size <n> +Most connections \(default 10\)/);
     const options = help.slice(help.indexOf("\nOptions:"), help.indexOf("\nConfiguration"));

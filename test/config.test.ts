@@ -143,7 +143,7 @@ describe("the settings come from the engine descriptors", () => {
 
 describe("resolveConfig: bad values name the field, the source and what it accepts", () => {
   const bad: Record<StorageField, { text: string; file: unknown; accepts: string }> = {
-    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres, lmdb, leveldb, azure-table" },
+    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table" },
     path: { text: "", file: 42, accepts: "a non-empty file path" },
     durability: { text: "FULL", file: true, accepts: "one of full, process" },
     busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds from 0 to 2147483647" },
@@ -152,9 +152,12 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     poolSize: { text: "0", file: 0, accepts: "a whole number ≥ 1" },
     connectTimeoutMs: { text: "1s", file: -5, accepts: "a whole number of milliseconds from 1 to 2147483647" },
     statementTimeoutMs: { text: "0", file: 2.5, accepts: "a whole number of milliseconds from 1 to 2147482647" },
+    endpoints: { text: "127.0.0.1:2379", file: 2379, accepts: "comma-separated http:// or https:// URLs" },
+    prefix: { text: "", file: 7, accepts: "a key prefix of 1 to 256 bytes" },
+    requestTimeoutMs: { text: "5s", file: 0, accepts: "a whole number of milliseconds from 1 to 2147483647" },
+    url: { text: "http://127.0.0.1:6379", file: 6379, accepts: "a redis:// or rediss:// URL" },
     connectionString: { text: "", file: 7, accepts: "an Azure Storage connection string" },
     table: { text: "my-table", file: "ab", accepts: "3 to 63 letters and digits, starting with a letter" },
-    requestTimeoutMs: { text: "2s", file: 0, accepts: "a whole number of milliseconds from 1 to 2147483647" },
   };
 
   for (const field of STORAGE_FIELD_NAMES) {
@@ -223,7 +226,7 @@ describe("resolveConfig: bad values name the field, the source and what it accep
 
   test("a bad value in a lower layer is reported even when a higher layer overrides it", () => {
     assertInvalid(
-      () => resolveConfig({ cwd: CWD, argvFlags: { "storage-backend": "sqlite" }, file: file({ storage: { backend: "redis" } }) }),
+      () => resolveConfig({ cwd: CWD, argvFlags: { "storage-backend": "sqlite" }, file: file({ storage: { backend: "mongo" } }) }),
       "storage.backend in ./stowage.yaml",
     );
   });

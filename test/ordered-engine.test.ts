@@ -139,8 +139,10 @@ test("a refusal inside a transaction leaves nothing of the failed call, and the 
   });
 });
 
-test("limits: a group commit is split to stay within maxWritesPerCommit; a transaction beyond it is refused naming the limit, nothing written", async () => {
-  await withStore({ limits: { maxWritesPerCommit: 10 } }, async (store, ordered) => {
+test("limits: the manifest keeps transactions within maxWritesPerCommit; a group commit is split to stay within it; one call making more records is refused alone", async () => {
+  await withStore({ limits: { maxWritesPerCommit: 10 } }, async (store, ordered, engine) => {
+    // A write makes up to 5 records: a transaction of 2 writes always fits a commit of 10.
+    assert.equal(engine.supports.limits.maxTransactionWrites, 2);
     const kv = store.kv("k", { codec: utf8 });
     await Promise.all(Array.from({ length: 40 }, (_, i) => kv.put(`key${String(i).padStart(2, "0")}`, "v")));
     assert.equal((await kv.list()).entries.length, 40);
@@ -148,34 +150,35 @@ test("limits: a group commit is split to stay within maxWritesPerCommit; a trans
     const before = ordered.commits.length;
     await assert.rejects(
       store.transaction(async (tx) => {
-        for (let i = 0; i < 11; i++) await tx.kv("k", { codec: utf8 }).put(`t${i}`, "v");
+        for (let i = 0; i < 3; i++) await tx.kv("k", { codec: utf8 }).put(`t${i}`, "v");
       }),
-      (e: unknown) => isStowageError(e, "LIMIT_EXCEEDED") && /maxWritesPerCommit/.test(e.message) && /\b10\b/.test(e.message),
+      (e: unknown) => isStowageError(e, "LIMIT_EXCEEDED") && /maxTransactionWrites/.test(e.message) && /\b2\b/.test(e.message),
     );
-    assert.equal(ordered.commits.length, before, "nothing was committed");
+    // One call whose records pass the commit limit (a delete of 40 entries) is refused by the family, naming it.
+    const [removal, beside] = await Promise.allSettled([kv.deleteRange({}), kv.put("beside", "v")]);
+    assert.ok(removal?.status === "rejected" && isStowageError(removal.reason, "LIMIT_EXCEEDED") && /maxWritesPerCommit/.test(removal.reason.message) && /\b10\b/.test(removal.reason.message), String(removal));
+    assert.equal(beside?.status, "fulfilled");
+    assert.equal(ordered.commits.length, before + 1, "only the other write committed");
     assert.equal((await kv.list({ prefix: "t" })).entries.length, 0);
+    assert.equal((await kv.list()).entries.length, 41);
   });
 });
 
-test("limits: one write larger than maxBytesPerCommit is refused alone; keys and values beyond the store's sizes are refused before any commit", async () => {
-  await withStore({ limits: { maxBytesPerCommit: 2_000, maxKeyBytes: 120, maxValueBytes: 4_000 } }, async (store, ordered) => {
+test("limits: the manifest keeps values and transactions within maxBytesPerCommit; one call writing more bytes is refused alone; keys beyond the store's limit are refused", async () => {
+  await withStore({ limits: { maxBytesPerCommit: 4_000, maxKeyBytes: 120, maxValueBytes: 4_000 } }, async (store, ordered, engine) => {
+    // Half the commit for a write's two copies (a KV put with history), half of that for a value.
+    assert.deepEqual({ ...engine.supports.limits, maxKeyBytes: 0 }, { maxKeyBytes: 0, maxValueBytes: 500, maxTransactionWrites: LIMITS.maxTransactionWrites, maxTransactionBytes: 1_000 });
     const kv = store.kv("k");
-    const before = ordered.commits.length;
-    const [big, small, huge] = await Promise.allSettled([kv.put("big", new Uint8Array(2_100).fill(1)), kv.put("small", bytes("ok")), kv.put("huge", new Uint8Array(3_000))]);
-    assert.equal(small?.status, "fulfilled");
-    assert.ok(big?.status === "rejected" && isStowageError(big.reason, "LIMIT_EXCEEDED") && /maxBytesPerCommit/.test(big.reason.message), String(big));
-    assert.ok(huge?.status === "rejected" && isStowageError(huge.reason, "LIMIT_EXCEEDED") && /maxValueBytes/.test(huge.reason.message), String(huge));
+    await assert.rejects(kv.put("big", new Uint8Array(501)), (e: unknown) => isStowageError(e, "LIMIT_EXCEEDED") && /maxValueBytes/.test(e.message));
     await assert.rejects(kv.put("k".repeat(200), bytes("v")), (e: unknown) => isStowageError(e, "LIMIT_EXCEEDED") && /maxKeyBytes/.test(e.message) && e.namespace === "k");
-    await assert.rejects(
-      store.transaction(async (tx) => {
-        await tx.kv("k").put("a", new Uint8Array(900));
-        await tx.kv("k").put("b", new Uint8Array(900));
-        await tx.kv("k").put("c", new Uint8Array(900));
-      }),
-      (e: unknown) => isStowageError(e, "LIMIT_EXCEEDED") && /maxBytesPerCommit/.test(e.message),
-    );
+    for (let i = 0; i < 300; i++) await kv.put(`entry-number-${String(i).padStart(3, "0")}`, bytes("v"));
+    const before = ordered.commits.length;
+    // Removing 300 entries writes nothing but 300 keys of over 16 bytes each: over 4,000 bytes in one call.
+    const [removal, small] = await Promise.allSettled([kv.deleteRange({}), kv.put("small", bytes("ok"))]);
+    assert.ok(removal?.status === "rejected" && isStowageError(removal.reason, "LIMIT_EXCEEDED") && /maxBytesPerCommit/.test(removal.reason.message), String(removal));
+    assert.equal(small?.status, "fulfilled");
     assert.equal(ordered.commits.length - before, 1, "only the small write committed");
-    assert.deepEqual((await kv.list()).entries.map((i) => i.key), ["small"]);
+    assert.equal(await kv.count(), 301);
   });
 });
 

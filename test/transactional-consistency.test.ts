@@ -2,7 +2,7 @@
  * The transactional consistency battery: the list-append workload (test/helpers/txn/workload.ts) from concurrent
  * clients — async clients in one process on memory, child processes on SQLite (one file) and PostgreSQL (one
  * schema, with a lock holder making clients wait and the short-timeout ones time out; every other history one
- * client is killed mid-run) — judged by the checker
+ * client is killed mid-run), and on LMDB and etcd (one prefix on a real server) — judged by the checker
  * (test/helpers/txn/checker.ts): every history must be free of anomalies, strictly serializable, on every engine.
  * `TXN_HISTORIES` sets the histories per engine (a few by default; the soak runs 100). Each engine's figures are
  * printed as diagnostics.
@@ -16,6 +16,7 @@ import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-sto
 import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 import { tempDir } from "./helpers/child.js";
 import { startPostgres, waitForOtherClientsToEnd, type PostgresServer } from "./helpers/postgres-server.js";
+import { startEtcd, type EtcdServer } from "./helpers/etcd-server.js";
 import { checkHistory, describeAnomalies, describeFigures, type CheckReport } from "./helpers/txn/checker.js";
 import type { Txn } from "./helpers/txn/history.js";
 import { holdLocks, runInProcesses } from "./helpers/txn/processes.js";
@@ -65,6 +66,11 @@ describe("transactional consistency: list-append histories checked for anomalies
     server = await startPostgres();
   });
   after(() => server?.destroy());
+  let etcd: EtcdServer | undefined;
+  before(async () => {
+    etcd = await startEtcd();
+  });
+  after(() => etcd?.destroy());
   const dsn = () => {
     if (server === undefined) throw new Error("the PostgreSQL test server did not start");
     return server.dsn;
@@ -120,6 +126,25 @@ describe("transactional consistency: list-append histories checked for anomalies
         await store.close();
         tmp.remove();
       }
+    });
+  });
+
+  it("etcd: client processes on one prefix (optimistic commits as etcd transactions that conflict)", async (t) => {
+    await battery(t, "etcd", HISTORIES ?? 2, async (run) => {
+      if (etcd === undefined) throw new Error("the etcd test server did not start");
+      const store: OpenStoreOptions = { backend: "etcd", endpoints: etcd.endpoint, prefix: `txn-${run}/` };
+      return runInProcesses({
+        store,
+        clientStore: () => store,
+        clients: CLIENTS,
+        workload: WORKLOAD,
+        // Every other history, a client is killed mid-run: its call in flight has an unknown outcome.
+        crash: run % 2 === 1,
+        readyTimeoutMs: 30_000,
+        finishTimeoutMs: 60_000,
+        // A killed client's transaction may have reached etcd and still apply: the final reads come after it would.
+        settle: () => new Promise((resolve) => setTimeout(resolve, 500)),
+      });
     });
   });
 

@@ -9,6 +9,8 @@
  * - `CORRUPT`: stored data or the file cannot be read as stowage data.
  * - `INCOMPATIBLE`: the file or database belongs to another program or to a newer stowage schema.
  * - `RATE_LIMITED`: a rate-limit wrapper refused the call; `retryAfterMs` says when it would be allowed.
+ * - `UNAUTHORIZED`: the server refused the credentials, or the connection's security check failed (its TLS certificate
+ *   is not trusted or names another host, or it offers no TLS where TLS is required); retrying does not help.
  * - `NOT_SUPPORTED`: the engine cannot serve this call or capability (or its driver package is not installed); the message names the engine and what is missing.
  * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
  */
@@ -21,6 +23,7 @@ export type ErrorCode =
   | "CORRUPT"
   | "INCOMPATIBLE"
   | "RATE_LIMITED"
+  | "UNAUTHORIZED"
   | "NOT_SUPPORTED"
   | "INTERNAL";
 

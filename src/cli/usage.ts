@@ -64,6 +64,7 @@ Exit status:
   0  success
   1  stowage error, including bad configuration: "error CODE: message" on stderr, where CODE is
      INVALID_ARGUMENT, LIMIT_EXCEEDED, CONFLICT, CLOSED, BACKEND_UNAVAILABLE, CORRUPT, INCOMPATIBLE,
+     UNAUTHORIZED (credentials or TLS refused),
      NOT_SUPPORTED (such as an engine whose driver package is not installed) or INTERNAL
   2  usage error: "error USAGE: message" and this text on stderr
   3  a negative answer, not a failure: kv get / slot get of an absent key ("error NOT_FOUND: ...") or a

@@ -19,6 +19,9 @@ export interface StorageSettings {
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  url: string;
+  endpoints: string;
+  prefix: string;
   connectionString: string;
   table: string;
   requestTimeoutMs: number;

@@ -19,6 +19,28 @@ export function textField(basics: FieldBasics & { accepts: string; check(value: 
   return { ...settingNames(basics.option), type: "string", placeholder: "<text>", ...basics };
 }
 
+/** The longest key prefix a networked store takes ({@link keyPrefixField}). */
+export const MAX_KEY_PREFIX_BYTES = 256;
+
+/**
+ * The start of every key a networked store writes (etcd, Redis, …), so that stores with other prefixes share one
+ * server: one setting (`prefix`, `STOWAGE_STORAGE_PREFIX`, `--storage-prefix`) for every engine that has one, each
+ * with its own default.
+ */
+export function keyPrefixField(basics: Omit<FieldBasics, "option">): EngineField {
+  return textField({
+    option: "prefix",
+    placeholder: "<prefix>",
+    accepts: `a key prefix of 1 to ${MAX_KEY_PREFIX_BYTES} bytes`,
+    check: (prefix) => {
+      if (typeof prefix !== "string" || prefix.length === 0 || Buffer.byteLength(prefix) > MAX_KEY_PREFIX_BYTES) {
+        throw new StowageError("INVALID_ARGUMENT", `prefix must be a string of 1 to ${MAX_KEY_PREFIX_BYTES} bytes of UTF-8, got ${JSON.stringify(prefix)}`);
+      }
+    },
+    ...basics,
+  });
+}
+
 /** A file or folder; folders are the engine's to create. A relative path is resolved as `FieldType` says. */
 export function pathField(basics: FieldBasics): EngineField {
   return {

@@ -1,10 +1,12 @@
 import { StowageError } from "../api/errors.js";
 import type { EngineDescriptor, EngineField, FieldType } from "./descriptor.js";
 import { AZURE_TABLE_ENGINE } from "./azure-table/descriptor.js";
+import { ETCD_ENGINE } from "./etcd/descriptor.js";
 import { LEVELDB_ENGINE } from "./leveldb/descriptor.js";
 import { LMDB_ENGINE } from "./lmdb/descriptor.js";
 import { MEMORY_ENGINE } from "./memory/descriptor.js";
 import { POSTGRES_ENGINE } from "./postgres/descriptor.js";
+import { REDIS_ENGINE } from "./redis/descriptor.js";
 import { SQLITE_ENGINE } from "./sqlite/descriptor.js";
 
 /** The engines by name, in registration order (the order of usage text and messages). */
@@ -129,6 +131,6 @@ function sameSetting(a: EngineField, b: EngineField): boolean {
 }
 
 /** The engines stowage ships, registered when this module loads. */
-export const BUILT_IN_ENGINES: readonly EngineDescriptor<object>[] = [MEMORY_ENGINE, SQLITE_ENGINE, POSTGRES_ENGINE, LMDB_ENGINE, LEVELDB_ENGINE, AZURE_TABLE_ENGINE] as EngineDescriptor<object>[];
+export const BUILT_IN_ENGINES: readonly EngineDescriptor<object>[] = [MEMORY_ENGINE, SQLITE_ENGINE, POSTGRES_ENGINE, LMDB_ENGINE, LEVELDB_ENGINE, ETCD_ENGINE, REDIS_ENGINE, AZURE_TABLE_ENGINE] as EngineDescriptor<object>[];
 
 for (const builtIn of BUILT_IN_ENGINES) registerEngine(builtIn);

@@ -4,7 +4,7 @@
  * stops it when asked, or when the process exits. Nothing is mocked: the tests talk to a real server.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,30 @@ export interface PostgresServer {
   start(): void;
   /** Stops the server and removes its folder. Idempotent. */
   destroy(): void;
+  /** With `{ tls: true }`: the server takes TLS connections only, with a certificate made for this run. */
+  readonly tls?: PostgresTls;
+}
+
+/** A TLS-only server's certificates and its password-protected role. */
+export interface PostgresTls {
+  /** The CA that signed the server's certificate (PEM file), for `sslrootcert`. */
+  readonly caFile: string;
+  /** A second CA that signed nothing of this server's, for tests of an untrusted certificate. */
+  readonly otherCaFile: string;
+  /** The role `app`, which logs in with this password (SCRAM), over TLS only. */
+  readonly user: string;
+  readonly password: string;
+  /** A DSN for `app` on 127.0.0.1 with `sslmode=verify-full` and the CA; `password` may be replaced (a wrong one). */
+  dsn(password?: string, host?: string): string;
+}
+
+export interface PostgresServerOptions {
+  /**
+   * TLS only: a CA and a server certificate for IP 127.0.0.1 (and no host name) are made with openssl; pg_hba.conf
+   * accepts TLS connections from 127.0.0.1 only (the superuser without a password, `app` with one) and rejects any
+   * other; local socket connections stay open for the helper.
+   */
+  tls?: boolean;
 }
 
 const SEARCH_DIRS = ["/usr/lib/postgresql"];
@@ -72,7 +96,23 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts a fresh server. Throws (never skips) when PostgreSQL cannot be installed or started. */
-export async function startPostgres(): Promise<PostgresServer> {
+/** A CA and a certificate it signs for IP 127.0.0.1, by openssl, in `folder`; plus a second, unrelated CA. */
+function makeCertificates(folder: string): { caFile: string; otherCaFile: string; certFile: string; keyFile: string } {
+  mkdirSync(folder, { recursive: true });
+  const openssl = (args: string[]) => {
+    const result = spawnSync("openssl", args, { cwd: folder, encoding: "utf8", timeout: 60_000 });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr}`);
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=stowage test CA"]);
+  openssl(["req", "-x509", ...ec, "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=another CA"]);
+  openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+  writeFileSync(join(folder, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
+  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"]);
+  return { caFile: join(folder, "ca.crt"), otherCaFile: join(folder, "other-ca.crt"), certFile: join(folder, "server.crt"), keyFile: join(folder, "server.key") };
+}
+
+export async function startPostgres(serverOptions: PostgresServerOptions = {}): Promise<PostgresServer> {
   let bin = findBinDir();
   if (bin === undefined) {
     installPostgres();
@@ -92,7 +132,23 @@ export async function startPostgres(): Promise<PostgresServer> {
     }
   };
   tool("initdb", ["-D", data, "-U", "stowage", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=200 -c fsync=on`;
+  let options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=200 -c fsync=on`;
+  let certificates: ReturnType<typeof makeCertificates> | undefined;
+  if (serverOptions.tls === true) {
+    certificates = makeCertificates(join(dir, "tls"));
+    // The server refuses a key file others can read; it runs as the tool user.
+    chmodSync(certificates.keyFile, 0o600);
+    if (user.uid !== undefined && user.gid !== undefined) chownSync(certificates.keyFile, user.uid, user.gid);
+    options += ` -c ssl=on -c ssl_cert_file=${certificates.certFile} -c ssl_key_file=${certificates.keyFile}`;
+    const hba = [
+      "local all all trust",
+      "hostssl all stowage 127.0.0.1/32 trust",
+      "hostssl all app 127.0.0.1/32 scram-sha-256",
+      "hostnossl all all 127.0.0.1/32 reject",
+      "host all all ::1/128 reject",
+    ];
+    writeFileSync(join(data, "pg_hba.conf"), `${hba.join("\n")}\n`);
+  }
   let running = false;
   const start = () => {
     tool("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
@@ -123,17 +179,48 @@ export async function startPostgres(): Promise<PostgresServer> {
     destroy();
     throw error;
   }
-  return { dsn: `postgres://stowage@127.0.0.1:${port}/postgres`, port, stop, start, destroy };
+  if (certificates === undefined) return { dsn: `postgres://stowage@127.0.0.1:${port}/postgres`, port, stop, start, destroy };
+  const { caFile, otherCaFile } = certificates;
+  const tlsQuery = `sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile)}`;
+  const password = `pw-${Math.random().toString(36).slice(2)}-secret`;
+  try {
+    // Over the local socket (trust): the role the TLS tests log in as.
+    const admin = new pg.Client({ host: dir, port, user: "stowage", database: "postgres" });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE app LOGIN PASSWORD '${password}'`);
+      await admin.query("GRANT CREATE ON DATABASE postgres TO app");
+    } finally {
+      await admin.end();
+    }
+  } catch (error) {
+    destroy();
+    throw error;
+  }
+  return {
+    dsn: `postgres://stowage@127.0.0.1:${port}/postgres?${tlsQuery}`,
+    port,
+    stop,
+    start,
+    destroy,
+    tls: {
+      caFile,
+      otherCaFile,
+      user: "app",
+      password,
+      dsn: (given = password, host = "127.0.0.1") => `postgres://app:${encodeURIComponent(given)}@${host}:${port}/postgres?${tlsQuery}`,
+    },
+  };
 }
 
 /**
  * A real server for the calling test file: started before its tests and destroyed after them. The getter throws when
  * the server did not start, so every test that needs it fails rather than skips.
  */
-export function usePostgresServer(): () => PostgresServer {
+export function usePostgresServer(options: PostgresServerOptions = {}): () => PostgresServer {
   let server: PostgresServer | undefined;
   before(async () => {
-    server = await startPostgres();
+    server = await startPostgres(options);
   });
   after(() => server?.destroy());
   return () => {

@@ -9,7 +9,7 @@ export function statusOf(error: unknown): number | undefined {
 /**
  * A typed error for a failure of Azure Table storage at `location` (the endpoint and table, never the key): no answer
  * (refused, reset, timed out, aborted) or an overloaded service (5xx, 429) is BACKEND_UNAVAILABLE; a refused
- * credential is BACKEND_UNAVAILABLE too (the deployment's to fix); what is not known is INTERNAL.
+ * credential (a wrong key, an expired SAS) is UNAUTHORIZED; what is not known is INTERNAL.
  */
 export function mapAzureError(error: unknown, location: string): StowageError {
   if (error instanceof StowageError) return error;
@@ -20,7 +20,7 @@ export function mapAzureError(error: unknown, location: string): StowageError {
     return new StowageError("BACKEND_UNAVAILABLE", `the azure-table engine cannot reach ${location}: ${typeof code === "string" ? `${code}: ` : ""}${message}`, { cause: error });
   }
   if (status === 401 || status === 403) {
-    return new StowageError("BACKEND_UNAVAILABLE", `Azure Table storage refused the credentials for ${location} (HTTP ${status}): ${message}`, { cause: error });
+    return new StowageError("UNAUTHORIZED", `Azure Table storage refused the credentials for ${location} (HTTP ${status}): ${message}`, { cause: error });
   }
   return new StowageError("INTERNAL", `Azure Table storage failed on ${location} (HTTP ${status}): ${message}`, { cause: error });
 }

@@ -174,10 +174,12 @@ export function* kvHistoryRead(c: OrderedContext, ns: string, keys: readonly str
   return { ...state, changes };
 }
 
+/** Removes changes beyond the last `keep` of each history, at most `limit` in all (so that one step fits one commit). */
 export function* kvHistoryTrim(c: OrderedContext, keep: number, limit: number): Program<number> {
   let removed = 0;
   for (const [ns, state] of yield* histories(c)) {
-    const cut = Math.min(state.lastSeq - keep, state.trimmedThrough + limit);
+    if (removed >= limit) break;
+    const cut = Math.min(state.lastSeq - keep, state.trimmedThrough + limit - removed);
     if (cut <= state.trimmedThrough) continue;
     const gone = yield* ask(c.tx.range(c.keys.key(TAG.kvChange, ns, [state.trimmedThrough + 1]), c.keys.key(TAG.kvChange, ns, [cut + 1])));
     for (const [key] of gone) c.tx.delete(key);

@@ -15,7 +15,22 @@ async function recordsOf(snapshot: OrderedSnapshot, tag: number): Promise<Array<
  * indexes against what they index. The problems found, one line each. Reads everything: not for hot paths.
  */
 export async function checkOrderedData(store: OrderedStore, keys: KeyLayout): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    const { problems, consistent } = await checkOneSnapshot(store, keys);
+    if (!consistent && attempt < CONSISTENT_READ_ATTEMPTS) continue;
+    if (!consistent) problems.push(`commits kept landing while the check read (${CONSISTENT_READ_ATTEMPTS} attempts): the problems above may be false`);
+    if (store.check !== undefined) problems.push(...(await store.check()));
+    return problems;
+  }
+}
+
+/** Runs of the check over a fresh snapshot when the last one was torn (see `OrderedSnapshot.consistent`). */
+const CONSISTENT_READ_ATTEMPTS = 10;
+
+/** The family's invariants over one snapshot, and whether that snapshot was consistent. */
+async function checkOneSnapshot(store: OrderedStore, keys: KeyLayout): Promise<{ problems: string[]; consistent: boolean }> {
   const problems: string[] = [];
+  let consistent = true;
   const snapshot = await store.snapshot();
   try {
     const tagged = async (tag: number) => recordsOf(snapshot, tag);
@@ -114,8 +129,8 @@ export async function checkOrderedData(store: OrderedStore, keys: KeyLayout): Pr
   } catch (error) {
     problems.push(`the ordered data could not be read: ${(error as Error).message}`);
   } finally {
+    consistent = snapshot.consistent?.() !== false;
     snapshot.release();
   }
-  if (store.check !== undefined) problems.push(...(await store.check()));
-  return problems;
+  return { problems, consistent };
 }

@@ -31,29 +31,34 @@ const MAX_RETRY_PAUSE_MS = 20;
 
 /** Room a record takes beside its value: numbers (deadline, timestamp) and, in log and change records, the key. */
 const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
+
 /**
- * Records one stowage write may touch: a KV put over an entry with a deadline writes the entry, drops the old expiry
- * record, writes the new one and a change record, and updates its namespace's history state.
+ * The most records one stowage write makes: a KV put replacing an entry that has a deadline writes the entry, removes
+ * the old expiry index record, writes the new one and a change record, and updates its namespace's history state.
  */
 const RECORDS_PER_WRITE = 5;
-/** Copies of a write's bytes it may store: a KV put with history keeps its value in the entry and the change record. */
+/** How many times a write's bytes may be stored: a KV put with history keeps the value in its entry and its change record. */
 const COPIES_PER_WRITE = 2;
 
 /**
  * The manifest of the family's engine over a store with these properties: everything, across processes unless the
- * store has one writer (LevelDB). Limits are stowage's, the value limit tightened to what the store's own leaves after
- * a record's header; for a store with commit limits (Azure Table: one batch), transactions are tightened to what
- * always fits one commit ({@link RECORDS_PER_WRITE}, {@link COPIES_PER_WRITE}). Keys over the store's key limit are
- * refused by the key layout, and commits over its commit limits are split or refused by the family. Descriptors
- * declare the same manifest before any store opens.
+ * store has one writer (LevelDB). Limits are stowage's, tightened to what the store's own leave: values by a record's
+ * header, and for a store with commit limits (etcd), transactions to what always fits one commit whatever records
+ * their writes make ({@link RECORDS_PER_WRITE}, {@link COPIES_PER_WRITE}), and values to half a transaction. Keys over
+ * the store's key limit are refused by the key layout, and commits over its commit limits are split or refused by the
+ * family. Descriptors declare the same manifest before any store opens.
  */
 export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limits">): EngineSupports {
   const { maxValueBytes, maxWritesPerCommit, maxBytesPerCommit } = store.limits;
-  const maxTransactionWrites = maxWritesPerCommit === null ? API_LIMITS.maxTransactionWrites : Math.min(API_LIMITS.maxTransactionWrites, Math.floor(maxWritesPerCommit / RECORDS_PER_WRITE));
+  const maxTransactionWrites =
+    maxWritesPerCommit === null ? API_LIMITS.maxTransactionWrites : Math.min(API_LIMITS.maxTransactionWrites, Math.max(1, Math.floor(maxWritesPerCommit / RECORDS_PER_WRITE)));
+  // Each write's records may carry a header and a key beside its bytes; never less than half of the copies' room.
+  const copiesRoom = maxBytesPerCommit === null ? 0 : Math.floor(maxBytesPerCommit / COPIES_PER_WRITE);
   const maxTransactionBytes =
     maxBytesPerCommit === null
       ? API_LIMITS.maxTransactionBytes
-      : Math.min(API_LIMITS.maxTransactionBytes, Math.floor((maxBytesPerCommit - maxTransactionWrites * RECORDS_PER_WRITE * RECORD_HEADER_BYTES) / COPIES_PER_WRITE));
+      : Math.min(API_LIMITS.maxTransactionBytes, Math.max(Math.floor(copiesRoom / 2), copiesRoom - maxTransactionWrites * RECORDS_PER_WRITE * RECORD_HEADER_BYTES));
+  const valueRoom = maxBytesPerCommit === null ? maxValueBytes - RECORD_HEADER_BYTES : Math.floor(maxTransactionBytes / 2);
   return Object.freeze({
     liveFeeds: true,
     kvHistory: true,
@@ -61,7 +66,7 @@ export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limi
     crossNamespaceTransactions: true,
     limits: Object.freeze({
       maxKeyBytes: API_LIMITS.maxKeyBytes,
-      maxValueBytes: Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, maxTransactionBytes),
+      maxValueBytes: Math.max(1, Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, valueRoom)),
       maxTransactionWrites,
       maxTransactionBytes,
     }),
@@ -118,40 +123,8 @@ export class OrderedEngine implements Engine {
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     const snapshot = this.store.snapshot();
-    if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readConfirmed(taken, call)));
+    if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readValidated(taken, call)));
     return this.readers.run(snapshot, call);
-  }
-
-  /**
-   * A read on a store without snapshot reads (see `OrderedSnapshot.consistent`): its reads are recorded, and its
-   * outcome (a value or a refusal) stands when no commit tore the snapshot or the store confirms every read; else it
-   * runs again on a new snapshot, at most {@link MAX_COMMIT_ATTEMPTS} times.
-   */
-  private async readConfirmed<C extends EngineCall>(first: OrderedSnapshot, call: C): Promise<CallResult<C>> {
-    let snapshot = first;
-    for (let attempt = 1; ; attempt++) {
-      const buffer = new BufferedTx(snapshot, true, this.store.limits, this.name);
-      let outcome: Outcome;
-      try {
-        outcome = { ok: true, value: await runCall(orderedOps(buffer, this.keys), call) };
-      } catch (error) {
-        outcome = { ok: false, error };
-      } finally {
-        snapshot.release();
-      }
-      if (await this.readsHold(snapshot, buffer)) {
-        if (outcome.ok) return outcome.value as CallResult<C>;
-        throw outcome.error;
-      }
-      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new StowageError("CONFLICT", `the read lost to other processes' commits ${attempt} times in a row (${this.name})`);
-      await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
-      snapshot = await this.store.snapshot();
-    }
-  }
-
-  /** Whether what was read through `buffer` held at one point: its snapshot was not torn, or the store confirms it. */
-  private async readsHold(snapshot: OrderedSnapshot, buffer: BufferedTx): Promise<boolean> {
-    return (await snapshot.consistent?.()) !== false || this.store.commit({ checks: buffer.checks, writes: [] });
   }
 
   write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
@@ -186,12 +159,12 @@ export class OrderedEngine implements Engine {
         try {
           result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
         } catch (error) {
-          // A body that failed on the reads of a torn snapshot failed on data that may never have been: it runs again.
-          if (!(await this.readsHold(tx.snapshot, tx.buffer))) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}) while it ran; nothing was written`));
+          // A body that failed on reads of a torn snapshot failed on data that never was: it runs again.
+          if (!(await this.readsHeld(tx))) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}) while it ran; nothing was written`));
           throw error;
         }
         this.checkCommitSize(tx.buffer, "the transaction");
-        // Nothing to commit, unless the snapshot was torn: then the commit confirms the reads.
+        // Without writes nothing needs committing, unless the snapshot was torn: then the commit only checks the reads.
         if (tx.buffer.writeCount === 0 && (await tx.snapshot.consistent?.()) !== false) return result;
         let committed: boolean;
         try {
@@ -222,6 +195,38 @@ export class OrderedEngine implements Engine {
     this.changes.stopAll();
     await this.lock.run(() => undefined);
     await this.store.close();
+  }
+
+  /**
+   * A read on a store whose snapshots may be torn (`OrderedSnapshot.consistent`, Redis): run against a buffered
+   * transaction that records what it reads. Its outcome (a value or a refusal) stands when the snapshot was consistent
+   * or every read still holds; otherwise the read runs again on a new snapshot, at most {@link MAX_COMMIT_ATTEMPTS} times.
+   */
+  private async readValidated<C extends EngineCall>(first: OrderedSnapshot, call: C): Promise<CallResult<C>> {
+    let snapshot = first;
+    for (let attempt = 1; ; attempt++) {
+      const tx = { snapshot, buffer: new BufferedTx(snapshot, true, this.store.limits, this.name) };
+      let outcome: Outcome;
+      try {
+        outcome = { ok: true, value: await runCall(orderedOps(tx.buffer, this.keys), call) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      } finally {
+        snapshot.release();
+      }
+      if (await this.readsHeld(tx)) {
+        if (outcome.ok) return outcome.value as CallResult<C>;
+        throw outcome.error;
+      }
+      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new StowageError("CONFLICT", `the read lost to other processes' commits ${attempt} times in a row (${this.name})`);
+      await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
+      snapshot = await this.store.snapshot();
+    }
+  }
+
+  /** Whether what `tx` read holds at one point in time: its snapshot was consistent, or the store confirms every read. */
+  private async readsHeld(tx: { snapshot: OrderedSnapshot; buffer: BufferedTx }): Promise<boolean> {
+    return (await tx.snapshot.consistent?.()) !== false || this.store.commit({ checks: tx.buffer.checks, writes: [] });
   }
 
   private async begin(): Promise<{ snapshot: Awaited<ReturnType<OrderedStore["snapshot"]>>; buffer: BufferedTx }> {
@@ -268,11 +273,9 @@ export class OrderedEngine implements Engine {
           }
           outcomes.push(outcome);
         }
-        // A group whose every write was refused commits nothing, unless its snapshot was torn: then the commit confirms
+        // A group whose every write was refused commits nothing, unless its snapshot was torn: then the commit checks
         // the reads those refusals rest on.
-        const committed =
-          (tx.buffer.writeCount === 0 && (await tx.snapshot.consistent?.()) !== false) ||
-          (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes(), snapshot: tx.snapshot }));
+        const committed = (tx.buffer.writeCount === 0 && (await tx.snapshot.consistent?.()) !== false) || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes(), snapshot: tx.snapshot }));
         if (committed) {
           if (tx.buffer.writeCount > 0) this.changes.notify();
           outcomes.forEach((outcome, i) => settle(group[i] as PendingWrite, outcome));
@@ -311,8 +314,8 @@ export class OrderedEngine implements Engine {
   }
 
   /**
-   * A sweep or history trim step with its batch held to what one commit of the store takes (Azure Table: one batch),
-   * each entry removed touching up to {@link RECORDS_PER_WRITE} records; the sweep repeats steps until none is left.
+   * A sweep or history trim step with its batch held to what one commit of the store takes (etcd: 127 writes), each
+   * entry removed costing up to {@link RECORDS_PER_WRITE} records; the store's sweep repeats steps until none is left.
    */
   private withinCommit<C extends EngineCall>(call: C): C {
     const maxWrites = this.store.limits.maxWritesPerCommit;

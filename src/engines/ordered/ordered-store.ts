@@ -76,11 +76,13 @@ export interface OrderedSnapshot {
   /** Lets the engine free the snapshot (an LMDB read transaction, a LevelDB snapshot). */
   release(): void;
   /**
-   * Only for a store without snapshot reads (Azure Table), whose reads see the latest data: whether no commit landed
-   * between this snapshot's first read and now, so that its reads held at one point in time. The family then confirms
-   * what it read with `commit({ checks, writes: [] })`, or reads again, before it trusts an outcome that commits
-   * nothing (a commit checks every read anyway). Absent: the snapshot is one point in time. Asked only of snapshots
-   * `snapshot()` returns as a promise.
+   * For a store without snapshot reads (Redis, Azure Table), whose every read sees the latest data: false once a
+   * commit landed between two of this snapshot's reads, so that they may not all hold at one point in time. The family
+   * then validates what it read with `commit({ checks, writes: [] })`, or runs the work again, before it trusts an
+   * outcome that does not commit (a commit checks every read anyway). Absent: the snapshot is always consistent.
+   * A promise where finding out takes a request (Azure Table reads its version entity once, when asked, rather than
+   * after every read). The family's reads ask only snapshots that `snapshot()` returned as a promise (its synchronous
+   * path stays as is).
    */
   consistent?(): Awaitable<boolean>;
 }

@@ -49,22 +49,25 @@ export class ReaderPool {
   run<C extends EngineCall>(snapshot: OrderedSnapshot, call: C): Awaitable<CallResult<C>> {
     const slot = this.free.pop() ?? new SnapshotSlot(this.keys);
     slot.snapshot = snapshot;
-    const done = () => {
-      slot.snapshot = undefined;
-      this.free.push(slot);
-      snapshot.release();
-    };
     let result: Awaitable<CallResult<C>>;
     try {
       result = runCall(slot.ops, call);
     } catch (error) {
-      done();
+      this.done(slot, snapshot);
       throw error;
     }
+    // A synchronous answer (the point reads of a synchronous store) makes no closure.
     if (!(result instanceof Promise)) {
-      done();
+      this.done(slot, snapshot);
       return result;
     }
-    return result.finally(done);
+    return result.finally(() => this.done(slot, snapshot));
+  }
+
+  /** The slot back in the pool, and the snapshot released. */
+  private done(slot: SnapshotSlot, snapshot: OrderedSnapshot): void {
+    slot.snapshot = undefined;
+    this.free.push(slot);
+    snapshot.release();
   }
 }

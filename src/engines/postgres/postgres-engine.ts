@@ -76,11 +76,15 @@ function int8AsNumber(driver: typeof pg): pg.CustomTypesConfig {
   };
 }
 
-/** The DSN without its password, for messages and `info`. */
-function redact(dsn: string): string {
+/** Query parameters of a DSN that hold secrets (node-postgres reads both). */
+const SECRET_PARAMETERS = ["password", "sslpassword"];
+
+/** The DSN without its password (in the user part or the query), for messages and `info`. */
+export function redact(dsn: string): string {
   try {
     const url = new URL(dsn);
     if (url.password !== "") url.password = "***";
+    for (const name of SECRET_PARAMETERS) if (url.searchParams.has(name)) url.searchParams.set(name, "***");
     return url.toString();
   } catch {
     return "postgres (unparsable DSN)";

@@ -17,6 +17,11 @@ function bytesOf(value: unknown): Uint8Array {
   return ownedBytes(value as Buffer);
 }
 
+/** A point read's one-statement program. */
+function pointRead<T>(read: { kind: "value" | "get"; sql: string; finish: (result: unknown) => T }, params: readonly unknown[]) {
+  return statement(read.kind, read.sql, params, read.finish);
+}
+
 /** What the point reads make of their one statement's result (made once: they run on every get). */
 const kvValueOf = (stored: unknown): Uint8Array | undefined => (stored === undefined ? undefined : bytesOf(stored));
 const kvEntryOf = (result: unknown): StoredKvEntry | undefined => {
@@ -241,6 +246,17 @@ export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set
  * concurrency comes from the statements themselves: a counter row taken first serialises appends and pushes per
  * namespace (so log sequences follow commit order), and CAS is one conditional UPDATE or INSERT.
  */
+/**
+ * The point reads, as data: one statement whose parameters are the operation's arguments in order, and what makes the
+ * answer of its result. Their programs below are built from this table, and the SQLite engine, whose driver answers
+ * synchronously, also binds each to a prepared statement of its reader directly (see `bindPointReads`).
+ */
+export const SQL_POINT_READS = {
+  kvGet: { kind: "value", sql: KV_GET, finish: kvValueOf },
+  kvGetEntry: { kind: "get", sql: KV_GET_ENTRY, finish: kvEntryOf },
+  slotGet: { kind: "get", sql: SLOT_GET, finish: slotOf },
+} as const satisfies Record<string, { kind: "value" | "get"; sql: string; finish: (result: unknown) => unknown }>;
+
 export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): SqlPrograms {
   const insertEntries = dialect.insertStreamEntries ?? insertStreamEntriesOneByOne;
   const keyList = dialect.keyList ?? JSON_KEY_LIST;
@@ -251,8 +267,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
   const kvDeleteRange = deleteRangeSql(lockFirst);
   const kvSweep = sweepSql(lockFirst);
   return {
-    kvGet: (ns, key, now) => statement("value", KV_GET, [ns, key, now], kvValueOf),
-    kvGetEntry: (ns, key, now) => statement("get", KV_GET_ENTRY, [ns, key, now], kvEntryOf),
+    kvGet: (ns, key, now) => pointRead(SQL_POINT_READS.kvGet, [ns, key, now]),
+    kvGetEntry: (ns, key, now) => pointRead(SQL_POINT_READS.kvGetEntry, [ns, key, now]),
 
     *kvPut(ns, key, value, expiresAt) {
       yield* run(
@@ -356,7 +372,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return num(yield* get("SELECT value FROM stowage_counter WHERE ns = ? AND kind = 'log'", [ns]), "value");
     },
 
-    slotGet: (ns, key) => statement("get", SLOT_GET, [ns, key], slotOf),
+    slotGet: (ns, key) => pointRead(SQL_POINT_READS.slotGet, [ns, key]),
 
     *slotUpsert(ns, key, value) {
       const row = yield* get(

@@ -12,7 +12,7 @@ import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
 import { opsOf, runSync, type SqlWork } from "../sql/sql-program.js";
 import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
-import { SqliteExecutor } from "./sqlite-executor.js";
+import { bindPointReads, SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
 
@@ -127,6 +127,7 @@ export class SqliteEngine implements Engine {
       MULTI_STATEMENT_WRITE_OPS.has(name) ? this.underSavepoint(() => runSync(program, writerExec, map)) : runSync(program, writerExec, map),
     );
     this.readerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, readerExec, map));
+    bindPointReads(this.readerOps, reader, map);
     this.statement = {
       begin: writer.prepare("BEGIN IMMEDIATE"),
       commit: writer.prepare("COMMIT"),

@@ -1,0 +1,51 @@
+import type { Etcd3 } from "etcd3";
+import { loadDriver } from "../load-driver.js";
+
+const WATCH_RETRY_MS = 100;
+const WATCH_RETRY_MAX_MS = 2_000;
+
+/**
+ * An etcd3 client for `hosts` (loading the driver), every call of which has a deadline of `timeoutMs`. etcd3's default
+ * fault handling retries a failed call on another host, and opens a circuit breaker for 5 s after three failures: a
+ * retried commit whose first attempt applied (its answer was lost) would be applied twice, so here only a call that
+ * never reached a server (no connection) moves on to the next endpoint, and a server back from an outage is used at
+ * once.
+ */
+export async function connectEtcd(hosts: string[], timeoutMs: number): Promise<Etcd3> {
+  const { Etcd3 } = await loadDriver<typeof import("etcd3")>("etcd3", "etcd");
+  return new Etcd3({
+    hosts,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    // A range read answers in one message, however large (grpc-js stops at 4 MiB by default).
+    grpcOptions: { "grpc.max_receive_message_length": -1 },
+    // etcd3 types these as cockatiel's policies, a package of its own that stowage does not depend on.
+    faultHandling: { host: () => passThrough as never, global: failover(hosts.length) as never, watchBackoff: watchBackoff(WATCH_RETRY_MS) as never },
+  });
+}
+
+/**
+ * The pauses between a lost watch's attempts to reconnect: doubling from {@link WATCH_RETRY_MS} up to
+ * {@link WATCH_RETRY_MAX_MS} (etcd3's default grows to 30 s, for which live feeds would not hear other processes).
+ */
+function watchBackoff(ms: number): { duration: number; next(): ReturnType<typeof watchBackoff> } {
+  return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, WATCH_RETRY_MAX_MS)) };
+}
+
+/** A host policy that calls straight through; async, since etcd3 expects a promise even when the call throws at once. */
+const passThrough = { execute: async <T>(fn: (context: { signal: AbortSignal }) => Promise<T>): Promise<T> => fn({ signal: new AbortController().signal }) };
+
+/** A global policy: a call that found no connection to one host is tried on the next, up to every host once. */
+function failover(hosts: number) {
+  return {
+    async execute<T>(fn: (context: { signal: AbortSignal }) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn({ signal: new AbortController().signal });
+        } catch (error) {
+          if (attempt >= hosts || !/No connection established|ECONNREFUSED/i.test(String((error as Error)?.message))) throw error;
+        }
+      }
+    },
+  };
+}

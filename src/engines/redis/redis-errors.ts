@@ -1,0 +1,46 @@
+import { StowageError } from "../../api/errors.js";
+
+/**
+ * Redis's conditions by the text ioredis gives them (server errors carry Redis's own prefix, `OOM …`, `READONLY …`;
+ * connection failures Node's or ioredis's message), most specific first. Every one of them is a state of the server
+ * or of the way to it, which may end: BACKEND_UNAVAILABLE, except a script error (INTERNAL: a bug of this store).
+ */
+const UNAVAILABLE: ReadonlyArray<readonly [pattern: RegExp, says: string]> = [
+  [/^OOM\b/, "Redis is out of memory (maxmemory reached)"],
+  [/^MISCONF\b/, "Redis cannot persist (a failed AOF write or RDB save), so it refuses writes"],
+  [/^READONLY\b/, "the Redis server is a read-only replica"],
+  [/^(NOAUTH|WRONGPASS)\b/, "Redis refused the credentials"],
+  [/^NOPERM\b/, "the Redis user lacks a permission this store needs"],
+  [/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/, "the Redis server is busy or not ready"],
+  [/ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/, "the Redis server cannot be reached"],
+  [/Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|Reached the max retries/i, "the connection to the Redis server is down"],
+  [/Command timed out|connect ETIMEDOUT|timed out/i, "the Redis server did not answer in time"],
+];
+
+/**
+ * A typed error for an ioredis failure of the store at `location` (a URL without credentials). A failure while a
+ * commit was in flight leaves its outcome unknown to this process; `during` says what was running.
+ */
+export function mapRedisError(error: unknown, location: string, during = "a call"): StowageError {
+  if (error instanceof StowageError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
+  for (const [pattern, says] of UNAVAILABLE) {
+    if (pattern.test(message) || pattern.test(code)) {
+      return new StowageError("BACKEND_UNAVAILABLE", `${says} (redis engine, ${location}) during ${during}: ${message}`, { cause: error });
+    }
+  }
+  return new StowageError("INTERNAL", `Redis failed on ${location} during ${during}: ${message}`, { cause: error });
+}
+
+/** The URL to name in messages: the password (and user) left out. */
+export function redisLocation(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(an unparsable Redis URL)";
+  }
+}

@@ -1,0 +1,312 @@
+import type { Redis as RedisClient, RedisOptions } from "ioredis";
+import { StowageError } from "../../api/errors.js";
+import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
+import { asBuffer } from "../ordered/key-layout.js";
+import { loadDriver } from "../load-driver.js";
+import { mapRedisError, redisLocation } from "./redis-errors.js";
+import { COMMIT_SCRIPT, COUNT_SCRIPT, GET_SCRIPT, RANGE_SCRIPT } from "./redis-scripts.js";
+
+/** The server a Redis store talks to unless told otherwise. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+/** The start of every key (and of the channel) of a store, so that one Redis database holds several stores. */
+export const DEFAULT_REDIS_PREFIX = "stowage:";
+
+/** How long opening waits for the connection, in ms. */
+export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
+/** How long a call waits for its reply before BACKEND_UNAVAILABLE, in ms: room for a 64 MiB commit fsynced by the AOF. */
+export const REDIS_COMMAND_TIMEOUT_MS = 30_000;
+
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS (default {@link DEFAULT_REDIS_URL}). */
+  url?: string;
+  /** The start of this store's keys and channel (default {@link DEFAULT_REDIS_PREFIX}). */
+  prefix?: string;
+}
+
+/**
+ * Redis's limits. Values: `proto-max-bulk-len`, Redis's default bound of one argument (512 MiB); a server configured
+ * lower refuses longer ones with an error. Keys: 64 KiB, this store's bound (a key is a sorted-set member compared on
+ * every lookup near it, and stowage needs about 1,100 bytes). Commits: 64 MiB of keys and values. A commit is one
+ * script call carrying its writes and the values its checks compare, and Redis runs a script alone: every other client
+ * waits for it, and the whole call must fit `client-query-buffer-limit` (1 GiB by default). Larger groups of writes
+ * are split by the family at this bound; stowage's own transaction limit (16 MiB) is well inside it.
+ */
+export const REDIS_LIMITS: OrderedLimits = Object.freeze({
+  maxKeyBytes: 65_536,
+  maxValueBytes: 512 * 1024 * 1024,
+  maxWritesPerCommit: null,
+  maxBytesPerCommit: 64 * 1024 * 1024,
+});
+
+/** The scripts as ioredis commands (EVALSHA, falling back to EVAL when the server does not know the script yet). */
+interface ScriptedClient extends RedisClient {
+  stowageGetBuffer(index: string, values: string, counter: string, key: Buffer): Promise<[Buffer, Buffer | null]>;
+  stowageRangeBuffer(index: string, values: string, counter: string, ...args: Array<Buffer | string>): Promise<Buffer[]>;
+  stowageCommit(index: string, values: string, counter: string, ...args: Array<Buffer | string>): Promise<number>;
+  stowageCount(index: string, values: string, counter: string): Promise<[number, number]>;
+}
+
+/**
+ * Connects to Redis and returns the store. Fails BACKEND_UNAVAILABLE, naming the server (never its password), when
+ * the server cannot be reached within {@link REDIS_CONNECT_TIMEOUT_MS}.
+ *
+ * @example
+ * ```ts
+ * const store = await openRedisStore({ url: "redis://127.0.0.1:6379", prefix: "orders:" });
+ * ```
+ */
+export async function openRedisStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
+  const url = options.url ?? DEFAULT_REDIS_URL;
+  const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+  const location = `${redisLocation(url)} (prefix "${prefix}")`;
+  // Loaded on open, so that a store without Redis never loads (or needs) the driver.
+  const { Redis } = await loadDriver<typeof import("ioredis")>("ioredis", "redis");
+  const client = new Redis(url, clientOptions()) as ScriptedClient;
+  // ioredis reports connection trouble as events too; the calls fail with their own errors, so these are dropped.
+  client.on("error", () => undefined);
+  for (const [name, lua] of [["stowageGet", GET_SCRIPT], ["stowageRange", RANGE_SCRIPT], ["stowageCommit", COMMIT_SCRIPT], ["stowageCount", COUNT_SCRIPT]] as const) {
+    client.defineCommand(name, { numberOfKeys: 3, lua });
+  }
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    throw mapRedisError(error, location, "connecting");
+  }
+  return new RedisStore(location, prefix, client);
+}
+
+/**
+ * Never a hang: a call made while the connection is down fails at once (no offline queue), a call in flight when it
+ * drops fails rather than being sent again (a commit sent twice could apply over a newer commit), and every reply has
+ * a deadline. ioredis keeps reconnecting in the background, so the store works again once the server is back.
+ */
+function clientOptions(): RedisOptions {
+  return {
+    lazyConnect: true,
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (times: number) => Math.min(times * 100, 2_000),
+  };
+}
+
+/**
+ * An {@link OrderedStore} on a Redis server: a sorted set orders the keys, a hash holds the values, a counter counts
+ * the commits, all under the store's prefix (see `redis-scripts.ts`). Every read and every commit is one Lua script,
+ * atomic on the server. A commit checks its reads and applies its writes in one script, and replies once Redis wrote
+ * it to the AOF (fsynced first with `appendfsync always`).
+ *
+ * Snapshots. Redis has no snapshot reads: each script reads the latest data. A snapshot of this store is therefore a
+ * promise checked after the fact: each read returns the commit counter with its result, and the snapshot is
+ * {@link OrderedSnapshot.consistent} while every read saw the same counter, i.e. no commit landed between its first
+ * and its last read, so all its reads saw one point in time. The family asks, and for work that does not commit
+ * (read-only operations and transactions, groups whose every write was refused) validates a torn snapshot's reads
+ * with `commit({ checks, writes: [] })`, or runs the work again. Work that commits needs nothing more: its commit checks
+ * every read against the latest data, which holds all of them at once only if they are consistent.
+ */
+export class RedisStore implements OrderedStore {
+  readonly name = "redis";
+  readonly limits = REDIS_LIMITS;
+  /** Any client of the server may commit at any time. */
+  readonly singleWriter = false;
+  private readonly keys: readonly [index: string, values: string, counter: string];
+  private readonly channel: string;
+  private subscriber: RedisClient | undefined;
+  private readonly watchers = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    readonly location: string,
+    prefix: string,
+    private readonly client: ScriptedClient,
+  ) {
+    this.keys = [`${prefix}index`, `${prefix}values`, `${prefix}commits`];
+    this.channel = `${prefix}commits`;
+  }
+
+  /** No round trip: a snapshot is the reads it will make (see the class comment). */
+  snapshot(): Promise<OrderedSnapshot> {
+    this.refuseClosed();
+    return Promise.resolve(new RedisSnapshot(this));
+  }
+
+  async commit(commit: OrderedCommit): Promise<boolean> {
+    this.refuseClosed();
+    const args: Array<Buffer | string> = [this.channel, String(commit.checks.length)];
+    for (const check of commit.checks) encodeCheck(check, args);
+    args.push(String(commit.writes.length));
+    for (const write of commit.writes) {
+      if (write.value === undefined) args.push("d", asBuffer(write.key));
+      else args.push("p", asBuffer(write.key), asBuffer(write.value));
+    }
+    const applied = await this.call("a commit (its outcome is unknown when the connection dropped)", () => this.client.stowageCommit(...this.keys, ...args));
+    return applied === 1;
+  }
+
+  /** One read: the counter it saw, and its result. */
+  async get(key: Uint8Array): Promise<[version: string, value: Buffer | undefined]> {
+    this.refuseClosed();
+    const [version, value] = await this.call("a read", () => this.client.stowageGetBuffer(...this.keys, asBuffer(key)));
+    return [version.toString("latin1"), value ?? undefined];
+  }
+
+  async range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions): Promise<[version: string, entries: OrderedEntry[]]> {
+    this.refuseClosed();
+    const reply = await this.call("a read", () => this.client.stowageRangeBuffer(...this.keys, ...rangeArgs(start, end, options)));
+    const entries: OrderedEntry[] = [];
+    for (let i = 1; i < reply.length; i += 2) {
+      const value = reply[i + 1];
+      if (!(value instanceof Buffer)) throw new StowageError("CORRUPT", `the Redis store at ${this.location} indexes a key without a value`);
+      entries.push([reply[i] as Buffer, value]);
+    }
+    return [(reply[0] as Buffer).toString("latin1"), entries];
+  }
+
+  /**
+   * Subscribes (on a connection of its own, opened with the first watcher and closed with the last) to the channel
+   * every commit publishes on; calls `notify` on each message, and after each reconnection, since messages published
+   * while the connection was down are lost.
+   */
+  watchCommits(notify: () => void): () => void {
+    this.watchers.add(notify);
+    if (this.subscriber === undefined) {
+      // Subscribed on every "ready" (the first connection and each reconnection) rather than by ioredis's own
+      // resubscription, which only renews a subscription that once succeeded.
+      const subscriber = this.client.duplicate({ lazyConnect: false, autoResubscribe: false });
+      subscriber.on("error", () => undefined);
+      subscriber.on("message", () => this.notifyAll());
+      subscriber.on("ready", () => {
+        subscriber.subscribe(this.channel).catch(() => undefined);
+        this.notifyAll();
+      });
+      this.subscriber = subscriber;
+    }
+    return () => {
+      this.watchers.delete(notify);
+      if (this.watchers.size === 0) this.unsubscribe();
+    };
+  }
+
+  /**
+   * The server's settings this store's promises rest on, so that health can flag a Redis that does not fsync its AOF
+   * or that may evict keys (any `maxmemory-policy` but `noeviction`), and the store's size.
+   */
+  async facts(): Promise<Record<string, number | string | boolean>> {
+    this.refuseClosed();
+    const [info, persistence, appendfsync, maxmemoryPolicy, [entries]] = await Promise.all([
+      this.call("reading facts", () => this.client.info("server")),
+      this.call("reading facts", () => this.client.info("persistence")),
+      this.setting("appendfsync"),
+      this.setting("maxmemory-policy"),
+      this.call("reading facts", () => this.client.stowageCount(...this.keys)),
+    ]);
+    return {
+      redisVersion: infoField(info, "redis_version") ?? "unknown",
+      appendonly: infoField(persistence, "aof_enabled") === "1",
+      appendfsync,
+      maxmemoryPolicy,
+      entries,
+    };
+  }
+
+  /** The index and the hash must hold the same keys; a differing count is reported (one script, one point in time). */
+  async check(): Promise<string[]> {
+    const [indexed, values] = await this.call("a check", () => this.client.stowageCount(...this.keys));
+    return indexed === values ? [] : [`the Redis store at ${this.location} indexes ${indexed} keys but holds ${values} values`];
+  }
+
+  /** Closes both connections; the family calls it after its last commit settled. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watchers.clear();
+    this.unsubscribe();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  /** A server setting, or "unknown" where CONFIG is not allowed (a managed Redis may rename it away). */
+  private setting(name: string): Promise<string> {
+    return this.client.config("GET", name).then(
+      (pair) => String((pair as string[])[1] ?? "unknown"),
+      () => "unknown",
+    );
+  }
+
+  private notifyAll(): void {
+    for (const notify of this.watchers) notify();
+  }
+
+  private unsubscribe(): void {
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+
+  private async call<T>(during: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw mapRedisError(error, this.location, during);
+    }
+  }
+
+  refuseClosed(): void {
+    if (this.closed) throw new StowageError("CLOSED", `the Redis store at ${this.location} is closed`);
+  }
+}
+
+/** Reads of the latest data, each with the commit counter it saw; consistent while all saw the same one. */
+class RedisSnapshot implements OrderedSnapshot {
+  private version: string | undefined;
+  private torn = false;
+
+  constructor(private readonly store: RedisStore) {}
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const [version, value] = await this.store.get(key);
+    this.saw(version);
+    return value;
+  }
+
+  async range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
+    if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
+    const [version, entries] = await this.store.range(start, end, options);
+    this.saw(version);
+    return entries;
+  }
+
+  consistent(): boolean {
+    return !this.torn;
+  }
+
+  /** Nothing to free: the snapshot holds nothing on the server. */
+  release(): void {}
+
+  private saw(version: string): void {
+    if (this.version === undefined) this.version = version;
+    else if (this.version !== version) this.torn = true;
+  }
+}
+
+function rangeArgs(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions): Array<Buffer | string> {
+  return [asBuffer(start), asBuffer(end), String(options.limit ?? -1), options.reverse === true ? "1" : "0"];
+}
+
+/** A check as the commit script reads it (see `COMMIT_SCRIPT`). */
+function encodeCheck(check: OrderedCheck, args: Array<Buffer | string>): void {
+  if (check.kind === "get") {
+    if (check.value === undefined) args.push("g", asBuffer(check.key), "0");
+    else args.push("g", asBuffer(check.key), "1", asBuffer(check.value));
+    return;
+  }
+  // An empty range (start ≥ end, or limit 0) holds whatever the data: the script's range query finds none either.
+  args.push("r", ...rangeArgs(check.start, check.end, check.options), String(check.entries.length));
+  for (const [key, value] of check.entries) args.push(asBuffer(key), asBuffer(value));
+}
+
+function infoField(info: string, name: string): string | undefined {
+  const line = info.split("\r\n").find((candidate) => candidate.startsWith(`${name}:`));
+  return line?.slice(name.length + 1);
+}

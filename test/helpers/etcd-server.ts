@@ -1,0 +1,186 @@
+/**
+ * A throwaway etcd server for tests: finds the `etcd` binary (installing Debian's `etcd-server` package with apt-get
+ * when it is missing), starts a one-member cluster on 127.0.0.1 (client and peer ports both free loopback ports) with
+ * its data in a fresh temporary folder, and stops it by its own pid. It can be stopped (SIGTERM) or killed (SIGKILL)
+ * and started again on the same data and ports, for restart and crash tests. Nothing is mocked.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
+import { freePort } from "./postgres-server.js";
+
+export interface EtcdServer {
+  /** The client URL, `http://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Whether the server process is running. */
+  readonly running: boolean;
+  /** Stops the server with SIGTERM (a clean shutdown), keeping its data; waits until it exited. */
+  stop(): Promise<void>;
+  /** Kills the server with SIGKILL (a crash), keeping its data; waits until it exited. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports and data; resolves once it answers. */
+  start(): Promise<void>;
+  /** Kills the server and removes its folder. Idempotent. */
+  destroy(): void;
+}
+
+const STARTUP_MS = 30_000;
+const EXIT_MS = 15_000;
+
+/** The etcd binary: $ETCD_BIN, /usr/bin/etcd (Debian's etcd-server), /usr/local/bin/etcd, or the PATH. */
+function findEtcd(): string | undefined {
+  for (const candidate of [process.env.ETCD_BIN, "/usr/bin/etcd", "/usr/local/bin/etcd"]) {
+    if (candidate !== undefined && existsSync(candidate)) return candidate;
+  }
+  const which = spawnSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" });
+  const found = which.stdout.trim();
+  return which.status === 0 && found !== "" ? found : undefined;
+}
+
+function installEtcd(): void {
+  if (process.getuid?.() !== 0) throw new Error("etcd is not installed and installing it needs root: apt-get install -y etcd-server");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update"], { stdio: "ignore", env, timeout: 300_000 });
+  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "etcd-server"], { stdio: "ignore", env, timeout: 600_000 });
+}
+
+/** Whether the server at `endpoint` reports itself healthy (it has a leader and serves reads). */
+async function healthy(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
+    const body = (await response.json()) as { health?: string };
+    return body.health === "true";
+  } catch {
+    return false;
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`etcd (pid ${child.pid}) did not exit within ${EXIT_MS} ms`)), EXIT_MS);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Starts a fresh server. Throws (never skips) when etcd cannot be installed or started. */
+export async function startEtcd(): Promise<EtcdServer> {
+  let binary = findEtcd();
+  if (binary === undefined) {
+    installEtcd();
+    binary = findEtcd();
+    if (binary === undefined) throw new Error("apt-get installed etcd-server but no etcd binary was found (looked in /usr/bin, /usr/local/bin, the PATH)");
+  }
+  const dir = mkdtempSync(join(tmpdir(), "stowage-etcd-"));
+  const dataDir = join(dir, "data");
+  const port = await freePort();
+  let peerPort = await freePort();
+  while (peerPort === port) peerPort = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    "--name", "stowage-test",
+    "--data-dir", dataDir,
+    "--listen-client-urls", endpoint,
+    "--advertise-client-urls", endpoint,
+    "--listen-peer-urls", peer,
+    "--initial-advertise-peer-urls", peer,
+    "--initial-cluster", `stowage-test=${peer}`,
+    "--initial-cluster-state", "new",
+    "--log-level", "error",
+    "--logger", "zap",
+  ];
+  let child: ChildProcess | undefined;
+  let output = "";
+
+  const start = async () => {
+    if (child !== undefined) return;
+    output = "";
+    const started = spawn(binary as string, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child = started;
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_000));
+    started.stdout?.on("data", keep);
+    started.stderr?.on("data", keep);
+    started.once("exit", () => {
+      if (child === started) child = undefined;
+    });
+    const deadline = Date.now() + STARTUP_MS;
+    while (Date.now() < deadline) {
+      if (child !== started) throw new Error(`etcd exited while starting: ${output}`);
+      if (await healthy(endpoint)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    started.kill("SIGKILL");
+    throw new Error(`etcd did not answer on ${endpoint} within ${STARTUP_MS} ms: ${output}`);
+  };
+  const halt = async (signal: NodeJS.Signals) => {
+    const running = child;
+    if (running === undefined) return;
+    running.kill(signal);
+    await exited(running);
+    child = undefined;
+  };
+  let destroyed = false;
+  const destroy = () => {
+    if (destroyed) return;
+    destroyed = true;
+    // Synchronous, so that it also runs from the process's exit handler.
+    const pid = child?.pid;
+    if (pid !== undefined && child?.exitCode === null) {
+      try {
+        process.kill(pid, "SIGKILL");
+        // Until it is dead (bounded), so that it writes nothing into the folder after it was removed. Node reaps it
+        // only later, so a dead child stays a zombie (state Z) meanwhile.
+        const dead = `[ ! -e /proc/${pid} ] || grep -q '^State:[[:space:]]*Z' /proc/${pid}/status`;
+        spawnSync("sh", ["-c", `until ${dead}; do sleep 0.02; done`], { timeout: 5_000 });
+      } catch {
+        // It exited in the meantime.
+      }
+    }
+    child = undefined;
+    rmSync(dir, { recursive: true, force: true });
+    process.off("exit", destroy);
+  };
+  process.on("exit", destroy);
+  try {
+    await start();
+  } catch (error) {
+    destroy();
+    throw error;
+  }
+  return {
+    endpoint,
+    port,
+    dataDir,
+    get running() {
+      return child !== undefined;
+    },
+    stop: () => halt("SIGTERM"),
+    kill: () => halt("SIGKILL"),
+    start,
+    destroy,
+  };
+}
+
+/**
+ * A real server for the calling test file: started before its tests and destroyed after them. The getter throws when
+ * the server did not start, so every test that needs it fails rather than skips.
+ */
+export function useEtcdServer(): () => EtcdServer {
+  let server: EtcdServer | undefined;
+  before(async () => {
+    server = await startEtcd();
+  });
+  after(() => server?.destroy());
+  return () => {
+    if (server === undefined) throw new Error("the etcd test server did not start");
+    return server;
+  };
+}
