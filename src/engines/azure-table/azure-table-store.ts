@@ -333,11 +333,26 @@ export class AzureTableStore implements OrderedStore {
  */
 class AzureTableSnapshot implements OrderedSnapshot {
   private first: Promise<string> | undefined;
+  /**
+   * Values this snapshot got, by key: a key read again answers the first read (one point, as a snapshot should),
+   * without a request. A transaction reads its namespace's state records once per write.
+   */
+  private readonly got = new Map<string, Promise<Uint8Array | undefined>>();
 
   constructor(readonly store: AzureTableStore) {}
 
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.afterFirst(() => this.store.readKey(key));
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
+    let read = this.got.get(id);
+    if (read === undefined) {
+      read = this.afterFirst(() => this.store.readKey(key));
+      this.got.set(id, read);
+      // A failed read is not remembered: the next one asks again.
+      read.catch(() => this.got.delete(id));
+    }
+    const value = await read;
+    // Each caller gets its own copy.
+    return value === undefined ? undefined : new Uint8Array(value);
   }
 
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Promise<OrderedEntry[]> {
