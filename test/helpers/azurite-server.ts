@@ -35,6 +35,7 @@ export interface AzuriteServer {
 }
 
 const STARTUP_MS = 30_000;
+const SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 const EXIT_MS = 15_000;
 
 /** azurite's table server script, from the installed package. */
@@ -122,8 +123,15 @@ export async function startAzurite(): Promise<AzuriteServer> {
     child = undefined;
     rmSync(dir, { recursive: true, force: true });
     process.off("exit", destroy);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+  };
+  // A test process ended by a signal runs no exit handlers: stop the emulator, then end as the signal would.
+  const onSignal = (signal: NodeJS.Signals) => {
+    destroy();
+    process.kill(process.pid, signal);
   };
   process.on("exit", destroy);
+  for (const signal of SIGNALS) process.once(signal, onSignal);
   try {
     await start();
   } catch (error) {

@@ -1,11 +1,11 @@
-import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import { StowageError } from "../../api/errors.js";
 import { loadDriver } from "../load-driver.js";
-import { asBuffer } from "../ordered/key-layout.js";
 import { Mutex } from "../mutex.js";
 import { sameEntries, sameValue } from "../recorded-reads.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore, OrderedWrite } from "../ordered/ordered-store.js";
-import { CHUNK_BYTES, continuationRow, headRow, keyOfRow, lowerRow, parseRow, PROPERTY_BYTES, upperRow, VERSION_ROW } from "./azure-table-keys.js";
+import { CHUNK_BYTES, headRow, lowerRow, parseRow, upperRow, VERSION_ROW } from "./azure-table-keys.js";
+import { BATCH_OPERATIONS, batchOf, type Entity, lastWritePerKey, PARTITION, RangeRows, rowCount, rowsOfChecked, valueOf } from "./azure-table-rows.js";
 import { mapAzureError, statusOf } from "./azure-table-errors.js";
 
 /** The table a store uses unless told otherwise. */
@@ -24,10 +24,6 @@ export interface AzureTableStoreOptions {
   requestTimeoutMs?: number;
 }
 
-/** The one partition every entity of a store lives in, so that every commit is one entity group transaction. */
-const PARTITION = "stowage";
-/** An entity group transaction's operations (Azure: 100), less the version entity's update. */
-const BATCH_OPERATIONS = 100;
 /** Bytes of keys and values one commit takes: base64 in the batch's body stays well under its 4 MiB. */
 const MAX_COMMIT_BYTES = 2_359_296;
 /** Rounds of one commit that found the version entity changed under it, before it answers false (the family retries). */
@@ -46,8 +42,6 @@ export const AZURE_TABLE_LIMITS: OrderedLimits = Object.freeze({
   maxWritesPerCommit: BATCH_OPERATIONS - 1 - Math.floor(MAX_COMMIT_BYTES / CHUNK_BYTES),
   maxBytesPerCommit: MAX_COMMIT_BYTES,
 });
-
-type Entity = TableEntityResult<Record<string, unknown>>;
 
 /**
  * Opens a store on one table of Azure Table storage (or azurite), creating the table and its version entity when
@@ -119,7 +113,8 @@ export class AzureTableStore implements OrderedStore {
     }
   }
 
-  snapshot(): OrderedSnapshot {
+  /** A promise, though nothing is read yet: the family validates only snapshots it got as promises (see `consistent`). */
+  async snapshot(): Promise<OrderedSnapshot> {
     this.refuseClosed();
     return new AzureTableSnapshot(this);
   }
@@ -216,50 +211,18 @@ export class AzureTableStore implements OrderedStore {
 
   async readRange(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
     if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
-    const entries: OrderedEntry[] = [];
+    const rows = new RangeRows(start, end);
     const wanted = options.reverse ? undefined : options.limit;
-    const emit = (key: Uint8Array, value: Uint8Array) => {
-      if (Buffer.compare(key, start) >= 0 && Buffer.compare(key, end) < 0) entries.push([key, value]);
-    };
-    let group: Entity[] = [];
-    let bucket: { name: string; entries: Array<[Uint8Array, Uint8Array]> } | undefined;
-    const flushBucket = () => {
-      for (const [key, value] of bucket?.entries.sort((a, b) => Buffer.compare(a[0], b[0])) ?? []) emit(key, value);
-      bucket = undefined;
-    };
-    const finishGroup = () => {
-      const head = group[0];
-      const rows = head === undefined ? 0 : rowCount(head);
-      const parsed = head === undefined ? undefined : parseRow(head.rowKey as string);
-      // Continuation rows without their head, or past its count, are left over from an older value: skipped.
-      if (parsed !== undefined && parsed.chunk === 0 && group.length >= rows) {
-        const value = valueOf(group.slice(0, rows));
-        if (parsed.bucket === undefined) {
-          flushBucket();
-          emit(keyOfRow(parsed.head), value);
-        } else {
-          if (bucket?.name !== parsed.bucket) flushBucket();
-          (bucket ??= { name: parsed.bucket, entries: [] }).entries.push([head!.k as Uint8Array, value]);
-        }
-      }
-      group = [];
-    };
     const filter = `PartitionKey eq '${PARTITION}' and RowKey ge '${lowerRow(start)}' and RowKey lt '${upperRow(end)}'`;
     try {
       for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal: this.signal(6) })) {
-        const row = parseRow(entity.rowKey as string);
-        if (group.length > 0 && parseRow(group[0]!.rowKey as string).head !== row.head) {
-          finishGroup();
-          if (bucket !== undefined && row.bucket !== bucket.name) flushBucket();
-          if (wanted !== undefined && entries.length >= wanted) break;
-        }
-        group.push(entity);
+        // Forward with a limit: stop at the first row past enough whole entries.
+        if (rows.add(entity) && wanted !== undefined && rows.entries.length >= wanted) break;
       }
     } catch (error) {
       throw mapAzureError(error, this.location);
     }
-    finishGroup();
-    flushBucket();
+    const entries = rows.finish();
     if (options.reverse) entries.reverse();
     return options.limit === undefined ? entries : entries.slice(0, options.limit);
   }
@@ -376,64 +339,4 @@ class AzureTableSnapshot implements OrderedSnapshot {
     await (this.first ??= this.store.version());
     return read();
   }
-}
-
-/** Rows of the keys `checks` read (0: absent), as the checks say they are. */
-function rowsOfChecked(checks: readonly OrderedCheck[]): Map<string, number> {
-  const rows = new Map<string, number>();
-  for (const check of checks) {
-    if (check.kind === "get") rows.set(headRow(check.key), check.value === undefined ? 0 : Math.max(1, Math.ceil(check.value.length / CHUNK_BYTES)));
-  }
-  return rows;
-}
-
-/** The writes, the last one of each key only (a batch takes one operation per entity), in their order. */
-function lastWritePerKey(writes: readonly OrderedWrite[]): OrderedWrite[] {
-  const last = new Map<string, OrderedWrite>();
-  for (const write of writes) {
-    const id = Buffer.from(write.key.buffer, write.key.byteOffset, write.key.byteLength).toString("latin1");
-    last.delete(id);
-    last.set(id, { key: new Uint8Array(write.key), value: write.value === undefined ? undefined : new Uint8Array(write.value) });
-  }
-  return [...last.values()];
-}
-
-/**
- * The batch of `writes`: a put replaces its rows (a shorter value leaves the old continuation rows, which reads skip);
- * a delete removes the rows that exist, its continuation rows only while the batch has room (else left, skipped).
- */
-function batchOf(writes: readonly OrderedWrite[], deleted: Map<string, number>): TransactionAction[] {
-  const actions: TransactionAction[] = [];
-  const extra: TransactionAction[] = [];
-  for (const { key, value } of writes) {
-    const head = headRow(key);
-    if (value === undefined) {
-      const rows = deleted.get(head) ?? 0;
-      if (rows > 0) actions.push(["delete", { partitionKey: PARTITION, rowKey: head }]);
-      for (let i = 1; i < rows; i++) extra.push(["delete", { partitionKey: PARTITION, rowKey: continuationRow(head, i) }]);
-      continue;
-    }
-    const chunks = Math.max(1, Math.ceil(value.length / CHUNK_BYTES));
-    for (let i = 0; i < chunks; i++) {
-      const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = { partitionKey: PARTITION, rowKey: i === 0 ? head : continuationRow(head, i) };
-      if (i === 0 && chunks > 1) entity.n = chunks;
-      // Buffers, not other Uint8Array views: @azure/data-tables 13 encodes a plain Uint8Array's whole ArrayBuffer.
-      if (i === 0 && head.includes("~")) entity.k = asBuffer(key);
-      const chunk = value.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-      for (let p = 0; p * PROPERTY_BYTES < chunk.length; p++) entity[`v${p}`] = asBuffer(chunk.subarray(p * PROPERTY_BYTES, (p + 1) * PROPERTY_BYTES));
-      actions.push(["upsert", entity, "Replace"]);
-    }
-  }
-  return [...actions, ...extra.slice(0, Math.max(0, BATCH_OPERATIONS - 1 - actions.length))];
-}
-
-function rowCount(entity: Record<string, unknown>): number {
-  return typeof entity.n === "number" ? entity.n : 1;
-}
-
-/** A value from its rows in order: each row's v0, v1, … properties. */
-function valueOf(rows: readonly Record<string, unknown>[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const row of rows) for (let p = 0; row[`v${p}`] instanceof Uint8Array; p++) parts.push(row[`v${p}`] as Uint8Array);
-  return parts.length === 1 ? (parts[0] as Uint8Array) : new Uint8Array(Buffer.concat(parts));
 }
