@@ -77,6 +77,38 @@ describe("Azure Table store", () => {
     }
   });
 
+  it("two stores incrementing one counter in transactions at the same time lose no update, and a two-key invariant holds in every read", async () => {
+    const table = freshTable("race");
+    const stores = await Promise.all([0, 1].map(() => openStore({ backend: "azure-table", connectionString: azurite().connectionString, table })));
+    try {
+      const rounds = 15;
+      const increments = stores.map(async (store) => {
+        for (let i = 0; i < rounds; i++) {
+          await store.transaction(async (tx) => {
+            const kv = tx.kv("c", { codec: json<number>() });
+            const n = (await kv.get("n")) ?? 0;
+            // Two keys that always move together: a read that saw one commit's a and another's b would find them apart.
+            await kv.put("n", n + 1);
+            await kv.put("m", -(n + 1));
+          });
+        }
+      });
+      const reads = (async () => {
+        for (let i = 0; i < 20; i++) {
+          const [n, m] = await stores[0]!.transaction(async (tx) => {
+            const kv = tx.kv("c", { codec: json<number>() });
+            return [(await kv.get("n")) ?? 0, (await kv.get("m")) ?? 0];
+          });
+          assert.equal(n, -m, "n and m read at one point");
+        }
+      })();
+      await Promise.all([...increments, reads]);
+      assert.equal(await stores[1]!.kv("c", { codec: json<number>() }).get("n"), 2 * rounds);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
   it("keys longer than a RowKey holds go in buckets: exact gets, and ranges in byte order across and inside buckets", async () => {
     const store = await openAzureTableStore({ connectionString: azurite().connectionString, table: freshTable("long") });
     try {
