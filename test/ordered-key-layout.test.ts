@@ -24,9 +24,20 @@ test("KV keys: byte order of the encoded keys is stowage's key order", () => {
       const encoded = Buffer.compare(layout.key(TAG.kv, "ns", [a]), layout.key(TAG.kv, "ns", [b]));
       assert.equal(sign(encoded), sign(compareKeys(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
       assert.deepEqual(layout.textKey(TAG.kv, "ns", a), layout.key(TAG.kv, "ns", [a]), "the fast path builds the same key");
+      assert.deepEqual(Buffer.from(layout.scratchTextKey(TAG.kv, "ns", a)), layout.key(TAG.kv, "ns", [a]), "the scratch path builds the same key");
     }),
     { numRuns: 2_000 },
   );
+});
+
+test("a scratch key is the same key as a built one, past the scratch buffer's first size too; the next scratch key reuses its bytes", () => {
+  const long = "é".repeat(300) + "k";
+  assert.deepEqual(Buffer.from(layout.scratchTextKey(TAG.slot, "ns", long)), layout.textKey(TAG.slot, "ns", long));
+  const first = layout.scratchTextKey(TAG.kv, "ns", "aaaa");
+  const second = layout.scratchTextKey(TAG.kv, "ns", "bbbb");
+  assert.equal(first.buffer, second.buffer, "one buffer, reused");
+  assert.deepEqual(first, second, "the first key's bytes are gone: it is valid only until the next call");
+  assert.throws(() => new KeyLayout(100, "tiny").scratchTextKey(TAG.kv, "ns", "k".repeat(97)), (error: unknown) => isStowageError(error, "LIMIT_EXCEEDED"));
 });
 
 test("keys of one namespace never fall inside another namespace's range, whatever the names", () => {

@@ -93,6 +93,8 @@ export class LevelDbStore implements OrderedStore {
   readonly limits = LEVELDB_LIMITS;
   /** LevelDB's lock on its folder keeps every other process (and every other open in this one) out. */
   readonly singleWriter = true;
+  /** Gets are synchronous (`getSync`); LevelDB reads the key during the call. */
+  readonly synchronousPointReads = true;
   private readonly writer = new Mutex();
   /**
    * The snapshots taken since the last batch, still reading the latest data, to be pinned before the next batch: one

@@ -128,6 +128,8 @@ export class LmdbStore implements OrderedStore {
   readonly limits = LMDB_LIMITS;
   /** Other processes may commit at any time, under LMDB's write lock. */
   readonly singleWriter = false;
+  /** Gets and peeks are synchronous; lmdb-js copies the key into its own buffer. */
+  readonly synchronousPointReads = true;
   private closed = false;
   /** The store's own read transactions, made at open; the reset ones wait here for the next snapshots. */
   private readonly own = new Set<Transaction>();

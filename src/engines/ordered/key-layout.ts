@@ -116,6 +116,8 @@ function isAscii(text: string): boolean {
 export class KeyLayout {
   /** Per tag, per namespace: a namespace's prefixes are few and used on every call. */
   private readonly prefixes: Array<Map<string, Buffer> | undefined> = [];
+  /** The buffer {@link scratchTextKey} writes into, grown when a key needs more. */
+  private scratch = Buffer.allocUnsafeSlow(256);
 
   constructor(
     readonly maxKeyBytes: number,
@@ -153,6 +155,29 @@ export class KeyLayout {
     const out = Buffer.allocUnsafe(start + text.length * 3);
     out.set(prefix);
     const length = start + out.write(text, start, "utf8");
+    this.checkLength(length, ns, text);
+    return out.subarray(0, length);
+  }
+
+  /**
+   * {@link textKey} written into one buffer this layout reuses: valid only until its next call, for a key that a
+   * synchronous point read uses during the call and drops (no allocation per read: on this machine every new buffer
+   * adds to the garbage collector's work).
+   */
+  scratchTextKey(tag: number, ns: string, text: string): Buffer {
+    const prefix = this.prefix(tag, ns);
+    const start = prefix.length;
+    const room = start + text.length * 3;
+    if (room > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(room, this.scratch.length * 2));
+    const out = this.scratch;
+    out.set(prefix);
+    let length: number;
+    if (isAscii(text)) {
+      for (let i = 0; i < text.length; i++) out[start + i] = text.charCodeAt(i);
+      length = start + text.length;
+    } else {
+      length = start + out.write(text, start, "utf8");
+    }
     this.checkLength(length, ns, text);
     return out.subarray(0, length);
   }

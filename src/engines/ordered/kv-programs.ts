@@ -12,6 +12,8 @@ import { changeRecord, kvDeadline, kvRecord, kvValue, numberAt, numbersRecord, r
 export interface OrderedContext {
   readonly tx: OrderedTx;
   readonly keys: KeyLayout;
+  /** The point reads' keys may share the layout's scratch buffer (a snapshot reader of a synchronous store). */
+  readonly transientPointKeys?: boolean;
 }
 
 const live = (record: Uint8Array, now: number): boolean => {
@@ -37,7 +39,8 @@ function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string)
  * value copied (kvValue) before any other read.
  */
 export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
-  return whenReady(c.tx.peek(kvKey(c, ns, key)), (record) =>
+  const entryKey = c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.kv, ns, key) : kvKey(c, ns, key);
+  return whenReady(c.tx.peek(entryKey), (record) =>
     record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
   );
 }

@@ -53,7 +53,8 @@ export function logLastSeq(c: OrderedContext, ns: string): Awaitable<number> {
 // CAS with the same expectation win.
 
 export function slotGet(c: OrderedContext, ns: string, key: string): Awaitable<StoredSlot | undefined> {
-  return whenReady(c.tx.get(c.keys.textKey(TAG.slot, ns, key)), (record) =>
+  const slotKey = c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.slot, ns, key) : c.keys.textKey(TAG.slot, ns, key);
+  return whenReady(c.tx.get(slotKey), (record) =>
     record === undefined ? undefined : { version: numberAt(record, 0), value: bytesAfterNumbers(record, 1) },
   );
 }

@@ -105,7 +105,7 @@ export class OrderedEngine implements Engine {
     this.location = store.location;
     this.supports = orderedSupports(store);
     this.keys = new KeyLayout(store.limits.maxKeyBytes, store.name);
-    this.readers = new ReaderPool(this.keys);
+    this.readers = new ReaderPool(this.keys, store.synchronousPointReads === true);
     const watch = store.watchCommits?.bind(store);
     this.changes = new ChangeSignal(
       watch === undefined

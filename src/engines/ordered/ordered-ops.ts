@@ -17,8 +17,8 @@ export const LAYOUT_VERSION = 1;
  * is a program (see `drive`), so it answers synchronously when the store's reads do; the hottest reads are plain
  * functions. `kvGet`, `kvCount` and `streamPeek` are the derived operations.
  */
-export function orderedOps(tx: OrderedTx, keys: KeyLayout): EngineOps {
-  const c: kv.OrderedContext = { tx, keys };
+export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = false): EngineOps {
+  const c: kv.OrderedContext = { tx, keys, transientPointKeys };
   const run = <A extends unknown[], T>(program: (c: kv.OrderedContext, ...args: A) => Program<T>) => (...args: A) => drive(program(c, ...args));
   const ops: EngineOps = {
     kvGet: (ns, key, now) => kvGetFromEntry(ops, ns, key, now),

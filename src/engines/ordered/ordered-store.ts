@@ -24,6 +24,11 @@ export interface OrderedStore {
    */
   readonly singleWriter: boolean;
   /**
+   * True when a snapshot's `get` and `peek` answer synchronously and read the key only during the call (LMDB,
+   * LevelDB): the family then builds the keys of its point reads in one reused buffer instead of a new one per read.
+   */
+  readonly synchronousPointReads?: boolean;
+  /**
    * A consistent snapshot to read from. Engines whose reads are synchronous (LMDB) answer synchronously, so that the
    * family's point reads cost no promise.
    */

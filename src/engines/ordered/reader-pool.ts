@@ -11,8 +11,8 @@ class SnapshotSlot implements OrderedTx {
   snapshot: OrderedSnapshot | undefined;
   readonly ops: EngineOps;
 
-  constructor(keys: KeyLayout) {
-    this.ops = orderedOps(this, keys);
+  constructor(keys: KeyLayout, transientPointKeys: boolean) {
+    this.ops = orderedOps(this, keys, transientPointKeys);
   }
 
   get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
@@ -44,10 +44,14 @@ class SnapshotSlot implements OrderedTx {
 export class ReaderPool {
   private readonly free: SnapshotSlot[] = [];
 
-  constructor(private readonly keys: KeyLayout) {}
+  constructor(
+    private readonly keys: KeyLayout,
+    /** The store's point reads are synchronous and drop their key (`OrderedStore.synchronousPointReads`). */
+    private readonly transientPointKeys: boolean,
+  ) {}
 
   run<C extends EngineCall>(snapshot: OrderedSnapshot, call: C): Awaitable<CallResult<C>> {
-    const slot = this.free.pop() ?? new SnapshotSlot(this.keys);
+    const slot = this.free.pop() ?? new SnapshotSlot(this.keys, this.transientPointKeys);
     slot.snapshot = snapshot;
     let result: Awaitable<CallResult<C>>;
     try {
