@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import pg from "pg";
+import { makeCertificates } from "./certificates.js";
 
 export interface PostgresServer {
   /** A DSN for the superuser `stowage` on 127.0.0.1, database `postgres`. */
@@ -96,22 +97,6 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts a fresh server. Throws (never skips) when PostgreSQL cannot be installed or started. */
-/** A CA and a certificate it signs for IP 127.0.0.1, by openssl, in `folder`; plus a second, unrelated CA. */
-function makeCertificates(folder: string): { caFile: string; otherCaFile: string; certFile: string; keyFile: string } {
-  mkdirSync(folder, { recursive: true });
-  const openssl = (args: string[]) => {
-    const result = spawnSync("openssl", args, { cwd: folder, encoding: "utf8", timeout: 60_000 });
-    if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr}`);
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=stowage test CA"]);
-  openssl(["req", "-x509", ...ec, "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=another CA"]);
-  openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-  writeFileSync(join(folder, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"]);
-  return { caFile: join(folder, "ca.crt"), otherCaFile: join(folder, "other-ca.crt"), certFile: join(folder, "server.crt"), keyFile: join(folder, "server.key") };
-}
-
 export async function startPostgres(serverOptions: PostgresServerOptions = {}): Promise<PostgresServer> {
   let bin = findBinDir();
   if (bin === undefined) {
