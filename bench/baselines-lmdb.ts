@@ -36,6 +36,18 @@ async function openRaw(): Promise<{ db: import("lmdb").RootDatabase<Buffer, Buff
   };
 }
 
+/** A raw database holding the kv.get case's rows (checked), with their keys, for the get baselines at concurrency `c`. */
+async function openPreloaded(c: number): Promise<Awaited<ReturnType<typeof openRaw>> & { keys: Buffer[] }> {
+  const raw = await openRaw();
+  const ns = `kv-get-c${c}`;
+  const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
+  await raw.db.transaction(() => {
+    for (const key of keys) void raw.db.put(key, kvRowValue(VALUE));
+  });
+  if (raw.db.getBinary(keys[7]!)?.length !== VALUE.length + 1) throw new Error("bench sanity check failed: raw lmdb returns the row put");
+  return { ...raw, keys };
+}
+
 export const RAW_LMDB = "raw lmdb";
 /** The same get on a read transaction made fresh first, so that it sees every commit resolved before it (as stowage's). */
 export const RAW_LMDB_FRESH = "raw lmdb, read transaction reset per get";
@@ -57,13 +69,7 @@ export const RAW_LMDB_BASELINES: readonly BaselineCase[] = [
     op: "kv.get",
     describe: "db.getBinary(key) of a present key (a copy of the value), synchronous, from lmdb-js's shared read transaction",
     async build(c) {
-      const { db, close } = await openRaw();
-      const ns = `kv-get-c${c}`;
-      await db.transaction(() => {
-        for (let i = 0; i < KV_KEYS; i++) void db.put(kvRowKey(ns, `k${pad(i, 6)}`), kvRowValue(VALUE));
-      });
-      const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
-      if (db.getBinary(keys[7]!)?.length !== VALUE.length + 1) throw new Error("bench sanity check failed: raw lmdb returns the row put");
+      const { db, close, keys } = await openPreloaded(c);
       return { body: { op: async (i) => db.getBinary(keys[(i * 7919) % KV_KEYS]!) }, close };
     },
   },
@@ -73,12 +79,7 @@ export const RAW_LMDB_BASELINES: readonly BaselineCase[] = [
     describe:
       "db.resetReadTxn() then db.getBinary(key): lmdb-js's shared read transaction otherwise stays at the snapshot of its last renewal (a timer), so a get could miss another process's commit that resolved before it; stowage's get never does",
     async build(c) {
-      const { db, close } = await openRaw();
-      const ns = `kv-get-c${c}`;
-      await db.transaction(() => {
-        for (let i = 0; i < KV_KEYS; i++) void db.put(kvRowKey(ns, `k${pad(i, 6)}`), kvRowValue(VALUE));
-      });
-      const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
+      const { db, close, keys } = await openPreloaded(c);
       return {
         body: {
           op: async (i) => {

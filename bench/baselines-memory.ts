@@ -24,6 +24,13 @@ function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: stri
   };
 }
 
+/** The kv.get case's keys preloaded into a map, each get made by `get`. */
+async function getCase(get: (map: ReturnType<typeof mapStore>, key: string) => Promise<unknown>) {
+  const map = mapStore();
+  for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
+  return { body: { op: (i: number) => get(map, `k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
+}
+
 export const MEMORY_BASELINES: readonly BaselineCase[] = [
   {
     subject: MAP_AWAITED,
@@ -38,20 +45,12 @@ export const MEMORY_BASELINES: readonly BaselineCase[] = [
     subject: MAP_AWAITED,
     op: "kv.get",
     describe: "await of an async function doing map.get(k)",
-    async build() {
-      const map = mapStore();
-      for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
-      return { body: { op: (i) => map.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
-    },
+    build: async () => getCase((map, key) => map.get(key)),
   },
   {
     subject: MAP_AWAITED_COPY,
     op: "kv.get",
     describe: "await of an async function doing new Uint8Array(map.get(k)): a value of the caller's own, the floor of any get that hands one out",
-    async build() {
-      const map = mapStore();
-      for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
-      return { body: { op: (i) => map.getCopy(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
-    },
+    build: async () => getCase((map, key) => map.getCopy(key)),
   },
 ];

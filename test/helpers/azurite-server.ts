@@ -10,8 +10,8 @@ import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before } from "node:test";
 import { freePort } from "./postgres-server.js";
+import { useServer } from "./use-server.js";
 
 /** The emulator's well-known development account (documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -153,18 +153,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
   };
 }
 
-/**
- * An emulator for the calling test file: started before its tests and destroyed after them. The getter throws when it
- * did not start, so every test that needs it fails rather than skips.
- */
+/** A real server for the calling test file (see useServer). */
 export function useAzurite(): () => AzuriteServer {
-  let server: AzuriteServer | undefined;
-  before(async () => {
-    server = await startAzurite();
-  });
-  after(() => server?.destroy());
-  return () => {
-    if (server === undefined) throw new Error("the azurite test server did not start");
-    return server;
-  };
+  return useServer("azurite test server", () => startAzurite());
 }

@@ -8,8 +8,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before } from "node:test";
 import { freePort } from "./postgres-server.js";
+import { useServer } from "./use-server.js";
 
 export interface EtcdServer {
   /** The client URL, `http://127.0.0.1:<port>`. */
@@ -169,18 +169,7 @@ export async function startEtcd(): Promise<EtcdServer> {
   };
 }
 
-/**
- * A real server for the calling test file: started before its tests and destroyed after them. The getter throws when
- * the server did not start, so every test that needs it fails rather than skips.
- */
+/** A real server for the calling test file (see useServer). */
 export function useEtcdServer(): () => EtcdServer {
-  let server: EtcdServer | undefined;
-  before(async () => {
-    server = await startEtcd();
-  });
-  after(() => server?.destroy());
-  return () => {
-    if (server === undefined) throw new Error("the etcd test server did not start");
-    return server;
-  };
+  return useServer("etcd test server", () => startEtcd());
 }

@@ -8,9 +8,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before } from "node:test";
 import pg from "pg";
 import { makeCertificates } from "./certificates.js";
+import { useServer } from "./use-server.js";
 
 export interface PostgresServer {
   /** A DSN for the superuser `stowage` on 127.0.0.1, database `postgres`. */
@@ -198,20 +198,9 @@ export async function startPostgres(serverOptions: PostgresServerOptions = {}): 
   };
 }
 
-/**
- * A real server for the calling test file: started before its tests and destroyed after them. The getter throws when
- * the server did not start, so every test that needs it fails rather than skips.
- */
+/** A real server for the calling test file (see useServer). */
 export function usePostgresServer(options: PostgresServerOptions = {}): () => PostgresServer {
-  let server: PostgresServer | undefined;
-  before(async () => {
-    server = await startPostgres(options);
-  });
-  after(() => server?.destroy());
-  return () => {
-    if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-    return server;
-  };
+  return useServer("PostgreSQL test server", () => startPostgres(options));
 }
 
 /**

@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before } from "node:test";
 import { freePort } from "./postgres-server.js";
+import { useServer } from "./use-server.js";
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>`. */
@@ -169,18 +169,7 @@ export async function startRedis(): Promise<RedisServer> {
   };
 }
 
-/**
- * A real server for the calling test file: started before its tests and destroyed after them. The getter throws when
- * the server did not start, so every test that needs it fails rather than skips.
- */
+/** A real server for the calling test file (see useServer). */
 export function useRedisServer(): () => RedisServer {
-  let server: RedisServer | undefined;
-  before(async () => {
-    server = await startRedis();
-  });
-  after(() => server?.destroy());
-  return () => {
-    if (server === undefined) throw new Error("the Redis test server did not start");
-    return server;
-  };
+  return useServer("Redis test server", () => startRedis());
 }
