@@ -40,7 +40,7 @@ Values:
 
 Options:
 ${option("--json", 'Print the result as one line of JSON; values carry "encoding": "utf8" or "base64" (every command but demo)')}
-${option("--config <file>", `YAML or JSON config file (else $${CONFIG_FILE_ENV}; no default file)`)}
+${option("--config <file>", `YAML, JSON or TOML config file (else $${CONFIG_FILE_ENV}; no default file)`)}
 ${option("--storage-backend <name>", `The engine: ${names.join(", ")}`)}
 ${option("-h, --help", "Print this text")}
 
@@ -51,8 +51,8 @@ Configuration, highest precedence first, field by field:
   1. flags (--storage-*, above)
   2. environment: each flag as STOWAGE_STORAGE_* (--storage-busy-timeout-ms is
      STOWAGE_STORAGE_BUSY_TIMEOUT_MS); empty counts as unset
-  3. config file from --config or $${CONFIG_FILE_ENV}, YAML (or JSON for *.json); unknown fields are errors;
-     each option by its name (--storage-busy-timeout-ms is busyTimeoutMs):
+  3. config file from --config or $${CONFIG_FILE_ENV}: YAML, JSON for *.json, TOML for
+     *.toml; unknown fields are errors; each option by its name (--storage-busy-timeout-ms is busyTimeoutMs):
        storage:
          backend: sqlite            # or ${engines.map((engine) => engine.name).filter((name) => name !== "sqlite").join(", or ")}
          path: ./data/stowage.db    # relative to the config file's folder
