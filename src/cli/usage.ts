@@ -57,6 +57,10 @@ Configuration, highest precedence first, field by field:
          backend: sqlite            # or ${engines.map((engine) => engine.name).filter((name) => name !== "sqlite").join(", or ")}
          path: ./data/stowage.db    # relative to the config file's folder
          durability: full           # or process
+     or several providers in one store (then no --storage-* flags or STOWAGE_STORAGE_* variables):
+       providers: { local: { backend: sqlite }, coord: { backend: etcd, endpoints: ... } }
+       routes: { leases: coord, "members.*": coord }   # STOWAGE_ROUTES=leases=coord,members.*=coord
+       defaultProvider: local                          # a provider's fields: STOWAGE_PROVIDERS_COORD_ENDPOINTS
   4. defaults: backend ${DEFAULT_BACKEND}, path ${DEFAULT_SQLITE_PATH} (relative to the working folder), and each
      option's default above
 
