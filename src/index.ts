@@ -13,7 +13,7 @@ export type * from "./engines/ordered/ordered-store.js";
 export { createStore } from "./store/store.js";
 export type { StoreOptions } from "./store/store.js";
 export { DURABILITIES, DEFAULT_BUSY_TIMEOUT_MS, type Durability } from "./engines/sqlite/sqlite-engine.js";
-export { loadConfig, resolveConfig } from "./config/index.js";
+export { loadConfig, resolveConfig, openConfiguredStore, CONFIG_FLAG_OPTIONS, configFlagOptions } from "./config/index.js";
 export type { LoadConfigInput, ResolveConfigInput } from "./config/index.js";
 export { StowageError, isStowageError } from "./api/errors.js";
 export type { ErrorCode } from "./api/errors.js";

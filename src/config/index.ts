@@ -5,6 +5,8 @@
 export { resolveConfig } from "./resolve-config.js";
 export type { ResolveConfigInput } from "./resolve-config.js";
 export { loadConfig } from "./load-config.js";
+export { openConfiguredStore } from "./open-configured-store.js";
+export type { OpenConfiguredStoreInput } from "./open-configured-store.js";
 export type { LoadConfigInput } from "./load-config.js";
 export { CONFIG_FILE_ENV, CONFIG_FILE_FLAG, locateConfigFile, parseConfigText, readConfigFile } from "./config-file.js";
 export type { ConfigFile, ConfigFileLocation } from "./config-file.js";
