@@ -96,11 +96,14 @@ describe("stowage CLI", { concurrency: true }, () => {
 
   test("health prints the status, the probe latency and the engine facts", async () => {
     const { run } = cliOnFreshStore();
+    // A loaded machine may take the probe of a freshly started process past 100 ms: degraded, for that reason only.
+    const slowProbe = /the probe read took [\d.]+ ms \(degraded from 100 ms\)/;
     const text = ok(await run("health"));
-    assert.match(text, /^healthy \(probe \d+\.\d ms\)\n/);
+    assert.match(text, /^(healthy|degraded) \(probe \d+\.\d ms\)\n/);
+    if (text.startsWith("degraded")) assert.match(text, slowProbe);
     assert.match(text, /diskFreeBytes: \d+/);
-    const report = JSON.parse(ok(await run("health", "--json"))) as { status: string; engine: string; facts: Record<string, number> };
-    assert.equal(report.status, "healthy");
+    const report = JSON.parse(ok(await run("health", "--json"))) as { status: string; reasons: string[]; engine: string; facts: Record<string, number> };
+    assert.ok(report.status === "healthy" || (report.status === "degraded" && report.reasons.every((reason) => slowProbe.test(reason))), JSON.stringify(report));
     assert.equal(report.engine, "sqlite");
     assert.ok(report.facts.fileBytes !== undefined);
   });
