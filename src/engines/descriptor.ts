@@ -31,6 +31,11 @@ export interface EngineField {
    * postgres backend needs a DSN: set --storage-dsn, …").
    */
   readonly required?: string;
+  /**
+   * Set for a secret (a password): a configuration error never quotes its value, and it has no default to show.
+   * Engines keep it out of their location, `info`, `health` and error messages.
+   */
+  readonly secret?: boolean;
   /** The value's name in the usage text: `<file>`, `<n>`. */
   readonly placeholder: string;
   /** One line for the usage text and documentation. */

@@ -1,6 +1,6 @@
 import { StowageError } from "../../api/errors.js";
 import type { EngineDescriptor } from "../descriptor.js";
-import { keyPrefixField, textField } from "../engine-fields.js";
+import { keyPrefixField, textField, tlsFileFields } from "../engine-fields.js";
 import { OrderedEngine, orderedSupports } from "../ordered/ordered-engine.js";
 import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL, openRedisStore, REDIS_LIMITS, type RedisStoreOptions } from "./redis-store.js";
 
@@ -27,6 +27,7 @@ export const REDIS_ENGINE: EngineDescriptor<RedisStoreOptions> = {
       doc: "The start of the store's Redis keys and channel; stores with other prefixes share a Redis database safely",
       default: DEFAULT_REDIS_PREFIX,
     }),
+    ...tlsFileFields(),
   ],
   open: async (options) => OrderedEngine.open(await openRedisStore(options)),
 };
