@@ -146,6 +146,7 @@ describe("Redis over TLS", () => {
     const missing = join(temp, "missing.pem");
     const cases: Array<[options: Record<string, unknown>, says: RegExp]> = [
       [{ tlsCaFile: missing }, new RegExp(`tlsCaFile ${missing} cannot be read \\(ENOENT\\)`)],
+      [{ tlsCaFile: notPem }, new RegExp(`tlsCaFile ${notPem} holds no PEM certificate`)],
       [{ tlsCaFile: caFile, tlsCertFile: clientCertFile }, /tlsCertFile and tlsKeyFile go together/],
       [{ tlsCaFile: caFile, tlsCertFile: notPem, tlsKeyFile: clientKeyFile }, new RegExp(`cannot use its TLS files \\(.*tlsCertFile ${notPem}`)],
       [{ tlsCaFile: caFile, tlsCertFile: clientCertFile, tlsKeyFile: server.certificates!.keyFile }, /cannot use its TLS files .*(mismatch|key)/i],

@@ -36,7 +36,13 @@ export function readTlsFiles(options: TlsFileOptions, engine: string): TlsMateri
     throw new StowageError("INVALID_ARGUMENT", `the ${engine} engine's tlsCertFile and tlsKeyFile go together: a client certificate needs its private key`);
   }
   const material: TlsMaterial = {};
-  if (options.tlsCaFile !== undefined) material.ca = readOption(engine, "tlsCaFile", options.tlsCaFile);
+  if (options.tlsCaFile !== undefined) {
+    material.ca = readOption(engine, "tlsCaFile", options.tlsCaFile);
+    // Node takes a CA file without a certificate in it silently, and every connection would then fail its TLS check.
+    if (!material.ca.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new StowageError("INVALID_ARGUMENT", `the ${engine} engine's tlsCaFile ${options.tlsCaFile} holds no PEM certificate`);
+    }
+  }
   if (options.tlsCertFile !== undefined) material.cert = readOption(engine, "tlsCertFile", options.tlsCertFile);
   if (options.tlsKeyFile !== undefined) material.key = readOption(engine, "tlsKeyFile", options.tlsKeyFile);
   try {
