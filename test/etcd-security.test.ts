@@ -14,7 +14,7 @@ import { after, describe, test } from "node:test";
 import { resolveConfig } from "../src/config/index.js";
 import { openStore, utf8, type Store } from "../src/index.js";
 import { useEtcdServer } from "./helpers/etcd-server.js";
-import { assertNoSecret, refusedOpen } from "./helpers/refused-open.js";
+import { assertNoSecret, feedHearsAnotherStore, refusedOpen } from "./helpers/connection-security.js";
 
 const authed = useEtcdServer({ tls: { clientCertificates: false }, auth: true });
 const certified = useEtcdServer({ tls: { clientCertificates: true } });
@@ -26,6 +26,12 @@ let prefixes = 0;
 /** Opens a store on `endpoint` under a prefix of its own inside `app/` (the app user's). */
 const open = (endpoint: string, options: Record<string, unknown> = {}): Promise<Store> =>
   openStore({ backend: "etcd", endpoints: endpoint, prefix: `app/sec${++prefixes}/`, requestTimeoutMs: 5_000, ...options });
+
+/** Opens stores on `endpoint` that share one prefix, for {@link feedHearsAnotherStore}. */
+const sharing = (endpoint: string, options: Record<string, unknown>): (() => Promise<Store>) => {
+  const prefix = `app/feed${++prefixes}/`;
+  return () => openStore({ backend: "etcd", endpoints: endpoint, prefix, requestTimeoutMs: 5_000, ...options });
+};
 
 /** The authed server's CA and a user's name and password. */
 const as = (username: string, password: string) => ({ tlsCaFile: authed().certificates!.caFile, username, password });
@@ -50,12 +56,13 @@ const temp = mkdtempSync(join(tmpdir(), "stowage-etcd-security-"));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
 describe("etcd with auth, over TLS", () => {
-  test("root, and a user kept to its prefix, open stores that put and read; the location names the user only", async () => {
+  test("root, and a user kept to its prefix, open stores that put, read and hear each other; the location names the user only", async () => {
     const { endpoint, auth } = authed();
     await works(await open(endpoint, as("root", auth!.rootPassword)));
     const store = await open(endpoint, as(auth!.appUser, auth!.appPassword));
     assert.match((await store.info()).location, new RegExp(`^${endpoint} prefix "app/sec\\d+/" user "app"$`));
     await works(store);
+    await feedHearsAnotherStore(sharing(endpoint, as(auth!.appUser, auth!.appPassword)));
   });
 
   test("the user and password from the environment, the CA from a flag", async () => {
@@ -111,10 +118,12 @@ describe("etcd with auth, over TLS", () => {
 });
 
 describe("etcd requiring client certificates", () => {
-  test("the client certificate its CA signed works; a client without one is refused: UNAUTHORIZED", async () => {
+  test("the client certificate its CA signed works (its watch too); a client without one is refused: UNAUTHORIZED", async () => {
     const { endpoint, certificates } = certified();
     const { caFile, clientCertFile, clientKeyFile } = certificates!;
-    await works(await open(endpoint, { tlsCaFile: caFile, tlsCertFile: clientCertFile, tlsKeyFile: clientKeyFile }));
+    const withCertificate = { tlsCaFile: caFile, tlsCertFile: clientCertFile, tlsKeyFile: clientKeyFile };
+    await works(await open(endpoint, withCertificate));
+    await feedHearsAnotherStore(sharing(endpoint, withCertificate));
     const error = await refusedOpen(open(endpoint, { tlsCaFile: caFile }), "UNAUTHORIZED");
     assert.match(error.message, /the TLS check of the connection failed .*(certificate|alert)/s);
   });

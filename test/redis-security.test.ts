@@ -14,7 +14,7 @@ import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { resolveConfig } from "../src/config/index.js";
 import { openStore, utf8, type Store } from "../src/index.js";
-import { assertNoSecret, refusedOpen } from "./helpers/refused-open.js";
+import { assertNoSecret, feedHearsAnotherStore, refusedOpen } from "./helpers/connection-security.js";
 import { useRedisServer, type RedisServer } from "./helpers/redis-server.js";
 
 const PASSWORD = "default-Pa55-word";
@@ -32,7 +32,13 @@ const urlOf = (server: RedisServer, credentials = "", host = "127.0.0.1"): strin
 };
 
 let prefixes = 0;
+/** Opens a store on `url` under a prefix of its own inside `app:` (the ACL user's keys). */
 const open = (url: string, options: Record<string, unknown> = {}): Promise<Store> => openStore({ backend: "redis", url, prefix: `app:sec${++prefixes}:`, ...options });
+/** Opens stores on `url` that share one prefix, for {@link feedHearsAnotherStore}. */
+const sharing = (url: string, options: Record<string, unknown> = {}): (() => Promise<Store>) => {
+  const prefix = `app:feed${++prefixes}:`;
+  return () => openStore({ backend: "redis", url, prefix, ...options });
+};
 
 /** Puts and reads one value, and checks that info and health show no secret. */
 async function works(store: Store): Promise<void> {
@@ -51,9 +57,10 @@ const temp = mkdtempSync(join(tmpdir(), "stowage-redis-security-"));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
 describe("Redis with a password and an ACL user", () => {
-  test("the default user's password and the ACL user (on its own keys) open a store that puts and reads", async () => {
+  test("the default user's password and the ACL user (on its own keys and channels) open stores that put, read and hear each other", async () => {
     await works(await open(urlOf(guarded(), `:${PASSWORD}`)));
     await works(await open(urlOf(guarded(), `${USER.name}:${USER.password}`)));
+    await feedHearsAnotherStore(sharing(urlOf(guarded(), `${USER.name}:${USER.password}`)));
   });
 
   test("a wrong password, an unknown user and a missing password are UNAUTHORIZED, naming the server and no password", async () => {
@@ -64,9 +71,19 @@ describe("Redis with a password and an ACL user", () => {
     }
   });
 
-  test("the ACL user outside its keys is UNAUTHORIZED (NOPERM)", async () => {
+  test("the ACL user outside its keys is UNAUTHORIZED (NOPERM); so is a commit by a user who may not publish on the store's channel", async () => {
     const error = await refusedOpen(openStore({ backend: "redis", url: urlOf(guarded(), `${USER.name}:${USER.password}`), prefix: "elsewhere:" }), "UNAUTHORIZED", SECRETS);
     assert.match(error.message, /lacks a permission/);
+    const admin = new Redis(urlOf(guarded(), `:${PASSWORD}`), { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await admin.connect();
+    try {
+      await admin.acl("SETUSER", "mute", "on", ">mute-Pa55-word", `~${USER.keys}*`, "resetchannels", "+@all");
+      // Opening a new store commits its layout record, and every commit publishes.
+      const refused = await refusedOpen(open(urlOf(guarded(), "mute:mute-Pa55-word")), "UNAUTHORIZED", [...SECRETS, "mute-Pa55-word"]);
+      assert.match(refused.message, /lacks a permission .*can't publish to the channel/);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   test("health is degraded without the AOF and with an evicting policy, saying why; an AOF fsynced every second is healthy, its cost in the facts", async () => {
@@ -127,10 +144,12 @@ describe("Redis over TLS", () => {
     }
   });
 
-  test("a server that checks client certificates takes the test's, and refuses a client without one: UNAUTHORIZED", async () => {
+  test("a server that checks client certificates takes the test's (feeds' own connection too), and refuses a client without one: UNAUTHORIZED", async () => {
     const server = clientCertificates();
     const { caFile, clientCertFile, clientKeyFile } = server.certificates!;
-    await works(await open(urlOf(server), { tlsCaFile: caFile, tlsCertFile: clientCertFile, tlsKeyFile: clientKeyFile }));
+    const withCertificate = { tlsCaFile: caFile, tlsCertFile: clientCertFile, tlsKeyFile: clientKeyFile };
+    await works(await open(urlOf(server), withCertificate));
+    await feedHearsAnotherStore(sharing(urlOf(server), withCertificate));
     // Three times: the server's refusal reaches the client after its handshake, which must not make the code vary.
     for (let attempt = 0; attempt < 3; attempt++) {
       const error = await refusedOpen(open(urlOf(server), { tlsCaFile: caFile }), "UNAUTHORIZED");

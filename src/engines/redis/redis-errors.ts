@@ -7,7 +7,8 @@ import { isTlsFailure } from "../tls-failure.js";
  */
 const REFUSED: ReadonlyArray<readonly [pattern: RegExp, says: string]> = [
   [/^(NOAUTH|WRONGPASS)\b/, "the Redis server refused the credentials (a wrong or missing user or password)"],
-  [/^NOPERM\b/, "the Redis user lacks a permission this store needs (a command, or its prefix's keys or channel)"],
+  // A command of a script the user may not run reaches the client as an ERR naming the user.
+  [/^NOPERM\b|^ERR The user executing the script can't/, "the Redis user lacks a permission this store needs (a command, or its prefix's keys or channel)"],
 ];
 
 /**

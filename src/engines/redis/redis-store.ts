@@ -75,7 +75,9 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
   // ioredis reports connection trouble as events too; the calls fail with their own errors, so these are dropped,
   // except while connecting: `connect()` rejects with "Connection is closed." whatever closed it.
   const seen: unknown[] = [];
-  const keep = (error: unknown) => void (seen.length < 10 && seen.push(error));
+  const keep = (error: unknown) => {
+    if (seen.length < 10) seen.push(error);
+  };
   client.on("error", () => undefined);
   client.on("error", keep);
   for (const [name, lua] of [["stowageGet", GET_SCRIPT], ["stowageRange", RANGE_SCRIPT], ["stowageCommit", COMMIT_SCRIPT], ["stowageCount", COUNT_SCRIPT]] as const) {

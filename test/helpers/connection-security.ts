@@ -1,0 +1,58 @@
+/**
+ * Assertions for the connection-security tests of the networked engines: an open that must be refused with a given
+ * code, texts (messages, info, health) that must not hold a secret, and a live feed that must hear another store
+ * over a secured connection.
+ */
+import assert from "node:assert/strict";
+import { isStowageError, type ErrorCode } from "../../src/api/errors.js";
+import { utf8, type Store } from "../../src/index.js";
+
+/** Asserts that no secret occurs in `text` (a message, a stack, a JSON report). */
+export function assertNoSecret(text: string, secrets: readonly string[], what: string): void {
+  for (const secret of secrets) assert.ok(!text.includes(secret), `${what} holds a secret: ${text}`);
+}
+
+/**
+ * The error `open` rejects with, asserted to carry `code` and to hold none of `secrets` in its message, its stack or
+ * its cause's message. A store that opens is closed, and fails the test.
+ */
+export async function refusedOpen(open: Promise<Store>, code: ErrorCode, secrets: readonly string[] = []): Promise<Error> {
+  const error = await open.then(
+    async (store) => {
+      await store.close();
+      throw new Error("the store opened, where the connection had to be refused");
+    },
+    (failure: unknown) => failure as Error,
+  );
+  assert.ok(isStowageError(error, code), `${code} expected, got ${String((error as { code?: unknown }).code)}: ${error.message}`);
+  assertNoSecret(`${error.message}\n${error.stack ?? ""}\n${(error.cause as Error | undefined)?.message ?? ""}`, secrets, "the error");
+  return error;
+}
+
+/** How long {@link feedHearsAnotherStore} waits for the other store's entry before the test fails. */
+const FEED_WAIT_MS = 10_000;
+
+/**
+ * Two stores from `open`: a tail on the first, once it has replayed an entry, must yield the entry the second
+ * appends next. The tail learns of it only through the engine's notification of other processes' commits (an etcd
+ * watch, a Redis subscription), which thus works with the same credentials and TLS as the store's connection.
+ */
+export async function feedHearsAnotherStore(open: () => Promise<Store>): Promise<void> {
+  const reader = await open();
+  const writer = await open();
+  try {
+    const log = (store: Store) => store.log<string>("feed", { codec: utf8 });
+    await log(writer).append("k", "replayed");
+    const heard: string[] = [];
+    const stop = AbortSignal.timeout(FEED_WAIT_MS);
+    for await (const entry of log(reader).tail("k", { since: 0, signal: stop })) {
+      heard.push(entry.value);
+      if (heard.length === 1) await log(writer).append("k", "heard live");
+      if (heard.length === 2) break;
+    }
+    assert.deepEqual(heard, ["replayed", "heard live"], `the feed heard ${JSON.stringify(heard)} within ${FEED_WAIT_MS} ms`);
+  } finally {
+    await reader.close();
+    await writer.close();
+  }
+}
