@@ -32,8 +32,8 @@ export interface EngineField {
    */
   readonly required?: string;
   /**
-   * Set for a secret (a password): a configuration error never quotes its value, and it has no default to show.
-   * Engines keep it out of their location, `info`, `health` and error messages.
+   * Set for a secret (a password, or a URL that may carry one): a configuration error never quotes its value.
+   * Engines keep the secret out of their location, `info`, `health` and error messages.
    */
   readonly secret?: boolean;
   /** The value's name in the usage text: `<file>`, `<n>`. */
