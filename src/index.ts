@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { openStore, BACKENDS, DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "./open-store.js";
-export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, LmdbOpenOptions, LevelDbOpenOptions, EtcdOpenOptions, RedisOpenOptions, StowageEngines, UntypedStoreOptions } from "./open-store.js";
+export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, LmdbOpenOptions, LevelDbOpenOptions, EtcdOpenOptions, RedisOpenOptions, StowageEngines, UntypedStoreOptions, RoutedStoreOptions } from "./open-store.js";
 export { registerEngine, engineDescriptors, findEngine } from "./engines/registry.js";
 export { settingNames, type EngineDescriptor, type EngineField, type FieldType } from "./engines/descriptor.js";
 export { textField, pathField, choiceField, wholeNumberField, durationField, type FieldBasics } from "./engines/engine-fields.js";

@@ -5,6 +5,9 @@ import type { Durability } from "./engines/sqlite/sqlite-engine.js";
 import { engineDescriptors, findEngine, optionsOf } from "./engines/registry.js";
 import { checkStoreOptions, type StoreOptions } from "./store/store-options.js";
 import { createStore } from "./store/store.js";
+import type { Engine } from "./engines/engine.js";
+import { RoutedEngine } from "./engines/routed/routed-engine.js";
+import { checkProviderName, RouteTable } from "./engines/routed/routes.js";
 
 export { DEFAULT_SQLITE_PATH } from "./engines/sqlite/descriptor.js";
 
@@ -140,13 +143,96 @@ export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
  * ```
  */
 export function openStore(options?: OpenStoreOptions): Promise<Store>;
+export function openStore(options: RoutedStoreOptions | OpenStoreOptions): Promise<Store>;
 export function openStore<Backend extends string>(options: UntypedStoreOptions<Backend>): Promise<Store>;
-export async function openStore(options: OpenStoreOptions | UntypedStoreOptions<string> = {}): Promise<Store> {
+export async function openStore(options: OpenStoreOptions | RoutedStoreOptions | UntypedStoreOptions<string> = {}): Promise<Store> {
   if (typeof options !== "object" || options === null) {
     throw new StowageError("INVALID_ARGUMENT", "openStore options must be an object");
   }
+  if ("providers" in options) return openRoutedStore(options as RoutedStoreOptions);
+  const { descriptor, engineOptions, storeOptions } = checkOpenOptions(options, "openStore option");
+  const engine = await descriptor.open(engineOptions);
+  return createStore(engine, storeOptions);
+}
+
+/**
+ * Options of a store over several named providers, each any engine: namespaces live on the provider their route
+ * names (an exact namespace, or a prefix ending in `*`), others on `defaultProvider`. Store options (`clock`,
+ * `sweepIntervalMs`) go at the top level and apply to the whole store.
+ *
+ * @example
+ * ```ts
+ * const store = await openStore({
+ *   providers: { local: { backend: "sqlite", path: "./data/local.db" }, coord: { backend: "etcd", endpoints: "http://10.0.0.5:2379" } },
+ *   routes: { leases: "coord", "members/*": "coord" },
+ *   defaultProvider: "local",
+ * });
+ * ```
+ */
+export interface RoutedStoreOptions extends StoreOptions {
+  /** The providers by name (letters, digits, `_`, `-`): each one engine's options, as `openStore` takes them. */
+  providers: Record<string, OpenStoreOptions | UntypedStoreOptions<string>>;
+  /** Namespace (`leases`) or prefix (`jobs/*`) to provider name; the longest matching prefix wins, an exact name first. */
+  routes?: Record<string, string>;
+  /** The provider of namespaces no route names; may be left out when there is one provider. */
+  defaultProvider?: string;
+}
+
+/** Options of the whole store, never of one provider. */
+const STORE_LEVEL_OPTIONS = ["clock", "sweepIntervalMs"];
+
+/**
+ * Checks every provider's options before any opens (a bad one creates no file and no connection), opens them in
+ * turn (closing those open already when one fails), and puts a {@link RoutedEngine} over them.
+ */
+async function openRoutedStore(options: RoutedStoreOptions): Promise<Store> {
+  const fields = ["providers", "routes", "defaultProvider", ...STORE_LEVEL_OPTIONS];
+  for (const field of Object.keys(options)) {
+    if (!fields.includes(field)) {
+      throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of a store over providers; it takes ${fields.join(", ")}`);
+    }
+  }
+  const { providers, routes = {}, defaultProvider, ...store } = options;
+  if (typeof providers !== "object" || providers === null || Object.keys(providers).length === 0) {
+    throw new StowageError("INVALID_ARGUMENT", "providers must name at least one provider: { name: { backend, … } }");
+  }
+  if (typeof routes !== "object" || routes === null) throw new StowageError("INVALID_ARGUMENT", "routes must be an object of namespace or prefix to provider name");
+  const names = Object.keys(providers);
+  names.forEach(checkProviderName);
+  if (defaultProvider === undefined && names.length > 1) {
+    throw new StowageError("INVALID_ARGUMENT", `defaultProvider is needed with several providers (${names.join(", ")}): it holds the namespaces no route names`);
+  }
+  const table = new RouteTable(routes, defaultProvider ?? names[0]!, names);
+  const checked = names.map((name) => {
+    const own = providers[name] as Record<string, unknown>;
+    const storeLevel = STORE_LEVEL_OPTIONS.filter((field) => typeof own === "object" && own !== null && own[field] !== undefined);
+    if (storeLevel.length > 0) {
+      throw new StowageError("INVALID_ARGUMENT", `provider ${name} sets ${storeLevel.join(", ")}: store options go at the top level, for the whole store`);
+    }
+    return { name, ...checkOpenOptions(own, `provider ${name}'s option`) };
+  });
+  const storeOptions = checkStoreOptions(store);
+  const opened = new Map<string, Engine>();
+  try {
+    for (const { name, descriptor, engineOptions } of checked) opened.set(name, await descriptor.open(engineOptions));
+  } catch (error) {
+    await Promise.allSettled([...opened.values()].map((engine) => engine.close()));
+    throw error;
+  }
+  return createStore(new RoutedEngine(opened, table), storeOptions);
+}
+
+/** One engine's options checked against its descriptor, without opening anything. */
+function checkOpenOptions(
+  options: unknown,
+  what: string,
+): { descriptor: EngineDescriptor<object>; engineOptions: Record<string, unknown>; storeOptions: StoreOptions } {
+  if (typeof options !== "object" || options === null) {
+    throw new StowageError("INVALID_ARGUMENT", `${what}s must be an object`);
+  }
+  const given = options as Record<string, unknown>;
   // Only an absent backend means the default: an explicit null is a mistake to report, not a request for SQLite.
-  const backend = options.backend === undefined ? DEFAULT_BACKEND : options.backend;
+  const backend = given.backend === undefined ? DEFAULT_BACKEND : given.backend;
   const descriptor = findEngine(backend);
   if (descriptor === undefined) {
     const names = engineDescriptors().map((engine) => engine.name);
@@ -155,13 +241,12 @@ export async function openStore(options: OpenStoreOptions | UntypedStoreOptions<
   const known = optionsOf(descriptor);
   for (const field of Object.keys(options)) {
     if (!known.includes(field)) {
-      throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of the ${backend} backend; it takes ${known.join(", ")}`);
+      throw new StowageError("INVALID_ARGUMENT", `${what} "${field}" is not an option of the ${backend} backend; it takes ${known.join(", ")}`);
     }
   }
   // Checked before any engine opens, so that a bad option never creates a file or a connection.
-  const storeOptions: StoreOptions = checkStoreOptions(options);
-  const engine = await descriptor.open(checkEngineOptions(descriptor, options as Readonly<Record<string, unknown>>));
-  return createStore(engine, storeOptions);
+  const storeOptions: StoreOptions = checkStoreOptions(given);
+  return { descriptor, engineOptions: checkEngineOptions(descriptor, given), storeOptions };
 }
 
 /** The engine's options, each checked by its field, with the field's default where none is given. */

@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { isStowageError } from "../src/api/errors.js";
 import { runConformance } from "../src/conformance/index.js";
 import { AZURE_TABLE_ENGINE } from "../src/engines/azure-table/descriptor.js";
+import { headRow } from "../src/engines/azure-table/azure-table-keys.js";
 import { openAzureTableStore } from "../src/engines/azure-table/azure-table-store.js";
 import { runOrderedStoreCases } from "../src/engines/ordered/ordered-store-cases.js";
 import type { OrderedStore } from "../src/engines/ordered/ordered-store.js";
@@ -129,6 +130,40 @@ describe("Azure Table store", () => {
       } finally {
         snapshot.release();
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a long value's extra rows: removed when a shorter value replaces it after a read, skipped by reads when not", async () => {
+    const table = freshTable("rows");
+    const store = await openAzureTableStore({ connectionString: azurite().connectionString, table });
+    const { TableClient } = await import("@azure/data-tables");
+    const raw = TableClient.fromConnectionString(azurite().connectionString, table, { allowInsecureConnection: true });
+    const rowsOf = async (key: string): Promise<number> => {
+      let rows = 0;
+      const head = headRow(text(key));
+      for await (const entity of raw.listEntities()) if (entity.rowKey === head || (entity.rowKey as string).startsWith(`${head}-`)) rows++;
+      return rows;
+    };
+    try {
+      const long = new Uint8Array(1_600_000).fill(7);
+      for (const key of ["L", "M"]) assert.equal(await store.commit({ checks: [], writes: [{ key: text(key), value: long }] }), true);
+      const three = await rowsOf("L");
+      assert.equal(three, 3, "a 1.6 MB value takes three rows of 704 KiB");
+      // L is replaced after a read of it: its extra rows go in the same batch. M is replaced blindly: they stay.
+      const snapshot = await store.snapshot();
+      const read = await snapshot.get(text("L"));
+      assert.equal(read?.length, long.length);
+      assert.equal(await store.commit({ checks: [{ kind: "get", key: text("L"), value: read }], writes: [{ key: text("L"), value: text("short") }], snapshot }), true);
+      snapshot.release();
+      assert.equal(await store.commit({ checks: [], writes: [{ key: text("M"), value: text("short") }] }), true);
+      assert.equal(await rowsOf("L"), 1, "only the head row is left");
+      assert.equal(await rowsOf("M"), three, "the blind put left the old rows");
+      assert.equal(await getWord(store, "L"), "short");
+      assert.equal(await getWord(store, "M"), "short");
+      const all = await (await store.snapshot()).range(text("A"), text("Z"));
+      assert.deepEqual(all.map(([key, value]) => [word(key), word(value)]), [["L", "short"], ["M", "short"]]);
     } finally {
       await store.close();
     }

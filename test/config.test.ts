@@ -73,7 +73,7 @@ describe("resolveConfig: defaults and precedence", () => {
   test("each source can choose the backend, the higher one winning", () => {
     const memoryFile = file({ storage: { backend: "memory" } });
     assert.deepEqual(resolveConfig({ cwd: CWD, file: memoryFile }), { backend: "memory" });
-    assert.equal(resolveConfig({ cwd: CWD, file: memoryFile, env: { STOWAGE_STORAGE_BACKEND: "sqlite" } }).backend, "sqlite");
+    assert.deepEqual(resolveConfig({ cwd: CWD, file: memoryFile, env: { STOWAGE_STORAGE_BACKEND: "sqlite" } }), { backend: "sqlite", path: resolve(CWD, DEFAULT_SQLITE_PATH) });
     assert.deepEqual(
       resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_BACKEND: "sqlite" }, argvFlags: { "storage-backend": "memory" } }),
       { backend: "memory" },

@@ -24,6 +24,7 @@ import {
   type EngineDescriptor,
   type EngineField,
   type OpenStoreOptions,
+  type RoutedStoreOptions,
 } from "../src/index.js";
 import { fixturePath, tempDir } from "./helpers/child.js";
 import { TAGGED_ENGINE, TAGGED_ENGINE_NAME, type TaggedStoreOptions } from "./helpers/tagged-engine.js";
@@ -41,7 +42,7 @@ const CWD = resolve("/srv/app");
 registerEngine(TAGGED_ENGINE);
 
 /** Opens the options, returns the store's engine and location, and closes it. */
-async function openedAs(options: OpenStoreOptions): Promise<{ engine: string; location: string }> {
+async function openedAs(options: OpenStoreOptions | RoutedStoreOptions): Promise<{ engine: string; location: string }> {
   const store = await openStore(options);
   try {
     const info = await store.info();

@@ -362,6 +362,14 @@ export interface NamespaceInfo {
   namespace: string;
   /** Live entries (KV), entries (log), slots, or queued items. */
   count: number;
+  /** On a store over named providers: the provider that holds the namespace. */
+  provider?: string;
+}
+
+/** On a store over named providers: a route, a namespace (`leases`) or a prefix (`jobs/*`), and its provider. */
+export interface StoreRoute {
+  match: string;
+  provider: string;
 }
 
 /** What `store.info()` reports. */
@@ -374,6 +382,8 @@ export interface StoreInfo {
   namespaces: NamespaceInfo[];
   /** Rows held in storage, expired-but-unswept KV entries included. */
   storedRows: number;
+  /** On a store over named providers: its routes (exact ones first, then prefixes, longest first) and the default. */
+  routing?: { routes: StoreRoute[]; defaultProvider: string };
 }
 
 /** What `store.check()` reports. */

@@ -6,7 +6,7 @@ import { columns } from "./output.js";
 export const info: Command = {
   words: ["info"],
   synopsis: "",
-  summary: "Print the engine, location, schema version, stored rows, and each namespace with its primitive and count.",
+  summary: "Print the engine, location, schema version, stored rows, and each namespace with its primitive and count (and provider, and the routes, on a store over several providers).",
   options: ["json"],
   prepare({ args }) {
     takeArgs(this, args, []);
@@ -29,6 +29,11 @@ export function formatInfo(described: StoreInfo): string[] {
     ["stored rows", String(described.storedRows)],
     ["namespaces", described.namespaces.length === 0 ? "none" : String(described.namespaces.length)],
   ]);
-  const rows = columns(described.namespaces.map((ns) => [ns.primitive, ns.namespace, String(ns.count)]));
-  return [...head, ...rows.map((row) => `  ${row}`)];
+  const rows = columns(described.namespaces.map((ns) => [ns.primitive, ns.namespace, String(ns.count), ...(ns.provider === undefined ? [] : [ns.provider])]));
+  const routing = described.routing;
+  const routes =
+    routing === undefined
+      ? []
+      : ["routes", ...columns([...routing.routes.map((route) => [route.match, route.provider]), ["(default)", routing.defaultProvider]]).map((row) => `  ${row}`)];
+  return [...head, ...rows.map((row) => `  ${row}`), ...routes];
 }

@@ -40,7 +40,7 @@ Values:
 
 Options:
 ${option("--json", 'Print the result as one line of JSON; values carry "encoding": "utf8" or "base64" (every command but demo)')}
-${option("--config <file>", `YAML or JSON config file (else $${CONFIG_FILE_ENV}; no default file)`)}
+${option("--config <file>", `YAML, JSON or TOML config file (else $${CONFIG_FILE_ENV}; no default file)`)}
 ${option("--storage-backend <name>", `The engine: ${names.join(", ")}`)}
 ${option("-h, --help", "Print this text")}
 
@@ -51,12 +51,16 @@ Configuration, highest precedence first, field by field:
   1. flags (--storage-*, above)
   2. environment: each flag as STOWAGE_STORAGE_* (--storage-busy-timeout-ms is
      STOWAGE_STORAGE_BUSY_TIMEOUT_MS); empty counts as unset
-  3. config file from --config or $${CONFIG_FILE_ENV}, YAML (or JSON for *.json); unknown fields are errors;
-     each option by its name (--storage-busy-timeout-ms is busyTimeoutMs):
+  3. config file from --config or $${CONFIG_FILE_ENV}: YAML, JSON for *.json, TOML for
+     *.toml; unknown fields are errors; each option by its name (--storage-busy-timeout-ms is busyTimeoutMs):
        storage:
          backend: sqlite            # or ${engines.map((engine) => engine.name).filter((name) => name !== "sqlite").join(", or ")}
          path: ./data/stowage.db    # relative to the config file's folder
          durability: full           # or process
+     or several providers in one store (then no --storage-* flags or STOWAGE_STORAGE_* variables):
+       providers: { local: { backend: sqlite }, coord: { backend: etcd, endpoints: ... } }
+       routes: { leases: coord, "members.*": coord }   # STOWAGE_ROUTES=leases=coord,members.*=coord
+       defaultProvider: local                          # a provider's fields: STOWAGE_PROVIDERS_COORD_ENDPOINTS
   4. defaults: backend ${DEFAULT_BACKEND}, path ${DEFAULT_SQLITE_PATH} (relative to the working folder), and each
      option's default above
 

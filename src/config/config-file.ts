@@ -48,7 +48,10 @@ export function locateConfigFile(input: { argvFlags?: ConfigFlags; env?: ConfigE
   return undefined;
 }
 
-/** Reads and parses a config file: `.json` as JSON, anything else as YAML. Failures are INVALID_ARGUMENT naming the file. */
+/**
+ * Reads and parses a config file: `.json` as JSON, `.toml` as TOML, anything else as YAML. Failures are
+ * INVALID_ARGUMENT naming the file.
+ */
 export function readConfigFile(location: ConfigFileLocation): ConfigFile {
   const named = `config file ${location.given} (from ${describeSource(location.source)})`;
   let text: string;
@@ -60,29 +63,39 @@ export function readConfigFile(location: ConfigFileLocation): ConfigFile {
   return { path: location.given, absolutePath: location.absolutePath, contents: parseConfigText(text, location.given, named) };
 }
 
+/** The config formats, by how a file's name ends; any other name is YAML. */
+const FORMATS: Record<string, { name: string; parse: (text: string) => unknown }> = {
+  ".json": { name: "JSON", parse: (text) => JSON.parse(text) as unknown },
+  ".toml": { name: "TOML", parse: (text) => load<typeof import("smol-toml")>("smol-toml").parse(text) },
+};
+const YAML = { name: "YAML", parse: (text: string) => load<typeof import("yaml")>("yaml").parse(text) as unknown };
+
 /**
- * Parses config text. JSON files get JSON's stricter parser and messages; YAML otherwise (YAML 1.2 reads JSON too, so
- * an oddly named JSON file still works). Duplicate keys and multiple documents are errors, not silently merged.
+ * Parses config text by its file's name (see {@link FORMATS}). JSON files get JSON's stricter parser and messages;
+ * YAML 1.2 reads JSON too, so an oddly named JSON file still works. Duplicate keys and multiple documents are errors,
+ * not silently merged (TOML forbids redefining a key or table).
  */
 export function parseConfigText(text: string, path: string, named = `config file ${path}`): unknown {
   // Editors on Windows may save a byte-order mark, which JSON.parse rejects.
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  const isJson = extname(path).toLowerCase() === ".json";
+  const format = FORMATS[extname(path).toLowerCase()] ?? YAML;
   try {
-    return isJson ? (JSON.parse(body) as unknown) : (loadYaml().parse(body) as unknown);
+    return format.parse(body);
   } catch (cause) {
-    // yaml's messages end in a multi-line code frame; the first line has the reason and the line and column.
+    // yaml's and smol-toml's messages end in a multi-line code frame; the first line has the reason and the place.
     const reason = String((cause as Error)?.message ?? cause).split("\n")[0]?.replace(/:$/, "");
-    throw new StowageError("INVALID_ARGUMENT", `${named} is not valid ${isJson ? "JSON" : "YAML"}: ${reason}`, { cause });
+    const { line, column } = (cause ?? {}) as { line?: unknown; column?: unknown };
+    const place = format.name === "TOML" && typeof line === "number" ? ` (line ${line}, column ${String(column)})` : "";
+    throw new StowageError("INVALID_ARGUMENT", `${named} is not valid ${format.name}: ${reason}${place}`, { cause });
   }
 }
 
 /**
- * The yaml package, loaded on first use: it is a third of the CLI's start-up time, and most runs have no YAML file.
- * `require` keeps config loading synchronous, which a dynamic `import()` would not.
+ * A parser package, loaded on first use: yaml is a third of the CLI's start-up time, and most runs have no config
+ * file. `require` keeps config loading synchronous, which a dynamic `import()` would not.
  */
-function loadYaml(): typeof import("yaml") {
-  return createRequire(import.meta.url)("yaml") as typeof import("yaml");
+function load<T>(name: string): T {
+  return createRequire(import.meta.url)(name) as T;
 }
 
 function describeReadError(cause: unknown): string {

@@ -54,7 +54,7 @@ export interface FieldSpec<K extends StorageField = StorageField> {
   secret?: boolean;
   /** Reads a value given as text (flag, environment); undefined when the text is not acceptable. */
   fromText(text: string): StorageSettings[K] | undefined;
-  /** Reads a value from a parsed YAML/JSON file, which has types; undefined when it is not acceptable. */
+  /** Reads a value from a parsed YAML, JSON or TOML file, which has types; undefined when it is not acceptable. */
   fromFile(value: unknown): StorageSettings[K] | undefined;
 }
 

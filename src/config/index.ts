@@ -1,5 +1,5 @@
 /**
- * Configuration of a store from a YAML/JSON file, `STOWAGE_*` environment variables and CLI flags.
+ * Configuration of a store from a YAML, JSON or TOML file, `STOWAGE_*` environment variables and CLI flags.
  * @packageDocumentation
  */
 export { resolveConfig } from "./resolve-config.js";

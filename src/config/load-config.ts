@@ -1,4 +1,4 @@
-import type { OpenStoreOptions } from "../open-store.js";
+import type { OpenStoreOptions, RoutedStoreOptions } from "../open-store.js";
 import { locateConfigFile, readConfigFile } from "./config-file.js";
 import type { ConfigEnv, ConfigFlags } from "./inputs.js";
 import { resolveConfig } from "./resolve-config.js";
@@ -19,7 +19,7 @@ export interface LoadConfigInput {
  * const store = await openStore(loadConfig({ argvFlags: values }));
  * ```
  */
-export function loadConfig(input: LoadConfigInput = {}): OpenStoreOptions {
+export function loadConfig(input: LoadConfigInput = {}): OpenStoreOptions | RoutedStoreOptions {
   const env = input.env ?? process.env;
   const cwd = input.cwd ?? process.cwd();
   const location = locateConfigFile({ argvFlags: input.argvFlags, env, cwd });

@@ -12,14 +12,19 @@ export function settingsFromFlags(flags: ConfigFlags, cwd: string): Record<strin
   return settingsFromText(cwd, (setting) => ({ value: flags[setting.flag], source: { kind: "flag", flag: setting.flag } }));
 }
 
+/** How a storage variable's name starts: `STOWAGE_STORAGE_PATH`. */
+export const STORAGE_ENV_PREFIX = "STOWAGE_STORAGE_";
+
 /**
- * The settings given as `STOWAGE_STORAGE_*` variables. Empty variables count as unset: shells, compose files and
- * CI systems export empty values for "not configured". A relative path is resolved against `cwd`.
+ * The settings given as `STOWAGE_STORAGE_*` variables (or, with another `prefix`, a provider's:
+ * `STOWAGE_PROVIDERS_COORD_ENDPOINTS`). Empty variables count as unset: shells, compose files and CI systems export
+ * empty values for "not configured". A relative path is resolved against `cwd`.
  */
-export function settingsFromEnv(env: ConfigEnv, cwd: string): Record<string, unknown> {
+export function settingsFromEnv(env: ConfigEnv, cwd: string, prefix = STORAGE_ENV_PREFIX): Record<string, unknown> {
   return settingsFromText(cwd, (setting) => {
-    const value = env[setting.env];
-    return { value: value === "" ? undefined : value, source: { kind: "env", variable: setting.env } };
+    const variable = prefix + setting.env.slice(STORAGE_ENV_PREFIX.length);
+    const value = env[variable];
+    return { value: value === "" ? undefined : value, source: { kind: "env", variable } };
   });
 }
 

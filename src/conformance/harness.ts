@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isStowageError, type ErrorCode } from "../api/errors.js";
-import type { Kv, KvChange, Store } from "../api/types.js";
+import type { Kv, KvChange, NamespaceInfo, Store } from "../api/types.js";
 import type { EngineCapability, EngineSupports } from "../engines/engine.js";
 import type { StoreOptions } from "../store/store.js";
 
@@ -54,6 +54,9 @@ export async function rejectsWith(promise: Promise<unknown> | (() => unknown), c
     assert.ok((error as Error).message.includes(mention), `expected the message to mention ${JSON.stringify(mention)}: ${(error as Error).message}`);
   }
 }
+
+/** A store's namespaces as every engine reports them (a routed store adds each one's provider, which is left out). */
+export const namespacesOf = (namespaces: readonly NamespaceInfo[]): NamespaceInfo[] => namespaces.map(({ primitive, namespace, count }) => ({ primitive, namespace, count }));
 
 export const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const dec = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));

@@ -1,5 +1,5 @@
 import type { KeyRange, RangeScan } from "../api/range.js";
-import type { NamespaceInfo, SegmentStatus } from "../api/types.js";
+import type { NamespaceInfo, SegmentStatus, StoreInfo } from "../api/types.js";
 import type { ChangeSource } from "./change-signal.js";
 import type { CallResult, EngineCall } from "./engine-calls.js";
 import type { QueueBound } from "./queue-bound.js";
@@ -130,6 +130,8 @@ export interface EngineDescription {
   schemaVersion: number;
   namespaces: NamespaceInfo[];
   storedRows: number;
+  /** A routed engine's routes (see `StoreInfo.routing`). */
+  routing?: StoreInfo["routing"];
 }
 
 /**
@@ -255,6 +257,12 @@ export interface Engine {
   facts?(): Awaitable<EngineFacts>;
   /** The health probe read, where an engine wants another than a log's last sequence (wrapper layers pass it down). */
   probe?(): Promise<unknown>;
+  /**
+   * A check the store runs as a transaction takes each handle, for engines whose transactions cannot hold some mix
+   * of namespaces (a routed store's providers): it throws a typed error, before any I/O, for a handle the transaction
+   * cannot take. One per transaction run; absent where any mix is fine.
+   */
+  transactionGuard?(): (primitive: string, namespace: string) => void;
   /** Signals commits for live feeds (`log.tail`); an engine without it has no live feeds. */
   readonly changes?: ChangeSource;
   /** Finishes pending writes and releases every resource. Called once, by the store. */

@@ -54,6 +54,17 @@ function rootEngine(engine: Engine): Engine {
   return root;
 }
 
+type HandleGuard = (primitive: string, namespace: string) => void;
+
+/** Both checks of a transaction's handles, where there are two (see `Engine.transactionGuard`). */
+function bothGuards(first: HandleGuard | undefined, second: HandleGuard | undefined): HandleGuard | undefined {
+  if (first === undefined || second === undefined) return first ?? second;
+  return (primitive, namespace) => {
+    first(primitive, namespace);
+    second(primitive, namespace);
+  };
+}
+
 /** One running transaction body: the engine it holds, until it ends. */
 interface BodyToken {
   readonly root: Engine;
@@ -237,7 +248,7 @@ class EngineStore implements Store {
 
   /** The body with its handles, tracked as running over this store's engine; rejects when a call ended the transaction. */
   private async runBody<R>(exec: TransactionExecutor, body: (tx: TransactionScope) => Promise<R>): Promise<R> {
-    const scope = new HandleFactory(exec, () => exec.assertActive(), oneNamespaceGuard(this.profile));
+    const scope = new HandleFactory(exec, () => exec.assertActive(), bothGuards(oneNamespaceGuard(this.profile), this.engineImpl.transactionGuard?.()));
     const token: BodyToken = { root: this.root, active: true };
     const held = [...(transactionBodies.getStore() ?? []).filter((t) => t.active), token];
     bodiesRunning += 1;

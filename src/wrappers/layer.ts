@@ -239,6 +239,11 @@ class LayeredEngine<S> implements Engine {
     return this.inner.facts?.() ?? { facts: {}, warnings: [] };
   }
 
+  /** The engine beneath decides which handles a transaction may take (a routed store's providers). */
+  transactionGuard(): (primitive: string, namespace: string) => void {
+    return this.inner.transactionGuard?.() ?? (() => undefined);
+  }
+
   probe(): Promise<unknown> {
     const closed = this.closedBelow();
     if (closed !== undefined) return Promise.reject(closed);

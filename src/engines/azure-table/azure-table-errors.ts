@@ -9,7 +9,8 @@ export function statusOf(error: unknown): number | undefined {
 /**
  * A typed error for a failure of Azure Table storage at `location` (the endpoint and table, never the key): no answer
  * (refused, reset, timed out, aborted) or an overloaded service (5xx, 429) is BACKEND_UNAVAILABLE; a refused
- * credential (a wrong key, an expired SAS) is UNAUTHORIZED; what is not known is INTERNAL.
+ * credential (a wrong key, an expired SAS) is UNAUTHORIZED; a request the service finds too large (413: a commit
+ * over the limits a direct `OrderedStore` caller did not keep) is LIMIT_EXCEEDED; what is not known is INTERNAL.
  */
 export function mapAzureError(error: unknown, location: string): StowageError {
   if (error instanceof StowageError) return error;
@@ -21,6 +22,9 @@ export function mapAzureError(error: unknown, location: string): StowageError {
   }
   if (status === 401 || status === 403) {
     return new StowageError("UNAUTHORIZED", `Azure Table storage refused the credentials for ${location} (HTTP ${status}): ${message}`, { cause: error });
+  }
+  if (status === 413) {
+    return new StowageError("LIMIT_EXCEEDED", `Azure Table storage refused a request too large for ${location} (HTTP 413): ${message}`, { cause: error });
   }
   return new StowageError("INTERNAL", `Azure Table storage failed on ${location} (HTTP ${status}): ${message}`, { cause: error });
 }

@@ -99,21 +99,26 @@ export function lastWritePerKey(writes: readonly OrderedWrite[]): OrderedWrite[]
 }
 
 /**
- * The batch of `writes`: a put replaces its rows (a shorter value leaves the old continuation rows, which reads skip);
- * a delete removes the rows that exist, its continuation rows only while the batch has room (else left, skipped).
+ * The batch of `writes`, given how many rows each key has now where that is known (`existing`: from the commit's
+ * checks, which its condition keeps current, and from reading the keys it deletes). A put replaces its rows and
+ * removes the continuation rows a longer old value had beyond them; a delete removes the rows that exist. Those
+ * removals go in only while the batch has room; rows left over (or past an unknown old value) are skipped by reads
+ * (the head row counts its value's rows) and overwritten by the key's next long value. Through stowage's API no
+ * record needs a second row (values stay under {@link CHUNK_BYTES}), so only direct `OrderedStore` users meet them.
  */
-export function batchOf(writes: readonly OrderedWrite[], deleted: Map<string, number>): TransactionAction[] {
+export function batchOf(writes: readonly OrderedWrite[], existing: Map<string, number>): TransactionAction[] {
   const actions: TransactionAction[] = [];
   const extra: TransactionAction[] = [];
   for (const { key, value } of writes) {
     const head = headRow(key);
+    const rows = existing.get(head) ?? 0;
     if (value === undefined) {
-      const rows = deleted.get(head) ?? 0;
       if (rows > 0) actions.push(["delete", { partitionKey: PARTITION, rowKey: head }]);
       for (let i = 1; i < rows; i++) extra.push(["delete", { partitionKey: PARTITION, rowKey: continuationRow(head, i) }]);
       continue;
     }
     const chunks = Math.max(1, Math.ceil(value.length / CHUNK_BYTES));
+    for (let i = chunks; i < rows; i++) extra.push(["delete", { partitionKey: PARTITION, rowKey: continuationRow(head, i) }]);
     for (let i = 0; i < chunks; i++) {
       const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = { partitionKey: PARTITION, rowKey: i === 0 ? head : continuationRow(head, i) };
       if (i === 0 && chunks > 1) entity.n = chunks;

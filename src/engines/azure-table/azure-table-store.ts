@@ -127,7 +127,7 @@ export class AzureTableStore implements OrderedStore {
       // The checks were all read from one snapshot of this store: when no commit landed since its first read, they
       // hold, and one batch conditional on that version applies the writes without reading them again.
       const point = commit.snapshot instanceof AzureTableSnapshot && commit.snapshot.store === this ? await commit.snapshot.point() : undefined;
-      if (point !== undefined && writes.length > 0 && (await this.applied(writes, await this.rowsOfDeleted(writes, known), point))) return true;
+      if (point !== undefined && writes.length > 0 && (await this.applied(writes, await this.existingRows(writes, known), point))) return true;
       for (let round = 1; round <= COMMIT_ROUNDS; round++) {
         const version = await this.version();
         const held = await this.checksHold(commit.checks);
@@ -136,15 +136,15 @@ export class AzureTableStore implements OrderedStore {
           if ((await this.version()) === version) return held;
           continue;
         }
-        if (await this.applied(writes, await this.rowsOfDeleted(writes, known), version)) return true;
+        if (await this.applied(writes, await this.existingRows(writes, known), version)) return true;
       }
       return false;
     });
   }
 
   /** One batch of `writes` and the version entity's update If-Match `version`; false when another commit came first. */
-  private async applied(writes: readonly OrderedWrite[], deleted: Map<string, number>, version: string): Promise<boolean> {
-    const actions = batchOf(writes, deleted);
+  private async applied(writes: readonly OrderedWrite[], existing: Map<string, number>, version: string): Promise<boolean> {
+    const actions = batchOf(writes, existing);
     actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
     try {
       await this.client.submitTransaction(actions, { abortSignal: this.signal(4) });
@@ -241,10 +241,10 @@ export class AzureTableStore implements OrderedStore {
   }
 
   /**
-   * For each key the commit deletes: how many rows it has (0: absent), since a batch may delete only what exists. A
-   * key a check read is known from it (the batch's condition makes it current); the others are read now.
+   * How many rows keys the commit writes have now (0: absent), since a batch may delete only what exists: every key a
+   * check read is known from it (the batch's condition makes it current); keys deleted without a check are read now.
    */
-  private async rowsOfDeleted(writes: readonly OrderedWrite[], known: Map<string, number>): Promise<Map<string, number>> {
+  private async existingRows(writes: readonly OrderedWrite[], known: Map<string, number>): Promise<Map<string, number>> {
     const rows = new Map(known);
     const deletes = writes.filter((write) => write.value === undefined && !known.has(headRow(write.key)));
     for (let i = 0; i < deletes.length; i += PARALLEL_READS) {
