@@ -1,5 +1,4 @@
 import { connect } from "node:tls";
-import { isIP } from "node:net";
 import type { TlsMaterial } from "./tls-files.js";
 
 /**
@@ -55,7 +54,7 @@ const VERDICT_MS = 2_000;
  */
 export function tlsRefusal(host: string, port: number, material: TlsMaterial = {}): Promise<Error | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port, ...material, ...(isIP(host) === 0 ? { servername: host } : {}) });
+    const socket = connect({ host, port, ...material });
     let settled = false;
     const done = (verdict: Error | undefined) => {
       if (settled) return;
