@@ -4,6 +4,7 @@
  * over a secured connection.
  */
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { isStowageError, type ErrorCode } from "../../src/api/errors.js";
 import { utf8, type Store } from "../../src/index.js";
 
@@ -13,8 +14,9 @@ export function assertNoSecret(text: string, secrets: readonly string[], what: s
 }
 
 /**
- * The error `open` rejects with, asserted to carry `code` and to hold none of `secrets` in its message, its stack or
- * its cause's message. A store that opens is closed, and fails the test.
+ * The error `open` rejects with, asserted to carry `code` and to hold none of `secrets` anywhere a log could show
+ * it: its message, its stack, its causes and their properties (as `console.error` prints them). A store that opens
+ * is closed, and fails the test.
  */
 export async function refusedOpen(open: Promise<Store>, code: ErrorCode, secrets: readonly string[] = []): Promise<Error> {
   const error = await open.then(
@@ -25,7 +27,7 @@ export async function refusedOpen(open: Promise<Store>, code: ErrorCode, secrets
     (failure: unknown) => failure as Error,
   );
   assert.ok(isStowageError(error, code), `${code} expected, got ${String((error as { code?: unknown }).code)}: ${error.message}`);
-  assertNoSecret(`${error.message}\n${error.stack ?? ""}\n${(error.cause as Error | undefined)?.message ?? ""}`, secrets, "the error");
+  assertNoSecret(inspect(error, { depth: Infinity }), secrets, "the error");
   return error;
 }
 

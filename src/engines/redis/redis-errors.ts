@@ -36,8 +36,9 @@ export function mapRedisError(error: unknown, location: string, during = "a call
   if (error instanceof StowageError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
+  const cause = withoutCredentials(error);
   const typed = (stowageCode: "UNAUTHORIZED" | "BACKEND_UNAVAILABLE", says: string) =>
-    new StowageError(stowageCode, `${says} (redis engine, ${location}) during ${during}: ${message}`, { cause: error });
+    new StowageError(stowageCode, `${says} (redis engine, ${location}) during ${during}: ${message}`, { cause });
   for (const [pattern, says] of REFUSED) {
     if (pattern.test(message)) return typed("UNAUTHORIZED", says);
   }
@@ -45,7 +46,23 @@ export function mapRedisError(error: unknown, location: string, during = "a call
   for (const [pattern, says] of UNAVAILABLE) {
     if (pattern.test(message) || pattern.test(code)) return typed("BACKEND_UNAVAILABLE", says);
   }
-  return new StowageError("INTERNAL", `Redis failed on ${location} during ${during}: ${message}`, { cause: error });
+  return new StowageError("INTERNAL", `Redis failed on ${location} during ${during}: ${message}`, { cause });
+}
+
+/** The commands whose arguments hold credentials. */
+const CREDENTIAL_COMMANDS = /^(auth|hello)$/i;
+
+/**
+ * `error`, or where it is ioredis's reply to AUTH (or HELLO), a copy without the command: ioredis attaches the
+ * command and its arguments, the password among them, which a log printing the error's cause would show.
+ */
+function withoutCredentials(error: unknown): unknown {
+  const command = (error as { command?: { name?: unknown } } | undefined)?.command;
+  if (!(error instanceof Error) || typeof command?.name !== "string" || !CREDENTIAL_COMMANDS.test(command.name)) return error;
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  copy.stack = error.stack;
+  return copy;
 }
 
 /** The URL to name in messages: the password (and user) left out. */
