@@ -58,3 +58,22 @@ export async function feedHearsAnotherStore(open: () => Promise<Store>): Promise
     await writer.close();
   }
 }
+
+/**
+ * Puts and reads one value through `store`, checks that its health is not unhealthy, and that neither `info` nor
+ * `health` shows a secret; closes the store.
+ */
+export async function worksWithoutShowing(store: Store, secrets: readonly string[]): Promise<void> {
+  try {
+    const kv = store.kv<string>("security", { codec: utf8 });
+    await kv.put("a", "guarded");
+    assert.equal(await kv.get("a"), "guarded");
+    // A generous probe bound: a slow machine must not make the report unhealthy.
+    const health = await store.health({ degradedMs: 60_000, timeoutMs: 60_000 });
+    assert.notEqual(health.status, "unhealthy", health.reasons.join("; "));
+    assertNoSecret(JSON.stringify(await store.info()), secrets, "info");
+    assertNoSecret(JSON.stringify(health), secrets, "health");
+  } finally {
+    await store.close();
+  }
+}
