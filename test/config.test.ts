@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseArgs } from "node:util";
-import { StowageError } from "../src/api/errors.js";
+import { isStowageError, StowageError } from "../src/api/errors.js";
 import {
   CONFIG_FLAG_OPTIONS,
   configFlagOptions,
@@ -17,6 +17,7 @@ import {
   type StorageField,
   storageSettings,
 } from "../src/config/index.js";
+import { describeValue } from "../src/config/sources.js";
 import { engineDescriptors } from "../src/engines/registry.js";
 import { DEFAULT_SQLITE_PATH, openStore } from "../src/open-store.js";
 
@@ -158,20 +159,28 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     url: { text: "http://127.0.0.1:6379", file: 6379, accepts: "a redis:// or rediss:// URL" },
     connectionString: { text: "", file: 7, accepts: "an Azure Storage connection string" },
     table: { text: "my-table", file: "ab", accepts: "3 to 63 letters and digits, starting with a letter" },
+    username: { text: "", file: 7, accepts: "a non-empty etcd user name" },
+    password: { text: "", file: 314159, accepts: "a non-empty string" },
+    tlsCaFile: { text: "", file: 42, accepts: "a non-empty file path" },
+    tlsCertFile: { text: "", file: true, accepts: "a non-empty file path" },
+    tlsKeyFile: { text: "", file: ["key.pem"], accepts: "a non-empty file path" },
   };
+  /** How an error quotes a bad value: a secret's never. */
+  const quoted = (field: StorageField, value: unknown) =>
+    STORAGE_FIELDS[field].secret === true ? "got a value not shown (a secret)" : `got ${typeof value === "string" ? JSON.stringify(value) : describeValue(value)}`;
 
   for (const field of STORAGE_FIELD_NAMES) {
     const { flag, env } = STORAGE_FIELDS[field];
     const { text, file: fileValue, accepts } = bad[field];
 
     test(`--${flag}`, () => {
-      assertInvalid(() => resolveConfig({ cwd: CWD, argvFlags: { [flag]: text } }), `--${flag} must be ${accepts}`, JSON.stringify(text));
+      assertInvalid(() => resolveConfig({ cwd: CWD, argvFlags: { [flag]: text } }), `--${flag} must be ${accepts}`, quoted(field, text));
     });
 
     // An empty variable means unset, and any other text is a valid path: the path variable cannot be bad.
     if (text !== "") {
       test(env, () => {
-        assertInvalid(() => resolveConfig({ cwd: CWD, env: { [env]: text } }), `${env} must be ${accepts}`, JSON.stringify(text));
+        assertInvalid(() => resolveConfig({ cwd: CWD, env: { [env]: text } }), `${env} must be ${accepts}`, quoted(field, text));
       });
     }
 
@@ -179,7 +188,7 @@ describe("resolveConfig: bad values name the field, the source and what it accep
       assertInvalid(
         () => resolveConfig({ cwd: CWD, file: file({ storage: { [field]: fileValue } }) }),
         `storage.${field} in ./stowage.yaml must be ${accepts}`,
-        `got ${typeof fileValue === "string" ? JSON.stringify(fileValue) : String(fileValue)}`,
+        quoted(field, fileValue),
       );
     });
   }
@@ -208,6 +217,51 @@ describe("resolveConfig: bad values name the field, the source and what it accep
         argvFlags: { "storage-statement-timeout-ms": "2000" },
       }),
       { backend: "postgres", dsn: "postgres://u@127.0.0.1:5432/db", schema: "tenant_a", poolSize: 4, statementTimeoutMs: 2000 },
+    );
+  });
+
+  test("a bad password, or a bad Redis URL (which may hold one), is never quoted back, from any source", () => {
+    const { flag, env } = STORAGE_FIELDS.password;
+    for (const [run, source] of [
+      [() => resolveConfig({ cwd: CWD, file: file({ storage: { backend: "etcd", password: 271828 } }) }), "storage.password"],
+      [() => resolveConfig({ cwd: CWD, file: file({ storage: { backend: "etcd", password: ["271828"] } }) }), "storage.password"],
+      [() => resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_URL: "http://app:271828@cache:6379" } }), "STOWAGE_STORAGE_URL"],
+      [() => resolveConfig({ cwd: CWD, argvFlags: { "storage-url": "redis//app:271828@cache" } }), "--storage-url"],
+    ] as const) {
+      assert.throws(run, (error: Error) => isStowageError(error, "INVALID_ARGUMENT") && error.message.includes(source) && !error.message.includes("271828"));
+    }
+    assert.equal(STORAGE_FIELDS.password.secret, true);
+    assert.equal(STORAGE_FIELDS.username.secret, undefined);
+    assert.deepEqual([flag, env], ["storage-password", "STOWAGE_STORAGE_PASSWORD"]);
+  });
+
+  test("etcd credentials and TLS files come from every source; a relative TLS file is resolved like any path", () => {
+    assert.deepEqual(
+      resolveConfig({
+        cwd: CWD,
+        file: file({ storage: { backend: "etcd", endpoints: "https://10.0.0.5:2379", tlsCaFile: "certs/ca.pem", username: "file-user", password: "file-secret" } }),
+        env: { STOWAGE_STORAGE_TLS_CERT_FILE: "client.pem", STOWAGE_STORAGE_PASSWORD: "env-secret" },
+        argvFlags: { "storage-tls-key-file": "/keys/client.key", "storage-username": "flag-user" },
+      }),
+      {
+        backend: "etcd",
+        endpoints: "https://10.0.0.5:2379",
+        tlsCaFile: resolve("/etc/stowage/certs/ca.pem"),
+        tlsCertFile: resolve(CWD, "client.pem"),
+        tlsKeyFile: resolve("/keys/client.key"),
+        username: "flag-user",
+        password: "env-secret",
+      },
+    );
+  });
+
+  test("redis takes the TLS files (its credentials come with its url), and not the etcd user", () => {
+    assert.deepEqual(
+      resolveConfig({
+        cwd: CWD,
+        env: { STOWAGE_STORAGE_BACKEND: "redis", STOWAGE_STORAGE_URL: "rediss://app:pw@cache:6380", STOWAGE_STORAGE_TLS_CA_FILE: "/ca.pem", STOWAGE_STORAGE_USERNAME: "etcd-only" },
+      }),
+      { backend: "redis", url: "rediss://app:pw@cache:6380", tlsCaFile: resolve("/ca.pem") },
     );
   });
 

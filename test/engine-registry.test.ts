@@ -173,7 +173,7 @@ describe("a registered engine", () => {
     const file = { path: "./s.json", absolutePath: "/s.json", contents: { storage: { shards: 0 } } };
     assert.throws(() => resolveConfig({ cwd: CWD, file }), (error) => assertInvalid(error, "storage.shards in ./s.json must be a whole number from 1 to 64; got 0"));
     const unknown = { path: "./s.json", absolutePath: "/s.json", contents: { storage: { tga: "x" } } };
-    assert.throws(() => resolveConfig({ cwd: CWD, file: unknown }), (error) => assertInvalid(error, "unknown field storage.tga", "statementTimeoutMs, endpoints, prefix, requestTimeoutMs, url, connectionString, table, tag, shards"));
+    assert.throws(() => resolveConfig({ cwd: CWD, file: unknown }), (error) => assertInvalid(error, "unknown field storage.tga", "statementTimeoutMs, endpoints, prefix, requestTimeoutMs, username, password, tlsCaFile, tlsCertFile, tlsKeyFile, url, connectionString, table, tag, shards"));
     await assert.rejects(openStore({ backend: "mongo" } as never), (error) => assertInvalid(error, `backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, ${TAGGED_ENGINE_NAME}`));
     const flag = await cli(["info", "--storage-backend", "mongo"], temp.dir);
     assert.match(flag.stderr, new RegExp(`--storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, ${TAGGED_ENGINE_NAME}[,;]`));

@@ -25,6 +25,11 @@ export interface StorageSettings {
   connectionString: string;
   table: string;
   requestTimeoutMs: number;
+  tlsCaFile: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  username: string;
+  password: string;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */
@@ -45,6 +50,8 @@ export interface FieldSpec<K extends StorageField = StorageField> {
   type: FieldType;
   /** What the setting accepts, for error messages. */
   accepts: string;
+  /** A secret (a password): errors never quote its value. */
+  secret?: boolean;
   /** Reads a value given as text (flag, environment); undefined when the text is not acceptable. */
   fromText(text: string): StorageSettings[K] | undefined;
   /** Reads a value from a parsed YAML, JSON or TOML file, which has types; undefined when it is not acceptable. */
@@ -74,6 +81,7 @@ function settingOf(field: EngineField): FieldSpec {
     flag: field.flag,
     type: field.type,
     accepts: field.accepts,
+    secret: field.secret,
     // Text must be plain digits: `Number("")`, `Number("1e3")` and `Number(" 5 ")` would all slip through otherwise.
     fromText: (text) => (field.type !== "integer" ? accepted(text) : /^[0-9]+$/.test(text) ? accepted(Number(text)) : undefined),
     fromFile: accepted,
@@ -107,5 +115,5 @@ export const STORAGE_FIELD_NAMES = Object.keys(STORAGE_FIELDS) as StorageField[]
 
 /** The INVALID_ARGUMENT for a value a source gave that the setting does not accept. */
 export function invalidSetting(setting: FieldSpec, source: SettingSource, value: unknown): StowageError {
-  return new StowageError("INVALID_ARGUMENT", `${describeSource(source)} must be ${setting.accepts}; got ${describeValue(value)}`);
+  return new StowageError("INVALID_ARGUMENT", `${describeSource(source)} must be ${setting.accepts}; got ${setting.secret === true ? "a value not shown (a secret)" : describeValue(value)}`);
 }

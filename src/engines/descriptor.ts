@@ -31,6 +31,11 @@ export interface EngineField {
    * postgres backend needs a DSN: set --storage-dsn, …").
    */
   readonly required?: string;
+  /**
+   * Set for a secret (a password, or a URL that may carry one): a configuration error never quotes its value.
+   * Engines keep the secret out of their location, `info`, `health` and error messages.
+   */
+  readonly secret?: boolean;
   /** The value's name in the usage text: `<file>`, `<n>`. */
   readonly placeholder: string;
   /** One line for the usage text and documentation. */

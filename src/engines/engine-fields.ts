@@ -94,3 +94,33 @@ export function wholeNumberField(basics: FieldBasics & { min: number; max?: numb
 export function durationField(basics: FieldBasics & { min: number; max: number }): EngineField {
   return wholeNumberField({ ...basics, accepts: `a whole number of milliseconds from ${basics.min} to ${basics.max}` });
 }
+
+/**
+ * A secret text (a password): any non-empty string, never quoted back (see {@link EngineField.secret}), and without
+ * a default.
+ */
+export function secretField(basics: Omit<FieldBasics, "default" | "placeholder">): EngineField {
+  const field = textField({
+    placeholder: "<secret>",
+    accepts: "a non-empty string",
+    check: (value) => {
+      if (typeof value !== "string" || value.length === 0) throw new StowageError("INVALID_ARGUMENT", `${basics.option} must be a non-empty string`);
+    },
+    ...basics,
+  });
+  return { ...field, secret: true };
+}
+
+/**
+ * The TLS files of a networked engine (etcd, Redis), one setting each for every engine that has them
+ * (`tlsCaFile`, `STOWAGE_STORAGE_TLS_CA_FILE`, `--storage-tls-ca-file`, …). The engine's URL scheme (`https://`,
+ * `rediss://`) turns TLS on; these name the CA to trust instead of the system's and the client certificate for
+ * servers that check one. Read when the store opens (see `readTlsFiles`).
+ */
+export function tlsFileFields(): EngineField[] {
+  return [
+    pathField({ option: "tlsCaFile", doc: "A PEM file of the CA that signs the server's certificate (default: the system's CAs)" }),
+    pathField({ option: "tlsCertFile", doc: "A PEM client certificate, for a server that checks client certificates (with tlsKeyFile)" }),
+    pathField({ option: "tlsKeyFile", doc: "The PEM private key of tlsCertFile" }),
+  ];
+}

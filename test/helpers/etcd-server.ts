@@ -2,17 +2,42 @@
  * A throwaway etcd server for tests: finds the `etcd` binary (installing Debian's `etcd-server` package with apt-get
  * when it is missing), starts a one-member cluster on 127.0.0.1 (client and peer ports both free loopback ports) with
  * its data in a fresh temporary folder, and stops it by its own pid. It can be stopped (SIGTERM) or killed (SIGKILL)
- * and started again on the same data and ports, for restart and crash tests. Nothing is mocked.
+ * and started again on the same data and ports, for restart and crash tests. Options add TLS on the client URL (with
+ * certificates made for the server in its folder, client certificates required or not) and auth (a root user and an
+ * `app` user kept to one prefix). Nothing is mocked.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeCertificates, type TestCertificates } from "./certificates.js";
 import { freePort } from "./postgres-server.js";
 import { useServer } from "./use-server.js";
 
+export interface EtcdServerOptions {
+  /**
+   * TLS on the client URL (`https://`): a CA, a server certificate for 127.0.0.1 and a client certificate made in the
+   * server's folder; with `clientCertificates` (`--client-cert-auth`) the server refuses clients without a certificate
+   * its CA signed.
+   */
+  tls?: { clientCertificates: boolean };
+  /** Auth enabled, with the users of {@link EtcdAuth}. */
+  auth?: boolean;
+}
+
+/** The users of a server started with `auth`. */
+export interface EtcdAuth {
+  /** `root`, with the root role: everything. */
+  readonly rootPassword: string;
+  /** A user allowed to read and write the keys under {@link appPrefix} only. */
+  readonly appUser: string;
+  readonly appPassword: string;
+  readonly appPrefix: string;
+}
+
 export interface EtcdServer {
-  /** The client URL, `http://127.0.0.1:<port>`. */
+  /** The client URL, `http://127.0.0.1:<port>` (`https://` with `tls`). */
   readonly endpoint: string;
   readonly port: number;
   readonly dataDir: string;
@@ -26,6 +51,10 @@ export interface EtcdServer {
   start(): Promise<void>;
   /** Kills the server and removes its folder. Idempotent. */
   destroy(): void;
+  /** With `tls`: the certificates, in the server's folder. */
+  readonly certificates?: TestCertificates;
+  /** With `auth`: its users. */
+  readonly auth?: EtcdAuth;
 }
 
 const STARTUP_MS = 30_000;
@@ -48,14 +77,53 @@ function installEtcd(): void {
   execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "etcd-server"], { stdio: "ignore", env, timeout: 600_000 });
 }
 
-/** Whether the server at `endpoint` reports itself healthy (it has a leader and serves reads). */
-async function healthy(endpoint: string): Promise<boolean> {
+/**
+ * Whether the server at `endpoint` reports itself healthy (it has a leader and serves reads); over TLS with the
+ * client certificate, which a server with `--client-cert-auth` asks for.
+ */
+async function healthy(endpoint: string, certificates: TestCertificates | undefined): Promise<boolean> {
+  if (certificates === undefined) {
+    try {
+      const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
+      const body = (await response.json()) as { health?: string };
+      return body.health === "true";
+    } catch {
+      return false;
+    }
+  }
+  const tls = { ca: readFileSync(certificates.caFile), cert: readFileSync(certificates.clientCertFile), key: readFileSync(certificates.clientKeyFile) };
+  return new Promise((resolve) => {
+    const asked = request(`${endpoint}/health`, { ...tls, timeout: 1_000 }, (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.on("end", () => resolve(/"health":\s*"true"/.test(body)));
+      response.on("error", () => resolve(false));
+    });
+    asked.on("timeout", () => asked.destroy());
+    asked.on("error", () => resolve(false));
+    asked.end();
+  });
+}
+
+/**
+ * Turns auth on through etcd's own API (etcd3, so that no etcdctl is needed): the roles `root` and `app` (read and
+ * write under `auth.appPrefix`), their users, then auth.
+ */
+async function enableAuth(endpoint: string, certificates: TestCertificates | undefined, auth: EtcdAuth): Promise<void> {
+  const { Etcd3 } = await import("etcd3");
+  const credentials = certificates === undefined ? undefined : { rootCertificate: readFileSync(certificates.caFile), certChain: readFileSync(certificates.clientCertFile), privateKey: readFileSync(certificates.clientKeyFile) };
+  const admin = new Etcd3({ hosts: endpoint, ...(credentials === undefined ? {} : { credentials }) });
   try {
-    const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-    const body = (await response.json()) as { health?: string };
-    return body.health === "true";
-  } catch {
-    return false;
+    await admin.role("root").create();
+    await admin.user("root").create(auth.rootPassword);
+    await admin.user("root").addRole("root");
+    const app = await admin.role("app").create();
+    await app.grant({ permission: "Readwrite", range: admin.range({ prefix: auth.appPrefix }) });
+    await admin.user(auth.appUser).create(auth.appPassword);
+    await admin.user(auth.appUser).addRole("app");
+    await admin.auth.authEnable();
+  } finally {
+    admin.close();
   }
 }
 
@@ -71,7 +139,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a fresh server. Throws (never skips) when etcd cannot be installed or started. */
-export async function startEtcd(): Promise<EtcdServer> {
+export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
   let binary = findEtcd();
   if (binary === undefined) {
     installEtcd();
@@ -83,8 +151,10 @@ export async function startEtcd(): Promise<EtcdServer> {
   const port = await freePort();
   let peerPort = await freePort();
   while (peerPort === port) peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const certificates = options.tls === undefined ? undefined : makeCertificates(join(dir, "certs"));
+  const endpoint = `${certificates === undefined ? "http" : "https"}://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
+  const auth: EtcdAuth | undefined = options.auth === true ? { rootPassword: "root-Pa55-test", appUser: "app", appPassword: "app-Pa55-test", appPrefix: "app/" } : undefined;
   const args = [
     "--name", "stowage-test",
     "--data-dir", dataDir,
@@ -96,6 +166,8 @@ export async function startEtcd(): Promise<EtcdServer> {
     "--initial-cluster-state", "new",
     "--log-level", "error",
     "--logger", "zap",
+    ...(certificates === undefined ? [] : ["--cert-file", certificates.certFile, "--key-file", certificates.keyFile]),
+    ...(options.tls?.clientCertificates === true && certificates !== undefined ? ["--trusted-ca-file", certificates.caFile, "--client-cert-auth"] : []),
   ];
   let child: ChildProcess | undefined;
   let output = "";
@@ -114,7 +186,7 @@ export async function startEtcd(): Promise<EtcdServer> {
     const deadline = Date.now() + STARTUP_MS;
     while (Date.now() < deadline) {
       if (child !== started) throw new Error(`etcd exited while starting: ${output}`);
-      if (await healthy(endpoint)) return;
+      if (await healthy(endpoint, certificates)) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     started.kill("SIGKILL");
@@ -151,6 +223,7 @@ export async function startEtcd(): Promise<EtcdServer> {
   process.on("exit", destroy);
   try {
     await start();
+    if (auth !== undefined) await enableAuth(endpoint, certificates, auth);
   } catch (error) {
     destroy();
     throw error;
@@ -159,6 +232,8 @@ export async function startEtcd(): Promise<EtcdServer> {
     endpoint,
     port,
     dataDir,
+    certificates,
+    auth,
     get running() {
       return child !== undefined;
     },
@@ -170,6 +245,6 @@ export async function startEtcd(): Promise<EtcdServer> {
 }
 
 /** A real server for the calling test file (see useServer). */
-export function useEtcdServer(): () => EtcdServer {
-  return useServer("etcd test server", () => startEtcd());
+export function useEtcdServer(options: EtcdServerOptions = {}): () => EtcdServer {
+  return useServer("etcd test server", () => startEtcd(options));
 }

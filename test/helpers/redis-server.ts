@@ -2,18 +2,35 @@
  * A throwaway Redis server for tests: finds `redis-server` (installing Debian's `redis-server` package with apt-get
  * when it is missing), starts it on 127.0.0.1 on a free port with a fresh data folder of its own and the AOF fsynced
  * on every write, and stops it when asked, or when the process exits. Nothing is mocked: the tests talk to a real
- * server. `kill()` (SIGKILL) and `start()` on the same folder serve crash tests.
+ * server. `kill()` (SIGKILL) and `start()` on the same folder serve crash tests. Options add a password, an ACL user,
+ * TLS (with certificates made for the server in its folder) or turn the AOF off.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeCertificates, type TestCertificates } from "./certificates.js";
 import { freePort } from "./postgres-server.js";
 import { useServer } from "./use-server.js";
 
+export interface RedisServerOptions {
+  /** `--requirepass`: the default user's password (a URL then needs `redis://:<password>@…`). */
+  password?: string;
+  /** An ACL user allowed every command on keys and channels that start with `keys` only. */
+  user?: { name: string; password: string; keys: string };
+  /**
+   * TLS only (no plain port): a CA, a server certificate for 127.0.0.1 and a client certificate made in the server's
+   * folder; with `clientCertificates` the server refuses clients without a certificate its CA signed.
+   */
+  tls?: { clientCertificates: boolean };
+  /** `false`: the server runs without its AOF (`appendonly no`, no RDB either). Default true. */
+  appendonly?: boolean;
+}
+
 export interface RedisServer {
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with `tls`), without credentials. */
   readonly url: string;
   readonly port: number;
   /** The server's data folder (its AOF lives in it). */
@@ -26,6 +43,8 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Stops the server and removes its folder. Idempotent. */
   destroy(): Promise<void>;
+  /** With `tls`: the certificates, in the server's folder. */
+  readonly certificates?: TestCertificates;
 }
 
 /** How long a start may take before the test fails (an AOF replay of test data takes milliseconds). */
@@ -47,10 +66,23 @@ function installRedis(): void {
   execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "redis-server"], { stdio: "ignore", env, timeout: 600_000 });
 }
 
-/** One PING over a raw socket: true when the server answered PONG within `timeoutMs`. */
-function pings(port: number, timeoutMs: number): Promise<boolean> {
+/** How the helper itself reaches the server: TLS material, and the password to AUTH with first. */
+interface HelperAccess {
+  certificates?: TestCertificates;
+  password?: string;
+}
+
+/**
+ * One PING over a raw socket (TLS with the client certificate where the server has TLS, after AUTH where it has a
+ * password): true when the server answered PONG within `timeoutMs`.
+ */
+function pings(port: number, timeoutMs: number, access: HelperAccess = {}): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
+    const { certificates, password } = access;
+    const socket =
+      certificates === undefined
+        ? createConnection({ host: "127.0.0.1", port })
+        : connectTls({ host: "127.0.0.1", port, ca: readFileSync(certificates.caFile), cert: readFileSync(certificates.clientCertFile), key: readFileSync(certificates.clientKeyFile) });
     let answer = "";
     const done = (ok: boolean) => {
       clearTimeout(timer);
@@ -58,10 +90,12 @@ function pings(port: number, timeoutMs: number): Promise<boolean> {
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
-    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on(certificates === undefined ? "connect" : "secureConnect", () => socket.write(`${password === undefined ? "" : `AUTH ${password}\r\n`}PING\r\n`));
     socket.on("data", (data) => {
       answer += data.toString("latin1");
-      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"));
+      const replies = answer.split("\r\n").slice(0, -1);
+      if (replies.some((reply) => reply.startsWith("-"))) done(false);
+      else if (replies.includes("+PONG")) done(true);
     });
     socket.on("error", () => done(false));
   });
@@ -79,7 +113,7 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
 }
 
 /** Starts a fresh server. Throws (never skips) when Redis cannot be installed or started. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   let binary = findRedisServer();
   if (binary === undefined) {
     installRedis();
@@ -89,17 +123,19 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "stowage-redis-"));
   const port = await freePort();
   const log = join(dir, "server.log");
+  const certificates = options.tls === undefined ? undefined : makeCertificates(join(dir, "certs"));
   const args = [
-    "--port", String(port),
     "--bind", "127.0.0.1",
     "--protected-mode", "yes",
     "--dir", dir,
-    "--appendonly", "yes",
+    "--appendonly", options.appendonly === false ? "no" : "yes",
     "--appendfsync", "always",
     "--save", "",
     "--daemonize", "no",
     "--logfile", log,
+    ...securityArgs(port, options, certificates),
   ];
+  const access: HelperAccess = { certificates, password: options.password };
   let child: ChildProcess | undefined;
 
   const start = async () => {
@@ -115,7 +151,7 @@ export async function startRedis(): Promise<RedisServer> {
         child = undefined;
         throw new Error(`redis-server exited on start (${started.exitCode ?? started.signalCode}): ${readLog()}`);
       }
-      if (await pings(port, 1000)) return;
+      if (await pings(port, 1000, access)) return;
       if (Date.now() > deadline) throw new Error(`redis-server did not answer PING within ${START_TIMEOUT_MS} ms: ${readLog()}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -159,9 +195,10 @@ export async function startRedis(): Promise<RedisServer> {
     throw error;
   }
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${certificates === undefined ? "redis" : "rediss"}://127.0.0.1:${port}`,
     port,
     dir,
+    certificates,
     stop: () => signal("SIGTERM"),
     kill: () => signal("SIGKILL"),
     start,
@@ -169,7 +206,26 @@ export async function startRedis(): Promise<RedisServer> {
   };
 }
 
+/** The arguments for the port (plain, or TLS only), the password and the ACL user of `options`. */
+function securityArgs(port: number, options: RedisServerOptions, certificates: TestCertificates | undefined): string[] {
+  const args =
+    certificates === undefined
+      ? ["--port", String(port)]
+      : [
+          "--port", "0",
+          "--tls-port", String(port),
+          "--tls-cert-file", certificates.certFile,
+          "--tls-key-file", certificates.keyFile,
+          "--tls-ca-cert-file", certificates.caFile,
+          "--tls-auth-clients", options.tls?.clientCertificates === true ? "yes" : "no",
+        ];
+  if (options.password !== undefined) args.push("--requirepass", options.password);
+  // Each word of the ACL rule is an argument of its own: Redis joins them into one config line.
+  if (options.user !== undefined) args.push("--user", options.user.name, "on", `>${options.user.password}`, `~${options.user.keys}*`, `&${options.user.keys}*`, "+@all");
+  return args;
+}
+
 /** A real server for the calling test file (see useServer). */
-export function useRedisServer(): () => RedisServer {
-  return useServer("Redis test server", () => startRedis());
+export function useRedisServer(options: RedisServerOptions = {}): () => RedisServer {
+  return useServer("Redis test server", () => startRedis(options));
 }

@@ -1,7 +1,7 @@
 import { StowageError } from "../../api/errors.js";
 import { LIMITS } from "../../api/limits.js";
 import type { EngineDescriptor } from "../descriptor.js";
-import { durationField, keyPrefixField, textField } from "../engine-fields.js";
+import { durationField, keyPrefixField, secretField, textField, tlsFileFields } from "../engine-fields.js";
 import { OrderedEngine, orderedSupports } from "../ordered/ordered-engine.js";
 import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, DEFAULT_ETCD_TIMEOUT_MS, ETCD_LIMITS, openEtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
 
@@ -37,6 +37,17 @@ export const ETCD_ENGINE: EngineDescriptor<EtcdStoreOptions> = {
       max: LIMITS.maxTimerMs,
       default: DEFAULT_ETCD_TIMEOUT_MS,
     }),
+    textField({
+      option: "username",
+      doc: "The etcd user the store logs in as (with password), where the cluster has auth enabled",
+      placeholder: "<name>",
+      accepts: "a non-empty etcd user name",
+      check: (username) => {
+        if (typeof username !== "string" || username.length === 0) throw new StowageError("INVALID_ARGUMENT", "username must be a non-empty string");
+      },
+    }),
+    secretField({ option: "password", doc: "The etcd user's password, never shown in errors, info or health (set it by file or environment: ps shows flags)" }),
+    ...tlsFileFields(),
   ],
   open: async (options) => {
     const store = await openEtcdStore(options);

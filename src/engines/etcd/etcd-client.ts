@@ -1,5 +1,6 @@
-import type { Etcd3 } from "etcd3";
+import type { Etcd3, IOptions } from "etcd3";
 import { loadDriver } from "../load-driver.js";
+import type { TlsMaterial } from "../tls-files.js";
 
 const WATCH_RETRY_MS = 100;
 const WATCH_RETRY_MAX_MS = 2_000;
@@ -11,10 +12,11 @@ const WATCH_RETRY_MAX_MS = 2_000;
  * never reached a server (no connection) moves on to the next endpoint, and a server back from an outage is used at
  * once.
  */
-export async function connectEtcd(hosts: string[], timeoutMs: number): Promise<Etcd3> {
+export async function connectEtcd(hosts: string[], timeoutMs: number, access: EtcdAccess = {}): Promise<Etcd3> {
   const { Etcd3 } = await loadDriver<typeof import("etcd3")>("etcd3", "etcd");
   return new Etcd3({
     hosts,
+    ...accessOptions(access),
     dialTimeout: timeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     // A range read answers in one message, however large (grpc-js stops at 4 MiB by default).
@@ -48,4 +50,25 @@ function failover(hosts: number) {
       }
     },
   };
+}
+
+/** Who the client is to the cluster: an etcd user, and the TLS files (read already) for `https://` endpoints. */
+export interface EtcdAccess {
+  user?: { username: string; password: string };
+  tls?: TlsMaterial;
+}
+
+/**
+ * etcd3's options for `access`. A user's password is exchanged for a token on the first call (etcd3 fetches a new
+ * one when the token expires); TLS files become grpc-js's credentials, the system's CAs where no CA file is named.
+ */
+function accessOptions(access: EtcdAccess): Partial<IOptions> {
+  const options: Partial<IOptions> = {};
+  if (access.user !== undefined) options.auth = { username: access.user.username, password: access.user.password };
+  if (access.tls !== undefined) {
+    const { ca, cert, key } = access.tls;
+    // grpc-js takes a null root certificate as "the system's CAs"; etcd3's type asks for a Buffer.
+    options.credentials = { rootCertificate: (ca ?? null) as Buffer, privateKey: key, certChain: cert };
+  }
+  return options;
 }

@@ -1,4 +1,5 @@
 import { StowageError, type ErrorCode } from "../../api/errors.js";
+import { TLS_TEXT } from "../tls-failure.js";
 import { serializationFailure } from "../transaction-failure.js";
 
 /**
@@ -9,8 +10,14 @@ import { serializationFailure } from "../transaction-failure.js";
 const KNOWN: ReadonlyArray<readonly [pattern: RegExp, code: ErrorCode, says: string]> = [
   [/request is too large|too many operations in txn|larger than max|message length/i, "LIMIT_EXCEEDED", "the request is larger than etcd accepts (--max-request-bytes, --max-txn-ops)"],
   [/database space exceeded|NOSPACE|no space/i, "BACKEND_UNAVAILABLE", "etcd's storage quota is full (compact and defragment it, or raise --quota-backend-bytes)"],
-  [/permission denied|authentication failed|invalid auth token|user name not found|Unauthenticated/i, "BACKEND_UNAVAILABLE", "etcd refused the credentials"],
+  [
+    /permission denied|authentication failed|invalid auth token|user name (is empty|not found)|authentication is not enabled|Unauthenticated/i,
+    "UNAUTHORIZED",
+    "etcd refused the credentials (a wrong or missing user or password, or a user not allowed the store's prefix)",
+  ],
   [/already closed|ClientClosed/i, "CLOSED", "the etcd client is closed"],
+  // Before the unreachable ones: grpc-js reports a failed handshake as UNAVAILABLE with the TLS error in its text.
+  [TLS_TEXT, "UNAUTHORIZED", "the TLS check of the connection failed (a server certificate the CA does not sign, or a client certificate missing or refused)"],
   [
     /unavailable|deadline.?exceeded|no connection|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|timed out|timeout|no leader|leader changed|broken circuit|Cancelled|connection/i,
     "BACKEND_UNAVAILABLE",

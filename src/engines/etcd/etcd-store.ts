@@ -3,7 +3,8 @@ import type { Etcd3, IKeyValue, IRangeRequest, IRequestOp, Watcher } from "etcd3
 import { StowageError } from "../../api/errors.js";
 import type { OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
 import { Mutex } from "../mutex.js";
-import { connectEtcd } from "./etcd-client.js";
+import { namesTlsFiles, readTlsFiles, type TlsFileOptions } from "../tls-files.js";
+import { connectEtcd, type EtcdAccess } from "./etcd-client.js";
 import { comparesOf, MAX_TXN_OPS, type RecordedGet, type RecordedRange } from "./etcd-compares.js";
 import { mapEtcdError } from "./etcd-errors.js";
 
@@ -12,13 +13,17 @@ export const DEFAULT_ETCD_PREFIX = "stowage/";
 /** How long one request may take before it fails BACKEND_UNAVAILABLE (etcd3 would otherwise wait for a connection). */
 export const DEFAULT_ETCD_TIMEOUT_MS = 5_000;
 
-export interface EtcdStoreOptions {
+export interface EtcdStoreOptions extends TlsFileOptions {
   /** The cluster's client URLs, comma-separated (default {@link DEFAULT_ETCD_ENDPOINTS}). */
   endpoints?: string;
   /** The prefix of every key this store writes (default {@link DEFAULT_ETCD_PREFIX}): stores with different prefixes share a cluster. */
   prefix?: string;
   /** The deadline of each request, in ms (default {@link DEFAULT_ETCD_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
+  /** The etcd user the store authenticates as (with {@link password}), on a cluster with auth enabled. */
+  username?: string;
+  /** The user's password: sent to etcd only, never shown in the store's location, info, health or errors. */
+  password?: string;
 }
 
 /**
@@ -45,7 +50,10 @@ export const MAX_PREFIX_BYTES = MAX_KEY_PREFIX_BYTES;
 
 /**
  * Opens an etcd key space (the keys under `prefix` on the cluster at `endpoints`) as an {@link OrderedStore}. Nothing
- * is sent until the first read; an unreachable cluster fails that read BACKEND_UNAVAILABLE after `requestTimeoutMs`.
+ * is sent until the first read; an unreachable cluster fails that read BACKEND_UNAVAILABLE after `requestTimeoutMs`,
+ * refused credentials or a failed TLS check fail it UNAUTHORIZED. `username` and `password` log in as an etcd user;
+ * `https://` endpoints use TLS, with the CA of `tlsCaFile` (else the system's) and the client certificate of
+ * `tlsCertFile` and `tlsKeyFile` where the cluster checks client certificates (`--client-cert-auth`).
  *
  * @example
  * ```ts
@@ -60,8 +68,25 @@ export async function openEtcdStore(options: EtcdStoreOptions = {}): Promise<Etc
     throw new StowageError("INVALID_ARGUMENT", `prefix must be 1 to ${MAX_PREFIX_BYTES} bytes (etcd refuses the empty key), got ${JSON.stringify(prefix)}`);
   }
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
-  const client = await connectEtcd(hosts, timeoutMs);
-  return new EtcdStore(`${hosts.join(",")} prefix ${JSON.stringify(prefix)}`, client, Buffer.from(prefix, "utf8"));
+  const access = accessOf(options, hosts);
+  const client = await connectEtcd(hosts, timeoutMs, access);
+  const user = access.user === undefined ? "" : ` user ${JSON.stringify(access.user.username)}`;
+  return new EtcdStore(`${hosts.join(",")} prefix ${JSON.stringify(prefix)}${user}`, client, Buffer.from(prefix, "utf8"));
+}
+
+/** The user and TLS files of `options`, checked: a user needs both names, TLS files need https:// endpoints. */
+function accessOf(options: EtcdStoreOptions, hosts: readonly string[]): EtcdAccess {
+  const access: EtcdAccess = {};
+  if ((options.username === undefined) !== (options.password === undefined)) {
+    throw new StowageError("INVALID_ARGUMENT", `the etcd engine's username and password go together: ${options.username === undefined ? "a password needs its username" : `user ${JSON.stringify(options.username)} needs a password`}`);
+  }
+  if (options.username !== undefined && options.password !== undefined) access.user = { username: options.username, password: options.password };
+  if (namesTlsFiles(options) && !hosts.every((host) => host.startsWith("https://"))) {
+    throw new StowageError("INVALID_ARGUMENT", "the etcd engine's TLS files (tlsCaFile, tlsCertFile, tlsKeyFile) need https:// endpoints, and every endpoint is then reached over TLS");
+  }
+  const tls = readTlsFiles(options, "etcd");
+  if (tls !== undefined) access.tls = tls;
+  return access;
 }
 
 /**

@@ -188,7 +188,8 @@ export class OrderedEngine implements Engine {
   }
 
   async facts(): Promise<EngineFacts> {
-    return { facts: (await this.store.facts?.()) ?? {}, warnings: [] };
+    const facts = (await this.store.facts?.()) ?? {};
+    return { facts, warnings: this.store.warnings?.(facts) ?? [] };
   }
 
   async close(): Promise<void> {

@@ -46,6 +46,8 @@ export interface OrderedStore {
   watchCommits?(notify: () => void): () => void;
   /** The engine's own facts for `store.health()` (sizes, map usage); cheap, no data read. */
   facts?(): Awaitable<Record<string, number | string | boolean>>;
+  /** Conditions in `facts` that make `store.health()` report `degraded` (a Redis without its AOF), one line each. */
+  warnings?(facts: Record<string, number | string | boolean>): string[];
   /** The engine's own integrity check where it has one; problems found, one line each. */
   check?(): Promise<string[]>;
   /** Releases everything; called once, after the family finished its last commit. */

@@ -1,4 +1,5 @@
 import { StowageError, type ErrorCode } from "../../api/errors.js";
+import { isTlsFailureCode } from "../tls-failure.js";
 import { serializationFailure, transactionFatal } from "../transaction-failure.js";
 
 /** Node socket errors that mean the server is out of reach. */
@@ -7,23 +8,7 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE
 /** node-postgres reports lost connections and its own timeouts as plain Errors with these messages. */
 const NETWORK_MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /query read timeout/i, /connection.*(closed|ended)/i, /not queryable/i, /terminating connection/i];
 
-/**
- * Node's TLS verification failures (the server's certificate is not trusted, or names another host), and
- * node-postgres's refusal when the server offers no TLS but the DSN requires it.
- */
-const TLS_CODES = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_SIGNATURE_FAILURE",
-  "CERT_UNTRUSTED",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "ERR_SSL_WRONG_VERSION_NUMBER",
-]);
+/** node-postgres's refusal when the server offers no TLS but the DSN requires it, and TLS failures in its text. */
 const TLS_MESSAGES = [/server does not support SSL/i, /self[- ]signed certificate/i, /certificate/i];
 
 /** SQLSTATEs of a lost serialization race: running the transaction again may succeed. */
@@ -49,7 +34,7 @@ function classify(code: string, message: string): { code: ErrorCode; why: string
   if (SERIALIZATION_CODES.has(code)) return { code: "CONFLICT", why: "a concurrent transaction conflicted; retry" };
   // 28P01: a wrong password; 28000: no pg_hba.conf entry allows this user, database, address or TLS setting.
   if (code === "28P01" || code === "28000") return { code: "UNAUTHORIZED", why: "the PostgreSQL server refused the credentials" };
-  if (TLS_CODES.has(code) || (code === "" && TLS_MESSAGES.some((pattern) => pattern.test(message)))) {
+  if (isTlsFailureCode(code) || (code === "" && TLS_MESSAGES.some((pattern) => pattern.test(message)))) {
     return { code: "UNAUTHORIZED", why: "the TLS check of the PostgreSQL connection failed" };
   }
   if (code === "57014") return { code: "BACKEND_UNAVAILABLE", why: "the statement timed out" };

@@ -3,6 +3,8 @@ import { StowageError } from "../../api/errors.js";
 import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedRangeOptions, OrderedSnapshot, OrderedStore } from "../ordered/ordered-store.js";
 import { asBuffer } from "../ordered/key-layout.js";
 import { loadDriver } from "../load-driver.js";
+import { tlsRefusal } from "../tls-failure.js";
+import { readTlsFiles, type TlsFileOptions, type TlsMaterial } from "../tls-files.js";
 import { mapRedisError, redisLocation } from "./redis-errors.js";
 import { COMMIT_SCRIPT, COUNT_SCRIPT, GET_SCRIPT, RANGE_SCRIPT } from "./redis-scripts.js";
 
@@ -16,8 +18,11 @@ export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
 /** How long a call waits for its reply before BACKEND_UNAVAILABLE, in ms: room for a 64 MiB commit fsynced by the AOF. */
 export const REDIS_COMMAND_TIMEOUT_MS = 30_000;
 
-export interface RedisStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS (default {@link DEFAULT_REDIS_URL}). */
+export interface RedisStoreOptions extends TlsFileOptions {
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://` for TLS (default {@link DEFAULT_REDIS_URL}); the TLS
+   * files (`tlsCaFile`, …) need `rediss://`.
+   */
   url?: string;
   /** The start of this store's keys and channel (default {@link DEFAULT_REDIS_PREFIX}). */
   prefix?: string;
@@ -48,7 +53,8 @@ interface ScriptedClient extends RedisClient {
 
 /**
  * Connects to Redis and returns the store. Fails BACKEND_UNAVAILABLE, naming the server (never its password), when
- * the server cannot be reached within {@link REDIS_CONNECT_TIMEOUT_MS}.
+ * the server cannot be reached within {@link REDIS_CONNECT_TIMEOUT_MS}; UNAUTHORIZED when it refuses the URL's
+ * credentials or the TLS check fails (either side's certificate).
  *
  * @example
  * ```ts
@@ -59,11 +65,21 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
   const url = options.url ?? DEFAULT_REDIS_URL;
   const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
   const location = `${redisLocation(url)} (prefix "${prefix}")`;
+  const tls = readTlsFiles(options, "redis");
+  if (tls !== undefined && !url.startsWith("rediss://")) {
+    throw new StowageError("INVALID_ARGUMENT", `the redis engine's TLS files (tlsCaFile, tlsCertFile, tlsKeyFile) need a rediss:// url, got ${redisLocation(url)}`);
+  }
   // Loaded on open, so that a store without Redis never loads (or needs) the driver.
   const { Redis } = await loadDriver<typeof import("ioredis")>("ioredis", "redis");
-  const client = new Redis(url, clientOptions()) as ScriptedClient;
-  // ioredis reports connection trouble as events too; the calls fail with their own errors, so these are dropped.
+  const client = new Redis(url, clientOptions(tls)) as ScriptedClient;
+  // ioredis reports connection trouble as events too; the calls fail with their own errors, so these are dropped,
+  // except while connecting: `connect()` rejects with "Connection is closed." whatever closed it.
+  const seen: unknown[] = [];
+  const keep = (error: unknown) => {
+    if (seen.length < 10) seen.push(error);
+  };
   client.on("error", () => undefined);
+  client.on("error", keep);
   for (const [name, lua] of [["stowageGet", GET_SCRIPT], ["stowageRange", RANGE_SCRIPT], ["stowageCommit", COMMIT_SCRIPT], ["stowageCount", COUNT_SCRIPT]] as const) {
     client.defineCommand(name, { numberOfKeys: 3, lua });
   }
@@ -71,9 +87,28 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
     await client.connect();
   } catch (error) {
     client.disconnect();
-    throw mapRedisError(error, location, "connecting");
+    throw await connectFailure(url, tls, [...seen, error], location);
+  } finally {
+    client.off("error", keep);
   }
   return new RedisStore(location, prefix, client);
+}
+
+/**
+ * Why connecting failed, from the errors it raised: a refusal of the client first (UNAUTHORIZED), else the first
+ * error. Over TLS, a connection reset before the store could use it is asked about again with {@link tlsRefusal}: a
+ * server that refuses the client's certificate (TLS 1.3) usually shows the driver a reset rather than its alert.
+ */
+async function connectFailure(url: string, tls: TlsMaterial | undefined, errors: readonly unknown[], location: string): Promise<StowageError> {
+  const typed = errors.map((error) => mapRedisError(error, location, "connecting"));
+  const refused = typed.find((error) => error.code === "UNAUTHORIZED");
+  if (refused !== undefined) return refused;
+  if (url.startsWith("rediss://") && errors.some((error) => /ECONNRESET|EPIPE/.test(String((error as NodeJS.ErrnoException)?.code)))) {
+    const { hostname, port } = new URL(url);
+    const refusal = await tlsRefusal(hostname.replace(/^\[|\]$/g, "") || "localhost", Number(port || 6379), tls);
+    if (refusal !== undefined) return mapRedisError(refusal, location, "connecting");
+  }
+  return typed[0] as StowageError;
 }
 
 /**
@@ -81,8 +116,10 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
  * drops fails rather than being sent again (a commit sent twice could apply over a newer commit), and every reply has
  * a deadline. ioredis keeps reconnecting in the background, so the store works again once the server is back.
  */
-function clientOptions(): RedisOptions {
+function clientOptions(tls: TlsMaterial | undefined): RedisOptions {
   return {
+    // Merged into Node's TLS options when the URL is rediss:// (the system's CAs where no CA file is named).
+    ...(tls === undefined ? {} : { tls }),
     lazyConnect: true,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
@@ -191,8 +228,8 @@ export class RedisStore implements OrderedStore {
   }
 
   /**
-   * The server's settings this store's promises rest on, so that health can flag a Redis that does not fsync its AOF
-   * or that may evict keys (any `maxmemory-policy` but `noeviction`), and the store's size.
+   * The server's settings this store's promises rest on (what `durability` says they give), so that health can flag
+   * a Redis without its AOF or that may evict keys (see {@link warnings}), and the store's size.
    */
   async facts(): Promise<Record<string, number | string | boolean>> {
     this.refuseClosed();
@@ -203,13 +240,34 @@ export class RedisStore implements OrderedStore {
       this.setting("maxmemory-policy"),
       this.call("reading facts", () => this.client.stowageCount(...this.keys)),
     ]);
+    const appendonly = infoField(persistence, "aof_enabled") === "1";
     return {
       redisVersion: infoField(info, "redis_version") ?? "unknown",
-      appendonly: infoField(persistence, "aof_enabled") === "1",
+      appendonly,
       appendfsync,
+      durability: durabilityOf(appendonly, appendfsync),
       maxmemoryPolicy,
       entries,
     };
+  }
+
+  /**
+   * Degraded when a restart of the Redis process alone may lose resolved commits (no AOF) or keys may vanish (an
+   * evicting `maxmemory-policy`). An AOF fsynced every second (or by the OS) is not: it survives the Redis process's
+   * crash and loses only the last moments of commits in an OS crash or power cut, a trade many deployments choose on
+   * purpose; the `durability` fact says so, and a health status that stayed degraded for a chosen setting would teach
+   * operators to ignore it.
+   */
+  warnings(facts: Record<string, number | string | boolean>): string[] {
+    const warnings: string[] = [];
+    if (facts.appendonly === false) {
+      warnings.push(`the Redis server of ${this.location} runs without its AOF (appendonly no): a restart loses every commit since its last RDB snapshot, or all of them without one`);
+    }
+    const policy = facts.maxmemoryPolicy;
+    if (typeof policy === "string" && policy !== "noeviction" && policy !== "unknown") {
+      warnings.push(`the Redis server of ${this.location} may evict this store's keys (maxmemory-policy ${policy}; stowage needs noeviction)`);
+    }
+    return warnings;
   }
 
   /** The index and the hash must hold the same keys; a differing count is reported (one script, one point in time). */
@@ -304,6 +362,21 @@ function encodeCheck(check: OrderedCheck, args: Array<Buffer | string>): void {
   // An empty range (start ≥ end, or limit 0) holds whatever the data: the script's range query finds none either.
   args.push("r", ...rangeArgs(check.start, check.end, check.options), String(check.entries.length));
   for (const [key, value] of check.entries) args.push(asBuffer(key), asBuffer(value));
+}
+
+/** What a resolved commit survives under these settings, in a few words (the README's redis section says more). */
+function durabilityOf(appendonly: boolean, appendfsync: string): string {
+  if (!appendonly) return "no AOF: a restart of Redis loses the commits since its last RDB snapshot";
+  switch (appendfsync) {
+    case "always":
+      return "every commit fsynced to the AOF before its reply: survives a crash of Redis, of the OS and a power cut";
+    case "everysec":
+      return "AOF fsynced about once a second: survives a crash of Redis; an OS crash or power cut may lose the last 1-2 s of commits";
+    case "no":
+      return "AOF flushed when the OS chooses: survives a crash of Redis; an OS crash or power cut may lose the last ~30 s of commits";
+    default:
+      return `AOF on, appendfsync ${appendfsync}`;
+  }
 }
 
 function infoField(info: string, name: string): string | undefined {
