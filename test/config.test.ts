@@ -220,17 +220,19 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     );
   });
 
-  test("a bad password, or a bad Redis URL (which may hold one), is never quoted back, from any source", () => {
+  test("a bad password, or a bad URL, DSN or connection string (which may hold one), is never quoted back, from any source", () => {
     const { flag, env } = STORAGE_FIELDS.password;
     for (const [run, source] of [
       [() => resolveConfig({ cwd: CWD, file: file({ storage: { backend: "etcd", password: 271828 } }) }), "storage.password"],
       [() => resolveConfig({ cwd: CWD, file: file({ storage: { backend: "etcd", password: ["271828"] } }) }), "storage.password"],
       [() => resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_URL: "http://app:271828@cache:6379" } }), "STOWAGE_STORAGE_URL"],
       [() => resolveConfig({ cwd: CWD, argvFlags: { "storage-url": "redis//app:271828@cache" } }), "--storage-url"],
+      [() => resolveConfig({ cwd: CWD, env: { STOWAGE_STORAGE_DSN: "mysql://app:271828@db/app" } }), "STOWAGE_STORAGE_DSN"],
+      [() => resolveConfig({ cwd: CWD, file: file({ storage: { backend: "azure-table", connectionString: ["AccountKey=271828"] } }) }), "storage.connectionString"],
     ] as const) {
       assert.throws(run, (error: Error) => isStowageError(error, "INVALID_ARGUMENT") && error.message.includes(source) && !error.message.includes("271828"));
     }
-    assert.equal(STORAGE_FIELDS.password.secret, true);
+    for (const field of ["password", "url", "dsn", "connectionString"] as const) assert.equal(STORAGE_FIELDS[field].secret, true, field);
     assert.equal(STORAGE_FIELDS.username.secret, undefined);
     assert.deepEqual([flag, env], ["storage-password", "STOWAGE_STORAGE_PASSWORD"]);
   });

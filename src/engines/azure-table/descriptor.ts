@@ -11,18 +11,22 @@ export const AZURE_TABLE_ENGINE: EngineDescriptor<AzureTableStoreOptions> = {
   summary: "Azure Table storage (or azurite): one table shared by many processes and machines",
   supports: orderedSupports({ singleWriter: false, limits: AZURE_TABLE_LIMITS }),
   fields: [
-    textField({
-      option: "connectionString",
-      doc: "The Azure Storage connection string (account and key, or a SAS); never shown in errors or info",
-      placeholder: "<connection-string>",
-      required: "a connection string",
-      accepts: "an Azure Storage connection string",
-      check: (value) => {
-        if (typeof value !== "string" || value.length === 0) {
-          throw new StowageError("INVALID_ARGUMENT", "connectionString must be an Azure Storage connection string (AccountName=…;AccountKey=…;TableEndpoint=…)");
-        }
-      },
-    }),
+    // Secret: it may carry a password (or an account key), so a configuration error never quotes it.
+    {
+      ...textField({
+        option: "connectionString",
+        doc: "The Azure Storage connection string (account and key, or a SAS); never shown in errors or info",
+        placeholder: "<connection-string>",
+        required: "a connection string",
+        accepts: "an Azure Storage connection string",
+        check: (value) => {
+          if (typeof value !== "string" || value.length === 0) {
+            throw new StowageError("INVALID_ARGUMENT", "connectionString must be an Azure Storage connection string (AccountName=…;AccountKey=…;TableEndpoint=…)");
+          }
+        },
+      }),
+      secret: true,
+    },
     textField({
       option: "table",
       doc: "The table of the store, created when missing; stores on other tables share the account safely",

@@ -15,18 +15,22 @@ export const POSTGRES_ENGINE: EngineDescriptor<PostgresEngineOptions> = {
   summary: "PostgreSQL: state shared by many processes and machines",
   supports: PostgresEngine.supports,
   fields: [
-    textField({
-      option: "dsn",
-      doc: "postgres://user:password@host:port/database",
-      placeholder: "<url>",
-      required: "a DSN",
-      accepts: "a postgres:// connection string",
-      check: (dsn) => {
-        if (typeof dsn !== "string" || !PG_DSN_PATTERN.test(dsn)) {
-          throw new StowageError("INVALID_ARGUMENT", "dsn must be a postgres:// (or postgresql://) connection string");
-        }
-      },
-    }),
+    // Secret: it may carry a password (or an account key), so a configuration error never quotes it.
+    {
+      ...textField({
+        option: "dsn",
+        doc: "postgres://user:password@host:port/database",
+        placeholder: "<url>",
+        required: "a DSN",
+        accepts: "a postgres:// connection string",
+        check: (dsn) => {
+          if (typeof dsn !== "string" || !PG_DSN_PATTERN.test(dsn)) {
+            throw new StowageError("INVALID_ARGUMENT", "dsn must be a postgres:// (or postgresql://) connection string");
+          }
+        },
+      }),
+      secret: true,
+    },
     textField({
       option: "schema",
       doc: "The PostgreSQL schema of the store's tables; stores in other schemas share a database safely",
