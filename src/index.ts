@@ -6,7 +6,7 @@ export { openStore, BACKENDS, DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "./ope
 export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, LmdbOpenOptions, LevelDbOpenOptions, EtcdOpenOptions, RedisOpenOptions, StowageEngines, UntypedStoreOptions, RoutedStoreOptions } from "./open-store.js";
 export { registerEngine, engineDescriptors, findEngine } from "./engines/registry.js";
 export { settingNames, type EngineDescriptor, type EngineField, type FieldType } from "./engines/descriptor.js";
-export { textField, pathField, choiceField, wholeNumberField, durationField, type FieldBasics } from "./engines/engine-fields.js";
+export { textField, pathField, choiceField, wholeNumberField, durationField, secretField, tlsFileFields, keyPrefixField, type FieldBasics } from "./engines/engine-fields.js";
 export { loadDriver } from "./engines/load-driver.js";
 export { OrderedEngine, orderedSupports } from "./engines/ordered/ordered-engine.js";
 export type * from "./engines/ordered/ordered-store.js";
