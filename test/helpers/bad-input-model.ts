@@ -66,27 +66,31 @@ const hex = (value: Uint8Array | undefined): string | undefined => (value === un
  */
 export async function snapshot(store: Store): Promise<unknown> {
   const kv = store.kv(SEED_NS);
-  const page = await kv.list({ limit: LIMITS.maxPageSize });
   const log = store.log(SEED_NS);
   const slot = store.slot(SEED_NS);
   const queue = store.queue(SEED_NS);
-  const perKey = [];
-  for (const key of SEED_KEYS) {
-    perKey.push({
-      key,
-      kv: hex(await kv.get(key)),
-      log: (await log.list(key)).map((e) => [e.seq, e.key, hex(e.value), e.timestamp]),
-      slot: await slot.get(key).then((s) => (s === undefined ? undefined : [s.version, hex(s.value)])),
-      queue: (await queue.peek(key, LIMITS.maxPageSize)).map((i) => [i.id, hex(i.value), i.pushedAt]),
-      queueLen: await queue.len(key),
-    });
-  }
-  const info = await store.info();
+  // The reads run at once: on a networked engine each is a round trip (or several), and nothing writes meanwhile.
+  const [page, perKey, info, kvCount, lastSeq] = await Promise.all([
+    kv.list({ limit: LIMITS.maxPageSize }),
+    Promise.all(
+      SEED_KEYS.map(async (key) => ({
+        key,
+        kv: hex(await kv.get(key)),
+        log: (await log.list(key)).map((e) => [e.seq, e.key, hex(e.value), e.timestamp]),
+        slot: await slot.get(key).then((s) => (s === undefined ? undefined : [s.version, hex(s.value)])),
+        queue: (await queue.peek(key, LIMITS.maxPageSize)).map((i) => [i.id, hex(i.value), i.pushedAt]),
+        queueLen: await queue.len(key),
+      })),
+    ),
+    store.info(),
+    kv.count(),
+    log.lastSeq(),
+  ]);
   return {
     kv: page.entries.map((e) => [e.key, hex(e.value)]),
     kvCursor: page.cursor,
-    kvCount: await kv.count(),
-    lastSeq: await log.lastSeq(),
+    kvCount,
+    lastSeq,
     perKey,
     namespaces: info.namespaces.filter((n) => n.namespace !== SCRATCH_NS),
   };
@@ -352,18 +356,30 @@ export function intArb(min: number, max: number): fc.Arbitrary<unknown> {
 
 const boolArb = fc.constantFrom<unknown>(true, false, undefined, undefined, "yes", 1, 0, null);
 
-/** Values of exactly an engine's lower value limit and one byte over it, made once per limit (they are big). */
-const engineLimitValues = new Map<number, { atLimit: Uint8Array; atLimitJson: string; over: Uint8Array; overString: string }>();
+interface LimitValues {
+  atLimit: Uint8Array;
+  /** Exactly the limit once json-encoded. */
+  atLimitJson: string;
+  /** Bytes over the limit (the engine's, and stowage's own when the engine's is lower). */
+  over: unknown[];
+  overString: string[];
+}
 
-function limitValues(maxValueBytes: number) {
-  if (maxValueBytes === MAX_VALUE) return { atLimit: MAX_BYTES, atLimitJson: MAX_JSON_STRING, over: [OVER_BYTES, OVER_BUFFER], overString: [OVER_STRING] };
-  let values = engineLimitValues.get(maxValueBytes);
+const LIMIT_VALUES = new Map<number, LimitValues>([[MAX_VALUE, { atLimit: MAX_BYTES, atLimitJson: MAX_JSON_STRING, over: [OVER_BYTES, OVER_BUFFER], overString: [OVER_STRING] }]]);
+
+/** The values at and over a value limit: made once per limit, since they are big. */
+function limitValues(maxValueBytes: number): LimitValues {
+  let values = LIMIT_VALUES.get(maxValueBytes);
   if (values === undefined) {
-    values = { atLimit: new Uint8Array(maxValueBytes), atLimitJson: "x".repeat(maxValueBytes - 2), over: new Uint8Array(maxValueBytes + 1), overString: "x".repeat(maxValueBytes + 1) };
-    engineLimitValues.set(maxValueBytes, values);
+    values = {
+      atLimit: new Uint8Array(maxValueBytes),
+      atLimitJson: "x".repeat(maxValueBytes - 2),
+      over: [new Uint8Array(maxValueBytes + 1), OVER_BYTES, OVER_BUFFER],
+      overString: ["x".repeat(maxValueBytes + 1), OVER_STRING],
+    };
+    LIMIT_VALUES.set(maxValueBytes, values);
   }
-  // Over the engine's limit, and over stowage's own.
-  return { atLimit: values.atLimit, atLimitJson: values.atLimitJson, over: [values.over, OVER_BYTES, OVER_BUFFER], overString: [values.overString, OVER_STRING] };
+  return values;
 }
 
 /**
