@@ -7,12 +7,15 @@
  *    and every method of a closed store and of an ended transaction. Each call must fail with a StowageError of the
  *    exact code src/ defines, as a throw (handle factories) or a rejection (methods), naming the namespace and key;
  *    and the seeded data must read back exactly as before.
- * 2. A fast-check fuzz: FUZZ_CALLS (default 2,000; the soak sets 100,000) random, mostly invalid calls per engine,
+ * 2. A fast-check fuzz: FUZZ_CALLS (default 2,000, 500 on the networked engines; the soak sets 100,000) random,
+ *    mostly invalid calls per engine,
  *    judged by an oracle written from the README's rules (test/helpers/bad-input-model.ts): a call succeeds only if
  *    the oracle says it is valid, otherwise it fails with one of the codes of the rules it breaks; after every batch
  *    the seeded data is unchanged. Valid writes are sent to a scratch namespace, so "unchanged" is exact.
  *
- * Both run on the memory and SQLite engines. Tests whose name starts with "regression" pin down defects this file
+ * Both run on every engine: memory, SQLite, the ordered-KV family (a sorted in-memory store, LMDB, LevelDB), and
+ * etcd, Redis and Azure Table (azurite) on real servers started for this file, where the oracle takes the engine's
+ * own lower limits (values, transactions) from `store.info()`. Tests whose name starts with "regression" pin down defects this file
  * found, fixed since: a codec throwing a non-Error, a forged cursor, an unchecked clock, dropOldest(key, 0) on a
  * closed store, createStore without checks.
  */
@@ -54,24 +57,33 @@ import {
   txBodyArb,
   txOptionsArb,
   VALID_BODY,
+  writeBytes,
   type CodecName,
   type Cursors,
   type MethodSpec,
   type Primitive,
+  type StoreFacts,
   type Violation,
 } from "./helpers/bad-input-model.js";
 import { tempDir } from "./helpers/child.js";
+import { NETWORKED_ENGINES, useNetworkedServers, type NetworkedEngine } from "./helpers/networked-stores.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 
 const FUZZ_CALLS = Number(process.env.FUZZ_CALLS ?? 2_000);
+/** On a networked engine every call that gets through is a round trip or more, and so is each read of a snapshot. */
+const NETWORKED_FUZZ_CALLS = process.env.FUZZ_CALLS === undefined ? 500 : FUZZ_CALLS;
 const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 /** Calls per fast-check run; the seeded data is compared after each run. At most 10 × 1 MiB valid values per transaction. */
 const BATCH = 10;
-const ENGINES = ["memory", "sqlite", "ordered", "lmdb", "leveldb"] as const;
+const ENGINES = ["memory", "sqlite", "ordered", "lmdb", "leveldb", ...NETWORKED_ENGINES] as const;
 type EngineName = (typeof ENGINES)[number];
+const isNetworked = (engine: EngineName): engine is NetworkedEngine => (NETWORKED_ENGINES as readonly string[]).includes(engine);
 const CLOSED = "CLOSED" satisfies ErrorCode;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+// Real servers for the networked engines; one that cannot start fails its engine's tests rather than skip them.
+const networkedStore = useNetworkedServers();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Stores, outcomes and the checks of one failed call
@@ -101,9 +113,16 @@ async function reopenable(openOne: () => Promise<Store>, removeData: () => void)
   };
 }
 
-/** A fresh store with the fixed clock; SQLite, LMDB and LevelDB in their own temp folder, removed by cleanup. */
+/**
+ * A fresh store with the fixed clock; SQLite, LMDB and LevelDB in their own temp folder, removed by cleanup; a
+ * networked engine on a prefix or table of its own.
+ */
 async function open(engine: EngineName): Promise<Fixture> {
   const options = { sweepIntervalMs: 0, clock: () => FIXED_NOW };
+  if (isNetworked(engine)) {
+    const target = networkedStore(engine, "badinput");
+    return reopenable(() => openStore({ ...target, ...options }), () => undefined);
+  }
   if (engine === "memory") {
     const store = await openStore({ backend: "memory", ...options });
     return { store, reopen: () => Promise.reject(new Error("a memory store cannot be reopened")), cleanup: () => store.close() };
@@ -538,29 +557,32 @@ for (const engine of ENGINES) {
       assertRejected("uncaught bad tx.queue options", factoryThrow, { code: IA, sync: false, ns: SEED_NS, mentions: ["maxLen"] });
       assert.deepEqual(await snapshot(store), before);
 
+      // The engine's limits: LIMITS, or its own lower ones (etcd, Azure Table).
+      const limits = (await store.info()).supports.limits;
+
       // One write over maxTransactionWrites.
       let writes = 0;
       const tooMany = await settle(() => store.transaction(async (tx) => {
         const kv = tx.kv(SEED_NS);
-        for (let i = 0; i <= LIMITS.maxTransactionWrites; i++) {
+        for (let i = 0; i <= limits.maxTransactionWrites; i++) {
           await kv.put(`tx/${i}`, new Uint8Array(0));
           writes++;
         }
       }));
-      assertRejected("write 10,001 in one transaction", tooMany, { code: LE, sync: false, mentions: [String(LIMITS.maxTransactionWrites)] });
-      assert.equal(writes, LIMITS.maxTransactionWrites, "the write over the limit is the one refused");
+      assertRejected(`write ${limits.maxTransactionWrites + 1} in one transaction`, tooMany, { code: LE, sync: false, mentions: [String(limits.maxTransactionWrites)] });
+      assert.equal(writes, limits.maxTransactionWrites, "the write over the limit is the one refused");
       assert.deepEqual(await snapshot(store), before);
 
       // Values adding up past maxTransactionBytes (each one within the value limit).
       let big = 0;
       const tooBig = await settle(() => store.transaction(async (tx) => {
         for (let i = 0; i < 20; i++) {
-          await tx.slot(SEED_NS).upsert(`big/${i}`, new Uint8Array(MAX_VALUE));
+          await tx.slot(SEED_NS).upsert(`big/${i}`, new Uint8Array(limits.maxValueBytes));
           big++;
         }
       }));
-      assertRejected("more than 16 MiB in one transaction", tooBig, { code: LE, sync: false, mentions: [String(LIMITS.maxTransactionBytes)] });
-      assert.equal(big, Math.floor(LIMITS.maxTransactionBytes / (MAX_VALUE + "big/0".length)), "the write that crosses 16 MiB is the one refused");
+      assertRejected(`more than ${limits.maxTransactionBytes} bytes in one transaction`, tooBig, { code: LE, sync: false, mentions: [String(limits.maxTransactionBytes)] });
+      assert.equal(big, Math.floor(limits.maxTransactionBytes / (limits.maxValueBytes + "big/0".length)), "the write that crosses the limit is the one refused");
       assert.deepEqual(await snapshot(store), before);
 
       // A refused push among valid writes of the same tick (one SQLite group commit) is refused alone.
@@ -715,7 +737,16 @@ interface FuzzContext {
   closedHandles: HandleSet;
   stale: TransactionScope;
   staleHandles: HandleSet;
-  cursors: Cursors;
+  facts: StoreFacts;
+  /** The engine's transaction limits (LIMITS, or its own lower ones). */
+  limits: { maxTransactionWrites: number; maxTransactionBytes: number };
+  /**
+   * Whether one commit of the engine holds only so many records (etcd, Azure Table): one call that removes many
+   * entries, or a transaction with one, may then be refused LIMIT_EXCEEDED naming `maxWritesPerCommit` (README).
+   */
+  commitLimited: boolean;
+  /** The writes and bytes the transaction body running now has made, as the store counts them against the limits. */
+  tx: { writes: number; bytes: number };
   calls: number;
   accepted: number;
   rejected: number;
@@ -730,12 +761,15 @@ const REQUIRED_CATEGORIES = [
   "bool:type", "cursor:bad", "tx:body", "closed", "stale-tx", "store-call-in-tx", "valid",
 ];
 
-function batchArb(cursors: Cursors): fc.Arbitrary<Batch> {
+/** Calls that remove any number of entries in one write: more records than one commit of a commit-limited engine takes. */
+const MANY_RECORDS = new Set(["deleteRange", "dropOldest"]);
+
+function batchArb(facts: StoreFacts): fc.Arbitrary<Batch> {
   const handleCall = (primitive: Primitive): fc.Arbitrary<FuzzCall> =>
     fc.tuple(nsArb, handleOptionsArb(primitive), fc.integer({ min: 0, max: 5 })).chain(([ns, options, via]) => {
       const codec = codecNameOf(options);
       const specs = METHODS.filter((m) => m.primitive === primitive);
-      return fc.oneof(...specs.map((spec) => spec.args(codec, cursors).map((args): FuzzCall => ({ kind: "handle", primitive, ns, options, spec, args, viaStore: via === 0 }))));
+      return fc.oneof(...specs.map((spec) => spec.args(codec, facts).map((args): FuzzCall => ({ kind: "handle", primitive, ns, options, spec, args, viaStore: via === 0 }))));
     });
   const txCall = fc.tuple(txBodyArb, txOptionsArb).map(([body, options]): FuzzCall => ({ kind: "transaction", body, options }));
   const call = fc.oneof(
@@ -851,7 +885,7 @@ async function runCall(ctx: FuzzContext, call: FuzzCall, target: Target, tx?: Tr
   const label = describeCall(target, call);
   const handleBad = handleViolations(primitive, ns, options);
   const codecName = codecNameOf(options);
-  const argBad = spec.violations(args, codecOf(codecName), ctx.cursors);
+  const argBad = spec.violations(args, codecOf(codecName), ctx.facts);
   const keys = keysOf(spec, args);
 
   if (target === "closed" || target === "stale") {
@@ -883,12 +917,26 @@ async function runCall(ctx: FuzzContext, call: FuzzCall, target: Target, tx?: Tr
   if (viaStore) tally(ctx, ["store-call-in-tx"]);
   else if (valid) tally(ctx, ["valid"]);
   const handle = made.value as AnyHandle;
+  // A valid write in a body counts against the transaction's limits: the one that would pass them is refused.
+  const overTxLimit = target === "tx" && !viaStore && valid && spec.mutating && countTxWrite(ctx, writeBytes(spec, args, codecOf(codecName)));
   const outcome = await settle(() => handle[spec.name]!(...args));
   let codes: Set<ErrorCode>;
   if (viaStore) codes = codesOf(argBad, IA);
   else if (!valid) codes = codesOf(argBad);
-  else codes = spec.name === "push" && rejectsWhenFull(options) ? new Set([LE]) : new Set();
-  judge(ctx, where, outcome, { mayPass: valid && !viaStore, codes, sync: false, ns: viaStore ? undefined : (targetNs as string), keys });
+  else if (overTxLimit) codes = new Set([LE]);
+  else codes = (spec.name === "push" && rejectsWhenFull(options)) || (ctx.commitLimited && MANY_RECORDS.has(spec.name)) ? new Set([LE]) : new Set();
+  judge(ctx, where, outcome, { mayPass: valid && !viaStore && !overTxLimit, codes, sync: false, ns: viaStore ? undefined : (targetNs as string), keys });
+  if (!outcome.ok && valid && !viaStore && !overTxLimit && MANY_RECORDS.has(spec.name)) {
+    assert.match((outcome.error as Error).message, /maxWritesPerCommit/, `${where}: a removal refused for its size names the limit`);
+  }
+}
+
+/** Counts a valid write of `bytes` against the running body's transaction; true when it passes a limit (then it is not counted). */
+function countTxWrite(ctx: FuzzContext, bytes: number): boolean {
+  if (ctx.tx.writes + 1 > ctx.limits.maxTransactionWrites || ctx.tx.bytes + bytes > ctx.limits.maxTransactionBytes) return true;
+  ctx.tx.writes += 1;
+  ctx.tx.bytes += bytes;
+  return false;
 }
 
 async function runBatch(ctx: FuzzContext, batch: Batch): Promise<void> {
@@ -899,23 +947,36 @@ async function runBatch(ctx: FuzzContext, batch: Batch): Promise<void> {
   }
   const rollBack = new Error("fuzz: roll the transaction back");
   const outcome = await settle(() => ctx.store.transaction(async (tx) => {
+    // The store may run a body again: each run is a transaction of its own.
+    ctx.tx = { writes: 0, bytes: 0 };
     for (const call of batch.calls) await runCall(ctx, call, "tx", tx);
     if (!batch.commit) throw rollBack;
     return "committed";
   }));
+  if (!outcome.ok && outcome.error !== rollBack && isCommitTooLarge(ctx, outcome.error)) {
+    // A removal of many entries in the body took the commit past the records one commit holds: nothing was written.
+    tally(ctx, ["tx:commit-too-large"]);
+    return;
+  }
   if (!outcome.ok && outcome.error !== rollBack) throw outcome.error; // an assertion inside the body
   assert.equal(outcome.ok ? outcome.value : "rolled back", batch.commit ? "committed" : "rolled back");
 }
 
+function isCommitTooLarge(ctx: FuzzContext, error: unknown): boolean {
+  return ctx.commitLimited && error instanceof StowageError && error.code === LE && /maxWritesPerCommit|maxBytesPerCommit/.test(error.message);
+}
+
 for (const engine of ENGINES) {
-  test(`${engine}: ${FUZZ_CALLS} fuzzed calls (mostly invalid) each get success only when valid, else a typed error of a rule they break; stored data never changes`, { timeout: 30 * 60_000 }, async (t) => {
+  const fuzzCalls = isNetworked(engine) ? NETWORKED_FUZZ_CALLS : FUZZ_CALLS;
+  test(`${engine}: ${fuzzCalls} fuzzed calls (mostly invalid) each get success only when valid, else a typed error of a rule they break; stored data never changes`, { timeout: 30 * 60_000 }, async (t) => {
     const fx = await open(engine);
     const closedFx = await open(engine);
     try {
       const { store } = fx;
       await seed(store);
       const before = await snapshot(store);
-      const cursors = await cursorsOf(store);
+      const { limits } = (await store.info()).supports;
+      const facts: StoreFacts = { cursors: await cursorsOf(store), maxValueBytes: limits.maxValueBytes };
 
       await seed(closedFx.store);
       const closedBefore = await snapshot(closedFx.store);
@@ -930,15 +991,17 @@ for (const engine of ENGINES) {
       });
 
       const ctx: FuzzContext = {
-        store, closed: closedFx.store, closedHandles, stale, staleHandles, cursors, calls: 0, accepted: 0, rejected: 0, categories: new Map(),
+        store, closed: closedFx.store, closedHandles, stale, staleHandles, facts, limits, calls: 0, accepted: 0, rejected: 0, categories: new Map(),
+        commitLimited: limits.maxTransactionWrites < LIMITS.maxTransactionWrites || limits.maxTransactionBytes < LIMITS.maxTransactionBytes,
+        tx: { writes: 0, bytes: 0 },
       };
       const started = performance.now();
       const details = await fc.check(
-        fc.asyncProperty(batchArb(cursors), async (batch) => {
+        fc.asyncProperty(batchArb(facts), async (batch) => {
           await runBatch(ctx, batch);
           assert.deepEqual(await snapshot(store), before, "stored data changed");
         }),
-        { numRuns: Math.ceil(FUZZ_CALLS / BATCH), seed: FUZZ_SEED },
+        { numRuns: Math.ceil(fuzzCalls / BATCH), seed: FUZZ_SEED },
       );
       if (details.failed) {
         const batch = details.counterexample?.[0];
@@ -951,7 +1014,7 @@ for (const engine of ENGINES) {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
       // Not vacuous: enough calls, mostly refused, some accepted, every kind of bad input seen.
-      assert.ok(ctx.calls >= FUZZ_CALLS, `only ${ctx.calls} calls ran`);
+      assert.ok(ctx.calls >= fuzzCalls, `only ${ctx.calls} calls ran`);
       assert.ok(ctx.rejected >= ctx.calls * 0.5, `only ${ctx.rejected} of ${ctx.calls} calls were refused`);
       assert.ok(ctx.accepted >= ctx.calls * 0.05, `only ${ctx.accepted} of ${ctx.calls} calls were accepted`);
       const missing = REQUIRED_CATEGORIES.filter((c) => (ctx.categories.get(c) ?? 0) === 0);
@@ -1038,11 +1101,11 @@ for (const engine of ENGINES) {
       for (const reading of [Number.NaN, "soon", undefined] as unknown[]) {
         const clock = () => reading as number;
         const path = join(tmp.dir, `clock-${problems.length}-${String(reading)}`);
-        const opened = await settle(async () =>
-          engine === "ordered"
-            ? createStore(await OrderedEngine.open(new SortedOrderedStore()), { clock, sweepIntervalMs: 0 })
-            : openStore(engine === "memory" ? { backend: "memory", clock, sweepIntervalMs: 0 } : { backend: engine, path, clock, sweepIntervalMs: 0 }),
-        );
+        const opened = await settle(async () => {
+          if (engine === "ordered") return createStore(await OrderedEngine.open(new SortedOrderedStore()), { clock, sweepIntervalMs: 0 });
+          if (isNetworked(engine)) return openStore({ ...networkedStore(engine, "clock"), clock, sweepIntervalMs: 0 });
+          return openStore(engine === "memory" ? { backend: "memory", clock, sweepIntervalMs: 0 } : { backend: engine, path, clock, sweepIntervalMs: 0 });
+        });
         if (!opened.ok) {
           expectTyped(problems, `openStore with a clock returning ${show(reading)}`, opened, [IA]);
           continue;

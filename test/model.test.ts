@@ -6,8 +6,10 @@
  * listings — and runs each against the memory engine (the model) and a durable engine, sharing one controlled clock.
  * Every answer, and every error code, must be the same. The KV namespace keeps a change history, followed by a watch
  * of every key: the changes it reports, at random points and at the end of a sequence, must be the model's too, and
- * a replay of the sequence's history must report the same. `MODEL_CASES` sets the sequences per engine (the soak runs
- * 10,000).
+ * a replay of the sequence's history must report the same. The durable engines: SQLite, PostgreSQL, the ordered-KV
+ * family (a sorted in-memory store, LMDB, LevelDB), and etcd, Redis and Azure Table (azurite) on real servers started
+ * for this file. `MODEL_CASES` sets the sequences per engine (the soak runs 10,000); without it the networked engines,
+ * where every command is a round trip or more, run fewer.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -20,12 +22,16 @@ import { tempDir } from "./helpers/child.js";
 import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 import { openLmdbStore } from "../src/engines/lmdb/lmdb-store.js";
 import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
+import { NETWORKED_ENGINES, shortRun, useNetworkedServers } from "./helpers/networked-stores.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
 
 const CASES = Number(process.env.MODEL_CASES ?? 150);
+/** Sequences on a networked engine, unless `MODEL_CASES` is set (azurite runs half: see `shortRun`). */
+const NETWORKED_CASES = 40;
 
 // A real server for this file; if it cannot start, every test that needs it fails rather than skips.
 const pgServer = usePostgresServer();
+const networkedStore = useNetworkedServers();
 
 const KEYS = ["a", "b", "c", "a/1", "a/2", "b/1", "é", "日本"];
 const key = fc.constantFrom(...KEYS);
@@ -385,7 +391,12 @@ async function outcome(call: () => Promise<unknown>): Promise<unknown> {
   }
 }
 
-async function checkAgainstModel(t: { diagnostic(message: string): void }, openSubject: (clock: () => number) => Promise<Store>, consecutiveSeqs: boolean): Promise<void> {
+async function checkAgainstModel(
+  t: { diagnostic(message: string): void },
+  openSubject: (clock: () => number) => Promise<Store>,
+  consecutiveSeqs: boolean,
+  cases = CASES,
+): Promise<void> {
   const clock = { now: Date.UTC(2026, 0, 1) };
   const now = () => clock.now;
   const model = await openStore({ backend: "memory", clock: now, sweepIntervalMs: 0 });
@@ -421,14 +432,14 @@ async function checkAgainstModel(t: { diagnostic(message: string): void }, openS
           throw error;
         }
       }),
-      { numRuns: CASES, seed: Number(process.env.MODEL_SEED ?? 20261125) },
+      { numRuns: cases, seed: Number(process.env.MODEL_SEED ?? 20261125) },
     );
   } finally {
     await Promise.all((histories ?? []).map(endHistory));
     await subject.close();
     await model.close();
   }
-  t.diagnostic(`${CASES} sequences, ${commands} commands: every answer equal to the memory model's`);
+  t.diagnostic(`${cases} sequences, ${commands} commands: every answer equal to the memory model's`);
 }
 
 test("sqlite agrees with the memory model on random operation sequences", async (t) => {
@@ -466,3 +477,11 @@ test("leveldb agrees with the memory model on random operation sequences", async
     tmp.remove();
   }
 });
+
+for (const engine of NETWORKED_ENGINES) {
+  test(`${engine} (on a real server) agrees with the memory model on random operation sequences`, async (t) => {
+    const options = networkedStore(engine, "model");
+    const cases = process.env.MODEL_CASES === undefined ? shortRun(engine, NETWORKED_CASES) : CASES;
+    await checkAgainstModel(t, (clock) => openStore({ ...options, clock, sweepIntervalMs: 0 }), true, cases);
+  });
+}

@@ -2,8 +2,8 @@
  * The Redis engine on a real redis-server (test/helpers/redis-server.ts: AOF fsynced on every write): the OrderedStore
  * contract, the whole conformance suite, two stores on one server (commits seen, feeds woken through pub/sub),
  * snapshots that a commit tears between two reads, typed failures while the server is down, and resolved writes
- * surviving a kill -9 of the server; and the transactional checker (as test/transactional-consistency.test.ts runs it)
- * over client processes on one prefix. Each store has a prefix of its own, so the cases share one server.
+ * surviving a kill -9 of the server (the transactional checker, the model tests, the bad-input table and fuzz and
+ * linearizability run on Redis in their own files). Each store has a prefix of its own, so the cases share one server.
  */
 import assert from "node:assert/strict";
 import { after, describe, it, test } from "node:test";
@@ -16,9 +16,6 @@ import { openRedisStore, REDIS_CONNECT_TIMEOUT_MS, type RedisStore } from "../sr
 import { openStore, type Store } from "../src/index.js";
 import { freePort } from "./helpers/postgres-server.js";
 import { useRedisServer } from "./helpers/redis-server.js";
-import { checkHistory, describeAnomalies, describeFigures } from "./helpers/txn/checker.js";
-import { runInProcesses } from "./helpers/txn/processes.js";
-import type { WorkloadOptions } from "./helpers/txn/workload.js";
 
 const server = useRedisServer();
 let prefixes = 0;
@@ -148,17 +145,6 @@ describe("Redis engine", () => {
     } finally {
       moving = false;
       await moves;
-    }
-  });
-
-  test("list-append histories from client processes on one prefix are strictly serializable (a client killed mid-run in the second)", async (t) => {
-    const workload: WorkloadOptions = { kvKeys: 3, logKeys: 3, calls: 40, maxOpsPerTxn: 4, plainShare: 0.35, catchShare: 0.25, abortShare: 0.15, pauseMs: 2, bodyPauseMs: 3 };
-    for (let run = 0; run < 2; run++) {
-      const store = { backend: "redis", url: server().url, prefix: nextPrefix() } as const;
-      const report = checkHistory(await runInProcesses({ store, clientStore: () => store, clients: 5, workload, crash: run === 1, readyTimeoutMs: 30_000, finishTimeoutMs: 60_000 }));
-      t.diagnostic(`redis history ${run}: ${describeFigures(report)}`);
-      assert.ok(report.committed > 0 && report.edges.rw > 0 && report.edges.wr > 0, `the workload did not exercise the engine: ${describeFigures(report)}`);
-      assert.deepEqual(report.anomalies, [], describeAnomalies(report));
     }
   });
 

@@ -2,21 +2,21 @@
  * The transactional consistency battery: the list-append workload (test/helpers/txn/workload.ts) from concurrent
  * clients — async clients in one process on memory, child processes on SQLite (one file) and PostgreSQL (one
  * schema, with a lock holder making clients wait and the short-timeout ones time out; every other history one
- * client is killed mid-run), and on LMDB and etcd (one prefix on a real server) — judged by the checker
- * (test/helpers/txn/checker.ts): every history must be free of anomalies, strictly serializable, on every engine.
- * `TXN_HISTORIES` sets the histories per engine (a few by default; the soak runs 100). Each engine's figures are
- * printed as diagnostics.
+ * client is killed mid-run), on LMDB (one file), and on etcd, Redis and Azure Table (azurite), one prefix or table on
+ * a real server — judged by the checker (test/helpers/txn/checker.ts): every history must be free of anomalies,
+ * strictly serializable, on every engine. `TXN_HISTORIES` sets the histories per engine (a few by default; the soak
+ * runs 100). Each engine's figures are printed as diagnostics.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { createStore, openStore, type OpenStoreOptions, type Store } from "../src/index.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 import { openLevelDbStore } from "../src/engines/leveldb/leveldb-store.js";
 import { tempDir } from "./helpers/child.js";
-import { startPostgres, waitForOtherClientsToEnd, type PostgresServer } from "./helpers/postgres-server.js";
-import { startEtcd, type EtcdServer } from "./helpers/etcd-server.js";
+import { NETWORKED_ENGINES, shortRun, useNetworkedServers } from "./helpers/networked-stores.js";
+import { usePostgresServer, waitForOtherClientsToEnd } from "./helpers/postgres-server.js";
 import { checkHistory, describeAnomalies, describeFigures, type CheckReport } from "./helpers/txn/checker.js";
 import type { Txn } from "./helpers/txn/history.js";
 import { holdLocks, runInProcesses } from "./helpers/txn/processes.js";
@@ -31,6 +31,11 @@ const WORKLOAD: WorkloadOptions = { kvKeys: 3, logKeys: 3, calls: 40, maxOpsPerT
  * plain writes and reads the time to land inside a transaction.
  */
 const PG_WORKLOAD: WorkloadOptions = { ...WORKLOAD, plainShare: 0.5, bodyPauseMs: 25 };
+/**
+ * Calls per client on a networked engine when `TXN_HISTORIES` is not set: every call is one or more round trips to
+ * the server, and conflicting commits run again (azurite: half, see `shortRun`). The soak makes as many as elsewhere.
+ */
+const NETWORKED_CALLS = 25;
 
 /** Checks each history, prints the engine's figures, and asserts that no history had an anomaly. */
 async function battery(t: TestContext, engine: string, histories: number, history: (run: number) => Promise<Txn[]>): Promise<void> {
@@ -61,20 +66,9 @@ function sumReports(reports: readonly CheckReport[]): CheckReport {
 }
 
 describe("transactional consistency: list-append histories checked for anomalies", () => {
-  let server: PostgresServer | undefined;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server?.destroy());
-  let etcd: EtcdServer | undefined;
-  before(async () => {
-    etcd = await startEtcd();
-  });
-  after(() => etcd?.destroy());
-  const dsn = () => {
-    if (server === undefined) throw new Error("the PostgreSQL test server did not start");
-    return server.dsn;
-  };
+  const pgServer = usePostgresServer();
+  const networkedStore = useNetworkedServers();
+  const dsn = () => pgServer().dsn;
 
   it("memory: async clients in one process", async (t) => {
     await battery(t, "memory", HISTORIES ?? 4, async () => {
@@ -129,24 +123,25 @@ describe("transactional consistency: list-append histories checked for anomalies
     });
   });
 
-  it("etcd: client processes on one prefix (optimistic commits as etcd transactions that conflict)", async (t) => {
-    await battery(t, "etcd", HISTORIES ?? 2, async (run) => {
-      if (etcd === undefined) throw new Error("the etcd test server did not start");
-      const store: OpenStoreOptions = { backend: "etcd", endpoints: etcd.endpoint, prefix: `txn-${run}/` };
-      return runInProcesses({
-        store,
-        clientStore: () => store,
-        clients: CLIENTS,
-        workload: WORKLOAD,
-        // Every other history, a client is killed mid-run: its call in flight has an unknown outcome.
-        crash: run % 2 === 1,
-        readyTimeoutMs: 30_000,
-        finishTimeoutMs: 60_000,
-        // A killed client's transaction may have reached etcd and still apply: the final reads come after it would.
-        settle: () => new Promise((resolve) => setTimeout(resolve, 500)),
+  for (const engine of NETWORKED_ENGINES) {
+    it(`${engine}: client processes on one store of a real server (optimistic commits that conflict)`, async (t) => {
+      await battery(t, engine, HISTORIES ?? 2, async (run) => {
+        const store = networkedStore(engine, "txn");
+        return runInProcesses({
+          store,
+          clientStore: () => store,
+          clients: CLIENTS,
+          workload: { ...WORKLOAD, calls: HISTORIES === undefined ? shortRun(engine, NETWORKED_CALLS) : WORKLOAD.calls },
+          // Every other history, a client is killed mid-run: its call in flight has an unknown outcome.
+          crash: run % 2 === 1,
+          readyTimeoutMs: 30_000,
+          finishTimeoutMs: 60_000,
+          // A killed client's commit may have reached the server and still apply: the final reads come after it would.
+          settle: () => new Promise((resolve) => setTimeout(resolve, 500)),
+        });
       });
     });
-  });
+  }
 
   it("sqlite: client processes on one file", async (t) => {
     await battery(t, "sqlite", HISTORIES ?? 2, async (run) => {

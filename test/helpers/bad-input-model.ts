@@ -66,27 +66,31 @@ const hex = (value: Uint8Array | undefined): string | undefined => (value === un
  */
 export async function snapshot(store: Store): Promise<unknown> {
   const kv = store.kv(SEED_NS);
-  const page = await kv.list({ limit: LIMITS.maxPageSize });
   const log = store.log(SEED_NS);
   const slot = store.slot(SEED_NS);
   const queue = store.queue(SEED_NS);
-  const perKey = [];
-  for (const key of SEED_KEYS) {
-    perKey.push({
-      key,
-      kv: hex(await kv.get(key)),
-      log: (await log.list(key)).map((e) => [e.seq, e.key, hex(e.value), e.timestamp]),
-      slot: await slot.get(key).then((s) => (s === undefined ? undefined : [s.version, hex(s.value)])),
-      queue: (await queue.peek(key, LIMITS.maxPageSize)).map((i) => [i.id, hex(i.value), i.pushedAt]),
-      queueLen: await queue.len(key),
-    });
-  }
-  const info = await store.info();
+  // The reads run at once: on a networked engine each is a round trip (or several), and nothing writes meanwhile.
+  const [page, perKey, info, kvCount, lastSeq] = await Promise.all([
+    kv.list({ limit: LIMITS.maxPageSize }),
+    Promise.all(
+      SEED_KEYS.map(async (key) => ({
+        key,
+        kv: hex(await kv.get(key)),
+        log: (await log.list(key)).map((e) => [e.seq, e.key, hex(e.value), e.timestamp]),
+        slot: await slot.get(key).then((s) => (s === undefined ? undefined : [s.version, hex(s.value)])),
+        queue: (await queue.peek(key, LIMITS.maxPageSize)).map((i) => [i.id, hex(i.value), i.pushedAt]),
+        queueLen: await queue.len(key),
+      })),
+    ),
+    store.info(),
+    kv.count(),
+    log.lastSeq(),
+  ]);
   return {
     kv: page.entries.map((e) => [e.key, hex(e.value)]),
     kvCursor: page.cursor,
-    kvCount: await kv.count(),
-    lastSeq: await log.lastSeq(),
+    kvCount,
+    lastSeq,
     perKey,
     namespaces: info.namespaces.filter((n) => n.namespace !== SCRATCH_NS),
   };
@@ -197,29 +201,46 @@ export function optionsViolations(options: unknown, fields: Record<string, Field
   return out;
 }
 
-/** Big inputs are encoded once per codec: the oracle and the library would otherwise both stringify megabytes. */
-const valueVerdicts = new Map<unknown, Map<unknown, Violation[]>>();
+/** What a codec makes of a value: its size in bytes, or the rule it breaks (IA). */
+type Encoded = number | Violation;
 
-/** A value as the handle's codec turns it into bytes: a throwing codec or non-bytes is IA, over 1 MiB is LIMIT. */
-export function valueViolations(codec: Codec<unknown>, value: unknown): Violation[] {
+/** Big inputs are encoded once per codec: the oracle and the library would otherwise both stringify megabytes. */
+const encodings = new Map<unknown, Map<unknown, Encoded>>();
+
+function encodedSize(codec: Codec<unknown>, value: unknown): Encoded {
   const big = (typeof value === "string" && value.length > 4096) || (ArrayBuffer.isView(value) && value.byteLength > 4096);
-  const cached = big ? valueVerdicts.get(codec)?.get(value) : undefined;
+  const cached = big ? encodings.get(codec)?.get(value) : undefined;
   if (cached !== undefined) return cached;
-  let verdict: Violation[];
-  let encoded: unknown;
+  let encoded: Encoded;
   try {
-    encoded = codec.encode(value);
-    if (!(encoded instanceof Uint8Array)) verdict = [{ code: IA, category: "value:type" }];
-    else if (encoded.byteLength > MAX_VALUE) verdict = [{ code: LE, category: "value:size" }];
-    else verdict = [];
+    const bytes: unknown = codec.encode(value);
+    encoded = bytes instanceof Uint8Array ? bytes.byteLength : { code: IA, category: "value:type" };
   } catch {
-    verdict = [{ code: IA, category: "value:codec-throws" }];
+    encoded = { code: IA, category: "value:codec-throws" };
   }
   if (big) {
-    if (!valueVerdicts.has(codec)) valueVerdicts.set(codec, new Map());
-    valueVerdicts.get(codec)!.set(value, verdict);
+    if (!encodings.has(codec)) encodings.set(codec, new Map());
+    encodings.get(codec)!.set(value, encoded);
   }
-  return verdict;
+  return encoded;
+}
+
+/**
+ * A value as the handle's codec turns it into bytes: a throwing codec or non-bytes is IA, over the value limit
+ * (1 MiB, or the engine's own when it is lower) is LIMIT.
+ */
+export function valueViolations(codec: Codec<unknown>, value: unknown, maxValueBytes = MAX_VALUE): Violation[] {
+  const encoded = encodedSize(codec, value);
+  if (typeof encoded !== "number") return [encoded];
+  return encoded > maxValueBytes ? [{ code: LE, category: "value:size" }] : [];
+}
+
+/** The bytes a valid write counts against a transaction's limit: its key's (a range's: none) and its value's. */
+export function writeBytes(spec: MethodSpec, args: readonly unknown[], codec: Codec<unknown>): number {
+  const key = spec.keyed ? Buffer.byteLength(args[0] as string, "utf8") : 0;
+  if (spec.valued !== true) return key;
+  const encoded = encodedSize(codec, args[spec.name === "put" ? 1 : args.length - 1]);
+  return key + (typeof encoded === "number" ? encoded : 0);
 }
 
 function codecViolations(codec: unknown): Violation[] {
@@ -255,13 +276,22 @@ export interface Cursors {
   reverse: string;
 }
 
+/** What the oracle knows of the store under test: its valid cursors and its engine's value limit. */
+export interface StoreFacts {
+  cursors: Cursors;
+  /** `LIMITS.maxValueBytes`, or the engine's lower limit (etcd, Azure Table). */
+  maxValueBytes: number;
+}
+
 /** One method of a handle: how to draw its arguments, which of them break a rule, and whether it writes. */
 export interface MethodSpec {
   primitive: Primitive;
   name: string;
-  args: (codec: CodecName, cursors: Cursors) => fc.Arbitrary<unknown[]>;
-  violations: (args: unknown[], codec: Codec<unknown>, cursors: Cursors) => Violation[];
+  args: (codec: CodecName, facts: StoreFacts) => fc.Arbitrary<unknown[]>;
+  violations: (args: unknown[], codec: Codec<unknown>, facts: StoreFacts) => Violation[];
   mutating: boolean;
+  /** It writes a value (the last argument; put's second): its bytes count against a transaction's limit. */
+  valued?: boolean;
   /** Its first argument is a key (so an error's `key` field, when set, must be that key). */
   keyed: boolean;
 }
@@ -326,16 +356,46 @@ export function intArb(min: number, max: number): fc.Arbitrary<unknown> {
 
 const boolArb = fc.constantFrom<unknown>(true, false, undefined, undefined, "yes", 1, 0, null);
 
-/** Values for a handle with codec `name`: big typed arrays only where the codec does not stringify them. */
-function valueArb(name: CodecName): fc.Arbitrary<unknown> {
+interface LimitValues {
+  atLimit: Uint8Array;
+  /** Exactly the limit once json-encoded. */
+  atLimitJson: string;
+  /** Bytes over the limit (the engine's, and stowage's own when the engine's is lower). */
+  over: unknown[];
+  overString: string[];
+}
+
+const LIMIT_VALUES = new Map<number, LimitValues>([[MAX_VALUE, { atLimit: MAX_BYTES, atLimitJson: MAX_JSON_STRING, over: [OVER_BYTES, OVER_BUFFER], overString: [OVER_STRING] }]]);
+
+/** The values at and over a value limit: made once per limit, since they are big. */
+function limitValues(maxValueBytes: number): LimitValues {
+  let values = LIMIT_VALUES.get(maxValueBytes);
+  if (values === undefined) {
+    values = {
+      atLimit: new Uint8Array(maxValueBytes),
+      atLimitJson: "x".repeat(maxValueBytes - 2),
+      over: [new Uint8Array(maxValueBytes + 1), OVER_BYTES, OVER_BUFFER],
+      overString: ["x".repeat(maxValueBytes + 1), OVER_STRING],
+    };
+    LIMIT_VALUES.set(maxValueBytes, values);
+  }
+  return values;
+}
+
+/**
+ * Values for a handle with codec `name` on an engine whose values may be `maxValueBytes` long: big typed arrays only
+ * where the codec does not stringify them.
+ */
+function valueArb(name: CodecName, maxValueBytes: number): fc.Arbitrary<unknown> {
   const stringifies = name === "json" || name === "utf8";
-  const bigBytes: unknown[] = stringifies ? [] : [OVER_BYTES, OVER_BUFFER];
+  const limits = limitValues(maxValueBytes);
+  const bigBytes: unknown[] = stringifies ? [] : limits.over;
   return fc.oneof(
     { weight: 6, arbitrary: fc.uint8Array({ maxLength: 16 }) },
     { weight: 2, arbitrary: fc.string({ maxLength: 8 }) },
-    { weight: 2, arbitrary: fc.constantFrom<unknown>(OVER_STRING, ...bigBytes) },
+    { weight: 2, arbitrary: fc.constantFrom<unknown>(...limits.overString, ...bigBytes) },
     // A valid value of exactly the limit is rare: valid writes accumulate in the scratch namespace.
-    { weight: 1, arbitrary: fc.oneof({ weight: 20, arbitrary: fc.constant(new Uint8Array(0)) }, { weight: 1, arbitrary: fc.constant(stringifies ? MAX_JSON_STRING : MAX_BYTES) }) },
+    { weight: 1, arbitrary: fc.oneof({ weight: 20, arbitrary: fc.constant(new Uint8Array(0)) }, { weight: 1, arbitrary: fc.constant(stringifies ? limits.atLimitJson : limits.atLimit) }) },
     {
       weight: 4,
       arbitrary: fc.constantFrom<unknown>(
@@ -405,18 +465,20 @@ export const nsArb: fc.Arbitrary<unknown> = fc.oneof(
 
 export const METHODS: readonly MethodSpec[] = [
   {
-    primitive: "kv", name: "put", mutating: true, keyed: true,
-    args: (c) => fc.tuple(keyArb, valueArb(c), optionsArb({ ttlMs: intArb(1, LIMITS.maxTtlMs) })),
-    violations: ([k, v, o], codec) => [...keyViolations(k), ...optionsViolations(o, { ttlMs: (x) => intViolations(x, 1, LIMITS.maxTtlMs) }), ...valueViolations(codec, v)],
+    primitive: "kv", name: "put", mutating: true, keyed: true, valued: true,
+    args: (c, facts) => fc.tuple(keyArb, valueArb(c, facts.maxValueBytes), optionsArb({ ttlMs: intArb(1, LIMITS.maxTtlMs) })),
+    violations: ([k, v, o], codec, facts) => [
+      ...keyViolations(k), ...optionsViolations(o, { ttlMs: (x) => intViolations(x, 1, LIMITS.maxTtlMs) }), ...valueViolations(codec, v, facts.maxValueBytes),
+    ],
   },
   { primitive: "kv", name: "get", mutating: false, keyed: true, args: () => fc.tuple(keyArb), violations: ([k]) => keyViolations(k) },
   { primitive: "kv", name: "delete", mutating: true, keyed: true, args: () => fc.tuple(keyArb), violations: ([k]) => keyViolations(k) },
   {
     primitive: "kv", name: "list", mutating: false, keyed: false,
-    args: (_c, cursors) => fc.tuple(optionsArb({
-      prefix: keyArb, start: keyArb, end: keyArb, limit: intArb(1, LIMITS.maxPageSize), cursor: cursorArb(cursors), reverse: boolArb, keysOnly: boolArb,
+    args: (_c, facts) => fc.tuple(optionsArb({
+      prefix: keyArb, start: keyArb, end: keyArb, limit: intArb(1, LIMITS.maxPageSize), cursor: cursorArb(facts.cursors), reverse: boolArb, keysOnly: boolArb,
     })),
-    violations: ([o], _c, cursors) => optionsViolations(o, listRules(cursors)),
+    violations: ([o], _c, facts) => optionsViolations(o, listRules(facts.cursors)),
   },
   {
     primitive: "kv", name: "count", mutating: false, keyed: false,
@@ -429,9 +491,9 @@ export const METHODS: readonly MethodSpec[] = [
     violations: ([o]) => optionsViolations(o, rangeRules, true),
   },
   {
-    primitive: "log", name: "append", mutating: true, keyed: true,
-    args: (c) => fc.tuple(keyArb, valueArb(c)),
-    violations: ([k, v], codec) => [...keyViolations(k), ...valueViolations(codec, v)],
+    primitive: "log", name: "append", mutating: true, keyed: true, valued: true,
+    args: (c, facts) => fc.tuple(keyArb, valueArb(c, facts.maxValueBytes)),
+    violations: ([k, v], codec, facts) => [...keyViolations(k), ...valueViolations(codec, v, facts.maxValueBytes)],
   },
   {
     primitive: "log", name: "list", mutating: false, keyed: true,
@@ -446,19 +508,19 @@ export const METHODS: readonly MethodSpec[] = [
   { primitive: "log", name: "lastSeq", mutating: false, keyed: false, args: () => fc.constant([]), violations: () => [] },
   { primitive: "slot", name: "get", mutating: false, keyed: true, args: () => fc.tuple(keyArb), violations: ([k]) => keyViolations(k) },
   {
-    primitive: "slot", name: "upsert", mutating: true, keyed: true,
-    args: (c) => fc.tuple(keyArb, valueArb(c)),
-    violations: ([k, v], codec) => [...keyViolations(k), ...valueViolations(codec, v)],
+    primitive: "slot", name: "upsert", mutating: true, keyed: true, valued: true,
+    args: (c, facts) => fc.tuple(keyArb, valueArb(c, facts.maxValueBytes)),
+    violations: ([k, v], codec, facts) => [...keyViolations(k), ...valueViolations(codec, v, facts.maxValueBytes)],
   },
   {
-    primitive: "slot", name: "cas", mutating: true, keyed: true,
-    args: (c) => fc.tuple(keyArb, intArb(0, MAX_SAFE), valueArb(c)),
-    violations: ([k, n, v], codec) => [...keyViolations(k), ...intViolations(n, 0, MAX_SAFE), ...valueViolations(codec, v)],
+    primitive: "slot", name: "cas", mutating: true, keyed: true, valued: true,
+    args: (c, facts) => fc.tuple(keyArb, intArb(0, MAX_SAFE), valueArb(c, facts.maxValueBytes)),
+    violations: ([k, n, v], codec, facts) => [...keyViolations(k), ...intViolations(n, 0, MAX_SAFE), ...valueViolations(codec, v, facts.maxValueBytes)],
   },
   {
-    primitive: "queue", name: "push", mutating: true, keyed: true,
-    args: (c) => fc.tuple(keyArb, valueArb(c)),
-    violations: ([k, v], codec) => [...keyViolations(k), ...valueViolations(codec, v)],
+    primitive: "queue", name: "push", mutating: true, keyed: true, valued: true,
+    args: (c, facts) => fc.tuple(keyArb, valueArb(c, facts.maxValueBytes)),
+    violations: ([k, v], codec, facts) => [...keyViolations(k), ...valueViolations(codec, v, facts.maxValueBytes)],
   },
   {
     primitive: "queue", name: "peek", mutating: false, keyed: true,

@@ -22,14 +22,19 @@ export async function openLayout(store: OrderedStore): Promise<void> {
     const snapshot = await store.snapshot();
     let record: Uint8Array | undefined;
     let other: number;
+    let torn = false;
     try {
       record = await snapshot.get(META_KEY);
       other = record === undefined ? (await snapshot.range(Buffer.from([0x00]), Buffer.from([0xff]), { limit: 1 })).length : 0;
       if (record !== undefined) record = Buffer.from(record);
+      // A snapshot that is not one point in time (Redis, Azure Table) may have missed the record another process
+      // created between the two reads, then seen it or what that process wrote next: such data proves nothing.
+      else if (other > 0) torn = (await snapshot.consistent?.()) === false;
     } finally {
       snapshot.release();
     }
     if (record !== undefined) return checkVersion(store, record);
+    if (torn) continue;
     if (other > 0) throw new StowageError("INCOMPATIBLE", `${store.location} holds data that is not stowage's (no stowage layout record); refusing to write into it`);
     const written = versionRecord(LAYOUT_VERSION);
     if (await store.commit({ checks: [{ kind: "get", key: META_KEY, value: undefined }], writes: [{ key: META_KEY, value: written }] })) return;
