@@ -321,7 +321,7 @@ describe("stowage CLI", { concurrency: true }, () => {
     assert.match(help, /--storage-backend <name> +The engine: memory, sqlite \(default\), postgres, lmdb, leveldb,\s+etcd, redis, azure-table\n/);
     for (const engine of ["memory", "sqlite \\(default\\)", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table"]) assert.match(help, new RegExp(`^  ${engine}: \\S`, "m"));
     const flags = [...help.matchAll(/^ {4}--(storage-[a-z-]+) /gm)].map((match) => match[1]);
-    assert.deepEqual(flags, ["storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms", "storage-path", "storage-path", "storage-endpoints", "storage-prefix", "storage-request-timeout-ms", "storage-url", "storage-prefix", "storage-connection-string", "storage-table", "storage-request-timeout-ms"]);
+    assert.deepEqual(flags, ["storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms", "storage-path", "storage-path", "storage-endpoints", "storage-prefix", "storage-request-timeout-ms", "storage-url", "storage-prefix", "storage-request-timeout-ms", "storage-connection-string", "storage-table", "storage-request-timeout-ms"]);
     assert.match(help, /--storage-connection-string <connection-string>\s+The Azure Storage connection string .*\(required\)/s);
     assert.match(help, /--storage-path <file> +LMDB data file .*\n.*\(default \.\/data\/stowage\.lmdb\)/);
     assert.match(help, /--storage-path <file> +SQLite database file; it and its folders are created if absent\n +\(default \.\/data\/stowage\.db\)/);

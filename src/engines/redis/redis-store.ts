@@ -13,14 +13,19 @@ export const DEFAULT_REDIS_PREFIX = "stowage:";
 
 /** How long opening waits for the connection, in ms. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
-/** How long a call waits for its reply before BACKEND_UNAVAILABLE, in ms: room for a 64 MiB commit fsynced by the AOF. */
-export const REDIS_COMMAND_TIMEOUT_MS = 30_000;
+/** How long a call waits for its reply before BACKEND_UNAVAILABLE unless told otherwise, in ms: room for a 64 MiB commit fsynced by the AOF. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 30_000;
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS (default {@link DEFAULT_REDIS_URL}). */
   url?: string;
   /** The start of this store's keys and channel (default {@link DEFAULT_REDIS_PREFIX}). */
   prefix?: string;
+  /**
+   * How long one call waits for its reply before it fails BACKEND_UNAVAILABLE, in ms (default
+   * {@link DEFAULT_REDIS_TIMEOUT_MS}); a commit is one call, so this must leave room for the largest commit.
+   */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -61,7 +66,7 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
   const location = `${redisLocation(url)} (prefix "${prefix}")`;
   // Loaded on open, so that a store without Redis never loads (or needs) the driver.
   const { Redis } = await loadDriver<typeof import("ioredis")>("ioredis", "redis");
-  const client = new Redis(url, clientOptions()) as ScriptedClient;
+  const client = new Redis(url, clientOptions(options.requestTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS)) as ScriptedClient;
   // ioredis reports connection trouble as events too; the calls fail with their own errors, so these are dropped.
   client.on("error", () => undefined);
   for (const [name, lua] of [["stowageGet", GET_SCRIPT], ["stowageRange", RANGE_SCRIPT], ["stowageCommit", COMMIT_SCRIPT], ["stowageCount", COUNT_SCRIPT]] as const) {
@@ -81,11 +86,11 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
  * drops fails rather than being sent again (a commit sent twice could apply over a newer commit), and every reply has
  * a deadline. ioredis keeps reconnecting in the background, so the store works again once the server is back.
  */
-function clientOptions(): RedisOptions {
+function clientOptions(commandTimeoutMs: number): RedisOptions {
   return {
     lazyConnect: true,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    commandTimeout: commandTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
@@ -257,24 +262,25 @@ export class RedisStore implements OrderedStore {
   }
 }
 
-/** Reads of the latest data, each with the commit counter it saw; consistent while all saw the same one. */
+/**
+ * Reads of the latest data, each with the commit counter it saw; consistent while all saw the same one. Once a read
+ * found the server unreachable, the snapshot's later reads fail at once with that error: the work it serves fails
+ * anyway, and a group of writes reads one after another, each read otherwise waiting out its own timeout.
+ */
 class RedisSnapshot implements OrderedSnapshot {
   private version: string | undefined;
   private torn = false;
+  private unreachable: StowageError | undefined;
 
   constructor(private readonly store: RedisStore) {}
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const [version, value] = await this.store.get(key);
-    this.saw(version);
-    return value;
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.read(() => this.store.get(key));
   }
 
   async range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
     if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
-    const [version, entries] = await this.store.range(start, end, options);
-    this.saw(version);
-    return entries;
+    return this.read(() => this.store.range(start, end, options));
   }
 
   consistent(): boolean {
@@ -283,6 +289,18 @@ class RedisSnapshot implements OrderedSnapshot {
 
   /** Nothing to free: the snapshot holds nothing on the server. */
   release(): void {}
+
+  private async read<T>(run: () => Promise<[version: string, result: T]>): Promise<T> {
+    if (this.unreachable !== undefined) throw this.unreachable;
+    try {
+      const [version, result] = await run();
+      this.saw(version);
+      return result;
+    } catch (error) {
+      if (error instanceof StowageError && error.code === "BACKEND_UNAVAILABLE") this.unreachable = error;
+      throw error;
+    }
+  }
 
   private saw(version: string): void {
     if (this.version === undefined) this.version = version;
