@@ -35,12 +35,7 @@ test("etcd killed with SIGKILL and restarted while 3 processes write: typed fail
 test("etcd behind a TCP proxy that delays, stalls and resets: typed failures within the request timeout, then the same store works", async (t) => {
   const { proxy, port } = await FaultProxy.start(server().port);
   try {
-    const store = await openStore({ backend: "etcd", endpoints: `http://127.0.0.1:${port}`, prefix: "proxied/", requestTimeoutMs: REQUEST_TIMEOUT_MS, sweepIntervalMs: 0 });
-    try {
-      await proxyFaultBattery(t, store, proxy, { failWithinMs: FAIL_WITHIN_MS });
-    } finally {
-      await store.close();
-    }
+    await proxyFaultBattery(t, () => openStore({ backend: "etcd", endpoints: `http://127.0.0.1:${port}`, prefix: "proxied/", requestTimeoutMs: REQUEST_TIMEOUT_MS, sweepIntervalMs: 0 }), proxy, { failWithinMs: FAIL_WITHIN_MS });
   } finally {
     await proxy.close();
   }

@@ -37,7 +37,7 @@ test("a TCP proxy that delays, stalls and resets connections: typed failures wit
   const srv = pgServer();
   const { proxy, port } = await FaultProxy.start(srv.port);
   try {
-    const store = await openStore({
+    await proxyFaultBattery(t, () => openStore({
       backend: "postgres",
       dsn: srv.dsn.replace(`:${srv.port}/`, `:${port}/`),
       schema: "proxied",
@@ -45,12 +45,7 @@ test("a TCP proxy that delays, stalls and resets connections: typed failures wit
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       statementTimeoutMs: STATEMENT_TIMEOUT_MS,
       sweepIntervalMs: 0,
-    });
-    try {
-      await proxyFaultBattery(t, store, proxy, { failWithinMs: FAIL_WITHIN_MS });
-    } finally {
-      await store.close();
-    }
+    }), proxy, { failWithinMs: FAIL_WITHIN_MS });
   } finally {
     await proxy.close();
   }

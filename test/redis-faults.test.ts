@@ -35,12 +35,7 @@ test("Redis killed with SIGKILL and restarted while 3 processes write: typed fai
 test("Redis behind a TCP proxy that delays, stalls and resets: typed failures within the request timeout, then the same store works", async (t) => {
   const { proxy, port } = await FaultProxy.start(server().port);
   try {
-    const store = await openStore({ backend: "redis", url: `redis://127.0.0.1:${port}`, prefix: "proxied:", requestTimeoutMs: REQUEST_TIMEOUT_MS, sweepIntervalMs: 0 });
-    try {
-      await proxyFaultBattery(t, store, proxy, { failWithinMs: FAIL_WITHIN_MS });
-    } finally {
-      await store.close();
-    }
+    await proxyFaultBattery(t, () => openStore({ backend: "redis", url: `redis://127.0.0.1:${port}`, prefix: "proxied:", requestTimeoutMs: REQUEST_TIMEOUT_MS, sweepIntervalMs: 0 }), proxy, { failWithinMs: FAIL_WITHIN_MS });
   } finally {
     await proxy.close();
   }

@@ -5,8 +5,9 @@
  *   processes write the crash workload; calls fail BACKEND_UNAVAILABLE within their timeouts, every process recovers
  *   by itself, and (where the server's durability promises it) nothing that resolved is lost;
  * - {@link proxyFaultBattery}: a loopback TCP proxy (test/helpers/tcp-proxy.ts) between a store and its server delays,
- *   stalls and resets its connections: delayed calls succeed, stalled and reset ones fail BACKEND_UNAVAILABLE within
- *   their timeouts, the same store works again by itself, and nothing that resolved is lost or applied twice.
+ *   stalls and resets its connections, and loses replies: delayed calls succeed, stalled and reset ones fail
+ *   BACKEND_UNAVAILABLE within their timeouts, the same store works again by itself, and nothing that resolved is
+ *   lost, nor applied twice.
  */
 import assert from "node:assert/strict";
 import { isStowageError, openStore, utf8, type OpenStoreOptions, type Store } from "../../src/index.js";
@@ -133,31 +134,33 @@ export interface ProxyFaultSpec {
   failWithinMs: number;
 }
 
+/** Rounds of calls whose replies are lost, and the stores (of one process) whose calls are in flight in each. */
+const LOST_REPLY_ROUNDS = 10;
+const LOST_REPLY_STORES = 4;
 /** How long the store has to work again after a fault heals (a client may wait before it reconnects). */
 const PROXY_RECOVER_WITHIN_MS = 15_000;
 
 /**
- * Delays, stalls and resets the connections of `store`, all of which go through `proxy`; see the file comment. The
- * calls alternate between KV puts and log appends, so that a call applied twice (a commit sent again after a lost
- * answer) shows as a second log entry.
+ * Delays, stalls and resets the connections of stores that `open` opens, all of which go through `proxy`; see the
+ * file comment. The calls alternate between KV puts and log appends, so that a call applied twice (a commit sent
+ * again after a lost answer) shows as a second log entry.
  */
-export async function proxyFaultBattery(t: Diagnostics, store: Store, proxy: FaultProxy, spec: ProxyFaultSpec): Promise<void> {
-  const kv = store.kv("p", { codec: utf8 });
-  const log = store.log("p", { codec: utf8 });
+export async function proxyFaultBattery(t: Diagnostics, open: () => Promise<Store>, proxy: FaultProxy, spec: ProxyFaultSpec): Promise<void> {
+  const stores = [await open()];
   const resolvedPuts = new Map<string, string>();
   const resolvedAppends = new Map<number, string>();
   let n = 0;
-  /** One call, recording what resolved; its outcome (ok or the error code) and how long it took. */
-  const call = async (): Promise<Outcome> => {
+  /** One call on `store`, recording what resolved; its outcome (ok or the error code) and how long it took. */
+  const call = async (store = stores[0] as Store): Promise<Outcome> => {
     const i = n++;
     const value = `v-${i}`;
     const started = Date.now();
     try {
       if (i % 2 === 0) {
-        await kv.put(`k${i}`, value);
+        await store.kv("p", { codec: utf8 }).put(`k${i}`, value);
         resolvedPuts.set(`k${i}`, value);
       } else {
-        resolvedAppends.set(await log.append("l", value), value);
+        resolvedAppends.set(await store.log("p", { codec: utf8 }).append("l", value), value);
       }
       return { ok: true, ms: Date.now() - started };
     } catch (error) {
@@ -189,7 +192,10 @@ export async function proxyFaultBattery(t: Diagnostics, store: Store, proxy: Fau
     }
   };
   try {
-    for (let i = 0; i < 20; i++) assert.ok((await call()).ok);
+    for (let i = 0; i < 20; i++) {
+      const outcome = await call();
+      assert.ok(outcome.ok, JSON.stringify(outcome));
+    }
 
     // Delay: every chunk arrives 50 ms late each way; calls are slower but succeed.
     proxy.mode = "delay";
@@ -224,14 +230,36 @@ export async function proxyFaultBattery(t: Diagnostics, store: Store, proxy: Fau
     }
     await recovers("resets mid-call");
 
+    // Lost replies: calls reach the server, which applies them, but their replies are held and the connections then
+    // reset. Each call fails typed or resolves, and none may apply twice (a client that sends a commit again after
+    // losing its answer would). Several stores commit (each one commit at a time), and the replies stall at a random
+    // moment of a round's time, measured first without faults: most rounds lose the reply of a commit.
+    while (stores.length < LOST_REPLY_STORES) stores.push(await open());
+    const roundStarted = Date.now();
+    const faultless = await Promise.all(stores.flatMap((store) => [call(store), call(store)]));
+    assert.ok(faultless.every((o) => o.ok), JSON.stringify(faultless));
+    const roundMs = Date.now() - roundStarted;
+    for (let round = 0; round < LOST_REPLY_ROUNDS; round++) {
+      const inFlight = stores.flatMap((store) => [call(store), call(store)]);
+      await sleep(Math.floor(Math.random() * roundMs));
+      proxy.mode = "stall-replies";
+      await sleep(100);
+      proxy.resetAll();
+      proxy.mode = "pass";
+      for (const o of await Promise.all(inFlight)) if (!o.ok) assert.equal(o.code, "BACKEND_UNAVAILABLE", JSON.stringify(o));
+    }
+    await recovers("lost replies");
+
     // Nothing that resolved is lost, and nothing is applied twice.
+    const kv = (stores[0] as Store).kv("p", { codec: utf8 });
     for (const [key, value] of resolvedPuts) assert.equal(await kv.get(key), value, `${key} resolved but is missing`);
-    const entries = await log.since("l", 0, { limit: 10_000 });
+    const entries = await (stores[0] as Store).log("p", { codec: utf8 }).since("l", 0, { limit: 10_000 });
     for (const [seq, value] of resolvedAppends) assert.equal(entries.find((e) => e.seq === seq)?.value, value, `append ${value} resolved as seq ${seq} but is not there`);
     const values = entries.map((e) => e.value);
     assert.equal(new Set(values).size, values.length, `a log entry was applied twice: ${JSON.stringify(values)}`);
     t.diagnostic(`${resolvedPuts.size + resolvedAppends.size} of ${n} calls resolved, all present once after the faults`);
   } finally {
     proxy.mode = "pass";
+    await Promise.all(stores.map((store) => store.close()));
   }
 }

@@ -1,20 +1,24 @@
 /**
  * A loopback TCP proxy for fault tests: it sits between a store and its server on 127.0.0.1 and can be switched,
  * while connections are open, to pass bytes at once, delay them, stall (hold them back, as a network partition does,
- * until the proxy passes again) or reset every open connection.
+ * until the proxy passes again), stall the replies only, or reset every open connection.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 
-export type ProxyMode = "pass" | "delay" | "stall";
+export type ProxyMode = "pass" | "delay" | "stall" | "stall-replies";
 
 /** One direction of one connection: chunks leave in the order they came, each no earlier than its due time. */
 class Direction {
+  /** Held regardless of the mode (see `FaultProxy.holdRepliesAfter`). */
+  held = false;
   private readonly queue: Array<{ chunk: Buffer; due: number }> = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly proxy: FaultProxy,
     private readonly to: Socket,
+    /** Whether this direction carries the server's replies (to the client). */
+    private readonly replies: boolean,
   ) {}
 
   push(chunk: Buffer): void {
@@ -22,10 +26,10 @@ class Direction {
     this.pump();
   }
 
-  /** Forwards what is due; a stalled proxy forwards nothing until it passes again. */
+  /** Forwards what is due; a stalled direction forwards nothing until the proxy passes again. */
   pump(): void {
     if (this.timer !== undefined) return;
-    while (this.queue.length > 0 && this.proxy.mode !== "stall") {
+    while (this.queue.length > 0 && !this.stalled()) {
       const head = this.queue[0] as { chunk: Buffer; due: number };
       const wait = head.due - Date.now();
       if (wait > 0) {
@@ -38,6 +42,10 @@ class Direction {
       this.queue.shift();
       if (!this.to.destroyed) this.to.write(head.chunk);
     }
+  }
+
+  private stalled(): boolean {
+    return this.held || this.proxy.mode === "stall" || (this.proxy.mode === "stall-replies" && this.replies);
   }
 
   drop(): void {
@@ -55,12 +63,13 @@ export class FaultProxy {
   private readonly pairs = new Set<{ sockets: [Socket, Socket]; directions: [Direction, Direction] }>();
   private readonly server: Server;
   private accepted = 0;
+  private replyTrigger: { match: (request: Buffer) => boolean; matched: () => void } | undefined;
 
   private constructor(private readonly targetPort: number) {
     this.server = createServer((client) => {
       this.accepted++;
       const upstream = connect(this.targetPort, "127.0.0.1");
-      const pair = { sockets: [client, upstream] as [Socket, Socket], directions: [new Direction(this, upstream), new Direction(this, client)] as [Direction, Direction] };
+      const pair = { sockets: [client, upstream] as [Socket, Socket], directions: [new Direction(this, upstream, false), new Direction(this, client, true)] as [Direction, Direction] };
       this.pairs.add(pair);
       const drop = () => {
         client.destroy();
@@ -70,7 +79,14 @@ export class FaultProxy {
       };
       client.on("error", drop).on("close", drop);
       upstream.on("error", drop).on("close", drop);
-      client.on("data", (chunk: Buffer) => pair.directions[0].push(chunk));
+      client.on("data", (chunk: Buffer) => {
+        pair.directions[0].push(chunk);
+        const trigger = this.replyTrigger;
+        if (trigger === undefined || !trigger.match(chunk)) return;
+        this.replyTrigger = undefined;
+        pair.directions[1].held = true;
+        trigger.matched();
+      });
       upstream.on("data", (chunk: Buffer) => pair.directions[1].push(chunk));
     });
   }
@@ -86,6 +102,8 @@ export class FaultProxy {
   /**
    * "pass" forwards at once, "delay" each chunk after {@link delayMs}, "stall" nothing: connections stay open and
    * their bytes are held until the mode changes back, then delivered in order (a partition that heals).
+   * "stall-replies" forwards requests but holds the server's replies: the server applies calls whose answers are
+   * lost if the connections are then reset.
    */
   get mode(): ProxyMode {
     return this.current;
@@ -94,6 +112,16 @@ export class FaultProxy {
   set mode(mode: ProxyMode) {
     this.current = mode;
     for (const pair of this.pairs) for (const direction of pair.directions) direction.pump();
+  }
+
+  /**
+   * Forwards the next request chunk that `match` accepts, then holds every reply on its connection until the
+   * connections are reset: the server applies that request, and its reply is lost. Resolves once it was forwarded.
+   */
+  holdRepliesAfter(match: (request: Buffer) => boolean): Promise<void> {
+    return new Promise((matched) => {
+      this.replyTrigger = { match, matched };
+    });
   }
 
   /** Resets every open connection (RST), as a dying middlebox would; what they held is dropped. */
