@@ -56,7 +56,7 @@ test("azurite killed with SIGKILL and restarted while 3 processes write: typed f
   await serverCrashBattery(t, { options: options("faultsKilled"), outages: OUTAGES, down: () => azurite.kill(), up: () => azurite.start(), failWithinMs: FAIL_WITHIN_MS, nothingLost: false });
 });
 
-test("azurite behind a TCP proxy that delays, stalls and resets: typed failures within the request timeout, then the same store works", async (t) => {
+test("azurite behind a TCP proxy that delays, stalls, resets and loses replies: typed failures within the request timeout, the same store works again, nothing applied twice", async (t) => {
   const azurite = server();
   const { proxy, port } = await FaultProxy.start(azurite.port);
   try {

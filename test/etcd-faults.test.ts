@@ -4,9 +4,9 @@
  * - the server killed with SIGKILL and restarted on its data, several times, while three processes write a mixed
  *   workload: calls fail BACKEND_UNAVAILABLE within their request timeout, every process recovers by itself, and
  *   nothing that resolved is lost (etcd fsyncs its write-ahead log before it answers);
- * - a loopback TCP proxy between a store and the server delays, stalls and resets its connection: delayed calls
- *   succeed, stalled ones fail BACKEND_UNAVAILABLE within the request timeout, reset ones fail typed, and the same
- *   store works again by itself;
+ * - a loopback TCP proxy between a store and the server delays, stalls and resets its connection and loses replies:
+ *   delayed calls succeed, stalled ones fail BACKEND_UNAVAILABLE within the request timeout, reset ones fail typed, the same store
+ *   works again by itself, and nothing applies twice;
  * - client processes killed with SIGKILL mid-workload lose nothing they reported and leave nothing half-applied.
  * `NETWORKED_OUTAGES` and `NETWORKED_CRASH_ROUNDS` set the server outages and client kills (the soak raises them).
  */
@@ -32,7 +32,7 @@ test("etcd killed with SIGKILL and restarted while 3 processes write: typed fail
   await serverCrashBattery(t, { options, outages: OUTAGES, down: () => etcd.kill(), up: () => etcd.start(), failWithinMs: FAIL_WITHIN_MS, nothingLost: true });
 });
 
-test("etcd behind a TCP proxy that delays, stalls and resets: typed failures within the request timeout, then the same store works", async (t) => {
+test("etcd behind a TCP proxy that delays, stalls, resets and loses replies: typed failures within the request timeout, the same store works again, nothing applied twice", async (t) => {
   const { proxy, port } = await FaultProxy.start(server().port);
   try {
     await proxyFaultBattery(t, () => openStore({ backend: "etcd", endpoints: `http://127.0.0.1:${port}`, prefix: "proxied/", requestTimeoutMs: REQUEST_TIMEOUT_MS, sweepIntervalMs: 0 }), proxy, { failWithinMs: FAIL_WITHIN_MS });

@@ -3,8 +3,9 @@
  * - the server is stopped in immediate mode (a crash: no shutdown checkpoint) and restarted, several times, while
  *   three processes write a mixed workload: calls fail with BACKEND_UNAVAILABLE within their timeouts, every process
  *   recovers by itself, and nothing that resolved is lost;
- * - a loopback TCP proxy between a store and the server delays, stalls and resets connections: delayed calls
- *   succeed, stalled and reset ones fail typed within their timeouts, and the same store works again afterwards.
+ * - a loopback TCP proxy between a store and the server delays, stalls and resets connections and loses replies:
+ *   delayed calls succeed, stalled and reset ones fail typed within their timeouts, the same store works again
+ *   afterwards, and nothing applies twice.
  */
 import { test } from "node:test";
 import { openStore, type OpenStoreOptions } from "../src/index.js";
@@ -33,7 +34,7 @@ test("server crashes (immediate stop) and restarts while 3 processes write: type
   await serverCrashBattery(t, { options, outages: 3, down: () => srv.stop("immediate"), up: () => srv.start(), failWithinMs: FAIL_WITHIN_MS, nothingLost: true });
 });
 
-test("a TCP proxy that delays, stalls and resets connections: typed failures within the timeouts, then the same store works", async (t) => {
+test("a TCP proxy that delays, stalls, resets and loses replies: typed failures within the timeouts, the same store works again, nothing applied twice", async (t) => {
   const srv = pgServer();
   const { proxy, port } = await FaultProxy.start(srv.port);
   try {

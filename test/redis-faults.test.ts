@@ -4,9 +4,9 @@
  * - the server killed with SIGKILL and restarted on its data folder, several times, while three processes write a
  *   mixed workload: calls fail BACKEND_UNAVAILABLE within their timeouts, every process recovers by itself, and
  *   nothing that resolved is lost (Redis fsyncs each commit to its AOF before it replies);
- * - a loopback TCP proxy between a store and the server delays, stalls and resets its connection: delayed calls
- *   succeed, stalled ones fail BACKEND_UNAVAILABLE within `requestTimeoutMs`, reset ones fail typed, and the same
- *   store works again by itself;
+ * - a loopback TCP proxy between a store and the server delays, stalls and resets its connection and loses replies:
+ *   delayed calls succeed, stalled ones fail BACKEND_UNAVAILABLE within `requestTimeoutMs`, reset ones fail typed, the same store
+ *   works again by itself, and nothing applies twice;
  * - client processes killed with SIGKILL mid-workload lose nothing they reported and leave nothing half-applied.
  * `NETWORKED_OUTAGES` and `NETWORKED_CRASH_ROUNDS` set the server outages and client kills (the soak raises them).
  */
@@ -32,7 +32,7 @@ test("Redis killed with SIGKILL and restarted while 3 processes write: typed fai
   await serverCrashBattery(t, { options, outages: OUTAGES, down: () => redis.kill(), up: () => redis.start(), failWithinMs: FAIL_WITHIN_MS, nothingLost: true });
 });
 
-test("Redis behind a TCP proxy that delays, stalls and resets: typed failures within the request timeout, then the same store works", async (t) => {
+test("Redis behind a TCP proxy that delays, stalls, resets and loses replies: typed failures within the request timeout, the same store works again, nothing applied twice", async (t) => {
   const { proxy, port } = await FaultProxy.start(server().port);
   try {
     await proxyFaultBattery(t, () => openStore({ backend: "redis", url: `redis://127.0.0.1:${port}`, prefix: "proxied:", requestTimeoutMs: REQUEST_TIMEOUT_MS, sweepIntervalMs: 0 }), proxy, { failWithinMs: FAIL_WITHIN_MS });
