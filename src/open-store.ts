@@ -59,6 +59,8 @@ export interface RedisOpenOptions extends StoreOptions {
   url?: string;
   /** The start of every Redis key (and the channel) of this store, default `stowage:`; stores with other prefixes share a database. */
   prefix?: string;
+  /** How long one call may wait for its reply before BACKEND_UNAVAILABLE, in ms (default 30,000; at most `LIMITS.maxTimerMs`). */
+  requestTimeoutMs?: number;
 }
 
 /** Opens the Azure Table engine (the ordered-KV family on one partition of an Azure Table): many processes and machines. */

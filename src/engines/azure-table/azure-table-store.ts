@@ -62,17 +62,21 @@ export async function openAzureTableStore(options: AzureTableStoreOptions): Prom
   }
   const { TableClient } = await loadDriver<typeof import("@azure/data-tables")>("@azure/data-tables", "azure-table");
   let client: TableClient;
+  let batches: TableClient;
   try {
     const insecure = /TableEndpoint=http:|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(options.connectionString);
     // Few, short retries: a service that does not answer fails within the request timeout instead of after minutes.
     client = TableClient.fromConnectionString(options.connectionString, table, { allowInsecureConnection: insecure, retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 } });
+    // None for commits: the SDK resends a request whose connection failed, and a batch that applied before its reply
+    // was lost would meet its own version update (412), so the work would run again and apply twice.
+    batches = TableClient.fromConnectionString(options.connectionString, table, { allowInsecureConnection: insecure, retryOptions: { maxRetries: 0 } });
   } catch (error) {
     throw new StowageError("INVALID_ARGUMENT", `connectionString is not an Azure Storage connection string: ${(error as Error).message}`);
   }
   // The endpoint and table only: a SAS in the URL's query stays out of errors and info.
   const url = new URL(client.url);
   url.search = "";
-  const store = new AzureTableStore(client, `${url.toString().replace(/\/$/, "")}/${table}`, options.requestTimeoutMs ?? DEFAULT_AZURE_REQUEST_TIMEOUT_MS);
+  const store = new AzureTableStore(client, batches, `${url.toString().replace(/\/$/, "")}/${table}`, options.requestTimeoutMs ?? DEFAULT_AZURE_REQUEST_TIMEOUT_MS);
   await store.prepare();
   return store;
 }
@@ -99,6 +103,8 @@ export class AzureTableStore implements OrderedStore {
 
   constructor(
     private readonly client: TableClient,
+    /** The same table without the SDK's retries, for commits (see `openAzureTableStore`). */
+    private readonly batches: TableClient,
     readonly location: string,
     private readonly timeoutMs: number,
   ) {}
@@ -147,7 +153,7 @@ export class AzureTableStore implements OrderedStore {
     const actions = batchOf(writes, existing);
     actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
     try {
-      await this.client.submitTransaction(actions, { abortSignal: this.signal(4) });
+      await this.batches.submitTransaction(actions, { abortSignal: this.signal(4) });
       return true;
     } catch (error) {
       // 412: the version changed (another commit landed); 404/409: a row read as present or absent changed with it.

@@ -1,8 +1,9 @@
 import { StowageError } from "../../api/errors.js";
+import { LIMITS } from "../../api/limits.js";
 import type { EngineDescriptor, EngineField } from "../descriptor.js";
-import { keyPrefixField, textField, tlsFileFields } from "../engine-fields.js";
+import { durationField, keyPrefixField, textField, tlsFileFields } from "../engine-fields.js";
 import { OrderedEngine, orderedSupports } from "../ordered/ordered-engine.js";
-import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL, openRedisStore, REDIS_LIMITS, type RedisStoreOptions } from "./redis-store.js";
+import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_REDIS_URL, openRedisStore, REDIS_LIMITS, type RedisStoreOptions } from "./redis-store.js";
 
 /** What a Redis URL must look like (`rediss://` is TLS). */
 const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/;
@@ -32,6 +33,13 @@ export const REDIS_ENGINE: EngineDescriptor<RedisStoreOptions> = {
     keyPrefixField({
       doc: "The start of the store's Redis keys and channel; stores with other prefixes share a Redis database safely",
       default: DEFAULT_REDIS_PREFIX,
+    }),
+    durationField({
+      option: "requestTimeoutMs",
+      doc: "How long one call to Redis may wait for its reply before BACKEND_UNAVAILABLE, in ms",
+      min: 1,
+      max: LIMITS.maxTimerMs,
+      default: DEFAULT_REDIS_TIMEOUT_MS,
     }),
     ...tlsFileFields(),
   ],

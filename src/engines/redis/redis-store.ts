@@ -15,8 +15,8 @@ export const DEFAULT_REDIS_PREFIX = "stowage:";
 
 /** How long opening waits for the connection, in ms. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
-/** How long a call waits for its reply before BACKEND_UNAVAILABLE, in ms: room for a 64 MiB commit fsynced by the AOF. */
-export const REDIS_COMMAND_TIMEOUT_MS = 30_000;
+/** How long a call waits for its reply before BACKEND_UNAVAILABLE unless told otherwise, in ms: room for a 64 MiB commit fsynced by the AOF. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 30_000;
 
 export interface RedisStoreOptions extends TlsFileOptions {
   /**
@@ -26,6 +26,11 @@ export interface RedisStoreOptions extends TlsFileOptions {
   url?: string;
   /** The start of this store's keys and channel (default {@link DEFAULT_REDIS_PREFIX}). */
   prefix?: string;
+  /**
+   * How long one call waits for its reply before it fails BACKEND_UNAVAILABLE, in ms (default
+   * {@link DEFAULT_REDIS_TIMEOUT_MS}); a commit is one call, so this must leave room for the largest commit.
+   */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -71,7 +76,7 @@ export async function openRedisStore(options: RedisStoreOptions = {}): Promise<R
   }
   // Loaded on open, so that a store without Redis never loads (or needs) the driver.
   const { Redis } = await loadDriver<typeof import("ioredis")>("ioredis", "redis");
-  const client = new Redis(url, clientOptions(tls)) as ScriptedClient;
+  const client = new Redis(url, clientOptions(tls, options.requestTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS)) as ScriptedClient;
   // ioredis reports connection trouble as events too; the calls fail with their own errors, so these are dropped,
   // except while connecting: `connect()` rejects with "Connection is closed." whatever closed it.
   const seen: unknown[] = [];
@@ -116,13 +121,13 @@ async function connectFailure(url: string, tls: TlsMaterial | undefined, errors:
  * drops fails rather than being sent again (a commit sent twice could apply over a newer commit), and every reply has
  * a deadline. ioredis keeps reconnecting in the background, so the store works again once the server is back.
  */
-function clientOptions(tls: TlsMaterial | undefined): RedisOptions {
+function clientOptions(tls: TlsMaterial | undefined, commandTimeoutMs: number): RedisOptions {
   return {
     // Merged into Node's TLS options when the URL is rediss:// (the system's CAs where no CA file is named).
     ...(tls === undefined ? {} : { tls }),
     lazyConnect: true,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    commandTimeout: commandTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
@@ -315,24 +320,25 @@ export class RedisStore implements OrderedStore {
   }
 }
 
-/** Reads of the latest data, each with the commit counter it saw; consistent while all saw the same one. */
+/**
+ * Reads of the latest data, each with the commit counter it saw; consistent while all saw the same one. Once a read
+ * found the server unreachable, the snapshot's later reads fail at once with that error: the work it serves fails
+ * anyway, and a group of writes reads one after another, each read otherwise waiting out its own timeout.
+ */
 class RedisSnapshot implements OrderedSnapshot {
   private version: string | undefined;
   private torn = false;
+  private unreachable: StowageError | undefined;
 
   constructor(private readonly store: RedisStore) {}
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const [version, value] = await this.store.get(key);
-    this.saw(version);
-    return value;
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.read(() => this.store.get(key));
   }
 
   async range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Promise<OrderedEntry[]> {
     if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
-    const [version, entries] = await this.store.range(start, end, options);
-    this.saw(version);
-    return entries;
+    return this.read(() => this.store.range(start, end, options));
   }
 
   consistent(): boolean {
@@ -341,6 +347,18 @@ class RedisSnapshot implements OrderedSnapshot {
 
   /** Nothing to free: the snapshot holds nothing on the server. */
   release(): void {}
+
+  private async read<T>(run: () => Promise<[version: string, result: T]>): Promise<T> {
+    if (this.unreachable !== undefined) throw this.unreachable;
+    try {
+      const [version, result] = await run();
+      this.saw(version);
+      return result;
+    } catch (error) {
+      if (error instanceof StowageError && error.code === "BACKEND_UNAVAILABLE") this.unreachable = error;
+      throw error;
+    }
+  }
 
   private saw(version: string): void {
     if (this.version === undefined) this.version = version;
