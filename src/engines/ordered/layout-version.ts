@@ -22,13 +22,17 @@ export async function openLayout(store: OrderedStore): Promise<void> {
     const snapshot = await store.snapshot();
     let record: Uint8Array | undefined;
     let other: number;
+    let torn = false;
     try {
       record = await snapshot.get(META_KEY);
       other = record === undefined ? (await snapshot.range(Buffer.from([0x00]), Buffer.from([0xff]), { limit: 1 })).length : 0;
       if (record !== undefined) record = Buffer.from(record);
+      // Without snapshot reads, the range may see the record another process created after the get missed it.
+      else if (other > 0) torn = (await snapshot.consistent?.()) === false;
     } finally {
       snapshot.release();
     }
+    if (torn) continue;
     if (record !== undefined) return checkVersion(store, record);
     if (other > 0) throw new StowageError("INCOMPATIBLE", `${store.location} holds data that is not stowage's (no stowage layout record); refusing to write into it`);
     const written = versionRecord(LAYOUT_VERSION);
