@@ -170,7 +170,7 @@ async function startNetworked(engine: "etcd" | "redis" | "azure-table"): Promise
   const server = await startAzurite();
   return {
     open: () => openStore({ backend: "azure-table", connectionString: server.connectionString, table: "bench" }),
-    baselines: rawAzureTableBaselines(server.connectionString),
+    baselines: rawAzureTableBaselines(server.connectionString, "bench"),
     destroy: () => server.destroy(),
   };
 }
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     "Values: every timed write stores a fresh 100-byte value with the operation's number in its first bytes. SQLite skips an update whose new row equals the old one (no WAL frame, no fsync), so rewriting one fixed value would time a no-op rather than a durable write; with varying values every SQLite commit at synchronous=FULL pays its fsync (this disk: ~100–150 µs).",
     "Raw better-sqlite3 is synchronous: at c=16 its calls still run one at a time, each its own synced autocommit, so its c=16 figure is the \"one synced autocommit per put\" reference of the 20× target.",
     `Wrapper rows: the wrapped case and the same case on the same store unwrapped run in ${pairRounds(options.limits.runs)} alternating rounds (each one timed run after its own warm-up, the side going first swapped every round, every round writing values no earlier round wrote); the ratio is the median of the rounds' wrapped ÷ unwrapped. The wrapped store sits over the same engine as the unwrapped one.`,
-    "Networked engines (etcd, Redis, Azure Table): each on a throwaway server on 127.0.0.1 started by the test helpers (test/helpers/*-server.ts) and stopped when its section ends — etcd 3.4 (one member, fsync on), redis-server with appendonly yes and appendfsync always, azurite's table server (in memory, saved to disk periodically). The raw clients (etcd3, ioredis, @azure/data-tables) use the same server, on keys or tables of their own, and run only in paired rows, alternating with stowage; their kv.get cases read among 1,000 keys.",
+    "Networked engines (etcd, Redis, Azure Table): each on a throwaway server on 127.0.0.1 started by the test helpers (test/helpers/*-server.ts) and stopped when its section ends — etcd 3.4 (one member, fsync on), redis-server with appendonly yes and appendfsync always, azurite's table server (in memory, saved to disk periodically). The raw clients (etcd3, ioredis, @azure/data-tables) use the same server, on keys of their own (etcd, Redis) or partitions of their own in the store's table (Azure: azurite's point reads scan their partition, so the raw rows' smaller partitions flatter them), and run only in paired rows, alternating with stowage; their kv.get cases read among 1,000 keys.",
     `Paired rows (\`stowage ⇄ baseline\`): a stowage case and its raw baseline in the same ${pairRounds(options.limits.runs)} alternating rounds, the ratio being the median of the rounds' ratios; the targets on the read path and the family's commits use these rows.`,
   );
   try {
