@@ -2,13 +2,19 @@
  * `npm run bench`: stowage's primitives on every engine against raw baselines at the same durability, the targets,
  * and KV cost at scale. Writes bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
  *
- *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb] [--case PATTERN,…] [--out DIR]
+ *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb,etcd,redis,azure-table] [--case PATTERN,…] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openStore, type Store } from "../src/index.js";
+import { startAzurite } from "../test/helpers/azurite-server.js";
+import { startEtcd } from "../test/helpers/etcd-server.js";
 import { startPostgres, type PostgresServer } from "../test/helpers/postgres-server.js";
+import { startRedis } from "../test/helpers/redis-server.js";
+import { rawAzureTableBaselines } from "./baselines-azure-table.js";
+import { rawEtcdBaselines } from "./baselines-etcd.js";
+import { rawRedisBaselines } from "./baselines-redis.js";
 import type { BaselineCase } from "./baseline.js";
 import { RAW_LEVELDB_BASELINES } from "./baselines-leveldb.js";
 import { RAW_LMDB_BASELINES } from "./baselines-lmdb.js";
@@ -21,7 +27,7 @@ import { runPaired } from "./paired.js";
 import { measurePair, unwrappedSubject, WRAPPER_CASES } from "./cases-wrappers.js";
 import { makeTempDir, removeTempDirs } from "./fixtures.js";
 import { measure, type RunLimits } from "./harness.js";
-import { caseSelected, parseOptions, type BenchOptions, type EngineName } from "./options.js";
+import { caseSelected, NETWORKED_ENGINES, parseOptions, type BenchOptions, type EngineName } from "./options.js";
 import { renderReport, STOWAGE, type CaseResult } from "./report.js";
 import { runScale, SCALE_ENGINES, type ScaleEngine, type ScaleResults } from "./scale.js";
 
@@ -51,7 +57,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 function limitsFor(options: BenchOptions, engine: EngineName, concurrency: number): RunLimits {
-  const maxOps = engine === "postgres" ? options.postgresMaxOps : engine === "memory" ? options.memoryMaxOps : options.limits.maxOps;
+  const maxOps = engine === "postgres" || NETWORKED_ENGINES.includes(engine) ? options.postgresMaxOps : engine === "memory" ? options.memoryMaxOps : options.limits.maxOps;
   return { ...options.limits, maxOps, concurrency };
 }
 
@@ -134,6 +140,69 @@ function runPairs(options: BenchOptions, engine: EngineName, store: Store, basel
   return runPaired(engine, store, baselines, (c) => limitsFor(options, engine, c), (subject, op) => caseSelected(options, subject, op), results, progress);
 }
 
+/** A networked engine's throwaway server: how to open a store on it, its raw baselines, and how to stop it. */
+interface NetworkedServer {
+  open(): Promise<Store>;
+  baselines: readonly BaselineCase[];
+  /** Stops the server and removes its folder (synchronous: also run on exit and on a signal). */
+  destroy(): void;
+  /** Waits until the server is gone, where stopping takes a while. */
+  stopped?: Promise<void>;
+}
+
+async function startNetworked(engine: "etcd" | "redis" | "azure-table"): Promise<NetworkedServer> {
+  if (engine === "etcd") {
+    const server = await startEtcd();
+    return { open: () => openStore({ backend: "etcd", endpoints: server.endpoint, prefix: "bench/" }), baselines: rawEtcdBaselines(server.endpoint), destroy: () => server.destroy() };
+  }
+  if (engine === "redis") {
+    const server = await startRedis();
+    let stopped: Promise<void> | undefined;
+    return {
+      open: () => openStore({ backend: "redis", url: server.url, prefix: "bench:" }),
+      baselines: rawRedisBaselines(server.url),
+      destroy: () => void (stopped ??= server.destroy()),
+      get stopped() {
+        return stopped;
+      },
+    };
+  }
+  const server = await startAzurite();
+  return {
+    open: () => openStore({ backend: "azure-table", connectionString: server.connectionString, table: "bench" }),
+    baselines: rawAzureTableBaselines(server.connectionString, "bench"),
+    destroy: () => server.destroy(),
+  };
+}
+
+/**
+ * A networked engine on a throwaway server of its own, started by the test helpers and stopped when the section
+ * ends: stowage's cases, and the paired rows against the raw client on the same server (the raw baselines run only
+ * paired, alternating with stowage).
+ */
+async function runNetworked(options: BenchOptions, engine: "etcd" | "redis" | "azure-table", results: CaseResult[], notes: string[]): Promise<void> {
+  let server: NetworkedServer | undefined;
+  try {
+    progress(`starting a throwaway ${engine} server`);
+    server = await startNetworked(engine);
+    const srv = server;
+    finalizers.push(() => srv.destroy());
+    await withStore(
+      () => srv.open(),
+      async (store) => {
+        await runStowage(options, engine, store, results);
+        await runPairs(options, engine, store, srv.baselines, results);
+      },
+    );
+  } catch (error) {
+    notes.push(`${engine} section failed: ${(error as Error).message}`);
+    progress(`${engine} FAILED: ${(error as Error).message}`);
+  } finally {
+    server?.destroy();
+    await server?.stopped;
+  }
+}
+
 async function withStore<T>(open: () => Promise<Store>, body: (store: Store) => Promise<T>): Promise<T> {
   const store = await open();
   try {
@@ -157,6 +226,7 @@ async function main(): Promise<void> {
     "Values: every timed write stores a fresh 100-byte value with the operation's number in its first bytes. SQLite skips an update whose new row equals the old one (no WAL frame, no fsync), so rewriting one fixed value would time a no-op rather than a durable write; with varying values every SQLite commit at synchronous=FULL pays its fsync (this disk: ~100–150 µs).",
     "Raw better-sqlite3 is synchronous: at c=16 its calls still run one at a time, each its own synced autocommit, so its c=16 figure is the \"one synced autocommit per put\" reference of the 20× target.",
     `Wrapper rows: the wrapped case and the same case on the same store unwrapped run in ${pairRounds(options.limits.runs)} alternating rounds (each one timed run after its own warm-up, the side going first swapped every round, every round writing values no earlier round wrote); the ratio is the median of the rounds' wrapped ÷ unwrapped. The wrapped store sits over the same engine as the unwrapped one.`,
+    "Networked engines (etcd, Redis, Azure Table): each on a throwaway server on 127.0.0.1 started by the test helpers (test/helpers/*-server.ts) and stopped when its section ends — etcd 3.4 (one member, fsync on), redis-server with appendonly yes and appendfsync always, azurite's table server (in memory, saved to disk periodically). The raw clients (etcd3, ioredis, @azure/data-tables) use the same server, on keys of their own (etcd, Redis) or partitions of their own in the store's table (Azure: azurite's point reads scan their partition, so the raw rows' smaller partitions flatter them), and run only in paired rows, alternating with stowage; their kv.get cases read among 1,000 keys.",
     `Paired rows (\`stowage ⇄ baseline\`): a stowage case and its raw baseline in the same ${pairRounds(options.limits.runs)} alternating rounds, the ratio being the median of the rounds' ratios; the targets on the read path and the family's commits use these rows.`,
   );
   try {
@@ -201,6 +271,8 @@ async function main(): Promise<void> {
           },
         );
         await runBaselines(options, engine, engine === "lmdb" ? RAW_LMDB_BASELINES : RAW_LEVELDB_BASELINES, results);
+      } else if (engine === "etcd" || engine === "redis" || engine === "azure-table") {
+        await runNetworked(options, engine, results, notes);
       } else {
         let server: PostgresServer | undefined;
         try {

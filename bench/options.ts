@@ -1,15 +1,17 @@
 /** Command-line options of the benchmark and the limits they imply. */
 import type { RunLimits } from "./harness.js";
 
-export const ENGINES = ["memory", "sqlite", "postgres", "lmdb", "leveldb"] as const;
+export const ENGINES = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table"] as const;
 export type EngineName = (typeof ENGINES)[number];
+/** The engines on a server of their own (a throwaway one the bench starts), each operation a network round trip. */
+export const NETWORKED_ENGINES: readonly EngineName[] = ["etcd", "redis", "azure-table"];
 
 export interface BenchOptions {
   quick: boolean;
   engines: EngineName[];
   /** Limits of a primitive case, before the per-engine operation cap and the concurrency are applied. */
   limits: Omit<RunLimits, "concurrency">;
-  /** Most operations per run on PostgreSQL (slower, and acks need that many items queued beforehand). */
+  /** Most operations per run on PostgreSQL and the networked engines (slower, and acks need that many items queued beforehand). */
   postgresMaxOps: number;
   /** Most operations per run on the memory engine: at ~10^6 ops/s the default count would be a 20 ms run, too short to average out GC pauses. */
   memoryMaxOps: number;
@@ -34,7 +36,7 @@ export function caseSelected(options: BenchOptions, subject: string, op: string)
   return options.casePatterns.some((pattern) => name.includes(pattern));
 }
 
-const USAGE = "usage: node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb] [--case PATTERN,…] [--out DIR]";
+const USAGE = "usage: node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb,etcd,redis,azure-table] [--case PATTERN,…] [--out DIR]";
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   let quick = false;

@@ -9,7 +9,10 @@ import type { BaselineCase } from "./baseline.js";
 import { RAW_LEVELDB } from "./baselines-leveldb.js";
 import { RAW_LMDB, RAW_LMDB_FRESH } from "./baselines-lmdb.js";
 import { MAP_AWAITED, MAP_AWAITED_COPY } from "./baselines-memory.js";
+import { RAW_AZURE_TABLE } from "./baselines-azure-table.js";
+import { RAW_ETCD, RAW_ETCD_TXN } from "./baselines-etcd.js";
 import { RAW_PG } from "./baselines-postgres.js";
+import { RAW_IOREDIS, RAW_IOREDIS_CAS, REDIS_OWN } from "./baselines-redis.js";
 import { RAW_SAME_TABLE } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
 import type { RunLimits } from "./harness.js";
@@ -34,6 +37,18 @@ export const PAIRED_CASES: readonly PairedCase[] = [
   { engine: "lmdb", op: "kv.put", baseline: RAW_LMDB, concurrencies: [16] },
   { engine: "leveldb", op: "kv.get", baseline: RAW_LEVELDB, concurrencies: [1, 16] },
   { engine: "leveldb", op: "kv.put", baseline: RAW_LEVELDB, concurrencies: [16] },
+  { engine: "etcd", op: "kv.get", baseline: RAW_ETCD, concurrencies: [1, 16] },
+  { engine: "etcd", op: "kv.put", baseline: RAW_ETCD, concurrencies: [1, 16] },
+  { engine: "etcd", op: "kv.put", baseline: RAW_ETCD_TXN, concurrencies: [1, 16] },
+  { engine: "redis", op: "kv.get", baseline: RAW_IOREDIS, concurrencies: [1, 16] },
+  { engine: "redis", op: "kv.put", baseline: RAW_IOREDIS, concurrencies: [1, 16] },
+  { engine: "redis", op: "kv.put", baseline: RAW_IOREDIS_CAS, concurrencies: [1, 16] },
+  // The Redis design question: the family's commit against one script per primitive over Redis's own structures.
+  { engine: "redis", op: "kv.get", baseline: REDIS_OWN, concurrencies: [1, 16] },
+  { engine: "redis", op: "kv.put", baseline: REDIS_OWN, concurrencies: [1, 16] },
+  { engine: "redis", op: "log.append", baseline: REDIS_OWN, concurrencies: [1, 16] },
+  { engine: "azure-table", op: "kv.get", baseline: RAW_AZURE_TABLE, concurrencies: [1, 16] },
+  { engine: "azure-table", op: "kv.put", baseline: RAW_AZURE_TABLE, concurrencies: [1, 16] },
 ];
 
 /** The subject of a paired row: `stowage ⇄ raw lmdb` is stowage's side of its pair with raw lmdb, and the reverse. */

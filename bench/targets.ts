@@ -2,7 +2,10 @@
 import { RAW_LEVELDB } from "./baselines-leveldb.js";
 import { RAW_LMDB } from "./baselines-lmdb.js";
 import { MAP_AWAITED } from "./baselines-memory.js";
+import { RAW_AZURE_TABLE } from "./baselines-azure-table.js";
+import { RAW_ETCD, RAW_ETCD_TXN } from "./baselines-etcd.js";
 import { RAW_PG, RAW_PG_QUEUE } from "./baselines-postgres.js";
+import { RAW_IOREDIS, RAW_IOREDIS_CAS } from "./baselines-redis.js";
 import { RAW_GROUPED, RAW_SAME_TABLE } from "./baselines-sqlite.js";
 import { METRICS_SUBJECT, unwrappedSubject } from "./cases-wrappers.js";
 import { pairedSubject } from "./paired.js";
@@ -25,6 +28,23 @@ const STOWAGE = "stowage";
 /** A target on a paired row: stowage and `baseline` measured in alternating rounds (paired.ts). */
 const paired = (target: Omit<Target, "subject">): Target => ({ ...target, subject: pairedSubject(STOWAGE, target.baseline), baseline: pairedSubject(target.baseline, STOWAGE) });
 const KEYV = "Keyv + @keyv/sqlite";
+
+/** The targets of a networked engine: get and put at c=1 ≥ 0.8× the raw client, put at c=16 ≥ 1×, get at c=16 ≥ 0.8×. */
+function networkTargets(label: string, engine: EngineName, raw: string, checkAndSet?: string): Target[] {
+  const targets = [
+    paired({ label: `${label} get, c=1, ≥ 0.8× ${raw}, alternating rounds`, engine, op: "kv.get", concurrency: 1, baseline: raw, min: 0.8 }),
+    paired({ label: `${label} get, c=16, ≥ 0.8× ${raw}, alternating rounds`, engine, op: "kv.get", concurrency: 16, baseline: raw, min: 0.8 }),
+    paired({ label: `${label} put, c=1, ≥ 0.8× ${raw}, alternating rounds`, engine, op: "kv.put", concurrency: 1, baseline: raw, min: 0.8 }),
+    paired({ label: `${label} put, c=16, ahead of ${raw} (≥ 1×, group commit), alternating rounds`, engine, op: "kv.put", concurrency: 16, baseline: raw, min: 1 }),
+  ];
+  if (checkAndSet !== undefined) {
+    targets.push(
+      paired({ label: `${label} put, c=1, ≥ 0.8× ${checkAndSet}, alternating rounds`, engine, op: "kv.put", concurrency: 1, baseline: checkAndSet, min: 0.8 }),
+      paired({ label: `${label} put, c=16, ahead of ${checkAndSet} (≥ 1×), alternating rounds`, engine, op: "kv.put", concurrency: 16, baseline: checkAndSet, min: 1 }),
+    );
+  }
+  return targets;
+}
 
 export const TARGETS: readonly Target[] = [
   { label: "SQLite KV put, c=16, ≥ 20× raw one-synced-autocommit-per-put", engine: "sqlite", op: "kv.put", concurrency: 16, baseline: RAW, min: 20 },
@@ -56,4 +76,9 @@ export const TARGETS: readonly Target[] = [
   paired({ label: `LevelDB get, c=1, ≥ 0.8× ${RAW_LEVELDB} get of the same key and value, alternating rounds`, engine: "leveldb", op: "kv.get", concurrency: 1, baseline: RAW_LEVELDB, min: 0.8 }),
   paired({ label: `LevelDB get, c=16, ≥ 0.8× ${RAW_LEVELDB} get, alternating rounds`, engine: "leveldb", op: "kv.get", concurrency: 16, baseline: RAW_LEVELDB, min: 0.8 }),
   paired({ label: `LevelDB put, c=16, synced batches, ≥ 0.9× ${RAW_LEVELDB} writing 16 puts per synced batch, alternating rounds`, engine: "leveldb", op: "kv.put", concurrency: 16, baseline: RAW_LEVELDB, min: 0.9 }),
+  // The networked engines against their own clients on the same server (issue 19): ≥ 0.8× on single operations, and
+  // ahead (≥ 1×) under concurrency where batching applies (puts: group commit).
+  ...networkTargets("etcd", "etcd", RAW_ETCD, RAW_ETCD_TXN),
+  ...networkTargets("Redis", "redis", RAW_IOREDIS, RAW_IOREDIS_CAS),
+  ...networkTargets("Azure Table", "azure-table", RAW_AZURE_TABLE),
 ];

@@ -63,6 +63,9 @@ describe("Azure Table store", () => {
         await older.get(text("k"));
         assert.equal(await older.consistent!(), true);
         await first.commit({ checks: [], writes: [{ key: text("k"), value: text("last") }] });
+        // A single read is one point in time whatever lands after it; a second read after the commit tears it.
+        assert.equal(await older.consistent!(), true);
+        await older.get(text("other"));
         assert.equal(await older.consistent!(), false, "the other store's commit tore the snapshot");
       } finally {
         older.release();

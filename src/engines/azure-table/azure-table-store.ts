@@ -100,6 +100,12 @@ export class AzureTableStore implements OrderedStore {
   readonly singleWriter = false;
   private readonly writer = new Mutex();
   private closed = false;
+  /**
+   * The version entity's ETag as this store last saw it (read, or set by its own commit): it held at a moment before
+   * any snapshot taken since, so such a snapshot starts from it without a request (see `AzureTableSnapshot`). A stale
+   * one only costs a commit that fails its If-Match and reads again, or a snapshot found torn.
+   */
+  known: string | undefined;
 
   constructor(
     private readonly client: TableClient,
@@ -113,9 +119,11 @@ export class AzureTableStore implements OrderedStore {
   async prepare(): Promise<void> {
     await this.call(() => this.client.createTable({ abortSignal: this.signal() }));
     try {
-      await this.client.createEntity({ partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, { abortSignal: this.signal() });
+      const created = await this.client.createEntity({ partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, { abortSignal: this.signal() });
+      this.known = created.etag;
     } catch (error) {
       if (statusOf(error) !== 409) throw mapAzureError(error, this.location);
+      await this.version();
     }
   }
 
@@ -153,7 +161,10 @@ export class AzureTableStore implements OrderedStore {
     const actions = batchOf(writes, existing);
     actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
     try {
-      await this.batches.submitTransaction(actions, { abortSignal: this.signal(4) });
+      const answer = await this.batches.submitTransaction(actions, { abortSignal: this.signal(4) });
+      // The version entity's update is the batch's last operation, and sub-responses come in the operations' order.
+      const etag = answer.subResponses.length === actions.length ? answer.subResponses[actions.length - 1]?.etag : undefined;
+      if (etag !== undefined) this.known = etag;
       return true;
     } catch (error) {
       // 412: the version changed (another commit landed); 404/409: a row read as present or absent changed with it.
@@ -195,11 +206,14 @@ export class AzureTableStore implements OrderedStore {
   async version(): Promise<string> {
     this.refuseClosed();
     const entity = await this.call(() => this.client.getEntity(PARTITION, VERSION_ROW, { abortSignal: this.signal() }));
+    this.known = entity.etag;
     return entity.etag;
   }
 
-  async readKey(key: Uint8Array): Promise<Uint8Array | undefined> {
+  /** The value of `key`; `requests` counts the requests it took (a value over one row takes two). */
+  async readKey(key: Uint8Array, requests?: { count: number }): Promise<Uint8Array | undefined> {
     const head = headRow(key);
+    if (requests !== undefined) requests.count += 1;
     let entity: Entity;
     try {
       entity = await this.client.getEntity<Record<string, unknown>>(PARTITION, head, { abortSignal: this.signal() });
@@ -211,6 +225,7 @@ export class AzureTableStore implements OrderedStore {
     const rows = rowCount(entity);
     if (rows === 1) return valueOf([entity]);
     // Continuation rows `head-i` lie between `head-` and `head.` ("." follows "-").
+    if (requests !== undefined) requests.count += 1;
     const more = await this.list(`RowKey ge '${head}-' and RowKey lt '${head}.'`);
     return valueOf([entity, ...more.filter((row) => parseRow(row.rowKey as string).chunk < rows)]);
   }
@@ -297,11 +312,15 @@ export class AzureTableStore implements OrderedStore {
 }
 
 /**
- * Reads of the latest data. The version entity's ETag is read before the first read: the snapshot is consistent while
- * it stays the same (see {@link AzureTableStore}).
+ * Reads of the latest data. The version entity's ETag as it was before the first read (the store's last known one
+ * at that moment, else read first): the snapshot is consistent while it stays the same (see {@link AzureTableStore}). A snapshot whose
+ * only read was one request is consistent without asking: that read saw one point in time.
  */
 class AzureTableSnapshot implements OrderedSnapshot {
   private first: Promise<string> | undefined;
+  /** Requests its reads made, point reads apart from the others: one point read of one request needs no version. */
+  private readonly requests = { count: 0 };
+  private ranges = 0;
   /**
    * Values this snapshot got, by key: a key read again answers the first read (one point, as a snapshot should),
    * without a request. A transaction reads its namespace's state records once per write.
@@ -314,7 +333,7 @@ class AzureTableSnapshot implements OrderedSnapshot {
     const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
     let read = this.got.get(id);
     if (read === undefined) {
-      read = this.afterFirst(() => this.store.readKey(key));
+      read = this.afterFirst(() => this.store.readKey(key, this.requests));
       this.got.set(id, read);
       // A failed read is not remembered: the next one asks again.
       read.catch(() => this.got.delete(id));
@@ -325,12 +344,13 @@ class AzureTableSnapshot implements OrderedSnapshot {
   }
 
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Promise<OrderedEntry[]> {
+    this.ranges += 1;
     return this.afterFirst(() => this.store.readRange(start, end, options));
   }
 
   /** Whether no commit landed since this snapshot's first read (one read of the version entity). */
   async consistent(): Promise<boolean> {
-    if (this.first === undefined) return true;
+    if (this.first === undefined || (this.ranges === 0 && this.requests.count <= 1)) return true;
     return (await this.first) === (await this.store.version());
   }
 
@@ -342,7 +362,8 @@ class AzureTableSnapshot implements OrderedSnapshot {
   release(): void {}
 
   private async afterFirst<T>(read: () => Promise<T>): Promise<T> {
-    await (this.first ??= this.store.version());
+    // The store's last known version held before this read: no request needed (see `AzureTableStore.known`).
+    await (this.first ??= this.store.known === undefined ? this.store.version() : Promise.resolve(this.store.known));
     return read();
   }
 }

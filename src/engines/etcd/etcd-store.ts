@@ -242,12 +242,18 @@ export class EtcdStore implements OrderedStore {
 /** One revision of the key space: fixed by the first read (or by a commit of the store before it), then read at. */
 class EtcdSnapshot implements OrderedSnapshot {
   private revision: Promise<string> | undefined;
+  /** The revision once known; undefined while the read (or pin) fixing it is in flight. */
+  private known: string | undefined;
 
   constructor(private readonly store: EtcdStore) {}
 
   pin(revision: Promise<string>): void {
-    this.revision ??= revision;
-    this.revision.catch(() => undefined);
+    if (this.revision !== undefined) return;
+    this.revision = revision;
+    revision.then(
+      (known) => (this.known = known),
+      () => undefined,
+    );
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -284,6 +290,13 @@ class EtcdSnapshot implements OrderedSnapshot {
       this.store.fixing.add(revision);
       void revision.catch(() => undefined).finally(() => this.store.fixing.delete(revision));
       return (await answer).kvs;
+    }
+    if (this.known === undefined) {
+      // The revision is still on its way (reads asked together, as a put's): read at the latest revision at once,
+      // and keep the answer when it was served at the snapshot's revision (a response's header revision names the
+      // whole key space's state); else read again at it.
+      const answer = await this.store.rangeOf(request);
+      if (answer.revision === (await this.revision)) return answer.kvs;
     }
     return (await this.store.rangeOf({ ...request, revision: await this.revision })).kvs;
   }

@@ -60,6 +60,8 @@ export class BufferedTx implements OrderedTx {
   private readonly order: string[] = [];
   private readonly undo: Array<[id: string, previous: OrderedWrite | undefined]> = [];
   private byteCount = 0;
+  /** Reads asked ahead by {@link prefetch}, by key id. */
+  private readonly prefetched = new Map<string, Awaitable<Uint8Array | undefined>>();
 
   constructor(
     private readonly snapshot: OrderedSnapshot,
@@ -82,9 +84,35 @@ export class BufferedTx implements OrderedTx {
     return this.order.map((id) => this.overlay.get(id) as OrderedWrite);
   }
 
+  /**
+   * Asks the snapshot for `keys` at once, ahead of the writes that will read them (a group of KV puts on a networked
+   * store: one round trip for all of their reads instead of one per write). A later {@link get} of such a key that the
+   * transaction has not written since takes the answer (recorded as one check, however often it is read).
+   */
+  prefetch(keys: readonly Uint8Array[]): void {
+    for (const key of keys) {
+      const id = idOf(key);
+      if (this.overlay.has(id) || this.prefetched.has(id)) continue;
+      const read = this.read(key);
+      // A read no write takes in the end must not fail the process; one taken fails its write as any read does.
+      if (read instanceof Promise) read.catch(() => undefined);
+      this.prefetched.set(id, read);
+    }
+  }
+
   get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
-    const own = this.overlay.get(idOf(key));
+    const id = idOf(key);
+    const own = this.overlay.get(id);
     if (own !== undefined) return own.value;
+    if (this.prefetched.size > 0) {
+      const ahead = this.prefetched.get(id);
+      if (ahead !== undefined) return ahead;
+    }
+    return this.read(key);
+  }
+
+  /** A read of the snapshot, recorded as a check unless the store has a single writer. */
+  private read(key: Uint8Array): Awaitable<Uint8Array | undefined> {
     if (!this.recordChecks) return fromStore(() => this.snapshot.get(key));
     // The check keeps a copy of what was read, and the program gets that same copy (programs never change a record):
     // with a store that peeks, one allocation per read instead of the store's copy and the check's.

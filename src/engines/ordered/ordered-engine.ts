@@ -8,6 +8,7 @@ import { Mutex } from "../mutex.js";
 import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
 import { BufferedTx } from "./buffered-tx.js";
 import { KeyLayout } from "./key-layout.js";
+import { kvWriteReads } from "./kv-programs.js";
 import { checkOrderedData } from "./ordered-check.js";
 import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
@@ -123,7 +124,7 @@ export class OrderedEngine implements Engine {
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
     const snapshot = this.store.snapshot();
-    if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readValidated(taken, call)));
+    if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readChecked(taken, call)));
     return this.readers.run(snapshot, call);
   }
 
@@ -199,7 +200,30 @@ export class OrderedEngine implements Engine {
   }
 
   /**
-   * A read on a store whose snapshots may be torn (`OrderedSnapshot.consistent`, Redis): run against a buffered
+   * A read on a store whose snapshots may be torn (`OrderedSnapshot.consistent`, Redis): run as on any store, and its
+   * outcome (a value or a refusal) kept when the snapshot held one point in time, which a single read always does;
+   * else run again, validated ({@link readValidated}). What it read is recorded only in that rare second run.
+   */
+  private async readChecked<C extends EngineCall>(snapshot: OrderedSnapshot, call: C): Promise<CallResult<C>> {
+    let outcome: Outcome;
+    try {
+      outcome = { ok: true, value: await this.readers.run(snapshot, call, true) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    let held: boolean;
+    try {
+      held = (await snapshot.consistent?.()) !== false;
+    } finally {
+      snapshot.release();
+    }
+    if (!held) return this.readValidated(await this.store.snapshot(), call);
+    if (outcome.ok) return outcome.value as CallResult<C>;
+    throw outcome.error;
+  }
+
+  /**
+   * A read on a store whose snapshots may be torn, recording what it reads: run against a buffered
    * transaction that records what it reads. Its outcome (a value or a refusal) stands when the snapshot was consistent
    * or every read still holds; otherwise the read runs again on a new snapshot, at most {@link MAX_COMMIT_ATTEMPTS} times.
    */
@@ -264,6 +288,8 @@ export class OrderedEngine implements Engine {
       const outcomes: Outcome[] = [];
       let carried: PendingWrite[] = [];
       const ops = orderedOps(tx.buffer, this.keys);
+      // The group's writes run one after another; on a store whose reads are round trips, their KV reads go at once.
+      if (group.length > 1 && this.store.synchronousPointReads !== true) tx.buffer.prefetch(kvReadsOf(group, this.keys));
       try {
         for (let i = 0; i < group.length; i++) {
           const mark = tx.buffer.mark();
@@ -345,6 +371,24 @@ export class OrderedEngine implements Engine {
         : `${buffer.bytes} bytes; the ${this.name} engine's limit (maxBytesPerCommit) is ${this.store.limits.maxBytesPerCommit}`;
     return new StowageError("LIMIT_EXCEEDED", `${what} would write ${detail}; nothing was written`);
   }
+}
+
+/**
+ * The keys the group's KV puts and deletes will read (see `kvWriteReads`). A key the layout refuses is left out: its
+ * write is refused on its own when it runs.
+ */
+function kvReadsOf(group: readonly PendingWrite[], keys: KeyLayout): Uint8Array[] {
+  const reads: Uint8Array[] = [];
+  for (const { call } of group) {
+    if (call.op !== "kvPut" && call.op !== "kvDelete") continue;
+    const [ns, key] = call.args as unknown as [string, string];
+    try {
+      reads.push(...kvWriteReads(keys, ns, key));
+    } catch {
+      // Refused again, with its own error, when the write runs.
+    }
+  }
+  return reads;
 }
 
 function settle(write: PendingWrite, outcome: Outcome): void {

@@ -50,28 +50,29 @@ export class ReaderPool {
     private readonly transientPointKeys: boolean,
   ) {}
 
-  run<C extends EngineCall>(snapshot: OrderedSnapshot, call: C): Awaitable<CallResult<C>> {
+  /** `call` against `snapshot`, released when done unless `keep` (the caller then releases it). */
+  run<C extends EngineCall>(snapshot: OrderedSnapshot, call: C, keep = false): Awaitable<CallResult<C>> {
     const slot = this.free.pop() ?? new SnapshotSlot(this.keys, this.transientPointKeys);
     slot.snapshot = snapshot;
     let result: Awaitable<CallResult<C>>;
     try {
       result = runCall(slot.ops, call);
     } catch (error) {
-      this.done(slot, snapshot);
+      this.done(slot, snapshot, keep);
       throw error;
     }
     // A synchronous answer (the point reads of a synchronous store) makes no closure.
     if (!(result instanceof Promise)) {
-      this.done(slot, snapshot);
+      this.done(slot, snapshot, keep);
       return result;
     }
-    return result.finally(() => this.done(slot, snapshot));
+    return result.finally(() => this.done(slot, snapshot, keep));
   }
 
-  /** The slot back in the pool, and the snapshot released. */
-  private done(slot: SnapshotSlot, snapshot: OrderedSnapshot): void {
+  /** The slot back in the pool, and the snapshot released unless kept. */
+  private done(slot: SnapshotSlot, snapshot: OrderedSnapshot, keep: boolean): void {
     slot.snapshot = undefined;
     this.free.push(slot);
-    snapshot.release();
+    if (!keep) snapshot.release();
   }
 }
