@@ -250,10 +250,8 @@ for (const engine of ["redis", "azure-table"] as const) {
       await store.kv("race").put("k", new Uint8Array([1]));
       await store.close();
     };
-    const opened = await OrderedEngine.open(interleaved(raw, other)).catch(async (error: unknown) => {
-      await raw.close();
-      throw error;
-    });
+    // On failure OrderedEngine.open closes the store itself.
+    const opened = await OrderedEngine.open(interleaved(raw, other));
     await opened.close();
   });
 }

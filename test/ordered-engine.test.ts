@@ -197,6 +197,9 @@ test("open creates the layout record, reopens it, and refuses a newer layout or 
   const foreign = new SortedOrderedStore();
   await foreign.commit({ checks: [], writes: [{ key: bytes("someone else's key"), value: bytes("v") }] });
   await assert.rejects(OrderedEngine.open(foreign), (e: unknown) => isStowageError(e, "INCOMPATIBLE") && /not stowage's/.test(e.message));
+  // A refused store is closed with the refusal: no connection left reconnecting, no file left locked.
+  assert.throws(() => foreign.snapshot(), /closed/);
+  assert.throws(() => newer.snapshot(), /closed/);
 });
 
 test("reads answer synchronously when the store's snapshots do, and with a promise when they do not", async () => {

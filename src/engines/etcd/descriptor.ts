@@ -49,14 +49,5 @@ export const ETCD_ENGINE: EngineDescriptor<EtcdStoreOptions> = {
     secretField({ option: "password", doc: "The etcd user's password, never shown in errors, info or health (set it by file or environment: ps shows flags)" }),
     ...tlsFileFields(),
   ],
-  open: async (options) => {
-    const store = await openEtcdStore(options);
-    try {
-      return await OrderedEngine.open(store);
-    } catch (error) {
-      // An unreachable cluster fails the layout read: the client's connections go with it.
-      await store.close().catch(() => undefined);
-      throw error;
-    }
-  },
+  open: async (options) => OrderedEngine.open(await openEtcdStore(options)),
 };

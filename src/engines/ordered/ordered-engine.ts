@@ -95,9 +95,19 @@ export class OrderedEngine implements Engine {
   /** Own commits signal at once; other processes' through the store's `watchCommits`, when it has one. */
   readonly changes: ChangeSignal;
 
-  /** Opens the family over `store`: creates the layout version record, or refuses a newer or foreign layout with INCOMPATIBLE. */
+  /**
+   * Opens the family over `store`: creates the layout version record, or refuses a newer or foreign layout with
+   * INCOMPATIBLE. When opening fails, the store is closed.
+   */
   static async open(store: OrderedStore): Promise<OrderedEngine> {
-    await openLayout(store);
+    try {
+      await openLayout(store);
+    } catch (error) {
+      // A store that cannot be used (foreign data, a refused first read, a cluster gone) is closed with the failure:
+      // no connection left reconnecting, no file left locked.
+      await store.close().catch(() => undefined);
+      throw error;
+    }
     return new OrderedEngine(store);
   }
 

@@ -43,14 +43,5 @@ export const REDIS_ENGINE: EngineDescriptor<RedisStoreOptions> = {
     }),
     ...tlsFileFields(),
   ],
-  open: async (options) => {
-    const store = await openRedisStore(options);
-    try {
-      return await OrderedEngine.open(store);
-    } catch (error) {
-      // A refused first read (an ACL user without the prefix's keys) must not leave the connection reconnecting.
-      await store.close().catch(() => undefined);
-      throw error;
-    }
-  },
+  open: async (options) => OrderedEngine.open(await openRedisStore(options)),
 };
