@@ -123,7 +123,7 @@ describe("the settings come from the engine descriptors", () => {
     }
     assert.deepEqual(storageSettings().map((setting) => setting.file), STORAGE_FIELD_NAMES);
     assert.deepEqual(configFlagOptions(), CONFIG_FLAG_OPTIONS);
-    assert.deepEqual(Object.keys(CONFIG_FLAG_OPTIONS), ["config", ...STORAGE_FIELD_NAMES.map((field) => STORAGE_FIELDS[field].flag)]);
+    assert.deepEqual(Object.keys(CONFIG_FLAG_OPTIONS), ["config", ...STORAGE_FIELD_NAMES.map((field) => STORAGE_FIELDS[field].flag), "provider", "route", "default-provider"]);
   });
 
   test("a missing required setting names every place it can be set", () => {

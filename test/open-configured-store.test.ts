@@ -29,6 +29,13 @@ test("flags among the application's own, then a config file of providers, each o
   } finally {
     await routed.close();
   }
+  const byFlags = await openConfiguredStore({ argv: ["--provider", "a.backend=memory", "--provider=b.backend=memory", "--route", "leases=b", "--default-provider", "a", "--port", "1"], env: {}, cwd: dir });
+  try {
+    await byFlags.kv("leases").put("k", new Uint8Array([1]));
+    assert.deepEqual((await byFlags.info()).namespaces.map((info) => info.provider), ["b"]);
+  } finally {
+    await byFlags.close();
+  }
 });
 
 test("a --storage-* flag no engine has, or one without its value, is INVALID_ARGUMENT", async () => {

@@ -212,6 +212,24 @@ describe("routed store configuration", () => {
     assert.deepEqual(loadConfig({ cwd: dir, env: {}, argvFlags: { config: "providers.toml" } }), { providers: { local: { backend: "memory" } }, routes: { "members.*": "local" } });
   });
 
+  it("providers, routes and the default from variables and repeatable flags alone, flags over variables over the file", () => {
+    assert.deepEqual(
+      resolveConfig({
+        cwd: dir,
+        env: { STOWAGE_PROVIDERS_LOCAL_BACKEND: "sqlite", STOWAGE_PROVIDERS_LOCAL_PATH: "l.db", STOWAGE_PROVIDERS_COORD_TLS_CA_FILE: "ca.pem", STOWAGE_ROUTES: "leases=local" },
+        argvFlags: { provider: ["coord.backend=etcd", "coord.endpoints=https://10.0.0.5:2379", "local.busyTimeoutMs=7000"], route: ["leases=coord", "members.*=coord"], "default-provider": "local" },
+      }),
+      {
+        providers: {
+          local: { backend: "sqlite", path: join(dir, "l.db"), busyTimeoutMs: 7000 },
+          coord: { backend: "etcd", endpoints: "https://10.0.0.5:2379", tlsCaFile: join(dir, "ca.pem") },
+        },
+        routes: { leases: "coord", "members.*": "coord" },
+        defaultProvider: "local",
+      },
+    );
+  });
+
   it("mixed or broken provider configurations are INVALID_ARGUMENT naming the field and the file", () => {
     const file = (contents: unknown) => ({ path: "./stowage.yaml", absolutePath: join(dir, "stowage.yaml"), contents });
     const refused = (run: () => unknown, pattern: RegExp) => assert.throws(run, (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && pattern.test(error.message));
@@ -222,9 +240,13 @@ describe("routed store configuration", () => {
     refused(() => resolveConfig({ cwd: dir, file: file({ providers: { a: { backend: "memory" } }, routes: { leases: 3 } }) }), /routes\.leases in \.\/stowage\.yaml must be a provider name/);
     refused(
       () => resolveConfig({ cwd: dir, file: file({ providers: { a: { backend: "memory" } } }), env: { STOWAGE_STORAGE_BACKEND: "sqlite" } }),
-      /names providers, but STOWAGE_STORAGE_BACKEND configures one store/,
+      /providers are configured, but STOWAGE_STORAGE_BACKEND configures one store/,
     );
-    refused(() => resolveConfig({ cwd: dir, file: file({ providers: { a: { backend: "memory" } } }), env: { STOWAGE_ROUTES: "leases" } }), /STOWAGE_ROUTES must be namespace=provider pairs/);
+    refused(() => resolveConfig({ cwd: dir, file: file({ providers: { a: { backend: "memory" } } }), env: { STOWAGE_ROUTES: "leases" } }), /STOWAGE_ROUTES takes namespace=provider pairs/);
+    refused(() => resolveConfig({ cwd: dir, env: { STOWAGE_PROVIDERS_A_PTH: "x" } }), /STOWAGE_PROVIDERS_A_PTH names no storage field/);
+    refused(() => resolveConfig({ cwd: dir, argvFlags: { provider: ["a.pth=x"] } }), /--provider takes <name>\.<field>=<value>/);
+    refused(() => resolveConfig({ cwd: dir, argvFlags: { provider: ["a.busyTimeoutMs=soon"] } }), /--provider a\.busyTimeoutMs must be a whole number/);
+    refused(() => resolveConfig({ cwd: dir, argvFlags: { provider: ["a.backend=memory"], "storage-backend": "sqlite" } }), /providers are configured, but --storage-backend configures one store/);
   });
 
   it("stowage info on a providers file shows each namespace's provider and the routes", async () => {

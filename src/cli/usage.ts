@@ -59,8 +59,11 @@ Configuration, highest precedence first, field by field:
          durability: full           # or process
      or several providers in one store (then no --storage-* flags or STOWAGE_STORAGE_* variables):
        providers: { local: { backend: sqlite }, coord: { backend: etcd, endpoints: ... } }
-       routes: { leases: coord, "members.*": coord }   # STOWAGE_ROUTES=leases=coord,members.*=coord
-       defaultProvider: local                          # a provider's fields: STOWAGE_PROVIDERS_COORD_ENDPOINTS
+       routes: { leases: coord, "members.*": coord }
+       defaultProvider: local
+     with, over the file, STOWAGE_PROVIDERS_COORD_ENDPOINTS=..., STOWAGE_ROUTES=leases=coord,members.*=coord and
+     STOWAGE_DEFAULT_PROVIDER=local, and over those the flags --provider coord.endpoints=... (repeatable),
+     --route leases=coord (repeatable; replaces the other layers' routes) and --default-provider local
   4. defaults: backend ${DEFAULT_BACKEND}, path ${DEFAULT_SQLITE_PATH} (relative to the working folder), and each
      option's default above
 

@@ -6,6 +6,7 @@ import { DEFAULT_BACKEND, type OpenStoreOptions, type RoutedStoreOptions } from 
 import type { ConfigFile } from "./config-file.js";
 import { storageSettings } from "./fields.js";
 import { providersFromFile, settingsFromFile } from "./file-settings.js";
+import { providersFromEnv, providersFromFlags, routesFromFlags, routesFromPairs } from "./provider-text.js";
 import type { ConfigEnv, ConfigFlags } from "./inputs.js";
 import { settingsFromEnv, settingsFromFlags } from "./text-settings.js";
 
@@ -44,52 +45,34 @@ export function resolveConfig(input: ResolveConfigInput): OpenStoreOptions | Rou
   const fromFile = input.file === undefined ? {} : settingsFromFile(input.file);
   const fromEnv = settingsFromEnv(input.env ?? {}, cwd);
   const fromFlags = settingsFromFlags(input.argvFlags ?? {}, cwd);
-  const routed = input.file === undefined ? undefined : providersFromFile(input.file);
-  if (routed !== undefined) {
-    const single = [...Object.keys(fromFlags).map((field) => `--${flagOf(field)}`), ...Object.keys(fromEnv).map((field) => envOf(field))];
+  const env = input.env ?? {};
+  const flags = input.argvFlags ?? {};
+  const fileProviders = input.file === undefined ? undefined : providersFromFile(input.file);
+  const envProviders = providersFromEnv(env, cwd, Object.keys(fileProviders?.providers ?? {}));
+  const flagProviders = providersFromFlags(flags, cwd);
+  const flagRoutes = routesFromFlags(flags);
+  const flagDefault = flags["default-provider"];
+  const routedByText = envProviders.size > 0 || flagProviders.size > 0 || flagRoutes !== undefined || flagDefault !== undefined || Boolean(env.STOWAGE_ROUTES) || Boolean(env.STOWAGE_DEFAULT_PROVIDER);
+  if (fileProviders !== undefined || routedByText) {
+    const single = [...Object.keys(fromFlags).map((field) => `--${flagOf(field)}`), ...Object.keys(fromEnv).map((field) => envOf(field)), ...(Object.keys(fromFile).length > 0 ? [`storage in ${input.file!.path}`] : [])];
     if (single.length > 0) {
       throw new StowageError(
         "INVALID_ARGUMENT",
-        `config file ${input.file!.path} names providers, but ${single.join(", ")} configure${single.length === 1 ? "s" : ""} one store: set a provider's fields as STOWAGE_PROVIDERS_<NAME>_<FIELD> instead`,
+        `providers are configured, but ${single.join(", ")} configure${single.length === 1 ? "s" : ""} one store: set a provider's fields in the file's providers section, as STOWAGE_PROVIDERS_<NAME>_<FIELD> or as --provider <name>.<field>=<value> instead`,
       );
     }
-    return resolveProviders(routed, input.env ?? {}, cwd);
+    if (flagDefault !== undefined && typeof flagDefault !== "string") throw new StowageError("INVALID_ARGUMENT", "--default-provider needs a provider name");
+    const names = [...new Set([...Object.keys(fileProviders?.providers ?? {}), ...envProviders.keys(), ...flagProviders.keys()])];
+    const providers: Record<string, OpenStoreOptions> = {};
+    for (const name of names) {
+      const settings = { backend: DEFAULT_BACKEND, ...fileProviders?.providers[name], ...envProviders.get(name), ...flagProviders.get(name) };
+      providers[name] = optionsOf(settings, cwd, `providers.${name}.`);
+    }
+    const routes = flagRoutes ?? (env.STOWAGE_ROUTES ? routesFromPairs(env.STOWAGE_ROUTES.split(","), "STOWAGE_ROUTES") : (fileProviders?.routes ?? {}));
+    const defaultProvider = (flagDefault as string | undefined) || env.STOWAGE_DEFAULT_PROVIDER || fileProviders?.defaultProvider;
+    return { providers, routes, ...(defaultProvider === undefined ? {} : { defaultProvider }) };
   }
   return optionsOf({ backend: DEFAULT_BACKEND, ...fromFile, ...fromEnv, ...fromFlags }, cwd, "storage.");
-}
-
-/**
- * A store over the file's providers: each provider's settings from the file, under its variables
- * (`STOWAGE_PROVIDERS_COORD_ENDPOINTS` for provider `coord`), with `STOWAGE_ROUTES` (`leases=coord,jobs.*=shared`)
- * and `STOWAGE_DEFAULT_PROVIDER` over the file's routing.
- */
-function resolveProviders(routed: NonNullable<ReturnType<typeof providersFromFile>>, env: ConfigEnv, cwd: string): RoutedStoreOptions {
-  const providers: Record<string, OpenStoreOptions> = {};
-  for (const [name, fromFile] of Object.entries(routed.providers)) {
-    const fromEnv = settingsFromEnv(env, cwd, providerEnvPrefix(name));
-    providers[name] = optionsOf({ backend: DEFAULT_BACKEND, ...fromFile, ...fromEnv }, cwd, `providers.${name}.`);
-  }
-  const routes = env.STOWAGE_ROUTES ? routesFromText(env.STOWAGE_ROUTES) : routed.routes;
-  const defaultProvider = env.STOWAGE_DEFAULT_PROVIDER || routed.defaultProvider;
-  return { providers, routes, ...(defaultProvider === undefined ? {} : { defaultProvider }) };
-}
-
-/** How a provider's variables start: `STOWAGE_PROVIDERS_COORD_` for `coord` (`-` becomes `_`). */
-export function providerEnvPrefix(name: string): string {
-  return `STOWAGE_PROVIDERS_${name.toUpperCase().replace(/-/g, "_")}_`;
-}
-
-/** `leases=coord,jobs.*=shared` as routes; a pair without `=` is INVALID_ARGUMENT. */
-function routesFromText(text: string): Record<string, string> {
-  const routes: Record<string, string> = {};
-  for (const pair of text.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
-    const at = pair.indexOf("=");
-    if (at <= 0 || at === pair.length - 1) {
-      throw new StowageError("INVALID_ARGUMENT", `STOWAGE_ROUTES must be namespace=provider pairs separated by commas (leases=coord,jobs.*=shared); got ${JSON.stringify(pair)}`);
-    }
-    routes[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
-  }
-  return routes;
 }
 
 /** One store's options from its settings by file field name: the chosen backend's fields, with their defaults. */
