@@ -3,7 +3,7 @@ import type { Store } from "./api/types.js";
 import type { EngineDescriptor } from "./engines/descriptor.js";
 import type { Durability } from "./engines/sqlite/sqlite-engine.js";
 import { engineDescriptors, findEngine, optionsOf } from "./engines/registry.js";
-import { checkStoreOptions, type StoreOptions } from "./store/store-options.js";
+import { checkStoreOptions, STORE_OPTION_FIELDS, type StoreOptions } from "./store/store-options.js";
 import { createStore } from "./store/store.js";
 import type { Engine } from "./engines/engine.js";
 import { RoutedEngine } from "./engines/routed/routed-engine.js";
@@ -166,7 +166,7 @@ export async function openStore(options: OpenStoreOptions | RoutedStoreOptions |
  * ```ts
  * const store = await openStore({
  *   providers: { local: { backend: "sqlite", path: "./data/local.db" }, coord: { backend: "etcd", endpoints: "http://10.0.0.5:2379" } },
- *   routes: { leases: "coord", "members/*": "coord" },
+ *   routes: { leases: "coord", "members.*": "coord" },
  *   defaultProvider: "local",
  * });
  * ```
@@ -174,21 +174,19 @@ export async function openStore(options: OpenStoreOptions | RoutedStoreOptions |
 export interface RoutedStoreOptions extends StoreOptions {
   /** The providers by name (letters, digits, `_`, `-`): each one engine's options, as `openStore` takes them. */
   providers: Record<string, OpenStoreOptions | UntypedStoreOptions<string>>;
-  /** Namespace (`leases`) or prefix (`jobs/*`) to provider name; the longest matching prefix wins, an exact name first. */
+  /** Namespace (`leases`) or prefix (`jobs.*`) to provider name; the longest matching prefix wins, an exact name first. */
   routes?: Record<string, string>;
   /** The provider of namespaces no route names; may be left out when there is one provider. */
   defaultProvider?: string;
 }
-
-/** Options of the whole store, never of one provider. */
-const STORE_LEVEL_OPTIONS = ["clock", "sweepIntervalMs"];
 
 /**
  * Checks every provider's options before any opens (a bad one creates no file and no connection), opens them in
  * turn (closing those open already when one fails), and puts a {@link RoutedEngine} over them.
  */
 async function openRoutedStore(options: RoutedStoreOptions): Promise<Store> {
-  const fields = ["providers", "routes", "defaultProvider", ...STORE_LEVEL_OPTIONS];
+  // Store options (`clock`, `sweepIntervalMs`) belong to the whole store, never to one provider.
+  const fields: readonly string[] = ["providers", "routes", "defaultProvider", ...STORE_OPTION_FIELDS];
   for (const field of Object.keys(options)) {
     if (!fields.includes(field)) {
       throw new StowageError("INVALID_ARGUMENT", `openStore option "${field}" is not an option of a store over providers; it takes ${fields.join(", ")}`);
@@ -207,7 +205,7 @@ async function openRoutedStore(options: RoutedStoreOptions): Promise<Store> {
   const table = new RouteTable(routes, defaultProvider ?? names[0]!, names);
   const checked = names.map((name) => {
     const own = providers[name] as Record<string, unknown>;
-    const storeLevel = STORE_LEVEL_OPTIONS.filter((field) => typeof own === "object" && own !== null && own[field] !== undefined);
+    const storeLevel = STORE_OPTION_FIELDS.filter((field) => typeof own === "object" && own !== null && own[field] !== undefined);
     if (storeLevel.length > 0) {
       throw new StowageError("INVALID_ARGUMENT", `provider ${name} sets ${storeLevel.join(", ")}: store options go at the top level, for the whole store`);
     }

@@ -366,7 +366,7 @@ export interface NamespaceInfo {
   provider?: string;
 }
 
-/** On a store over named providers: a route, a namespace (`leases`) or a prefix (`jobs/*`), and its provider. */
+/** On a store over named providers: a route, a namespace (`leases`) or a prefix (`jobs.*`), and its provider. */
 export interface StoreRoute {
   match: string;
   provider: string;

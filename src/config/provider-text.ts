@@ -1,8 +1,8 @@
-import { resolve } from "node:path";
 import { StowageError } from "../api/errors.js";
-import { invalidSetting, storageSettings, type FieldSpec } from "./fields.js";
+import { storageSettings, type FieldSpec } from "./fields.js";
 import type { ConfigEnv, ConfigFlags } from "./inputs.js";
-import { STORAGE_ENV_PREFIX } from "./text-settings.js";
+import type { SettingSource } from "./sources.js";
+import { STORAGE_ENV_PREFIX, textValue } from "./text-settings.js";
 
 /** How every provider variable starts: `STOWAGE_PROVIDERS_COORD_ENDPOINTS`. */
 const PROVIDERS_ENV_PREFIX = "STOWAGE_PROVIDERS_";
@@ -77,11 +77,9 @@ export function routesFromPairs(pairs: readonly string[], source: string): Recor
   return routes;
 }
 
-function setValue(providers: Map<string, Record<string, unknown>>, name: string, setting: FieldSpec, text: string, source: Parameters<typeof invalidSetting>[1], cwd: string): void {
-  const parsed = setting.fromText(text);
-  if (parsed === undefined) throw invalidSetting(setting, source, text);
+function setValue(providers: Map<string, Record<string, unknown>>, name: string, setting: FieldSpec, text: string, source: SettingSource, cwd: string): void {
   const settings = providers.get(name) ?? {};
-  settings[setting.file] = setting.type === "path" ? resolve(cwd, parsed as string) : parsed;
+  settings[setting.file] = textValue(setting, text, source, cwd);
   providers.set(name, settings);
 }
 

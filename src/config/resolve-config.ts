@@ -42,11 +42,11 @@ export function resolveConfig(input: ResolveConfigInput): OpenStoreOptions | Rou
   const { cwd } = input;
   // Every layer is parsed (and so checked) even where a higher one overrides it: a broken file should not go
   // unnoticed until the day the flag that masks it is removed.
-  const fromFile = input.file === undefined ? {} : settingsFromFile(input.file);
-  const fromEnv = settingsFromEnv(input.env ?? {}, cwd);
-  const fromFlags = settingsFromFlags(input.argvFlags ?? {}, cwd);
   const env = input.env ?? {};
   const flags = input.argvFlags ?? {};
+  const fromFile = input.file === undefined ? {} : settingsFromFile(input.file);
+  const fromEnv = settingsFromEnv(env, cwd);
+  const fromFlags = settingsFromFlags(flags, cwd);
   const fileProviders = input.file === undefined ? undefined : providersFromFile(input.file);
   const envProviders = providersFromEnv(env, cwd, Object.keys(fileProviders?.providers ?? {}));
   const flagProviders = providersFromFlags(flags, cwd);

@@ -16,27 +16,32 @@ export function settingsFromFlags(flags: ConfigFlags, cwd: string): Record<strin
 export const STORAGE_ENV_PREFIX = "STOWAGE_STORAGE_";
 
 /**
- * The settings given as `STOWAGE_STORAGE_*` variables (or, with another `prefix`, a provider's:
- * `STOWAGE_PROVIDERS_COORD_ENDPOINTS`). Empty variables count as unset: shells, compose files and CI systems export
- * empty values for "not configured". A relative path is resolved against `cwd`.
+ * The settings given as `STOWAGE_STORAGE_*` variables. Empty variables count as unset: shells, compose files and
+ * CI systems export empty values for "not configured". A relative path is resolved against `cwd`.
  */
-export function settingsFromEnv(env: ConfigEnv, cwd: string, prefix = STORAGE_ENV_PREFIX): Record<string, unknown> {
+export function settingsFromEnv(env: ConfigEnv, cwd: string): Record<string, unknown> {
   return settingsFromText(cwd, (setting) => {
-    const variable = prefix + setting.env.slice(STORAGE_ENV_PREFIX.length);
-    const value = env[variable];
-    return { value: value === "" ? undefined : value, source: { kind: "env", variable } };
+    const value = env[setting.env];
+    return { value: value === "" ? undefined : value, source: { kind: "env", variable: setting.env } };
   });
+}
+
+/**
+ * One setting's value given as text (a flag, a variable), parsed; a relative path resolved against `cwd`. A value
+ * the setting does not accept is INVALID_ARGUMENT naming `source`.
+ */
+export function textValue(setting: FieldSpec, value: unknown, source: SettingSource, cwd: string): unknown {
+  // A boolean here means a caller declared the flag without a value; report it like any other bad value.
+  const parsed = typeof value === "string" ? setting.fromText(value) : undefined;
+  if (parsed === undefined) throw invalidSetting(setting, source, value);
+  return setting.type === "path" ? resolve(cwd, parsed as string) : parsed;
 }
 
 function settingsFromText(cwd: string, lookup: (setting: FieldSpec) => { value: unknown; source: SettingSource }): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const setting of storageSettings()) {
     const { value, source } = lookup(setting);
-    if (value === undefined) continue;
-    // A boolean here means a caller declared the flag without a value; report it like any other bad value.
-    const parsed = typeof value === "string" ? setting.fromText(value) : undefined;
-    if (parsed === undefined) throw invalidSetting(setting, source, value);
-    values[setting.file] = setting.type === "path" ? resolve(cwd, parsed as string) : parsed;
+    if (value !== undefined) values[setting.file] = textValue(setting, value, source, cwd);
   }
   return values;
 }

@@ -3,7 +3,7 @@ import type { NamespaceInfo } from "../../api/types.js";
 import { probeEngine } from "../../store/health.js";
 import type { ChangeSource } from "../change-signal.js";
 import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineLimits, EngineOps, EngineSupports } from "../engine.js";
-import { namespaceOf, OP_FACTS, OP_NAMES, type CallResult, type EngineCall } from "../engine-calls.js";
+import { namespaceOf, opsCalling, runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import type { RouteTable } from "./routes.js";
 
 /** A namespace as a routed store's `info()` reports it: with the provider that holds it. */
@@ -78,18 +78,14 @@ export class RoutedEngine implements Engine {
       }
       return started.ops;
     };
-    const routed: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-    for (const op of OP_NAMES) {
-      const at = OP_FACTS[op].namespaceArg;
-      routed[op] = async (...args: unknown[]) => {
-        if (at === null) throw new StowageError("INTERNAL", `${op} is not an operation of a transaction on a routed store`);
-        const ops = await opsOf(args[at] as string);
-        return (ops[op] as (...a: unknown[]) => Awaitable<unknown>).apply(ops, args);
-      };
-    }
+    const routed = opsCalling(async (call) => {
+      const namespace = namespaceOf(call);
+      if (namespace === undefined) throw new StowageError("INTERNAL", `${call.op} is not an operation of a transaction on a routed store`);
+      return runCall(await opsOf(namespace), call);
+    });
     let result: T;
     try {
-      result = await body(routed as unknown as EngineOps);
+      result = await body(routed);
     } catch (error) {
       bodyThrew(error);
       // The provider rolls back; its own failure (if any) matters less than the body's.

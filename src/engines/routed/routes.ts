@@ -5,8 +5,8 @@ import type { StoreRoute } from "../../api/types.js";
 const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 /**
- * Which provider holds each namespace: an exact route (`leases`), else the longest prefix route (`jobs/*` holds
- * `jobs/mail` and `jobs/` itself), else the default. Checked once, when the store opens.
+ * Which provider holds each namespace: an exact route (`leases`), else the longest prefix route (`jobs.*` holds
+ * `jobs.mail` and `jobs.` itself), else the default. Checked once, when the store opens.
  */
 export class RouteTable {
   private readonly exact = new Map<string, string>();
