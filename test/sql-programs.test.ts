@@ -40,6 +40,15 @@ const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
   streamSegments: ["ns", "space", null, 10],
   streamStatus: ["ns", "space", "seg"],
   streamLastSeqs: ["ns", "space"],
+  kvDump: ["ns", "a", 10, 1],
+  slotDump: ["ns", null, 10],
+  queueDump: ["ns", { key: "k", id: 3 }, 10],
+  queueLastId: ["ns"],
+  kvRestore: ["ns", [{ key: "k", value: bytes, expiresAt: null }, { key: "l", value: bytes, expiresAt: 5 }]],
+  logRestore: ["ns", [{ seq: 3, key: "k", value: bytes, timestamp: 1 }]],
+  slotRestore: ["ns", [{ key: "k", version: 4, value: bytes }]],
+  queueRestore: ["ns", [{ key: "k", id: 7, value: bytes, pushedAt: 1 }], 9],
+  streamRestore: ["ns", "space", "seg", [{ seq: 1, timestamp: 1, value: bytes, headers: null, compression: null }]],
   describe: [1],
 };
 

@@ -80,6 +80,16 @@ export const OP_FACTS: { readonly [K in OpName]: OpFacts } = {
   streamStatus: read(0, 1),
   streamLastSeqs: read(0, 1),
 
+  kvDump: read(0, null),
+  slotDump: read(0, null),
+  queueDump: read(0, null),
+  queueLastId: read(0, null),
+  kvRestore: write(0, null),
+  logRestore: write(0, null, "several"),
+  slotRestore: write(0, null),
+  queueRestore: write(0, null, "several"),
+  streamRestore: write(0, 1, "several"),
+
   describe: read(null, null),
 };
 

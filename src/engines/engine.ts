@@ -125,6 +125,31 @@ export interface SpacePosition {
   seq: number;
 }
 
+/** A live KV entry with its key and deadline (ms since the epoch; null: no TTL), as a dump reads and a restore writes it. */
+export interface StoredKvRow {
+  key: string;
+  value: Uint8Array;
+  expiresAt: number | null;
+}
+
+/** A slot with its key and version, as a dump reads and a restore writes it. */
+export interface StoredSlotRow {
+  key: string;
+  version: number;
+  value: Uint8Array;
+}
+
+/** A queued item with its key, id and push time, as a dump reads and a restore writes it. */
+export interface StoredQueueRow extends StoredQueueItem {
+  key: string;
+}
+
+/** Where a page of a queue namespace's dump stopped: its order is (key, id). */
+export interface QueuePosition {
+  key: string;
+  id: number;
+}
+
 /** What `describe` reports about the stored data. */
 export interface EngineDescription {
   schemaVersion: number;
@@ -214,6 +239,43 @@ export interface EngineOps {
   /** Every segment of the space with its last sequence, in byte order of the names (for live feeds). */
   streamLastSeqs(ns: string, space: string): Awaitable<Array<{ segment: string; lastSeq: number }>>;
 
+  /*
+   * Dumps and restores (export, import, migrate): a namespace in pages, with everything a move must keep — TTL
+   * deadlines, log sequences and timestamps, slot versions, queue ids and push times, stream sequences. Restores write
+   * what a dump read, as it was, into a namespace that does not hold it yet; they bypass queue bounds and do not
+   * count as produces or pushes (no live-feed ordering beyond commit order is promised for them).
+   */
+  /** Live entries with a key after `afterKey` (null: from the first), in key order, at most `limit`, with their deadlines. */
+  kvDump(ns: string, afterKey: string | null, limit: number, now: number): Awaitable<StoredKvRow[]>;
+  /** Slots with a key after `afterKey` (null: from the first), in key order, at most `limit`, with their versions. */
+  slotDump(ns: string, afterKey: string | null, limit: number): Awaitable<StoredSlotRow[]>;
+  /** Queued items after `after` (null: from the first) in (key, id) order, at most `limit`. */
+  queueDump(ns: string, after: QueuePosition | null, limit: number): Awaitable<StoredQueueRow[]>;
+  /** The highest id the namespace ever handed out (0: none), acknowledged items' included, so that a move keeps ids growing. */
+  queueLastId(ns: string): Awaitable<number>;
+  /**
+   * Writes the entries with their deadlines (a past one: the entry is expired at once), replacing live or expired
+   * entries of the same keys; a namespace with a change history records each as a put.
+   */
+  kvRestore(ns: string, rows: readonly StoredKvRow[]): Awaitable<void>;
+  /**
+   * Appends the entries with their own sequences and timestamps. Sequences ascend and the first is above the
+   * namespace's last sequence, else CONFLICT and nothing is written; the last sequence becomes the last entry's.
+   */
+  logRestore(ns: string, entries: readonly StoredLogEntry[]): Awaitable<void>;
+  /** Writes the slots with their own versions, replacing slots of the same keys. */
+  slotRestore(ns: string, rows: readonly StoredSlotRow[]): Awaitable<void>;
+  /**
+   * Inserts the items with their own ids and push times, in any order; an id the namespace holds already is CONFLICT
+   * and nothing is written. The namespace's last id becomes the largest of its own, `lastId` and the items' ids.
+   */
+  queueRestore(ns: string, items: readonly StoredQueueRow[], lastId: number): Awaitable<void>;
+  /**
+   * Appends the entries to the segment with their own sequences, timestamps, headers and compression. The first
+   * sequence is the segment's last + 1 and the rest follow without gaps, else CONFLICT and nothing is written.
+   */
+  streamRestore(ns: string, space: string, segment: string, entries: readonly StoredStreamEntry[]): Awaitable<void>;
+
   describe(now: number): Awaitable<EngineDescription>;
 }
 
@@ -263,6 +325,15 @@ export interface Engine {
    * cannot take. One per transaction run; absent where any mix is fine.
    */
   transactionGuard?(): (primitive: string, namespace: string) => void;
+  /**
+   * Runs `body` over one consistent read-only view of the committed data, the source of a dump: every read through
+   * `ops` sees the same point in time, while other callers go on writing. A write through `ops` fails INTERNAL. An
+   * engine that cannot hold a snapshot (Redis, Azure Table) checks when `body` returns that no commit landed while
+   * it read, and rejects CONFLICT otherwise (the caller runs it again, or on a quieter store). A store over several
+   * providers gives each provider's namespaces their own provider's point in time.
+   * Absent on an engine that cannot be dumped (a test double): export refuses it NOT_SUPPORTED.
+   */
+  snapshot?<T>(body: (ops: EngineOps) => Promise<T>): Promise<T>;
   /** Signals commits for live feeds (`log.tail`); an engine without it has no live feeds. */
   readonly changes?: ChangeSource;
   /** Finishes pending writes and releases every resource. Called once, by the store. */

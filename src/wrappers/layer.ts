@@ -4,6 +4,7 @@ import type { ChangeSource } from "../engines/change-signal.js";
 import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engines/engine.js";
 import { keyOf, namespaceOf, OP_NAMES, opsCalling, runCall, type CallResult, type EngineCall, type OpName } from "../engines/engine-calls.js";
 import { probeEngine } from "../store/health.js";
+import { dumpRefused } from "../engines/dump-refused.js";
 import { createStore, ENGINE_BELOW, STORE_PARTS, type StoreParts } from "../store/store.js";
 
 export type { OpName } from "../engines/engine-calls.js";
@@ -185,6 +186,12 @@ class LayeredEngine<S> implements Engine {
       this.assertBelowOpen();
       return this.readNow(call, seen);
     });
+  }
+
+  /** A dump's reads pass beneath the layer untouched: they are no service traffic to cache, count or limit. */
+  snapshot<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    const closed = this.closedBelow() ?? (this.inner.snapshot === undefined ? dumpRefused(`the ${this.inner.name} engine`) : undefined);
+    return closed === undefined ? this.inner.snapshot!(body) : Promise.reject(closed);
   }
 
   write<C extends EngineCall>(call: C): Promise<CallResult<C>> {

@@ -123,6 +123,16 @@ const PUBLIC_OPS: Record<OpName, string> = {
   streamSegments: "stream.segments",
   streamStatus: "stream.status",
   streamLastSeqs: "stream.lastSeqs",
+  // Dumps and restores: export, import, migrate and backups, which reach the engine beneath wrappers only as restores.
+  kvDump: "store.export",
+  slotDump: "store.export",
+  queueDump: "store.export",
+  queueLastId: "store.export",
+  kvRestore: "store.import",
+  logRestore: "store.import",
+  slotRestore: "store.import",
+  queueRestore: "store.import",
+  streamRestore: "store.import",
   describe: "store.info",
 };
 const TRANSACTION_OP = "transaction";

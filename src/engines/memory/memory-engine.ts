@@ -5,6 +5,7 @@ import { Mutex } from "../mutex.js";
 import { checkMemoryData } from "./memory-check.js";
 import { MemoryData, MemoryOps } from "./memory-ops.js";
 import { API_LIMITS } from "../api-limits.js";
+import { dumpPending } from "../dump-pending.js";
 
 /**
  * The reference engine: everything in process memory, lost on exit. Writes and transactions take one lock and undo
@@ -52,6 +53,10 @@ export class MemoryEngine implements Engine {
 
   transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.atomically(body));
+  }
+
+  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return Promise.reject(dumpPending("snapshot"));
   }
 
   /** Under the lock, so that no write is half done while the data is checked. */

@@ -22,6 +22,7 @@ import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { SortedKeys } from "./sorted-keys.js";
+import { dumpPending } from "../dump-pending.js";
 
 interface KvRow {
   value: Uint8Array;
@@ -404,6 +405,42 @@ export class MemoryOps implements EngineOps {
     return [...segments]
       .map(([segment, { entries }]) => ({ segment, lastSeq: entries.length }))
       .sort((a, b) => compareKeys(a.segment, b.segment));
+  }
+
+  kvDump(): never {
+    throw dumpPending("kvDump");
+  }
+
+  slotDump(): never {
+    throw dumpPending("slotDump");
+  }
+
+  queueDump(): never {
+    throw dumpPending("queueDump");
+  }
+
+  queueLastId(): never {
+    throw dumpPending("queueLastId");
+  }
+
+  kvRestore(): never {
+    throw dumpPending("kvRestore");
+  }
+
+  logRestore(): never {
+    throw dumpPending("logRestore");
+  }
+
+  slotRestore(): never {
+    throw dumpPending("slotRestore");
+  }
+
+  queueRestore(): never {
+    throw dumpPending("queueRestore");
+  }
+
+  streamRestore(): never {
+    throw dumpPending("streamRestore");
   }
 
   describe(now: number): EngineDescription {

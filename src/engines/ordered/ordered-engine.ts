@@ -14,6 +14,7 @@ import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
 import { ReaderPool } from "./reader-pool.js";
 import type { OrderedSnapshot, OrderedStore } from "./ordered-store.js";
+import { dumpPending } from "../dump-pending.js";
 
 interface PendingWrite {
   call: EngineCall;
@@ -192,6 +193,10 @@ export class OrderedEngine implements Engine {
         release();
       }
     });
+  }
+
+  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return Promise.reject(dumpPending("snapshot"));
   }
 
   check(): Promise<string[]> {

@@ -8,6 +8,7 @@ import { TAG } from "./key-layout.js";
 import * as kv from "./kv-programs.js";
 import * as lsq from "./log-slot-queue-programs.js";
 import * as stream from "./stream-programs.js";
+import { dumpPending } from "../dump-pending.js";
 
 /** The layout version this code writes and reads (the layout version record; see `OrderedEngine.open`). */
 export const LAYOUT_VERSION = 1;
@@ -52,6 +53,33 @@ export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = 
     streamSegments: run(stream.streamSegments),
     streamStatus: run(stream.streamStatus),
     streamLastSeqs: run(stream.streamLastSeqs),
+    kvDump: () => {
+      throw dumpPending("kvDump");
+    },
+    slotDump: () => {
+      throw dumpPending("slotDump");
+    },
+    queueDump: () => {
+      throw dumpPending("queueDump");
+    },
+    queueLastId: () => {
+      throw dumpPending("queueLastId");
+    },
+    kvRestore: () => {
+      throw dumpPending("kvRestore");
+    },
+    logRestore: () => {
+      throw dumpPending("logRestore");
+    },
+    slotRestore: () => {
+      throw dumpPending("slotRestore");
+    },
+    queueRestore: () => {
+      throw dumpPending("queueRestore");
+    },
+    streamRestore: () => {
+      throw dumpPending("streamRestore");
+    },
     describe: (now) => drive(describe(c, now)),
   };
   return ops;

@@ -25,6 +25,7 @@ import { loadDriver } from "../load-driver.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
+import { dumpPending } from "../dump-pending.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {
@@ -245,6 +246,10 @@ export class PostgresEngine implements Engine {
   }
 
   /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
+  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return Promise.reject(dumpPending("snapshot"));
+  }
+
   check(): Promise<string[]> {
     return this.inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async (exec) => {
       const problems: string[] = [];

@@ -4,6 +4,7 @@ import { probeEngine } from "../../store/health.js";
 import type { ChangeSource } from "../change-signal.js";
 import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineLimits, EngineOps, EngineSupports } from "../engine.js";
 import { namespaceOf, opsCalling, runCall, type CallResult, type EngineCall } from "../engine-calls.js";
+import { dumpRefused } from "../dump-refused.js";
 import type { RouteTable } from "./routes.js";
 
 /** A namespace as a routed store's `info()` reports it: with the provider that holds it. */
@@ -54,47 +55,34 @@ export class RoutedEngine implements Engine {
    * anyway (a layer that does not pass the guard on), it fails NOT_SUPPORTED and the transaction rolls back.
    */
   async transaction<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    let started: { provider: string; ops: Promise<EngineOps>; done: Promise<void> } | undefined;
-    let bodyReturned!: () => void;
-    let bodyThrew!: (error: unknown) => void;
-    const bodySettled = new Promise<void>((resolve, reject) => {
-      bodyReturned = resolve;
-      bodyThrew = reject;
-    });
-    // Awaited only by a provider's transaction; a body that fails before it starts one must not leave it unhandled.
-    bodySettled.catch(() => undefined);
-    const opsOf = (namespace: string): Promise<EngineOps> => {
-      const provider = this.routes.providerOf(namespace);
-      if (started === undefined) {
-        let ready!: (ops: EngineOps) => void;
-        const ops = new Promise<EngineOps>((resolve) => (ready = resolve));
-        const done = this.providerEngine(provider).transaction(async (inner) => {
-          ready(inner);
-          await bodySettled;
-        });
-        started = { provider, ops: Promise.race([ops, done.then(() => never<EngineOps>())]), done };
-      } else if (started.provider !== provider) {
-        return Promise.reject(spansProviders(started.provider, provider, namespace));
-      }
-      return started.ops;
-    };
-    const routed = opsCalling(async (call) => {
-      const namespace = namespaceOf(call);
-      if (namespace === undefined) throw new StowageError("INTERNAL", `${call.op} is not an operation of a transaction on a routed store`);
-      return runCall(await opsOf(namespace), call);
-    });
-    let result: T;
-    try {
-      result = await body(routed);
-    } catch (error) {
-      bodyThrew(error);
-      // The provider rolls back; its own failure (if any) matters less than the body's.
-      await started?.done.catch(() => undefined);
-      throw error;
-    }
-    bodyReturned();
-    await started?.done;
-    return result;
+    let first: string | undefined;
+    return inHeldScopes(
+      (provider, inner) => this.providerEngine(provider).transaction(inner),
+      (namespace) => {
+        const provider = this.routes.providerOf(namespace);
+        if (first === undefined) first = provider;
+        else if (first !== provider) throw spansProviders(first, provider, namespace);
+        return provider;
+      },
+      "a transaction",
+      body,
+    );
+  }
+
+  /**
+   * A snapshot of each provider, opened as the body first reads one of its namespaces and held until the body
+   * returns: each provider's namespaces are read at one point in time of that provider (no two providers share one).
+   */
+  snapshot<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return inHeldScopes(
+      (provider, inner) => {
+        const engine = this.providerEngine(provider);
+        return engine.snapshot === undefined ? Promise.reject(dumpRefused(`provider "${provider}" (${engine.name})`)) : engine.snapshot(inner);
+      },
+      (namespace) => this.routes.providerOf(namespace),
+      "a snapshot",
+      body,
+    );
   }
 
   /**
@@ -176,9 +164,65 @@ function inProvider(name: string, error: unknown): unknown {
   return error;
 }
 
-/** A promise that never settles: the transaction's end stands in for its ops only when it failed before them. */
+/** A promise that never settles: a scope's end stands in for its ops only when it failed before them. */
 function never<T>(): Promise<T> {
   return new Promise<T>(() => undefined);
+}
+
+/**
+ * Runs `body` over scopes (transactions, snapshots) of the providers it uses, each opened by `open` as the body first
+ * calls a namespace `providerFor` routes to it (which may refuse one, by throwing), and held open until the body
+ * settles: then each commits (or releases), or rolls back when the body threw. A body that calls nothing opens none.
+ */
+async function inHeldScopes<T>(
+  open: (provider: string, inner: (ops: EngineOps) => Promise<void>) => Promise<void>,
+  providerFor: (namespace: string) => string,
+  what: string,
+  body: (ops: EngineOps) => Promise<T>,
+): Promise<T> {
+  const scopes = new Map<string, { ops: Promise<EngineOps>; done: Promise<void> }>();
+  let bodyReturned!: () => void;
+  let bodyThrew!: (error: unknown) => void;
+  const bodySettled = new Promise<void>((resolve, reject) => {
+    bodyReturned = resolve;
+    bodyThrew = reject;
+  });
+  // Awaited only by a provider's scope; a body that fails before it opens one must not leave it unhandled.
+  bodySettled.catch(() => undefined);
+  const opsOf = (namespace: string): Promise<EngineOps> => {
+    const provider = providerFor(namespace);
+    let scope = scopes.get(provider);
+    if (scope === undefined) {
+      let ready!: (ops: EngineOps) => void;
+      const ops = new Promise<EngineOps>((resolve) => (ready = resolve));
+      const done = open(provider, async (inner) => {
+        ready(inner);
+        await bodySettled;
+      });
+      scope = { ops: Promise.race([ops, done.then(() => never<EngineOps>())]), done };
+      scopes.set(provider, scope);
+    }
+    return scope.ops;
+  };
+  const routed = opsCalling(async (call) => {
+    const namespace = namespaceOf(call);
+    if (namespace === undefined) throw new StowageError("INTERNAL", `${call.op} is not an operation of ${what} on a routed store`);
+    return runCall(await opsOf(namespace), call);
+  });
+  let result: T;
+  try {
+    result = await body(routed);
+  } catch (error) {
+    bodyThrew(error);
+    // The providers roll back; their own failures (if any) matter less than the body's.
+    await Promise.allSettled([...scopes.values()].map((scope) => scope.done));
+    throw error;
+  }
+  bodyReturned();
+  const ended = await Promise.allSettled([...scopes.values()].map((scope) => scope.done));
+  const failed = ended.find((outcome) => outcome.status === "rejected");
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  return result;
 }
 
 /** What every provider supports: capabilities all of them have, and the tightest of each limit. */

@@ -6,6 +6,7 @@ import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
+import { dumpPending } from "../dump-pending.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, statement, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 
@@ -503,6 +504,42 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return { lastSeq: num(row, "last_seq"), lastTimestamp: num(row, "last_ts"), count: num(row, "count") };
     },
 
+    // eslint-disable-next-line require-yield
+    *kvDump() {
+      throw dumpPending("kvDump");
+    },
+    // eslint-disable-next-line require-yield
+    *slotDump() {
+      throw dumpPending("slotDump");
+    },
+    // eslint-disable-next-line require-yield
+    *queueDump() {
+      throw dumpPending("queueDump");
+    },
+    // eslint-disable-next-line require-yield
+    *queueLastId() {
+      throw dumpPending("queueLastId");
+    },
+    // eslint-disable-next-line require-yield
+    *kvRestore() {
+      throw dumpPending("kvRestore");
+    },
+    // eslint-disable-next-line require-yield
+    *logRestore() {
+      throw dumpPending("logRestore");
+    },
+    // eslint-disable-next-line require-yield
+    *slotRestore() {
+      throw dumpPending("slotRestore");
+    },
+    // eslint-disable-next-line require-yield
+    *queueRestore() {
+      throw dumpPending("queueRestore");
+    },
+    // eslint-disable-next-line require-yield
+    *streamRestore() {
+      throw dumpPending("streamRestore");
+    },
     *describe(now) {
       const namespaces: NamespaceInfo[] = [];
       let storedRows = 0;

@@ -15,6 +15,7 @@ import { mapSqliteError } from "./sqlite-errors.js";
 import { bindPointReads, SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
+import { dumpPending } from "../dump-pending.js";
 
 /**
  * - `full` (default): every commit is fsynced; a resolved write survives a power cut or OS crash.
@@ -205,6 +206,10 @@ export class SqliteEngine implements Engine {
    * committed snapshot. Damage that stops a step from running is reported as a problem of that step, so that the
    * report is complete either way.
    */
+  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return Promise.reject(dumpPending("snapshot"));
+  }
+
   async check(): Promise<string[]> {
     const attempt = async (what: string, step: () => string[]): Promise<string[]> => {
       try {
