@@ -73,7 +73,11 @@ export interface ImportSummary extends RestoreProgress {
  */
 export async function importStore(store: Store, source: string | Readable | AsyncIterable<Uint8Array>, options: ImportOptions = {}): Promise<ImportSummary> {
   if (options.allowNonEmpty !== true) await checkEmptyTarget(store);
-  if (typeof source === "string") options.onChecked?.(await verifyDump(source));
+  if (typeof source === "string") {
+    // Checked whole before the first write (not inside the optional call: `f?.(x)` skips x when f is absent).
+    const checked = await verifyDump(source);
+    options.onChecked?.(checked);
+  }
   const restore = new RestoreSink(store, options);
   let header: DumpHeader | undefined;
   await dumpSource(source)((event) => {
