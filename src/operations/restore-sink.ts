@@ -58,10 +58,10 @@ export class RestoreSink {
   readonly progress: RestoreProgress = { namespaces: 0, items: 0, bytes: 0 };
 
   constructor(
-    store: Store,
+    target: Store | Engine,
     private readonly options: RestoreOptions = {},
   ) {
-    this.engine = engineOfStore(store);
+    this.engine = "supports" in target ? target : engineOfStore(target);
     this.limits = this.engine.supports.limits;
   }
 

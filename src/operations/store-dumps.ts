@@ -1,15 +1,12 @@
-import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
-import { open, rename, rm } from "node:fs/promises";
-import { dirname, join, basename } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import { readHeader, type DumpHeader, type SectionEnd } from "./dump-format.js";
-import { dumpBytes, dumpSource, verifyDump, type DumpSummary } from "./dump-file.js";
+import { dumpBytes, dumpSource, verifyDump, writeDumpFile, type DumpSummary } from "./dump-file.js";
 import { compareFacts, compareSources, sectionFacts, type ValidationReport } from "./compare-sources.js";
 import { checkEmptyTarget, RestoreSink, type RestoreProgress } from "./restore-sink.js";
 import { storeNow, storeSource } from "./store-source.js";
@@ -26,27 +23,11 @@ export interface ExportOptions {
  * for any store size. What it wrote: namespaces, items, and each namespace's count and digest.
  */
 export async function exportStore(store: Store, destination: string | Writable, options: ExportOptions = {}): Promise<DumpSummary> {
-  const { stream, summary } = dumpBytes(storeSource(store, options));
-  if (typeof destination !== "string") {
-    await pipeline(stream, destination);
-    return summary;
-  }
-  const temporary = join(dirname(destination), `.${basename(destination)}.${randomBytes(4).toString("hex")}.partial`);
-  try {
-    await pipeline(stream, createWriteStream(temporary, { flags: "wx" }));
-    const written = await summary;
-    const file = await open(temporary, "r+");
-    try {
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, destination);
-    return written;
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  const source = storeSource(store, options);
+  if (typeof destination === "string") return writeDumpFile(source, destination);
+  const { stream, summary } = dumpBytes(source);
+  await pipeline(stream, destination);
+  return summary;
 }
 
 /** Options of {@link importStore} and {@link migrateStore}. */
