@@ -224,6 +224,68 @@ describe("migrate", () => {
   });
 });
 
+describe("a resumed migration", () => {
+  test("runs interrupted inside a KV, log, queue and stream namespace go on from the journal and end identical", async () => {
+    const clock = manualClock();
+    const source = await openSqlite(fresh("resume-from.db"), clock);
+    const target = await openSqlite(fresh("resume-to.db"), clock);
+    const journal = fresh("journal.json");
+    try {
+      const value = (i: number) => new TextEncoder().encode(`value ${i}`);
+      for (let chunk = 0; chunk < 3; chunk++) {
+        await source.transaction(async (tx) => {
+          for (let i = chunk * 500; i < (chunk + 1) * 500; i++) {
+            await tx.kv("bulk").put(`k${String(i).padStart(5, "0")}`, value(i));
+            await tx.log("events").append(`e${i % 7}`, value(i));
+            await tx.queue("jobs").push(`q${i % 3}`, value(i));
+          }
+          await tx.stream("orders").produce("all", "p0", Array.from({ length: 500 }, (_, i) => ({ value: value(chunk * 500 + i) })));
+        });
+      }
+      await source.queue("jobs").ack("q0", 1);
+      const interrupted = new Error("interrupted");
+      let runs = 0;
+      let report;
+      while (report === undefined) {
+        assert.ok(++runs <= 12, "the migration ends");
+        try {
+          report = await migrateStore(source, target, {
+            journal,
+            onProgress: (progress) => {
+              if (progress.items >= 1_300) throw interrupted;
+            },
+          });
+        } catch (error) {
+          assert.equal(error, interrupted);
+          assert.ok(existsSync(journal), "the journal stays while the copy is unfinished");
+        }
+      }
+      assert.ok(runs >= 4, `interrupted in several namespaces (${runs} runs)`);
+      assert.equal(report.validation.equal, true, report.validation.firstDifference);
+      assert.ok(report.resumedAfter >= 3);
+      assert.equal(existsSync(journal), false, "the journal goes once the copy validated");
+      assert.equal((await validateStores(source, target)).equal, true);
+      assert.equal(await target.log("events").append("e", value(0)), 1_501);
+      assert.equal(await target.queue("jobs").push("q1", value(0)), 1_501);
+      assert.equal((await target.stream("orders").status("all", "p0")).count, 1_500);
+      assert.deepEqual((await target.check()).problems, []);
+      // A journal of another copy is refused, not followed.
+      await target.close();
+      const other = await openSqlite(fresh("other.db"), clock);
+      try {
+        const { writeFileSync: write } = await import("node:fs");
+        write(journal, JSON.stringify({ stowage: "migration", version: 1, source: "elsewhere", target: "x", startedAt: 0, completed: [] }));
+        await assert.rejects(migrateStore(source, other, { journal }), (error) => isStowageError(error, "CONFLICT") && /belongs to a migration from elsewhere/.test((error as Error).message));
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+});
+
 describe("the CLI", () => {
   const cli = async (cwd: string, ...args: string[]) => {
     let stdout = "";
@@ -251,7 +313,8 @@ describe("the CLI", () => {
     assert.match(migrated.stdout, /identical: 2 namespaces/);
     const again = await cli(dir, ...providers, "migrate", "--from", "old", "--to", "new");
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /error CONFLICT: provider "new" is not empty/);
+    assert.match(again.stderr, /error CONFLICT: the target store is not empty/);
+    assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith("stowage-migrate-")), [], "the journal goes once the copy validated");
 
     const same = await cli(dir, "--storage-path", "new.db", "validate", "backup.dump.gz");
     assert.equal(same.code, 0, same.stderr);

@@ -9,7 +9,8 @@ import { readHeader, type DumpHeader, type SectionEnd } from "./dump-format.js";
 import { dumpBytes, dumpSource, verifyDump, writeDumpFile, type DumpSummary } from "./dump-file.js";
 import { compareFacts, compareSources, sectionFacts, type ValidationReport } from "./compare-sources.js";
 import { checkEmptyTarget, RestoreSink, type RestoreProgress } from "./restore-sink.js";
-import { storeNow, storeSource } from "./store-source.js";
+import { engineOfStore, storeNow, storeSource } from "./store-source.js";
+import { MigrationJournal } from "./migration-journal.js";
 
 /** Options of {@link exportStore}. */
 export interface ExportOptions {
@@ -103,27 +104,50 @@ export async function readDumpHeader(path: string): Promise<DumpHeader> {
 
 /** What {@link migrateStore} did. */
 export interface MigrationReport extends RestoreProgress {
-  /** The source's snapshot time. */
+  /** The source's snapshot time (of this run, when it resumed an interrupted one). */
   snapshotAt: number;
-  /** The target read back and compared with the snapshot: `equal` when every namespace's count and digest match. */
+  /** Namespaces an interrupted run had copied whole, skipped by this one. */
+  resumedAfter: number;
+  /** The target read back and compared with what was copied: `equal` when every namespace's count and digest match. */
   validation: ValidationReport;
 }
 
+/** Options of {@link migrateStore}. */
+export interface MigrateOptions extends ImportOptions {
+  /**
+   * A journal file that makes the migration resumable: it records each namespace copied whole, and a later run with
+   * the same journal (same source and target) skips those and resumes the namespace the interrupted one was in. Removed
+   * once the copy validated. Without it, an interrupted migration starts over into an emptied target.
+   */
+  journal?: string;
+}
+
 /**
- * Copies one consistent snapshot of `source` into `target` (empty unless `allowNonEmpty`), then reads the target back
- * and compares it with the snapshot, namespace by namespace (counts and digests): `validation.equal` says the copy is
- * identical. Constant memory; one restore batch is in flight while the next is read.
+ * Copies one consistent snapshot of `source` into `target` (empty unless `allowNonEmpty`, or resuming with a
+ * journal), then reads the target back and compares it with what was copied, namespace by namespace (counts and
+ * digests): `validation.equal` says the copy is identical. Constant memory; one restore batch is in flight while the
+ * next is read. A resumed run reads a new snapshot for the namespaces still to copy: when the source is not written
+ * meanwhile (a service stopped for its move), the result is the same as one uninterrupted run.
  */
-export async function migrateStore(source: Store, target: Store, options: ImportOptions = {}): Promise<MigrationReport> {
-  if (options.allowNonEmpty !== true) await checkEmptyTarget(target);
+export async function migrateStore(source: Store, target: Store, options: MigrateOptions = {}): Promise<MigrationReport> {
+  const journal = options.journal === undefined ? undefined : await MigrationJournal.open(options.journal, engineOfStore(source).location, engineOfStore(target).location);
+  const resuming = journal?.resuming === true;
+  if (options.allowNonEmpty !== true && !resuming) await checkEmptyTarget(target);
+  await journal?.begin();
   const now = storeNow(source);
-  const restore = new RestoreSink(target, options);
-  const copied: SectionEnd[] = [];
-  await storeSource(source, { now })((event) => {
-    if (event.type === "end") copied.push(event.end);
-    return restore.sink(event);
+  const copied: SectionEnd[] = [...(journal?.completed ?? [])];
+  const skip = new Set(copied.map((end) => `${end.end}:${end.namespace}`));
+  const restore = new RestoreSink(target, {
+    ...options,
+    resume: resuming,
+    onSectionDone: async (end) => {
+      copied.push(end);
+      await journal?.record(end);
+    },
   });
+  await storeSource(source, { now, skip })(restore.sink);
   const progress = await restore.finish();
   const validation = compareFacts(copied, await sectionFacts(storeSource(target, { now })), { left: "source snapshot", right: "target" });
-  return { ...progress, snapshotAt: now, validation };
+  if (validation.equal) await journal?.remove();
+  return { ...progress, snapshotAt: now, resumedAfter: skip.size, validation };
 }
