@@ -25,9 +25,9 @@ export interface RestoreOptions {
   /** Called after each batch committed, with the totals so far. */
   onProgress?: (progress: RestoreProgress) => void;
   /**
-   * The target may hold the first part of any namespace from an interrupted run of the same copy: rows it holds
-   * already are skipped (log entries up to its last sequence, stream entries up to each segment's last, queue items up
-   * to its last in (key, id) order; KV entries and slots are written again, which changes nothing).
+   * The target may hold the first part of any namespace from an interrupted run of the same copy (whose batches went
+   * in dump order): rows it holds already are skipped — KV entries and slots up to its last key, log entries up to its
+   * last sequence, queue items up to its last in (key, id) order, stream entries up to each segment's last.
    */
   resume?: boolean;
   /** Called once each namespace's last batch committed, with the namespace's closing facts (a migration's journal). */
@@ -36,6 +36,7 @@ export interface RestoreOptions {
 
 /** Where a resumed namespace's rows already in the target end. */
 type ResumePoint =
+  | { kind: "key"; last: string | undefined }
   | { kind: "seq"; lastSeq: number }
   | { kind: "queue"; last: { key: string; id: number } | undefined }
   | { kind: "segments"; lastSeqs: Map<string, number> };
@@ -124,6 +125,21 @@ export class RestoreSink {
   private async resumePointOf(start: SectionStart): Promise<ResumePoint | undefined> {
     const ns = start.namespace;
     switch (start.begin) {
+      case "kv": {
+        // Expired entries count too: the target holds what was restored, live or not (time 0 judges all live).
+        const lastKey: EngineCall<"kvScan"> = { op: "kvScan", args: [ns, { lowerInclusive: true, reverse: true, limit: 1, keysOnly: true }, 0] };
+        const [last] = await this.engine.read(lastKey);
+        return { kind: "key", last: last?.key };
+      }
+      case "slot": {
+        let last: string | undefined;
+        for (let rows = await this.engine.read({ op: "slotDump", args: [ns, null, RESUME_PAGE] }); rows.length > 0; ) {
+          last = rows.at(-1)!.key;
+          if (rows.length < RESUME_PAGE) break;
+          rows = await this.engine.read({ op: "slotDump", args: [ns, last, RESUME_PAGE] });
+        }
+        return { kind: "key", last };
+      }
       case "log":
         return { kind: "seq", lastSeq: await this.engine.read({ op: "logLastSeq", args: [ns] }) };
       case "queue": {
@@ -138,14 +154,15 @@ export class RestoreSink {
       }
       case "stream":
         return { kind: "segments", lastSeqs: new Map() };
-      default:
-        return undefined;
     }
   }
 
   /** True for an item the target holds already (see {@link RestoreOptions.resume}). */
   private async heldAlready(item: DumpItem, point: ResumePoint): Promise<boolean> {
     switch (item.kind) {
+      case "kv":
+      case "slot":
+        return point.kind === "key" && point.last !== undefined && compareKeys(item.row.key, point.last) <= 0;
       case "log":
         return point.kind === "seq" && item.entry.seq <= point.lastSeq;
       case "queue": {
@@ -163,8 +180,6 @@ export class RestoreSink {
         }
         return item.entry.seq <= lastSeq;
       }
-      default:
-        return false;
     }
   }
 
