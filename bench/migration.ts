@@ -38,9 +38,10 @@ async function fillSource(): Promise<number> {
         for (let i = start; i < Math.min(start + 10_000, ENTRIES); i++) await kv.put(`key/${String(i).padStart(8, "0")}`, value, i % 3 === 0 ? { ttlMs: 86_400_000 } : undefined);
       });
     }
-    for (let start = 0; start < side; start += 10_000) {
+    // Two writes per step: 5,000 steps keep a transaction within LIMITS.maxTransactionWrites.
+    for (let start = 0; start < side; start += 5_000) {
       await store.transaction(async (tx) => {
-        for (let i = start; i < Math.min(start + 10_000, side); i++) {
+        for (let i = start; i < Math.min(start + 5_000, side); i++) {
           await tx.log("events").append(`stream-${i % 16}`, value);
           await tx.queue("jobs").push(`queue-${i % 8}`, value);
         }
