@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { isStowageError, type ErrorCode } from "../src/api/errors.js";
@@ -25,7 +25,7 @@ import {
   pruneBackups,
   type BackupObject,
   type BackupTargetOptions,
-  type ClosableBackupTarget,
+  type BackupTarget,
 } from "../src/operations/backup-targets/index.js";
 import { AZURITE_KEY, useAzurite } from "./helpers/azurite-server.js";
 import { tempDir } from "./helpers/child.js";
@@ -100,11 +100,11 @@ const namesOf = (objects: readonly BackupObject[]): string[] => objects.map((obj
 
 interface TargetKind {
   /** A target under `prefix`, with `options` on top of the kind's own. */
-  open(prefix: string, options?: BackupTargetOptions): Promise<ClosableBackupTarget>;
+  open(prefix: string, options?: BackupTargetOptions): Promise<BackupTarget>;
   /** Strings that must never appear in describe() or an error message. */
   secrets(): string[];
   /** A target whose credentials the store refuses (absent for the folder). */
-  refused?(): Promise<ClosableBackupTarget>;
+  refused?(): Promise<BackupTarget>;
   /** The names of whatever the store holds besides objects (a folder's temporary files), to check none is left. */
   leftovers?(prefix: string): string[];
 }
@@ -123,7 +123,7 @@ function targetCases(kind: TargetKind): void {
       // An empty body and a body of exactly one part are single writes.
       await target.put("empty", once(""));
       assert.equal(await text(await target.get("empty")), "");
-      await target.put("one-part", patternBody(PART, 3));
+      await target.put("one-part", Readable.from(patternBody(PART, 3)));
       assert.deepEqual(await digest(await target.get("one-part")), await digest(patternBody(PART, 3)));
     } finally {
       await target.close();
@@ -306,6 +306,13 @@ describe("s3 target (s3rver)", () => {
       await target.put("via-env", once("env"));
       assert.equal(await text(await target.get("via-env")), "env");
       assert.equal(target.describe(), `s3://${BUCKET}/from-env/ (region eu-west-3, endpoint ${server().endpoint})`);
+      const name = backupName();
+      await target.put(name, once("named"));
+      const located = await openBackupLocation(`s3://${BUCKET}/from-env/${name}`, { env });
+      assert.equal(located.name, name);
+      assert.equal(located.target.describe(), target.describe());
+      assert.equal(await text(await located.target.get(name)), "named");
+      await located.target.close();
     } finally {
       await target.close();
     }

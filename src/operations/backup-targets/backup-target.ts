@@ -47,4 +47,6 @@ export interface BackupTarget {
   remove(name: string): Promise<void>;
   /** The location, for logs and `stowage info`: kind, bucket or folder, prefix, endpoint; never a credential. */
   describe(): string;
+  /** Releases the client's connections; the target is unusable afterwards. */
+  close(): Promise<void>;
 }

@@ -49,6 +49,11 @@ export async function splitBody(
 }
 
 async function* prepend(head: Buffer[], rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
-  yield* head;
-  yield* rest;
+  try {
+    yield* head;
+    yield* rest;
+  } finally {
+    // Also when the consumer stops early: releases the body (a Readable is destroyed).
+    await rest.return(undefined);
+  }
 }

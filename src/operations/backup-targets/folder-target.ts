@@ -76,6 +76,10 @@ export class FolderTarget implements BackupTarget {
     await this.attempt(`remove ${name}`, () => rm(join(this.folder, name), { force: true }));
   }
 
+  async close(): Promise<void> {
+    // Nothing is held between calls.
+  }
+
   private async attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();

@@ -76,7 +76,10 @@ export class S3Target implements BackupTarget {
       await this.call(`write ${name}`, (o) => this.client.send(new this.sdk.PutObjectCommand({ ...object, Body: split.single, ContentLength: split.single.length }), o), signal);
       return;
     }
-    const created = await this.call(`start the upload of ${name}`, (o) => this.client.send(new this.sdk.CreateMultipartUploadCommand(object), o), signal);
+    const created = await this.call(`start the upload of ${name}`, (o) => this.client.send(new this.sdk.CreateMultipartUploadCommand(object), o), signal).catch(async (error: unknown) => {
+      await split.parts.return(undefined);
+      throw error;
+    });
     const upload = { ...object, UploadId: created.UploadId };
     try {
       const parts: S3.CompletedPart[] = [];

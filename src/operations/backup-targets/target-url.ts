@@ -40,12 +40,6 @@ export interface BackupTargetOptions {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A target that holds connections until closed. */
-export interface ClosableBackupTarget extends BackupTarget {
-  /** Releases the client's connections; the target is unusable afterwards. */
-  close(): Promise<void>;
-}
-
 const MIB = 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * MIB;
 const PART_SIZE_RANGE = [5 * MIB, 512 * MIB] as const;
@@ -131,7 +125,7 @@ function fileLocation(url: URL, text: string): TargetLocation {
  * try { await target.put(backupName(), body); } finally { await target.close(); }
  * ```
  */
-export async function openBackupTarget(url: string, options: BackupTargetOptions = {}): Promise<ClosableBackupTarget> {
+export async function openBackupTarget(url: string, options: BackupTargetOptions = {}): Promise<BackupTarget> {
   return openLocation(parseTargetUrl(url), url, options);
 }
 
@@ -140,7 +134,7 @@ export async function openBackupTarget(url: string, options: BackupTargetOptions
  * (`s3://backups/orders/stowage-2026-12-03T10-15-30-123Z-9f2c4e1a.dump.gz`), the target is its parent and `name` is
  * that backup; otherwise the whole URL is the target and `name` is undefined (restore the latest: see latestBackup).
  */
-export async function openBackupLocation(url: string, options: BackupTargetOptions = {}): Promise<{ target: ClosableBackupTarget; name: string | undefined }> {
+export async function openBackupLocation(url: string, options: BackupTargetOptions = {}): Promise<{ target: BackupTarget; name: string | undefined }> {
   const location = parseTargetUrl(url);
   const path = location.kind === "folder" ? location.folder : location.prefix.replace(/\/$/, "");
   const name = path.slice(path.lastIndexOf("/") + 1);
@@ -150,11 +144,11 @@ export async function openBackupLocation(url: string, options: BackupTargetOptio
   return { target: await openLocation(parentLocation, url, options), name };
 }
 
-async function openLocation(location: TargetLocation, url: string, options: BackupTargetOptions): Promise<ClosableBackupTarget> {
+async function openLocation(location: TargetLocation, url: string, options: BackupTargetOptions): Promise<BackupTarget> {
   const env = options.env ?? process.env;
   switch (location.kind) {
     case "folder":
-      return Object.assign(new FolderTarget(location.folder), { close: async () => undefined });
+      return new FolderTarget(location.folder);
     case "azure":
       return AzureTarget.open({ ...location, connectionString: azureConnectionString(options, env, url), ...transfer(options) });
     case "s3":
