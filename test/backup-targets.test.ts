@@ -28,7 +28,7 @@ import {
   type BackupTarget,
 } from "../src/operations/backup-targets/index.js";
 import { AZURITE_KEY, useAzurite } from "./helpers/azurite-server.js";
-import { tempDir } from "./helpers/child.js";
+import { killAll, startChild, tempDir } from "./helpers/child.js";
 import { S3RVER_CREDENTIALS, useS3Server } from "./helpers/s3-server.js";
 
 const MIB = 1024 * 1024;
@@ -99,8 +99,8 @@ const namesOf = (objects: readonly BackupObject[]): string[] => objects.map((obj
 // ---- the cases every target runs ----------------------------------------------------------------------------------
 
 interface TargetKind {
-  /** A target under `prefix`, with `options` on top of the kind's own. */
-  open(prefix: string, options?: BackupTargetOptions): Promise<BackupTarget>;
+  /** The URL and options of a target under `prefix`. */
+  location(prefix: string): { url: string; options: BackupTargetOptions };
   /** Strings that must never appear in describe() or an error message. */
   secrets(): string[];
   /** A target whose credentials the store refuses (absent for the folder). */
@@ -110,8 +110,13 @@ interface TargetKind {
 }
 
 function targetCases(kind: TargetKind): void {
+  const open = (prefix: string, options: BackupTargetOptions = {}): Promise<BackupTarget> => {
+    const location = kind.location(prefix);
+    return openBackupTarget(location.url, { ...location.options, ...options });
+  };
+
   test("a streamed body of several parts comes back byte for byte; list shows its size", async () => {
-    const target = await kind.open("round-trip", { partSize: PART });
+    const target = await open("round-trip", { partSize: PART });
     try {
       const name = backupName();
       await target.put(name, patternBody(BIG, 7));
@@ -131,9 +136,9 @@ function targetCases(kind: TargetKind): void {
   });
 
   test("list follows paged listings to the end, sorted, and shows only names under its own prefix", async () => {
-    const target = await kind.open("paged", { pageSize: 2 });
-    const neighbour = await kind.open("paged-neighbour");
-    const nested = await kind.open("paged/nested");
+    const target = await open("paged", { pageSize: 2 });
+    const neighbour = await open("paged-neighbour");
+    const nested = await open("paged/nested");
     try {
       const names = ["e-5", "a-1", "c-3", "b-2", "d-4", "f-6", "g-7"];
       for (const name of names) await target.put(name, once(`body of ${name}`));
@@ -150,7 +155,7 @@ function targetCases(kind: TargetKind): void {
   });
 
   test("remove takes one object away and is idempotent; get of an absent name is NOT_FOUND naming it", async () => {
-    const target = await kind.open("remove");
+    const target = await open("remove");
     try {
       await target.put("keep-me", once("kept"));
       await target.put("drop-me", once("dropped"));
@@ -168,7 +173,7 @@ function targetCases(kind: TargetKind): void {
   });
 
   test("an upload whose body fails halfway leaves nothing under its name, and an older object of that name intact", async () => {
-    const target = await kind.open("interrupted", { partSize: PART });
+    const target = await open("interrupted", { partSize: PART });
     try {
       await target.put("existing", once("the previous backup"));
       // Past two parts: the object stores have started a multipart upload (block list) by then.
@@ -190,7 +195,7 @@ function targetCases(kind: TargetKind): void {
   });
 
   test("an aborted upload rejects with the abort and leaves nothing under its name", async () => {
-    const target = await kind.open("aborted", { partSize: PART });
+    const target = await open("aborted", { partSize: PART });
     try {
       const controller = new AbortController();
       async function* abortingBody(): AsyncGenerator<Uint8Array> {
@@ -213,8 +218,29 @@ function targetCases(kind: TargetKind): void {
     }
   });
 
+  test("a process killed halfway through a multipart upload leaves nothing under the name; the next upload of it works", async () => {
+    const { url, options } = kind.location("killed");
+    const child = startChild("backup-uploader", [url, "killed-upload", JSON.stringify({ ...options, partSize: PART })]);
+    try {
+      assert.ok(await child.waitFor((lines) => lines.includes("midway"), 30_000), child.describe());
+      child.kill("SIGKILL");
+      await child.exited;
+    } finally {
+      await killAll([child]);
+    }
+    const target = await open("killed");
+    try {
+      await typedRejection(target.get("killed-upload"), "NOT_FOUND");
+      assert.deepEqual(await target.list(), []);
+      await target.put("killed-upload", once("whole"));
+      assert.equal(await text(await target.get("killed-upload")), "whole");
+    } finally {
+      await target.close();
+    }
+  });
+
   test("pruneBackups removes what the policy lets go over a real listing, never the newest, and leaves other files", async () => {
-    const target = await kind.open("retention");
+    const target = await open("retention");
     try {
       const now = new Date("2026-12-03T12:00:00.000Z");
       const hoursAgo = (hours: number) => backupName({ time: new Date(now.getTime() - hours * 3_600_000), id: `h${hours}` });
@@ -233,7 +259,7 @@ function targetCases(kind: TargetKind): void {
   });
 
   test("describe() and error messages name the location but never a secret; bad names are INVALID_ARGUMENT", async () => {
-    const target = await kind.open("secrets");
+    const target = await open("secrets");
     try {
       const shown = [target.describe(), (await typedRejection(target.get("absent"), "NOT_FOUND")).message];
       for (const bad of ["", "../escape", ".hidden", "a/b", "x".repeat(201), "spa ce"]) {
@@ -263,7 +289,7 @@ describe("folder target", () => {
   });
   after(() => folder.remove());
   targetCases({
-    open: (prefix, options) => openBackupTarget(join(folder.dir, prefix), options),
+    location: (prefix) => ({ url: join(folder.dir, prefix), options: {} }),
     secrets: () => [],
     leftovers: (prefix) => readdirSync(join(folder.dir, prefix)).filter((name) => name.startsWith(".")),
   });
@@ -294,7 +320,7 @@ describe("s3 target (s3rver)", () => {
   const WRONG_SECRET = "wrong-secret-9f8e7d6c5b4a";
   const url = (prefix: string) => `s3://${BUCKET}/${prefix}?endpoint=${server().endpoint}`;
   targetCases({
-    open: (prefix, options) => openBackupTarget(url(prefix), { credentials: S3RVER_CREDENTIALS, ...options }),
+    location: (prefix) => ({ url: url(prefix), options: { credentials: S3RVER_CREDENTIALS } }),
     secrets: () => [S3RVER_CREDENTIALS.secretAccessKey, WRONG_SECRET],
     refused: () => openBackupTarget(url("refused"), { credentials: { accessKeyId: "NOT-AN-ACCOUNT", secretAccessKey: WRONG_SECRET } }),
   });
@@ -337,7 +363,7 @@ describe("azure target (azurite blob)", () => {
   });
   const wrongKey = Buffer.from("not the account key, but 64 bytes long enough to look like one!!").toString("base64");
   targetCases({
-    open: (prefix, options) => openBackupTarget(`azure://${CONTAINER}/${prefix}`, { connectionString: server().connectionString, ...options }),
+    location: (prefix) => ({ url: `azure://${CONTAINER}/${prefix}`, options: { connectionString: server().connectionString } }),
     secrets: () => [AZURITE_KEY, wrongKey],
     refused: () => openBackupTarget(`azure://${CONTAINER}/refused`, { connectionString: server().connectionString.replace(AZURITE_KEY, wrongKey) }),
   });
