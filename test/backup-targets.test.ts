@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { isStowageError, type ErrorCode } from "../src/api/errors.js";
 import { loadOptionalPackage } from "../src/engines/load-driver.js";
+import { splitBody } from "../src/operations/backup-targets/body-parts.js";
 import {
   backupName,
   expiredBackups,
@@ -437,6 +438,37 @@ describe("target URLs", () => {
   test("an optional SDK that is not installed is NOT_SUPPORTED naming the package and its install command", async () => {
     const error = await typedRejection(loadOptionalPackage("@stowage-test/no-such-sdk", "the s3 backup target"), "NOT_SUPPORTED");
     assert.equal(error.message, 'NOT_SUPPORTED: the s3 backup target needs the npm package "@stowage-test/no-such-sdk": npm install @stowage-test/no-such-sdk');
+  });
+});
+
+describe("body parts", () => {
+  test("a body is cut into parts of exactly partSize (the last shorter), read at most two parts ahead", async () => {
+    const partSize = 1000;
+    let pulled = 0;
+    async function* counted(sizes: number[]): AsyncGenerator<Uint8Array> {
+      for (const [i, size] of sizes.entries()) {
+        pulled += size;
+        yield new Uint8Array(size).fill(i);
+      }
+    }
+    // Chunks smaller than, equal to and larger than a part.
+    const sizes = [300, 300, 300, 1000, 2500, 7, 993, 450];
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    const split = await splitBody(counted(sizes), partSize);
+    assert.ok("parts" in split);
+    assert.ok(pulled <= 2 * partSize + 2500, `read ${pulled} bytes ahead before the first part`);
+    const parts: Buffer[] = [];
+    for await (const part of split.parts) {
+      parts.push(part);
+      const consumed = parts.reduce((sum, one) => sum + one.length, 0);
+      assert.ok(pulled - consumed <= partSize + 2500, `holding ${pulled - consumed} bytes after part ${parts.length}`);
+    }
+    assert.deepEqual(parts.map((part) => part.length), [1000, 1000, 1000, 1000, 1000, 850]);
+    assert.deepEqual(Buffer.concat(parts), Buffer.concat(sizes.map((size, i) => Buffer.alloc(size, i))));
+    assert.equal(total, 5850);
+    // A body of one part or less is a single write, an empty one included.
+    assert.deepEqual(await splitBody(counted([1000]), partSize), { single: Buffer.alloc(1000, 0) });
+    assert.deepEqual(await splitBody(counted([]), partSize), { single: Buffer.alloc(0) });
   });
 });
 
