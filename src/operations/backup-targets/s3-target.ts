@@ -4,6 +4,7 @@ import { StowageError } from "../../api/errors.js";
 import { loadOptionalPackage } from "../../engines/load-driver.js";
 import type { BackupBody, BackupObject, BackupTarget, PutOptions } from "./backup-target.js";
 import { splitBody } from "./body-parts.js";
+import { shownUrl } from "./location-text.js";
 import { checkObjectName, isObjectName } from "./object-names.js";
 import { isMissingObject, notFound, objectStoreFailure } from "./target-errors.js";
 
@@ -64,7 +65,7 @@ export class S3Target implements BackupTarget {
 
   describe(): string {
     const { bucket, prefix, region, endpoint } = this.settings;
-    return `s3://${bucket}/${prefix} (region ${region}${endpoint === undefined ? "" : `, endpoint ${endpoint}`})`;
+    return `s3://${bucket}/${prefix} (region ${region}${endpoint === undefined ? "" : `, endpoint ${shownUrl(endpoint)}`})`;
   }
 
   async put(name: string, body: BackupBody, options: PutOptions = {}): Promise<void> {
