@@ -4,6 +4,7 @@ import type { EngineDescriptor } from "./engines/descriptor.js";
 import type { Durability } from "./engines/sqlite/sqlite-engine.js";
 import { engineDescriptors, findEngine, optionsOf } from "./engines/registry.js";
 import { checkStoreOptions, STORE_OPTION_FIELDS, type StoreOptions } from "./store/store-options.js";
+import { checkBackupOptions, withScheduledBackups } from "./wrappers/scheduled-backups.js";
 import { createStore } from "./store/store.js";
 import type { Engine } from "./engines/engine.js";
 import { RoutedEngine } from "./engines/routed/routed-engine.js";
@@ -157,6 +158,12 @@ export function openStore<Backend extends string>(options: UntypedStoreOptions<B
 export async function openStore(options: OpenStoreOptions | RoutedStoreOptions | UntypedStoreOptions<string> = {}): Promise<Store> {
   if (typeof options !== "object" || options === null) {
     throw new StowageError("INVALID_ARGUMENT", "openStore options must be an object");
+  }
+  if (options.backup !== undefined) {
+    const { backup, ...store } = options;
+    // Checked before anything opens: a bad schedule must not leave a store open behind its error.
+    checkBackupOptions(backup);
+    return withScheduledBackups(await openStore(store as OpenStoreOptions), backup);
   }
   if ("providers" in options) return openRoutedStore(options as RoutedStoreOptions);
   const { descriptor, engineOptions, storeOptions } = checkOpenOptions(options, "openStore option");

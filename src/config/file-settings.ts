@@ -5,7 +5,7 @@ import { invalidSetting, storageSettings } from "./fields.js";
 import { describeValue } from "./sources.js";
 
 /** The top-level sections a config file may have: one store's `storage`, or named `providers` and their routing. */
-const SECTIONS = ["storage", "providers", "routes", "defaultProvider"] as const;
+const SECTIONS = ["storage", "providers", "routes", "defaultProvider", "backup"] as const;
 
 /**
  * The settings of a parsed config file (`storage: { backend, path, durability, busyTimeoutMs }`), by file field name.
@@ -47,6 +47,19 @@ export function providersFromFile(file: ConfigFile): { providers: Record<string,
     throw new StowageError("INVALID_ARGUMENT", `defaultProvider ${where} must be a provider name; got ${describeValue(defaultProvider)}`);
   }
   return { providers, routes: { ...(routes as Record<string, string>) }, ...(defaultProvider === undefined ? {} : { defaultProvider }) };
+}
+
+/**
+ * A file's scheduled backups (`backup: { to, intervalMs, keep, maxAgeMs, namePrefix }`), unchecked (the caller checks
+ * the whole, over the environment); a folder `to` is resolved against the file's folder. Undefined when absent.
+ */
+export function backupFromFile(file: ConfigFile): Record<string, unknown> | undefined {
+  const top = topOf(file);
+  if (top.backup === null || top.backup === undefined) return undefined;
+  const mapping = asMapping(top.backup, `backup in ${file.path}`, "a mapping of to, intervalMs, keep, maxAgeMs, namePrefix");
+  const to = mapping.to;
+  const folder = typeof to === "string" && to !== "" && !/^[a-z][a-z0-9+.-]*:\/\//i.test(to);
+  return folder ? { ...mapping, to: resolve(dirname(file.absolutePath), to) } : { ...mapping };
 }
 
 function topOf(file: ConfigFile): Record<string, unknown> {

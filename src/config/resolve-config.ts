@@ -5,7 +5,8 @@ import { findEngine } from "../engines/registry.js";
 import { DEFAULT_BACKEND, type OpenStoreOptions, type RoutedStoreOptions } from "../open-store.js";
 import type { ConfigFile } from "./config-file.js";
 import { storageSettings } from "./fields.js";
-import { providersFromFile, settingsFromFile } from "./file-settings.js";
+import { backupFromFile, providersFromFile, settingsFromFile } from "./file-settings.js";
+import { checkBackupOptions, type ScheduledBackupOptions } from "../wrappers/scheduled-backups.js";
 import { providersFromEnv, providersFromFlags, routesFromFlags, routesFromPairs } from "./provider-text.js";
 import type { ConfigEnv, ConfigFlags } from "./inputs.js";
 import { settingsFromEnv, settingsFromFlags } from "./text-settings.js";
@@ -39,6 +40,31 @@ export interface ResolveConfigInput {
  * ```
  */
 export function resolveConfig(input: ResolveConfigInput): OpenStoreOptions | RoutedStoreOptions {
+  const backup = backupOf(input);
+  const options = storeOptionsOf(input);
+  return backup === undefined ? options : { ...options, backup };
+}
+
+/** The environment variables of scheduled backups, by option. */
+const BACKUP_ENV = { to: "STOWAGE_BACKUP_TO", intervalMs: "STOWAGE_BACKUP_INTERVAL_MS", keep: "STOWAGE_BACKUP_KEEP", maxAgeMs: "STOWAGE_BACKUP_MAX_AGE_MS", namePrefix: "STOWAGE_BACKUP_NAME_PREFIX" } as const;
+
+/** Scheduled backups: the file's `backup` section under the `STOWAGE_BACKUP_*` variables, field by field; checked. */
+function backupOf(input: ResolveConfigInput): ScheduledBackupOptions | undefined {
+  const settings: Record<string, unknown> = { ...(input.file === undefined ? {} : backupFromFile(input.file)) };
+  for (const [option, variable] of Object.entries(BACKUP_ENV)) {
+    const text = input.env?.[variable];
+    if (text === undefined || text === "") continue;
+    if (option === "to") settings.to = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : resolve(input.cwd, text);
+    else if (option === "namePrefix") settings.namePrefix = text;
+    else if (/^[0-9]+$/.test(text)) settings[option] = Number(text);
+    else throw new StowageError("INVALID_ARGUMENT", `${variable} must be a whole number; got ${JSON.stringify(text)}`);
+  }
+  if (Object.keys(settings).length === 0) return undefined;
+  checkBackupOptions(settings);
+  return settings as unknown as ScheduledBackupOptions;
+}
+
+function storeOptionsOf(input: ResolveConfigInput): OpenStoreOptions | RoutedStoreOptions {
   const { cwd } = input;
   // Every layer is parsed (and so checked) even where a higher one overrides it: a broken file should not go
   // unnoticed until the day the flag that masks it is removed.

@@ -1,3 +1,4 @@
+import type { ScheduledBackupOptions } from "../wrappers/scheduled-backups.js";
 import { StowageError } from "../api/errors.js";
 import type { Clock } from "../api/types.js";
 import type { Engine } from "../engines/engine.js";
@@ -10,6 +11,11 @@ export interface StoreOptions {
   clock?: Clock;
   /** How often the background sweep removes expired KV entries, in ms (default 30,000; 0 turns it off; at most `LIMITS.maxTimerMs`). */
   sweepIntervalMs?: number;
+  /**
+   * `openStore` only (createStore refuses it): back the store up on a schedule, with retention, until it closes (see
+   * `withScheduledBackups`). A config file's `backup` section and the `STOWAGE_BACKUP_*` variables set it.
+   */
+  backup?: ScheduledBackupOptions;
 }
 
 export const STORE_OPTION_FIELDS = ["clock", "sweepIntervalMs"] as const;
