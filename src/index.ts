@@ -59,3 +59,21 @@ export {
 export { withRateLimit, type RateLimitOptions, type RateLimitBy, type RateLimitStats, type RateLimiter, type BucketLimit } from "./wrappers/rate-limit.js";
 export { withSizeLimits, type SizeLimitOptions, type SizeLimits, type SizeLimitStats } from "./wrappers/size-limits.js";
 export { withMetrics, METRICS_NAMESPACES, type MetricsOptions, type StoreMetrics, type MetricsSnapshot, type SeriesSnapshot, type MetricsErrorCode } from "./wrappers/metrics.js";
+export {
+  exportStore,
+  importStore,
+  validateStores,
+  migrateStore,
+  readDumpHeader,
+  type ExportOptions,
+  type ImportOptions,
+  type ImportSummary,
+  type MigrationReport,
+  type ValidationSide,
+} from "./operations/store-dumps.js";
+export { dumpBytes, dumpSource, verifyDump, type DumpSummary } from "./operations/dump-file.js";
+export type { ValidationReport, NamespaceComparison, SectionFacts } from "./operations/compare-sources.js";
+export type { RestoreProgress } from "./operations/restore-sink.js";
+export { DUMP_VERSION, type DumpHeader, type SectionEnd } from "./operations/dump-format.js";
+export { storeSource, type StoreSourceOptions } from "./operations/store-source.js";
+export type { DumpEvent, DumpSink, DumpSource } from "./operations/dump-events.js";

@@ -16,6 +16,9 @@ export const COMMAND_OPTIONS = {
   "keys-only": { type: "boolean" },
   "max-len": { type: "string" },
   overflow: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  "allow-non-empty": { type: "boolean" },
 } as const;
 
 /** The name of a command-specific option. */

@@ -1,4 +1,5 @@
-import type { Command } from "./command.js";
+import type { AnyCommand } from "./command.js";
+import { DUMP_COMMANDS } from "./dump-commands.js";
 import { check } from "./check-command.js";
 import { health } from "./health-command.js";
 import { demo } from "./demo-command.js";
@@ -10,10 +11,10 @@ import { SLOT_COMMANDS } from "./slot-commands.js";
 import { UsageError } from "./errors.js";
 
 /** Every command, in the order usage lists them. */
-export const COMMANDS: readonly Command[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, health, demo];
+export const COMMANDS: readonly AnyCommand[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, health, ...DUMP_COMMANDS, demo];
 
 /** The command named by the leading positionals, and the positionals after its words. */
-export function findCommand(positionals: readonly string[]): { command: Command; args: string[] } {
+export function findCommand(positionals: readonly string[]): { command: AnyCommand; args: string[] } {
   const [first, second] = positionals;
   for (const command of COMMANDS) {
     if (command.words.every((word, i) => positionals[i] === word)) {

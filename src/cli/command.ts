@@ -1,4 +1,5 @@
 import type { Store } from "../api/types.js";
+import type { OpenStoreOptions, RoutedStoreOptions } from "../open-store.js";
 import type { CommandOption, OptionValues } from "./args.js";
 import { UsageError } from "./errors.js";
 import type { Output } from "./output.js";
@@ -14,8 +15,11 @@ export interface PrepareInput {
 /** The work of a command, run against an open store; the CLI closes the store afterwards, whatever happens. */
 export type Action = (store: Store, out: Output) => Promise<void>;
 
-/** One CLI command: how usage shows it, which options it takes, and its work. */
-export interface Command {
+/** The work of a command that opens stores of its own from the configuration (`migrate`: two named providers). */
+export type ConfigAction = (config: OpenStoreOptions | RoutedStoreOptions, out: Output) => Promise<void>;
+
+/** How usage shows a command, and which options it takes. */
+export interface CommandText {
   /** The command words, such as `["kv", "get"]`. */
   words: readonly string[];
   /** The arguments and options after the words, as usage shows them. */
@@ -24,6 +28,10 @@ export interface Command {
   summary: string;
   /** The command-specific options it takes; every command also takes the global ones. */
   options: readonly CommandOption[];
+}
+
+/** One CLI command that works on the configured store. */
+export interface Command extends CommandText {
   /**
    * Checks the arguments and options and returns the work. It runs before the store opens, so that a usage error
    * never creates a database file or waits on a lock.
@@ -31,8 +39,17 @@ export interface Command {
   prepare(input: PrepareInput): Action;
 }
 
+/** One CLI command that opens what it needs from the configuration itself (the CLI opens no store for it). */
+export interface ConfigCommand extends CommandText {
+  /** As {@link Command.prepare}: checks the arguments before anything opens. */
+  prepareWithConfig(input: PrepareInput): ConfigAction;
+}
+
+/** Any CLI command. */
+export type AnyCommand = Command | ConfigCommand;
+
 /** The command's name as messages show it: `kv get`. */
-export function commandName(command: Command): string {
+export function commandName(command: CommandText): string {
   return command.words.join(" ");
 }
 
@@ -41,7 +58,7 @@ export function commandName(command: Command): string {
  * missing at the end (their entries are then undefined).
  */
 export function takeArgs<const R extends readonly string[], const O extends readonly string[] = []>(
-  command: Command,
+  command: CommandText,
   args: readonly string[],
   required: R,
   optional?: O,

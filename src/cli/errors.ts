@@ -19,12 +19,12 @@ export class UsageError extends Error {
 }
 
 /**
- * A negative answer: nothing under the key, or a cas that lost. Not a failure of stowage, so scripts can tell it
+ * A negative answer: nothing under the key, a cas that lost, or a validation that found a difference. Not a failure of stowage, so scripts can tell it
  * from one by the exit status (3, not 1) while the message still follows the `error CODE: message` form.
  */
 export class NegativeAnswer extends Error {
   constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT",
+    readonly code: "NOT_FOUND" | "CONFLICT" | "DIFFERENT",
     message: string,
   ) {
     super(message);

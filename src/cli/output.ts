@@ -1,4 +1,5 @@
 import type { ConfigEnv } from "../config/inputs.js";
+import { ProgressLine } from "./progress-line.js";
 
 /** What the CLI touches outside itself, injectable so that it can run in-process too. */
 export interface CliIo {
@@ -6,6 +7,8 @@ export interface CliIo {
   stderr(text: string): void;
   env: ConfigEnv;
   cwd: string;
+  /** True when stderr is a terminal: progress is then one line redrawn in place, else plain lines. */
+  stderrIsTTY?: boolean;
 }
 
 /**
@@ -32,6 +35,11 @@ export class Output {
   /** Prints text lines whatever the mode: for commands (such as `demo`) whose output is a narrative. */
   line(text = ""): void {
     this.io.stdout(`${text}\n`);
+  }
+
+  /** A progress line on stderr for a long copy (`import`, `migrate`): redrawn on a terminal, plain lines elsewhere. */
+  progress(verb: string, total: number | undefined): ProgressLine {
+    return new ProgressLine({ write: (text) => this.io.stderr(text), isTTY: this.io.stderrIsTTY === true }, verb, total);
   }
 
   /** A note for the person at the terminal, on stderr. */

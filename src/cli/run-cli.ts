@@ -3,7 +3,7 @@ import type { Store } from "../api/types.js";
 import { loadConfig } from "../config/load-config.js";
 import { openStore } from "../open-store.js";
 import { COMMAND_OPTIONS, type CommandOption, parseCommandLine } from "./args.js";
-import { type Command, commandName } from "./command.js";
+import { type AnyCommand, commandName } from "./command.js";
 import { findCommand } from "./command-table.js";
 import { EXIT, NegativeAnswer, UsageError } from "./errors.js";
 import { type CliIo, Output } from "./output.js";
@@ -15,7 +15,7 @@ import { shortUsage, usageText } from "./usage.js";
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   // Known once the command words are matched, so that a usage error can show that command's synopsis.
-  let command: Command | undefined;
+  let command: AnyCommand | undefined;
   try {
     const line = parseCommandLine(argv);
     if (line.values.help === true || line.positionals[0] === "help") {
@@ -32,7 +32,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         throw new UsageError(`${commandName(command)} does not take --${name}`);
       }
     }
-    const action = command.prepare({ args, options: line.values, cwd: io.cwd });
+    const input = { args, options: line.values, cwd: io.cwd };
+    if ("prepareWithConfig" in command) {
+      const configAction = command.prepareWithConfig(input);
+      await configAction(loadConfig({ argvFlags: line.values, env: io.env, cwd: io.cwd }), new Output(io, line.values.json === true));
+      return EXIT.ok;
+    }
+    const action = command.prepare(input);
     const options = loadConfig({ argvFlags: line.values, env: io.env, cwd: io.cwd });
     const out = new Output(io, line.values.json === true);
     const store = await openStore(options);
@@ -55,7 +61,7 @@ async function runAndClose(store: Store, work: () => Promise<void>): Promise<voi
 }
 
 /** Prints `error CODE: message` (and the usage, for usage errors) and picks the exit status. */
-function report(error: unknown, io: CliIo, command: Command | undefined): number {
+function report(error: unknown, io: CliIo, command: AnyCommand | undefined): number {
   if (error instanceof UsageError) {
     io.stderr(`error ${error.code}: ${error.message}\n\n${shortUsage(command)}`);
     return EXIT.usage;

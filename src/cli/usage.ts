@@ -2,7 +2,7 @@ import { CONFIG_FILE_ENV } from "../config/config-file.js";
 import type { EngineDescriptor, EngineField } from "../engines/descriptor.js";
 import { engineDescriptors } from "../engines/registry.js";
 import { DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "../open-store.js";
-import { type Command, commandName } from "./command.js";
+import { type CommandText, commandName } from "./command.js";
 import { COMMANDS } from "./command-table.js";
 import { BASE64_MARKER } from "./values.js";
 
@@ -111,8 +111,8 @@ function option(name: string, description: string): string {
  * The short usage printed after a usage error: the command's own synopsis when the command is known, else the list
  * of synopses. The full text is one `--help` away; repeating a hundred lines after every typo would bury the error.
  */
-export function shortUsage(command?: Command): string {
-  const synopsis = (c: Command) => `stowage ${[commandName(c), c.synopsis].filter(Boolean).join(" ")}`;
+export function shortUsage(command?: CommandText): string {
+  const synopsis = (c: CommandText) => `stowage ${[commandName(c), c.synopsis].filter(Boolean).join(" ")}`;
   const body =
     command === undefined
       ? `Usage: stowage <command> [arguments] [options]

@@ -21,6 +21,7 @@ import { SUPPORTS_EVERYTHING } from "../engines/api-limits.js";
 import type { EngineCapability, EngineSupports } from "../engines/engine.js";
 import type { StoreOptions } from "../store/store.js";
 import { ManualClock, type Case, type CaseGroup, type StoreFactory } from "./harness.js";
+import { dumpCases } from "./dump-cases.js";
 import { feedCases } from "./feed-cases.js";
 import { kvCases } from "./kv-cases.js";
 import { lifecycleCases } from "./lifecycle-cases.js";
@@ -46,6 +47,7 @@ export const conformanceGroups: Record<string, CaseGroup> = {
   feeds: feedCases,
   transactions: transactionCases,
   lifecycle: lifecycleCases,
+  dumps: dumpCases,
 };
 
 /** Capabilities every case of a group needs (a case may need more: its `needs`). */

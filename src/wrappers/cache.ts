@@ -137,6 +137,7 @@ class LruReadCache implements ReadCache, LayerHooks<UnitState> {
         this.touch(state, cacheKey(ns, call.key as string));
         return run();
       case "kvDeleteRange":
+      case "kvRestore":
         (state.ranges ??= []).push(ns);
         this.dropNamespace(ns);
         return run();

@@ -286,7 +286,7 @@ export function judgingHooks(judge: (call: OpCall, mayWait: boolean) => void | P
 /** The engine, clock and wrapper controls beneath a stowage store; INVALID_ARGUMENT for anything else. */
 export function storeParts(store: Store): StoreParts {
   const parts = (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)?.[STORE_PARTS];
-  if (parts === undefined) throw new StowageError("INVALID_ARGUMENT", "wrappers take a store made by openStore, createStore or another wrapper");
+  if (parts === undefined) throw new StowageError("INVALID_ARGUMENT", "expected a store made by openStore, createStore or a wrapper");
   return parts;
 }
 

@@ -82,6 +82,8 @@ export class RoutedEngine implements Engine {
       (namespace) => this.routes.providerOf(namespace),
       "a snapshot",
       body,
+      // The namespace list comes from each provider's latest data, not its snapshot: a dump reads each listed namespace from its snapshot.
+      (call) => (call.op === "describe" ? this.describe(call.args[0] as number) : undefined),
     );
   }
 
@@ -179,6 +181,7 @@ async function inHeldScopes<T>(
   providerFor: (namespace: string) => string,
   what: string,
   body: (ops: EngineOps) => Promise<T>,
+  wholeStore?: (call: EngineCall) => Promise<unknown> | undefined,
 ): Promise<T> {
   const scopes = new Map<string, { ops: Promise<EngineOps>; done: Promise<void> }>();
   let bodyReturned!: () => void;
@@ -206,7 +209,11 @@ async function inHeldScopes<T>(
   };
   const routed = opsCalling(async (call) => {
     const namespace = namespaceOf(call);
-    if (namespace === undefined) throw new StowageError("INTERNAL", `${call.op} is not an operation of ${what} on a routed store`);
+    if (namespace === undefined) {
+      const answer = wholeStore?.(call);
+      if (answer === undefined) throw new StowageError("INTERNAL", `${call.op} is not an operation of ${what} on a routed store`);
+      return answer;
+    }
     return runCall(await opsOf(namespace), call);
   });
   let result: T;

@@ -1,0 +1,174 @@
+import { StowageError } from "../api/errors.js";
+import type { Store } from "../api/types.js";
+import type { Engine, EngineLimits, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
+import type { EngineCall } from "../engines/engine-calls.js";
+import type { DumpItem, SectionStart } from "./dump-format.js";
+import { sectionName, type DumpEvent, type DumpSink } from "./dump-events.js";
+import { engineOfStore, storeNow } from "./store-source.js";
+
+/** Rows per restore call at most, whatever the engine allows: a commit this size costs little beside its rows. */
+const MAX_BATCH_ROWS = 1_000;
+
+/** What a restore wrote. */
+export interface RestoreProgress {
+  namespaces: number;
+  items: number;
+  /** Bytes of keys and values written. */
+  bytes: number;
+}
+
+/** Options of a restore into a store. */
+export interface RestoreOptions {
+  /** Called after each batch committed, with the totals so far. */
+  onProgress?: (progress: RestoreProgress) => void;
+}
+
+/** The store's namespaces that hold anything a dump would carry ("kv:sessions", …); empty for an empty store. */
+export async function occupiedNamespaces(store: Store): Promise<string[]> {
+  const engine = engineOfStore(store);
+  const described = await engine.read({ op: "describe", args: [storeNow(store)] });
+  return described.namespaces.map((info) => `${info.primitive}:${info.namespace}`);
+}
+
+/** CONFLICT unless the store is empty: a restore adds to what is there, it does not replace it. */
+export async function checkEmptyTarget(store: Store): Promise<void> {
+  const occupied = await occupiedNamespaces(store);
+  if (occupied.length > 0) {
+    const shown = occupied.slice(0, 5).join(", ") + (occupied.length > 5 ? `, … (${occupied.length} in all)` : "");
+    throw new StowageError("CONFLICT", `the target store is not empty: it holds ${shown}; restore into an empty store, or allow a non-empty one`);
+  }
+}
+
+/**
+ * A sink that writes a dump's namespaces into a store, through the engine's restore operations, in batches that fit
+ * the engine's commit limits. One batch is in flight at a time, while the source reads the next (the order of a
+ * namespace's batches is what keeps sequences ascending). `finish` waits for the last batch.
+ */
+export class RestoreSink {
+  private readonly engine: Engine;
+  private readonly limits: EngineLimits;
+  private section: SectionStart | undefined;
+  private batch: DumpItem[] = [];
+  private batchBytes = 0;
+  /** The stream segment the batch holds (a stream restore is per segment). */
+  private segment: { space: string; segment: string } | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failed: unknown;
+  private sectionWrote = false;
+  readonly progress: RestoreProgress = { namespaces: 0, items: 0, bytes: 0 };
+
+  constructor(
+    store: Store,
+    private readonly options: RestoreOptions = {},
+  ) {
+    this.engine = engineOfStore(store);
+    this.limits = this.engine.supports.limits;
+  }
+
+  readonly sink: DumpSink = (event) => this.take(event);
+
+  /** Waits for every batch to commit; rejects with the first failure. */
+  async finish(): Promise<RestoreProgress> {
+    await this.inFlight;
+    if (this.failed !== undefined) throw this.failed;
+    return this.progress;
+  }
+
+  private async take(event: DumpEvent): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    switch (event.type) {
+      case "start":
+        this.section = event.start;
+        this.sectionWrote = false;
+        return;
+      case "item":
+        return this.add(event.item);
+      case "end": {
+        const start = this.section!;
+        await this.flush();
+        // A queue whose items were all acknowledged still carries its last id.
+        if (start.begin === "queue" && !this.sectionWrote) await this.send({ op: "queueRestore", args: [start.namespace, [], start.lastId] }, 0, 0);
+        this.progress.namespaces += 1;
+        this.section = undefined;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private async add(item: DumpItem): Promise<void> {
+    const size = itemBytes(item);
+    if (size > this.limits.maxTransactionBytes) {
+      const namespace = this.section!.namespace;
+      throw new StowageError("LIMIT_EXCEEDED", `an item of ${sectionName(this.section!.begin, namespace)} is ${size} bytes, more than the target engine commits at once (${this.limits.maxTransactionBytes})`, { namespace });
+    }
+    const otherSegment = item.kind === "stream" && this.segment !== undefined && (this.segment.space !== item.space || this.segment.segment !== item.segment);
+    if (otherSegment || this.batch.length >= Math.min(MAX_BATCH_ROWS, this.limits.maxTransactionWrites) || this.batchBytes + size > this.limits.maxTransactionBytes) await this.flush();
+    if (item.kind === "stream") this.segment = { space: item.space, segment: item.segment };
+    this.batch.push(item);
+    this.batchBytes += size;
+  }
+
+  /** Hands the batch to the engine once the one before it committed; waits for that one only, not for this one. */
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const call = this.restoreCall(this.batch);
+    const rows = this.batch.length;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.segment = undefined;
+    await this.send(call, rows, bytes);
+  }
+
+  private async send(call: EngineCall, rows: number, bytes: number): Promise<void> {
+    await this.inFlight;
+    if (this.failed !== undefined) throw this.failed;
+    this.sectionWrote = true;
+    const namespace = this.section!.namespace;
+    this.inFlight = this.engine.write(call).then(
+      () => {
+        this.progress.items += rows;
+        this.progress.bytes += bytes;
+        this.options.onProgress?.(this.progress);
+      },
+      (error: unknown) => {
+        this.failed ??= error instanceof StowageError ? error : new StowageError("INTERNAL", `restoring namespace "${namespace}" failed: ${String(error)}`, { namespace, cause: error });
+      },
+    );
+  }
+
+  private restoreCall(items: readonly DumpItem[]): EngineCall {
+    const start = this.section!;
+    const ns = start.namespace;
+    switch (start.begin) {
+      case "kv":
+        return { op: "kvRestore", args: [ns, items.map((item) => (item as { row: StoredKvRow }).row)] };
+      case "slot":
+        return { op: "slotRestore", args: [ns, items.map((item) => (item as { row: StoredSlotRow }).row)] };
+      case "log":
+        return { op: "logRestore", args: [ns, items.map((item) => (item as { entry: StoredLogEntry }).entry)] };
+      case "queue":
+        return { op: "queueRestore", args: [ns, items.map((item) => (item as { row: StoredQueueRow }).row), start.lastId] };
+      case "stream": {
+        const first = items[0] as { space: string; segment: string };
+        return { op: "streamRestore", args: [ns, first.space, first.segment, items.map((item) => (item as { entry: StoredStreamEntry }).entry)] };
+      }
+    }
+  }
+}
+
+/** What an item adds to a commit's size: its key(s) and value, as the engine's byte limit counts them. */
+function itemBytes(item: DumpItem): number {
+  switch (item.kind) {
+    case "kv":
+    case "slot":
+    case "queue":
+      return Buffer.byteLength(item.row.key) + item.row.value.byteLength;
+    case "log":
+      return Buffer.byteLength(item.entry.key) + item.entry.value.byteLength;
+    case "stream":
+      return Buffer.byteLength(item.space) + Buffer.byteLength(item.segment) + item.entry.value.byteLength + (item.entry.headers === null ? 0 : Buffer.byteLength(item.entry.headers));
+  }
+}
