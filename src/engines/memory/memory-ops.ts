@@ -506,7 +506,8 @@ export class MemoryOps implements EngineOps {
   kvRestore(ns: string, rows: readonly StoredKvRow[]): void {
     if (rows.length === 0) return;
     const space = spaceOf(this.data.kv, ns, () => new KvSpace());
-    for (const row of rows) this.setKvRow(space, row.key, { value: copyBytes(row.value), expiresAt: row.expiresAt });
+    // A key named twice keeps its last row, recorded once, as on the SQL engines.
+    for (const row of lastRowPerKey(rows)) this.setKvRow(space, row.key, { value: copyBytes(row.value), expiresAt: row.expiresAt });
   }
 
   logRestore(ns: string, entries: readonly StoredLogEntry[]): void {
