@@ -128,8 +128,8 @@ for (const [family, open] of Object.entries(FAMILIES)) {
         (await snapshotOf(engine, async (ops) => ops.queueDump("q", { key: "a", id: 3 }, 10))).map((i) => `${i.key}${i.id}`),
         ["a4", "a13", "b9"],
       );
-      // Ids are unique across the namespace's keys: one held under another key is refused too, and nothing is written.
-      await rejectsWith(engine.write({ op: "queueRestore", args: ["q", [item("c", 20), item("c", 9)], 30] }), "CONFLICT", "9");
+      // An id the key holds, or one named twice (under any keys), is refused, and nothing of the batch is written.
+      await rejectsWith(engine.write({ op: "queueRestore", args: ["q", [item("c", 20), item("b", 9)], 30] }), "CONFLICT", "9");
       await rejectsWith(engine.write({ op: "queueRestore", args: ["q", [item("c", 21), item("d", 21)], 30] }), "CONFLICT");
       assert.equal(await engine.read({ op: "queueLen", args: ["q", "c"] }), 0);
       assert.equal(await engine.read({ op: "queueLastId", args: ["q"] }), 13);

@@ -31,12 +31,12 @@ export function checkStreamRestore(ns: string, space: string, segment: string, e
   });
 }
 
-/** The CONFLICT of a queue item whose id the namespace holds already. */
+/** The CONFLICT of a queue item whose key holds an item with its id already. */
 export function queueIdTaken(ns: string, key: string, id: number): StowageError {
-  return new StowageError("CONFLICT", `cannot restore queue item ${id}: the namespace holds an item with that id; nothing was written`, { namespace: ns, key });
+  return new StowageError("CONFLICT", `cannot restore queue item ${id}: the queue holds an item with that id; nothing was written`, { namespace: ns, key });
 }
 
-/** CONFLICT when two items of one restore share an id (ids are unique across a namespace's keys). */
+/** CONFLICT when two items of one restore share an id (a dump never holds two: ids are unique across a namespace's keys). */
 export function checkQueueRestoreIds(ns: string, items: readonly StoredQueueRow[]): void {
   const seen = new Set<number>();
   for (const item of items) {

@@ -547,10 +547,7 @@ export class MemoryOps implements EngineOps {
     for (const item of items) top = Math.max(top, item.id);
     const existing = this.data.queue.get(ns);
     if (items.length === 0 && top <= (existing?.lastId ?? 0)) return;
-    if (existing !== undefined) {
-      // Ids are unique across the namespace's keys: one lookup per key the namespace holds, per item.
-      for (const item of items) for (const held of existing.byKey.values()) if (held.has(item.id)) throw queueIdTaken(ns, item.key, item.id);
-    }
+    for (const item of items) if (existing?.byKey.get(item.key)?.has(item.id) === true) throw queueIdTaken(ns, item.key, item.id);
     const space = existing ?? spaceOf(this.data.queue, ns, () => new QueueSpace());
     const beforeLastId = space.lastId;
     const byKey = new Map<string, StoredQueueRow[]>();

@@ -286,7 +286,7 @@ function restoreStatements(rowSet: RowSetDialect) {
   const slotRows = rowSet([["key", "text"], ["version", "int"], ["value", "bytes"]]);
   const logRows = rowSet([["seq", "int"], ["key", "text"], ["value", "bytes"], ["ts", "int"]]);
   const queueRows = rowSet([["key", "text"], ["id", "int"], ["value", "bytes"], ["pushed_at", "int"]]);
-  const queueIds = rowSet([["id", "int"]]);
+  const queueKeys = rowSet([["key", "text"], ["id", "int"]]);
   const streamRows = rowSet([["seq", "int"], ["ts", "int"], ["value", "bytes"], ["headers", "text"], ["compression", "text"]]);
   return {
     /** In the batch's order, so that a history namespace's change records (row triggers) follow it. */
@@ -306,12 +306,12 @@ ON CONFLICT (ns, key) DO UPDATE SET version = excluded.version, value = excluded
       sql: `INSERT INTO stowage_queue (ns, key, id, value, pushed_at) SELECT ?, e.key, e.id, e.value, e.pushed_at FROM ${queueRows.sql}`,
     },
     /**
-     * An item of the namespace with one of the ids, under any key: one index lookup per id and key the namespace
-     * holds (its keys from stowage_queue_len), as ids are unique across keys but the primary key starts with the key.
+     * An item the namespace holds already under one of the (key, id) pairs: one primary-key lookup per pair. CROSS
+     * JOIN keeps the pairs outside on SQLite, whose planner would otherwise scan the namespace and the pairs inside it.
      */
     queueTaken: {
-      rows: queueIds,
-      sql: `SELECT q.key, q.id FROM ${queueIds.sql} JOIN stowage_queue_len l ON l.ns = ? JOIN stowage_queue q ON q.ns = l.ns AND q.key = l.key AND q.id = e.id LIMIT 1`,
+      rows: queueKeys,
+      sql: `SELECT q.key, q.id FROM ${queueKeys.sql} CROSS JOIN stowage_queue q WHERE q.ns = ? AND q.key = e.key AND q.id = e.id LIMIT 1`,
     },
     stream: {
       rows: streamRows,
@@ -616,8 +616,12 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       // The counter first: it locks the namespace's pushes (PostgreSQL), so none takes an id while this checks them.
       const counter = num(yield* get(COUNTER_TAKE, [ns, "queue"]), "value");
       if (items.length > 0) {
-        const [taken] = yield* all(restore.queueTaken.sql, [...restore.queueTaken.rows.params(items.map((item) => [item.id])), ns]);
-        if (taken !== undefined) throw queueIdTaken(ns, taken.key as string, Number(taken.id));
+        // Only an id the counter handed out can be held (the counter is never behind the ids: see sql-invariants).
+        const suspects = items.filter((item) => item.id <= counter);
+        if (suspects.length > 0) {
+          const [taken] = yield* all(restore.queueTaken.sql, [...restore.queueTaken.rows.params(suspects.map((item) => [item.key, item.id])), ns]);
+          if (taken !== undefined) throw queueIdTaken(ns, taken.key as string, Number(taken.id));
+        }
         yield* run(restore.queue.sql, [ns, ...restore.queue.rows.params(items.map((item) => [item.key, item.id, item.value, item.pushedAt]))]);
       }
       if (top > counter) yield* run(COUNTER_SET, [top, ns, "queue"]);
