@@ -58,6 +58,8 @@ const DESCRIBE_COUNT = {
 /** Takes a segment's row, creating it empty: an upsert, so that it locks the row on PostgreSQL. */
 const SEGMENT_TAKE =
   "INSERT INTO stowage_stream_segment (ns, space, segment, last_seq, last_ts, count) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT (ns, space, segment) DO UPDATE SET last_seq = stowage_stream_segment.last_seq RETURNING last_seq, last_ts, count";
+/** Sets a segment's row (its last sequence and time, its count) after entries were added. */
+const SEGMENT_SET = "UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?";
 const SPACE_READ = "SELECT segment, seq, ts, value, headers, compression FROM stowage_stream WHERE ns = ? AND space = ? AND ts >= ?";
 
 const entryOf = (row: SqlRow): StoredStreamEntry => ({
@@ -496,14 +498,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       const ts = Math.max(now, num(row, "last_ts"));
       yield* insertEntries(ns, space, segment, before, ts, records);
       const status = { lastSeq: before + records.length, lastTimestamp: ts, count: num(row, "count") + records.length };
-      yield* run("UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?", [
-        status.lastSeq,
-        status.lastTimestamp,
-        status.count,
-        ns,
-        space,
-        segment,
-      ]);
+      yield* run(SEGMENT_SET, [status.lastSeq, status.lastTimestamp, status.count, ns, space, segment]);
       return status;
     },
 
@@ -619,7 +614,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
         // Only an id the counter handed out can be held (the counter is never behind the ids: see sql-invariants).
         const suspects = items.filter((item) => item.id <= counter);
         if (suspects.length > 0) {
-          const [taken] = yield* all(restore.queueTaken.sql, [...restore.queueTaken.rows.params(suspects.map((item) => [item.key, item.id])), ns]);
+          const pairs = suspects.map((item) => [item.key, item.id]);
+          const [taken] = yield* all(restore.queueTaken.sql, [...restore.queueTaken.rows.params(pairs), ns]);
           if (taken !== undefined) throw queueIdTaken(ns, taken.key as string, Number(taken.id));
         }
         yield* run(restore.queue.sql, [ns, ...restore.queue.rows.params(items.map((item) => [item.key, item.id, item.value, item.pushedAt]))]);
@@ -632,18 +628,12 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       if (last === undefined) return;
       const row = yield* get(SEGMENT_TAKE, [ns, space, segment]);
       checkStreamRestore(ns, space, segment, entries, num(row, "last_seq"));
-      yield* run(restore.stream.sql, [ns, space, segment, ...restore.stream.rows.params(entries.map((e) => [e.seq, e.timestamp, e.value, e.headers, e.compression]))]);
+      const rows = entries.map((e) => [e.seq, e.timestamp, e.value, e.headers, e.compression]);
+      yield* run(restore.stream.sql, [ns, space, segment, ...restore.stream.rows.params(rows)]);
       // A segment's timestamps never go back: a produce after this goes on from the latest restored one.
       let lastTs = num(row, "last_ts");
       for (const entry of entries) lastTs = Math.max(lastTs, entry.timestamp);
-      yield* run("UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?", [
-        last.seq,
-        lastTs,
-        num(row, "count") + entries.length,
-        ns,
-        space,
-        segment,
-      ]);
+      yield* run(SEGMENT_SET, [last.seq, lastTs, num(row, "count") + entries.length, ns, space, segment]);
     },
 
     *describe(now) {
