@@ -1,10 +1,15 @@
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { createInterface } from "node:readline";
 import { PassThrough, Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { StowageError } from "../api/errors.js";
-import { readHeader, readLine, type DumpPrimitive, type SectionEnd } from "./dump-format.js";
+import { readHeader, readLine, type DumpItem, type DumpPrimitive, type SectionEnd } from "./dump-format.js";
+import { DUMP_PAGE } from "./store-source.js";
 import { SectionDigest, sectionName, type DumpSink, type DumpSource } from "./dump-events.js";
 
 /** What a dump holds, as its writer or reader counted it. */
@@ -32,8 +37,9 @@ export function dumpBytes(source: DumpSource): { stream: Readable; summary: Prom
       case "header":
         return write(JSON.stringify(event.header));
       case "start":
-      case "item":
         return write(event.line);
+      case "items":
+        return write(event.lines.join("\n"));
       case "end":
         summary.namespaces += 1;
         summary.items += event.end.count;
@@ -59,6 +65,35 @@ export function dumpBytes(source: DumpSource): { stream: Readable; summary: Prom
 }
 
 /**
+ * Writes a dump of `source` to a file atomically: beside it under a temporary name, flushed to disk, renamed over
+ * `path`, and the folder flushed, so that `path` holds the old file or the whole new one, never half a dump.
+ */
+export async function writeDumpFile(source: DumpSource, path: string): Promise<DumpSummary> {
+  const { stream, summary } = dumpBytes(source);
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.partial`);
+  try {
+    await pipeline(stream, createWriteStream(temporary, { flags: "wx" }));
+    const written = await summary;
+    await syncPath(temporary, "r+");
+    await rename(temporary, path);
+    await syncPath(dirname(path), "r");
+    return written;
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function syncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * A dump (a file's path, or its compressed bytes) as a source. It checks as it reads: the header's format version,
  * each line, each namespace's count and SHA-256 digest, and the closing line; any failure is CORRUPT (INCOMPATIBLE for
  * another program's file or a newer format) naming the line, and what was read before it reached the sink already —
@@ -77,6 +112,17 @@ export function dumpSource(input: string | Readable | AsyncIterable<Uint8Array>)
     let header = false;
     let section: SectionDigest | undefined;
     let ended = false;
+    // Items go to the sink a page at a time, like a store's.
+    let page: DumpItem[] = [];
+    let pageLines: string[] = [];
+    const flush = async () => {
+      if (page.length === 0) return;
+      const items = page;
+      const lines = pageLines;
+      page = [];
+      pageLines = [];
+      await sink({ type: "items", items, lines });
+    };
     try {
       for await (const line of lines) {
         number += 1;
@@ -95,9 +141,12 @@ export function dumpSource(input: string | Readable | AsyncIterable<Uint8Array>)
             break;
           case "item":
             section!.add(line);
-            await sink({ type: "item", item: read.item, line });
+            page.push(read.item);
+            pageLines.push(line);
+            if (page.length === DUMP_PAGE) await flush();
             break;
           case "end": {
+            await flush();
             const computed = section!.finish();
             checkSection(read.end, computed, number);
             section = undefined;
