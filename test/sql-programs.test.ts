@@ -112,3 +112,25 @@ test("on PostgreSQL, a batch of puts splits where a key repeats, keeping the cal
   assert.match(statements[1]?.sql ?? "", /VALUES \(\?, \?, \?, \?\)/, "a part of one put is the plain statement");
   assert.deepEqual(statements[0]?.params.slice(0, 2), ["ns", ["a", "b"]]);
 });
+
+test("a restore's batch is a fixed number of statements whatever its size, each text the same for every size", () => {
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+  const batches = (n: number): Array<[keyof EngineOps, unknown[]]> => [
+    ["kvRestore", ["ns", rows(n).map((i) => ({ key: `k${i}`, value: bytes, expiresAt: i % 2 === 0 ? null : i }))]],
+    ["slotRestore", ["ns", rows(n).map((i) => ({ key: `k${i}`, version: i, value: bytes }))]],
+    ["logRestore", ["ns", rows(n).map((i) => ({ seq: i + 1, key: "k", value: bytes, timestamp: i }))]],
+    ["queueRestore", ["ns", rows(n).map((i) => ({ key: "k", id: i, value: bytes, pushedAt: i })), n]],
+    ["streamRestore", ["ns", "space", "seg", rows(n).map((i) => ({ seq: i, timestamp: i, value: bytes, headers: null, compression: null }))]],
+  ];
+  // The counter (or segment row) taken, the rows in one statement, the counter set; the queue also checks its ids.
+  const expected: Record<string, number> = { kvRestore: 1, slotRestore: 1, logRestore: 3, queueRestore: 4, streamRestore: 3 };
+  for (const [family, programs] of FAMILIES) {
+    const texts = (n: number) =>
+      batches(n).map(([name, args]) => {
+        const statements = statementsOf((programs[name] as (...a: unknown[]) => SqlWork<unknown>)(...args));
+        assert.equal(statements.length, expected[name], `${family} ${name} of ${n} rows`);
+        return statements.map((statement) => statement.sql);
+      });
+    assert.deepEqual(texts(1_000), texts(3), `${family}: one statement text per step, prepared once`);
+  }
+});

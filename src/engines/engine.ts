@@ -266,8 +266,10 @@ export interface EngineOps {
   /** Writes the slots with their own versions, replacing slots of the same keys. */
   slotRestore(ns: string, rows: readonly StoredSlotRow[]): Awaitable<void>;
   /**
-   * Inserts the items with their own ids and push times, in any order; an id the namespace holds already is CONFLICT
-   * and nothing is written. The namespace's last id becomes the largest of its own, `lastId` and the items' ids.
+   * Inserts the items with their own ids and push times, in any order; an id the item's key holds already, or two
+   * items with one id, is CONFLICT and nothing is written. (Held ids are checked per key: items are stored by key,
+   * and a check across keys would cost a lookup per key of the namespace for each item.) The namespace's last id
+   * becomes the largest of its own, `lastId` and the items' ids.
    */
   queueRestore(ns: string, items: readonly StoredQueueRow[], lastId: number): Awaitable<void>;
   /**

@@ -8,11 +8,15 @@ import type {
   StoredKv,
   StoredKvChange,
   StoredKvEntry,
+  StoredKvRow,
   KvHistoryPage,
   KvHistoryState,
   StoredLogEntry,
+  QueuePosition,
   StoredQueueItem,
+  StoredQueueRow,
   StoredSlot,
+  StoredSlotRow,
   StoredSpaceEntry,
   StoredStreamEntry,
   StoredStreamRecord,
@@ -22,7 +26,7 @@ import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { SortedKeys } from "./sorted-keys.js";
-import { dumpPending } from "../dump-pending.js";
+import { checkLogRestore, checkQueueRestoreIds, checkStreamRestore, lastRowPerKey, queueIdTaken } from "../restore-checks.js";
 
 interface KvRow {
   value: Uint8Array;
@@ -34,13 +38,27 @@ export class KvHistory {
   lastSeq = 0;
   trimmedThrough = 0;
   readonly changes: StoredKvChange[] = [];
+
+  copy(): KvHistory {
+    const copy = new KvHistory();
+    copy.lastSeq = this.lastSeq;
+    copy.trimmedThrough = this.trimmedThrough;
+    copy.changes.push(...this.changes);
+    return copy;
+  }
 }
 
 class KvSpace {
-  readonly rows = new Map<string, KvRow>();
-  readonly order = new SortedKeys();
-  /** Set once the namespace's history is on; it stays on. */
-  history: KvHistory | undefined;
+  constructor(
+    readonly rows = new Map<string, KvRow>(),
+    readonly order = new SortedKeys(),
+    /** Set once the namespace's history is on; it stays on. */
+    public history: KvHistory | undefined = undefined,
+  ) {}
+
+  copy(): KvSpace {
+    return new KvSpace(new Map(this.rows), this.order.copy(), this.history?.copy());
+  }
 }
 
 class LogSpace {
@@ -49,6 +67,15 @@ class LogSpace {
   readonly byKey = new Map<string, StoredLogEntry[]>();
   /** Every key's entries in sequence order, for reads of the whole namespace. */
   readonly all: StoredLogEntry[] = [];
+
+  copy(): LogSpace {
+    const copy = new LogSpace();
+    copy.lastSeq = this.lastSeq;
+    copy.size = this.size;
+    for (const [key, entries] of this.byKey) copy.byKey.set(key, entries.slice());
+    copy.all.push(...this.all);
+    return copy;
+  }
 }
 
 /** One segment: its entries in sequence order (entry i has seq i + 1). */
@@ -58,8 +85,15 @@ interface Segment {
 
 class QueueSpace {
   lastId = 0;
-  /** Items per key; Map iteration order is insertion order, and ids only grow, so it is id order. */
+  /** Items per key in id order (Map iteration order is insertion order: pushes append, restores re-sort). */
   readonly byKey = new Map<string, Map<number, StoredQueueItem>>();
+
+  copy(): QueueSpace {
+    const copy = new QueueSpace();
+    copy.lastId = this.lastId;
+    for (const [key, items] of this.byKey) copy.byKey.set(key, new Map(items));
+    return copy;
+  }
 }
 
 /**
@@ -73,6 +107,26 @@ export class MemoryData {
   readonly queue = new Map<string, QueueSpace>();
   /** Namespace → space → segment. A segment exists once it holds an entry; a space once it holds a segment. */
   readonly stream = new Map<string, Map<string, Map<string, Segment>>>();
+
+  /**
+   * A copy that later writes to this data do not change: every container is copied, the rows and values in them are
+   * shared (a write replaces a row object, never changes one, and values are copied in and out).
+   */
+  copy(): MemoryData {
+    const copy = new MemoryData();
+    for (const [ns, space] of this.kv) copy.kv.set(ns, space.copy());
+    for (const [ns, space] of this.log) copy.log.set(ns, space.copy());
+    for (const [ns, slots] of this.slot) copy.slot.set(ns, new Map(slots));
+    for (const [ns, space] of this.queue) copy.queue.set(ns, space.copy());
+    for (const [ns, spaces] of this.stream) {
+      const spacesCopy = new Map<string, Map<string, Segment>>();
+      for (const [space, segments] of spaces) {
+        spacesCopy.set(space, new Map([...segments].map(([segment, { entries }]) => [segment, { entries: entries.slice() }])));
+      }
+      copy.stream.set(ns, spacesCopy);
+    }
+    return copy;
+  }
 }
 
 /** The index of the first entry with seq > afterSeq in a seq-ordered list. */
@@ -407,40 +461,124 @@ export class MemoryOps implements EngineOps {
       .sort((a, b) => compareKeys(a.segment, b.segment));
   }
 
-  kvDump(): never {
-    throw dumpPending("kvDump");
+  kvDump(ns: string, afterKey: string | null, limit: number, now: number): StoredKvRow[] {
+    const space = this.data.kv.get(ns);
+    const out: StoredKvRow[] = [];
+    if (space === undefined) return out;
+    const range: KeyRange = afterKey === null ? { lowerInclusive: true } : { lower: afterKey, lowerInclusive: false };
+    for (const key of space.order.scan(range, false)) {
+      if (out.length >= limit) break;
+      const row = space.rows.get(key);
+      if (live(row, now)) out.push({ key, value: copyBytes(row.value), expiresAt: row.expiresAt });
+    }
+    return out;
   }
 
-  slotDump(): never {
-    throw dumpPending("slotDump");
+  slotDump(ns: string, afterKey: string | null, limit: number): StoredSlotRow[] {
+    const slots = this.data.slot.get(ns);
+    if (slots === undefined) return [];
+    return namesAfter(slots.keys(), afterKey, limit).map((key) => {
+      const slot = slots.get(key) as StoredSlot;
+      return { key, version: slot.version, value: copyBytes(slot.value) };
+    });
   }
 
-  queueDump(): never {
-    throw dumpPending("queueDump");
+  queueDump(ns: string, after: QueuePosition | null, limit: number): StoredQueueRow[] {
+    const space = this.data.queue.get(ns);
+    const out: StoredQueueRow[] = [];
+    if (space === undefined) return out;
+    // Keys from `after.key` on, in byte order; within the first, only ids after `after.id`.
+    const keys = [...space.byKey.keys()].filter((key) => after === null || compareKeys(key, after.key) >= 0).sort(compareKeys);
+    for (const key of keys) {
+      for (const item of (space.byKey.get(key) as Map<number, StoredQueueItem>).values()) {
+        if (out.length >= limit) return out;
+        if (after !== null && key === after.key && item.id <= after.id) continue;
+        out.push({ key, id: item.id, value: copyBytes(item.value), pushedAt: item.pushedAt });
+      }
+    }
+    return out;
   }
 
-  queueLastId(): never {
-    throw dumpPending("queueLastId");
+  queueLastId(ns: string): number {
+    return this.data.queue.get(ns)?.lastId ?? 0;
   }
 
-  kvRestore(): never {
-    throw dumpPending("kvRestore");
+  kvRestore(ns: string, rows: readonly StoredKvRow[]): void {
+    if (rows.length === 0) return;
+    const space = spaceOf(this.data.kv, ns, () => new KvSpace());
+    // A key named twice keeps its last row, recorded once, as on the SQL engines.
+    for (const row of lastRowPerKey(rows)) this.setKvRow(space, row.key, { value: copyBytes(row.value), expiresAt: row.expiresAt });
   }
 
-  logRestore(): never {
-    throw dumpPending("logRestore");
+  logRestore(ns: string, entries: readonly StoredLogEntry[]): void {
+    const last = entries.at(-1);
+    if (last === undefined) return;
+    checkLogRestore(ns, entries, this.data.log.get(ns)?.lastSeq ?? 0);
+    const space = spaceOf(this.data.log, ns, () => new LogSpace());
+    const before = { lastSeq: space.lastSeq, size: space.size, all: space.all.length };
+    const lengths = new Map<string, number>();
+    for (const { seq, key, value, timestamp } of entries) {
+      const byKey = spaceOf(space.byKey, key, () => []);
+      if (!lengths.has(key)) lengths.set(key, byKey.length);
+      const entry = { seq, key, value: copyBytes(value), timestamp };
+      byKey.push(entry);
+      space.all.push(entry);
+    }
+    space.lastSeq = last.seq;
+    space.size += entries.length;
+    this.undo.push(() => {
+      for (const [key, length] of lengths) {
+        if (length === 0) space.byKey.delete(key);
+        else (space.byKey.get(key) as StoredLogEntry[]).length = length;
+      }
+      space.all.length = before.all;
+      space.lastSeq = before.lastSeq;
+      space.size = before.size;
+    });
   }
 
-  slotRestore(): never {
-    throw dumpPending("slotRestore");
+  slotRestore(ns: string, rows: readonly StoredSlotRow[]): void {
+    for (const row of rows) this.setSlot(ns, row.key, row.version, row.value);
   }
 
-  queueRestore(): never {
-    throw dumpPending("queueRestore");
+  queueRestore(ns: string, items: readonly StoredQueueRow[], lastId: number): void {
+    checkQueueRestoreIds(ns, items);
+    let top = lastId;
+    for (const item of items) top = Math.max(top, item.id);
+    const existing = this.data.queue.get(ns);
+    if (items.length === 0 && top <= (existing?.lastId ?? 0)) return;
+    for (const item of items) if (existing?.byKey.get(item.key)?.has(item.id) === true) throw queueIdTaken(ns, item.key, item.id);
+    const space = existing ?? spaceOf(this.data.queue, ns, () => new QueueSpace());
+    const beforeLastId = space.lastId;
+    const byKey = new Map<string, StoredQueueRow[]>();
+    for (const item of items) spaceOf(byKey, item.key, () => []).push(item);
+    for (const [key, added] of byKey) {
+      const previous = space.byKey.get(key);
+      const merged = [...(previous?.values() ?? []), ...added.map(({ id, value, pushedAt }) => ({ id, value: copyBytes(value), pushedAt }))];
+      // Kept in id order, whatever order the items came in.
+      merged.sort((a, b) => a.id - b.id);
+      space.byKey.set(key, new Map(merged.map((item) => [item.id, item])));
+      this.undo.push(() => (previous === undefined ? space.byKey.delete(key) : space.byKey.set(key, previous)));
+    }
+    space.lastId = Math.max(space.lastId, top);
+    this.undo.push(() => (space.lastId = beforeLastId));
   }
 
-  streamRestore(): never {
-    throw dumpPending("streamRestore");
+  streamRestore(ns: string, space: string, segment: string, entries: readonly StoredStreamEntry[]): void {
+    if (entries.length === 0) return;
+    const existing = this.data.stream.get(ns)?.get(space)?.get(segment);
+    const before = existing?.entries.length ?? 0;
+    checkStreamRestore(ns, space, segment, entries, before);
+    const spaces = spaceOf(this.data.stream, ns, () => new Map<string, Map<string, Segment>>());
+    const segments = spaceOf(spaces, space, () => new Map<string, Segment>());
+    const target = spaceOf(segments, segment, () => ({ entries: [] }));
+    for (const entry of entries) target.entries.push(copyEntry(entry));
+    this.undo.push(() => {
+      target.entries.length = before;
+      if (before > 0) return;
+      segments.delete(segment);
+      if (segments.size === 0) spaces.delete(space);
+    });
   }
 
   describe(now: number): EngineDescription {
@@ -454,7 +592,7 @@ export class MemoryOps implements EngineOps {
       storedRows += space.rows.size;
     }
     for (const [namespace, space] of this.data.log) {
-      if (space.size === 0) continue;
+      if (space.size === 0 && space.lastSeq === 0) continue;
       namespaces.push({ primitive: "log", namespace, count: space.size });
       storedRows += space.size;
     }
@@ -466,7 +604,8 @@ export class MemoryOps implements EngineOps {
     for (const [namespace, space] of this.data.queue) {
       let count = 0;
       for (const items of space.byKey.values()) count += items.size;
-      if (count === 0) continue;
+      // A queue whose items were all acknowledged still holds its last id, which a dump carries.
+      if (count === 0 && space.lastId === 0) continue;
       namespaces.push({ primitive: "queue", namespace, count });
       storedRows += count;
     }

@@ -25,6 +25,13 @@ export class SortedKeys {
   /** Non-empty, each sorted, in order: every key of a block sorts before every key of the next. */
   private readonly blocks: string[][] = [];
 
+  /** An independent copy (the keys themselves are shared: strings). */
+  copy(): SortedKeys {
+    const copy = new SortedKeys();
+    for (const block of this.blocks) copy.blocks.push(block.slice());
+    return copy;
+  }
+
   insert(key: string): void {
     if (this.blocks.length === 0) {
       this.blocks.push([key]);

@@ -25,7 +25,7 @@ import { loadDriver } from "../load-driver.js";
 import { migrate, quoteIdent } from "./postgres-schema.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
-import { dumpPending } from "../dump-pending.js";
+import { readOnlyOps } from "../read-only-ops.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {
@@ -245,11 +245,16 @@ export class PostgresEngine implements Engine {
     return { facts: { poolMax: max, poolTotal: totalCount, poolIdle: idleCount, poolWaiting: waitingCount }, warnings };
   }
 
-  /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
-  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return Promise.reject(dumpPending("snapshot"));
+  /**
+   * Runs `body` in one `REPEATABLE READ READ ONLY` transaction on a pooled connection, held until the body settles
+   * (committed when it resolves, rolled back when it throws): every read sees the data as of its first statement,
+   * and writers go on. The body's reads take turns on that one connection. Writes through its ops fail INTERNAL.
+   */
+  snapshot<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return this.inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (exec) => body(readOnlyOps(this.opsOn(exec), this.location)));
   }
 
+  /** In one REPEATABLE READ transaction, so that every invariant is read from the same snapshot. */
   check(): Promise<string[]> {
     return this.inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async (exec) => {
       const problems: string[] = [];

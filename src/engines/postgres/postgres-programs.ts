@@ -4,6 +4,7 @@ import { itemsToDrop } from "../queue-bound.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { SINGLE_STATEMENT_OPS, sqlPrograms, type KeyList } from "../sql/sql-ops.js";
 import { all, run, value, type SqlProgram, type SqlPrograms } from "../sql/sql-program.js";
+import { ARRAY_ROW_SET } from "../sql/sql-row-set.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 
 /** One log append of a batch. */
@@ -143,7 +144,7 @@ const ARRAY_KEY_LIST: KeyList = { sql: "SELECT unnest(?::text[])", param: (keys)
  * across all of them.
  */
 export const POSTGRES_PROGRAMS: SqlPrograms = {
-  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST, kvLockFirst: KV_LOCK_FIRST }),
+  ...sqlPrograms(PG_SCHEMA_VERSION, { insertStreamEntries, keyList: ARRAY_KEY_LIST, kvLockFirst: KV_LOCK_FIRST, rowSet: ARRAY_ROW_SET }),
 
   *kvHistoryStart(ns, maxNamespaces) {
     // One function call: turning history on rewrites the recording triggers under a lock (see the schema). It

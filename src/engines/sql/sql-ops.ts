@@ -1,14 +1,15 @@
 import type { KeyRange } from "../../api/range.js";
 import type { NamespaceInfo } from "../../api/types.js";
 import type { StoredKv, StoredKvEntry, StoredSlot, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
+import { checkLogRestore, checkQueueRestoreIds, checkStreamRestore, lastRowPerKey, queueIdTaken } from "../restore-checks.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
 import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
-import { dumpPending } from "../dump-pending.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, statement, type SqlProgram, type SqlPrograms } from "./sql-program.js";
+import { JSON_ROW_SET, type RowSetDialect } from "./sql-row-set.js";
 
 /**
  * Drivers return binary columns as Buffers; callers get plain Uint8Arrays of their own: over the same memory when the
@@ -45,15 +46,20 @@ const KV_GET = `SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE
 const KV_GET_ENTRY = `SELECT value, expires_at FROM stowage_kv WHERE ns = ? AND key = ? AND ${LIVE}`;
 const SLOT_GET = "SELECT version, value FROM stowage_slot WHERE ns = ? AND key = ?";
 const DESCRIBE_KV = `SELECT ns, count(*) AS stored, sum(${LIVE_FLAG}) AS live FROM stowage_kv GROUP BY ns`;
+/** A log or queue namespace is listed while its counter is above 0 too: a queue whose items were all acknowledged keeps its last id, which a dump carries. */
+const countedWithCounter = (table: string, kind: "log" | "queue") =>
+  `SELECT ns, sum(n) AS n FROM (SELECT ns, count(*) AS n FROM ${table} GROUP BY ns UNION ALL SELECT ns, 0 AS n FROM stowage_counter WHERE kind = '${kind}' AND value > 0) c GROUP BY ns`;
 const DESCRIBE_COUNT = {
-  log: "SELECT ns, count(*) AS n FROM stowage_log GROUP BY ns",
+  log: countedWithCounter("stowage_log", "log"),
   slot: "SELECT ns, count(*) AS n FROM stowage_slot GROUP BY ns",
-  queue: "SELECT ns, count(*) AS n FROM stowage_queue GROUP BY ns",
+  queue: countedWithCounter("stowage_queue", "queue"),
   stream: "SELECT ns, count(*) AS n FROM stowage_stream GROUP BY ns",
 } as const;
 /** Takes a segment's row, creating it empty: an upsert, so that it locks the row on PostgreSQL. */
 const SEGMENT_TAKE =
   "INSERT INTO stowage_stream_segment (ns, space, segment, last_seq, last_ts, count) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT (ns, space, segment) DO UPDATE SET last_seq = stowage_stream_segment.last_seq RETURNING last_seq, last_ts, count";
+/** Sets a segment's row (its last sequence and time, its count) after entries were added. */
+const SEGMENT_SET = "UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?";
 const SPACE_READ = "SELECT segment, seq, ts, value, headers, compression FROM stowage_stream WHERE ns = ? AND space = ? AND ts >= ?";
 
 const entryOf = (row: SqlRow): StoredStreamEntry => ({
@@ -140,6 +146,8 @@ function* queueDropOldest(ns: string, key: string, count: number): SqlProgram<nu
  */
 export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyof SqlPrograms>([
   "kvPut",
+  "kvRestore",
+  "slotRestore",
   "kvDelete",
   "kvDeleteRange",
   "slotUpsert",
@@ -206,6 +214,8 @@ export interface SqlDialect {
    * then takes its locks in one order. Empty where the engine has one writer (SQLite).
    */
   kvLockFirst?: string;
+  /** How a restore passes its batch as one statement's parameters (default: SQLite's JSON and blob). */
+  rowSet?: RowSetDialect;
 }
 
 /**
@@ -258,6 +268,60 @@ export const SQL_POINT_READS = {
   slotGet: { kind: "get", sql: SLOT_GET, finish: slotOf },
 } as const satisfies Record<string, { kind: "value" | "get"; sql: string; finish: (result: unknown) => unknown }>;
 
+const KV_DUMP = `SELECT key, value, expires_at FROM stowage_kv WHERE ns = ? AND ${LIVE} ORDER BY key LIMIT ?`;
+const KV_DUMP_AFTER = `SELECT key, value, expires_at FROM stowage_kv WHERE ns = ? AND key > ? AND ${LIVE} ORDER BY key LIMIT ?`;
+const SLOT_DUMP = "SELECT key, version, value FROM stowage_slot WHERE ns = ? ORDER BY key LIMIT ?";
+const SLOT_DUMP_AFTER = "SELECT key, version, value FROM stowage_slot WHERE ns = ? AND key > ? ORDER BY key LIMIT ?";
+const QUEUE_DUMP = "SELECT key, id, value, pushed_at FROM stowage_queue WHERE ns = ? ORDER BY key, id LIMIT ?";
+const QUEUE_DUMP_AFTER = "SELECT key, id, value, pushed_at FROM stowage_queue WHERE ns = ? AND (key, id) > (?, ?) ORDER BY key, id LIMIT ?";
+/** Takes a namespace's counter row, creating it at 0: an upsert, so that it locks the row (PostgreSQL) as appends and pushes do. */
+const COUNTER_TAKE =
+  "INSERT INTO stowage_counter (ns, kind, value) VALUES (?, ?, 0) ON CONFLICT (ns, kind) DO UPDATE SET value = stowage_counter.value RETURNING value";
+const COUNTER_SET = "UPDATE stowage_counter SET value = ? WHERE ns = ? AND kind = ?";
+
+/**
+ * The restores' statements over a dialect's row sets (see sql-row-set.ts): one INSERT … SELECT per batch. The SELECTs
+ * carry `WHERE true`: SQLite's grammar needs a WHERE before an upsert's ON CONFLICT.
+ */
+function restoreStatements(rowSet: RowSetDialect) {
+  const kvRows = rowSet([["key", "text"], ["value", "bytes"], ["expires_at", "int"]]);
+  const slotRows = rowSet([["key", "text"], ["version", "int"], ["value", "bytes"]]);
+  const logRows = rowSet([["seq", "int"], ["key", "text"], ["value", "bytes"], ["ts", "int"]]);
+  const queueRows = rowSet([["key", "text"], ["id", "int"], ["value", "bytes"], ["pushed_at", "int"]]);
+  const queueKeys = rowSet([["key", "text"], ["id", "int"]]);
+  const streamRows = rowSet([["seq", "int"], ["ts", "int"], ["value", "bytes"], ["headers", "text"], ["compression", "text"]]);
+  return {
+    /** In the batch's order, so that a history namespace's change records (row triggers) follow it. */
+    kv: {
+      rows: kvRows,
+      sql: `INSERT INTO stowage_kv (ns, key, value, expires_at) SELECT ?, e.key, e.value, e.expires_at FROM ${kvRows.sql} WHERE true ORDER BY e.ord
+ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    },
+    slot: {
+      rows: slotRows,
+      sql: `INSERT INTO stowage_slot (ns, key, version, value) SELECT ?, e.key, e.version, e.value FROM ${slotRows.sql} WHERE true
+ON CONFLICT (ns, key) DO UPDATE SET version = excluded.version, value = excluded.value`,
+    },
+    log: { rows: logRows, sql: `INSERT INTO stowage_log (ns, seq, key, value, ts) SELECT ?, e.seq, e.key, e.value, e.ts FROM ${logRows.sql}` },
+    queue: {
+      rows: queueRows,
+      sql: `INSERT INTO stowage_queue (ns, key, id, value, pushed_at) SELECT ?, e.key, e.id, e.value, e.pushed_at FROM ${queueRows.sql}`,
+    },
+    /**
+     * An item the namespace holds already under one of the (key, id) pairs: one primary-key lookup per pair. CROSS
+     * JOIN keeps the pairs outside on SQLite, whose planner would otherwise scan the namespace and the pairs inside it.
+     */
+    queueTaken: {
+      rows: queueKeys,
+      sql: `SELECT q.key, q.id FROM ${queueKeys.sql} CROSS JOIN stowage_queue q WHERE q.ns = ? AND q.key = e.key AND q.id = e.id LIMIT 1`,
+    },
+    stream: {
+      rows: streamRows,
+      sql: `INSERT INTO stowage_stream (ns, space, segment, seq, ts, value, headers, compression) SELECT ?, ?, ?, e.seq, e.ts, e.value, e.headers, e.compression FROM ${streamRows.sql}`,
+    },
+  };
+}
+
 export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): SqlPrograms {
   const insertEntries = dialect.insertStreamEntries ?? insertStreamEntriesOneByOne;
   const keyList = dialect.keyList ?? JSON_KEY_LIST;
@@ -267,6 +331,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
   const kvDelete = kvDeleteSql(lockFirst);
   const kvDeleteRange = deleteRangeSql(lockFirst);
   const kvSweep = sweepSql(lockFirst);
+  const restore = restoreStatements(dialect.rowSet ?? JSON_ROW_SET);
   return {
     kvGet: (ns, key, now) => pointRead(SQL_POINT_READS.kvGet, [ns, key, now]),
     kvGetEntry: (ns, key, now) => pointRead(SQL_POINT_READS.kvGetEntry, [ns, key, now]),
@@ -433,14 +498,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       const ts = Math.max(now, num(row, "last_ts"));
       yield* insertEntries(ns, space, segment, before, ts, records);
       const status = { lastSeq: before + records.length, lastTimestamp: ts, count: num(row, "count") + records.length };
-      yield* run("UPDATE stowage_stream_segment SET last_seq = ?, last_ts = ?, count = ? WHERE ns = ? AND space = ? AND segment = ?", [
-        status.lastSeq,
-        status.lastTimestamp,
-        status.count,
-        ns,
-        space,
-        segment,
-      ]);
+      yield* run(SEGMENT_SET, [status.lastSeq, status.lastTimestamp, status.count, ns, space, segment]);
       return status;
     },
 
@@ -504,42 +562,80 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return { lastSeq: num(row, "last_seq"), lastTimestamp: num(row, "last_ts"), count: num(row, "count") };
     },
 
-    // eslint-disable-next-line require-yield
-    *kvDump() {
-      throw dumpPending("kvDump");
+    *kvDump(ns, afterKey, limit, now) {
+      const rows = afterKey === null ? yield* all(KV_DUMP, [ns, now, limit]) : yield* all(KV_DUMP_AFTER, [ns, afterKey, now, limit]);
+      return rows.map((row) => ({ key: row.key as string, value: bytesOf(row.value), expiresAt: row.expires_at === null ? null : Number(row.expires_at) }));
     },
-    // eslint-disable-next-line require-yield
-    *slotDump() {
-      throw dumpPending("slotDump");
+
+    *slotDump(ns, afterKey, limit) {
+      const rows = afterKey === null ? yield* all(SLOT_DUMP, [ns, limit]) : yield* all(SLOT_DUMP_AFTER, [ns, afterKey, limit]);
+      return rows.map((row) => ({ key: row.key as string, version: Number(row.version), value: bytesOf(row.value) }));
     },
-    // eslint-disable-next-line require-yield
-    *queueDump() {
-      throw dumpPending("queueDump");
+
+    *queueDump(ns, after, limit) {
+      const rows = after === null ? yield* all(QUEUE_DUMP, [ns, limit]) : yield* all(QUEUE_DUMP_AFTER, [ns, after.key, after.id, limit]);
+      return rows.map((row) => ({ key: row.key as string, id: Number(row.id), value: bytesOf(row.value), pushedAt: Number(row.pushed_at) }));
     },
-    // eslint-disable-next-line require-yield
-    *queueLastId() {
-      throw dumpPending("queueLastId");
+
+    *queueLastId(ns) {
+      return num(yield* get("SELECT value FROM stowage_counter WHERE ns = ? AND kind = 'queue'", [ns]), "value");
     },
-    // eslint-disable-next-line require-yield
-    *kvRestore() {
-      throw dumpPending("kvRestore");
+
+    *kvRestore(ns, rows) {
+      // One statement cannot upsert a key twice (PostgreSQL); the last row of a key is what the restore leaves anyway.
+      const batch = lastRowPerKey(rows);
+      if (batch.length === 0) return;
+      yield* run(restore.kv.sql, [ns, ...restore.kv.rows.params(batch.map((row) => [row.key, row.value, row.expiresAt]))]);
     },
-    // eslint-disable-next-line require-yield
-    *logRestore() {
-      throw dumpPending("logRestore");
+
+    *logRestore(ns, entries) {
+      const last = entries.at(-1);
+      if (last === undefined) return;
+      // The counter first: it locks the namespace's appends (PostgreSQL) until this commits.
+      checkLogRestore(ns, entries, num(yield* get(COUNTER_TAKE, [ns, "log"]), "value"));
+      yield* run(restore.log.sql, [ns, ...restore.log.rows.params(entries.map((e) => [e.seq, e.key, e.value, e.timestamp]))]);
+      yield* run(COUNTER_SET, [last.seq, ns, "log"]);
     },
-    // eslint-disable-next-line require-yield
-    *slotRestore() {
-      throw dumpPending("slotRestore");
+
+    *slotRestore(ns, rows) {
+      const batch = lastRowPerKey(rows);
+      if (batch.length === 0) return;
+      yield* run(restore.slot.sql, [ns, ...restore.slot.rows.params(batch.map((row) => [row.key, row.version, row.value]))]);
     },
-    // eslint-disable-next-line require-yield
-    *queueRestore() {
-      throw dumpPending("queueRestore");
+
+    *queueRestore(ns, items, lastId) {
+      checkQueueRestoreIds(ns, items);
+      let top = lastId;
+      for (const item of items) top = Math.max(top, item.id);
+      if (items.length === 0 && top === 0) return;
+      // The counter first: it locks the namespace's pushes (PostgreSQL), so none takes an id while this checks them.
+      const counter = num(yield* get(COUNTER_TAKE, [ns, "queue"]), "value");
+      if (items.length > 0) {
+        // Only an id the counter handed out can be held (the counter is never behind the ids: see sql-invariants).
+        const suspects = items.filter((item) => item.id <= counter);
+        if (suspects.length > 0) {
+          const pairs = suspects.map((item) => [item.key, item.id]);
+          const [taken] = yield* all(restore.queueTaken.sql, [...restore.queueTaken.rows.params(pairs), ns]);
+          if (taken !== undefined) throw queueIdTaken(ns, taken.key as string, Number(taken.id));
+        }
+        yield* run(restore.queue.sql, [ns, ...restore.queue.rows.params(items.map((item) => [item.key, item.id, item.value, item.pushedAt]))]);
+      }
+      if (top > counter) yield* run(COUNTER_SET, [top, ns, "queue"]);
     },
-    // eslint-disable-next-line require-yield
-    *streamRestore() {
-      throw dumpPending("streamRestore");
+
+    *streamRestore(ns, space, segment, entries) {
+      const last = entries.at(-1);
+      if (last === undefined) return;
+      const row = yield* get(SEGMENT_TAKE, [ns, space, segment]);
+      checkStreamRestore(ns, space, segment, entries, num(row, "last_seq"));
+      const rows = entries.map((e) => [e.seq, e.timestamp, e.value, e.headers, e.compression]);
+      yield* run(restore.stream.sql, [ns, space, segment, ...restore.stream.rows.params(rows)]);
+      // A segment's timestamps never go back: a produce after this goes on from the latest restored one.
+      let lastTs = num(row, "last_ts");
+      for (const entry of entries) lastTs = Math.max(lastTs, entry.timestamp);
+      yield* run(SEGMENT_SET, [last.seq, lastTs, num(row, "count") + entries.length, ns, space, segment]);
     },
+
     *describe(now) {
       const namespaces: NamespaceInfo[] = [];
       let storedRows = 0;

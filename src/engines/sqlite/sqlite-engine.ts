@@ -9,13 +9,13 @@ import { createParentFolders } from "../data-folder.js";
 import { loadDriver } from "../load-driver.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
 import { MULTI_STATEMENT_WRITE_OPS, sqlPrograms } from "../sql/sql-ops.js";
-import { opsOf, runSync, type SqlWork } from "../sql/sql-program.js";
+import { opsOf, runSync, type SqlPrograms, type SqlWork } from "../sql/sql-program.js";
 import { isBusy, retryWhileBusy, unlessBusy } from "./sqlite-busy.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 import { bindPointReads, SqliteExecutor } from "./sqlite-executor.js";
 import { prepareSchema, SCHEMA_VERSION } from "./sqlite-schema.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
-import { dumpPending } from "../dump-pending.js";
+import { readOnlyOps } from "../read-only-ops.js";
 
 /**
  * - `full` (default): every commit is fsynced; a resolved write survives a power cut or OS crash.
@@ -79,6 +79,7 @@ export class SqliteEngine implements Engine {
     Database.Statement
   >;
   private readonly mapError: (error: unknown) => Error;
+  private readonly programs: SqlPrograms;
 
   /**
    * Opens (creating if needed) the file and brings its schema up to date. Waits for other processes' locks
@@ -98,7 +99,7 @@ export class SqliteEngine implements Engine {
       await prepareSchema(writer, location, timeout);
       writer.pragma(`synchronous = ${(options.durability ?? "full") === "full" ? "FULL" : "NORMAL"}`);
       reader = new Driver(location, { timeout: 0 });
-      return new SqliteEngine(location, writer, reader, timeout);
+      return new SqliteEngine(location, writer, reader, timeout, Driver);
     } catch (error) {
       writer?.close();
       reader?.close();
@@ -111,11 +112,13 @@ export class SqliteEngine implements Engine {
     private readonly writer: Database.Database,
     private readonly reader: Database.Database,
     private readonly busyTimeoutMs: number,
+    /** The driver, for the connections of snapshots. */
+    private readonly driver: typeof Database,
   ) {
     const map = (error: unknown) => mapSqliteError(error, this.location);
     // better-sqlite3 is synchronous, so these ops answer at once: a read is a plain function call, and a group
     // commit runs from BEGIN to COMMIT without yielding to the event loop.
-    const programs = sqlPrograms(SCHEMA_VERSION);
+    const programs = (this.programs = sqlPrograms(SCHEMA_VERSION));
     const writerExec = new SqliteExecutor(writer);
     const readerExec = new SqliteExecutor(reader);
     this.writerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, writerExec, map));
@@ -202,14 +205,44 @@ export class SqliteEngine implements Engine {
   }
 
   /**
+   * Runs `body` in one read transaction (BEGIN, reads, COMMIT) on a read-only connection of its own, opened for it
+   * and closed when the body settles: in WAL mode the transaction reads the data as of its first read, while the
+   * writer goes on committing (SQLite cannot checkpoint past a snapshot still open, so the WAL grows meanwhile).
+   * Writes through the snapshot's ops fail INTERNAL.
+   */
+  async snapshot<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    let db: Database.Database;
+    try {
+      db = new this.driver(this.location, { timeout: 0, readonly: true, fileMustExist: true });
+    } catch (error) {
+      throw this.mapError(error);
+    }
+    try {
+      const exec = new SqliteExecutor(db);
+      try {
+        db.exec("BEGIN");
+        // The first read fixes the snapshot; it waits (asynchronously) only while another connection recovers the WAL.
+        await unlessBusy(() => exec.get("SELECT count(*) AS n FROM stowage_counter", []), this.busyTimeoutMs);
+      } catch (error) {
+        throw this.mapError(error);
+      }
+      const ops = opsOf(this.programs, <T>(program: SqlWork<T>) => runSync(program, exec, this.mapError));
+      return await body(readOnlyOps(ops, this.location));
+    } finally {
+      try {
+        if (db.inTransaction) db.exec("COMMIT");
+      } catch {
+        // A read transaction has nothing to commit, and closing the connection ends it anyway.
+      }
+      db.close();
+    }
+  }
+
+  /**
    * On the reader connection, which never blocks the writer; each invariant is one statement, so it reads one
    * committed snapshot. Damage that stops a step from running is reported as a problem of that step, so that the
    * report is complete either way.
    */
-  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return Promise.reject(dumpPending("snapshot"));
-  }
-
   async check(): Promise<string[]> {
     const attempt = async (what: string, step: () => string[]): Promise<string[]> => {
       try {
