@@ -19,6 +19,7 @@ export const COMMAND_OPTIONS = {
   from: { type: "string" },
   to: { type: "string" },
   "allow-non-empty": { type: "boolean" },
+  journal: { type: "string" },
 } as const;
 
 /** The name of a command-specific option. */

@@ -1,10 +1,8 @@
 import { resolve } from "node:path";
 import { stat } from "node:fs/promises";
-import { StowageError } from "../api/errors.js";
 import { openStore, type OpenStoreOptions, type RoutedStoreOptions } from "../open-store.js";
 import type { ValidationReport } from "../operations/compare-sources.js";
 import { exportStore, importStore, migrateStore, validateStores } from "../operations/store-dumps.js";
-import { occupiedNamespaces } from "../operations/restore-sink.js";
 import { type AnyCommand, type Command, type ConfigCommand, takeArgs } from "./command.js";
 import { NegativeAnswer, UsageError } from "./errors.js";
 import { columns, type Output } from "./output.js";
@@ -71,16 +69,17 @@ export const validateCommand: Command = {
 /** `migrate --from <provider> --to <provider>`: one named provider's data into another, then validated. */
 export const migrateCommand: ConfigCommand = {
   words: ["migrate"],
-  synopsis: "--from <provider> --to <provider> [--allow-non-empty]",
+  synopsis: "--from <provider> --to <provider> [--journal <file>] [--allow-non-empty]",
   summary:
-    "Copy one consistent snapshot of provider --from into provider --to (both named in the configuration's providers), with a progress line, then read the target back and compare it with the snapshot (exit status 3 if it differs). The target must be empty unless --allow-non-empty.",
-  options: ["json", "from", "to", "allow-non-empty"],
-  prepareWithConfig({ args, options }) {
+    "Copy one consistent snapshot of provider --from into provider --to (both named in the configuration's providers), with a progress line, then read the target back and compare it with the snapshot (exit status 3 if it differs). The target must be empty unless --allow-non-empty. Resumable: the journal (default stowage-migrate-<from>-<to>.json in the working folder) records each namespace copied; run the same command again after an interruption to go on.",
+  options: ["json", "from", "to", "allow-non-empty", "journal"],
+  prepareWithConfig({ args, options, cwd }) {
     takeArgs(this, args, []);
     const from = options.from;
     const to = options.to;
     if (typeof from !== "string" || typeof to !== "string") throw new UsageError("migrate needs --from <provider> and --to <provider>");
     if (from === to) throw new UsageError(`migrate needs two providers; --from and --to both name "${from}"`);
+    const journal = resolve(cwd, typeof options.journal === "string" ? options.journal : `stowage-migrate-${from}-${to}.json`);
     return async (config, out) => {
       const source = await openStore(providerOptions(config, from, "--from"));
       try {
@@ -88,13 +87,12 @@ export const migrateCommand: ConfigCommand = {
         try {
           const total = (await source.info()).namespaces.reduce((sum, info) => sum + info.count, 0);
           const progress = out.progress("migrated", total);
-          if (options["allow-non-empty"] !== true && (await occupiedNamespaces(target)).length > 0) {
-            throw new StowageError("CONFLICT", `provider "${to}" is not empty; migrate into an empty one, or pass --allow-non-empty`);
-          }
-          const report = await migrateStore(source, target, { allowNonEmpty: true, onProgress: (done) => progress.update(done) });
+          const report = await migrateStore(source, target, { allowNonEmpty: options["allow-non-empty"] === true, journal, onProgress: (done) => progress.update(done) });
           progress.done(report);
-          out.note(`copied ${report.items} items of ${report.namespaces} namespaces from "${from}" to "${to}"`);
-          printValidation(report.validation, out, { migrated: { items: report.items, namespaces: report.namespaces, bytes: report.bytes, snapshotAt: report.snapshotAt } });
+          const resumed = report.resumedAfter > 0 ? ` (resumed: ${report.resumedAfter} namespaces were copied before)` : "";
+          out.note(`copied ${report.items} items of ${report.namespaces} namespaces from "${from}" to "${to}"${resumed}`);
+          const migrated = { items: report.items, namespaces: report.namespaces, bytes: report.bytes, snapshotAt: report.snapshotAt, resumedAfter: report.resumedAfter };
+          printValidation(report.validation, out, { migrated });
         } finally {
           await target.close();
         }

@@ -1,5 +1,9 @@
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { createInterface } from "node:readline";
 import { PassThrough, Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
@@ -56,6 +60,35 @@ export function dumpBytes(source: DumpSource): { stream: Readable; summary: Prom
   // The stream carries the failure to its reader; the summary's own rejection is for whoever awaits it.
   done.catch(() => undefined);
   return { stream: gzip, summary: done };
+}
+
+/**
+ * Writes a dump of `source` to a file atomically: beside it under a temporary name, flushed to disk, renamed over
+ * `path`, and the folder flushed, so that `path` holds the old file or the whole new one, never half a dump.
+ */
+export async function writeDumpFile(source: DumpSource, path: string): Promise<DumpSummary> {
+  const { stream, summary } = dumpBytes(source);
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.partial`);
+  try {
+    await pipeline(stream, createWriteStream(temporary, { flags: "wx" }));
+    const written = await summary;
+    await syncPath(temporary, "r+");
+    await rename(temporary, path);
+    await syncPath(dirname(path), "r");
+    return written;
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function syncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -2,12 +2,15 @@ import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import type { Engine, EngineLimits, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
 import type { EngineCall } from "../engines/engine-calls.js";
-import type { DumpItem, SectionStart } from "./dump-format.js";
+import { compareKeys } from "../api/key-order.js";
+import type { DumpItem, SectionEnd, SectionStart } from "./dump-format.js";
 import { sectionName, type DumpEvent, type DumpSink } from "./dump-events.js";
 import { engineOfStore, storeNow } from "./store-source.js";
 
 /** Rows per restore call at most, whatever the engine allows: a commit this size costs little beside its rows. */
 const MAX_BATCH_ROWS = 1_000;
+/** Rows per read while finding where a resumed queue namespace stopped. */
+const RESUME_PAGE = 1_000;
 
 /** What a restore wrote. */
 export interface RestoreProgress {
@@ -21,7 +24,22 @@ export interface RestoreProgress {
 export interface RestoreOptions {
   /** Called after each batch committed, with the totals so far. */
   onProgress?: (progress: RestoreProgress) => void;
+  /**
+   * The target may hold the first part of any namespace from an interrupted run of the same copy (whose batches went
+   * in dump order): rows it holds already are skipped — KV entries and slots up to its last key, log entries up to its
+   * last sequence, queue items up to its last in (key, id) order, stream entries up to each segment's last.
+   */
+  resume?: boolean;
+  /** Called once each namespace's last batch committed, with the namespace's closing facts (a migration's journal). */
+  onSectionDone?: (end: SectionEnd) => void | Promise<void>;
 }
+
+/** Where a resumed namespace's rows already in the target end. */
+type ResumePoint =
+  | { kind: "key"; last: string | undefined }
+  | { kind: "seq"; lastSeq: number }
+  | { kind: "queue"; last: { key: string; id: number } | undefined }
+  | { kind: "segments"; lastSeqs: Map<string, number> };
 
 /** The store's namespaces that hold anything a dump would carry ("kv:sessions", …); empty for an empty store. */
 export async function occupiedNamespaces(store: Store): Promise<string[]> {
@@ -55,13 +73,14 @@ export class RestoreSink {
   private inFlight: Promise<void> = Promise.resolve();
   private failed: unknown;
   private sectionWrote = false;
+  private resumePoint: ResumePoint | undefined;
   readonly progress: RestoreProgress = { namespaces: 0, items: 0, bytes: 0 };
 
   constructor(
-    store: Store,
+    target: Store | Engine,
     private readonly options: RestoreOptions = {},
   ) {
-    this.engine = engineOfStore(store);
+    this.engine = "supports" in target ? target : engineOfStore(target);
     this.limits = this.engine.supports.limits;
   }
 
@@ -80,20 +99,87 @@ export class RestoreSink {
       case "start":
         this.section = event.start;
         this.sectionWrote = false;
+        this.resumePoint = this.options.resume === true ? await this.resumePointOf(event.start) : undefined;
         return;
       case "item":
+        if (this.resumePoint !== undefined && (await this.heldAlready(event.item, this.resumePoint))) return;
         return this.add(event.item);
       case "end": {
         const start = this.section!;
         await this.flush();
         // A queue whose items were all acknowledged still carries its last id.
         if (start.begin === "queue" && !this.sectionWrote) await this.send({ op: "queueRestore", args: [start.namespace, [], start.lastId] }, 0, 0);
+        await this.inFlight;
+        if (this.failed !== undefined) throw this.failed;
+        await this.options.onSectionDone?.(event.end);
         this.progress.namespaces += 1;
         this.section = undefined;
         return;
       }
       default:
         return;
+    }
+  }
+
+  /** What the target holds of a namespace already, read before the first of its items is written. */
+  private async resumePointOf(start: SectionStart): Promise<ResumePoint | undefined> {
+    const ns = start.namespace;
+    switch (start.begin) {
+      case "kv": {
+        // Expired entries count too: the target holds what was restored, live or not (time 0 judges all live).
+        const lastKey: EngineCall<"kvScan"> = { op: "kvScan", args: [ns, { lowerInclusive: true, reverse: true, limit: 1, keysOnly: true }, 0] };
+        const [last] = await this.engine.read(lastKey);
+        return { kind: "key", last: last?.key };
+      }
+      case "slot": {
+        let last: string | undefined;
+        for (let rows = await this.engine.read({ op: "slotDump", args: [ns, null, RESUME_PAGE] }); rows.length > 0; ) {
+          last = rows.at(-1)!.key;
+          if (rows.length < RESUME_PAGE) break;
+          rows = await this.engine.read({ op: "slotDump", args: [ns, last, RESUME_PAGE] });
+        }
+        return { kind: "key", last };
+      }
+      case "log":
+        return { kind: "seq", lastSeq: await this.engine.read({ op: "logLastSeq", args: [ns] }) };
+      case "queue": {
+        let last: { key: string; id: number } | undefined;
+        for (let rows = await this.engine.read({ op: "queueDump", args: [ns, null, RESUME_PAGE] }); rows.length > 0; ) {
+          const row = rows.at(-1)!;
+          last = { key: row.key, id: row.id };
+          if (rows.length < RESUME_PAGE) break;
+          rows = await this.engine.read({ op: "queueDump", args: [ns, last, RESUME_PAGE] });
+        }
+        return { kind: "queue", last };
+      }
+      case "stream":
+        return { kind: "segments", lastSeqs: new Map() };
+    }
+  }
+
+  /** True for an item the target holds already (see {@link RestoreOptions.resume}). */
+  private async heldAlready(item: DumpItem, point: ResumePoint): Promise<boolean> {
+    switch (item.kind) {
+      case "kv":
+      case "slot":
+        return point.kind === "key" && point.last !== undefined && compareKeys(item.row.key, point.last) <= 0;
+      case "log":
+        return point.kind === "seq" && item.entry.seq <= point.lastSeq;
+      case "queue": {
+        if (point.kind !== "queue" || point.last === undefined) return false;
+        const order = compareKeys(item.row.key, point.last.key);
+        return order < 0 || (order === 0 && item.row.id <= point.last.id);
+      }
+      case "stream": {
+        if (point.kind !== "segments") return false;
+        const id = JSON.stringify([item.space, item.segment]);
+        let lastSeq = point.lastSeqs.get(id);
+        if (lastSeq === undefined) {
+          lastSeq = (await this.engine.read({ op: "streamStatus", args: [this.section!.namespace, item.space, item.segment] })).lastSeq;
+          point.lastSeqs.set(id, lastSeq);
+        }
+        return item.entry.seq <= lastSeq;
+      }
     }
   }
 

@@ -1,18 +1,16 @@
-import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
-import { open, rename, rm } from "node:fs/promises";
-import { dirname, join, basename } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
 import { readHeader, type DumpHeader, type SectionEnd } from "./dump-format.js";
-import { dumpBytes, dumpSource, verifyDump, type DumpSummary } from "./dump-file.js";
+import { dumpBytes, dumpSource, verifyDump, writeDumpFile, type DumpSummary } from "./dump-file.js";
 import { compareFacts, compareSources, sectionFacts, type ValidationReport } from "./compare-sources.js";
 import { checkEmptyTarget, RestoreSink, type RestoreProgress } from "./restore-sink.js";
-import { storeNow, storeSource } from "./store-source.js";
+import { engineOfStore, storeNow, storeSource } from "./store-source.js";
+import { MigrationJournal } from "./migration-journal.js";
 
 /** Options of {@link exportStore}. */
 export interface ExportOptions {
@@ -26,27 +24,11 @@ export interface ExportOptions {
  * for any store size. What it wrote: namespaces, items, and each namespace's count and digest.
  */
 export async function exportStore(store: Store, destination: string | Writable, options: ExportOptions = {}): Promise<DumpSummary> {
-  const { stream, summary } = dumpBytes(storeSource(store, options));
-  if (typeof destination !== "string") {
-    await pipeline(stream, destination);
-    return summary;
-  }
-  const temporary = join(dirname(destination), `.${basename(destination)}.${randomBytes(4).toString("hex")}.partial`);
-  try {
-    await pipeline(stream, createWriteStream(temporary, { flags: "wx" }));
-    const written = await summary;
-    const file = await open(temporary, "r+");
-    try {
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, destination);
-    return written;
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  const source = storeSource(store, options);
+  if (typeof destination === "string") return writeDumpFile(source, destination);
+  const { stream, summary } = dumpBytes(source);
+  await pipeline(stream, destination);
+  return summary;
 }
 
 /** Options of {@link importStore} and {@link migrateStore}. */
@@ -73,7 +55,11 @@ export interface ImportSummary extends RestoreProgress {
  */
 export async function importStore(store: Store, source: string | Readable | AsyncIterable<Uint8Array>, options: ImportOptions = {}): Promise<ImportSummary> {
   if (options.allowNonEmpty !== true) await checkEmptyTarget(store);
-  if (typeof source === "string") options.onChecked?.(await verifyDump(source));
+  if (typeof source === "string") {
+    // Checked whole before the first write (not inside the optional call: `f?.(x)` skips x when f is absent).
+    const checked = await verifyDump(source);
+    options.onChecked?.(checked);
+  }
   const restore = new RestoreSink(store, options);
   let header: DumpHeader | undefined;
   await dumpSource(source)((event) => {
@@ -118,27 +104,50 @@ export async function readDumpHeader(path: string): Promise<DumpHeader> {
 
 /** What {@link migrateStore} did. */
 export interface MigrationReport extends RestoreProgress {
-  /** The source's snapshot time. */
+  /** The source's snapshot time (of this run, when it resumed an interrupted one). */
   snapshotAt: number;
-  /** The target read back and compared with the snapshot: `equal` when every namespace's count and digest match. */
+  /** Namespaces an interrupted run had copied whole, skipped by this one. */
+  resumedAfter: number;
+  /** The target read back and compared with what was copied: `equal` when every namespace's count and digest match. */
   validation: ValidationReport;
 }
 
+/** Options of {@link migrateStore}. */
+export interface MigrateOptions extends ImportOptions {
+  /**
+   * A journal file that makes the migration resumable: it records each namespace copied whole, and a later run with
+   * the same journal (same source and target) skips those and resumes the namespace the interrupted one was in. Removed
+   * once the copy validated. Without it, an interrupted migration starts over into an emptied target.
+   */
+  journal?: string;
+}
+
 /**
- * Copies one consistent snapshot of `source` into `target` (empty unless `allowNonEmpty`), then reads the target back
- * and compares it with the snapshot, namespace by namespace (counts and digests): `validation.equal` says the copy is
- * identical. Constant memory; one restore batch is in flight while the next is read.
+ * Copies one consistent snapshot of `source` into `target` (empty unless `allowNonEmpty`, or resuming with a
+ * journal), then reads the target back and compares it with what was copied, namespace by namespace (counts and
+ * digests): `validation.equal` says the copy is identical. Constant memory; one restore batch is in flight while the
+ * next is read. A resumed run reads a new snapshot for the namespaces still to copy: when the source is not written
+ * meanwhile (a service stopped for its move), the result is the same as one uninterrupted run.
  */
-export async function migrateStore(source: Store, target: Store, options: ImportOptions = {}): Promise<MigrationReport> {
-  if (options.allowNonEmpty !== true) await checkEmptyTarget(target);
+export async function migrateStore(source: Store, target: Store, options: MigrateOptions = {}): Promise<MigrationReport> {
+  const journal = options.journal === undefined ? undefined : await MigrationJournal.open(options.journal, engineOfStore(source).location, engineOfStore(target).location);
+  const resuming = journal?.resuming === true;
+  if (options.allowNonEmpty !== true && !resuming) await checkEmptyTarget(target);
+  await journal?.begin();
   const now = storeNow(source);
-  const restore = new RestoreSink(target, options);
-  const copied: SectionEnd[] = [];
-  await storeSource(source, { now })((event) => {
-    if (event.type === "end") copied.push(event.end);
-    return restore.sink(event);
+  const copied: SectionEnd[] = [...(journal?.completed ?? [])];
+  const skip = new Set(copied.map((end) => `${end.end}:${end.namespace}`));
+  const restore = new RestoreSink(target, {
+    ...options,
+    resume: resuming,
+    onSectionDone: async (end) => {
+      copied.push(end);
+      await journal?.record(end);
+    },
   });
+  await storeSource(source, { now, skip })(restore.sink);
   const progress = await restore.finish();
   const validation = compareFacts(copied, await sectionFacts(storeSource(target, { now })), { left: "source snapshot", right: "target" });
-  return { ...progress, snapshotAt: now, validation };
+  if (validation.equal) await journal?.remove();
+  return { ...progress, snapshotAt: now, resumedAfter: skip.size, validation };
 }

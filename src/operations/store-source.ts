@@ -36,17 +36,20 @@ export interface StoreSourceOptions {
  * a fixed order (primitive, then namespace in key order), each read in pages of {@link DUMP_PAGE}.
  */
 export function storeSource(store: Store, options: StoreSourceOptions = {}): DumpSource {
-  const engine = engineOfStore(store);
+  return engineSource(engineOfStore(store), options.now ?? storeNow(store), options.skip);
+}
+
+/** An engine as a dump source (see {@link storeSource}), its KV entries judged live at `now`. */
+export function engineSource(engine: Engine, now: number, skip?: ReadonlySet<string>): DumpSource {
   return async (sink) => {
     if (engine.snapshot === undefined) throw dumpRefused(`the ${engine.name} engine`);
-    const now = options.now ?? storeNow(store);
     await sink({ type: "header", header: { stowage: "dump", version: DUMP_VERSION, createdAt: Date.now(), snapshotAt: now, source: { engine: engine.name, location: engine.location } } });
     const totals = await engine.snapshot(async (ops) => {
       const described = await ops.describe(now);
       let namespaces = 0;
       let items = 0;
       for (const info of inDumpOrder(described.namespaces)) {
-        if (options.skip?.has(`${info.primitive}:${info.namespace}`) === true) continue;
+        if (skip?.has(`${info.primitive}:${info.namespace}`) === true) continue;
         const emitter = new SectionEmitter(await sectionStart(ops, info), sink);
         await readNamespace(ops, info, now, emitter);
         if (await emitter.finish()) namespaces += 1;
