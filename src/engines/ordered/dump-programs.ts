@@ -102,8 +102,8 @@ export function* queueRestore(c: OrderedContext, ns: string, items: readonly Sto
   const itemKeys = items.map((item) => itemKey(c, ns, item.key, item.id));
   const added = new Map<string, number>();
   for (const item of items) added.set(item.key, (added.get(item.key) ?? 0) + 1);
-  const lengthKeys = [...added.keys()].map((key) => c.keys.textKey(TAG.queueLength, ns, key));
-  c.tx.prefetch?.([counterKey, ...itemKeys, ...lengthKeys]);
+  const lengthKeys = new Map([...added.keys()].map((key) => [key, c.keys.textKey(TAG.queueLength, ns, key)]));
+  c.tx.prefetch?.([counterKey, ...itemKeys, ...lengthKeys.values()]);
   const counter = yield* ask(c.tx.get(counterKey));
   const seen = new Set<string>();
   for (let i = 0; i < items.length; i++) {
@@ -114,7 +114,7 @@ export function* queueRestore(c: OrderedContext, ns: string, items: readonly Sto
     }
     seen.add(id);
   }
-  for (const [key, count] of added) setLength(c, ns, key, numberAt(yield* ask(c.tx.get(c.keys.textKey(TAG.queueLength, ns, key))), 0) + count);
+  for (const [key, count] of added) setLength(c, ns, key, numberAt(yield* ask(c.tx.get(lengthKeys.get(key) as Buffer)), 0) + count);
   items.forEach((item, i) => c.tx.put(itemKeys[i] as Buffer, numbersThenBytes([item.pushedAt], item.value)));
   const highest = items.reduce((max, item) => Math.max(max, item.id), Math.max(lastId, numberAt(counter, 0)));
   if (highest !== numberAt(counter, 0)) c.tx.put(counterKey, numbersRecord(highest));
