@@ -11,9 +11,16 @@ import { checkProviderName, RouteTable } from "./engines/routed/routes.js";
 
 export { DEFAULT_SQLITE_PATH } from "./engines/sqlite/descriptor.js";
 
-/** Opens the in-memory engine: for tests and throwaway state. */
+/** Opens the in-memory engine: for tests and throwaway state, or kept across restarts in a snapshot file. */
 export interface MemoryStoreOptions extends StoreOptions {
   backend: "memory";
+  /**
+   * A file the data is restored from at open (when it exists) and snapshotted to every `snapshotIntervalMs` and at
+   * close: a gzip dump (see `exportStore`), written atomically. A crash loses what changed since the last snapshot.
+   */
+  snapshotPath?: string;
+  /** Ms between snapshots (default 60,000; 0: only at close). */
+  snapshotIntervalMs?: number;
 }
 
 /** Opens the embedded SQLite engine (the default). */

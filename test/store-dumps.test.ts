@@ -286,6 +286,56 @@ describe("a resumed migration", () => {
   });
 });
 
+describe("the memory engine's snapshot file", () => {
+  test("restores at open what the last close snapshotted, deadlines, sequences and ids included", async () => {
+    const clock = manualClock();
+    const path = fresh("memory.dump.gz");
+    const first = await openStore({ backend: "memory", snapshotPath: path, snapshotIntervalMs: 0, clock: clock.now, sweepIntervalMs: 0 });
+    await fill(first, clock);
+    const before = await first.info();
+    await first.close();
+    assert.ok(existsSync(path));
+    const second = await openStore({ backend: "memory", snapshotPath: path, clock: clock.now, sweepIntervalMs: 0 });
+    try {
+      assert.deepEqual((await second.info()).namespaces, before.namespaces);
+      assert.match((await second.info()).location, /snapshots to/);
+      assert.equal(await second.log("events").append("k", new Uint8Array([1])), 26);
+      assert.equal(await second.queue("drained").push("q", new Uint8Array([1])), 2);
+      assert.equal(await second.kv("sessions", { codec: utf8 }).get("ключ"), "unicode key");
+      clock.time += 3_600_000;
+      assert.equal(await second.kv("sessions").get("ключ"), undefined, "the deadline came along");
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("snapshots periodically, so a process that dies keeps what the last snapshot held; a damaged file refuses the open", async () => {
+    const path = fresh("periodic.dump.gz");
+    const store = await openStore({ backend: "memory", snapshotPath: path, snapshotIntervalMs: 20, sweepIntervalMs: 0 });
+    try {
+      await store.kv("a").put("k", new Uint8Array([7]));
+      for (let waited = 0; !existsSync(path); waited++) {
+        assert.ok(waited < 500, "a periodic snapshot was written");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const health = await store.health();
+      assert.ok(Number(health.facts["snapshot.lastSavedAt"]) > 0, JSON.stringify(health.facts));
+      // Another process opening the file now (as after a crash of this one) finds the snapshot.
+      const { copyFileSync } = await import("node:fs");
+      const copy = fresh("after-crash.dump.gz");
+      copyFileSync(path, copy);
+      const revived = await openStore({ backend: "memory", snapshotPath: copy, snapshotIntervalMs: 0 });
+      assert.deepEqual(await revived.kv("a").get("k"), new Uint8Array([7]));
+      await revived.close();
+      writeFileSync(copy, readFileSync(copy).subarray(0, 30));
+      await assert.rejects(openStore({ backend: "memory", snapshotPath: copy }), (error) => isStowageError(error, "CORRUPT"));
+      assert.equal(readFileSync(copy).length, 30, "the damaged file is left for the operator");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("the CLI", () => {
   const cli = async (cwd: string, ...args: string[]) => {
     let stdout = "";

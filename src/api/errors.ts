@@ -11,6 +11,7 @@
  * - `RATE_LIMITED`: a rate-limit wrapper refused the call; `retryAfterMs` says when it would be allowed.
  * - `UNAUTHORIZED`: the server refused the credentials, or the connection's security check failed (its TLS certificate
  *   is not trusted or names another host, or it offers no TLS where TLS is required); retrying does not help.
+ * - `NOT_FOUND`: a named object outside the store (a backup in a backup target) does not exist.
  * - `NOT_SUPPORTED`: the engine cannot serve this call or capability (or its driver package is not installed); the message names the engine and what is missing.
  * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
  */
@@ -24,6 +25,7 @@ export type ErrorCode =
   | "INCOMPATIBLE"
   | "RATE_LIMITED"
   | "UNAUTHORIZED"
+  | "NOT_FOUND"
   | "NOT_SUPPORTED"
   | "INTERNAL";
 

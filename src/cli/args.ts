@@ -20,6 +20,9 @@ export const COMMAND_OPTIONS = {
   to: { type: "string" },
   "allow-non-empty": { type: "boolean" },
   journal: { type: "string" },
+  keep: { type: "string" },
+  "max-age-ms": { type: "string" },
+  "name-prefix": { type: "string" },
 } as const;
 
 /** The name of a command-specific option. */

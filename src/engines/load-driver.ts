@@ -12,11 +12,19 @@ import { StowageError } from "../api/errors.js";
  * ```
  */
 export async function loadDriver<Module>(packageName: string, engineName: string): Promise<Module> {
+  return loadOptionalPackage<Module>(packageName, `the ${engineName} engine`);
+}
+
+/**
+ * Loads an optional peer dependency for `user` (a phrase such as "the s3 backup target"), with the same typed errors
+ * as {@link loadDriver}: NOT_SUPPORTED naming the user, the package and the command that installs it.
+ */
+export async function loadOptionalPackage<Module>(packageName: string, user: string): Promise<Module> {
   try {
     // Resolved from stowage's own folder, where npm installs a peer dependency.
     return (await import(packageName)) as Module;
   } catch (cause) {
-    const needs = `the ${engineName} engine needs the npm package "${packageName}"`;
+    const needs = `${user} needs the npm package "${packageName}"`;
     if (isMissing(cause, packageName)) {
       throw new StowageError("NOT_SUPPORTED", `${needs}: npm install ${packageName}`, { cause });
     }

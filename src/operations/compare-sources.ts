@@ -29,10 +29,19 @@ export interface ValidationReport {
   names: { left: string; right: string };
 }
 
-type Side = AsyncGenerator<DumpEvent>;
+/** A side's events one item at a time (pages expanded), for the item-by-item comparison. */
+type ItemEvent = Exclude<DumpEvent, { type: "items" }> | { type: "item"; item: DumpItem; line: string };
+type Side = AsyncGenerator<ItemEvent>;
+
+async function* itemByItem(source: DumpSource): Side {
+  for await (const event of pullEvents(source)) {
+    if (event.type !== "items") yield event;
+    else for (let i = 0; i < event.items.length; i++) yield { type: "item", item: event.items[i]!, line: event.lines[i]! };
+  }
+}
 
 /** The next event that is not a header, or undefined when the side is done. */
-async function nextEvent(side: Side): Promise<DumpEvent | undefined> {
+async function nextEvent(side: Side): Promise<ItemEvent | undefined> {
   for (;;) {
     const { value, done } = await side.next();
     if (done === true) return undefined;
@@ -45,7 +54,7 @@ async function nextEvent(side: Side): Promise<DumpEvent | undefined> {
  * first item (or counter) that differs, named by its key, sequence or id.
  */
 export async function compareSources(left: DumpSource, right: DumpSource, names = { left: "source", right: "target" }): Promise<ValidationReport> {
-  const sides = [pullEvents(left), pullEvents(right)] as const;
+  const sides = [itemByItem(left), itemByItem(right)] as const;
   const namespaces: NamespaceComparison[] = [];
   let firstDifference: string | undefined;
   const differ = (text: string) => (firstDifference ??= text);

@@ -4,13 +4,14 @@ import { itemLine, startLine } from "./dump-format.js";
 
 /**
  * What a dump source (a store's snapshot, a dump file) tells its sink, in order: the header, then per namespace its
- * start, items and end, then the trailer. Every start and item carries its line as the dump format writes it, which is
- * what the namespace's digest covers.
+ * start, its items in pages (one event per page: a call per row would cost more than the row), and its end, then the
+ * trailer. Every start and item carries its line as the dump format writes it, which is what the namespace's digest
+ * covers.
  */
 export type DumpEvent =
   | { type: "header"; header: DumpHeader }
   | { type: "start"; start: SectionStart; line: string }
-  | { type: "item"; item: DumpItem; line: string }
+  | { type: "items"; items: readonly DumpItem[]; lines: readonly string[] }
   | { type: "end"; end: SectionEnd }
   | { type: "trailer"; trailer: DumpTrailer };
 
@@ -58,12 +59,14 @@ export class SectionEmitter {
     this.startText = startLine(start);
   }
 
-  async item(item: DumpItem): Promise<void> {
+  /** A page of the namespace's items, in dump order. */
+  async page(items: readonly DumpItem[]): Promise<void> {
+    if (items.length === 0) return;
     if (this.digest === undefined) await this.open();
-    const line = itemLine(item);
-    this.digest!.add(line);
-    this.items += 1;
-    await this.sink({ type: "item", item, line });
+    const lines = items.map(itemLine);
+    for (const line of lines) this.digest!.add(line);
+    this.items += items.length;
+    await this.sink({ type: "items", items, lines });
   }
 
   /** Ends the namespace; one with no items and no counter to keep (a log's last sequence, a queue's last id) is left out. True when it went out. */

@@ -8,7 +8,8 @@ import { createInterface } from "node:readline";
 import { PassThrough, Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { StowageError } from "../api/errors.js";
-import { readHeader, readLine, type DumpPrimitive, type SectionEnd } from "./dump-format.js";
+import { readHeader, readLine, type DumpItem, type DumpPrimitive, type SectionEnd } from "./dump-format.js";
+import { DUMP_PAGE } from "./store-source.js";
 import { SectionDigest, sectionName, type DumpSink, type DumpSource } from "./dump-events.js";
 
 /** What a dump holds, as its writer or reader counted it. */
@@ -36,8 +37,9 @@ export function dumpBytes(source: DumpSource): { stream: Readable; summary: Prom
       case "header":
         return write(JSON.stringify(event.header));
       case "start":
-      case "item":
         return write(event.line);
+      case "items":
+        return write(event.lines.join("\n"));
       case "end":
         summary.namespaces += 1;
         summary.items += event.end.count;
@@ -110,6 +112,17 @@ export function dumpSource(input: string | Readable | AsyncIterable<Uint8Array>)
     let header = false;
     let section: SectionDigest | undefined;
     let ended = false;
+    // Items go to the sink a page at a time, like a store's.
+    let page: DumpItem[] = [];
+    let pageLines: string[] = [];
+    const flush = async () => {
+      if (page.length === 0) return;
+      const items = page;
+      const lines = pageLines;
+      page = [];
+      pageLines = [];
+      await sink({ type: "items", items, lines });
+    };
     try {
       for await (const line of lines) {
         number += 1;
@@ -128,9 +141,12 @@ export function dumpSource(input: string | Readable | AsyncIterable<Uint8Array>)
             break;
           case "item":
             section!.add(line);
-            await sink({ type: "item", item: read.item, line });
+            page.push(read.item);
+            pageLines.push(line);
+            if (page.length === DUMP_PAGE) await flush();
             break;
           case "end": {
+            await flush();
             const computed = section!.finish();
             checkSection(read.end, computed, number);
             section = undefined;

@@ -101,9 +101,13 @@ export class RestoreSink {
         this.sectionWrote = false;
         this.resumePoint = this.options.resume === true ? await this.resumePointOf(event.start) : undefined;
         return;
-      case "item":
-        if (this.resumePoint !== undefined && (await this.heldAlready(event.item, this.resumePoint))) return;
-        return this.add(event.item);
+      case "items":
+        for (const item of event.items) {
+          if (this.resumePoint !== undefined && (await this.heldAlready(item, this.resumePoint))) continue;
+          const flushFirst = this.add(item);
+          if (flushFirst !== undefined) await flushFirst;
+        }
+        return;
       case "end": {
         const start = this.section!;
         await this.flush();
@@ -183,14 +187,21 @@ export class RestoreSink {
     }
   }
 
-  private async add(item: DumpItem): Promise<void> {
+  /** Adds an item to the batch; a promise when the batch had to go first (with the item added after it went). */
+  private add(item: DumpItem): Promise<void> | undefined {
     const size = itemBytes(item);
     if (size > this.limits.maxTransactionBytes) {
       const namespace = this.section!.namespace;
       throw new StowageError("LIMIT_EXCEEDED", `an item of ${sectionName(this.section!.begin, namespace)} is ${size} bytes, more than the target engine commits at once (${this.limits.maxTransactionBytes})`, { namespace });
     }
     const otherSegment = item.kind === "stream" && this.segment !== undefined && (this.segment.space !== item.space || this.segment.segment !== item.segment);
-    if (otherSegment || this.batch.length >= Math.min(MAX_BATCH_ROWS, this.limits.maxTransactionWrites) || this.batchBytes + size > this.limits.maxTransactionBytes) await this.flush();
+    const full = this.batch.length >= Math.min(MAX_BATCH_ROWS, this.limits.maxTransactionWrites) || this.batchBytes + size > this.limits.maxTransactionBytes;
+    if (otherSegment || full) return this.flush().then(() => this.append(item, size));
+    this.append(item, size);
+    return undefined;
+  }
+
+  private append(item: DumpItem, size: number): void {
     if (item.kind === "stream") this.segment = { space: item.space, segment: item.segment };
     this.batch.push(item);
     this.batchBytes += size;

@@ -1,5 +1,6 @@
 import { access } from "node:fs/promises";
-import type { Engine } from "../engines/engine.js";
+import type { Engine, EngineFacts } from "../engines/engine.js";
+import type { MemoryPersistence } from "../engines/memory/memory-engine.js";
 import { StowageError } from "../api/errors.js";
 import { dumpSource, verifyDump, writeDumpFile } from "./dump-file.js";
 import { RestoreSink } from "./restore-sink.js";
@@ -11,9 +12,11 @@ import { engineSource } from "./store-source.js";
  * snapshot or the new one). What a crash loses is what changed since the last snapshot. KV entries go in as stored,
  * expired ones too (judged at time 0), so that no clock decides what survives: the store's sweep removes them.
  */
-export class SnapshotFile {
+export class SnapshotFile implements MemoryPersistence {
   private timer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private lastSavedAt = 0;
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -43,10 +46,23 @@ export class SnapshotFile {
   /** Writes a snapshot now, after the one under way (snapshots never overlap). */
   save(): Promise<void> {
     const next = this.saving.then(async () => {
-      await writeDumpFile(engineSource(this.engine, 0), this.path);
+      try {
+        await writeDumpFile(engineSource(this.engine, 0), this.path);
+        this.lastSavedAt = Date.now();
+        this.lastFailure = undefined;
+      } catch (error) {
+        this.lastFailure = (error as Error).message;
+        throw error;
+      }
     });
     this.saving = next.catch(() => undefined);
     return next;
+  }
+
+  /** For `store.health()`: a failing snapshot makes the store `degraded` (what a crash would lose grows). */
+  facts(): EngineFacts {
+    const facts = { "snapshot.path": this.path, "snapshot.lastSavedAt": this.lastSavedAt, "snapshot.intervalMs": this.intervalMs };
+    return { facts, warnings: this.lastFailure === undefined ? [] : [`the last snapshot to ${this.path} failed: ${this.lastFailure}`] };
   }
 
   /** Stops the timer and writes the last snapshot; a failure of it rejects, naming the file. */

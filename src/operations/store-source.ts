@@ -94,28 +94,28 @@ async function readNamespace(ops: EngineOps, info: NamespaceInfo, now: number, o
     case "kv":
       for (let after: string | null = null; ; ) {
         const rows = await ops.kvDump(ns, after, DUMP_PAGE, now);
-        for (const row of rows) await out.item({ kind: "kv", row });
+        await out.page(rows.map((row) => ({ kind: "kv", row })));
         if (rows.length < DUMP_PAGE) return;
         after = rows.at(-1)!.key;
       }
     case "slot":
       for (let after: string | null = null; ; ) {
         const rows = await ops.slotDump(ns, after, DUMP_PAGE);
-        for (const row of rows) await out.item({ kind: "slot", row });
+        await out.page(rows.map((row) => ({ kind: "slot", row })));
         if (rows.length < DUMP_PAGE) return;
         after = rows.at(-1)!.key;
       }
     case "log":
       for (let after = 0; ; ) {
         const entries = await ops.logReadAll(ns, after, DUMP_PAGE);
-        for (const entry of entries) await out.item({ kind: "log", entry });
+        await out.page(entries.map((entry) => ({ kind: "log", entry })));
         if (entries.length < DUMP_PAGE) return;
         after = entries.at(-1)!.seq;
       }
     case "queue":
       for (let after: { key: string; id: number } | null = null; ; ) {
         const rows = await ops.queueDump(ns, after, DUMP_PAGE);
-        for (const row of rows) await out.item({ kind: "queue", row });
+        await out.page(rows.map((row) => ({ kind: "queue", row })));
         if (rows.length < DUMP_PAGE) return;
         const last = rows.at(-1)!;
         after = { key: last.key, id: last.id };
@@ -132,7 +132,7 @@ async function readStream(ops: EngineOps, ns: string, out: SectionEmitter): Prom
     for await (const segment of names((after) => ops.streamSegments(ns, space, after, DUMP_PAGE))) {
       for (let from = 1; ; ) {
         const entries = await ops.streamRead(ns, space, segment, from, Number.MAX_SAFE_INTEGER, DUMP_PAGE);
-        for (const entry of entries) await out.item({ kind: "stream", space, segment, entry });
+        await out.page(entries.map((entry) => ({ kind: "stream", space, segment, entry })));
         if (entries.length < DUMP_PAGE) break;
         from = entries.at(-1)!.seq + 1;
       }

@@ -1,4 +1,4 @@
-import type { Awaitable, Engine, EngineOps, EngineSupports } from "../engine.js";
+import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
 import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
@@ -7,6 +7,14 @@ import { MemoryData, MemoryOps } from "./memory-ops.js";
 import { API_LIMITS } from "../api-limits.js";
 import { dumpPending } from "../dump-pending.js";
 
+/** Keeps a memory engine's data across restarts (see `SnapshotFile` in operations/snapshot-file.ts). */
+export interface MemoryPersistence {
+  readonly path: string;
+  /** Writes the last snapshot. */
+  close(): Promise<void>;
+  facts(): EngineFacts;
+}
+
 /**
  * The reference engine: everything in process memory, lost on exit. Writes and transactions take one lock and undo
  * themselves on failure; reads run at once unless a write or transaction is under way, so no read ever sees a
@@ -14,7 +22,7 @@ import { dumpPending } from "../dump-pending.js";
  */
 export class MemoryEngine implements Engine {
   readonly name = "memory";
-  readonly location = "memory";
+  location = "memory";
   /** Everything but other processes: the data lives in this one. */
   static readonly supports: EngineSupports = Object.freeze({
     liveFeeds: true,
@@ -29,6 +37,19 @@ export class MemoryEngine implements Engine {
   private readonly readOps = new MemoryOps(this.data, []);
   /** Only this process can write, so its own commits are every change there is. */
   readonly changes = new ChangeSignal();
+  /** Where the data is kept across restarts, when it is (`snapshotPath`): told at close, before the data goes. */
+  private persistence: MemoryPersistence | undefined;
+
+  /** Hands the engine's data to `persistence` (the memory engine's snapshot file): its `close` runs first at close. */
+  persistWith(persistence: MemoryPersistence): void {
+    this.persistence = persistence;
+    this.location = `memory (snapshots to ${persistence.path})`;
+  }
+
+  /** The snapshot file's state for `store.health()`: when it last wrote, and whether its last write failed. */
+  facts(): EngineFacts {
+    return this.persistence?.facts() ?? { facts: {}, warnings: [] };
+  }
 
   /** Answers synchronously unless a write or transaction holds the data, which it then waits for. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
@@ -66,12 +87,17 @@ export class MemoryEngine implements Engine {
 
   async close(): Promise<void> {
     await this.lock.run(() => undefined);
+    // The last snapshot goes out before the data is dropped; should it fail, the data is dropped all the same (the
+    // store is closing) and the failure is the close's.
+    const saved = this.persistence?.close();
+    await saved?.catch(() => undefined);
     this.changes.stopAll();
     this.data.kv.clear();
     this.data.log.clear();
     this.data.slot.clear();
     this.data.queue.clear();
     this.data.stream.clear();
+    await saved;
   }
 
   private async atomically<T>(work: (ops: EngineOps) => Awaitable<T>): Promise<T> {
