@@ -15,6 +15,7 @@ import { openEtcdStore } from "../src/engines/etcd/etcd-store.js";
 import { runOrderedStoreCases } from "../src/engines/ordered/ordered-store-cases.js";
 import type { OrderedCheck, OrderedStore } from "../src/engines/ordered/ordered-store.js";
 import { json, openStore } from "../src/index.js";
+import { storeParts } from "../src/wrappers/layer.js";
 import { useEtcdServer } from "./helpers/etcd-server.js";
 import { freePort } from "./helpers/postgres-server.js";
 
@@ -180,6 +181,43 @@ describe("etcd store", () => {
       }
       assert.equal(await getWord(store, "a"), "2", "a new snapshot reads on");
     } finally {
+      await store.close();
+    }
+  });
+
+  it("an engine snapshot reads one revision while another client commits, and fails CONFLICT once etcd compacted it", async () => {
+    const prefix = freshPrefix("engine-snapshot");
+    const store = await openStore({ backend: "etcd", endpoints: server().endpoint, prefix });
+    const other = await openStore({ backend: "etcd", endpoints: server().endpoint, prefix });
+    try {
+      const engine = storeParts(store).engine;
+      const writer = other.log("l", { codec: json });
+      await writer.append("k", 1);
+      const seen = await engine.snapshot!(async (ops) => {
+        const first = await ops.logLastSeq("l");
+        await writer.append("k", 2);
+        await other.queue("q", { codec: json }).push("k", 1);
+        return { first, last: await ops.logLastSeq("l"), entries: (await ops.logReadAll("l", 0, 10)).length, lastId: await ops.queueLastId("q") };
+      });
+      assert.deepEqual(seen, { first: 1, last: 1, entries: 1, lastId: 0 });
+      const etcd = await openEtcdStore({ endpoints: server().endpoint, prefix });
+      try {
+        await assert.rejects(
+          engine.snapshot!(async (ops) => {
+            await ops.logLastSeq("l");
+            await writer.append("k", 3);
+            const latest = await etcd.client.kv.range({ key: Buffer.from("compacted-probe") });
+            await etcd.client.kv.compact({ revision: latest.header.revision, physical: true });
+            return ops.logReadAll("l", 0, 10);
+          }),
+          (error: unknown) => isStowageError(error, "CONFLICT") && /compacted/.test(error.message),
+        );
+      } finally {
+        await etcd.close();
+      }
+      assert.equal(await store.log("l", { codec: json }).append("k", 4), 4, "a new snapshot reads on");
+    } finally {
+      await other.close();
       await store.close();
     }
   });

@@ -13,7 +13,9 @@ import { runConformance } from "../src/conformance/index.js";
 import { runOrderedStoreCases } from "../src/engines/ordered/ordered-store-cases.js";
 import { REDIS_ENGINE } from "../src/engines/redis/descriptor.js";
 import { openRedisStore, REDIS_CONNECT_TIMEOUT_MS, type RedisStore } from "../src/engines/redis/redis-store.js";
-import { openStore, type Store } from "../src/index.js";
+import { openStore, utf8, type Store } from "../src/index.js";
+import type { EngineOps } from "../src/engines/engine.js";
+import { storeParts } from "../src/wrappers/layer.js";
 import { freePort } from "./helpers/postgres-server.js";
 import { useRedisServer } from "./helpers/redis-server.js";
 
@@ -112,6 +114,33 @@ describe("Redis engine", () => {
     assert.equal(await store.commit({ checks: xy, writes: [] }), true);
     await writer.commit({ checks: [], writes: [{ key: bytes("x"), value: bytes("2") }] });
     assert.equal(await store.commit({ checks: xy, writes: [] }), false);
+  });
+
+  test("an engine snapshot that another connection's commit tears while its body reads rejects CONFLICT, also when the body failed on what it read; a quiet one resolves", async () => {
+    const prefix = nextPrefix();
+    const store = track(await openStore({ backend: "redis", url: server().url, prefix }));
+    const writer = track(await openStore({ backend: "redis", url: server().url, prefix })).kv("t", { codec: utf8 });
+    const engine = storeParts(store).engine;
+    await writer.put("k", "before");
+    const dump = (ops: EngineOps) => ops.kvDump("t", null, 10, Date.now());
+    assert.deepEqual((await engine.snapshot!(async (ops) => [...(await dump(ops)), ...(await dump(ops))])).map((row) => word(row.value)), ["before", "before"]);
+    await assert.rejects(
+      engine.snapshot!(async (ops) => {
+        await dump(ops);
+        await writer.put("k", "during");
+        return dump(ops);
+      }),
+      (error: unknown) => isStowageError(error, "CONFLICT") && /changed while it was read/.test(error.message),
+    );
+    await assert.rejects(
+      engine.snapshot!(async (ops) => {
+        await dump(ops);
+        await writer.put("other", "during");
+        await dump(ops);
+        throw new Error("what the body read made no sense");
+      }),
+      (error: unknown) => isStowageError(error, "CONFLICT") && /made no sense/.test(String((error as Error).cause)),
+    );
   });
 
   test("read-only transactions and reads see one point in time while another connection moves value between two keys", async () => {

@@ -18,6 +18,8 @@ export interface OrderedReader {
 export interface OrderedTx extends OrderedReader {
   put(key: Uint8Array, value: Uint8Array): void;
   delete(key: Uint8Array): void;
+  /** Asks for `keys` ahead of the reads that will want them (see `BufferedTx.prefetch`); absent where reads only read. */
+  prefetch?(keys: readonly Uint8Array[]): void;
 }
 
 /**

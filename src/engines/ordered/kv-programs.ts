@@ -16,7 +16,8 @@ export interface OrderedContext {
   readonly transientPointKeys?: boolean;
 }
 
-const live = (record: Uint8Array, now: number): boolean => {
+/** Whether a KV entry's record is live at `now` (no deadline, or a later one). */
+export const live = (record: Uint8Array, now: number): boolean => {
   const deadline = kvDeadline(record);
   return deadline === null || deadline > now;
 };
@@ -104,7 +105,7 @@ function bounds(c: OrderedContext, ns: string, range: KeyRange): [Uint8Array, Ui
 }
 
 /** Pages of a KV range, skipping expired entries, until `limit` live ones or the end. */
-function* liveEntries(c: OrderedContext, ns: string, range: KeyRange, reverse: boolean, limit: number, now: number): Program<OrderedEntry[]> {
+export function* liveEntries(c: OrderedContext, ns: string, range: KeyRange, reverse: boolean, limit: number, now: number): Program<OrderedEntry[]> {
   let [start, end] = bounds(c, ns, range);
   const out: OrderedEntry[] = [];
   while (out.length < limit) {
@@ -205,17 +206,4 @@ export function* kvHistoryTrim(c: OrderedContext, keep: number, limit: number): 
     removed += gone.length;
   }
   return removed;
-}
-
-/** Live entries per namespace and every stored entry, for `describe`. */
-export function* kvCounts(c: OrderedContext, now: number): Program<{ live: Map<string, number>; stored: number }> {
-  const start = Buffer.from([TAG.kv]);
-  const counts = new Map<string, number>();
-  let stored = 0;
-  for (const [key, record] of yield* ask(c.tx.range(start, prefixEnd(start)))) {
-    const [ns] = namespaceOf(key);
-    stored += 1;
-    counts.set(ns, (counts.get(ns) ?? 0) + (live(record, now) ? 1 : 0));
-  }
-  return { live: counts, stored };
 }

@@ -78,7 +78,7 @@ export function* slotCas(c: OrderedContext, ns: string, key: string, expectedVer
 
 const itemPrefix = (c: OrderedContext, ns: string, key: string): Uint8Array => c.keys.key(TAG.queueItem, ns, [key, 0], key).subarray(0, -8);
 
-function setLength(c: OrderedContext, ns: string, key: string, length: number): void {
+export function setLength(c: OrderedContext, ns: string, key: string, length: number): void {
   const lengthKey = c.keys.textKey(TAG.queueLength, ns, key);
   if (length === 0) c.tx.delete(lengthKey);
   else c.tx.put(lengthKey, numbersRecord(length));
@@ -129,15 +129,4 @@ export function* queueDropOldest(c: OrderedContext, ns: string, key: string, cou
   const [dropped, left] = yield* dropOldest(c, ns, key, count, length);
   setLength(c, ns, key, left);
   return dropped;
-}
-
-/** Counts per namespace of the records of one tag (slots), or sums of their first number (queue lengths, log counts). */
-export function* countsByNamespace(c: OrderedContext, tag: number, sumField?: number): Program<Map<string, number>> {
-  const start = Buffer.from([tag]);
-  const counts = new Map<string, number>();
-  for (const [key, record] of yield* ask(c.tx.range(start, prefixEnd(start)))) {
-    const [ns] = namespaceOf(key);
-    counts.set(ns, (counts.get(ns) ?? 0) + (sumField === undefined ? 1 : numberAt(record, sumField)));
-  }
-  return counts;
 }

@@ -14,7 +14,7 @@ import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
 import { ReaderPool } from "./reader-pool.js";
 import type { OrderedSnapshot, OrderedStore } from "./ordered-store.js";
-import { dumpPending } from "../dump-pending.js";
+import { withHeldSnapshot } from "./held-snapshot.js";
 
 interface PendingWrite {
   call: EngineCall;
@@ -195,8 +195,18 @@ export class OrderedEngine implements Engine {
     });
   }
 
-  snapshot<T>(_body: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return Promise.reject(dumpPending("snapshot"));
+  /**
+   * `body` over one read-only view of the store, held until it settles (also when it throws). What holds, by store:
+   * LMDB keeps one read transaction (a reader slot) for the whole body, never blocking writers, but pages freed by
+   * commits made meanwhile cannot be reused until it ends, so a long read under heavy writes grows the file by what
+   * they write. LevelDB keeps one LevelDB snapshot (taken before the first commit that would change what it sees).
+   * etcd reads at one revision, fixed at the call: etcd does not hold it back from compaction, so a body that outlives
+   * the cluster's history (`--auto-compaction-retention`) fails CONFLICT at its next read and can run again. Redis and
+   * Azure Table cannot hold a snapshot: when any commit (of any namespace) landed between the first read and the end,
+   * the body's outcome is refused with CONFLICT.
+   */
+  snapshot<T>(body: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return withHeldSnapshot(this.store, this.keys, body);
   }
 
   check(): Promise<string[]> {

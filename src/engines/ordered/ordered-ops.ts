@@ -4,11 +4,12 @@ import { drive, type Program } from "../awaitable.js";
 import { kvCountByScan, kvGetFromEntry, streamPeekFromStatus } from "../derived-ops.js";
 import type { OrderedTx } from "./buffered-tx.js";
 import type { KeyLayout } from "./key-layout.js";
-import { TAG } from "./key-layout.js";
 import * as kv from "./kv-programs.js";
 import * as lsq from "./log-slot-queue-programs.js";
 import * as stream from "./stream-programs.js";
-import { dumpPending } from "../dump-pending.js";
+import * as dump from "./dump-programs.js";
+import { TAG } from "./key-layout.js";
+import { numberAt } from "./record-values.js";
 
 /** The layout version this code writes and reads (the layout version record; see `OrderedEngine.open`). */
 export const LAYOUT_VERSION = 1;
@@ -53,54 +54,43 @@ export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = 
     streamSegments: run(stream.streamSegments),
     streamStatus: run(stream.streamStatus),
     streamLastSeqs: run(stream.streamLastSeqs),
-    kvDump: () => {
-      throw dumpPending("kvDump");
-    },
-    slotDump: () => {
-      throw dumpPending("slotDump");
-    },
-    queueDump: () => {
-      throw dumpPending("queueDump");
-    },
-    queueLastId: () => {
-      throw dumpPending("queueLastId");
-    },
-    kvRestore: () => {
-      throw dumpPending("kvRestore");
-    },
-    logRestore: () => {
-      throw dumpPending("logRestore");
-    },
-    slotRestore: () => {
-      throw dumpPending("slotRestore");
-    },
-    queueRestore: () => {
-      throw dumpPending("queueRestore");
-    },
-    streamRestore: () => {
-      throw dumpPending("streamRestore");
-    },
+    kvDump: run(dump.kvDump),
+    slotDump: run(dump.slotDump),
+    queueDump: run(dump.queueDump),
+    queueLastId: run(dump.queueLastId),
+    kvRestore: run(dump.kvRestore),
+    logRestore: run(dump.logRestore),
+    slotRestore: run(dump.slotRestore),
+    queueRestore: run(dump.queueRestore),
+    streamRestore: run(dump.streamRestore),
     describe: (now) => drive(describe(c, now)),
   };
   return ops;
 }
 
+/**
+ * Every namespace that holds anything a dump carries, with its count, read a page at a time. A KV namespace is listed
+ * while it stores entries (expired ones too, counted in `storedRows` only); a queue namespace while it has handed out
+ * an id, even with every item acknowledged (a move must keep its last id).
+ */
 function* describe(c: kv.OrderedContext, now: number): Program<EngineDescription> {
   const namespaces: NamespaceInfo[] = [];
   let storedRows = 0;
-  const add = (primitive: NamespaceInfo["primitive"], counts: Map<string, number>) => {
+  const add = (primitive: NamespaceInfo["primitive"], counts: Map<string, number>, listEmpty = false) => {
     for (const [namespace, count] of counts) {
-      if (count === 0) continue;
+      if (count === 0 && !listEmpty) continue;
       namespaces.push({ primitive, namespace, count });
       storedRows += count;
     }
   };
-  const kvCounts = yield* kv.kvCounts(c, now);
-  for (const [namespace, count] of kvCounts.live) namespaces.push({ primitive: "kv", namespace, count });
-  storedRows += kvCounts.stored;
-  add("log", yield* lsq.countsByNamespace(c, TAG.logCounter, 1));
-  add("slot", yield* lsq.countsByNamespace(c, TAG.slot));
-  add("queue", yield* lsq.countsByNamespace(c, TAG.queueLength, 0));
-  add("stream", yield* stream.streamCounts(c));
+  const kvCounts = yield* dump.countsByNamespace(c, TAG.kv, (record) => (kv.live(record, now) ? 1 : 0));
+  for (const [namespace, count] of kvCounts.counts) namespaces.push({ primitive: "kv", namespace, count });
+  storedRows += kvCounts.records;
+  add("log", (yield* dump.countsByNamespace(c, TAG.logCounter, (counter) => numberAt(counter, 1))).counts);
+  add("slot", (yield* dump.countsByNamespace(c, TAG.slot, () => 1)).counts);
+  const queues = (yield* dump.countsByNamespace(c, TAG.queueCounter, () => 0)).counts;
+  for (const [namespace, length] of (yield* dump.countsByNamespace(c, TAG.queueLength, (record) => numberAt(record, 0))).counts) queues.set(namespace, (queues.get(namespace) ?? 0) + length);
+  add("queue", queues, true);
+  add("stream", (yield* dump.countsByNamespace(c, TAG.segmentStatus, (status) => numberAt(status, 2))).counts);
   return { schemaVersion: LAYOUT_VERSION, namespaces, storedRows };
 }

@@ -7,7 +7,7 @@ import { orderedOps } from "./ordered-ops.js";
 import { StowageError } from "../../api/errors.js";
 
 /** A reader whose snapshot is set for each read, so that its ops object (32 closures) is built once, not per read. */
-class SnapshotSlot implements OrderedTx {
+export class SnapshotSlot implements OrderedTx {
   snapshot: OrderedSnapshot | undefined;
   readonly ops: EngineOps;
 

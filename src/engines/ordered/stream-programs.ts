@@ -17,13 +17,13 @@ import { numberAt, numbersRecord, readStreamRecord, streamRecord } from "./recor
 const EMPTY = new Uint8Array(0);
 const ZERO: SegmentStatus = { lastSeq: 0, lastTimestamp: 0, count: 0 };
 
-function* spaceId(c: OrderedContext, ns: string, space: string): Program<number | undefined> {
+export function* spaceId(c: OrderedContext, ns: string, space: string): Program<number | undefined> {
   const record = yield* ask(c.tx.get(c.keys.key(TAG.streamSpace, ns, [space], space)));
   return record === undefined ? undefined : numberAt(record, 0);
 }
 
 /** The space's id, given it on its first produce. */
-function* takeSpaceId(c: OrderedContext, ns: string, space: string): Program<number> {
+export function* takeSpaceId(c: OrderedContext, ns: string, space: string): Program<number> {
   const known = yield* spaceId(c, ns, space);
   if (known !== undefined) return known;
   const counterKey = c.keys.prefix(TAG.spaceCounter, ns);
@@ -33,10 +33,10 @@ function* takeSpaceId(c: OrderedContext, ns: string, space: string): Program<num
   return id;
 }
 
-const statusKey = (c: OrderedContext, ns: string, id: number, segment: string) => c.keys.key(TAG.segmentStatus, ns, [id, segment], segment);
-const entryKey = (c: OrderedContext, ns: string, id: number, segment: string, seq: number) => c.keys.key(TAG.streamEntry, ns, [id, segment, seq], segment);
+export const statusKey = (c: OrderedContext, ns: string, id: number, segment: string) => c.keys.key(TAG.segmentStatus, ns, [id, segment], segment);
+export const entryKey = (c: OrderedContext, ns: string, id: number, segment: string, seq: number) => c.keys.key(TAG.streamEntry, ns, [id, segment, seq], segment);
 
-const statusOf = (record: Uint8Array | undefined): SegmentStatus =>
+export const statusOf = (record: Uint8Array | undefined): SegmentStatus =>
   record === undefined ? { ...ZERO } : { lastSeq: numberAt(record, 0), lastTimestamp: numberAt(record, 1), count: numberAt(record, 2) };
 
 export function* streamProduce(
@@ -124,15 +124,4 @@ export function* streamLastSeqs(c: OrderedContext, ns: string, space: string): P
   const prefix = c.keys.key(TAG.segmentStatus, ns, [id]);
   const found: OrderedEntry[] = yield* ask(c.tx.range(prefix, prefixEnd(prefix)));
   return found.map(([key, record]) => ({ segment: textOf(key, prefix.length), lastSeq: numberAt(record, 0) }));
-}
-
-/** Entries per namespace (the sum of the segments' counts), for `describe`. */
-export function* streamCounts(c: OrderedContext): Program<Map<string, number>> {
-  const start = Buffer.from([TAG.segmentStatus]);
-  const counts = new Map<string, number>();
-  for (const [key, record] of yield* ask(c.tx.range(start, prefixEnd(start)))) {
-    const [ns] = namespaceOf(key);
-    counts.set(ns, (counts.get(ns) ?? 0) + numberAt(record, 2));
-  }
-  return counts;
 }
