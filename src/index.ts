@@ -77,3 +77,16 @@ export type { RestoreProgress } from "./operations/restore-sink.js";
 export { DUMP_VERSION, type DumpHeader, type SectionEnd } from "./operations/dump-format.js";
 export { storeSource, type StoreSourceOptions } from "./operations/store-source.js";
 export type { DumpEvent, DumpSink, DumpSource } from "./operations/dump-events.js";
+export {
+  backupStore,
+  restoreStore,
+  scheduleBackups,
+  type BackupOptions,
+  type BackupReport,
+  type RestoreFromBackupOptions,
+  type RestoreReport,
+  type BackupSchedule,
+  type ScheduledBackups,
+} from "./operations/store-backups.js";
+export { withScheduledBackups, type ScheduledBackupOptions } from "./wrappers/scheduled-backups.js";
+export * from "./operations/backup-targets/index.js";

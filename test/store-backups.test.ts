@@ -111,6 +111,39 @@ describe("backups to a folder", () => {
   });
 });
 
+describe("scheduled backups from configuration", () => {
+  test("a config file's backup section under STOWAGE_BACKUP_* variables schedules backups until the store closes", async () => {
+    const dir = fresh("configured");
+    mkdirSync(dir);
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(dir, "stowage.yaml"), "storage: { backend: memory }\nbackup: { to: ./backups, intervalMs: 3600000, keep: 3 }\n");
+    const { loadConfig } = await import("../src/config/load-config.js");
+    const config = loadConfig({ argvFlags: { config: join(dir, "stowage.yaml") }, env: { STOWAGE_BACKUP_INTERVAL_MS: "20", STOWAGE_BACKUP_NAME_PREFIX: "orders-" }, cwd: dir });
+    assert.deepEqual(config.backup, { to: join(dir, "backups"), intervalMs: 20, keep: 3, namePrefix: "orders-" });
+    mkdirSync(join(dir, "backups"));
+    const store = (await openStore(config)) as Store & { backups: { last: unknown; backupNow(): Promise<{ name: string }> } };
+    await store.kv("a").put("k", new Uint8Array([1]));
+    const now = await store.backups.backupNow();
+    assert.match(now.name, /^orders-stowage-/);
+    for (let waited = 0; readdirSync(join(dir, "backups")).length < 2; waited++) {
+      assert.ok(waited < 400, "the schedule took a backup of its own");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await store.close();
+    const count = readdirSync(join(dir, "backups")).length;
+    assert.ok(count <= 3, "retention keeps three");
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(readdirSync(join(dir, "backups")).length, count, "no backup after close");
+    for (const [env, fragment] of [
+      [{ STOWAGE_BACKUP_KEEP: "many" }, "STOWAGE_BACKUP_KEEP"],
+      [{ STOWAGE_BACKUP_TO: "/x", STOWAGE_BACKUP_KEEP: "0" }, "backup.keep"],
+    ] as const) {
+      assert.throws(() => loadConfig({ env, cwd: dir }), (error) => isStowageError(error, "INVALID_ARGUMENT") && (error as Error).message.includes(fragment));
+    }
+    await assert.rejects(openStore({ backend: "memory", backup: { to: "" } }), (error) => isStowageError(error, "INVALID_ARGUMENT"));
+  });
+});
+
 describe("backups to S3 (s3rver)", () => {
   const server = useS3Server(["backups"]);
   test("back up, restore and validate", async () => {
