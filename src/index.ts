@@ -89,4 +89,7 @@ export {
   type ScheduledBackups,
 } from "./operations/store-backups.js";
 export { withScheduledBackups, type ScheduledBackupOptions } from "./wrappers/scheduled-backups.js";
-export * from "./operations/backup-targets/index.js";
+export type { BackupBody, BackupObject, BackupTarget, PutOptions as BackupPutOptions } from "./operations/backup-targets/backup-target.js";
+export { openBackupTarget, openBackupLocation, parseTargetUrl, type BackupTargetOptions, type TargetLocation } from "./operations/backup-targets/target-url.js";
+export { backupName, parseBackupName, type BackupNameOptions, type BackupNameParts } from "./operations/backup-targets/backup-names.js";
+export { expiredBackups, latestBackup, pruneBackups, type RetentionPolicy, type RetentionScope } from "./operations/backup-targets/retention.js";
