@@ -61,6 +61,8 @@ Configuration, highest precedence first, field by field:
        providers: { local: { backend: sqlite }, coord: { backend: etcd, endpoints: ... } }
        routes: { leases: coord, "members.*": coord }
        defaultProvider: local
+     and scheduled backups while a store is open (also STOWAGE_BACKUP_TO, _INTERVAL_MS, _KEEP, _MAX_AGE_MS):
+       backup: { to: "s3://backups/orders/", intervalMs: 3600000, keep: 48 }
      with, over the file, STOWAGE_PROVIDERS_COORD_ENDPOINTS=..., STOWAGE_ROUTES=leases=coord,members.*=coord and
      STOWAGE_DEFAULT_PROVIDER=local, and over those the flags --provider coord.endpoints=... (repeatable),
      --route leases=coord (repeatable; replaces the other layers' routes) and --default-provider local
@@ -74,8 +76,9 @@ Exit status:
      UNAUTHORIZED (credentials or TLS refused),
      NOT_SUPPORTED (such as an engine whose driver package is not installed) or INTERNAL
   2  usage error: "error USAGE: message" and this text on stderr
-  3  a negative answer, not a failure: kv get / slot get of an absent key ("error NOT_FOUND: ...") or a
-     lost slot cas ("error CONFLICT: ..."); with --json, stdout still has the result (null, or swapped: false)
+  3  a negative answer, not a failure: kv get / slot get of an absent key ("error NOT_FOUND: ..."), a
+     lost slot cas ("error CONFLICT: ..."), or a validate, migrate or restore that found the two sides
+     different ("error DIFFERENT: ..."); with --json, stdout still has the result
 
 Examples:
   stowage kv put checkpoints pipe1 '{"offset":42}' --ttl-ms 60000
