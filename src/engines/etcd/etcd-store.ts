@@ -99,6 +99,8 @@ export class EtcdStore implements OrderedStore {
   readonly limits = ETCD_LIMITS;
   /** Any number of processes, on any number of machines, commit to one cluster. */
   readonly singleWriter = false;
+  /** A compare per check (see `etcd-compares.ts`), whether a snapshot read it or not. */
+  readonly verifiesEachCheck = true;
   /** Snapshots that have not read yet, so have no revision: a commit of this store pins them first (see `pinUnread`). */
   readonly unread = new Set<EtcdSnapshot>();
   /** The first reads of snapshots in flight, each fixing its snapshot's revision: a commit waits for them (see `pinUnread`). */
@@ -159,6 +161,9 @@ export class EtcdStore implements OrderedStore {
     const compare = comparesOf(commit.checks, this.prefix, this);
     if (ops.size > 0) ops.set("", { request_put: { key: this.prefix, value: Buffer.alloc(0) } });
     if (compare.length === 0 && ops.size === 0) return true;
+    // The commit's own snapshot reads no more: one that read nothing (a put that presumed all it checks) needs no
+    // revision, and pinning it would cost a read before the commit.
+    if (commit.snapshot instanceof EtcdSnapshot) this.unread.delete(commit.snapshot);
     return this.committer.run(async () => {
       await this.pinUnread();
       try {
