@@ -127,6 +127,18 @@ export class EtcdStore implements OrderedStore {
     return snapshot;
   }
 
+  /**
+   * Plain linearizable reads at the latest revision: a single read sees one point in time, so it needs no revision
+   * of its own, no pinning by this store's commits and no record for a commit's compares.
+   */
+  singleReadSnapshot(): OrderedSnapshot {
+    return {
+      get: (key) => this.rangeOf({ key: this.full(key) }).then(({ kvs: [kv] }) => (kv === undefined ? undefined : (kv.value ?? Buffer.alloc(0)))),
+      range: () => Promise.reject(new StowageError("INTERNAL", "a single-read snapshot of the etcd store was asked for a range")),
+      release: () => undefined,
+    };
+  }
+
   /** A range request for this store's keys `[start, end)`; the answer's keys keep the prefix. */
   async rangeOf(request: IRangeRequest): Promise<{ kvs: IKeyValue[]; revision: string }> {
     this.refuseClosed();
