@@ -34,15 +34,24 @@ function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string)
   return out;
 }
 
+/** The record of `key`, peeked: see {@link kvGetEntry}. */
+function peekEntry(c: OrderedContext, ns: string, key: string): Awaitable<Uint8Array | undefined> {
+  return c.tx.peek(c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.kv, ns, key) : kvKey(c, ns, key));
+}
+
 /**
  * The live entry of `key` with its deadline: the hot path, without a program. It peeks: the record is read and its
  * value copied (kvValue) before any other read.
  */
 export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
-  const entryKey = c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.kv, ns, key) : kvKey(c, ns, key);
-  return whenReady(c.tx.peek(entryKey), (record) =>
+  return whenReady(peekEntry(c, ns, key), (record) =>
     record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
   );
+}
+
+/** The live value of `key`: {@link kvGetEntry} without the deadline, one step (a promise, on a networked store) less. */
+export function kvGetValue(c: OrderedContext, ns: string, key: string, now: number): Awaitable<Uint8Array | undefined> {
+  return whenReady(peekEntry(c, ns, key), (record) => (record === undefined || !live(record, now) ? undefined : kvValue(record)));
 }
 
 /** The key of a namespace's history state, which every KV write of the namespace reads (see {@link recordChange}). */
