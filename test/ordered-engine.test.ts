@@ -283,3 +283,72 @@ test("derived operations: kvCount pages through keys-only scans past one page, k
     await engine.close();
   }
 });
+
+test("a put without deadline on a store that verifies each check takes one commit and no read once the namespace is known to have no history; a history started by another engine meanwhile makes it run again, with its change record", async () => {
+  const space = new SortedKeySpace();
+  await withStore(
+    { asyncReads: true, verifiesEachCheck: true },
+    async (store, ordered, engine) => {
+      const kv = store.kv("p");
+      await kv.put("a", bytes("1"));
+      const [reads, commits] = [ordered.reads, ordered.commits.length];
+      await kv.put("a", bytes("2"));
+      await kv.put("b", bytes("3"));
+      assert.equal(ordered.reads, reads, "no read for a namespace known to have no history");
+      assert.equal(ordered.commits.length, commits + 2);
+      // Another engine turns the history on: the presumed absence fails the next commit, which runs again and records.
+      const other = await OrderedEngine.open(new SortedOrderedStore(space));
+      try {
+        await other.write({ op: "kvHistoryStart", args: ["p", 100] });
+      } finally {
+        await other.close();
+      }
+      await kv.put("a", bytes("4"));
+      await kv.put("b", bytes("5"));
+      assert.equal(ordered.conflicts, 1);
+      const page = await engine.read({ op: "kvHistoryRead", args: ["p", ["a", "b"], 0, 100] });
+      assert.deepEqual(
+        page?.changes.map((change) => [change.seq, change.key, Buffer.from(change.value as Uint8Array).toString()]),
+        [
+          [1, "a", "4"],
+          [2, "b", "5"],
+        ],
+      );
+      assert.equal(Buffer.from((await kv.get("a")) as Uint8Array).toString(), "4");
+      assert.deepEqual((await store.check()).problems, []);
+    },
+    space,
+  );
+});
+
+test("the sweep drops the expiry index records that puts without deadline leave behind, without removing their entries, and still removes the expired entries behind them", async () => {
+  const space = new SortedKeySpace();
+  let now = 1_000;
+  const ordered = new SortedOrderedStore(space, { asyncReads: true, verifiesEachCheck: true });
+  const store = createStore(await OrderedEngine.open(ordered), { sweepIntervalMs: 0, clock: () => now });
+  try {
+    const kv = store.kv("s");
+    // 30 entries lose their deadline to a later put without one: their index records stay behind them.
+    for (let i = 0; i < 30; i++) await kv.put(`k${i}`, bytes("ttl"), { ttlMs: 10 });
+    for (let i = 0; i < 30; i++) await kv.put(`k${i}`, bytes("kept"));
+    await kv.put("k0", bytes("longer"), { ttlMs: 100_000 });
+    await kv.put("gone", bytes("x"), { ttlMs: 20 });
+    const indexRecords = () => space.rows.filter(([, key]) => key[0] === TAG.kvExpiry).length;
+    assert.equal(indexRecords(), 32);
+    assert.deepEqual((await store.check()).problems, []);
+    now += 50;
+    assert.equal(await store.sweep(), 1);
+    assert.equal(indexRecords(), 1, "the stale records dropped, k0's current one kept");
+    assert.equal(await kv.count(), 30);
+    assert.equal(Buffer.from((await kv.get("k0")) as Uint8Array).toString(), "longer");
+    assert.equal(Buffer.from((await kv.get("k29")) as Uint8Array).toString(), "kept");
+    assert.equal(await kv.get("gone"), undefined);
+    assert.deepEqual((await store.check()).problems, []);
+    now += 100_000;
+    assert.equal(await store.sweep(), 1);
+    assert.equal(indexRecords(), 0);
+    assert.equal(await kv.count(), 29);
+  } finally {
+    await store.close();
+  }
+});

@@ -8,11 +8,6 @@ import { whenReady } from "./awaitable.js";
  * overrides one only where it does it faster natively (SQL's count(*), a native last-entry lookup).
  */
 
-/** `kvGet` from `kvGetEntry`: the value without its deadline. */
-export function kvGetFromEntry(ops: Pick<EngineOps, "kvGetEntry">, ns: string, key: string, now: number): Awaitable<Uint8Array | undefined> {
-  return whenReady(ops.kvGetEntry(ns, key, now), (entry) => entry?.value);
-}
-
 /** `kvCount` from keys-only scans, a page of {@link LIMITS.maxPageSize} keys at a time. */
 export function kvCountByScan(ops: Pick<EngineOps, "kvScan">, ns: string, range: KeyRange, now: number): Awaitable<number> {
   const page = LIMITS.maxPageSize;

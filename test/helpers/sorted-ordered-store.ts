@@ -51,6 +51,8 @@ export interface SortedStoreOptions {
   /** Declare one writer, so that the family skips its checks (default false). */
   singleWriter?: boolean;
   limits?: Partial<OrderedLimits>;
+  /** Declare that each commit check is verified against the latest data (it is), as etcd and Redis do (default false). */
+  verifiesEachCheck?: boolean;
   /** Called before each commit's checks, to interleave another connection's commit in a test. */
   beforeCommit?: () => void | Promise<void>;
 }
@@ -66,7 +68,10 @@ export class SortedOrderedStore implements OrderedStore {
   readonly location = "memory:sorted";
   readonly limits: OrderedLimits;
   readonly singleWriter: boolean;
+  readonly verifiesEachCheck: boolean;
   private closed = false;
+  /** Reads its snapshots made (with `asyncReads`: the round trips a networked store would make). */
+  reads = 0;
   /** Commits this connection attempted and found a check failed on. */
   conflicts = 0;
 
@@ -75,6 +80,7 @@ export class SortedOrderedStore implements OrderedStore {
     private readonly options: SortedStoreOptions = {},
   ) {
     this.singleWriter = options.singleWriter ?? false;
+    this.verifiesEachCheck = options.verifiesEachCheck ?? false;
     this.limits = { maxKeyBytes: 1978, maxValueBytes: 64 * 1024 * 1024, maxWritesPerCommit: null, maxBytesPerCommit: null, ...options.limits };
   }
 
@@ -83,8 +89,14 @@ export class SortedOrderedStore implements OrderedStore {
     const snapshot = new SortedSnapshot(this.space.rows);
     if (this.options.asyncReads !== true) return snapshot;
     return Promise.resolve({
-      get: (key) => Promise.resolve(snapshot.get(key)),
-      range: (start, end, options) => Promise.resolve(snapshot.range(start, end, options)),
+      get: (key) => {
+        this.reads += 1;
+        return Promise.resolve(snapshot.get(key));
+      },
+      range: (start, end, options) => {
+        this.reads += 1;
+        return Promise.resolve(snapshot.range(start, end, options));
+      },
       release: () => snapshot.release(),
     });
   }

@@ -38,23 +38,24 @@ const full = (prefix: Buffer, key: Uint8Array): Buffer => Buffer.concat([prefix,
 
 /**
  * The compares of a commit's checks. Each check's own (see `comparesOfCheck`) when they fit one transaction (etcd
- * takes at most 128 compares); otherwise, when every check is one this store's snapshots read, at revision R or later, a
+ * takes at most 128 compares); otherwise the checks this store's snapshots read, at revision R or later, share a
  * single compare: the commit marker (the key of the prefix itself, which every commit with writes puts) has a mod
- * revision ≤ the oldest such R, that is, no commit has written under the prefix since, so every read still holds.
- * Coarser (any commit since conflicts), but sound, and only for commits that read that much.
+ * revision ≤ the oldest such R, that is, no commit has written under the prefix since, so all of them still hold.
+ * Coarser (any commit since conflicts), but sound, and only for commits that read that much. The other checks (values
+ * the family presumed without reading them) keep their own compares beside it.
  */
 export function comparesOf(checks: readonly OrderedCheck[], prefix: Buffer, reads: Reads): ICompare[] {
   const precise: ICompare[] = [];
+  const unread: ICompare[] = [];
   let oldest: bigint | undefined;
-  let allRead = true;
   for (const check of checks) {
     const { compares, revision } = comparesOfCheck(check, prefix, reads);
     precise.push(...compares);
-    if (revision === undefined) allRead = false;
+    if (revision === undefined) unread.push(...compares);
     else if (oldest === undefined || BigInt(revision) < oldest) oldest = BigInt(revision);
   }
   if (precise.length <= MAX_TXN_OPS) return precise;
-  if (allRead && oldest !== undefined) return [{ key: prefix, target: "Mod", result: "Less", mod_revision: (oldest + 1n).toString() }];
+  if (oldest !== undefined && unread.length < MAX_TXN_OPS) return [{ key: prefix, target: "Mod", result: "Less", mod_revision: (oldest + 1n).toString() }, ...unread];
   throw new StowageError("LIMIT_EXCEEDED", `a commit's ${checks.length} checks need ${precise.length} compares, and etcd takes ${MAX_TXN_OPS} in one transaction; nothing was written`);
 }
 

@@ -99,6 +99,8 @@ export class EtcdStore implements OrderedStore {
   readonly limits = ETCD_LIMITS;
   /** Any number of processes, on any number of machines, commit to one cluster. */
   readonly singleWriter = false;
+  /** A compare per check (see `etcd-compares.ts`), whether a snapshot read it or not. */
+  readonly verifiesEachCheck = true;
   /** Snapshots that have not read yet, so have no revision: a commit of this store pins them first (see `pinUnread`). */
   readonly unread = new Set<EtcdSnapshot>();
   /** The first reads of snapshots in flight, each fixing its snapshot's revision: a commit waits for them (see `pinUnread`). */
@@ -123,6 +125,18 @@ export class EtcdStore implements OrderedStore {
     const snapshot = new EtcdSnapshot(this);
     this.unread.add(snapshot);
     return snapshot;
+  }
+
+  /**
+   * Plain linearizable reads at the latest revision: a single read sees one point in time, so it needs no revision
+   * of its own, no pinning by this store's commits and no record for a commit's compares.
+   */
+  singleReadSnapshot(): OrderedSnapshot {
+    return {
+      get: (key) => this.rangeOf({ key: this.full(key) }).then(({ kvs: [kv] }) => (kv === undefined ? undefined : (kv.value ?? Buffer.alloc(0)))),
+      range: () => Promise.reject(new StowageError("INTERNAL", "a single-read snapshot of the etcd store was asked for a range")),
+      release: () => undefined,
+    };
   }
 
   /** A range request for this store's keys `[start, end)`; the answer's keys keep the prefix. */
@@ -159,6 +173,9 @@ export class EtcdStore implements OrderedStore {
     const compare = comparesOf(commit.checks, this.prefix, this);
     if (ops.size > 0) ops.set("", { request_put: { key: this.prefix, value: Buffer.alloc(0) } });
     if (compare.length === 0 && ops.size === 0) return true;
+    // The commit's own snapshot reads no more: one that read nothing (a put that presumed all it checks) needs no
+    // revision, and pinning it would cost a read before the commit.
+    if (commit.snapshot instanceof EtcdSnapshot) this.unread.delete(commit.snapshot);
     return this.committer.run(async () => {
       await this.pinUnread();
       try {

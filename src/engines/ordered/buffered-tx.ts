@@ -62,8 +62,10 @@ export class BufferedTx implements OrderedTx {
   private readonly order: string[] = [];
   private readonly undo: Array<[id: string, previous: OrderedWrite | undefined]> = [];
   private byteCount = 0;
-  /** Reads asked ahead by {@link prefetch}, by key id. */
+  /** Reads asked ahead by {@link prefetch}, and values taken by {@link presume}, by key id. */
   private readonly prefetched = new Map<string, Awaitable<Uint8Array | undefined>>();
+  /** Whether a check rests on a presumed value ({@link presume}): the commit must then run even without writes. */
+  presumes = false;
 
   constructor(
     private readonly snapshot: OrderedSnapshot,
@@ -102,14 +104,41 @@ export class BufferedTx implements OrderedTx {
     }
   }
 
+  /**
+   * Takes `value` (undefined: absent) as what `key` holds, without reading it: a value this process saw committed
+   * earlier. Recorded as a check like a read, so the commit applies only if the key still holds it; a wrong guess
+   * fails the commit, and the family runs the work again with real reads. Only for stores whose commit verifies each
+   * check itself (`OrderedStore.verifiesEachCheck`). A key already read, asked or written is left as it is.
+   */
+  presume(key: Uint8Array, value: Uint8Array | undefined): void {
+    const id = idOf(key);
+    if (this.overlay.has(id) || this.prefetched.has(id)) return;
+    this.checks.push({ kind: "get", key, value });
+    this.prefetched.set(id, value);
+    this.presumes = true;
+  }
+
+  /**
+   * What `key` holds once this transaction commits, when the transaction wrote it or checks it (a read or a presumed
+   * value); `unseen` otherwise. No read.
+   */
+  committedValue(key: Uint8Array): { value: Uint8Array | undefined } | "unseen" {
+    const own = this.overlay.get(idOf(key));
+    if (own !== undefined) return { value: own.value };
+    const bytes = asBuffer(key);
+    for (let i = this.checks.length - 1; i >= 0; i--) {
+      const check = this.checks[i] as OrderedCheck;
+      if (check.kind === "get" && bytes.equals(check.key)) return { value: check.value };
+    }
+    return "unseen";
+  }
+
   get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
     const id = idOf(key);
     const own = this.overlay.get(id);
     if (own !== undefined) return own.value;
-    if (this.prefetched.size > 0) {
-      const ahead = this.prefetched.get(id);
-      if (ahead !== undefined) return ahead;
-    }
+    // A presumed absence is an undefined entry, not a missing one.
+    if (this.prefetched.size > 0 && this.prefetched.has(id)) return this.prefetched.get(id) as Awaitable<Uint8Array | undefined>;
     return this.read(key);
   }
 

@@ -30,6 +30,9 @@ import { StowageError } from "../../api/errors.js";
  * | 0x53 | stream entry      | space id · segment · 0x00 · seq      | timestamp · headers · compression · value     |
  * | 0x54 | space time index  | space id · timestamp · segment · 0x00 · seq | empty                                  |
  *
+ * Every KV entry with a deadline has its expiry index record; a record may outlive that (a put without deadline
+ * writes without reading the entry it replaces), and the sweep drops such a record at its deadline.
+ *
  * Spaces get short numeric ids through their directory record (0x50) because space and segment names are up to
  * 1,024 bytes each: with both in a key, a stream entry could take 2,124 bytes, more than LMDB's 1,978. With the id the
  * longest key of the layout is a stream entry's: 1 + 64 + 1 + 8 + 1,024 + 1 + 8 = 1,107 bytes. An ordered store that

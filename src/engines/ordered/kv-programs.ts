@@ -35,36 +35,72 @@ function expiryKey(c: OrderedContext, deadline: number, ns: string, key: string)
   return out;
 }
 
+/** The record of `key`, peeked: see {@link kvGetEntry}. */
+function peekEntry(c: OrderedContext, ns: string, key: string): Awaitable<Uint8Array | undefined> {
+  return c.tx.peek(c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.kv, ns, key) : kvKey(c, ns, key));
+}
+
 /**
  * The live entry of `key` with its deadline: the hot path, without a program. It peeks: the record is read and its
  * value copied (kvValue) before any other read.
  */
 export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
-  const entryKey = c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.kv, ns, key) : kvKey(c, ns, key);
-  return whenReady(c.tx.peek(entryKey), (record) =>
+  return whenReady(peekEntry(c, ns, key), (record) =>
     record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
   );
 }
 
-/**
- * The keys a KV put or delete of `key` reads before it writes: its entry and its namespace's history state. The
- * family reads them for a whole group of writes at once on a networked store (`BufferedTx.prefetch`).
- */
-export function kvWriteReads(keys: KeyLayout, ns: string, key: string): Uint8Array[] {
-  return [keys.textKey(TAG.kv, ns, key), keys.prefix(TAG.kvHistory, ns)];
+/** The live value of `key`: {@link kvGetEntry} without the deadline, one step (a promise, on a networked store) less. */
+export function kvGetValue(c: OrderedContext, ns: string, key: string, now: number): Awaitable<Uint8Array | undefined> {
+  return whenReady(peekEntry(c, ns, key), (record) => (record === undefined || !live(record, now) ? undefined : kvValue(record)));
 }
 
-/** Writes or removes an entry with its expiry index record and its change record (when the namespace keeps history). */
-function* setEntry(c: OrderedContext, ns: string, key: string, record: Uint8Array | undefined, value: Uint8Array | null): Program<Uint8Array | undefined> {
-  const [entryKey, stateKey] = kvWriteReads(c.keys, ns, key) as [Buffer, Uint8Array];
+/** The key of a namespace's history state, which every KV write of the namespace reads (see {@link recordChange}). */
+export const kvHistoryStateKey = (keys: KeyLayout, ns: string): Buffer => keys.prefix(TAG.kvHistory, ns);
+
+/**
+ * Whether a KV put reads the entry it replaces: only a put with a deadline does, to remove the old expiry index
+ * record when the deadline changes. A put without one writes blind; an index record it leaves behind (the old entry
+ * had a deadline) is dropped by the sweep when its deadline comes (see {@link kvSweepExpired}).
+ */
+export const kvPutReadsEntry = (expiresAt: number | null): boolean => expiresAt !== null;
+
+/**
+ * The keys a KV put or delete of `key` reads before it writes: its namespace's history state and, unless a put
+ * without deadline (`readsEntry` false), its entry. The family reads them for a whole group of writes at once on a
+ * networked store (`BufferedTx.prefetch`).
+ */
+export function kvWriteReads(keys: KeyLayout, ns: string, key: string, readsEntry = true): Uint8Array[] {
+  const state = kvHistoryStateKey(keys, ns);
+  return readsEntry ? [keys.textKey(TAG.kv, ns, key), state] : [state];
+}
+
+/** A put that does not read the entry it replaces (see {@link kvPutReadsEntry}). */
+const UNREAD = Symbol("unread");
+
+/**
+ * Writes or removes an entry with its expiry index record and its change record (when the namespace keeps history).
+ * `known` holds the entry as the caller read it already, or is {@link UNREAD} for a put that does not read it; when
+ * absent, the entry is read here. Returns the previous entry (undefined when unread).
+ */
+function* setEntry(
+  c: OrderedContext,
+  ns: string,
+  key: string,
+  record: Uint8Array | undefined,
+  value: Uint8Array | null,
+  known?: { entry: Uint8Array | undefined } | typeof UNREAD,
+): Program<Uint8Array | undefined> {
+  const entryKey = kvKey(c, ns, key);
+  const stateKey = kvHistoryStateKey(c.keys, ns);
   // Both reads asked at once: on a networked store they share one round trip. The state is read even when nothing
   // is written, so that no read is left in flight when the program ends.
-  const entryRead = c.tx.get(entryKey);
+  const entryRead = known === undefined ? c.tx.get(entryKey) : undefined;
   const stateRead = c.tx.get(stateKey);
   if (stateRead instanceof Promise) stateRead.catch(() => undefined);
-  const previous = yield* ask(entryRead);
+  const previous = known === undefined ? yield* ask(entryRead as Awaitable<Uint8Array | undefined>) : known === UNREAD ? undefined : known.entry;
   const state = yield* ask(stateRead);
-  if (previous === undefined && record === undefined) return undefined;
+  if (known !== UNREAD && previous === undefined && record === undefined) return undefined;
   const before = previous === undefined ? null : kvDeadline(previous);
   const after = record === undefined ? null : kvDeadline(record);
   if (before !== null && before !== after) c.tx.delete(expiryKey(c, before, ns, key));
@@ -89,7 +125,7 @@ function recordChange(c: OrderedContext, ns: string, key: string, value: Uint8Ar
 }
 
 export function* kvPut(c: OrderedContext, ns: string, key: string, value: Uint8Array, expiresAt: number | null): Program<void> {
-  yield* setEntry(c, ns, key, kvRecord(value, expiresAt), value);
+  yield* setEntry(c, ns, key, kvRecord(value, expiresAt), value, kvPutReadsEntry(expiresAt) ? undefined : UNREAD);
 }
 
 export function* kvDelete(c: OrderedContext, ns: string, key: string, now: number): Program<boolean> {
@@ -137,19 +173,48 @@ export function* kvDeleteRange(c: OrderedContext, ns: string, range: KeyRange, n
   return removed;
 }
 
+/** Most records removing one expired entry writes: its entry, its index record, a change record and the history state. */
+const RECORDS_PER_REMOVAL = 4;
+
+/**
+ * Removes up to `limit` expired entries, oldest deadline first, through the expiry index. An index record whose
+ * entry is gone or has another deadline (left by a put without deadline, which writes blind: see
+ * {@link kvPutReadsEntry}) is dropped alone. While pages hold only such records, further pages are read, as long as
+ * the commit stays within `limit` removals' records; the count returned is of entries removed.
+ */
 export function* kvSweepExpired(c: OrderedContext, now: number, limit: number): Program<number> {
-  const start = Buffer.from([TAG.kvExpiry]);
+  let start: Uint8Array = Buffer.from([TAG.kvExpiry]);
   const end = Buffer.alloc(10);
   end[0] = TAG.kvExpiry;
   writeNumber(end, 1, now);
   end[9] = 0xff; // after every key with deadline `now`: namespaces are ASCII
-  const due = yield* ask(c.tx.range(start, end, { limit }));
-  for (const [indexKey] of due) {
-    const [ns, rest] = namespaceOf(asBuffer(indexKey).subarray(8));
-    yield* setEntry(c, ns, textOf(indexKey, rest + 8), undefined, null);
+  const budget = limit * RECORDS_PER_REMOVAL;
+  let used = 0;
+  let removed = 0;
+  for (;;) {
+    const asked = Math.min(limit, Math.floor((budget - used) / RECORDS_PER_REMOVAL));
+    if (asked <= 0) return removed;
+    const due = yield* ask(c.tx.range(start, end, { limit: asked }));
+    for (const [indexKey] of due) {
+      const index = asBuffer(indexKey);
+      const [ns, rest] = namespaceOf(index.subarray(8));
+      const entryKey = Buffer.concat([KV_TAG, index.subarray(9)]);
+      const entry = yield* ask(c.tx.get(entryKey));
+      if (entry !== undefined && kvDeadline(entry) === readNumber(index, 1)) {
+        yield* setEntry(c, ns, textOf(index, rest + 8), undefined, null, { entry });
+        removed += 1;
+        used += RECORDS_PER_REMOVAL;
+      } else {
+        c.tx.delete(indexKey);
+        used += 1;
+      }
+    }
+    if (removed > 0 || due.length < asked) return removed;
+    start = successor((due[due.length - 1] as OrderedEntry)[0]);
   }
-  return due.length;
 }
+
+const KV_TAG = Buffer.from([TAG.kv]);
 
 function* historyState(c: OrderedContext, ns: string): Program<KvHistoryState | undefined> {
   const state = yield* ask(c.tx.get(c.keys.prefix(TAG.kvHistory, ns)));

@@ -8,7 +8,7 @@ import { Mutex } from "../mutex.js";
 import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
 import { BufferedTx } from "./buffered-tx.js";
 import { KeyLayout } from "./key-layout.js";
-import { kvWriteReads } from "./kv-programs.js";
+import { kvHistoryStateKey, kvPutReadsEntry, kvWriteReads } from "./kv-programs.js";
 import { checkOrderedData } from "./ordered-check.js";
 import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
@@ -30,6 +30,9 @@ const MAX_GROUP = 512;
 export const MAX_COMMIT_ATTEMPTS = 100;
 /** The longest pause between two runs of a write that lost, in ms. */
 const MAX_RETRY_PAUSE_MS = 20;
+
+/** Most namespaces {@link OrderedEngine} remembers as without history; beyond, it starts over. */
+const MAX_HISTORYLESS = 1_000;
 
 /** Room a record takes beside its value: numbers (deadline, timestamp) and, in log and change records, the key. */
 const RECORD_HEADER_BYTES = 64 + LIMITS.maxKeyBytes;
@@ -93,6 +96,16 @@ export class OrderedEngine implements Engine {
   private pending: PendingWrite[] = [];
   private flushing = false;
   private unwatch: (() => void) | undefined;
+  /**
+   * On a store that verifies each check (`OrderedStore.verifiesEachCheck`): the namespaces that had no history when
+   * this process last committed a KV write of theirs. A group's KV writes presume that instead of reading the
+   * history state, so that a put without deadline takes one round trip (its commit); a history started meanwhile
+   * fails that commit, and the group runs again with real reads. A namespace with a history is read each time: its
+   * state changes with every write, of any process, so a presumed one would often be stale.
+   */
+  private readonly historyless = new Set<string>();
+  /** A reader for calls that make one point read, when the store has one (`OrderedStore.singleReadSnapshot`). */
+  private readonly singleRead: OrderedSnapshot | undefined;
   /** Own commits signal at once; other processes' through the store's `watchCommits`, when it has one. */
   readonly changes: ChangeSignal;
 
@@ -118,6 +131,7 @@ export class OrderedEngine implements Engine {
     this.supports = orderedSupports(store);
     this.keys = new KeyLayout(store.limits.maxKeyBytes, store.name);
     this.readers = new ReaderPool(this.keys, store.synchronousPointReads === true);
+    this.singleRead = store.singleReadSnapshot?.();
     const watch = store.watchCommits?.bind(store);
     this.changes = new ChangeSignal(
       watch === undefined
@@ -134,6 +148,8 @@ export class OrderedEngine implements Engine {
 
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
+    // A KV get reads one key: one read sees one point in time, with no consistency to check.
+    if (this.singleRead !== undefined && (call.op === "kvGet" || call.op === "kvGetEntry")) return this.readers.run(this.singleRead, call);
     const snapshot = this.store.snapshot();
     if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readChecked(taken, call)));
     return this.readers.run(snapshot, call);
@@ -187,7 +203,11 @@ export class OrderedEngine implements Engine {
           release();
         }
         if (!committed) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}); nothing was written`));
-        if (tx.buffer.writeCount > 0) this.changes.notify();
+        if (tx.buffer.writeCount > 0) {
+          // A transaction may have written history states: the next group reads them again.
+          this.historyless.clear();
+          this.changes.notify();
+        }
         return result;
       } finally {
         release();
@@ -313,7 +333,10 @@ export class OrderedEngine implements Engine {
       const outcomes: Outcome[] = [];
       let carried: PendingWrite[] = [];
       const ops = orderedOps(tx.buffer, this.keys);
-      // The group's writes run one after another; on a store whose reads are round trips, their KV reads go at once.
+      // The group's writes run one after another; on a store whose reads are round trips, their KV reads go at once,
+      // and the history states this process knows are presumed rather than read.
+      const presuming = this.store.verifiesEachCheck === true;
+      if (presuming) this.presumeStates(group, tx.buffer);
       if (group.length > 1 && this.store.synchronousPointReads !== true) tx.buffer.prefetch(kvReadsOf(group, this.keys));
       try {
         for (let i = 0; i < group.length; i++) {
@@ -325,9 +348,12 @@ export class OrderedEngine implements Engine {
           }
           outcomes.push(outcome);
         }
-        // A group whose every write was refused commits nothing, unless its snapshot was torn: then the commit checks
-        // the reads those refusals rest on.
-        const committed = (tx.buffer.writeCount === 0 && (await tx.snapshot.consistent?.()) !== false) || (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes(), snapshot: tx.snapshot }));
+        // A group whose every write was refused commits nothing, unless its snapshot was torn or it presumed a value:
+        // then the commit checks the reads (and presumed values) those refusals rest on.
+        const committed =
+          (tx.buffer.writeCount === 0 && !tx.buffer.presumes && (await tx.snapshot.consistent?.()) !== false) ||
+          (await this.store.commit({ checks: tx.buffer.checks, writes: tx.buffer.writes(), snapshot: tx.snapshot }));
+        if (presuming) this.learnStates(group, tx.buffer, committed);
         if (committed) {
           if (tx.buffer.writeCount > 0) this.changes.notify();
           outcomes.forEach((outcome, i) => settle(group[i] as PendingWrite, outcome));
@@ -335,7 +361,9 @@ export class OrderedEngine implements Engine {
           return;
         }
       } catch (error) {
-        // The store failed to read or commit: nothing of the group was written.
+        // The store failed to read or commit: nothing of the group was written (or, a commit's outcome unknown, what
+        // it wrote is read again).
+        this.historyless.clear();
         for (const write of group) write.reject(error);
         return;
       } finally {
@@ -347,6 +375,33 @@ export class OrderedEngine implements Engine {
         return;
       }
       if (attempt > 1) await pauseBeforeRetry(attempt, MAX_RETRY_PAUSE_MS);
+    }
+  }
+
+  /** Presumes no history for each namespace the group's KV writes touch that had none at this process's last commit. */
+  private presumeStates(group: readonly PendingWrite[], buffer: BufferedTx): void {
+    if (this.historyless.size === 0) return;
+    for (const { call } of group) {
+      if (call.op !== "kvPut" && call.op !== "kvDelete") continue;
+      const ns = call.args[0] as string;
+      if (this.historyless.has(ns)) buffer.presume(kvHistoryStateKey(this.keys, ns), undefined);
+    }
+  }
+
+  /**
+   * After a group's commit: the namespaces whose history state it committed as absent (read, presumed or left so)
+   * are presumed so by the next groups; after a failed commit, their states are read again.
+   */
+  private learnStates(group: readonly PendingWrite[], buffer: BufferedTx, committed: boolean): void {
+    for (const { call } of group) {
+      if (call.op !== "kvPut" && call.op !== "kvDelete" && call.op !== "kvDeleteRange" && call.op !== "kvHistoryStart") continue;
+      const ns = call.args[0] as string;
+      const known = committed ? buffer.committedValue(kvHistoryStateKey(this.keys, ns)) : "unseen";
+      if (known === "unseen" || known.value !== undefined) this.historyless.delete(ns);
+      else {
+        if (!this.historyless.has(ns) && this.historyless.size >= MAX_HISTORYLESS) this.historyless.clear();
+        this.historyless.add(ns);
+      }
     }
   }
 
@@ -406,9 +461,9 @@ function kvReadsOf(group: readonly PendingWrite[], keys: KeyLayout): Uint8Array[
   const reads: Uint8Array[] = [];
   for (const { call } of group) {
     if (call.op !== "kvPut" && call.op !== "kvDelete") continue;
-    const [ns, key] = call.args as unknown as [string, string];
+    const [ns, key, , expiresAt] = call.args as unknown as [string, string, unknown, number | null];
     try {
-      reads.push(...kvWriteReads(keys, ns, key));
+      reads.push(...kvWriteReads(keys, ns, key, call.op === "kvDelete" || kvPutReadsEntry(expiresAt)));
     } catch {
       // Refused again, with its own error, when the write runs.
     }

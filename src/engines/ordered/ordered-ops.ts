@@ -1,7 +1,7 @@
 import type { NamespaceInfo } from "../../api/types.js";
 import type { EngineDescription, EngineOps } from "../engine.js";
 import { drive, type Program } from "../awaitable.js";
-import { kvCountByScan, kvGetFromEntry, streamPeekFromStatus } from "../derived-ops.js";
+import { kvCountByScan, streamPeekFromStatus } from "../derived-ops.js";
 import type { OrderedTx } from "./buffered-tx.js";
 import type { KeyLayout } from "./key-layout.js";
 import * as kv from "./kv-programs.js";
@@ -17,13 +17,13 @@ export const LAYOUT_VERSION = 1;
 /**
  * The primitives over one {@link OrderedTx}: a snapshot for reads, a buffered transaction for writes. Each operation
  * is a program (see `drive`), so it answers synchronously when the store's reads do; the hottest reads are plain
- * functions. `kvGet`, `kvCount` and `streamPeek` are the derived operations.
+ * functions. `kvCount` and `streamPeek` are the derived operations.
  */
 export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = false): EngineOps {
   const c: kv.OrderedContext = { tx, keys, transientPointKeys };
   const run = <A extends unknown[], T>(program: (c: kv.OrderedContext, ...args: A) => Program<T>) => (...args: A) => drive(program(c, ...args));
   const ops: EngineOps = {
-    kvGet: (ns, key, now) => kvGetFromEntry(ops, ns, key, now),
+    kvGet: (ns, key, now) => kv.kvGetValue(c, ns, key, now),
     kvGetEntry: (ns, key, now) => kv.kvGetEntry(c, ns, key, now),
     kvPut: run(kv.kvPut),
     kvDelete: run(kv.kvDelete),

@@ -29,6 +29,21 @@ export interface OrderedStore {
    */
   readonly synchronousPointReads?: boolean;
   /**
+   * True when `commit` verifies each of its checks against the latest data itself, whether or not the commit's
+   * snapshot read it (etcd: a compare per check; Redis: the script reads each). The family may then check a value it
+   * presumes (a namespace's history state as this process last committed it) instead of reading it first, which saves
+   * a KV put its round trip of reads. Absent: every check comes from a read of the commit's snapshot (Azure Table
+   * validates them by its snapshot's version).
+   */
+  readonly verifiesEachCheck?: boolean;
+  /**
+   * Optional, for a store whose snapshots check their reads' consistency after the fact (Redis): a reader whose
+   * every read is atomic by itself and carries nothing else. The family reads with it for a call that makes exactly
+   * one point read (a KV get), which sees one point in time whatever the store (Redis: a plain HGET instead of a
+   * script returning the commit counter beside the value).
+   */
+  singleReadSnapshot?(): OrderedSnapshot;
+  /**
    * A consistent snapshot to read from. Engines whose reads are synchronous (LMDB) answer synchronously, so that the
    * family's point reads cost no promise.
    */

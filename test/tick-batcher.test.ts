@@ -1,0 +1,27 @@
+/** The tick batcher: calls of one turn of the event loop share a batch, a batch's failure fails its calls, maxItems splits. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { TickBatcher } from "../src/engines/tick-batcher.js";
+
+test("calls made in one turn (its microtasks included) run as one batch; later turns as others", async () => {
+  const batches: number[][] = [];
+  const batcher = new TickBatcher<number, number>(async (items) => {
+    batches.push(items);
+    return items.map((item) => item * 10);
+  }, 100);
+  const first = [batcher.submit(1), Promise.resolve().then(() => batcher.submit(2)), batcher.submit(3)];
+  assert.deepEqual(await Promise.all(first), [10, 20, 30]);
+  assert.equal(await batcher.submit(4), 40);
+  assert.deepEqual(batches, [[1, 3, 2], [4]]);
+});
+
+test("a failed batch fails each of its calls; maxItems splits one turn's calls", async () => {
+  const sizes: number[] = [];
+  const batcher = new TickBatcher<number, number>((items) => {
+    sizes.push(items.length);
+    return items.includes(0) ? Promise.reject(new Error("refused")) : Promise.resolve(items);
+  }, 2);
+  const settled = await Promise.allSettled([batcher.submit(0), batcher.submit(1), batcher.submit(2)]);
+  assert.deepEqual(sizes, [2, 1]);
+  assert.deepEqual(settled.map((s) => s.status), ["rejected", "rejected", "fulfilled"]);
+});
