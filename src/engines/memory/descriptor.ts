@@ -16,7 +16,7 @@ export const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
 /** The in-memory engine: no driver; with `snapshotPath`, its data is restored at open and snapshotted to the file. */
 export const MEMORY_ENGINE: EngineDescriptor<MemoryEngineOptions> = {
   name: "memory",
-  summary: "In process memory, for tests and throwaway state; kept across restarts only in a snapshot file",
+  summary: "In process memory, for tests and throwaway state (across restarts: snapshotPath)",
   supports: MemoryEngine.supports,
   fields: [
     pathField({ option: "snapshotPath", doc: "a file (a gzip dump) the data is restored from at open and snapshotted to, periodically and at close" }),
