@@ -164,6 +164,8 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     tlsCaFile: { text: "", file: 42, accepts: "a non-empty file path" },
     tlsCertFile: { text: "", file: true, accepts: "a non-empty file path" },
     tlsKeyFile: { text: "", file: ["key.pem"], accepts: "a non-empty file path" },
+    snapshotPath: { text: "", file: 7, accepts: "a non-empty file path" },
+    snapshotIntervalMs: { text: "1m", file: -1, accepts: "a whole number of milliseconds from 0 to 2147483647" },
   };
   /** How an error quotes a bad value: a secret's never. */
   const quoted = (field: StorageField, value: unknown) =>
@@ -291,7 +293,7 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     assertInvalid(
       () => resolveConfig({ cwd: CWD, file: file({ storage: { durabilty: "full" } }) }),
       "unknown field storage.durabilty in ./stowage.yaml",
-      "backend, path, durability, busyTimeoutMs",
+      "backend, snapshotPath, snapshotIntervalMs, path, durability, busyTimeoutMs",
     );
     assertInvalid(() => resolveConfig({ cwd: CWD, file: file({ store: {} }) }), 'unknown section "store" in ./stowage.yaml', "accepts storage");
   });

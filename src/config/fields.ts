@@ -30,6 +30,8 @@ export interface StorageSettings {
   tlsKeyFile: string;
   username: string;
   password: string;
+  snapshotPath: string;
+  snapshotIntervalMs: number;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */
