@@ -1,5 +1,4 @@
-import { resolve } from "node:path";
-import { openBackupTarget } from "../operations/backup-targets/target-url.js";
+import { openBackupTarget, targetRelativeTo } from "../operations/backup-targets/target-url.js";
 import { backupStore, restoreStore } from "../operations/store-backups.js";
 import type { RetentionPolicy } from "../operations/backup-targets/retention.js";
 import { numberOption, stringOption } from "./args.js";
@@ -15,7 +14,7 @@ export const backupCommand: Command = {
     "Stream a dump of one consistent snapshot of the store to <target>: s3://bucket/prefix (query endpoint, region, forcePathStyle; credentials from AWS_* variables), azure://container/prefix (AZURE_STORAGE_CONNECTION_STRING) or a folder. Then remove backups beyond the newest --keep or older than --max-age-ms (never the newest).",
   options: ["json", "keep", "max-age-ms", "name-prefix"],
   prepare({ args, options, cwd }) {
-    const target = targetIn(cwd, takeArgs(this, args, ["target"]).target);
+    const target = targetRelativeTo(cwd, takeArgs(this, args, ["target"]).target);
     const retention = retentionOf(options);
     const namePrefix = stringOption(options, "name-prefix");
     return async (store, out) => {
@@ -36,7 +35,7 @@ export const restoreCommand: Command = {
     "Restore the backup <target> names (a URL ending in a backup's name), else the newest there (of --name-prefix), into the store: downloaded, checked whole, restored, then validated against the backup (exit status 3 if it differs). The store must be empty unless --allow-non-empty.",
   options: ["json", "name-prefix", "allow-non-empty"],
   prepare({ args, options, cwd }) {
-    const target = targetIn(cwd, takeArgs(this, args, ["target"]).target);
+    const target = targetRelativeTo(cwd, takeArgs(this, args, ["target"]).target);
     const namePrefix = stringOption(options, "name-prefix");
     return async (store, out) => {
       let progress: ReturnType<Output["progress"]> | undefined;
@@ -61,7 +60,7 @@ export const backupsCommand: ConfigCommand = {
   summary: "List the backups at <target>, oldest first: name, size in bytes, and when it was written.",
   options: ["json"],
   prepareWithConfig({ args, cwd }) {
-    const target = targetIn(cwd, takeArgs(this, args, ["target"]).target);
+    const target = targetRelativeTo(cwd, takeArgs(this, args, ["target"]).target);
     return async (_config, out) => {
       const opened = await openBackupTarget(target);
       try {
@@ -76,11 +75,6 @@ export const backupsCommand: ConfigCommand = {
     };
   },
 };
-
-/** A target as given, a plain folder path resolved against the command's working folder (URLs stay as they are). */
-function targetIn(cwd: string, target: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : resolve(cwd, target);
-}
 
 function retentionOf(options: Parameters<typeof numberOption>[0]): RetentionPolicy | undefined {
   const keep = numberOption(options, "keep");

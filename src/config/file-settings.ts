@@ -3,6 +3,7 @@ import { StowageError } from "../api/errors.js";
 import type { ConfigFile } from "./config-file.js";
 import { invalidSetting, storageSettings } from "./fields.js";
 import { describeValue } from "./sources.js";
+import { targetRelativeTo } from "../operations/backup-targets/target-url.js";
 
 /** The top-level sections a config file may have: one store's `storage`, or named `providers` and their routing. */
 const SECTIONS = ["storage", "providers", "routes", "defaultProvider", "backup"] as const;
@@ -58,8 +59,7 @@ export function backupFromFile(file: ConfigFile): Record<string, unknown> | unde
   if (top.backup === null || top.backup === undefined) return undefined;
   const mapping = asMapping(top.backup, `backup in ${file.path}`, "a mapping of to, intervalMs, keep, maxAgeMs, namePrefix");
   const to = mapping.to;
-  const folder = typeof to === "string" && to !== "" && !/^[a-z][a-z0-9+.-]*:\/\//i.test(to);
-  return folder ? { ...mapping, to: resolve(dirname(file.absolutePath), to) } : { ...mapping };
+  return typeof to === "string" && to !== "" ? { ...mapping, to: targetRelativeTo(dirname(file.absolutePath), to) } : { ...mapping };
 }
 
 function topOf(file: ConfigFile): Record<string, unknown> {

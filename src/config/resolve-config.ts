@@ -7,6 +7,7 @@ import type { ConfigFile } from "./config-file.js";
 import { storageSettings } from "./fields.js";
 import { backupFromFile, providersFromFile, settingsFromFile } from "./file-settings.js";
 import { checkBackupOptions, type ScheduledBackupOptions } from "../wrappers/scheduled-backups.js";
+import { targetRelativeTo } from "../operations/backup-targets/target-url.js";
 import { providersFromEnv, providersFromFlags, routesFromFlags, routesFromPairs } from "./provider-text.js";
 import type { ConfigEnv, ConfigFlags } from "./inputs.js";
 import { settingsFromEnv, settingsFromFlags } from "./text-settings.js";
@@ -54,7 +55,7 @@ function backupOf(input: ResolveConfigInput): ScheduledBackupOptions | undefined
   for (const [option, variable] of Object.entries(BACKUP_ENV)) {
     const text = input.env?.[variable];
     if (text === undefined || text === "") continue;
-    if (option === "to") settings.to = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : resolve(input.cwd, text);
+    if (option === "to") settings.to = targetRelativeTo(input.cwd, text);
     else if (option === "namePrefix") settings.namePrefix = text;
     else if (/^[0-9]+$/.test(text)) settings[option] = Number(text);
     else throw new StowageError("INVALID_ARGUMENT", `${variable} must be a whole number; got ${JSON.stringify(text)}`);

@@ -49,6 +49,17 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 const REGION = /^[a-z0-9-]{1,40}$/;
 
+/** A URL's scheme (`s3://`, `azure://`, `file://`); a target without one is a folder path. */
+const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/**
+ * A target as written in a place with a folder of its own (a command's working folder, a config file's folder): a
+ * URL as it is, a plain folder path resolved against `base`.
+ */
+export function targetRelativeTo(base: string, target: string): string {
+  return URL_SCHEME.test(target) ? target : resolve(base, target);
+}
+
 /**
  * Parses a backup target URL: `s3://bucket/prefix` (query `endpoint`, `region`, `forcePathStyle` allowed),
  * `azure://container/prefix`, `file:///absolute/folder`, or a plain path (relative to the working folder).
@@ -56,7 +67,7 @@ const REGION = /^[a-z0-9-]{1,40}$/;
  */
 export function parseTargetUrl(text: string): TargetLocation {
   if (typeof text !== "string" || text.trim() === "") throw invalid("a backup target is empty: give s3://bucket/prefix, azure://container/prefix, file:///folder or a folder path");
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
+  const scheme = URL_SCHEME.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: "folder", folder: resolve(text) };
   let url: URL;
   try {
