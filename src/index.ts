@@ -64,14 +64,13 @@ export {
   importStore,
   validateStores,
   migrateStore,
-  readDumpHeader,
   type ExportOptions,
   type ImportOptions,
   type ImportSummary,
   type MigrationReport,
   type ValidationSide,
 } from "./operations/store-dumps.js";
-export { dumpBytes, dumpSource, verifyDump, type DumpSummary } from "./operations/dump-file.js";
+export { dumpBytes, dumpSource, readDumpHeader, verifyDump, type DumpSummary } from "./operations/dump-file.js";
 export type { ValidationReport, NamespaceComparison, SectionFacts } from "./operations/compare-sources.js";
 export type { RestoreProgress } from "./operations/restore-sink.js";
 export { DUMP_VERSION, type DumpHeader, type SectionEnd } from "./operations/dump-format.js";

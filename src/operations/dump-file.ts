@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { PassThrough, Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { StowageError } from "../api/errors.js";
-import { readHeader, readLine, type DumpItem, type DumpPrimitive, type SectionEnd } from "./dump-format.js";
+import { readHeader, readLine, type DumpHeader, type DumpItem, type DumpPrimitive, type SectionEnd } from "./dump-format.js";
 import { DUMP_PAGE } from "./store-source.js";
 import { SectionDigest, sectionName, type DumpSink, type DumpSource } from "./dump-events.js";
 
@@ -179,12 +179,33 @@ function checkSection(written: SectionEnd, computed: SectionEnd, line: number): 
   if (written.sha256 !== computed.sha256) throw new StowageError("CORRUPT", `${name} does not match its checksum (line ${line}): the dump was changed or damaged`, { namespace: written.namespace });
 }
 
+/** INVALID_ARGUMENT naming the dump when `error` is a file that cannot be opened (absent, a folder, not allowed). */
+function cannotOpen(error: unknown): StowageError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT" || code === "EISDIR" || code === "EACCES") return new StowageError("INVALID_ARGUMENT", `the dump cannot be opened: ${(error as Error).message}`, { cause: error });
+  return undefined;
+}
+
 /** A dump that cannot be opened is INVALID_ARGUMENT naming it; anything else unreadable is CORRUPT. */
 function readFailure(error: unknown): unknown {
   if (error instanceof StowageError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOENT" || code === "EISDIR" || code === "EACCES") return new StowageError("INVALID_ARGUMENT", `the dump cannot be opened: ${(error as Error).message}`, { cause: error });
-  return new StowageError("CORRUPT", `the dump cannot be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  return cannotOpen(error) ?? new StowageError("CORRUPT", `the dump cannot be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/** The header of a dump file, read from its first line alone. */
+export async function readDumpHeader(path: string): Promise<DumpHeader> {
+  const input = createReadStream(path);
+  const lines = createInterface({ input: input.pipe(createGunzip()), crlfDelay: Infinity });
+  try {
+    for await (const line of lines) return readHeader(line);
+    throw new StowageError("CORRUPT", `the dump ${path} is empty`);
+  } catch (error) {
+    if (error instanceof StowageError) throw error;
+    throw cannotOpen(error) ?? new StowageError("INCOMPATIBLE", `${path} is not a stowage dump (not gzip text)`, { cause: error });
+  } finally {
+    lines.close();
+    input.destroy();
+  }
 }
 
 /** Reads a whole dump and checks every namespace's digest and the closing line, keeping nothing: its summary. */

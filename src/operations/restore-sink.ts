@@ -1,9 +1,11 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import type { Engine, EngineLimits, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
+import type { Awaitable, Engine, EngineLimits, QueuePosition, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
 import type { EngineCall } from "../engines/engine-calls.js";
 import { compareKeys } from "../api/key-order.js";
-import type { DumpItem, SectionEnd, SectionStart } from "./dump-format.js";
+import type { Readable } from "node:stream";
+import type { DumpHeader, DumpItem, SectionEnd, SectionStart } from "./dump-format.js";
+import { dumpSource, verifyDump, type DumpSummary } from "./dump-file.js";
 import { sectionName, type DumpEvent, type DumpSink } from "./dump-events.js";
 import { engineOfStore, storeNow } from "./store-source.js";
 
@@ -42,7 +44,7 @@ type ResumePoint =
   | { kind: "segments"; lastSeqs: Map<string, number> };
 
 /** The store's namespaces that hold anything a dump would carry ("kv:sessions", …); empty for an empty store. */
-export async function occupiedNamespaces(store: Store): Promise<string[]> {
+async function occupiedNamespaces(store: Store): Promise<string[]> {
   const engine = engineOfStore(store);
   const described = await engine.read({ op: "describe", args: [storeNow(store)] });
   return described.namespaces.map((info) => `${info.primitive}:${info.namespace}`);
@@ -136,24 +138,13 @@ export class RestoreSink {
         return { kind: "key", last: last?.key };
       }
       case "slot": {
-        let last: string | undefined;
-        for (let rows = await this.engine.read({ op: "slotDump", args: [ns, null, RESUME_PAGE] }); rows.length > 0; ) {
-          last = rows.at(-1)!.key;
-          if (rows.length < RESUME_PAGE) break;
-          rows = await this.engine.read({ op: "slotDump", args: [ns, last, RESUME_PAGE] });
-        }
+        const last = await lastPosition((after: string | null) => this.engine.read({ op: "slotDump", args: [ns, after, RESUME_PAGE] }), (row) => row.key);
         return { kind: "key", last };
       }
       case "log":
         return { kind: "seq", lastSeq: await this.engine.read({ op: "logLastSeq", args: [ns] }) };
       case "queue": {
-        let last: { key: string; id: number } | undefined;
-        for (let rows = await this.engine.read({ op: "queueDump", args: [ns, null, RESUME_PAGE] }); rows.length > 0; ) {
-          const row = rows.at(-1)!;
-          last = { key: row.key, id: row.id };
-          if (rows.length < RESUME_PAGE) break;
-          rows = await this.engine.read({ op: "queueDump", args: [ns, last, RESUME_PAGE] });
-        }
+        const last = await lastPosition((after: QueuePosition | null) => this.engine.read({ op: "queueDump", args: [ns, after, RESUME_PAGE] }), (row) => ({ key: row.key, id: row.id }));
         return { kind: "queue", last };
       }
       case "stream":
@@ -256,6 +247,16 @@ export class RestoreSink {
   }
 }
 
+/** The position of a paged dump's last row (undefined: it has none), reading its pages to the end. */
+async function lastPosition<R, P>(page: (after: P | null) => Awaitable<R[]>, positionOf: (row: R) => P): Promise<P | undefined> {
+  let last: P | undefined;
+  for (let rows = await page(null); rows.length > 0; rows = await page(last!)) {
+    last = positionOf(rows.at(-1)!);
+    if (rows.length < RESUME_PAGE) break;
+  }
+  return last;
+}
+
 /** What an item adds to a commit's size: its key(s) and value, as the engine's byte limit counts them. */
 function itemBytes(item: DumpItem): number {
   switch (item.kind) {
@@ -268,4 +269,32 @@ function itemBytes(item: DumpItem): number {
     case "stream":
       return Buffer.byteLength(item.space) + Buffer.byteLength(item.segment) + item.entry.value.byteLength + (item.entry.headers === null ? 0 : Buffer.byteLength(item.entry.headers));
   }
+}
+
+/** What {@link restoreDump} wrote, with the dump's header (its source and snapshot time). */
+export interface RestoredDump extends RestoreProgress {
+  header: DumpHeader;
+}
+
+/**
+ * Writes a dump into a store or an engine: a file checked whole first (checksums, closing line), so that a damaged
+ * one writes nothing; a stream checked as it is read. Adds to what the target holds (the caller checks it is empty).
+ */
+export async function restoreDump(
+  target: Store | Engine,
+  source: string | Readable | AsyncIterable<Uint8Array>,
+  options: RestoreOptions & { onChecked?: (summary: DumpSummary) => void } = {},
+): Promise<RestoredDump> {
+  if (typeof source === "string") {
+    // Checked whole before the first write (not inside the optional call: `f?.(x)` skips x when f is absent).
+    const checked = await verifyDump(source);
+    options.onChecked?.(checked);
+  }
+  const restore = new RestoreSink(target, options);
+  let header: DumpHeader | undefined;
+  await dumpSource(source)((event) => {
+    if (event.type === "header") header = event.header;
+    return restore.sink(event);
+  });
+  return { header: header!, ...(await restore.finish()) };
 }

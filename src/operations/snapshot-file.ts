@@ -2,8 +2,8 @@ import { access } from "node:fs/promises";
 import type { Engine, EngineFacts } from "../engines/engine.js";
 import type { MemoryPersistence } from "../engines/memory/memory-engine.js";
 import { StowageError } from "../api/errors.js";
-import { dumpSource, verifyDump, writeDumpFile } from "./dump-file.js";
-import { RestoreSink } from "./restore-sink.js";
+import { writeDumpFile } from "./dump-file.js";
+import { restoreDump } from "./restore-sink.js";
 import { engineSource } from "./store-source.js";
 
 /**
@@ -29,11 +29,7 @@ export class SnapshotFile implements MemoryPersistence {
    * the open (CORRUPT) rather than start with part of the data — and is left as it is, for the operator to look at.
    */
   async load(): Promise<void> {
-    if (!(await exists(this.path))) return;
-    await verifyDump(this.path);
-    const sink = new RestoreSink(this.engine);
-    await dumpSource(this.path)(sink.sink);
-    await sink.finish();
+    if (await exists(this.path)) await restoreDump(this.engine, this.path);
   }
 
   /** Starts the periodic snapshots; the timer does not keep the process alive. */

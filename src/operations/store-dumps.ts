@@ -1,14 +1,10 @@
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
-import { createGunzip } from "node:zlib";
 import { pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
-import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import { readHeader, type DumpHeader, type SectionEnd } from "./dump-format.js";
-import { dumpBytes, dumpSource, verifyDump, writeDumpFile, type DumpSummary } from "./dump-file.js";
+import type { DumpHeader, SectionEnd } from "./dump-format.js";
+import { dumpBytes, dumpSource, readDumpHeader, writeDumpFile, type DumpSummary } from "./dump-file.js";
 import { compareFacts, compareSources, sectionFacts, type ValidationReport } from "./compare-sources.js";
-import { checkEmptyTarget, RestoreSink, type RestoreProgress } from "./restore-sink.js";
+import { checkEmptyTarget, restoreDump, RestoreSink, type RestoreProgress } from "./restore-sink.js";
 import { engineOfStore, storeNow, storeSource } from "./store-source.js";
 import { MigrationJournal } from "./migration-journal.js";
 
@@ -55,18 +51,7 @@ export interface ImportSummary extends RestoreProgress {
  */
 export async function importStore(store: Store, source: string | Readable | AsyncIterable<Uint8Array>, options: ImportOptions = {}): Promise<ImportSummary> {
   if (options.allowNonEmpty !== true) await checkEmptyTarget(store);
-  if (typeof source === "string") {
-    // Checked whole before the first write (not inside the optional call: `f?.(x)` skips x when f is absent).
-    const checked = await verifyDump(source);
-    options.onChecked?.(checked);
-  }
-  const restore = new RestoreSink(store, options);
-  let header: DumpHeader | undefined;
-  await dumpSource(source)((event) => {
-    if (event.type === "header") header = event.header;
-    return restore.sink(event);
-  });
-  return { header: header!, ...(await restore.finish()) };
+  return restoreDump(store, source, options);
 }
 
 /** A store, or the path of a dump file, as `validate` compares them. */
@@ -82,24 +67,6 @@ export async function validateStores(left: ValidationSide, right: ValidationSide
   const now = dumpSide !== undefined ? (await readDumpHeader(dumpSide)).snapshotAt : storeNow(left as Store);
   const sourceOf = (side: ValidationSide) => (typeof side === "string" ? dumpSource(side) : storeSource(side, { now }));
   return compareSources(sourceOf(left), sourceOf(right), names);
-}
-
-/** The header of a dump file, read from its first line alone. */
-export async function readDumpHeader(path: string): Promise<DumpHeader> {
-  const input = createReadStream(path);
-  const lines = createInterface({ input: input.pipe(createGunzip()), crlfDelay: Infinity });
-  try {
-    for await (const line of lines) return readHeader(line);
-    throw new StowageError("CORRUPT", `the dump ${path} is empty`);
-  } catch (error) {
-    if (error instanceof StowageError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EISDIR" || code === "EACCES") throw new StowageError("INVALID_ARGUMENT", `the dump cannot be opened: ${(error as Error).message}`, { cause: error });
-    throw new StowageError("INCOMPATIBLE", `${path} is not a stowage dump (not gzip text)`, { cause: error });
-  } finally {
-    lines.close();
-    input.destroy();
-  }
 }
 
 /** What {@link migrateStore} did. */

@@ -5,7 +5,7 @@ import type { Engine, EngineOps } from "../engines/engine.js";
 import { dumpRefused } from "../engines/dump-refused.js";
 import { storeParts } from "../wrappers/layer.js";
 import { DUMP_VERSION, type DumpPrimitive, type SectionStart } from "./dump-format.js";
-import { SectionEmitter, type DumpSink, type DumpSource } from "./dump-events.js";
+import { SectionEmitter, type DumpSource } from "./dump-events.js";
 
 /** Rows read per engine call while dumping: big enough that a call's cost is small beside its rows. */
 export const DUMP_PAGE = 1_000;
