@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import type { DumpHeader, DumpItem, SectionEnd, SectionStart } from "./dump-format.js";
 import { dumpSource, verifyDump, type DumpSummary } from "./dump-file.js";
 import { sectionName, type DumpEvent, type DumpSink } from "./dump-events.js";
-import { engineOfStore, storeNow } from "./store-source.js";
+import { engineOfStore, pagesOf, storeNow } from "./store-source.js";
 
 /** Rows per restore call at most, whatever the engine allows: a commit this size costs little beside its rows. */
 const MAX_BATCH_ROWS = 1_000;
@@ -250,10 +250,7 @@ export class RestoreSink {
 /** The position of a paged dump's last row (undefined: it has none), reading its pages to the end. */
 async function lastPosition<R, P>(page: (after: P | null) => Awaitable<R[]>, positionOf: (row: R) => P): Promise<P | undefined> {
   let last: P | undefined;
-  for (let rows = await page(null); rows.length > 0; rows = await page(last!)) {
-    last = positionOf(rows.at(-1)!);
-    if (rows.length < RESUME_PAGE) break;
-  }
+  for await (const rows of pagesOf(page, positionOf, RESUME_PAGE)) last = positionOf(rows.at(-1)!);
   return last;
 }
 

@@ -1,7 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
 import type { NamespaceInfo, Store } from "../api/types.js";
-import type { Engine, EngineOps } from "../engines/engine.js";
+import type { Awaitable, Engine, EngineOps, QueuePosition } from "../engines/engine.js";
 import { dumpRefused } from "../engines/dump-refused.js";
 import { storeParts } from "../wrappers/layer.js";
 import { DUMP_VERSION, type DumpPrimitive, type SectionStart } from "./dump-format.js";
@@ -92,34 +92,19 @@ async function readNamespace(ops: EngineOps, info: NamespaceInfo, now: number, o
   const ns = info.namespace;
   switch (info.primitive) {
     case "kv":
-      for (let after: string | null = null; ; ) {
-        const rows = await ops.kvDump(ns, after, DUMP_PAGE, now);
-        await out.page(rows.map((row) => ({ kind: "kv", row })));
-        if (rows.length < DUMP_PAGE) return;
-        after = rows.at(-1)!.key;
-      }
+      for await (const rows of pagesOf((after: string | null) => ops.kvDump(ns, after, DUMP_PAGE, now), (row) => row.key)) await out.page(rows.map((row) => ({ kind: "kv", row })));
+      return;
     case "slot":
-      for (let after: string | null = null; ; ) {
-        const rows = await ops.slotDump(ns, after, DUMP_PAGE);
-        await out.page(rows.map((row) => ({ kind: "slot", row })));
-        if (rows.length < DUMP_PAGE) return;
-        after = rows.at(-1)!.key;
-      }
+      for await (const rows of pagesOf((after: string | null) => ops.slotDump(ns, after, DUMP_PAGE), (row) => row.key)) await out.page(rows.map((row) => ({ kind: "slot", row })));
+      return;
     case "log":
-      for (let after = 0; ; ) {
-        const entries = await ops.logReadAll(ns, after, DUMP_PAGE);
-        await out.page(entries.map((entry) => ({ kind: "log", entry })));
-        if (entries.length < DUMP_PAGE) return;
-        after = entries.at(-1)!.seq;
-      }
+      for await (const entries of pagesOf((after: number | null) => ops.logReadAll(ns, after ?? 0, DUMP_PAGE), (entry) => entry.seq)) await out.page(entries.map((entry) => ({ kind: "log", entry })));
+      return;
     case "queue":
-      for (let after: { key: string; id: number } | null = null; ; ) {
-        const rows = await ops.queueDump(ns, after, DUMP_PAGE);
+      for await (const rows of pagesOf((after: QueuePosition | null) => ops.queueDump(ns, after, DUMP_PAGE), (row) => ({ key: row.key, id: row.id }))) {
         await out.page(rows.map((row) => ({ kind: "queue", row })));
-        if (rows.length < DUMP_PAGE) return;
-        const last = rows.at(-1)!;
-        after = { key: last.key, id: last.id };
       }
+      return;
     case "stream":
       return readStream(ops, ns, out);
     default:
@@ -128,24 +113,28 @@ async function readNamespace(ops: EngineOps, info: NamespaceInfo, now: number, o
 }
 
 async function readStream(ops: EngineOps, ns: string, out: SectionEmitter): Promise<void> {
-  for await (const space of names((after) => ops.streamSpaces(ns, after, DUMP_PAGE))) {
-    for await (const segment of names((after) => ops.streamSegments(ns, space, after, DUMP_PAGE))) {
-      for (let from = 1; ; ) {
-        const entries = await ops.streamRead(ns, space, segment, from, Number.MAX_SAFE_INTEGER, DUMP_PAGE);
-        await out.page(entries.map((entry) => ({ kind: "stream", space, segment, entry })));
-        if (entries.length < DUMP_PAGE) break;
-        from = entries.at(-1)!.seq + 1;
+  const byName = (name: string) => name;
+  for await (const spaces of pagesOf((after: string | null) => ops.streamSpaces(ns, after, DUMP_PAGE), byName)) {
+    for (const space of spaces) {
+      for await (const segments of pagesOf((after: string | null) => ops.streamSegments(ns, space, after, DUMP_PAGE), byName)) {
+        for (const segment of segments) {
+          const read = (after: number | null) => ops.streamRead(ns, space, segment, (after ?? 0) + 1, Number.MAX_SAFE_INTEGER, DUMP_PAGE);
+          for await (const entries of pagesOf(read, (entry) => entry.seq)) await out.page(entries.map((entry) => ({ kind: "stream", space, segment, entry })));
+        }
       }
     }
   }
 }
 
-/** Every name a paged listing gives, page after page. */
-async function* names(page: (after: string | null) => Promise<string[]> | string[]): AsyncGenerator<string> {
-  for (let after: string | null = null; ; ) {
-    const listed = await page(after);
-    yield* listed;
-    if (listed.length < DUMP_PAGE) return;
-    after = listed.at(-1)!;
+/**
+ * The pages of a paged read, each read after the position of the last row of the one before (null: from the start),
+ * until a page comes back short of `size` rows. Empty pages are not yielded.
+ */
+export async function* pagesOf<R, P>(read: (after: P | null) => Awaitable<R[]>, positionOf: (row: R) => P, size = DUMP_PAGE): AsyncGenerator<R[]> {
+  for (let after: P | null = null; ; ) {
+    const rows = await read(after);
+    if (rows.length > 0) yield rows;
+    if (rows.length < size) return;
+    after = positionOf(rows.at(-1)!);
   }
 }
