@@ -144,10 +144,8 @@ function runPairs(options: BenchOptions, engine: EngineName, store: Store, basel
 interface NetworkedServer {
   open(): Promise<Store>;
   baselines: readonly BaselineCase[];
-  /** Stops the server and removes its folder (synchronous: also run on exit and on a signal). */
+  /** Kills the server, waits until it is dead and removes its folder (synchronous: also run on exit and on a signal). */
   destroy(): void;
-  /** Waits until the server is gone, where stopping takes a while. */
-  stopped?: Promise<void>;
 }
 
 async function startNetworked(engine: "etcd" | "redis" | "azure-table"): Promise<NetworkedServer> {
@@ -157,15 +155,7 @@ async function startNetworked(engine: "etcd" | "redis" | "azure-table"): Promise
   }
   if (engine === "redis") {
     const server = await startRedis();
-    let stopped: Promise<void> | undefined;
-    return {
-      open: () => openStore({ backend: "redis", url: server.url, prefix: "bench:" }),
-      baselines: rawRedisBaselines(server.url),
-      destroy: () => void (stopped ??= server.destroy()),
-      get stopped() {
-        return stopped;
-      },
-    };
+    return { open: () => openStore({ backend: "redis", url: server.url, prefix: "bench:" }), baselines: rawRedisBaselines(server.url), destroy: () => server.destroy() };
   }
   const server = await startAzurite();
   return {
@@ -199,7 +189,6 @@ async function runNetworked(options: BenchOptions, engine: "etcd" | "redis" | "a
     progress(`${engine} FAILED: ${(error as Error).message}`);
   } finally {
     server?.destroy();
-    await server?.stopped;
   }
 }
 

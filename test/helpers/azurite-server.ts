@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { startNodeServer } from "./node-server.js";
+import { accepts, startServerProcess } from "./server-process.js";
 import { freePort } from "./postgres-server.js";
 import { useServer } from "./use-server.js";
 
@@ -64,10 +64,11 @@ export async function startAzurite(service: AzuriteService = "table"): Promise<A
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   const connectionString = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};${ENDPOINT_FIELD[service]}=${endpoint};`;
   const args = [script, `--${service}Host`, "127.0.0.1", `--${service}Port`, String(port), "--location", dir, "--disableTelemetry", "--skipApiVersionCheck", "--silent"];
-  const server = await startNodeServer({
+  const server = await startServerProcess({
     name: `azurite ${service}`,
+    command: process.execPath,
     args,
-    port,
+    ready: () => accepts(port),
     env: localMetadataEnv(),
     cleanUp: () => rmSync(dir, { recursive: true, force: true }),
   });

@@ -6,13 +6,13 @@
  * certificates made for the server in its folder, client certificates required or not) and auth (a root user and an
  * `app` user kept to one prefix). Nothing is mocked.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeCertificates, type TestCertificates } from "./certificates.js";
 import { freePort } from "./postgres-server.js";
+import { findOrInstall, startServerProcess } from "./server-process.js";
 import { useServer } from "./use-server.js";
 
 export interface EtcdServerOptions {
@@ -55,26 +55,6 @@ export interface EtcdServer {
   readonly certificates?: TestCertificates;
   /** With `auth`: its users. */
   readonly auth?: EtcdAuth;
-}
-
-const STARTUP_MS = 30_000;
-const EXIT_MS = 15_000;
-
-/** The etcd binary: $ETCD_BIN, /usr/bin/etcd (Debian's etcd-server), /usr/local/bin/etcd, or the PATH. */
-function findEtcd(): string | undefined {
-  for (const candidate of [process.env.ETCD_BIN, "/usr/bin/etcd", "/usr/local/bin/etcd"]) {
-    if (candidate !== undefined && existsSync(candidate)) return candidate;
-  }
-  const which = spawnSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" });
-  const found = which.stdout.trim();
-  return which.status === 0 && found !== "" ? found : undefined;
-}
-
-function installEtcd(): void {
-  if (process.getuid?.() !== 0) throw new Error("etcd is not installed and installing it needs root: apt-get install -y etcd-server");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update"], { stdio: "ignore", env, timeout: 300_000 });
-  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "etcd-server"], { stdio: "ignore", env, timeout: 600_000 });
 }
 
 /**
@@ -127,25 +107,10 @@ async function enableAuth(endpoint: string, certificates: TestCertificates | und
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`etcd (pid ${child.pid}) did not exit within ${EXIT_MS} ms`)), EXIT_MS);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
 /** Starts a fresh server. Throws (never skips) when etcd cannot be installed or started. */
 export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
-  let binary = findEtcd();
-  if (binary === undefined) {
-    installEtcd();
-    binary = findEtcd();
-    if (binary === undefined) throw new Error("apt-get installed etcd-server but no etcd binary was found (looked in /usr/bin, /usr/local/bin, the PATH)");
-  }
+  // $ETCD_BIN, /usr/bin/etcd (Debian's etcd-server), /usr/local/bin/etcd, or the PATH.
+  const binary = findOrInstall("etcd", "etcd-server", [process.env.ETCD_BIN, "/usr/bin/etcd", "/usr/local/bin/etcd"]);
   const dir = mkdtempSync(join(tmpdir(), "stowage-etcd-"));
   const dataDir = join(dir, "data");
   const port = await freePort();
@@ -169,63 +134,17 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     ...(certificates === undefined ? [] : ["--cert-file", certificates.certFile, "--key-file", certificates.keyFile]),
     ...(options.tls?.clientCertificates === true && certificates !== undefined ? ["--trusted-ca-file", certificates.caFile, "--client-cert-auth"] : []),
   ];
-  let child: ChildProcess | undefined;
-  let output = "";
-
-  const start = async () => {
-    if (child !== undefined) return;
-    output = "";
-    const started = spawn(binary as string, args, { stdio: ["ignore", "pipe", "pipe"] });
-    child = started;
-    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_000));
-    started.stdout?.on("data", keep);
-    started.stderr?.on("data", keep);
-    started.once("exit", () => {
-      if (child === started) child = undefined;
-    });
-    const deadline = Date.now() + STARTUP_MS;
-    while (Date.now() < deadline) {
-      if (child !== started) throw new Error(`etcd exited while starting: ${output}`);
-      if (await healthy(endpoint, certificates)) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    started.kill("SIGKILL");
-    throw new Error(`etcd did not answer on ${endpoint} within ${STARTUP_MS} ms: ${output}`);
-  };
-  const halt = async (signal: NodeJS.Signals) => {
-    const running = child;
-    if (running === undefined) return;
-    running.kill(signal);
-    await exited(running);
-    child = undefined;
-  };
-  let destroyed = false;
-  const destroy = () => {
-    if (destroyed) return;
-    destroyed = true;
-    // Synchronous, so that it also runs from the process's exit handler.
-    const pid = child?.pid;
-    if (pid !== undefined && child?.exitCode === null) {
-      try {
-        process.kill(pid, "SIGKILL");
-        // Until it is dead (bounded), so that it writes nothing into the folder after it was removed. Node reaps it
-        // only later, so a dead child stays a zombie (state Z) meanwhile.
-        const dead = `[ ! -e /proc/${pid} ] || grep -q '^State:[[:space:]]*Z' /proc/${pid}/status`;
-        spawnSync("sh", ["-c", `until ${dead}; do sleep 0.02; done`], { timeout: 5_000 });
-      } catch {
-        // It exited in the meantime.
-      }
-    }
-    child = undefined;
-    rmSync(dir, { recursive: true, force: true });
-    process.off("exit", destroy);
-  };
-  process.on("exit", destroy);
+  const server = await startServerProcess({
+    name: "etcd",
+    command: binary,
+    args,
+    ready: () => healthy(endpoint, certificates),
+    cleanUp: () => rmSync(dir, { recursive: true, force: true }),
+  });
   try {
-    await start();
     if (auth !== undefined) await enableAuth(endpoint, certificates, auth);
   } catch (error) {
-    destroy();
+    server.destroy();
     throw error;
   }
   return {
@@ -235,12 +154,12 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     certificates,
     auth,
     get running() {
-      return child !== undefined;
+      return server.running;
     },
-    stop: () => halt("SIGTERM"),
-    kill: () => halt("SIGKILL"),
-    start,
-    destroy,
+    stop: () => server.halt("SIGTERM"),
+    kill: () => server.halt("SIGKILL"),
+    start: () => server.start(),
+    destroy: () => server.destroy(),
   };
 }
 

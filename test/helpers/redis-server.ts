@@ -5,7 +5,6 @@
  * server. `kill()` (SIGKILL) and `start()` on the same folder serve crash tests. Options add a password, an ACL user,
  * TLS (with certificates made for the server in its folder) or turn the AOF off.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { connect as connectTls } from "node:tls";
@@ -13,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeCertificates, type TestCertificates } from "./certificates.js";
 import { freePort } from "./postgres-server.js";
+import { findOrInstall, startServerProcess } from "./server-process.js";
 import { useServer } from "./use-server.js";
 
 export interface RedisServerOptions {
@@ -41,29 +41,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port and data folder, resolving once it answers PING. */
   start(): Promise<void>;
-  /** Stops the server and removes its folder. Idempotent. */
-  destroy(): Promise<void>;
+  /** Kills the server and removes its folder. Idempotent. */
+  destroy(): void;
   /** With `tls`: the certificates, in the server's folder. */
   readonly certificates?: TestCertificates;
-}
-
-/** How long a start may take before the test fails (an AOF replay of test data takes milliseconds). */
-const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 10_000;
-
-function findRedisServer(): string | undefined {
-  const which = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" });
-  const found = which.stdout.trim();
-  return which.status === 0 && found !== "" ? found : undefined;
-}
-
-function installRedis(): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error("redis-server is not installed and installing it needs root: apt-get install -y redis-server");
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update"], { stdio: "ignore", env, timeout: 300_000 });
-  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "redis-server"], { stdio: "ignore", env, timeout: 600_000 });
 }
 
 /** How the helper itself reaches the server: TLS material, and the password to AUTH with first. */
@@ -101,25 +82,9 @@ function pings(port: number, timeoutMs: number, access: HelperAccess = {}): Prom
   });
 }
 
-function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server (pid ${child.pid}) did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
 /** Starts a fresh server. Throws (never skips) when Redis cannot be installed or started. */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
-  let binary = findRedisServer();
-  if (binary === undefined) {
-    installRedis();
-    binary = findRedisServer();
-    if (binary === undefined) throw new Error("apt-get installed redis-server but it is not on the PATH");
-  }
+  const binary = findOrInstall("redis-server", "redis-server");
   const dir = mkdtempSync(join(tmpdir(), "stowage-redis-"));
   const port = await freePort();
   const log = join(dir, "server.log");
@@ -136,26 +101,6 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     ...securityArgs(port, options, certificates),
   ];
   const access: HelperAccess = { certificates, password: options.password };
-  let child: ChildProcess | undefined;
-
-  const start = async () => {
-    if (child !== undefined) return;
-    const started = spawn(binary as string, args, { stdio: "ignore" });
-    child = started;
-    started.once("exit", () => {
-      if (child === started) child = undefined;
-    });
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      if (started.exitCode !== null || started.signalCode !== null) {
-        child = undefined;
-        throw new Error(`redis-server exited on start (${started.exitCode ?? started.signalCode}): ${readLog()}`);
-      }
-      if (await pings(port, 1000, access)) return;
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer PING within ${START_TIMEOUT_MS} ms: ${readLog()}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
   const readLog = () => {
     try {
       return readFileSync(log, "utf8").split("\n").slice(-10).join("\n");
@@ -163,46 +108,26 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       return "(no log)";
     }
   };
-  const signal = async (name: NodeJS.Signals) => {
-    const running = child;
-    if (running === undefined) return;
-    running.kill(name);
-    await exited(running, STOP_TIMEOUT_MS);
-    child = undefined;
-  };
-  let destroyed = false;
-  /** On process exit only synchronous work runs: the server is killed by its own pid and the folder removed. */
-  const onExit = () => {
-    child?.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const destroy = async () => {
-    if (destroyed) return;
-    destroyed = true;
-    process.off("exit", onExit);
-    try {
-      await signal("SIGTERM");
-    } catch {
-      await signal("SIGKILL");
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on("exit", onExit);
-  try {
-    await start();
-  } catch (error) {
-    await destroy();
-    throw error;
-  }
+  const server = await startServerProcess({
+    name: "redis-server",
+    command: binary,
+    args,
+    // An AOF replay of test data takes milliseconds.
+    ready: () => pings(port, 1000, access),
+    pollMs: 25,
+    startupMs: 20_000,
+    diagnostics: readLog,
+    cleanUp: () => rmSync(dir, { recursive: true, force: true }),
+  });
   return {
     url: `${certificates === undefined ? "redis" : "rediss"}://127.0.0.1:${port}`,
     port,
     dir,
     certificates,
-    stop: () => signal("SIGTERM"),
-    kill: () => signal("SIGKILL"),
-    start,
-    destroy,
+    stop: () => server.halt("SIGTERM"),
+    kill: () => server.halt("SIGKILL"),
+    start: () => server.start(),
+    destroy: () => server.destroy(),
   };
 }
 

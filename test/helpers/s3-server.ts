@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { startNodeServer } from "./node-server.js";
+import { accepts, startServerProcess } from "./server-process.js";
 import { freePort } from "./postgres-server.js";
 import { useServer } from "./use-server.js";
 
@@ -39,7 +39,13 @@ export async function startS3Server(buckets: readonly string[] = []): Promise<S3
   const port = await freePort();
   const bucketArgs = buckets.flatMap((bucket) => ["--configure-bucket", bucket]);
   const args = ["--openssl-legacy-provider", s3rverScript(), "--directory", dir, "--address", "127.0.0.1", "--port", String(port), "--silent", ...bucketArgs];
-  const server = await startNodeServer({ name: "s3rver", args, port, cleanUp: () => rmSync(dir, { recursive: true, force: true }) });
+  const server = await startServerProcess({
+    name: "s3rver",
+    command: process.execPath,
+    args,
+    ready: () => accepts(port),
+    cleanUp: () => rmSync(dir, { recursive: true, force: true }),
+  });
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
