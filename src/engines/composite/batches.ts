@@ -1,0 +1,107 @@
+import { isDeepStrictEqual } from "node:util";
+import { StowageError } from "../../api/errors.js";
+import type { Engine, EngineOps } from "../engine.js";
+import { OP_FACTS, opsCalling, runCall, type EngineCall } from "../engine-calls.js";
+import { putState, type SideState } from "./side-state.js";
+
+/** How a call ended: its result, or its error (a call that fails inside a batch fails alone, under its savepoint). */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** A write call with the outcome it had on the side that serves: what the other side must reproduce. */
+export interface RecordedWrite {
+  call: EngineCall;
+  outcome: Outcome;
+}
+
+/** A committed batch: its number (the watermark), its writes in commit order, and when it committed. */
+export interface Batch {
+  number: number;
+  writes: RecordedWrite[];
+  committedAt: number;
+  /** Resolves the callers of a sync-mode batch once the backup committed it (or stopped mirroring). */
+  settle?: () => void;
+}
+
+/** The rough size of a call, to keep a batch inside the engines' commit limits. */
+export interface Weight {
+  writes: number;
+  bytes: number;
+}
+
+/** Runs `run`, catching its error as an outcome. */
+export async function outcomeOf(run: () => unknown): Promise<Outcome> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** Ops that run on `ops` and record each write call with its outcome into `into` (reads are not recorded). */
+export function recordingOps(ops: EngineOps, into: RecordedWrite[]): EngineOps {
+  return opsCalling(async (call) => {
+    if (OP_FACTS[call.op].kind === "read") return runCall(ops, call);
+    const outcome = await outcomeOf(() => runCall(ops, call));
+    into.push({ call, outcome });
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  });
+}
+
+/** Thrown (and caught) when the other side answers a replayed write differently: the sides no longer hold the same data. */
+export class Divergence extends StowageError {
+  constructor(batch: number, call: EngineCall, expected: Outcome, got: Outcome) {
+    super("CORRUPT", `the sides diverged at batch ${batch}: ${call.op} answered ${describeOutcome(got)} where the serving side answered ${describeOutcome(expected)}`, {
+      ...(typeof call.args[0] === "string" ? { namespace: call.args[0] } : {}),
+    });
+  }
+}
+
+/**
+ * Replays `batches` on `engine` as one transaction, in order, with `state` written last; throws {@link Divergence}
+ * (and rolls back) at the first write whose outcome differs from the recorded one.
+ */
+export async function replayBatches(engine: Engine, batches: readonly Batch[], state: SideState): Promise<void> {
+  await engine.transaction(async (ops) => {
+    for (const batch of batches) {
+      for (const { call, outcome } of batch.writes) {
+        const got = await outcomeOf(() => runCall(ops, call));
+        if (!sameOutcome(outcome, got)) throw new Divergence(batch.number, call, outcome, got);
+      }
+    }
+    await putState(ops, state);
+  });
+}
+
+/** Equal results, or errors of the same code. */
+export function sameOutcome(a: Outcome, b: Outcome): boolean {
+  if (a.ok && b.ok) return isDeepStrictEqual(a.value, b.value);
+  if (!a.ok && !b.ok) return codeOf(a.error) === codeOf(b.error);
+  return false;
+}
+
+/** A write's weight: rows it carries (restores, a produce's records), else one; bytes of its values and keys. */
+export function weightOf(call: EngineCall): Weight {
+  let writes = 1;
+  for (const arg of call.args) if (Array.isArray(arg) && arg.length > 0 && typeof arg[0] === "object") writes = Math.max(writes, arg.length);
+  return { writes, bytes: bytesIn(call.args, 0) };
+}
+
+function bytesIn(value: unknown, depth: number): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (typeof value === "string") return value.length * 3;
+  if (depth > 3 || typeof value !== "object" || value === null) return 8;
+  let sum = 0;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) sum += bytesIn(item, depth + 1);
+  return sum;
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof StowageError ? error.code : "INTERNAL";
+}
+
+function describeOutcome(outcome: Outcome): string {
+  if (!outcome.ok) return `an error ${codeOf(outcome.error)}`;
+  const text = JSON.stringify(outcome.value) ?? "nothing";
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
