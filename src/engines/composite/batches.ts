@@ -16,6 +16,8 @@ export interface RecordedWrite {
 /** A committed batch: its number (the watermark), its writes in commit order, and when it committed. */
 export interface Batch {
   number: number;
+  /** Its random identity (see `SideState.id`). */
+  id: string;
   writes: RecordedWrite[];
   committedAt: number;
   /** Resolves the callers of a sync-mode batch once the backup committed it (or stopped mirroring). */

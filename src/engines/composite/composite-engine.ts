@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { StowageError } from "../../api/errors.js";
 import { LIMITS } from "../../api/limits.js";
 import { probeEngine } from "../../store/health.js";
@@ -98,6 +99,9 @@ export class CompositeEngine implements Engine {
   private pumping = false;
   private servingSide: "primary" | "backup" = "primary";
   private batchNumber = 0;
+  /** The identity of the last batch committed on the serving side. */
+  private lastId = "";
+  private failoverId: string | undefined;
   /** Why the standby needs a resync; undefined while it mirrors (or, after a failover, can catch up). */
   private staleReason: string | undefined;
   /** Batches committed on the primary and not yet on the backup. */
@@ -224,9 +228,10 @@ export class CompositeEngine implements Engine {
       if (this.staleReason !== undefined || this.queue.length > 0) {
         throw this.refusal(`cannot fail over to the backup ${this.names.backup} (${reason}): ${this.staleReason ?? `it did not take the ${this.queue.length} batches it lags by`}`);
       }
-      await writeState(this.backup, { batch: this.batchNumber, serving: true, failoverAt: this.batchNumber });
+      await writeState(this.backup, { batch: this.batchNumber, id: this.lastId, serving: true, failoverAt: this.batchNumber, failoverId: this.lastId });
       this.servingSide = "backup";
       this.failoverAt = this.batchNumber;
+      this.failoverId = this.lastId;
       this.sinceFailover = [];
       this.failovers += 1;
       this.probeFailures = 0;
@@ -247,22 +252,24 @@ export class CompositeEngine implements Engine {
       if (this.staleReason !== undefined) throw this.refusal(`cannot fail back: the primary ${this.names.primary} needs a resync (${this.staleReason})`);
       const state = await readState(this.primary);
       const at = state?.batch;
-      if (at !== this.batchNumber) {
+      if (at !== this.batchNumber || state?.id !== this.lastId) {
         if (at === undefined) throw this.refusal(`cannot fail back: the primary ${this.names.primary} holds no composite state; resync it (empty) first`);
-        if (at > (this.failoverAt ?? 0)) {
+        const atFailover = at === this.failoverAt && state?.id === this.failoverId;
+        if (!atFailover && at >= (this.failoverAt ?? 0)) {
           throw this.refusal(`cannot fail back: the primary ${this.names.primary} diverged: it committed batches up to ${at}, past the failover at batch ${this.failoverAt}, which the backup never got; empty it and resync`);
         }
         if (at < (this.failoverAt ?? 0)) throw this.refusal(`cannot fail back: the primary ${this.names.primary} is at batch ${at}, behind the failover at batch ${this.failoverAt}; empty it and resync`);
         if (this.sinceFailover === undefined) {
           throw this.refusal(`cannot fail back: the batches since the failover at batch ${this.failoverAt} are not all held in memory (a restart, or more than ${this.settings.maxPendingBatches}); empty the primary ${this.names.primary} and resync`);
         }
-        await replayBatches(this.primary, this.sinceFailover, { batch: this.batchNumber, serving: false });
+        await replayBatches(this.primary, this.sinceFailover, this.mirroredState());
       } else {
-        await writeState(this.primary, { batch: this.batchNumber, serving: false });
+        await writeState(this.primary, this.mirroredState());
       }
-      await writeState(this.backup, { batch: this.batchNumber, serving: false });
+      await writeState(this.backup, this.mirroredState());
       this.servingSide = "primary";
       this.failoverAt = undefined;
+      this.failoverId = undefined;
       this.sinceFailover = [];
       this.failbacks += 1;
       this.lastRefusal = undefined;
@@ -305,7 +312,9 @@ export class CompositeEngine implements Engine {
     if (backupState?.serving === true) {
       this.servingSide = "backup";
       this.batchNumber = backupState.batch;
+      this.lastId = backupState.id ?? "";
       this.failoverAt = backupState.failoverAt ?? backupState.batch;
+      this.failoverId = backupState.failoverId ?? this.lastId;
       // The batches since the failover were in the memory of the process that served them; none since: none to replay.
       this.sinceFailover = backupState.batch === this.failoverAt ? [] : undefined;
     } else if (primaryState === undefined && backupState === undefined) {
@@ -317,9 +326,12 @@ export class CompositeEngine implements Engine {
       );
     } else {
       this.batchNumber = primaryState.batch;
+      this.lastId = primaryState.id ?? "";
       if (primaryState.backupStale !== undefined) this.staleReason = primaryState.backupStale;
       else if (backupState === undefined) await this.startBackupWithoutState();
-      else if (backupState.batch !== primaryState.batch) this.staleReason = `the backup is at batch ${backupState.batch}, the primary at batch ${primaryState.batch}`;
+      else if (backupState.batch !== primaryState.batch || backupState.id !== primaryState.id) {
+        this.staleReason = `the backup is at batch ${backupState.batch}, the primary at batch ${primaryState.batch}${backupState.batch === primaryState.batch ? " of another identity" : ""}`;
+      }
     }
     if (this.settings.mode === "async") this.every(this.settings.replicateIntervalMs, () => this.kickReplication());
     this.every(this.settings.probeIntervalMs, () => void this.probePrimary());
@@ -327,8 +339,8 @@ export class CompositeEngine implements Engine {
 
   /** Neither side has mirrored yet: an empty backup gets a copy of the primary; a backup with data is stale. */
   private async startFresh(): Promise<void> {
-    if (!(await this.startBackupWithoutState())) return;
-    await writeState(this.primary, { batch: 0, serving: false });
+    this.lastId = randomUUID();
+    if (!(await this.startBackupWithoutState())) await writeState(this.primary, { batch: 0, id: this.lastId, serving: false, backupStale: this.staleReason! });
   }
 
   /** Copies the primary into a backup that holds no state, if it holds no data either; else marks it stale. True when copied. */
@@ -347,12 +359,13 @@ export class CompositeEngine implements Engine {
     const [source, target, targetName] = this.servingSide === "primary" ? [this.primary, this.backup, this.names.backup] : [this.backup, this.primary, this.names.primary];
     await copySide(source, target, targetName, Date.now());
     if (this.servingSide === "primary") {
-      await writeState(this.backup, { batch: this.batchNumber, serving: false });
-      await writeState(this.primary, { batch: this.batchNumber, serving: false });
+      await writeState(this.backup, this.mirroredState());
+      await writeState(this.primary, this.mirroredState());
       this.queue = [];
     } else {
-      await writeState(this.primary, { batch: this.batchNumber, serving: false });
+      await writeState(this.primary, this.mirroredState());
       this.failoverAt = this.batchNumber;
+      this.failoverId = this.lastId;
       this.sinceFailover = [];
       this.autoFailbackBlocked = false;
     }
@@ -436,6 +449,7 @@ export class CompositeEngine implements Engine {
    */
   private async runBatch(work: Work[]): Promise<void> {
     const number = this.batchNumber + 1;
+    const id = randomUUID();
     const writes: RecordedWrite[] = [];
     const outcomes: Outcome[] = [];
     const side = this.serving();
@@ -450,7 +464,7 @@ export class CompositeEngine implements Engine {
             outcomes.push({ ok: true, value: await item.body(recordingOps(ops, writes)) });
           }
         }
-        if (writes.length > 0) await putState(ops, this.servingState(number));
+        if (writes.length > 0) await putState(ops, this.servingState(number, id));
       });
     } catch (error) {
       if (work.length > 1 && !isUnavailable(error)) {
@@ -465,7 +479,8 @@ export class CompositeEngine implements Engine {
     const settle = () => work.forEach((item, i) => settleWith(item, outcomes[i]!));
     if (writes.length === 0) return settle();
     this.batchNumber = number;
-    const batch: Batch = { number, writes, committedAt: Date.now() };
+    this.lastId = id;
+    const batch: Batch = { number, id, writes, committedAt: Date.now() };
     if (this.servingSide === "backup") {
       this.keepSinceFailover(batch);
       settle();
@@ -482,9 +497,14 @@ export class CompositeEngine implements Engine {
     }
   }
 
-  private servingState(number: number): SideState {
-    if (this.servingSide === "backup") return { batch: number, serving: true, failoverAt: this.failoverAt ?? number };
-    return { batch: number, serving: false, ...(this.staleReason === undefined ? {} : { backupStale: this.staleReason }) };
+  private servingState(number: number, id: string): SideState {
+    if (this.servingSide === "backup") return { batch: number, id, serving: true, failoverAt: this.failoverAt ?? number, failoverId: this.failoverId ?? id };
+    return { batch: number, id, serving: false, ...(this.staleReason === undefined ? {} : { backupStale: this.staleReason }) };
+  }
+
+  /** The state of a side that holds everything the serving side committed. */
+  private mirroredState(): SideState {
+    return { batch: this.batchNumber, id: this.lastId, serving: false };
   }
 
   private keepSinceFailover(batch: Batch): void {
@@ -523,7 +543,7 @@ export class CompositeEngine implements Engine {
       const batches = this.replicable();
       const last = batches[batches.length - 1]!;
       try {
-        await replayBatches(this.backup, batches, { batch: last.number, serving: false });
+        await replayBatches(this.backup, batches, { batch: last.number, id: last.id, serving: false });
       } catch (error) {
         if (error instanceof Divergence) this.markStale(`it diverged: ${error.message}`);
         else if (this.settings.mode === "sync") this.markStale(`it failed to commit batch ${batches[0]!.number}: ${messageOf(error)}`);

@@ -18,10 +18,18 @@ export const STATE_SECTION = `kv:${STATE_NAMESPACE}`;
 export interface SideState {
   /** The number of the last batch this side committed (0: none yet; the sides agree at creation). */
   batch: number;
+  /**
+   * A random identity of that batch, the same on both sides: two sides at one number hold the same writes only when
+   * their identities match too (a batch that reached the primary only, its commit's answer lost, has the number the
+   * backup gives its first batch after the failover).
+   */
+  id?: string;
   /** True on the backup from a failover until the failback: the backup is the side that serves. */
   serving: boolean;
   /** While `serving`: the batch at which the backup took over (the primary agrees up to it, at most). */
   failoverAt?: number;
+  /** While `serving`: the identity of the batch at `failoverAt`. */
+  failoverId?: string;
   /** On the primary: why the backup stopped mirroring (it needs a resync); absent while it mirrors. */
   backupStale?: string;
 }
