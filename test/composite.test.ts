@@ -16,6 +16,7 @@ import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { putState } from "../src/engines/composite/side-state.js";
 import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
 import { compositeControl, isStowageError, openStore, resolveConfig, utf8, type RoutedStoreOptions, type Store } from "../src/index.js";
+import { withMetrics } from "../src/wrappers/metrics.js";
 import { validateStores } from "../src/operations/store-dumps.js";
 import type { ValidationReport } from "../src/operations/compare-sources.js";
 
@@ -248,6 +249,22 @@ describe("composite provider", () => {
     const kept = await openStore({ backend: "sqlite", path: other.spare });
     assert.deepEqual((await kept.info()).namespaces.map((info) => info.namespace).filter((name) => name !== "_composite"), ["theirs"]);
     await kept.close();
+  });
+
+  it("metrics show which side serves, the lag and the failovers", async () => {
+    const store = withMetrics(await openStore(memoryPair("async")));
+    try {
+      await store.kv("kv").put("k", utf8.encode("v"));
+      assert.equal(store.metrics.snapshot().composites?.ha?.serving, "primary");
+      await compositeControl(store).failover();
+      assert.deepEqual([store.metrics.snapshot().composites?.ha?.serving, store.metrics.snapshot().composites?.ha?.failovers], ["backup", 1]);
+      const text = await store.metrics.prometheus();
+      assert.match(text, /^stowage_composite_serving_backup\{provider="ha"\} 1$/m);
+      assert.match(text, /^stowage_composite_failovers\{provider="ha"\} 1$/m);
+      assert.match(text, /^stowage_composite_lag_batches\{provider="ha"\} 0$/m);
+    } finally {
+      await store.close();
+    }
   });
 
   it("is configured from environment variables like any provider", async () => {

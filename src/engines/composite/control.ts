@@ -12,6 +12,12 @@ export function registerComposites(engine: Engine, composites: ReadonlyMap<strin
   if (composites.size > 0) compositesOf.set(engine, composites);
 }
 
+/** The composite providers of a store (wrappers pass through), by name; undefined when it has none. */
+export function compositesOfStore(store: Store): ReadonlyMap<string, CompositeEngine> | undefined {
+  const parts = (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)?.[STORE_PARTS];
+  return parts === undefined ? undefined : compositesOf.get(rootEngine(parts.engine));
+}
+
 /** What an operator can do with a composite provider. */
 export interface CompositeControl {
   /** Which side serves, how the other stands, the lag (batches, write calls, age) and the failovers so far. */
@@ -35,8 +41,7 @@ export interface CompositeControl {
  * ```
  */
 export function compositeControl(store: Store, provider?: string): CompositeControl {
-  const parts = (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)?.[STORE_PARTS];
-  const composites = parts === undefined ? undefined : compositesOf.get(rootEngine(parts.engine));
+  const composites = compositesOfStore(store);
   if (composites === undefined) throw new StowageError("INVALID_ARGUMENT", "the store has no composite provider");
   const names = [...composites.keys()];
   if (provider === undefined && names.length > 1) throw new StowageError("INVALID_ARGUMENT", `the store has several composite providers (${names.join(", ")}): name one`);
