@@ -39,7 +39,7 @@ for (const mode of ["sync", "async"] as const) {
     const main = { backend: "postgres", dsn: srv.dsn, schema: `ha_${mode}`, poolSize: 4, connectTimeoutMs: 1_000, statementTimeoutMs: 2_000 } as const;
     const spare = { backend: "sqlite", path: join(dir, `spare-${mode}.db`) } as const;
     const options = {
-      providers: { main, spare, ha: { backend: "composite", primary: "main", standby: "spare", mode, probeIntervalMs: 100, failAfter: 2, replicateIntervalMs: 50 } as const },
+      providers: { main, spare, ha: { backend: "composite", primary: "main", standby: "spare", mode, probeIntervalMs: 100, failAfter: 2, replicateIntervalMs: 50, failback: mode === "async" ? "auto" : "manual" } as const },
       defaultProvider: "ha",
       sweepIntervalMs: 0,
     };
@@ -87,7 +87,7 @@ for (const mode of ["sync", "async"] as const) {
       else assert.ok(lost <= lagAtKill.items, `lost ${lost} > the reported lag of ${lagAtKill.items} writes`);
 
       srv.start();
-      await checkFailback(t, store, main);
+      await checkFailback(t, store, main, mode === "async");
     } finally {
       stop = true;
       await store.close();
@@ -96,15 +96,27 @@ for (const mode of ["sync", "async"] as const) {
   });
 }
 
-/** A failback once the server is back: it succeeds and the sides agree, or it is refused because the primary diverged. */
-async function checkFailback(t: { diagnostic(message: string): void }, store: Store, main: Record<string, unknown>): Promise<void> {
+/**
+ * A failback once the server is back (asked for, or by the probes with `auto`): it succeeds and the sides agree, or
+ * it is refused because the primary diverged.
+ */
+async function checkFailback(t: { diagnostic(message: string): void }, store: Store, main: Record<string, unknown>, auto: boolean): Promise<void> {
   const ha = compositeControl(store);
-  try {
-    await ha.failback();
-  } catch (error) {
-    assert.ok(isStowageError(error, "CONFLICT") && /diverged/.test(String(error)), String(error));
-    t.diagnostic(`failback refused: ${(error as Error).message}`);
-    return;
+  if (auto) {
+    await until(() => ha.status().serving === "primary" || ha.status().lastRefusal !== undefined, 10_000, "the probes failed back (or refused)");
+    if (ha.status().lastRefusal !== undefined) {
+      assert.match(ha.status().lastRefusal!, /diverged/);
+      t.diagnostic(`automatic failback refused: ${ha.status().lastRefusal}`);
+      return;
+    }
+  } else {
+    try {
+      await ha.failback();
+    } catch (error) {
+      assert.ok(isStowageError(error, "CONFLICT") && /diverged/.test(String(error)), String(error));
+      t.diagnostic(`failback refused: ${(error as Error).message}`);
+      return;
+    }
   }
   assert.equal(ha.status().serving, "primary");
   await store.kv("load").put("after-failback", utf8.encode("x"));
@@ -119,3 +131,42 @@ async function checkFailback(t: { diagnostic(message: string): void }, store: St
   }
   t.diagnostic("failed back; the sides hold the same data");
 }
+
+test("sync mode: the PostgreSQL backup killed mid-load; writes go on on the primary, the backup is reported stale", async (t) => {
+  const srv = pgServer();
+  const started = Date.now();
+  const options = {
+    providers: {
+      main: { backend: "sqlite", path: join(dir, "main-backup-killed.db") },
+      spare: { backend: "postgres", dsn: srv.dsn, schema: "ha_backup_killed", poolSize: 2, connectTimeoutMs: 1_000, statementTimeoutMs: 2_000 },
+      ha: { backend: "composite", primary: "main", standby: "spare", probeIntervalMs: 100 },
+    },
+    defaultProvider: "ha",
+    sweepIntervalMs: 0,
+  } as const;
+  const store = await openStore(options);
+  const ha = compositeControl(store);
+  const resolved: string[] = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      await store.kv("load").put(`a${i}`, utf8.encode("x"));
+      resolved.push(`a${i}`);
+    }
+    srv.stop("immediate");
+    for (let i = 0; i < 100; i++) {
+      await store.kv("load").put(`b${i}`, utf8.encode("x"));
+      resolved.push(`b${i}`);
+    }
+    assert.equal(ha.status().standby, "stale");
+    assert.match(ha.status().staleReason ?? "", /failed to commit batch/);
+    const health = await store.health();
+    assert.equal(health.status, "degraded");
+    assert.equal(health.facts["ha.serving"], "main");
+    for (const key of resolved) assert.ok((await store.kv("load").get(key)) !== undefined, key);
+    await assert.rejects(ha.failover(), (error: unknown) => isStowageError(error, "CONFLICT"));
+  } finally {
+    await store.close();
+    srv.start();
+  }
+  t.diagnostic(`wall time ${Date.now() - started} ms`);
+});

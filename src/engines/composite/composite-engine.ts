@@ -57,15 +57,17 @@ export interface CompositeStatus {
 }
 
 /**
- * What a composite over engines with these manifests supports: what both do, with room in every commit for the
- * batch number the composite writes with it (one write fewer; 1 KiB fewer where an engine limits bytes itself).
+ * What a composite over engines with these manifests supports: what both do but use by several processes, with room
+ * in every commit for the batch number the composite writes with it (one write fewer; 1 KiB fewer where an engine limits bytes itself).
  */
 export function compositeSupports(primary: EngineSupports, backup: EngineSupports): EngineSupports {
   const common = commonSupports([primary, backup]);
   // Bytes only where an engine enforces a limit of its own, tighter than the store's.
   const bytes = common.limits.maxTransactionBytes < LIMITS.maxTransactionBytes ? common.limits.maxTransactionBytes - 1_024 : common.limits.maxTransactionBytes;
   const limits = { ...common.limits, maxTransactionWrites: common.limits.maxTransactionWrites - 1, maxTransactionBytes: bytes };
-  return Object.freeze({ ...common, limits: Object.freeze(limits) });
+  // One process orders the writes of both sides: another process writing through its own composite would interleave
+  // batches the sides then replay in different orders.
+  return Object.freeze({ ...common, crossProcess: false, limits: Object.freeze(limits) });
 }
 
 /** A write or a user transaction waiting for its batch. */
