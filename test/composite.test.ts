@@ -17,6 +17,7 @@ import { putState } from "../src/engines/composite/side-state.js";
 import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
 import { compositeControl, isStowageError, openStore, resolveConfig, utf8, type RoutedStoreOptions, type Store } from "../src/index.js";
 import { withMetrics } from "../src/wrappers/metrics.js";
+import { killAll, startChild } from "./helpers/child.js";
 import { validateStores } from "../src/operations/store-dumps.js";
 import type { ValidationReport } from "../src/operations/compare-sources.js";
 
@@ -249,6 +250,41 @@ describe("composite provider", () => {
     const kept = await openStore({ backend: "sqlite", path: other.spare });
     assert.deepEqual((await kept.info()).namespaces.map((info) => info.namespace).filter((name) => name !== "_composite"), ["theirs"]);
     await kept.close();
+  });
+
+  it("async: a crash of the composite's process loses at most the lag it reported; the restart reports the backup stale", async (t) => {
+    const { options, main, spare } = sqlitePair({ mode: "async", replicateIntervalMs: 30 });
+    const child = startChild("composite-writer", [JSON.stringify(options), "20000"]);
+    try {
+      assert.ok(await child.waitFor((lines) => lines.length > 3_000, 30_000), `the writer did not write\n${child.describe()}`);
+      child.kill("SIGKILL");
+      await child.exited;
+    } finally {
+      await killAll([child]);
+    }
+    const written = child.lines.slice(1).filter((line) => line !== "done").map((line) => line.split(" ") as [string, string]);
+    const lagAtKill = Number(written.at(-1)![1]);
+    const backup = await openStore({ backend: "sqlite", path: spare });
+    const primary = await openStore({ backend: "sqlite", path: main });
+    let lost = 0;
+    try {
+      for (const [key] of written) {
+        assert.ok((await primary.kv("load").get(key)) !== undefined, `the primary lacks ${key}`);
+        if ((await backup.kv("load").get(key)) === undefined) lost += 1;
+      }
+    } finally {
+      await Promise.all([backup.close(), primary.close()]);
+    }
+    t.diagnostic(`${written.length} writes resolved; the backup lacks ${lost}; the lag reported last was ${lagAtKill} write calls`);
+    assert.ok(lost <= lagAtKill, `the backup lacks ${lost} resolved writes; the lag reported last was ${lagAtKill}`);
+    const store = await openStore(options);
+    try {
+      const ha = compositeControl(store);
+      assert.deepEqual([ha.status().serving, ha.status().standby], ["primary", lost > 0 ? "stale" : ha.status().standby]);
+      if (lost > 0) assert.match(ha.status().staleReason ?? "", /the backup is at batch \d+, the primary at batch \d+/);
+    } finally {
+      await store.close();
+    }
   });
 
   it("metrics show which side serves, the lag and the failovers", async () => {

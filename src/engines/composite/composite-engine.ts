@@ -496,6 +496,9 @@ export class CompositeEngine implements Engine {
       settle();
       this.queue.push(batch);
       if (this.queue.length > this.settings.maxPendingBatches) this.markStale(`the backup fell more than ${this.settings.maxPendingBatches} batches behind`);
+      // The timer alone could starve: writers whose calls never leave the microtask queue (synchronous engines) keep
+      // the event loop from reaching it.
+      else if (batch.committedAt - this.queue[0]!.committedAt >= this.settings.replicateIntervalMs) this.kickReplication();
     }
   }
 
@@ -541,8 +544,10 @@ export class CompositeEngine implements Engine {
    * interval, the batches kept (up to the bound).
    */
   private async replicate(): Promise<void> {
-    while (this.queue.length > 0 && this.staleReason === undefined && this.servingSide === "primary") {
-      const batches = this.replicable();
+    // Async mode applies what is queued now; batches committed meanwhile wait for the next interval.
+    const through = this.settings.mode === "async" ? (this.queue.at(-1)?.number ?? 0) : Number.POSITIVE_INFINITY;
+    while (this.queue.length > 0 && this.queue[0]!.number <= through && this.staleReason === undefined && this.servingSide === "primary") {
+      const batches = this.replicable(through);
       const last = batches[batches.length - 1]!;
       try {
         await replayBatches(this.backup, batches, { batch: last.number, id: last.id, serving: false });
@@ -557,12 +562,13 @@ export class CompositeEngine implements Engine {
   }
 
   /** The first queued batches that fit one commit of the backup. */
-  private replicable(): Batch[] {
+  private replicable(through: number): Batch[] {
     const limits = this.supports.limits;
     const batches: Batch[] = [];
     let writes = 0;
     let bytes = 0;
     for (const batch of this.queue) {
+      if (batch.number > through) break;
       const weight = batch.writes.reduce((sum, { call }) => {
         const own = weightOf(call);
         return { writes: sum.writes + own.writes, bytes: sum.bytes + own.bytes };
