@@ -179,7 +179,7 @@ describe("composite provider", () => {
     assert.ok(report.equal, report.firstDifference);
   });
 
-  it("failback is refused when the primary committed a batch the backup never got", async () => {
+  it("failback is refused when the primary committed a batch the backup never got; it goes through after a resync", async () => {
     const { options, main } = sqlitePair();
     const store = await openStore(options);
     try {
@@ -197,6 +197,15 @@ describe("composite provider", () => {
       await assert.rejects(ha.failback(), (error: unknown) => isStowageError(error, "CONFLICT") && /diverged/.test(String(error)));
       assert.equal(ha.status().serving, "backup");
       assert.match(ha.status().lastRefusal ?? "", /diverged/);
+      // The operator empties the primary; a resync copies the backup into it, and the failback goes through.
+      await assert.rejects(ha.resync(), (error: unknown) => isStowageError(error, "CONFLICT") && /holds data \(kv:kv\)/.test(String(error)));
+      const plain = await openStore({ backend: "sqlite", path: main });
+      await plain.kv("kv").deleteRange({});
+      await plain.close();
+      await ha.resync();
+      await ha.failback();
+      assert.equal(ha.status().serving, "primary");
+      assert.deepEqual((await store.kv("kv").list()).entries.map((entry) => entry.key), ["a", "b"]);
     } finally {
       await store.close();
     }

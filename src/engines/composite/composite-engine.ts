@@ -279,13 +279,14 @@ export class CompositeEngine implements Engine {
   }
 
   /**
-   * Copies the serving side into the standby when it needs a resync (stale, diverged, or a primary to fail back to
-   * that cannot catch up): the standby must hold no data (CONFLICT otherwise: nothing is deleted automatically).
+   * Copies the serving side into the standby: a stale backup, or after a failover the primary (diverged, behind, or
+   * unable to catch up; emptied by the operator). The standby must hold no data (CONFLICT otherwise: nothing is deleted automatically).
    * Writes wait while it copies; the copy is compared with the serving side before it counts.
    */
   resync(): Promise<void> {
     return this.lock.run(async () => {
-      if (this.staleReason === undefined && (this.servingSide === "primary" || this.sinceFailover !== undefined)) return;
+      // While the primary serves, only a stale backup needs one; after a failover, the primary may have diverged.
+      if (this.servingSide === "primary" && this.staleReason === undefined) return;
       await this.replicationIdle();
       await this.copyIntoStandby();
     });
