@@ -18,6 +18,7 @@ import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
 import { compositeControl, isStowageError, openStore, resolveConfig, utf8, type RoutedStoreOptions, type Store } from "../src/index.js";
 import { withMetrics } from "../src/wrappers/metrics.js";
 import { killAll, startChild } from "./helpers/child.js";
+import { runCli } from "../src/cli/run-cli.js";
 import { validateStores } from "../src/operations/store-dumps.js";
 import type { ValidationReport } from "../src/operations/compare-sources.js";
 
@@ -310,6 +311,28 @@ describe("composite provider", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("the CLI shows a composite's state and fails over and back", async () => {
+    const { main, spare } = sqlitePair();
+    const flags = ["--provider", "main.backend=sqlite", "--provider", `main.path=${main}`, "--provider", "spare.backend=sqlite", "--provider", `spare.path=${spare}`];
+    flags.push("--provider", "ha.backend=composite", "--provider", "ha.primary=main", "--provider", "ha.standby=spare", "--default-provider", "ha");
+    const cli = async (...args: string[]) => {
+      let stdout = "";
+      let stderr = "";
+      const code = await runCli([...args, ...flags], { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), env: {}, cwd: dir });
+      return { code, stdout, stderr };
+    };
+    assert.equal((await cli("kv", "put", "kv", "k", "v")).code, 0);
+    const status = await cli("composite", "status", "--json");
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual([JSON.parse(status.stdout).serving, JSON.parse(status.stdout).standby], ["primary", "mirroring"]);
+    assert.match((await cli("composite", "failover", "ha")).stdout, /^serving: backup/);
+    assert.match((await cli("composite", "status")).stdout, /^serving: backup \(batch \d+, sync\)\nstandby: awaiting-failback\nfailover at batch \d+/);
+    assert.match((await cli("composite", "failback")).stdout, /^serving: primary/);
+    const wrong = await cli("composite", "status", "main");
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /INVALID_ARGUMENT: provider "main" is not a composite provider of the store \(ha\)/);
   });
 
   it("is configured from environment variables like any provider", async () => {
