@@ -4,7 +4,7 @@ import { LIMITS } from "../../api/limits.js";
 import { probeEngine } from "../../store/health.js";
 import type { ChangeSource } from "../change-signal.js";
 import { dumpRefused } from "../dump-refused.js";
-import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
+import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineLimits, EngineOps, EngineSupports } from "../engine.js";
 import { opsCalling, runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { commonSupports, MergedChanges } from "../routed/routed-engine.js";
@@ -252,22 +252,13 @@ export class CompositeEngine implements Engine {
     return this.lock.run(async () => {
       if (this.servingSide === "primary") return;
       if (this.staleReason !== undefined) throw this.refusal(`cannot fail back: the primary ${this.names.primary} needs a resync (${this.staleReason})`);
-      const state = await readState(this.primary);
-      const at = state?.batch;
-      if (at !== this.batchNumber || state?.id !== this.lastId) {
-        if (at === undefined) throw this.refusal(`cannot fail back: the primary ${this.names.primary} holds no composite state; resync it (empty) first`);
-        const atFailover = at === this.failoverAt && state?.id === this.failoverId;
-        if (!atFailover && at >= (this.failoverAt ?? 0)) {
-          throw this.refusal(`cannot fail back: the primary ${this.names.primary} diverged: it committed batches up to ${at}, past the failover at batch ${this.failoverAt}, which the backup never got; empty it and resync`);
-        }
-        if (at < (this.failoverAt ?? 0)) throw this.refusal(`cannot fail back: the primary ${this.names.primary} is at batch ${at}, behind the failover at batch ${this.failoverAt}; empty it and resync`);
-        if (this.sinceFailover === undefined) {
-          throw this.refusal(`cannot fail back: the batches since the failover at batch ${this.failoverAt} are not all held in memory (a restart, or more than ${this.settings.maxPendingBatches}); empty the primary ${this.names.primary} and resync`);
-        }
-        await replayBatches(this.primary, this.sinceFailover, this.mirroredState());
-      } else {
-        await writeState(this.primary, this.mirroredState());
+      const missing = this.missingOnPrimary(await readState(this.primary));
+      // In commits the primary takes: a failback cut short leaves it at one of these batches, where a retry resumes.
+      for (const group of withinLimits(missing, this.supports.limits)) {
+        const last = group[group.length - 1]!;
+        await replayBatches(this.primary, group, { batch: last.number, id: last.id, serving: false });
       }
+      if (missing.length === 0) await writeState(this.primary, this.mirroredState());
       await writeState(this.backup, this.mirroredState());
       this.servingSide = "primary";
       this.failoverAt = undefined;
@@ -290,6 +281,30 @@ export class CompositeEngine implements Engine {
       await this.replicationIdle();
       await this.copyIntoStandby();
     });
+  }
+
+  /**
+   * The batches the primary lacks of those the backup committed since the failover, from the primary's state: none
+   * when it is up to date, all of them when it stands at the failover, the rest when an earlier failback was cut
+   * short. CONFLICT (a refusal) when it diverged, is behind the failover, or the batches are not all in memory.
+   */
+  private missingOnPrimary(state: SideState | undefined): Batch[] {
+    if (state === undefined) throw this.refusal(`cannot fail back: the primary ${this.names.primary} holds no composite state; resync it (empty) first`);
+    if (state.batch === this.batchNumber && state.id === this.lastId) return [];
+    const failoverAt = this.failoverAt ?? 0;
+    if (state.batch < failoverAt) throw this.refusal(`cannot fail back: the primary ${this.names.primary} is at batch ${state.batch}, behind the failover at batch ${failoverAt}; empty it and resync`);
+    const since = this.sinceFailover;
+    const atFailover = state.batch === failoverAt && state.id === this.failoverId;
+    const at = atFailover ? -1 : (since?.findIndex((batch) => batch.number === state.batch && batch.id === state.id) ?? -1);
+    if (!atFailover && at < 0) {
+      throw this.refusal(
+        `cannot fail back: the primary ${this.names.primary} diverged: it holds batch ${state.batch}, which is not one the backup committed since the failover at batch ${failoverAt}${since === undefined ? " (as far as the batches in memory tell)" : ""}; empty it and resync`,
+      );
+    }
+    if (since === undefined) {
+      throw this.refusal(`cannot fail back: the batches since the failover at batch ${failoverAt} are not all held in memory (a restart, or more than ${this.settings.maxPendingBatches}); empty the primary ${this.names.primary} and resync`);
+    }
+    return since.slice(at + 1);
   }
 
   async close(): Promise<void> {
@@ -562,24 +577,10 @@ export class CompositeEngine implements Engine {
     }
   }
 
-  /** The first queued batches that fit one commit of the backup. */
+  /** The first queued batches (up to `through`) that fit one commit of the backup. */
   private replicable(through: number): Batch[] {
-    const limits = this.supports.limits;
-    const batches: Batch[] = [];
-    let writes = 0;
-    let bytes = 0;
-    for (const batch of this.queue) {
-      if (batch.number > through) break;
-      const weight = batch.writes.reduce((sum, { call }) => {
-        const own = weightOf(call);
-        return { writes: sum.writes + own.writes, bytes: sum.bytes + own.bytes };
-      }, { writes: 0, bytes: 0 });
-      if (batches.length > 0 && (writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2)) break;
-      batches.push(batch);
-      writes += weight.writes;
-      bytes += weight.bytes;
-    }
-    return batches;
+    const upTo = this.queue.findIndex((batch) => batch.number > through);
+    return withinLimits(upTo < 0 ? this.queue : this.queue.slice(0, upTo), this.supports.limits)[0] ?? [];
   }
 
   private async replicationIdle(): Promise<void> {
@@ -621,6 +622,31 @@ export class CompositeEngine implements Engine {
       this.probing = false;
     }
   }
+}
+
+/** Consecutive batches grouped so that each group fits one commit within `limits` (a batch alone always fits: it was committed whole). */
+function withinLimits(batches: readonly Batch[], limits: EngineLimits): Batch[][] {
+  const groups: Batch[][] = [];
+  let group: Batch[] = [];
+  let writes = 0;
+  let bytes = 0;
+  for (const batch of batches) {
+    const weight = batch.writes.reduce((sum, { call }) => {
+      const own = weightOf(call);
+      return { writes: sum.writes + own.writes, bytes: sum.bytes + own.bytes };
+    }, { writes: 0, bytes: 0 });
+    if (group.length > 0 && (writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2)) {
+      groups.push(group);
+      group = [];
+      writes = 0;
+      bytes = 0;
+    }
+    group.push(batch);
+    writes += weight.writes;
+    bytes += weight.bytes;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 function settleWith(work: Work, outcome: Outcome): void {
