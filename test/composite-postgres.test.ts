@@ -170,3 +170,29 @@ test("sync mode: the PostgreSQL backup killed mid-load; writes go on on the prim
   }
   t.diagnostic(`wall time ${Date.now() - started} ms`);
 });
+
+test("kv.watch through a composite over PostgreSQL: the history turns on outside a transaction and is mirrored", async () => {
+  const srv = pgServer();
+  const spare = join(dir, "spare-watch.db");
+  const main = { backend: "postgres", dsn: srv.dsn, schema: "ha_watch", poolSize: 2 } as const;
+  const store = await openStore({ providers: { main, spare: { backend: "sqlite", path: spare }, ha: { backend: "composite", primary: "main", standby: "spare" } }, defaultProvider: "ha", sweepIntervalMs: 0 });
+  const abort = new AbortController();
+  try {
+    const feed = store.kv("watched").watch(["k"], { signal: abort.signal })[Symbol.asyncIterator]();
+    const first = feed.next();
+    for (let i = 0; i < 50 && (await Promise.race([first.then(() => true), sleep(10).then(() => false)])) === false; i++) await store.kv("watched").put("k", utf8.encode(`v${i}`));
+    const change = await first;
+    assert.equal(change.done, false);
+    assert.equal(compositeControl(store).status().standby, "mirroring");
+  } finally {
+    abort.abort();
+    await store.close();
+  }
+  const [primary, backup] = [await openStore(main), await openStore({ backend: "sqlite", path: spare })];
+  try {
+    const report = await validateStores(primary, backup, { left: "main", right: "spare" });
+    assert.ok(report.equal, report.firstDifference);
+  } finally {
+    await Promise.all([primary.close(), backup.close()]);
+  }
+});

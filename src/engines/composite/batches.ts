@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { StowageError } from "../../api/errors.js";
 import type { Engine, EngineOps } from "../engine.js";
 import { OP_FACTS, opsCalling, runCall, type EngineCall } from "../engine-calls.js";
-import { putState, type SideState } from "./side-state.js";
+import { putState, writeState, type SideState } from "./side-state.js";
 
 /** How a call ended: its result, or its error (a call that fails inside a batch fails alone, under its savepoint). */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -16,6 +16,8 @@ export interface RecordedWrite {
 /** A committed batch: its number (the watermark), its writes in commit order, and when it committed. */
 export interface Batch {
   number: number;
+  /** A call run on its own, outside a transaction (see {@link ALONE_OPS}); its batch number is written after it. */
+  alone?: boolean;
   /** Its random identity (see `SideState.id`). */
   id: string;
   writes: RecordedWrite[];
@@ -60,10 +62,26 @@ export class Divergence extends StowageError {
 }
 
 /**
+ * Operations an engine may refuse inside a transaction (PostgreSQL turns a KV history on at READ COMMITTED, outside
+ * the serializable transactions): such a call is a batch of its own, run with `write`, its batch number written just
+ * after. It is idempotent (a history turned on stays on), so a crash between the two costs a stale mark, no data.
+ */
+export const ALONE_OPS: ReadonlySet<string> = new Set(["kvHistoryStart"]);
+
+/**
  * Replays `batches` on `engine` as one transaction, in order, with `state` written last; throws {@link Divergence}
- * (and rolls back) at the first write whose outcome differs from the recorded one.
+ * (and rolls back) at the first write whose outcome differs from the recorded one. A batch run alone is replayed
+ * alone (the caller groups it so), with `write`.
  */
 export async function replayBatches(engine: Engine, batches: readonly Batch[], state: SideState): Promise<void> {
+  const alone = batches.length === 1 && batches[0]!.alone === true ? batches[0]! : undefined;
+  if (alone !== undefined) {
+    const { call, outcome } = alone.writes[0]!;
+    const got = await outcomeOf(() => engine.write(call));
+    if (!sameOutcome(outcome, got)) throw new Divergence(alone.number, call, outcome, got);
+    await writeState(engine, state);
+    return;
+  }
   await engine.transaction(async (ops) => {
     for (const batch of batches) {
       for (const { call, outcome } of batch.writes) {

@@ -8,7 +8,7 @@ import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineLimits, E
 import { opsCalling, runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { commonSupports, MergedChanges } from "../routed/routed-engine.js";
-import { Divergence, outcomeOf, recordingOps, replayBatches, weightOf, type Batch, type Outcome, type RecordedWrite } from "./batches.js";
+import { ALONE_OPS, Divergence, outcomeOf, recordingOps, replayBatches, weightOf, type Batch, type Outcome, type RecordedWrite } from "./batches.js";
 import { copySide } from "./copy-side.js";
 import { hideState, readState, userNamespacesOf, writeState, putState, type SideState } from "./side-state.js";
 
@@ -444,13 +444,13 @@ export class CompositeEngine implements Engine {
   /** The next batch: a user transaction alone, or the calls that wait, in order, as many as one commit takes. */
   private takeBatch(): Work[] {
     const first = this.pending.shift()!;
-    if (first.kind === "txn") return [first];
+    if (first.kind === "txn" || ALONE_OPS.has(first.call.op)) return [first];
     const batch: Work[] = [first];
     const limits = this.supports.limits;
     let { writes, bytes } = weightOf(first.call);
     while (batch.length < MAX_BATCH_CALLS) {
       const next = this.pending[0];
-      if (next === undefined || next.kind !== "call") break;
+      if (next === undefined || next.kind !== "call" || ALONE_OPS.has(next.call.op)) break;
       const weight = weightOf(next.call);
       if (writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2) break;
       writes += weight.writes;
@@ -468,37 +468,16 @@ export class CompositeEngine implements Engine {
   private async runBatch(work: Work[]): Promise<void> {
     const number = this.batchNumber + 1;
     const id = randomUUID();
-    const writes: RecordedWrite[] = [];
-    const outcomes: Outcome[] = [];
-    const side = this.serving();
-    try {
-      await side.transaction(async (ops) => {
-        for (const item of work) {
-          if (item.kind === "call") {
-            const outcome = await outcomeOf(() => runCall(ops, item.call));
-            outcomes.push(outcome);
-            writes.push({ call: item.call, outcome });
-          } else {
-            outcomes.push({ ok: true, value: await item.body(recordingOps(ops, writes)) });
-          }
-        }
-        if (writes.length > 0) await putState(ops, this.servingState(number, id));
-      });
-    } catch (error) {
-      if (work.length > 1 && !isUnavailable(error)) {
-        for (const item of work) await this.runBatch([item]);
-        return;
-      }
-      const own = outcomes[0];
-      const reason = work.length === 1 && own !== undefined && !own.ok ? own.error : error;
-      for (const item of work) item.reject(reason);
-      return;
-    }
+    const first = work[0]!;
+    const alone = first.kind === "call" && ALONE_OPS.has(first.call.op) ? first : undefined;
+    const committed = alone !== undefined ? await this.commitAlone(alone, number, id) : await this.commitTogether(work, number, id);
+    if (committed === undefined) return;
+    const { writes, outcomes } = committed;
     const settle = () => work.forEach((item, i) => settleWith(item, outcomes[i]!));
     if (writes.length === 0) return settle();
     this.batchNumber = number;
     this.lastId = id;
-    const batch: Batch = { number, id, writes, committedAt: Date.now() };
+    const batch: Batch = { number, id, writes, committedAt: Date.now(), ...(alone !== undefined ? { alone: true } : {}) };
     if (this.servingSide === "backup") {
       this.keepSinceFailover(batch);
       settle();
@@ -516,6 +495,47 @@ export class CompositeEngine implements Engine {
       // the event loop from reaching it.
       else if (batch.committedAt - this.queue[0]!.committedAt >= this.settings.replicateIntervalMs) this.kickReplication();
     }
+  }
+
+  /** Commits the batch's calls as one transaction with its number; undefined once its callers were answered (it failed). */
+  private async commitTogether(work: Work[], number: number, id: string): Promise<{ writes: RecordedWrite[]; outcomes: Outcome[] } | undefined> {
+    const writes: RecordedWrite[] = [];
+    const outcomes: Outcome[] = [];
+    try {
+      await this.serving().transaction(async (ops) => {
+        for (const item of work) {
+          if (item.kind === "call") {
+            const outcome = await outcomeOf(() => runCall(ops, item.call));
+            outcomes.push(outcome);
+            writes.push({ call: item.call, outcome });
+          } else {
+            outcomes.push({ ok: true, value: await item.body(recordingOps(ops, writes)) });
+          }
+        }
+        if (writes.length > 0) await putState(ops, this.servingState(number, id));
+      });
+    } catch (error) {
+      if (work.length > 1 && !isUnavailable(error)) {
+        for (const item of work) await this.runBatch([item]);
+        return undefined;
+      }
+      const own = outcomes[0];
+      const reason = work.length === 1 && own !== undefined && !own.ok ? own.error : error;
+      for (const item of work) item.reject(reason);
+      return undefined;
+    }
+    return { writes, outcomes };
+  }
+
+  /** Runs a call that must run outside a transaction (`ALONE_OPS`), then records its batch number; undefined when it failed. */
+  private async commitAlone(work: Extract<Work, { kind: "call" }>, number: number, id: string): Promise<{ writes: RecordedWrite[]; outcomes: Outcome[] } | undefined> {
+    const side = this.serving();
+    const outcome = await outcomeOf(() => side.write(work.call));
+    // A refused call changed nothing: there is nothing to mirror.
+    if (!outcome.ok) return void work.reject(outcome.error);
+    const recorded = await outcomeOf(() => writeState(side, this.servingState(number, id)));
+    if (!recorded.ok) return void work.reject(recorded.error);
+    return { writes: [{ call: work.call, outcome }], outcomes: [outcome] };
   }
 
   private servingState(number: number, id: string): SideState {
@@ -635,7 +655,8 @@ function withinLimits(batches: readonly Batch[], limits: EngineLimits): Batch[][
       const own = weightOf(call);
       return { writes: sum.writes + own.writes, bytes: sum.bytes + own.bytes };
     }, { writes: 0, bytes: 0 });
-    if (group.length > 0 && (writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2)) {
+    const full = writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2;
+    if (group.length > 0 && (full || batch.alone === true || group[0]!.alone === true)) {
       groups.push(group);
       group = [];
       writes = 0;
