@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { StowageError } from "../../api/errors.js";
-import type { Engine, EngineOps } from "../engine.js";
+import type { Engine, EngineLimits, EngineOps } from "../engine.js";
 import { OP_FACTS, opsCalling, runCall, type EngineCall } from "../engine-calls.js";
 import { putState, writeState, type SideState } from "./side-state.js";
 
@@ -131,4 +131,30 @@ function describeOutcome(outcome: Outcome): string {
   if (!outcome.ok) return `an error ${codeOf(outcome.error)}`;
   const text = JSON.stringify(outcome.value) ?? "nothing";
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** Consecutive batches grouped so that each group fits one commit within `limits` (a batch alone always fits: it was committed whole). */
+export function withinLimits(batches: readonly Batch[], limits: EngineLimits): Batch[][] {
+  const groups: Batch[][] = [];
+  let group: Batch[] = [];
+  let writes = 0;
+  let bytes = 0;
+  for (const batch of batches) {
+    const weight = batch.writes.reduce((sum, { call }) => {
+      const own = weightOf(call);
+      return { writes: sum.writes + own.writes, bytes: sum.bytes + own.bytes };
+    }, { writes: 0, bytes: 0 });
+    const full = writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2;
+    if (group.length > 0 && (full || batch.alone === true || group[0]!.alone === true)) {
+      groups.push(group);
+      group = [];
+      writes = 0;
+      bytes = 0;
+    }
+    group.push(batch);
+    writes += weight.writes;
+    bytes += weight.bytes;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }

@@ -4,11 +4,11 @@ import { LIMITS } from "../../api/limits.js";
 import { probeEngine } from "../../store/health.js";
 import type { ChangeSource } from "../change-signal.js";
 import { dumpRefused } from "../dump-refused.js";
-import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineLimits, EngineOps, EngineSupports } from "../engine.js";
+import type { Awaitable, Engine, EngineDescription, EngineFacts, EngineOps, EngineSupports } from "../engine.js";
 import { opsCalling, runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { Mutex } from "../mutex.js";
 import { commonSupports, MergedChanges } from "../routed/routed-engine.js";
-import { ALONE_OPS, Divergence, outcomeOf, recordingOps, replayBatches, weightOf, type Batch, type Outcome, type RecordedWrite } from "./batches.js";
+import { ALONE_OPS, Divergence, outcomeOf, recordingOps, replayBatches, weightOf, withinLimits, type Batch, type Outcome, type RecordedWrite } from "./batches.js";
 import { copySide } from "./copy-side.js";
 import { hideState, readState, userNamespacesOf, writeState, putState, type SideState } from "./side-state.js";
 
@@ -642,32 +642,6 @@ export class CompositeEngine implements Engine {
       this.probing = false;
     }
   }
-}
-
-/** Consecutive batches grouped so that each group fits one commit within `limits` (a batch alone always fits: it was committed whole). */
-function withinLimits(batches: readonly Batch[], limits: EngineLimits): Batch[][] {
-  const groups: Batch[][] = [];
-  let group: Batch[] = [];
-  let writes = 0;
-  let bytes = 0;
-  for (const batch of batches) {
-    const weight = batch.writes.reduce((sum, { call }) => {
-      const own = weightOf(call);
-      return { writes: sum.writes + own.writes, bytes: sum.bytes + own.bytes };
-    }, { writes: 0, bytes: 0 });
-    const full = writes + weight.writes > limits.maxTransactionWrites || bytes + weight.bytes > limits.maxTransactionBytes / 2;
-    if (group.length > 0 && (full || batch.alone === true || group[0]!.alone === true)) {
-      groups.push(group);
-      group = [];
-      writes = 0;
-      bytes = 0;
-    }
-    group.push(batch);
-    writes += weight.writes;
-    bytes += weight.bytes;
-  }
-  if (group.length > 0) groups.push(group);
-  return groups;
 }
 
 function settleWith(work: Work, outcome: Outcome): void {
