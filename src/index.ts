@@ -3,7 +3,9 @@
  * @packageDocumentation
  */
 export { openStore, BACKENDS, DEFAULT_BACKEND, DEFAULT_SQLITE_PATH } from "./open-store.js";
-export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, LmdbOpenOptions, LevelDbOpenOptions, EtcdOpenOptions, RedisOpenOptions, StowageEngines, UntypedStoreOptions, RoutedStoreOptions } from "./open-store.js";
+export type { OpenStoreOptions, MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, LmdbOpenOptions, LevelDbOpenOptions, EtcdOpenOptions, RedisOpenOptions, StowageEngines, UntypedStoreOptions, RoutedStoreOptions, CompositeProviderOptions } from "./open-store.js";
+export { compositeControl, type CompositeControl } from "./engines/composite/control.js";
+export type { CompositeStatus } from "./engines/composite/composite-engine.js";
 export { registerEngine, engineDescriptors, findEngine } from "./engines/registry.js";
 export { settingNames, type EngineDescriptor, type EngineField, type FieldType } from "./engines/descriptor.js";
 export { textField, pathField, choiceField, wholeNumberField, durationField, secretField, tlsFileFields, keyPrefixField, type FieldBasics } from "./engines/engine-fields.js";

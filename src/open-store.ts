@@ -9,6 +9,9 @@ import { createStore } from "./store/store.js";
 import type { Engine } from "./engines/engine.js";
 import { RoutedEngine } from "./engines/routed/routed-engine.js";
 import { checkProviderName, RouteTable } from "./engines/routed/routes.js";
+import { CompositeEngine } from "./engines/composite/composite-engine.js";
+import { registerComposites } from "./engines/composite/control.js";
+import { COMPOSITE_ENGINE, type CompositeEngineOptions } from "./engines/composite/descriptor.js";
 
 export { DEFAULT_SQLITE_PATH } from "./engines/sqlite/descriptor.js";
 
@@ -98,6 +101,29 @@ export interface PostgresStoreOptions extends StoreOptions {
 }
 
 /**
+ * A composite provider of a store over providers: `primary` and `standby` (the backup) name two other providers (which then
+ * cannot be route targets or the default); see the README's "Composite failover". Only as a provider.
+ */
+export interface CompositeProviderOptions extends StoreOptions {
+  backend: "composite";
+  primary: string;
+  /** The backup provider (`backup` is the option of scheduled backups). */
+  standby: string;
+  /** `sync` (default): a write resolves once both sides committed it; `async`: once the primary did. */
+  mode?: "sync" | "async";
+  /** Async mode: ms between applications of the queued writes to the backup (default 1,000). */
+  replicateIntervalMs?: number;
+  /** Ms between probes of the primary (default 1,000). */
+  probeIntervalMs?: number;
+  /** Failed probes in a row that make the composite fail over (default 3). */
+  failAfter?: number;
+  /** `manual` (default): fail back when told; `auto`: once the primary answers again. */
+  failback?: "manual" | "auto";
+  /** Most write batches held in memory: the async lag, and those kept for a failback (default 10,000). */
+  maxPendingBatches?: number;
+}
+
+/**
  * The `openStore` options of each engine, by engine name. An engine added with `registerEngine` is typed by adding
  * its options here (declaration merging), which keeps every engine's options exact:
  *
@@ -122,6 +148,7 @@ export interface StowageEngines {
   etcd: EtcdOpenOptions;
   redis: RedisOpenOptions;
   "azure-table": AzureTableOpenOptions;
+  composite: CompositeProviderOptions;
 }
 
 export type OpenStoreOptions = StowageEngines[keyof StowageEngines];
@@ -136,7 +163,7 @@ export type UntypedStoreOptions<Backend extends string> = StoreOptions & {
 };
 
 /** The built-in engines; `engineDescriptors()` lists every registered one. */
-export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table"] as const;
+export const BACKENDS = ["memory", "sqlite", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table", "composite"] as const;
 
 /** The backend `openStore` uses when none is named. */
 export const DEFAULT_BACKEND = "sqlite" satisfies (typeof BACKENDS)[number];
@@ -226,14 +253,59 @@ async function openRoutedStore(options: RoutedStoreOptions): Promise<Store> {
     return { name, ...checkOpenOptions(own, `provider ${name}'s option`) };
   });
   const storeOptions = checkStoreOptions(store);
+  const sides = checkCompositeSides(checked, table);
   const opened = new Map<string, Engine>();
+  const composites = new Map<string, CompositeEngine>();
   try {
-    for (const { name, descriptor, engineOptions } of checked) opened.set(name, await descriptor.open(engineOptions));
+    for (const { name, descriptor, engineOptions } of checked) if (descriptor.name !== COMPOSITE_ENGINE.name) opened.set(name, await descriptor.open(engineOptions));
+    for (const { name, descriptor, engineOptions } of checked) {
+      if (descriptor.name !== COMPOSITE_ENGINE.name) continue;
+      const { primary, standby, ...settings } = engineOptions as unknown as CompositeEngineOptions;
+      composites.set(name, await CompositeEngine.open(opened.get(primary)!, opened.get(standby)!, { primary, backup: standby }, settings));
+    }
   } catch (error) {
-    await Promise.allSettled([...opened.values()].map((engine) => engine.close()));
+    // An open composite closes its own sides.
+    const owned = new Set([...composites.values()].flatMap((composite) => [composite.names.primary, composite.names.backup]));
+    await Promise.allSettled([...composites.values()].map((composite) => composite.close()));
+    await Promise.allSettled([...opened].filter(([name]) => !owned.has(name)).map(([, engine]) => engine.close()));
     throw error;
   }
-  return createStore(new RoutedEngine(opened, table), storeOptions);
+  const served = new Map<string, Engine>();
+  for (const { name } of checked) if (!sides.has(name)) served.set(name, composites.get(name) ?? opened.get(name)!);
+  const engine = new RoutedEngine(served, table);
+  registerComposites(engine, composites);
+  return createStore(engine, storeOptions);
+}
+
+/**
+ * The providers that are sides of a composite provider, with the composite's name. INVALID_ARGUMENT naming the
+ * provider for a side that is not a plain provider of the store, a provider that is a side twice, and a side that is
+ * a route target or the default (its data is reached through the composite only).
+ */
+function checkCompositeSides(checked: ReadonlyArray<{ name: string; descriptor: EngineDescriptor<object>; engineOptions: Record<string, unknown> }>, table: RouteTable): Map<string, string> {
+  const sides = new Map<string, string>();
+  const names = checked.map(({ name }) => name);
+  for (const { name, descriptor, engineOptions } of checked) {
+    if (descriptor.name !== COMPOSITE_ENGINE.name) continue;
+    for (const [role, side] of [["primary", engineOptions.primary], ["standby", engineOptions.standby]] as Array<[string, string]>) {
+      const provider = checked.find((candidate) => candidate.name === side);
+      if (provider === undefined) throw new StowageError("INVALID_ARGUMENT", `composite provider ${name}: its ${role} ${JSON.stringify(side)} is not one of the providers (${names.join(", ")})`);
+      if (provider.descriptor.name === COMPOSITE_ENGINE.name) throw new StowageError("INVALID_ARGUMENT", `composite provider ${name}: its ${role} ${side} is a composite provider itself; name plain providers`);
+      const other = sides.get(side);
+      if (other !== undefined) throw new StowageError("INVALID_ARGUMENT", `provider ${side} is a side of composite provider ${other} already; composite provider ${name} cannot use it too`);
+      sides.set(side, name);
+    }
+  }
+  for (const [side, composite] of sides) {
+    if (table.defaultProvider === side) {
+      throw new StowageError("INVALID_ARGUMENT", `provider ${side} is a side of composite provider ${composite}, so it cannot be the default provider: make ${composite} the default`);
+    }
+    const route = table.describe().find((candidate) => candidate.provider === side);
+    if (route !== undefined) {
+      throw new StowageError("INVALID_ARGUMENT", `provider ${side} is a side of composite provider ${composite}, so route ${JSON.stringify(route.match)} cannot name it: route to ${composite}`);
+    }
+  }
+  return sides;
 }
 
 /** One engine's options checked against its descriptor, without opening anything. */

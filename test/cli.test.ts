@@ -260,7 +260,7 @@ describe("stowage CLI", { concurrency: true }, () => {
     const flag = await stowage(dir, ["info", "--storage-backend", "mongo"]);
     assert.equal(flag.code, 1);
     assert.equal(flag.stdout, "");
-    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table; got "mongo"\n$/);
+    assert.match(flag.stderr, /^error INVALID_ARGUMENT: --storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, composite; got "mongo"\n$/);
     const env = await stowageInProcess(dir, ["info"], { STOWAGE_STORAGE_BACKEND: "mongo" });
     assert.equal(env.code, 1);
     assert.match(env.stderr, /^error INVALID_ARGUMENT: STOWAGE_STORAGE_BACKEND must be/);
@@ -321,10 +321,10 @@ describe("stowage CLI", { concurrency: true }, () => {
 
   test("help lists every engine with its options, their defaults, and which are required", async () => {
     const help = ok(await stowageInProcess(freshDir(), ["--help"]));
-    assert.match(help, /--storage-backend <name> +The engine: memory, sqlite \(default\), postgres, lmdb, leveldb,\s+etcd, redis, azure-table\n/);
-    for (const engine of ["memory", "sqlite \\(default\\)", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table"]) assert.match(help, new RegExp(`^  ${engine}: \\S`, "m"));
+    assert.match(help, /--storage-backend <name> +The engine: memory, sqlite \(default\), postgres, lmdb, leveldb,\s+etcd, redis, azure-table, composite\n/);
+    for (const engine of ["memory", "sqlite \\(default\\)", "postgres", "lmdb", "leveldb", "etcd", "redis", "azure-table", "composite"]) assert.match(help, new RegExp(`^  ${engine}: \\S`, "m"));
     const flags = [...help.matchAll(/^ {4}--(storage-[a-z-]+) /gm)].map((match) => match[1]);
-    assert.deepEqual(flags, ["storage-snapshot-path", "storage-snapshot-interval-ms", "storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms", "storage-path", "storage-path", "storage-endpoints", "storage-prefix", "storage-request-timeout-ms", "storage-username", "storage-password", "storage-tls-ca-file", "storage-tls-cert-file", "storage-tls-key-file", "storage-url", "storage-prefix", "storage-request-timeout-ms", "storage-tls-ca-file", "storage-tls-cert-file", "storage-tls-key-file", "storage-connection-string", "storage-table", "storage-request-timeout-ms"]);
+    assert.deepEqual(flags, ["storage-snapshot-path", "storage-snapshot-interval-ms", "storage-path", "storage-durability", "storage-busy-timeout-ms", "storage-dsn", "storage-schema", "storage-pool-size", "storage-connect-timeout-ms", "storage-statement-timeout-ms", "storage-path", "storage-path", "storage-endpoints", "storage-prefix", "storage-request-timeout-ms", "storage-username", "storage-password", "storage-tls-ca-file", "storage-tls-cert-file", "storage-tls-key-file", "storage-url", "storage-prefix", "storage-request-timeout-ms", "storage-tls-ca-file", "storage-tls-cert-file", "storage-tls-key-file", "storage-connection-string", "storage-table", "storage-request-timeout-ms", "storage-primary", "storage-standby", "storage-mode", "storage-replicate-interval-ms", "storage-probe-interval-ms", "storage-fail-after", "storage-failback", "storage-max-pending-batches"]);
     assert.match(help, /--storage-connection-string <connection-string>\s+The Azure Storage connection string .*\(required\)/s);
     assert.match(help, /--storage-path <file> +LMDB data file .*\n.*\(default \.\/data\/stowage\.lmdb\)/);
     assert.match(help, /--storage-path <file> +SQLite database file; it and its folders are created if absent\n +\(default \.\/data\/stowage\.db\)/);

@@ -144,7 +144,7 @@ describe("the settings come from the engine descriptors", () => {
 
 describe("resolveConfig: bad values name the field, the source and what it accepts", () => {
   const bad: Record<StorageField, { text: string; file: unknown; accepts: string }> = {
-    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table" },
+    backend: { text: "mongo", file: "mysql", accepts: "one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, composite" },
     path: { text: "", file: 42, accepts: "a non-empty file path" },
     durability: { text: "FULL", file: true, accepts: "one of full, process" },
     busyTimeoutMs: { text: "5s", file: -1, accepts: "a whole number of milliseconds from 0 to 2147483647" },
@@ -166,6 +166,14 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     tlsKeyFile: { text: "", file: ["key.pem"], accepts: "a non-empty file path" },
     snapshotPath: { text: "", file: 7, accepts: "a non-empty file path" },
     snapshotIntervalMs: { text: "1m", file: -1, accepts: "a whole number of milliseconds from 0 to 2147483647" },
+    primary: { text: "1main", file: 3, accepts: "a provider name" },
+    standby: { text: "spare!", file: false, accepts: "a provider name" },
+    mode: { text: "SYNC", file: 1, accepts: "one of sync, async" },
+    replicateIntervalMs: { text: "1s", file: 0, accepts: "a whole number of milliseconds from 1 to 2147483647" },
+    probeIntervalMs: { text: "9", file: 5, accepts: "a whole number of milliseconds from 10 to 2147483647" },
+    failAfter: { text: "0", file: 1001, accepts: "a whole number from 1 to 1000" },
+    failback: { text: "never", file: true, accepts: "one of manual, auto" },
+    maxPendingBatches: { text: "0", file: 0.5, accepts: "a whole number from 1 to 1000000" },
   };
   /** How an error quotes a bad value: a secret's never. */
   const quoted = (field: StorageField, value: unknown) =>

@@ -173,10 +173,10 @@ describe("a registered engine", () => {
     const file = { path: "./s.json", absolutePath: "/s.json", contents: { storage: { shards: 0 } } };
     assert.throws(() => resolveConfig({ cwd: CWD, file }), (error) => assertInvalid(error, "storage.shards in ./s.json must be a whole number from 1 to 64; got 0"));
     const unknown = { path: "./s.json", absolutePath: "/s.json", contents: { storage: { tga: "x" } } };
-    assert.throws(() => resolveConfig({ cwd: CWD, file: unknown }), (error) => assertInvalid(error, "unknown field storage.tga", "statementTimeoutMs, endpoints, prefix, requestTimeoutMs, username, password, tlsCaFile, tlsCertFile, tlsKeyFile, url, connectionString, table, tag, shards"));
-    await assert.rejects(openStore({ backend: "mongo" } as never), (error) => assertInvalid(error, `backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, ${TAGGED_ENGINE_NAME}`));
+    assert.throws(() => resolveConfig({ cwd: CWD, file: unknown }), (error) => assertInvalid(error, "unknown field storage.tga", "statementTimeoutMs, endpoints, prefix, requestTimeoutMs, username, password, tlsCaFile, tlsCertFile, tlsKeyFile, url, connectionString, table, primary, standby, mode, replicateIntervalMs, probeIntervalMs, failAfter, failback, maxPendingBatches, tag, shards"));
+    await assert.rejects(openStore({ backend: "mongo" } as never), (error) => assertInvalid(error, `backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, composite, ${TAGGED_ENGINE_NAME}`));
     const flag = await cli(["info", "--storage-backend", "mongo"], temp.dir);
-    assert.match(flag.stderr, new RegExp(`--storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, ${TAGGED_ENGINE_NAME}[,;]`));
+    assert.match(flag.stderr, new RegExp(`--storage-backend must be one of memory, sqlite, postgres, lmdb, leveldb, etcd, redis, azure-table, composite, ${TAGGED_ENGINE_NAME}[,;]`));
   });
 
   test("is in the CLI's usage text with its options", () => {
@@ -184,7 +184,7 @@ describe("a registered engine", () => {
     assert.match(usage, new RegExp(`^  ${TAGGED_ENGINE_NAME}: The memory engine with a tag, for tests$`, "m"));
     assert.match(usage, /^ {4}--storage-tag <text> +A name shown in the location \(default none\)$/m);
     assert.match(usage, /^ {4}--storage-shards <n> +A number shown in the location \(default 1\)$/m);
-    assert.match(usage, new RegExp(`The engine: memory, sqlite \\(default\\), postgres, lmdb, leveldb,\\s+etcd,\\s+redis,\\s+azure-table,\\s+${TAGGED_ENGINE_NAME}`));
+    assert.match(usage, new RegExp(`The engine: memory, sqlite \\(default\\), postgres, lmdb, leveldb,\\s+etcd,\\s+redis,\\s+azure-table,\\s+composite,\\s+${TAGGED_ENGINE_NAME}`));
   });
 });
 

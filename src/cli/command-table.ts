@@ -1,6 +1,7 @@
 import type { AnyCommand } from "./command.js";
 import { DUMP_COMMANDS } from "./dump-commands.js";
 import { BACKUP_COMMANDS } from "./backup-commands.js";
+import { COMPOSITE_COMMANDS } from "./composite-commands.js";
 import { check } from "./check-command.js";
 import { health } from "./health-command.js";
 import { demo } from "./demo-command.js";
@@ -12,7 +13,7 @@ import { SLOT_COMMANDS } from "./slot-commands.js";
 import { UsageError } from "./errors.js";
 
 /** Every command, in the order usage lists them. */
-export const COMMANDS: readonly AnyCommand[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, health, ...DUMP_COMMANDS, ...BACKUP_COMMANDS, demo];
+export const COMMANDS: readonly AnyCommand[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, health, ...DUMP_COMMANDS, ...BACKUP_COMMANDS, ...COMPOSITE_COMMANDS, demo];
 
 /** The command named by the leading positionals, and the positionals after its words. */
 export function findCommand(positionals: readonly string[]): { command: AnyCommand; args: string[] } {

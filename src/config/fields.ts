@@ -32,6 +32,14 @@ export interface StorageSettings {
   password: string;
   snapshotPath: string;
   snapshotIntervalMs: number;
+  primary: string;
+  standby: string;
+  mode: "sync" | "async";
+  replicateIntervalMs: number;
+  probeIntervalMs: number;
+  failAfter: number;
+  failback: "manual" | "auto";
+  maxPendingBatches: number;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */

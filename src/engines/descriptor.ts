@@ -80,6 +80,11 @@ export interface EngineDescriptor<Options extends object = Record<string, unknow
    * README's engine table, `stowage` usage and tools that pick an engine by capability.
    */
   readonly supports: EngineSupports;
+  /**
+   * Set on an engine that combines other providers of a store over providers (the composite): it opens from them,
+   * never alone, its manifest is theirs, and the engine table has no row for it.
+   */
+  readonly combinesProviders?: boolean;
   /** The engine's options, in the order the usage text lists them. */
   readonly fields: readonly EngineField[];
   /**

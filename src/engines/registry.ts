@@ -1,6 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import type { EngineDescriptor, EngineField, FieldType } from "./descriptor.js";
 import { AZURE_TABLE_ENGINE } from "./azure-table/descriptor.js";
+import { COMPOSITE_ENGINE } from "./composite/descriptor.js";
 import { ETCD_ENGINE } from "./etcd/descriptor.js";
 import { LEVELDB_ENGINE } from "./leveldb/descriptor.js";
 import { LMDB_ENGINE } from "./lmdb/descriptor.js";
@@ -131,6 +132,6 @@ function sameSetting(a: EngineField, b: EngineField): boolean {
 }
 
 /** The engines stowage ships, registered when this module loads. */
-export const BUILT_IN_ENGINES: readonly EngineDescriptor<object>[] = [MEMORY_ENGINE, SQLITE_ENGINE, POSTGRES_ENGINE, LMDB_ENGINE, LEVELDB_ENGINE, ETCD_ENGINE, REDIS_ENGINE, AZURE_TABLE_ENGINE] as EngineDescriptor<object>[];
+export const BUILT_IN_ENGINES: readonly EngineDescriptor<object>[] = [MEMORY_ENGINE, SQLITE_ENGINE, POSTGRES_ENGINE, LMDB_ENGINE, LEVELDB_ENGINE, ETCD_ENGINE, REDIS_ENGINE, AZURE_TABLE_ENGINE, COMPOSITE_ENGINE] as EngineDescriptor<object>[];
 
 for (const builtIn of BUILT_IN_ENGINES) registerEngine(builtIn);

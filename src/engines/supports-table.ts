@@ -4,6 +4,8 @@ import type { EngineSupports } from "./engine.js";
 export interface EngineRow {
   readonly name: string;
   readonly supports: EngineSupports;
+  /** Set on an engine over other providers (a composite): its manifest is theirs, so it has no row. */
+  readonly combinesProviders?: boolean;
 }
 
 const yesNo = (supported: boolean): string => (supported ? "yes" : "no");
@@ -22,7 +24,7 @@ function bytes(n: number): string {
  */
 export function engineSupportTable(engines: readonly EngineRow[]): string {
   const header = ["engine", "live feeds", "KV history (`kv.watch`)", "several processes", "transactions across namespaces", "key", "value", "writes / transaction", "bytes / transaction"];
-  const rows = engines.map(({ name, supports: s }) => [
+  const rows = engines.filter((engine) => engine.combinesProviders !== true).map(({ name, supports: s }) => [
     `\`${name}\``,
     yesNo(s.liveFeeds),
     yesNo(s.kvHistory),

@@ -46,7 +46,7 @@ const MAX_RETRY_PAUSE_MS = 100;
 export const ENGINE_BELOW = Symbol("stowage.engineBelow");
 
 /** The engine at the bottom of a stack of layers: stores over it share one writer, whatever wraps them. */
-function rootEngine(engine: Engine): Engine {
+export function rootEngine(engine: Engine): Engine {
   let root = engine;
   for (let below = (root as { [ENGINE_BELOW]?: Engine })[ENGINE_BELOW]; below !== undefined; below = (root as { [ENGINE_BELOW]?: Engine })[ENGINE_BELOW]) {
     root = below;

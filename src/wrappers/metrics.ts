@@ -6,6 +6,9 @@ import type { Awaitable } from "../engines/engine.js";
 import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { layerStore, type LayerHooks, type OpCall, type OpName, type UnitKind } from "./layer.js";
 import { promClient, registerMetrics, type MetricsSource } from "./metrics-prometheus.js";
+import { registerCompositeMetrics } from "./metrics-composite.js";
+import { compositesOfStore } from "../engines/composite/control.js";
+import type { CompositeStatus } from "../engines/composite/composite-engine.js";
 import { Series, type WindowStats } from "./metrics-series.js";
 
 /** Options of {@link withMetrics}. */
@@ -65,6 +68,8 @@ export interface MetricsSnapshot {
   foldedNamespaces: number;
   /** One entry per (operation, namespace) seen, ordered by namespace, then operation. */
   series: SeriesSnapshot[];
+  /** A store with composite providers: each one's status (which side serves, lag, failovers), by provider. */
+  composites?: Record<string, CompositeStatus>;
 }
 
 /** The control a store wrapped by {@link withMetrics} exposes as `store.metrics`. */
@@ -363,9 +368,16 @@ export function withMetrics<S extends Store>(store: S, options: MetricsOptions =
   const { registry: given, ...settings } = settingsOf(options);
   const recorder = new MetricsRecorder(settings);
   const registry: Registry<RegistryContentType> = given ?? new (promClient().Registry)();
-  const unregister = registerMetrics(registry, settings.prefix, recorder);
+  const composites = compositesOfStore(store);
+  const statuses = () => new Map([...(composites ?? [])].map(([name, composite]) => [name, composite.status()]));
+  const unregisterOwn = registerMetrics(registry, settings.prefix, recorder);
+  const unregisterComposites = composites === undefined ? () => undefined : registerCompositeMetrics(registry, settings.prefix, statuses);
+  const unregister = () => {
+    unregisterOwn();
+    unregisterComposites();
+  };
   const metrics: StoreMetrics = {
-    snapshot: () => recorder.snapshot(),
+    snapshot: () => (composites === undefined ? recorder.snapshot() : { ...recorder.snapshot(), composites: Object.fromEntries(statuses()) }),
     prometheus: () => registry.metrics(),
     get contentType() {
       return registry.contentType;

@@ -233,7 +233,7 @@ async function inHeldScopes<T>(
 }
 
 /** What every provider supports: capabilities all of them have, and the tightest of each limit. */
-function commonSupports(all: readonly EngineSupports[]): EngineSupports {
+export function commonSupports(all: readonly EngineSupports[]): EngineSupports {
   const limits = {} as Record<keyof EngineLimits, number>;
   for (const name of Object.keys(all[0]!.limits) as Array<keyof EngineLimits>) limits[name] = Math.min(...all.map((supports) => supports.limits[name]));
   return Object.freeze({
@@ -249,7 +249,7 @@ function commonSupports(all: readonly EngineSupports[]): EngineSupports {
  * The providers' change sources as one: the generation is their sum, so it grows when any of theirs does; a wait
  * ends when one of them moves on (its own waits are ended then, so a long-lived feed leaves no listeners behind).
  */
-class MergedChanges implements ChangeSource {
+export class MergedChanges implements ChangeSource {
   constructor(private readonly sources: readonly ChangeSource[]) {}
 
   get generation(): number {
