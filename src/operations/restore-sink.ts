@@ -225,6 +225,10 @@ export class RestoreSink {
         this.failed ??= error instanceof StowageError ? error : new StowageError("INTERNAL", `restoring namespace "${namespace}" failed: ${String(error)}`, { namespace, cause: error });
       },
     );
+    // A turn of the event loop before the source reads on: a driver may send on a later tick (node-postgres's pool
+    // does), and a source that reads synchronously (SQLite) would hold the batch back until its next page was read,
+    // so that reading and writing took turns instead of overlapping.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   private restoreCall(items: readonly DumpItem[]): EngineCall {

@@ -128,13 +128,19 @@ async function readStream(ops: EngineOps, ns: string, out: SectionEmitter): Prom
 
 /**
  * The pages of a paged read, each read after the position of the last row of the one before (null: from the start),
- * until a page comes back short of `size` rows. Empty pages are not yielded.
+ * until a page comes back short of `size` rows. Empty pages are not yielded. The next page is asked for before a page
+ * is yielded, so that a server reads it while the caller handles this one (one page ahead at most).
  */
 export async function* pagesOf<R, P>(read: (after: P | null) => Awaitable<R[]>, positionOf: (row: R) => P, size = DUMP_PAGE): AsyncGenerator<R[]> {
-  for (let after: P | null = null; ; ) {
-    const rows = await read(after);
-    if (rows.length > 0) yield rows;
-    if (rows.length < size) return;
-    after = positionOf(rows.at(-1)!);
+  let next: Awaitable<R[]> | undefined = read(null);
+  try {
+    while (next !== undefined) {
+      const rows: R[] = await next;
+      next = rows.length < size ? undefined : read(positionOf(rows.at(-1)!));
+      if (rows.length > 0) yield rows;
+    }
+  } finally {
+    // A caller that stopped early leaves a read ahead in flight: settled here, its failure is nobody's.
+    if (next !== undefined) await Promise.resolve(next).catch(() => undefined);
   }
 }
