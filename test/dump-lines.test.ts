@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { itemLine, readLine, startLine, type DumpItem } from "../src/operations/dump-format.js";
-import { SectionDigest } from "../src/operations/dump-events.js";
+import { itemLine, readLine, type DumpItem } from "../src/operations/dump-format.js";
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
@@ -55,16 +54,4 @@ test("each item's line is JSON.stringify of the format's object, and reads back 
     assert.equal(read.type, "item");
     assert.equal(itemLine((read as { item: DumpItem }).item), line);
   }
-});
-
-test("a page of lines digests as the same lines added one by one", () => {
-  const start = { begin: "kv", namespace: "n" } as const;
-  const lines = items().map(itemLine);
-  const one = new SectionDigest(start, startLine(start));
-  for (const line of lines) one.add(line);
-  const paged = new SectionDigest(start, startLine(start));
-  paged.addAll(lines.slice(0, 7));
-  paged.addAll([]);
-  paged.addAll(lines.slice(7));
-  assert.deepEqual(paged.finish(), one.finish());
 });
