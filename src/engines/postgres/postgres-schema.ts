@@ -203,13 +203,18 @@ export const MIGRATIONS: readonly string[] = [
      RETURN NULL;
    END $$;
    CREATE FUNCTION stowage_queue_count_removed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   DECLARE
+     r RECORD;
+     v_len BIGINT;
    BEGIN
-     -- Two statements: one statement cannot delete a row it updated. A key left empty loses its row.
-     UPDATE stowage_queue_len l SET len = l.len - r.n
-       FROM (SELECT ns, key, count(*) AS n FROM stowage_queue_removed GROUP BY ns, key ORDER BY ns, key) r
-       WHERE l.ns = r.ns AND l.key = r.key;
-     DELETE FROM stowage_queue_len l USING (SELECT DISTINCT ns, key FROM stowage_queue_removed) r
-       WHERE l.ns = r.ns AND l.key = r.key AND l.len = 0;
+     -- Key by key, each a primary-key lookup: a join the planner might make a scan of the length table, which at
+     -- SERIALIZABLE would make every ack conflict with every other. A key left empty loses its row.
+     FOR r IN SELECT ns, key, count(*) AS n FROM stowage_queue_removed GROUP BY ns, key ORDER BY ns, key LOOP
+       UPDATE stowage_queue_len SET len = len - r.n WHERE ns = r.ns AND key = r.key RETURNING len INTO v_len;
+       IF v_len = 0 THEN
+         DELETE FROM stowage_queue_len WHERE ns = r.ns AND key = r.key;
+       END IF;
+     END LOOP;
      RETURN NULL;
    END $$;
    CREATE TRIGGER stowage_queue_count_added AFTER INSERT ON stowage_queue
