@@ -1,3 +1,4 @@
+import { isStowageError } from "../api/errors.js";
 import type { Engine } from "../engines/engine.js";
 import type { SectionEnd } from "./dump-format.js";
 import { namespaceFacts, type Section } from "./store-source.js";
@@ -14,6 +15,8 @@ const idOf = (section: Section) => `${section.primitive}:${section.namespace}`;
 export class TargetReadBack {
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /** Reads wait for the end (see {@link add}). */
+  private deferred = false;
   /** Facts of the namespaces read back; undefined for one a dump would leave out (nothing to carry). */
   private readonly read = new Map<string, SectionEnd | undefined>();
 
@@ -22,14 +25,19 @@ export class TargetReadBack {
     private readonly now: number,
   ) {}
 
-  /** Reads `section` back once the reads asked for before it are done. Never rejects: a failure waits for {@link finish}. */
+  /**
+   * Reads `section` back once the reads asked for before it are done. Never rejects: a failure waits for
+   * {@link finish}. An engine that cannot hold a snapshot (Redis, Azure Table) refuses a read that a commit landed in
+   * with CONFLICT: that namespace, and every later one, is then read at the end, when the copy writes no more.
+   */
   add(section: Section): void {
     this.chain = this.chain.then(async () => {
-      if (this.failure !== undefined) return;
+      if (this.failure !== undefined || this.deferred) return;
       try {
         this.read.set(idOf(section), await namespaceFacts(this.engine, this.now, section));
       } catch (error) {
-        this.failure = error;
+        if (isStowageError(error, "CONFLICT")) this.deferred = true;
+        else this.failure = error;
       }
     });
   }
