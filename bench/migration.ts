@@ -7,7 +7,7 @@
  *
  *   node dist/bench/migration.js [--entries N] [--rounds R] [--out FILE]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,6 +25,8 @@ const BATCH = 1_000;
 const folder = mkdtempSync(join(tmpdir(), "stowage-bench-migration-"));
 const sourcePath = join(folder, "source.db");
 const say = (text: string) => process.stderr.write(`${text}\n`);
+/** The machine's 1-minute load average (the bench shares its cores with whatever else runs). */
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0] ?? "?";
 
 /** Fills the source through stowage: KV entries (a third with a TTL), a log and queues of ENTRIES / 10 each. */
 async function fillSource(): Promise<number> {
@@ -113,7 +115,8 @@ const server = await startPostgres();
 try {
   say(`filling the source: ${ENTRIES.toLocaleString("en-US")} KV entries, a log and queues of ${(ENTRIES / 10).toLocaleString("en-US")} each`);
   const total = await fillSource();
-  const rows: Array<{ round: number; kind: string; items: number; seconds: number }> = [];
+  const startLoad = loadAverage();
+  const rows: Array<{ round: number; kind: string; items: number; seconds: number; load: string }> = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [kind, run] of [
       ["raw", rawCopy],
@@ -122,24 +125,26 @@ try {
       const started = process.hrtime.bigint();
       const items = await run(server.dsn, `bench_${kind}_${round}`);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      rows.push({ round, kind, items, seconds });
+      rows.push({ round, kind, items, seconds, load: loadAverage() });
       say(`round ${round} ${kind}: ${items.toLocaleString("en-US")} items in ${seconds.toFixed(1)} s = ${Math.round(items / seconds).toLocaleString("en-US")} items/s`);
     }
   }
   const rate = (kind: string) => rows.filter((r) => r.kind === kind).map((r) => r.items / r.seconds);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ratio = median(rate("stowage")) / median(rate("raw"));
+  const roundRatios = rate("stowage").map((stowage, i) => stowage / rate("raw")[i]!);
   const report = [
     `# Migration benchmark: SQLite → PostgreSQL`,
     ``,
     `${total.toLocaleString("en-US")} items (${ENTRIES.toLocaleString("en-US")} KV entries, a log and queues of ${(ENTRIES / 10).toLocaleString("en-US")} each), ${ROUNDS} alternating rounds on one PostgreSQL server started for the run.`,
     `Stowage (\`migrateStore\`: snapshot, restore batches, read-back validation included) against a raw copy (better-sqlite3 reads, node-postgres multi-row \`unnest\` inserts of ${BATCH} rows, one batch in flight, no validation).`,
     ``,
-    `| round | copy | items | seconds | items/s |`,
-    `| --- | --- | ---: | ---: | ---: |`,
-    ...rows.map((r) => `| ${r.round} | ${r.kind} | ${r.items.toLocaleString("en-US")} | ${r.seconds.toFixed(1)} | ${Math.round(r.items / r.seconds).toLocaleString("en-US")} |`),
+    `| round | copy | items | seconds | items/s | load after |`,
+    `| --- | --- | ---: | ---: | ---: | ---: |`,
+    ...rows.map((r) => `| ${r.round} | ${r.kind} | ${r.items.toLocaleString("en-US")} | ${r.seconds.toFixed(1)} | ${Math.round(r.items / r.seconds).toLocaleString("en-US")} | ${r.load} |`),
     ``,
     `Median items/s: stowage ${Math.round(median(rate("stowage"))).toLocaleString("en-US")}, raw ${Math.round(median(rate("raw"))).toLocaleString("en-US")}: **ratio ${ratio.toFixed(2)}×** (target ≥ 0.5×).`,
+    `Per round (stowage ÷ the raw copy just before it): ${roundRatios.map((r) => `${r.toFixed(2)}×`).join(", ")}. Load average (1 min) at the start: ${startLoad}.`,
     ``,
   ].join("\n");
   process.stdout.write(report);

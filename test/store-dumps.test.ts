@@ -222,6 +222,34 @@ describe("migrate", () => {
       await target.close();
     }
   });
+
+  test("a namespace is read back while the next one copies, and one that changed after its read-back is read again", async () => {
+    const clock = manualClock();
+    const source = await openSqlite(fresh("from.db"), clock);
+    const target = await openSqlite(fresh("to.db"), clock);
+    try {
+      await fill(source, clock);
+      await source.transaction(async (tx) => {
+        for (let i = 0; i < 2_500; i++) await tx.kv("bulk").put(`k${String(i).padStart(5, "0")}`, new Uint8Array([i % 256]));
+      });
+      // "bulk" goes first (2,500 items); once a later namespace's batch committed, a key is added to it.
+      let added = false;
+      const report = await migrateStore(source, target, {
+        onProgress: (progress) => {
+          if (progress.items <= 2_500 || added) return;
+          added = true;
+          void target.kv("bulk").put("k99999", new Uint8Array([1]));
+        },
+      });
+      assert.ok(added);
+      assert.equal(report.validation.equal, false);
+      assert.equal(report.validation.firstDifference, 'kv namespace "bulk" holds 2500 items in the source snapshot and 2501 in the target');
+      assert.deepEqual(report.validation.namespaces.filter((n) => !n.equal).map((n) => n.namespace), ["bulk"]);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
 });
 
 describe("a resumed migration", () => {

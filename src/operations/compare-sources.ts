@@ -154,15 +154,6 @@ function placeOf(item: DumpItem): string {
   }
 }
 
-/** Every namespace's closing facts of a source, read to its end (one small record per namespace). */
-export async function sectionFacts(source: DumpSource): Promise<SectionEnd[]> {
-  const ends: SectionEnd[] = [];
-  await source((event) => {
-    if (event.type === "end") ends.push(event.end);
-  });
-  return ends;
-}
-
 /** Compares two sources' namespace facts (counts and digests, in dump order): which namespaces differ, not which items. */
 export function compareFacts(left: readonly SectionEnd[], right: readonly SectionEnd[], names = { left: "source", right: "target" }): ValidationReport {
   const byName = (ends: readonly SectionEnd[]) => new Map(ends.map((end) => [`${end.end}:${end.namespace}`, end]));

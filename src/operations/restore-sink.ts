@@ -215,16 +215,25 @@ export class RestoreSink {
     if (this.failed !== undefined) throw this.failed;
     this.sectionWrote = true;
     const namespace = this.section!.namespace;
+    // Never rejects (a failure is kept in `failed`): the batch is not awaited until the next one goes.
     this.inFlight = this.engine.write(call).then(
       () => {
         this.progress.items += rows;
         this.progress.bytes += bytes;
-        this.options.onProgress?.(this.progress);
+        try {
+          this.options.onProgress?.(this.progress);
+        } catch (error) {
+          this.failed ??= error; // the caller's own error, unchanged
+        }
       },
       (error: unknown) => {
         this.failed ??= error instanceof StowageError ? error : new StowageError("INTERNAL", `restoring namespace "${namespace}" failed: ${String(error)}`, { namespace, cause: error });
       },
     );
+    // A turn of the event loop before the source reads on: a driver may send on a later tick (node-postgres's pool
+    // does), and a source that reads synchronously (SQLite) would hold the batch back until its next page was read,
+    // so that reading and writing took turns instead of overlapping.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   private restoreCall(items: readonly DumpItem[]): EngineCall {

@@ -3,10 +3,11 @@ import type { Readable, Writable } from "node:stream";
 import type { Store } from "../api/types.js";
 import type { DumpHeader, SectionEnd } from "./dump-format.js";
 import { dumpBytes, dumpSource, readDumpHeader, writeDumpFile, type DumpSummary } from "./dump-file.js";
-import { compareFacts, compareSources, sectionFacts, type ValidationReport } from "./compare-sources.js";
+import { compareFacts, compareSources, type ValidationReport } from "./compare-sources.js";
 import { checkEmptyTarget, restoreDump, RestoreSink, type RestoreProgress } from "./restore-sink.js";
 import { engineOfStore, storeNow, storeSource } from "./store-source.js";
 import { MigrationJournal } from "./migration-journal.js";
+import { TargetReadBack } from "./target-read-back.js";
 
 /** Options of {@link exportStore}. */
 export interface ExportOptions {
@@ -91,8 +92,9 @@ export interface MigrateOptions extends ImportOptions {
 
 /**
  * Copies one consistent snapshot of `source` into `target` (empty unless `allowNonEmpty`, or resuming with a
- * journal), then reads the target back and compares it with what was copied, namespace by namespace (counts and
- * digests): `validation.equal` says the copy is identical. Constant memory; one restore batch is in flight while the
+ * journal), and reads the target back and compares it with what was copied, namespace by namespace (counts and
+ * digests): `validation.equal` says the copy is identical. Each namespace is read back while the next one copies, and
+ * checked unchanged at the end (see {@link TargetReadBack}). Constant memory; one restore batch is in flight while the
  * next is read. A resumed run reads a new snapshot for the namespaces still to copy: when the source is not written
  * meanwhile (a service stopped for its move), the result is the same as one uninterrupted run.
  */
@@ -104,17 +106,25 @@ export async function migrateStore(source: Store, target: Store, options: Migrat
   const now = storeNow(source);
   const copied: SectionEnd[] = [...(journal?.completed ?? [])];
   const skip = new Set(copied.map((end) => `${end.end}:${end.namespace}`));
+  const readBack = new TargetReadBack(engineOfStore(target), now);
   const restore = new RestoreSink(target, {
     ...options,
     resume: resuming,
     onSectionDone: async (end) => {
       copied.push(end);
       await journal?.record(end);
+      readBack.add({ primitive: end.end, namespace: end.namespace });
     },
   });
-  await storeSource(source, { now, skip })(restore.sink);
-  const progress = await restore.finish();
-  const validation = compareFacts(copied, await sectionFacts(storeSource(target, { now })), { left: "source snapshot", right: "target" });
+  let progress: RestoreProgress;
+  try {
+    await storeSource(source, { now, skip })(restore.sink);
+    progress = await restore.finish();
+  } catch (error) {
+    await readBack.stop();
+    throw error;
+  }
+  const validation = compareFacts(copied, await readBack.finish(), { left: "source snapshot", right: "target" });
   if (validation.equal) await journal?.remove();
   return { ...progress, snapshotAt: now, resumedAfter: skip.size, validation };
 }

@@ -4,7 +4,7 @@ import type { NamespaceInfo, Store } from "../api/types.js";
 import type { Awaitable, Engine, EngineOps, QueuePosition } from "../engines/engine.js";
 import { dumpRefused } from "../engines/dump-refused.js";
 import { storeParts } from "../wrappers/layer.js";
-import { DUMP_VERSION, type DumpPrimitive, type SectionStart } from "./dump-format.js";
+import { DUMP_VERSION, type DumpPrimitive, type SectionEnd, type SectionStart } from "./dump-format.js";
 import { SectionEmitter, type DumpSource } from "./dump-events.js";
 
 /** Rows read per engine call while dumping: big enough that a call's cost is small beside its rows. */
@@ -61,6 +61,26 @@ export function engineSource(engine: Engine, now: number, skip?: ReadonlySet<str
   };
 }
 
+/** A namespace of a store: its primitive and name. */
+export type Section = Pick<NamespaceInfo, "primitive" | "namespace">;
+
+/**
+ * One namespace of an engine read as a dump would carry it, in a snapshot of its own: its closing facts (count and
+ * digest), or undefined when a dump would leave it out (nothing to carry).
+ */
+export async function namespaceFacts(engine: Engine, now: number, section: Section): Promise<SectionEnd | undefined> {
+  if (engine.snapshot === undefined) throw dumpRefused(`the ${engine.name} engine`);
+  return engine.snapshot(async (ops) => {
+    let end: SectionEnd | undefined;
+    const emitter = new SectionEmitter(await sectionStart(ops, section), (event) => {
+      if (event.type === "end") end = event.end;
+    });
+    await readNamespace(ops, section, now, emitter);
+    await emitter.finish();
+    return end;
+  });
+}
+
 /** A namespace's place in every dump: by primitive, then name. */
 export function compareSections(a: { primitive: DumpPrimitive; namespace: string }, b: { primitive: DumpPrimitive; namespace: string }): number {
   return PRIMITIVE_ORDER.indexOf(a.primitive) - PRIMITIVE_ORDER.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace);
@@ -77,7 +97,7 @@ function inDumpOrder(namespaces: readonly NamespaceInfo[]): NamespaceInfo[] {
   return unique.sort(compareSections);
 }
 
-async function sectionStart(ops: EngineOps, info: NamespaceInfo): Promise<SectionStart> {
+async function sectionStart(ops: EngineOps, info: Section): Promise<SectionStart> {
   switch (info.primitive) {
     case "log":
       return { begin: "log", namespace: info.namespace, lastSeq: await ops.logLastSeq(info.namespace) };
@@ -88,7 +108,7 @@ async function sectionStart(ops: EngineOps, info: NamespaceInfo): Promise<Sectio
   }
 }
 
-async function readNamespace(ops: EngineOps, info: NamespaceInfo, now: number, out: SectionEmitter): Promise<void> {
+async function readNamespace(ops: EngineOps, info: Section, now: number, out: SectionEmitter): Promise<void> {
   const ns = info.namespace;
   switch (info.primitive) {
     case "kv":
@@ -128,13 +148,19 @@ async function readStream(ops: EngineOps, ns: string, out: SectionEmitter): Prom
 
 /**
  * The pages of a paged read, each read after the position of the last row of the one before (null: from the start),
- * until a page comes back short of `size` rows. Empty pages are not yielded.
+ * until a page comes back short of `size` rows. Empty pages are not yielded. The next page is asked for before a page
+ * is yielded, so that a server reads it while the caller handles this one (one page ahead at most).
  */
 export async function* pagesOf<R, P>(read: (after: P | null) => Awaitable<R[]>, positionOf: (row: R) => P, size = DUMP_PAGE): AsyncGenerator<R[]> {
-  for (let after: P | null = null; ; ) {
-    const rows = await read(after);
-    if (rows.length > 0) yield rows;
-    if (rows.length < size) return;
-    after = positionOf(rows.at(-1)!);
+  let next: Awaitable<R[]> | undefined = read(null);
+  try {
+    while (next !== undefined) {
+      const rows: R[] = await next;
+      next = rows.length < size ? undefined : read(positionOf(rows.at(-1)!));
+      if (rows.length > 0) yield rows;
+    }
+  } finally {
+    // A caller that stopped early leaves a read ahead in flight: settled here, its failure is nobody's.
+    if (next !== undefined) await Promise.resolve(next).catch(() => undefined);
   }
 }

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { StowageError } from "../../api/errors.js";
 
 /** The schema version this code writes. A database with a higher one was migrated by a newer stowage. */
-export const PG_SCHEMA_VERSION = 4;
+export const PG_SCHEMA_VERSION = 5;
 
 /** Migration N brings a schema from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -36,7 +36,7 @@ export const MIGRATIONS: readonly string[] = [
    BEGIN
      IF TG_OP = 'INSERT' THEN
        INSERT INTO stowage_queue_len AS l (ns, key, len) VALUES (NEW.ns, NEW.key, 1)
-         ON CONFLICT (ns, key) DO UPDATE SET len = l.len + 1;
+         ON CONFLICT (ns, key) DO UPDATE SET len = l.len + excluded.len;
      ELSE
        UPDATE stowage_queue_len SET len = len - 1 WHERE ns = OLD.ns AND key = OLD.key;
        DELETE FROM stowage_queue_len WHERE ns = OLD.ns AND key = OLD.key AND len = 0;
@@ -186,6 +186,41 @@ export const MIGRATIONS: readonly string[] = [
      RETURN ARRAY[coalesce((SELECT max(seq) FROM stowage_kv_change WHERE ns = p_ns), v_trimmed), v_trimmed];
    END $$;
    CREATE TRIGGER stowage_kv_change_notify AFTER INSERT ON stowage_kv_change FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();`,
+  // 5: queue lengths kept by statement triggers over the statement's rows (transition tables) instead of row
+  // triggers: a restore's INSERT of 1,000 items to 8 keys updated each key's length row 125 times in one statement
+  // (a new row version each time), now once per key. stowage_queue_push inserts one item per statement, and a
+  // statement's AFTER triggers fire when it ends, so the next item's bound check still reads an exact length. An
+  // insert takes the length rows in key order. The queue table is locked first, as in 2: no push or ack of a process
+  // still on version 4 falls between dropping the row trigger and creating these.
+  `LOCK TABLE stowage_queue IN SHARE ROW EXCLUSIVE MODE;
+   DROP TRIGGER stowage_queue_count ON stowage_queue;
+   DROP FUNCTION stowage_queue_count();
+   CREATE FUNCTION stowage_queue_count_added() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   BEGIN
+     INSERT INTO stowage_queue_len AS l (ns, key, len)
+       SELECT ns, key, count(*) FROM stowage_queue_added GROUP BY ns, key ORDER BY ns, key
+       ON CONFLICT (ns, key) DO UPDATE SET len = l.len + excluded.len;
+     RETURN NULL;
+   END $$;
+   CREATE FUNCTION stowage_queue_count_removed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   DECLARE
+     r RECORD;
+     v_len BIGINT;
+   BEGIN
+     -- Key by key, each a primary-key lookup: a join the planner might make a scan of the length table, which at
+     -- SERIALIZABLE would make every ack conflict with every other. A key left empty loses its row.
+     FOR r IN SELECT ns, key, count(*) AS n FROM stowage_queue_removed GROUP BY ns, key ORDER BY ns, key LOOP
+       UPDATE stowage_queue_len SET len = len - r.n WHERE ns = r.ns AND key = r.key RETURNING len INTO v_len;
+       IF v_len = 0 THEN
+         DELETE FROM stowage_queue_len WHERE ns = r.ns AND key = r.key;
+       END IF;
+     END LOOP;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER stowage_queue_count_added AFTER INSERT ON stowage_queue
+     REFERENCING NEW TABLE AS stowage_queue_added FOR EACH STATEMENT EXECUTE FUNCTION stowage_queue_count_added();
+   CREATE TRIGGER stowage_queue_count_removed AFTER DELETE ON stowage_queue
+     REFERENCING OLD TABLE AS stowage_queue_removed FOR EACH STATEMENT EXECUTE FUNCTION stowage_queue_count_removed();`,
 ];
 
 /** Quotes an identifier (the schema name is validated, but quoting keeps it exact). */

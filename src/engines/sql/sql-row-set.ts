@@ -20,6 +20,29 @@ export interface RowSet {
 /** How a dialect passes a row set (see {@link RowSet}); `rowSet` is called once per statement text, not per batch. */
 export type RowSetDialect = (columns: Columns) => RowSet;
 
+/** A bytes column of many rows as one blob: the values end to end, and each row's start (from 1) and length there. */
+interface PackedBytes {
+  blob: Buffer;
+  starts: number[];
+  lengths: number[];
+}
+
+function packBytes(rows: ReadonlyArray<readonly unknown[]>, column: number): PackedBytes {
+  const values = rows.map((row) => row[column] as Uint8Array);
+  const starts: number[] = [];
+  const lengths: number[] = [];
+  let at = 1;
+  for (const value of values) {
+    starts.push(at);
+    lengths.push(value.byteLength);
+    at += value.byteLength;
+  }
+  return { blob: Buffer.concat(values), starts, lengths };
+}
+
+/** The positions of a row set's bytes columns. */
+const bytesColumnsOf = (columns: Columns): number[] => columns.flatMap(([, type], i) => (type === "bytes" ? [i] : []));
+
 /**
  * SQLite: the rows as one JSON array (expanded by json_each), the bytes of each bytes column concatenated into one
  * blob, each row carrying its value's start and length there (read back with substr, which counts bytes in a blob).
@@ -36,31 +59,44 @@ export const JSON_ROW_SET: RowSetDialect = (columns) => {
     return sql;
   });
   const sql = `(SELECT ${selected.join(", ")}, j.key + 1 AS ord FROM json_each(?) j) e`;
-  const bytesColumns = columns.flatMap(([, type], i) => (type === "bytes" ? [i] : []));
+  const bytesColumns = bytesColumnsOf(columns);
   return {
     sql,
     params(rows) {
-      const blobs = bytesColumns.map((i) => Buffer.concat(rows.map((row) => row[i] as Uint8Array)));
-      const starts = bytesColumns.map(() => 1);
-      const json = rows.map((row) =>
+      const packed = new Map(bytesColumns.map((i) => [i, packBytes(rows, i)]));
+      const json = rows.map((row, r) =>
         row.flatMap((cell, i) => {
-          const b = bytesColumns.indexOf(i);
-          if (b < 0) return [cell];
-          const length = (cell as Uint8Array).byteLength;
-          const start = starts[b] as number;
-          starts[b] = start + length;
-          return [start, length];
+          const bytes = packed.get(i);
+          return bytes === undefined ? [cell] : [bytes.starts[r], bytes.lengths[r]];
         }),
       );
-      return [...blobs, JSON.stringify(json)];
+      return [...[...packed.values()].map((bytes) => bytes.blob), JSON.stringify(json)];
     },
   };
 };
 
-const PG_ARRAY_TYPES: Record<ColumnType, string> = { text: "text[]", bytes: "bytea[]", int: "bigint[]" };
+const PG_ARRAY_TYPES: Record<Exclude<ColumnType, "bytes">, string> = { text: "text[]", int: "bigint[]" };
 
-/** PostgreSQL: one array parameter per column, expanded together by unnest. */
-export const ARRAY_ROW_SET: RowSetDialect = (columns) => ({
-  sql: `unnest(${columns.map(([, type]) => `?::${PG_ARRAY_TYPES[type]}`).join(", ")}) WITH ORDINALITY AS e(${columns.map(([name]) => name).join(", ")}, ord)`,
-  params: (rows) => columns.map((_, i) => rows.map((row) => row[i])),
-});
+/**
+ * PostgreSQL: one array parameter per column, expanded together by unnest; a bytes column as one blob (a binary
+ * parameter) with arrays of starts and lengths, cut with substr. A bytea[] parameter travels as hex text, which costs
+ * the client its encoding and the server its parsing (measured: ~10% of a KV restore's server time, and twice the bytes).
+ */
+export const ARRAY_ROW_SET: RowSetDialect = (columns) => {
+  const bytesColumns = bytesColumnsOf(columns);
+  const unnested = columns.flatMap(([name, type]) => (type === "bytes" ? [`${name}_at`, `${name}_len`] : [name]));
+  const arrays = columns.flatMap(([, type]) => (type === "bytes" ? ["?::bigint[]", "?::bigint[]"] : [`?::${PG_ARRAY_TYPES[type]}`]));
+  const selected = columns.map(([name, type]) => (type === "bytes" ? `substr(?::bytea, u.${name}_at::int, u.${name}_len::int) AS ${name}` : `u.${name}`));
+  return {
+    sql: `(SELECT ${selected.join(", ")}, u.ord FROM unnest(${arrays.join(", ")}) WITH ORDINALITY AS u(${unnested.join(", ")}, ord)) e`,
+    params(rows) {
+      const packed = new Map(bytesColumns.map((i) => [i, packBytes(rows, i)]));
+      const blobs = [...packed.values()].map((bytes) => bytes.blob);
+      const lists = columns.flatMap((_, i) => {
+        const bytes = packed.get(i);
+        return bytes === undefined ? [rows.map((row) => row[i])] : [bytes.starts, bytes.lengths];
+      });
+      return [...blobs, ...lists];
+    },
+  };
+};
