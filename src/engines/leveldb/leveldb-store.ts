@@ -129,6 +129,22 @@ export class LevelDbStore implements OrderedStore {
     return new LevelDbSnapshot(this.db, this.location, generation);
   }
 
+  /**
+   * One get of the latest data, as {@link snapshot} would read it, without a snapshot: a single `getSync` sees one
+   * point in time, also while a batch is being written (LevelDB applies a batch at once, after its log sync), so it
+   * needs no LevelDB snapshot pinned then either.
+   */
+  pointRead<A, R>(key: Uint8Array, use: (found: Uint8Array | undefined, arg: A) => R, arg: A): R {
+    this.refuseClosed();
+    let found: Uint8Array | undefined;
+    try {
+      found = this.db.getSync(key);
+    } catch (error) {
+      throw mapLevelError(error, this.location);
+    }
+    return use(found, arg);
+  }
+
   async commit(commit: OrderedCommit): Promise<boolean> {
     this.refuseClosed();
     return this.writer.run(async () => {

@@ -44,6 +44,14 @@ export interface OrderedStore {
    */
   singleReadSnapshot?(): OrderedSnapshot;
   /**
+   * Optional, on a store with synchronous point reads: reads `key` as a snapshot taken now would, hands `use` what it
+   * found (a view valid only during the call: `use` copies what it keeps) with `arg`, and answers what `use` answers.
+   * The family reads with it for a call that makes exactly one point read (a KV get): one read is one point in time,
+   * so no snapshot object, reader or promise is needed (`use` and `arg` are passed apart so that no closure is made
+   * per read). The key is read only during the call.
+   */
+  pointRead?<A, R>(key: Uint8Array, use: (found: Uint8Array | undefined, arg: A) => R, arg: A): R;
+  /**
    * A consistent snapshot to read from. Engines whose reads are synchronous (LMDB) answer synchronously, so that the
    * family's point reads cost no promise.
    */
