@@ -159,13 +159,11 @@ export class LevelDbStore implements OrderedStore {
       try {
         for (const check of commit.checks) if (!(await holds(this.db, check))) return false;
         if (commit.writes.length === 0) return true;
-        const ops = commit.writes.map((write) =>
-          write.value === undefined ? { type: "del" as const, key: write.key } : { type: "put" as const, key: write.key, value: write.value },
-        );
+        const batch = chainedBatch(this.db, commit.writes);
         this.pinOpenSnapshots();
         this.writing = true;
         try {
-          await this.db.batch(ops, { sync: true });
+          await batch.write({ sync: true });
         } catch (error) {
           this.writeFailure = mapLevelError(error, this.location);
           throw this.writeFailure;
@@ -277,6 +275,26 @@ async function readRange(db: Db, start: Uint8Array, end: Uint8Array, options: Or
   if (Buffer.compare(start, end) >= 0 || options.limit === 0) return [];
   const iterator = db.iterator({ gte: start, lt: end, reverse: options.reverse === true, limit: options.limit ?? -1, snapshot });
   return iterator.all();
+}
+
+/**
+ * The writes as one LevelDB write batch, built by chained puts and deletes: each goes straight into the native batch,
+ * where an array batch costs ~4× the CPU per write (abstract-level copies every operation into a new object with
+ * the call's options, and the binding then reads each one's properties back; measured here with 16 writes a batch).
+ * Written with `sync: true`, both are the same LevelDB write.
+ */
+function chainedBatch(db: Db, writes: OrderedCommit["writes"]): ReturnType<Db["batch"]> {
+  const batch = db.batch();
+  try {
+    for (const write of writes) {
+      if (write.value === undefined) batch.del(write.key);
+      else batch.put(write.key, write.value);
+    }
+  } catch (error) {
+    void batch.close().catch(() => undefined);
+    throw error;
+  }
+  return batch;
 }
 
 /** Whether a recorded read still holds in the latest data, compared bytewise. */
