@@ -160,7 +160,7 @@ export class LevelDbStore implements OrderedStore {
         for (const check of commit.checks) if (!(await holds(this.db, check))) return false;
         if (commit.writes.length === 0) return true;
         const batch = chainedBatch(this.db, commit.writes);
-        this.pinOpenSnapshots();
+        this.pinOpenSnapshots(commit.snapshot);
         this.writing = true;
         try {
           await batch.write({ sync: true });
@@ -193,10 +193,16 @@ export class LevelDbStore implements OrderedStore {
     await this.writer.run(() => this.db.close());
   }
 
-  /** Gives every snapshot still reading the latest data one LevelDB snapshot of this moment, before a batch changes it. */
-  private pinOpenSnapshots(): void {
+  /**
+   * Gives every snapshot still reading the latest data one LevelDB snapshot of this moment, before a batch changes it;
+   * but not `committing`, the snapshot of the commit being written, which is read no more (`OrderedCommit.snapshot`):
+   * a group commit of the family would otherwise make and close a LevelDB snapshot for nothing on every batch.
+   */
+  private pinOpenSnapshots(committing: OrderedSnapshot | undefined): void {
     const generation = this.unpinned;
-    if (generation === undefined || generation.open === 0) return;
+    if (generation === undefined) return;
+    if (committing instanceof LevelDbSnapshot) committing.leave(generation);
+    if (generation.open === 0) return;
     generation.pin(new SharedSnapshot(this.db.snapshot(), generation.open));
     this.unpinned = undefined;
   }
@@ -258,6 +264,16 @@ class LevelDbSnapshot implements OrderedSnapshot {
     } catch (error) {
       throw mapLevelError(error, this.location);
     }
+  }
+
+  /**
+   * Leaves `generation` before it is pinned, as the snapshot of a commit being written: it is read no more, so it
+   * needs no LevelDB snapshot of its own, and its release has nothing left to do.
+   */
+  leave(generation: Generation): void {
+    if (this.released || this.generation !== generation || generation.pinned !== undefined) return;
+    this.released = true;
+    generation.open -= 1;
   }
 
   /** Before its generation is pinned, one fewer to pin; after, one fewer user of the shared LevelDB snapshot. */

@@ -146,7 +146,9 @@ export interface OrderedCommit {
   readonly writes: readonly OrderedWrite[];
   /**
    * The snapshot every check was read from, when there is one: a store without snapshot reads may then validate all
-   * checks at once (Azure Table: no commit since the snapshot's first read) before it reads them again.
+   * checks at once (Azure Table: no commit since the snapshot's first read) before it reads them again. The family
+   * reads nothing more from it once it asks for the commit (it only releases it afterwards), so the store need not
+   * keep its point in time across the commit (LevelDB does not pin it).
    */
   readonly snapshot?: OrderedSnapshot;
 }
