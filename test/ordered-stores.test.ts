@@ -87,6 +87,7 @@ describe("LMDB store", () => {
       assert.equal(word(await before.get(bytes("colour"))), undefined, "the older snapshot keeps its point in time");
       before.release();
       assert.equal(await getWord(store, "colour"), "blue", "a snapshot taken after the child's commit resolved sees it");
+      assert.equal(store.pointRead(bytes("colour"), word, undefined), "blue", "so does a point read");
       for (let i = 0; i < 100 && notified === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.ok(notified > 0, "watchCommits notified of the other process's commit");
       // And the other way round.

@@ -133,7 +133,7 @@ export class LmdbStore implements OrderedStore {
   private closed = false;
   /** The store's own read transactions, made at open; the reset ones wait here for the next snapshots. */
   private readonly own = new Set<Transaction>();
-  private readonly spare: Transaction[] = [];
+  private readonly spare: OwnReader[] = [];
 
   constructor(
     readonly location: string,
@@ -157,24 +157,62 @@ export class LmdbStore implements OrderedStore {
       const spare = this.spare.pop();
       if (spare === undefined) {
         this.db.resetReadTxn();
-        return new LmdbSnapshot(this, this.db, this.db.useReadTransaction());
+        const txn = this.db.useReadTransaction();
+        return new LmdbSnapshot(this, this.db, { txn, options: { transaction: txn } });
       }
-      (spare as unknown as { renew(): void }).renew();
+      (spare.txn as unknown as { renew(): void }).renew();
       return new LmdbSnapshot(this, this.db, spare);
     } catch (error) {
       throw mapLmdbError(error, this.location);
     }
   }
 
+  /**
+   * One get as {@link snapshot} would read it, without a snapshot object: one of the store's own read transactions,
+   * reset since its last use, renewed by the get itself (lmdb-js's native get calls `mdb_txn_renew` on the transaction
+   * it is given, a no-op on a live one: one call across to native code per get instead of two), the value peeked and
+   * handed to `use` (which copies what it keeps), then the transaction reset again.
+   */
+  pointRead<A, R>(key: Uint8Array, use: (found: Uint8Array | undefined, arg: A) => R, arg: A): R {
+    this.refuseClosed();
+    const reader = this.spare.pop();
+    if (reader === undefined) {
+      const snapshot = this.snapshot();
+      try {
+        return use((snapshot as LmdbSnapshot).peek(key), arg);
+      } finally {
+        snapshot.release();
+      }
+    }
+    let found: Buffer | undefined;
+    try {
+      found = this.db.getBinaryFast(key, reader.options);
+    } catch (error) {
+      this.resetOwn(reader);
+      throw mapLmdbError(error, this.location);
+    }
+    try {
+      return use(viewOf(found), arg);
+    } finally {
+      this.resetOwn(reader);
+    }
+  }
+
   /** Takes a snapshot's transaction back: one of the store's own is reset (keeping its reader slot) for the next. */
-  giveBack(txn: Transaction): void {
+  giveBack(reader: OwnReader): void {
+    const { txn } = reader;
     if (!this.own.has(txn)) {
       txn.done();
       return;
     }
+    this.resetOwn(reader);
+  }
+
+  /** One of the store's own read transactions reset (keeping its reader slot) and back among the spare ones. */
+  private resetOwn(reader: OwnReader): void {
     if (this.closed) return;
-    this.native.resetTxn((txn as unknown as { address: number }).address);
-    this.spare.push(txn);
+    this.native.resetTxn((reader.txn as unknown as { address: number }).address);
+    this.spare.push(reader);
   }
 
   /**
@@ -193,7 +231,7 @@ export class LmdbStore implements OrderedStore {
       txn.notCurrent = true;
       this.native.resetTxn(txn.address);
       this.own.add(txn);
-      this.spare.push(txn);
+      this.spare.push({ txn, options: { transaction: txn } });
     }
     const current = this.db.useReadTransaction();
     this.db.resetReadTxn();
@@ -328,35 +366,42 @@ interface LmdbStats {
   maxReaders: number;
 }
 
+/** A read transaction and the options object that passes it to lmdb-js's reads (made once, not per read). */
+interface OwnReader {
+  readonly txn: Transaction;
+  readonly options: { readonly transaction: Transaction };
+}
+
 class LmdbSnapshot implements OrderedSnapshot {
   private released = false;
-  private readonly options: { transaction: Transaction };
 
   constructor(
     private readonly store: LmdbStore,
     private readonly db: BinaryDatabase,
-    readonly txn: Transaction,
-  ) {
-    this.options = { transaction: txn };
+    private readonly reader: OwnReader,
+  ) {}
+
+  get txn(): Transaction {
+    return this.reader.txn;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.db.getBinary(key, this.options);
+    return this.db.getBinary(key, this.reader.options);
   }
 
   /** A view on lmdb-js's shared read buffer ({@link viewOf}): no copy here, the family copies what it keeps. */
   peek(key: Uint8Array): Uint8Array | undefined {
-    return viewOf(this.db.getBinaryFast(key, this.options));
+    return viewOf(this.db.getBinaryFast(key, this.reader.options));
   }
 
   range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): OrderedEntry[] {
-    return readRange(this.db, start, end, options, this.txn);
+    return readRange(this.db, start, end, options, this.reader.txn);
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.store.giveBack(this.txn);
+    this.store.giveBack(this.reader);
   }
 }
 

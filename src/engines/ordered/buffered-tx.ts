@@ -62,7 +62,7 @@ export class BufferedTx implements OrderedTx {
   private readonly order: string[] = [];
   private readonly undo: Array<[id: string, previous: OrderedWrite | undefined]> = [];
   private byteCount = 0;
-  /** Reads asked ahead by {@link prefetch}, and values taken by {@link presume}, by key id. */
+  /** Reads asked ahead by {@link prefetch}, values taken by {@link presume}, and reads kept on a single writer, by key id. */
   private readonly prefetched = new Map<string, Awaitable<Uint8Array | undefined>>();
   /** Whether a check rests on a presumed value ({@link presume}): the commit must then run even without writes. */
   presumes = false;
@@ -142,9 +142,18 @@ export class BufferedTx implements OrderedTx {
     return this.read(key);
   }
 
-  /** A read of the snapshot, recorded as a check unless the store has a single writer. */
+  /**
+   * A read of the snapshot, recorded as a check unless the store has a single writer. There, it is kept for the
+   * transaction's later reads of the key instead: this process commits under the family's lock, so nothing changes
+   * what the snapshot reads while the transaction runs (a group of puts to one namespace reads its history state once,
+   * not once per put).
+   */
   private read(key: Uint8Array): Awaitable<Uint8Array | undefined> {
-    if (!this.recordChecks) return fromStore(() => this.snapshot.get(key));
+    if (!this.recordChecks) {
+      const found = fromStore(() => this.snapshot.get(key));
+      this.prefetched.set(idOf(key), found);
+      return found;
+    }
     // The check keeps a copy of what was read, and the program gets that same copy (programs never change a record):
     // with a store that peeks, one allocation per read instead of the store's copy and the check's.
     const snapshot = this.snapshot;

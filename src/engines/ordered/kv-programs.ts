@@ -40,19 +40,27 @@ function peekEntry(c: OrderedContext, ns: string, key: string): Awaitable<Uint8A
   return c.tx.peek(c.transientPointKeys === true ? c.keys.scratchTextKey(TAG.kv, ns, key) : kvKey(c, ns, key));
 }
 
+/** The value of a KV entry's record when live at `now` (a copy), else undefined. */
+export function liveValue(record: Uint8Array | undefined, now: number): Uint8Array | undefined {
+  return record === undefined || !live(record, now) ? undefined : kvValue(record);
+}
+
+/** The entry (a copy of its value, and its deadline) of a KV entry's record when live at `now`, else undefined. */
+export function liveEntry(record: Uint8Array | undefined, now: number): StoredKvEntry | undefined {
+  return record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) };
+}
+
 /**
  * The live entry of `key` with its deadline: the hot path, without a program. It peeks: the record is read and its
  * value copied (kvValue) before any other read.
  */
 export function kvGetEntry(c: OrderedContext, ns: string, key: string, now: number): Awaitable<StoredKvEntry | undefined> {
-  return whenReady(peekEntry(c, ns, key), (record) =>
-    record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) },
-  );
+  return whenReady(peekEntry(c, ns, key), (record) => liveEntry(record, now));
 }
 
 /** The live value of `key`: {@link kvGetEntry} without the deadline, one step (a promise, on a networked store) less. */
 export function kvGetValue(c: OrderedContext, ns: string, key: string, now: number): Awaitable<Uint8Array | undefined> {
-  return whenReady(peekEntry(c, ns, key), (record) => (record === undefined || !live(record, now) ? undefined : kvValue(record)));
+  return whenReady(peekEntry(c, ns, key), (record) => liveValue(record, now));
 }
 
 /** The key of a namespace's history state, which every KV write of the namespace reads (see {@link recordChange}). */

@@ -7,8 +7,8 @@ import { ChangeSignal } from "../change-signal.js";
 import { Mutex } from "../mutex.js";
 import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
 import { BufferedTx } from "./buffered-tx.js";
-import { KeyLayout } from "./key-layout.js";
-import { kvHistoryStateKey, kvPutReadsEntry, kvWriteReads } from "./kv-programs.js";
+import { KeyLayout, TAG } from "./key-layout.js";
+import { kvHistoryStateKey, kvPutReadsEntry, kvWriteReads, liveEntry, liveValue } from "./kv-programs.js";
 import { checkOrderedData } from "./ordered-check.js";
 import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
@@ -148,7 +148,13 @@ export class OrderedEngine implements Engine {
 
   /** Against one snapshot, released when the work is done; no promise when the store's reads are synchronous. */
   read<C extends EngineCall>(call: C): Awaitable<CallResult<C>> {
-    // A KV get reads one key: one read sees one point in time, with no consistency to check.
+    // A KV get reads one key: one read sees one point in time, with no consistency to check. A store that reads it
+    // synchronously reads it straight, with the key in the layout's reused buffer (the store reads it only then).
+    if (this.store.pointRead !== undefined && (call.op === "kvGet" || call.op === "kvGetEntry")) {
+      const [ns, key, now] = call.args as EngineCall<"kvGet">["args"];
+      const recordKey = this.keys.scratchTextKey(TAG.kv, ns, key);
+      return (call.op === "kvGet" ? this.store.pointRead(recordKey, liveValue, now) : this.store.pointRead(recordKey, liveEntry, now)) as CallResult<C>;
+    }
     if (this.singleRead !== undefined && (call.op === "kvGet" || call.op === "kvGetEntry")) return this.readers.run(this.singleRead, call);
     const snapshot = this.store.snapshot();
     if (snapshot instanceof Promise) return snapshot.then((taken) => (taken.consistent === undefined ? this.readers.run(taken, call) : this.readChecked(taken, call)));

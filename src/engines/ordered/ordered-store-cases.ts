@@ -466,6 +466,33 @@ export function runOrderedStoreCases(name: string, runner: OrderedStoreRunner, o
       assert.equal(await read(again, (s) => getHex(s, text("durable"))), hex(text("yes")));
     });
 
+    withStore("pointRead, when given, reads as a snapshot taken at the call: every commit before it, also while snapshots are held", async (store) => {
+      if (store.pointRead === undefined) return;
+      const pointRead = store.pointRead.bind(store);
+      const readTagged = (key: Uint8Array): string | undefined => pointRead(key, (found, tag: string) => (found === undefined ? undefined : `${tag}${hex(found)}`), "v:");
+      assert.equal(readTagged(text("absent")), undefined);
+      assert.equal(await commitAll(store, [put(text("k"), text("first"))]), true);
+      assert.equal(readTagged(text("k")), `v:${hex(text("first"))}`, "the value found, and the argument handed through");
+      // More snapshots held across commits than LMDB keeps read transactions of its own.
+      const held: OrderedSnapshot[] = [];
+      try {
+        for (let round = 0; round < 6; round++) {
+          held.push(await store.snapshot());
+          assert.equal(await commitAll(store, [put(text("k"), text(`round ${round}`))]), true);
+          assert.equal(readTagged(text("k")), `v:${hex(text(`round ${round}`))}`, `round ${round}: the commit before the read is seen`);
+        }
+        assert.equal(await getHex(held[0]!, text("k")), hex(text("first")), "a held snapshot keeps its point in time");
+      } finally {
+        for (const snapshot of held) snapshot.release();
+      }
+      // A failing reader leaves nothing held: the reads after it still see the latest commit.
+      for (let round = 0; round < 6; round++) {
+        assert.throws(() => pointRead(text("k"), () => { throw new Error("the reader failed"); }, 0), /the reader failed/);
+      }
+      assert.equal(await commitAll(store, [put(text("k"), text("last"))]), true);
+      assert.equal(readTagged(text("k")), `v:${hex(text("last"))}`);
+    });
+
     withStore("facts, when given, are plain numbers, strings and booleans", async (store) => {
       if (store.facts === undefined) return;
       const facts = await store.facts();

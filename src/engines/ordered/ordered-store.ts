@@ -44,6 +44,14 @@ export interface OrderedStore {
    */
   singleReadSnapshot?(): OrderedSnapshot;
   /**
+   * Optional, on a store with synchronous point reads: reads `key` as a snapshot taken now would, hands `use` what it
+   * found (a view valid only during the call: `use` copies what it keeps) with `arg`, and answers what `use` answers.
+   * The family reads with it for a call that makes exactly one point read (a KV get): one read is one point in time,
+   * so no snapshot object, reader or promise is needed (`use` and `arg` are passed apart so that no closure is made
+   * per read). The key is read only during the call.
+   */
+  pointRead?<A, R>(key: Uint8Array, use: (found: Uint8Array | undefined, arg: A) => R, arg: A): R;
+  /**
    * A consistent snapshot to read from. Engines whose reads are synchronous (LMDB) answer synchronously, so that the
    * family's point reads cost no promise.
    */
@@ -138,7 +146,9 @@ export interface OrderedCommit {
   readonly writes: readonly OrderedWrite[];
   /**
    * The snapshot every check was read from, when there is one: a store without snapshot reads may then validate all
-   * checks at once (Azure Table: no commit since the snapshot's first read) before it reads them again.
+   * checks at once (Azure Table: no commit since the snapshot's first read) before it reads them again. The family
+   * reads nothing more from it once it asks for the commit (it only releases it afterwards), so the store need not
+   * keep its point in time across the commit (LevelDB does not pin it).
    */
   readonly snapshot?: OrderedSnapshot;
 }
