@@ -4,6 +4,7 @@
  * the family's key order), the values (a hash from key to value) and the commit counter (a string INCRed by every
  * commit that writes). Redis runs a script alone, so each one reads or writes one point in time.
  */
+import { createHash } from "node:crypto";
 
 /** `range(start, stop, limit, reverse)`: entries with start ≤ key < stop, as a flat list key, value, key, value… */
 const RANGE = `
@@ -79,6 +80,9 @@ if writes > 0 then
   redis.call('PUBLISH', ARGV[1], redis.call('INCR', KEYS[3]))
 end
 return 1`;
+
+/** The SHA1 of {@link COMMIT_SCRIPT}, by which EVALSHA names it. */
+export const COMMIT_SHA = createHash("sha1").update(COMMIT_SCRIPT).digest("hex");
 
 /** Returns the index's and the hash's sizes, which are equal in a sound store. */
 export const COUNT_SCRIPT = `return {redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}`;
