@@ -15,7 +15,8 @@ interface Waiting<A, R> {
  *
  * With `runOne`, a call made while nothing runs or waits goes out at once, alone: one caller at a time (the common
  * case of a single client) then pays no deferral and no batch bookkeeping, and the calls that follow it while it runs
- * are gathered as above.
+ * are gathered as above. A batch counts as running until the turn its answers came in ends, so that its callers'
+ * next calls, made together, go as one batch again.
  */
 export class TickBatcher<A, R> {
   private waiting: Array<Waiting<A, R>> = [];
@@ -28,6 +29,9 @@ export class TickBatcher<A, R> {
   private readonly failedOne = (error: unknown): never => {
     this.running--;
     throw error;
+  };
+  private readonly batchEnded = (): void => {
+    this.running--;
   };
 
   constructor(
@@ -68,15 +72,18 @@ export class TickBatcher<A, R> {
       running = Promise.reject(error);
     }
     this.running++;
+    // A batch counts as running until its callers' turn ends: the calls they make on their answers (all at once, under
+    // load) are then gathered into one batch, rather than the first going alone and the others in a second request.
+    const ended = () => process.nextTick(this.batchEnded);
     running
       .then(
         (results) => {
-          this.running--;
+          ended();
           if (results.length !== batch.length) throw new StowageError("INTERNAL", `a batch of ${batch.length} returned ${results.length} results`);
           batch.forEach((waiting, i) => waiting.resolve(results[i] as R));
         },
         (error: unknown) => {
-          this.running--;
+          ended();
           for (const waiting of batch) waiting.reject(error);
         },
       )
