@@ -93,6 +93,28 @@ describe("Redis engine", () => {
     assert.equal(await other.log("events").lastSeq(), 0);
   });
 
+  test("a commit on a server that forgot the commit script (SCRIPT FLUSH, as a restart does) sends its text and applies once; an update leaves the index as it was", async () => {
+    const prefix = nextPrefix();
+    const store = track(await openStore({ backend: "redis", url: server().url, prefix }));
+    const raw = new Redis(server().url);
+    try {
+      await store.kv("colours").put("sky", bytes("blue"));
+      const before = Number(await raw.get(`${prefix}commits`));
+      await raw.script("FLUSH");
+      await store.kv("colours").put("sky", bytes("grey"));
+      await store.kv("colours").put("sea", bytes("green"));
+      assert.equal(word(await store.kv("colours").get("sky")), "grey");
+      assert.equal(word(await store.kv("colours").get("sea")), "green");
+      assert.deepEqual((await store.kv("colours").list()).entries.map((entry) => entry.key), ["sea", "sky"]);
+      // Two commits since the flush (one INCR each), neither applied twice; the index and the hash agree.
+      assert.equal(Number(await raw.get(`${prefix}commits`)), before + 2);
+      assert.equal(await raw.zcard(`${prefix}index`), await raw.hlen(`${prefix}values`));
+      assert.deepEqual(await store.check(), { ok: true, problems: [] });
+    } finally {
+      await raw.quit();
+    }
+  });
+
   test("a commit between two reads tears a snapshot; validating its reads tells whether they still hold", async () => {
     const prefix = nextPrefix();
     const store = track(await openRedisStore({ url: server().url, prefix }));
