@@ -26,6 +26,14 @@ function manualClock(start = 1_700_000_000_000) {
   return clock;
 }
 
+/** {@link fill}, plus a KV namespace "bulk" of 2,500 entries: several restore batches. */
+async function fillWithBulk(store: Store, clock: { time: number }): Promise<void> {
+  await fill(store, clock);
+  await store.transaction(async (tx) => {
+    for (let i = 0; i < 2_500; i++) await tx.kv("bulk").put(`k${String(i).padStart(5, "0")}`, new Uint8Array([i % 256]));
+  });
+}
+
 /** Writes one of everything, binary values and keys that need care included. */
 async function fill(store: Store, clock: { time: number }): Promise<void> {
   const kv = store.kv("sessions");
@@ -205,10 +213,7 @@ describe("migrate", () => {
     const source = await openSqlite(fresh("from.db"), clock);
     const target = await openSqlite(fresh("to.db"), clock);
     try {
-      await fill(source, clock);
-      await source.transaction(async (tx) => {
-        for (let i = 0; i < 2_500; i++) await tx.kv("bulk").put(`k${String(i).padStart(5, "0")}`, new Uint8Array([i % 256]));
-      });
+      await fillWithBulk(source, clock);
       const seen: number[] = [];
       const report = await migrateStore(source, target, { onProgress: (progress) => seen.push(progress.items) });
       assert.equal(report.validation.equal, true, report.validation.firstDifference);
@@ -228,10 +233,7 @@ describe("migrate", () => {
     const source = await openSqlite(fresh("from.db"), clock);
     const target = await openSqlite(fresh("to.db"), clock);
     try {
-      await fill(source, clock);
-      await source.transaction(async (tx) => {
-        for (let i = 0; i < 2_500; i++) await tx.kv("bulk").put(`k${String(i).padStart(5, "0")}`, new Uint8Array([i % 256]));
-      });
+      await fillWithBulk(source, clock);
       // "bulk" goes first (2,500 items); once a later namespace's batch committed, a key is added to it.
       let added = false;
       const report = await migrateStore(source, target, {

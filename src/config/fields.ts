@@ -1,4 +1,5 @@
 import { isStowageError, StowageError } from "../api/errors.js";
+import type { CompositeEngineOptions } from "../engines/composite/descriptor.js";
 import type { EngineField, FieldType } from "../engines/descriptor.js";
 import { BUILT_IN_ENGINES, engineDescriptors } from "../engines/registry.js";
 import type { Durability } from "../engines/sqlite/sqlite-engine.js";
@@ -8,8 +9,8 @@ import { describeSource, describeValue, type SettingSource } from "./sources.js"
 /** A built-in backend name; `openStore` also accepts engines added with `registerEngine`. */
 export type Backend = (typeof BACKENDS)[number];
 
-/** Every storage setting of the built-in engines. */
-export interface StorageSettings {
+/** Every storage setting of the built-in engines (a composite provider's own included). */
+export interface StorageSettings extends CompositeEngineOptions {
   backend: Backend;
   path: string;
   durability: Durability;
@@ -32,14 +33,6 @@ export interface StorageSettings {
   password: string;
   snapshotPath: string;
   snapshotIntervalMs: number;
-  primary: string;
-  standby: string;
-  mode: "sync" | "async";
-  replicateIntervalMs: number;
-  probeIntervalMs: number;
-  failAfter: number;
-  failback: "manual" | "auto";
-  maxPendingBatches: number;
 }
 
 /** The settings one configuration layer supplies; absent fields fall through to the layer below. */
