@@ -4,7 +4,7 @@ import type { EngineDescriptor } from "../descriptor.js";
 import { choiceField, durationField, textField, wholeNumberField } from "../engine-fields.js";
 import { MemoryEngine } from "../memory/memory-engine.js";
 import { checkProviderName } from "../routed/routes.js";
-import type { CompositeSettings } from "./composite-engine.js";
+import type { CompositeSettings } from "./composite-state.js";
 
 /** A composite provider's options: the two providers it combines, and how it mirrors and fails over. */
 export interface CompositeEngineOptions extends CompositeSettings {
