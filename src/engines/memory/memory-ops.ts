@@ -394,23 +394,12 @@ export class MemoryOps implements EngineOps {
   }
 
   streamProduce(ns: string, space: string, segment: string, records: readonly StoredStreamRecord[], now: number, expectedSeq: number | null): SegmentStatus {
-    const existing = this.data.stream.get(ns)?.get(space)?.get(segment);
-    const before = existing?.entries.length ?? 0;
-    checkExpectedSeq(ns, space, segment, expectedSeq, before);
-    const spaces = spaceOf(this.data.stream, ns, () => new Map<string, Map<string, Segment>>());
-    const segments = spaceOf(spaces, space, () => new Map<string, Segment>());
-    const target = spaceOf(segments, segment, () => ({ entries: [] }));
+    const { target, before } = this.segmentToAppend(ns, space, segment, (length) => checkExpectedSeq(ns, space, segment, expectedSeq, length));
     // A segment's timestamps never go back (see the SQL engines).
     const timestamp = Math.max(now, target.entries.at(-1)?.timestamp ?? 0);
     records.forEach((record, i) =>
       target.entries.push({ seq: before + i + 1, timestamp, value: copyBytes(record.value), headers: record.headers, compression: record.compression }),
     );
-    this.undo.push(() => {
-      target.entries.length = before;
-      if (before > 0) return;
-      segments.delete(segment);
-      if (segments.size === 0) spaces.delete(space);
-    });
     return statusOf(target);
   }
 
@@ -566,19 +555,28 @@ export class MemoryOps implements EngineOps {
 
   streamRestore(ns: string, space: string, segment: string, entries: readonly StoredStreamEntry[]): void {
     if (entries.length === 0) return;
-    const existing = this.data.stream.get(ns)?.get(space)?.get(segment);
-    const before = existing?.entries.length ?? 0;
-    checkStreamRestore(ns, space, segment, entries, before);
+    const { target } = this.segmentToAppend(ns, space, segment, (length) => checkStreamRestore(ns, space, segment, entries, length));
+    for (const entry of entries) target.entries.push(copyEntry(entry));
+  }
+
+  /**
+   * The segment that a produce or a restore appends to, made (with its space) where missing, once `check` accepted
+   * its current length (`before`): the undo of the transaction cuts it back to that length, and removes the segment
+   * and its space again when the append made them.
+   */
+  private segmentToAppend(ns: string, space: string, segment: string, check: (before: number) => void): { target: Segment; before: number } {
+    const before = this.data.stream.get(ns)?.get(space)?.get(segment)?.entries.length ?? 0;
+    check(before);
     const spaces = spaceOf(this.data.stream, ns, () => new Map<string, Map<string, Segment>>());
     const segments = spaceOf(spaces, space, () => new Map<string, Segment>());
     const target = spaceOf(segments, segment, () => ({ entries: [] }));
-    for (const entry of entries) target.entries.push(copyEntry(entry));
     this.undo.push(() => {
       target.entries.length = before;
       if (before > 0) return;
       segments.delete(segment);
       if (segments.size === 0) spaces.delete(space);
     });
+    return { target, before };
   }
 
   describe(now: number): EngineDescription {
