@@ -169,7 +169,7 @@ export class RedisStore implements OrderedStore {
   private readonly pointReads = new TickBatcher<string | Buffer, Buffer | undefined>(
     (keys) => this.readValues(keys),
     MAX_POINT_READS,
-    (key) => this.client.hgetBuffer(this.keys[1], key).then(presentValue, this.readFailed),
+    (key) => this.readValue(key),
   );
   private readonly readFailed = (error: unknown): never => {
     throw mapRedisError(error, this.location, "a read");
@@ -234,11 +234,15 @@ export class RedisStore implements OrderedStore {
     throw mapRedisError(error, this.location, "a commit (its outcome is unknown when the connection dropped)");
   };
 
+  /** The value of `key` (undefined: absent), by HGET. */
+  private readValue(key: string | Buffer): Promise<Buffer | undefined> {
+    return this.client.hgetBuffer(this.keys[1], key).then(presentValue, this.readFailed);
+  }
+
   /** The values of `keys` (undefined: absent), read at one point in time. */
   private readValues(keys: Array<string | Buffer>): Promise<Array<Buffer | undefined>> {
-    const values = this.keys[1];
-    if (keys.length === 1) return this.client.hgetBuffer(values, keys[0] as string | Buffer).then((value) => [value ?? undefined], this.readFailed);
-    return this.client.hmgetBuffer(values, ...keys).then((found) => found.map(presentValue), this.readFailed);
+    if (keys.length === 1) return this.readValue(keys[0] as string | Buffer).then((value) => [value]);
+    return this.client.hmgetBuffer(this.keys[1], ...keys).then((found) => found.map(presentValue), this.readFailed);
   }
 
   /** One read: the counter it saw, and its result. */
