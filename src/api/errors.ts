@@ -12,6 +12,8 @@
  * - `UNAUTHORIZED`: the server refused the credentials, or the connection's security check failed (its TLS certificate
  *   is not trusted or names another host, or it offers no TLS where TLS is required); retrying does not help.
  * - `NOT_FOUND`: a named object outside the store (a backup in a backup target) does not exist.
+ * - `LEASE_LOST`: a work-queue lease is no longer current (the item was claimed again after the lease's deadline, or was
+ *   already settled, released, requeued or purged); `itemId` names the item. A refusal: nothing was written.
  * - `NOT_SUPPORTED`: the engine cannot serve this call or capability (or its driver package is not installed); the message names the engine and what is missing.
  * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
  */
@@ -26,6 +28,7 @@ export type ErrorCode =
   | "RATE_LIMITED"
   | "UNAUTHORIZED"
   | "NOT_FOUND"
+  | "LEASE_LOST"
   | "NOT_SUPPORTED"
   | "INTERNAL";
 
@@ -38,6 +41,8 @@ export interface ErrorContext {
   currentSeq?: number;
   /** On RATE_LIMITED: how long to wait before the call would be allowed, in ms. */
   retryAfterMs?: number;
+  /** On LEASE_LOST, and on a CONFLICT of a work push refused as a duplicate: the work item's id. */
+  itemId?: number;
 }
 
 /**
@@ -57,6 +62,8 @@ export class StowageError extends Error {
   readonly currentSeq: number | undefined;
   /** On RATE_LIMITED: how long to wait before the call would be allowed, in ms. */
   readonly retryAfterMs: number | undefined;
+  /** On LEASE_LOST, and on a CONFLICT of a work push refused as a duplicate: the work item's id. */
+  readonly itemId: number | undefined;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(`${code}: ${message}${describeContext(context)}`, context.cause === undefined ? undefined : { cause: context.cause });
@@ -66,6 +73,7 @@ export class StowageError extends Error {
     this.key = context.key;
     this.currentSeq = context.currentSeq;
     this.retryAfterMs = context.retryAfterMs;
+    this.itemId = context.itemId;
   }
 }
 
@@ -73,6 +81,7 @@ function describeContext(context: ErrorContext): string {
   const parts: string[] = [];
   if (context.namespace !== undefined) parts.push(`namespace "${context.namespace}"`);
   if (context.key !== undefined) parts.push(`key ${JSON.stringify(truncate(context.key))}`);
+  if (context.itemId !== undefined) parts.push(`item ${context.itemId}`);
   return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
 }
 

@@ -39,6 +39,12 @@ export const LIMITS = Object.freeze({
    * KV write of the store, so a watch that would turn on one more fails LIMIT_EXCEEDED.
    */
   maxKvHistoryNamespaces: 256,
+  /** Most items one work-queue `claim` takes (it may take fewer: see the engine's `maxTransactionWrites`). */
+  maxClaimLimit: 1_000,
+  /** Largest `maxAttempts` of a work-queue retry policy (claims an item may have in all). */
+  maxWorkAttempts: 1_000,
+  /** Longest failure text a work item keeps, in UTF-8 bytes: a longer one is truncated, never refused. */
+  maxWorkErrorBytes: 16 * 1024,
 });
 
 export type Limits = typeof LIMITS;

@@ -1,6 +1,8 @@
 import type { Codec } from "./codec.js";
 import type { EngineSupports } from "../engines/engine.js";
 
+export type * from "./work-types.js";
+
 /** Milliseconds since the epoch. Stores take a clock so that tests can control TTL and timestamps. */
 export type Clock = () => number;
 
