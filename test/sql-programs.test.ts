@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { isStowageError } from "../src/api/errors.js";
 import type { EngineOps } from "../src/engines/engine.js";
+import { WORK_UNSUPPORTED_OPS, type WorkOpName } from "../src/engines/work-unsupported.js";
 import { MULTI_STATEMENT_WRITE_OPS, SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
 import { stepsOf, type SqlPrograms, type SqlStep, type SqlWork } from "../src/engines/sql/sql-program.js";
 import { distinctKeyParts, kvPutBatch, POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
 
 const bytes = new Uint8Array([1, 2, 3]);
 const range = { lower: "a", lowerInclusive: true, upper: "b" };
-/** Arguments for every operation, so that each program can be driven without a database. */
-const ARGS: { [K in keyof EngineOps]: Parameters<EngineOps[K]> } = {
+/** Arguments for every operation but the work queues' (refused until the SQL family has them), so that each program can be driven without a database. */
+const ARGS: { [K in Exclude<keyof EngineOps, WorkOpName>]: Parameters<EngineOps[K]> } = {
   kvGet: ["ns", "k", 1],
   kvGetEntry: ["ns", "k", 1],
   kvPut: ["ns", "k", bytes, null],
@@ -74,7 +76,7 @@ const FAMILIES: Array<[string, SqlPrograms, ReadonlySet<keyof SqlPrograms>]> = [
 
 for (const [family, programs, single] of FAMILIES) {
   test(`${family}: the operations marked single-statement issue exactly one statement, and the others more or a read`, () => {
-    for (const name of Object.keys(ARGS) as Array<keyof EngineOps>) {
+    for (const name of Object.keys(ARGS) as Array<Exclude<keyof EngineOps, WorkOpName>>) {
       const make = programs[name] as (...args: unknown[]) => SqlWork<unknown>;
       const statements = statementsOf(make(...ARGS[name]));
       if (single.has(name)) assert.equal(statements.length, 1, `${name} is marked single-statement but issues ${statements.length}`);
@@ -86,7 +88,11 @@ for (const [family, programs, single] of FAMILIES) {
         assert.ok(MULTI_STATEMENT_WRITE_OPS.has(name), `${name} writes with ${statements.length} statements: list it in MULTI_STATEMENT_WRITE_OPS`);
       }
     }
-    assert.deepEqual(Object.keys(ARGS).sort(), Object.keys(programs).sort(), "every operation has arguments here");
+    const workOps = Object.keys(WORK_UNSUPPORTED_OPS);
+    assert.deepEqual(Object.keys(ARGS).sort(), Object.keys(programs).filter((name) => !workOps.includes(name)).sort(), "every operation has arguments here");
+    for (const name of workOps) {
+      assert.throws(() => (programs[name as WorkOpName] as () => unknown)(), (error: unknown) => isStowageError(error, "NOT_SUPPORTED"), `${name} is refused before it makes a statement`);
+    }
   });
 }
 

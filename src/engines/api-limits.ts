@@ -15,5 +15,6 @@ export const SUPPORTS_EVERYTHING: EngineSupports = Object.freeze({
   kvHistory: true,
   crossProcess: true,
   crossNamespaceTransactions: true,
+  workQueues: true,
   limits: API_LIMITS,
 });

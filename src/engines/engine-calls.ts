@@ -90,6 +90,20 @@ export const OP_FACTS: { readonly [K in OpName]: OpFacts } = {
   queueRestore: write(0, null, "several"),
   streamRestore: write(0, 1, "several"),
 
+  workPush: write(0, null, "several"),
+  workClaim: write(0, 1, "several"),
+  workExtend: write(0, null),
+  workSettle: write(0, null, "several"),
+  workPoll: read(0, 1),
+  workCounts: read(0, 1),
+  workKeys: read(0, null),
+  workDead: read(0, 1),
+  workRequeue: write(0, 1, "several"),
+  workPurge: write(0, 1),
+  workDump: read(0, null),
+  workLastId: read(0, null),
+  workRestore: write(0, null, "several"),
+
   describe: read(null, null),
 };
 

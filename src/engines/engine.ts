@@ -1,5 +1,5 @@
 import type { KeyRange, RangeScan } from "../api/range.js";
-import type { NamespaceInfo, SegmentStatus, StoreInfo } from "../api/types.js";
+import type { NamespaceInfo, SegmentStatus, StoreInfo, WorkCounts, WorkPushed } from "../api/types.js";
 import type { ChangeSource } from "./change-signal.js";
 import type { CallResult, EngineCall } from "./engine-calls.js";
 import type { QueueBound } from "./queue-bound.js";
@@ -60,7 +60,7 @@ export interface EngineLimits {
 }
 
 /** The optional capabilities of an engine, by name (`NOT_SUPPORTED` messages and the conformance suite use these names). */
-export type EngineCapability = "liveFeeds" | "kvHistory" | "crossProcess" | "crossNamespaceTransactions";
+export type EngineCapability = "liveFeeds" | "kvHistory" | "crossProcess" | "crossNamespaceTransactions" | "workQueues";
 
 /**
  * What an engine can do: its capabilities and its size limits. The store refuses a call the engine cannot serve
@@ -76,6 +76,8 @@ export interface EngineSupports {
   readonly crossProcess: boolean;
   /** One transaction may use several namespaces (of any primitives), all or nothing across them. */
   readonly crossNamespaceTransactions: boolean;
+  /** Work queues (`store.workQueue`): the `work*` operations. */
+  readonly workQueues: boolean;
   readonly limits: Readonly<EngineLimits>;
 }
 
@@ -148,6 +150,84 @@ export interface StoredQueueRow extends StoredQueueItem {
 export interface QueuePosition {
   key: string;
   id: number;
+}
+
+/**
+ * A work push as the store hands it to the engine: the item's first visible time, and its retry policy (`maxAttempts`,
+ * and `policy`, the backoff as text the engine stores without reading; see work-rules.ts). `dedup`: the dedup key, or
+ * null; `reject`: a live item holding it refuses this push instead of answering for it.
+ */
+export interface StoredWorkPush {
+  key: string;
+  value: Uint8Array;
+  priority: number;
+  visibleAt: number;
+  maxAttempts: number;
+  policy: string;
+  dedup: string | null;
+  reject: boolean;
+}
+
+/** What identifies a lease to the engine: it is current while the item holds `token` and has had `attempt` claims. */
+export interface LeaseRef {
+  key: string;
+  id: number;
+  token: number;
+  attempt: number;
+}
+
+/** A claimed item as the engine returns it (`token` and `deadline` are the claim's: a coalesced claim's may differ from the caller's). */
+export interface StoredClaim {
+  id: number;
+  token: number;
+  deadline: number;
+  value: Uint8Array;
+  pushedAt: number;
+  priority: number;
+  attempt: number;
+  maxAttempts: number;
+  policy: string;
+  lastError: string | null;
+}
+
+/**
+ * How a settle ends a lease: `ack` removes the item; `dead` keeps it as a dead letter with `error`; `retry` makes it
+ * claimable at `visibleAt` with `error` as its last (null: keep the last), giving the attempt back when `giveBack`
+ * (a release). The store decides which; the engine only applies it, when the lease is current.
+ */
+export type StoredSettle = LeaseRef &
+  ({ to: "ack" } | { to: "dead"; error: string } | { to: "retry"; visibleAt: number; error: string | null; giveBack: boolean });
+
+/** A work item with everything a move must keep, in any state, as dead-letter reads, dumps and restores carry it. */
+export interface StoredWorkRow {
+  key: string;
+  id: number;
+  value: Uint8Array;
+  pushedAt: number;
+  priority: number;
+  visibleAt: number;
+  attempts: number;
+  maxAttempts: number;
+  policy: string;
+  /** The current lease's token; null when the item is not leased. */
+  token: number | null;
+  dedup: string | null;
+  dead: boolean;
+  lastError: string | null;
+  deadAt: number | null;
+}
+
+/** An idle worker's probe: whether an item is claimable now, else when the next delayed one becomes visible. */
+export interface WorkPoll {
+  claimable: boolean;
+  nextVisibleAt: number | null;
+}
+
+/** What a requeue of dead letters did: `skipped` are the ids whose dedup key a live item holds; `more`: dead ones left. */
+export interface WorkRequeued {
+  requeued: number;
+  skipped: number[];
+  more: boolean;
 }
 
 /** What `describe` reports about the stored data. */
@@ -277,6 +357,54 @@ export interface EngineOps {
    * sequence is the segment's last + 1 and the rest follow without gaps, else CONFLICT and nothing is written.
    */
   streamRestore(ns: string, space: string, segment: string, entries: readonly StoredStreamEntry[]): Awaitable<void>;
+
+  /*
+   * Work queues (engines whose `supports.workQueues` is true; the others refuse them NOT_SUPPORTED). An item is
+   * claimable when it is not dead and its `visibleAt` (a delayed item's first time, a leased item's deadline) is not
+   * after `now`. A lease is current while the item holds its token and attempt count: every settle and extend checks
+   * both, and does nothing to an item whose lease is not current (the `false` in its answer).
+   */
+  /**
+   * Inserts the items with the namespace's next ids, in order. An item whose dedup key a live (not dead) item of its
+   * queue key holds is not inserted: its answer is that item's id with `duplicate: true`, or, with `reject`, minus
+   * that item's id (the store refuses that push alone CONFLICT, so coalesced pushes of other callers still land).
+   */
+  workPush(ns: string, items: readonly StoredWorkPush[], now: number): Awaitable<WorkPushed[]>;
+  /**
+   * Leases up to `limit` claimable items of `key` — priority descending, then `visibleAt`, then id — with `token`,
+   * `deadline` as their `visibleAt`, and one more attempt each. A claimable item that has had `maxAttempts` claims is
+   * dead-lettered instead (see `expiredOverLimit` in work-rules.ts), in the same commit, and not returned.
+   */
+  workClaim(ns: string, key: string, limit: number, now: number, deadline: number, token: number): Awaitable<StoredClaim[]>;
+  /** Sets the deadline of each current lease; per lease, whether it was current. */
+  workExtend(ns: string, leases: readonly LeaseRef[], deadline: number): Awaitable<boolean[]>;
+  /** Applies each settle whose lease is current (a released or retried item loses its token); per settle, whether it was. */
+  workSettle(ns: string, settles: readonly StoredSettle[], now: number): Awaitable<boolean[]>;
+  /** Whether `key` has a claimable item, else the earliest `visibleAt` of its live items (null: none). A read. */
+  workPoll(ns: string, key: string, now: number): Awaitable<WorkPoll>;
+  /** The items of `key` by state at `now` (an expired lease counts as ready). */
+  workCounts(ns: string, key: string, now: number): Awaitable<WorkCounts>;
+  /** The queue keys holding items (of any state) after `afterKey` (null: from the first), in key order, at most `limit`. */
+  workKeys(ns: string, afterKey: string | null, limit: number): Awaitable<string[]>;
+  /** Dead items of `key` with an id greater than `afterId`, in id order, at most `limit`. */
+  workDead(ns: string, key: string, afterId: number, limit: number): Awaitable<StoredWorkRow[]>;
+  /**
+   * Makes dead items of `key` (`ids`, or null: any) ready at `now` with no attempts and no lease, at most `limit`; a dead
+   * item whose dedup key a live item holds stays dead, its id in `skipped`.
+   */
+  workRequeue(ns: string, key: string, ids: readonly number[] | null, now: number, limit: number): Awaitable<WorkRequeued>;
+  /** Removes dead items of `key` (`ids`, or null: any), at most `limit`; `more`: dead ones are left. */
+  workPurge(ns: string, key: string, ids: readonly number[] | null, limit: number): Awaitable<{ purged: number; more: boolean }>;
+  /** Work items of every state after `after` (null: from the first) in (key, id) order, at most `limit`. */
+  workDump(ns: string, after: QueuePosition | null, limit: number): Awaitable<StoredWorkRow[]>;
+  /** The highest id the namespace ever handed out (0: none). */
+  workLastId(ns: string): Awaitable<number>;
+  /**
+   * Inserts the rows as they are (state, lease, attempts, dedup key); an id the row's key holds already, two rows with
+   * one id, or a dedup key a live item holds is CONFLICT and nothing is written. The last id becomes the largest of
+   * its own, `lastId` and the rows' ids.
+   */
+  workRestore(ns: string, rows: readonly StoredWorkRow[], lastId: number): Awaitable<void>;
 
   describe(now: number): Awaitable<EngineDescription>;
 }

@@ -23,13 +23,14 @@ function bytes(n: number): string {
  * compares the two). One row per engine: its capabilities, then its size limits.
  */
 export function engineSupportTable(engines: readonly EngineRow[]): string {
-  const header = ["engine", "live feeds", "KV history (`kv.watch`)", "several processes", "transactions across namespaces", "key", "value", "writes / transaction", "bytes / transaction"];
+  const header = ["engine", "live feeds", "KV history (`kv.watch`)", "several processes", "transactions across namespaces", "work queues", "key", "value", "writes / transaction", "bytes / transaction"];
   const rows = engines.filter((engine) => engine.combinesProviders !== true).map(({ name, supports: s }) => [
     `\`${name}\``,
     yesNo(s.liveFeeds),
     yesNo(s.kvHistory),
     yesNo(s.crossProcess),
     yesNo(s.crossNamespaceTransactions),
+    yesNo(s.workQueues),
     bytes(s.limits.maxKeyBytes),
     bytes(s.limits.maxValueBytes),
     count(s.limits.maxTransactionWrites),

@@ -15,6 +15,7 @@ const CAPABILITY_USES: Record<EngineCapability, string> = {
   kvHistory: "a KV change history (kv.watch)",
   crossProcess: "use by several processes",
   crossNamespaceTransactions: "transactions across namespaces",
+  workQueues: "work queues (store.workQueue)",
 };
 
 const CAPABILITIES = Object.keys(CAPABILITY_USES) as EngineCapability[];
@@ -34,7 +35,7 @@ export function requireCapability(engine: EngineProfile, capability: EngineCapab
 }
 
 /**
- * Checks an engine's manifest when a store opens over it: four booleans, and limits that are whole numbers no looser
+ * Checks an engine's manifest when a store opens over it: five booleans, and limits that are whole numbers no looser
  * than stowage's `LIMITS` (an engine may only tighten them). An engine that declares live feeds must signal commits
  * (`changes`). INVALID_ARGUMENT naming the field otherwise.
  */

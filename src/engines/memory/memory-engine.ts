@@ -29,6 +29,8 @@ export class MemoryEngine implements Engine {
     kvHistory: true,
     crossProcess: false,
     crossNamespaceTransactions: true,
+    // Until memory-work.ts lands (issue 21, stage B).
+    workQueues: false,
     limits: API_LIMITS,
   });
   readonly supports = MemoryEngine.supports;

@@ -26,6 +26,7 @@ import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { SortedKeys } from "./sorted-keys.js";
+import { WORK_UNSUPPORTED_OPS, type WorkOps } from "../work-unsupported.js";
 import { checkLogRestore, checkQueueRestoreIds, checkStreamRestore, lastRowPerKey, queueIdTaken } from "../restore-checks.js";
 
 interface KvRow {
@@ -171,6 +172,8 @@ function spaceOf<S>(map: Map<string, S>, ns: string, make: () => S): S {
   return space;
 }
 
+// Until memory-work.ts lands (issue 21, stage B): the work operations refuse, mixed into the class below.
+export interface MemoryOps extends WorkOps {}
 /**
  * The primitives over {@link MemoryData}. Every mutation records its inverse in `undo`, so that a failed write or a
  * rolled-back transaction leaves the data exactly as it was.
@@ -672,3 +675,5 @@ export class MemoryOps implements EngineOps {
     });
   }
 }
+
+Object.assign(MemoryOps.prototype, WORK_UNSUPPORTED_OPS);

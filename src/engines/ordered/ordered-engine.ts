@@ -69,6 +69,8 @@ export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limi
     kvHistory: true,
     crossProcess: !store.singleWriter,
     crossNamespaceTransactions: true,
+    // Until work-programs.ts lands (issue 21, stage G).
+    workQueues: false,
     limits: Object.freeze({
       maxKeyBytes: API_LIMITS.maxKeyBytes,
       maxValueBytes: Math.max(1, Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, valueRoom)),

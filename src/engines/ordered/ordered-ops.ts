@@ -9,6 +9,7 @@ import * as lsq from "./log-slot-queue-programs.js";
 import * as stream from "./stream-programs.js";
 import * as dump from "./dump-programs.js";
 import { TAG } from "./key-layout.js";
+import { WORK_UNSUPPORTED_OPS } from "../work-unsupported.js";
 import { numberAt } from "./record-values.js";
 
 /** The layout version this code writes and reads (the layout version record; see `OrderedEngine.open`). */
@@ -64,6 +65,8 @@ export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = 
     queueRestore: run(dump.queueRestore),
     streamRestore: run(dump.streamRestore),
     describe: (now) => drive(describe(c, now)),
+    // Until work-programs.ts lands (issue 21, stage G).
+    ...WORK_UNSUPPORTED_OPS,
   };
   return ops;
 }

@@ -241,6 +241,7 @@ export function commonSupports(all: readonly EngineSupports[]): EngineSupports {
     kvHistory: all.every((supports) => supports.kvHistory),
     crossProcess: all.every((supports) => supports.crossProcess),
     crossNamespaceTransactions: all.every((supports) => supports.crossNamespaceTransactions),
+    workQueues: all.every((supports) => supports.workQueues),
     limits: Object.freeze(limits),
   });
 }

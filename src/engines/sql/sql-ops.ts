@@ -7,6 +7,7 @@ import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
+import { WORK_UNSUPPORTED_OPS } from "../work-unsupported.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, statement, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 import { JSON_ROW_SET, type RowSetDialect } from "./sql-row-set.js";
@@ -652,5 +653,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       }
       return { schemaVersion, namespaces, storedRows };
     },
+
+    // Until sql-work.ts lands (issue 21, stage E).
+    ...WORK_UNSUPPORTED_OPS,
   };
 }
