@@ -2,6 +2,7 @@ import type { Codec } from "./codec.js";
 import type { EngineSupports } from "../engines/engine.js";
 
 export type * from "./work-types.js";
+import type { WorkQueue, WorkQueueOptions } from "./work-types.js";
 
 /** Milliseconds since the epoch. Stores take a clock so that tests can control TTL and timestamps. */
 export type Clock = () => number;
@@ -216,6 +217,8 @@ export interface TransactionScope {
   slot<T = Uint8Array>(namespace: string, options?: CodecOptions<T>): Slot<T>;
   queue<T = Uint8Array>(namespace: string, options?: QueueOptions<T>): Queue<T>;
   stream<T = Uint8Array>(namespace: string, options?: StreamOptions<T>): Stream<T>;
+  /** Work queues: claims under leases, retries, delays and dead letters (engines with `supports.workQueues`). */
+  workQueue<T = Uint8Array>(namespace: string, options?: WorkQueueOptions<T>): WorkQueue<T>;
 }
 
 /** How a stream stores values: as given, or compressed with raw DEFLATE (node:zlib) when that makes them smaller. */

@@ -164,11 +164,10 @@ export interface WorkQueue<T = Uint8Array> {
   requeue(key: string, ids?: readonly number[]): Promise<{ requeued: number; skipped: number[]; more: boolean }>;
   /** Removes dead letters: `ids`, or without them every one (bounded per call, as `requeue`). */
   purgeDead(key: string, ids?: readonly number[]): Promise<{ purged: number; more: boolean }>;
-  /** Starts a worker that claims, runs `handler`, and settles. Not available inside a transaction (INVALID_ARGUMENT). */
-  work(key: string, handler: WorkHandler<T>, options?: WorkOptions): Worker;
+  // `work(key, handler, options): Worker` joins with the worker (issue 21, stage H): declared here only once it runs.
 }
 
-/** A worker's handler: resolve = ack; throw = fail (a `WorkFailure` steers `final` / `retryAfterMs`). */
+/** A worker's handler (`work`, with the worker: issue 21, stage H): resolve = ack; throw = fail (a `WorkFailure` steers `final` / `retryAfterMs`). */
 export type WorkHandler<T> = (item: ClaimedItem<T>, ctx: WorkContext) => Promise<void>;
 
 /** What a handler gets besides its item. */

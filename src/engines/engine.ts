@@ -366,8 +366,9 @@ export interface EngineOps {
    */
   /**
    * Inserts the items with the namespace's next ids, in order. An item whose dedup key a live (not dead) item of its
-   * queue key holds is not inserted: its answer is that item's id with `duplicate: true`, or, with `reject`, minus
-   * that item's id (the store refuses that push alone CONFLICT, so coalesced pushes of other callers still land).
+   * queue key holds (or an earlier item of the call) is not inserted: its answer is that item's id with
+   * `duplicate: true`. With `reject`, that is CONFLICT with `itemId` instead, and nothing of the call is written, so
+   * that `pushMany` stays all or nothing (a coalescing engine keeps pushes that may reject out of shared statements).
    */
   workPush(ns: string, items: readonly StoredWorkPush[], now: number): Awaitable<WorkPushed[]>;
   /**

@@ -1,11 +1,12 @@
 import { StowageError } from "../api/errors.js";
-import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Stream, StreamOptions, TransactionScope } from "../api/types.js";
+import type { CodecOptions, Kv, Log, Queue, QueueOptions, Slot, Stream, StreamOptions, TransactionScope, WorkQueue, WorkQueueOptions } from "../api/types.js";
 import type { Executor } from "./executor.js";
 import { KvHandle } from "./kv-handle.js";
 import { LogHandle } from "./log-handle.js";
 import { QueueHandle } from "./queue-handle.js";
 import { SlotHandle } from "./slot-handle.js";
 import { StreamHandle } from "./stream-handle.js";
+import { WorkQueueHandle } from "./work-handle.js";
 import { checkNamespace, checkOptions } from "./validate.js";
 
 /** Builds primitive handles over one executor: the store's, or a transaction's. */
@@ -41,6 +42,10 @@ export class HandleFactory implements TransactionScope {
       throw new StowageError("INVALID_ARGUMENT", `compression must be "none" or "deflate", got ${JSON.stringify(compression)}`, { namespace: ns });
     }
     return new StreamHandle<T>(this.exec, ns, opts.codec as CodecOptions<T>["codec"], compression);
+  }
+
+  workQueue<T = Uint8Array>(namespace: string, options?: WorkQueueOptions<T>): WorkQueue<T> {
+    return new WorkQueueHandle<T>(this.exec, this.open("work", namespace), options);
   }
 
   private open(primitive: string, namespace: string): string {

@@ -17,6 +17,8 @@ import type {
   StoreInfo,
   Stream,
   StreamOptions,
+  WorkQueue,
+  WorkQueueOptions,
   TransactionOptions,
   TransactionScope,
 } from "../api/types.js";
@@ -192,6 +194,10 @@ class EngineStore implements Store {
 
   stream<T = Uint8Array>(namespace: string, options?: StreamOptions<T>): Stream<T> {
     return this.handles.stream(namespace, options);
+  }
+
+  workQueue<T = Uint8Array>(namespace: string, options?: WorkQueueOptions<T>): WorkQueue<T> {
+    return this.handles.workQueue(namespace, options);
   }
 
   transaction<R>(body: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
