@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { json, LIMITS, openStore, utf8, withMetrics, withSizeLimits, type SizeLimitOptions, type Store } from "../src/index.js";
+import { createStore, json, LIMITS, openStore, utf8, withMetrics, withSizeLimits, type SizeLimitOptions, type Store } from "../src/index.js";
+import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-size-limits-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -174,6 +175,21 @@ test("namespaces: only writes to those namespaces are checked", async () => {
   await tooBig(store.kv("small").put("k", bytesOf(2)), "value", 2, 1, "small", "k");
   await store.kv("large").put("k", bytesOf(1_000));
   assert.deepEqual(store.sizeLimits.namespaces, ["small"]);
+  await store.close();
+});
+
+test("work pushes are checked item by item: key, value and dedup key (issue 21)", async () => {
+  // An engine that declares work queues, so that pushes reach the wrapper; its memory operations refuse what passes.
+  const engine = new DeclaredEngine("declared", declaring({ workQueues: true }));
+  const { store } = await limited({ maxKeyBytes: 8, maxValueBytes: 4 }, createStore(engine, { sweepIntervalMs: 0 }));
+  const jobs = store.workQueue("jobs");
+  await tooBig(jobs.push("email", bytesOf(5)), "items[0] value", 5, 4, "jobs", "email");
+  await tooBig(jobs.pushMany("email", [{ value: bytesOf(4) }, { value: bytesOf(6) }]), "items[1] value", 6, 4, "jobs", "email");
+  await tooBig(jobs.push("email", bytesOf(1), { dedupKey: "123456789" }), "items[0] dedupKey", 9, 8, "jobs", "123456789");
+  await tooBig(jobs.push("long-key-", bytesOf(1)), "key", 9, 8, "jobs", "long-key-");
+  assert.equal(engine.calls, 0, `the refusals reached no engine call: ${engine.ops.join(", ")}`);
+  await assert.rejects(jobs.push("email", bytesOf(4), { dedupKey: "12345678" }), /no work-queue operations/, "at the limits the push reaches the engine");
+  assert.deepEqual(engine.ops, ["workPush"]);
   await store.close();
 });
 

@@ -1,7 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { Store } from "../api/types.js";
-import type { StoredStreamRecord } from "../engines/engine.js";
+import type { StoredStreamRecord, StoredWorkPush } from "../engines/engine.js";
 import { checkInteger, checkNamespace, checkOptions, describeType, utf8Length } from "../store/validate.js";
 import { judgingHooks, layerStore, type OpCall } from "./layer.js";
 
@@ -84,6 +84,13 @@ class SizeChecker {
       case "slotCas":
         this.checkKey(ns, a[1] as string, "key");
         this.checkValue(ns, a[1] as string, a[3] as Uint8Array, "value");
+        break;
+      case "workPush":
+        (a[1] as readonly StoredWorkPush[]).forEach((item, i) => {
+          this.checkKey(ns, item.key, "key");
+          this.checkValue(ns, item.key, item.value, `items[${i}] value`);
+          if (item.dedup !== null) this.checkKey(ns, item.dedup, `items[${i}] dedupKey`);
+        });
         break;
       case "streamProduce": {
         const [, space, segment, records] = a as [string, string, string, readonly StoredStreamRecord[]];
