@@ -15,6 +15,7 @@ import {
   decodeBackoff,
   encodeBackoff,
   expiredOverLimit,
+  failDecision,
   overLimitError,
   resolveRetryPolicy,
   retryDecision,
@@ -127,6 +128,16 @@ describe("dead-letter decisions", () => {
     assert.deepEqual(retryDecision(3, item, 5_000, 0.3, { retryAfterMs: 10 }), { to: "dead", visibleAt: null });
     assert.deepEqual(retryDecision(1, item, 5_000, 0.3, { final: true }), { to: "dead", visibleAt: null });
     assert.deepEqual(retryDecision(1, { ...item, maxAttempts: 1 }, 5_000, 0.3), { to: "dead", visibleAt: null });
+  });
+
+  test("an engine applies a fail settle on the item's stored policy; unreadable stored policy is CORRUPT", () => {
+    const stored = { maxAttempts: 3, policy: encodeBackoff(item.backoff) };
+    const settle = { attempt: 1, random: 0.3, final: false, retryAfterMs: null };
+    assert.deepEqual(failDecision(stored, settle, 5_000, "ns", "k"), { to: "retry", visibleAt: 6_000 });
+    assert.deepEqual(failDecision(stored, { ...settle, retryAfterMs: 7 }, 5_000, "ns", "k"), { to: "retry", visibleAt: 5_007 });
+    assert.deepEqual(failDecision(stored, { ...settle, final: true }, 5_000, "ns", "k"), { to: "dead", visibleAt: null });
+    assert.deepEqual(failDecision(stored, { ...settle, attempt: 3 }, 5_000, "ns", "k"), { to: "dead", visibleAt: null });
+    assert.throws(() => failDecision({ maxAttempts: 3, policy: "{" }, settle, 5_000, "ns", "k"), (error: unknown) => error instanceof StowageError && error.code === "CORRUPT" && error.namespace === "ns" && error.key === "k");
   });
 
   test("an item is dead exactly when its attempts are used up, and a retry is never before now", () => {

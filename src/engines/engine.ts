@@ -191,12 +191,24 @@ export interface StoredClaim {
 }
 
 /**
- * How a settle ends a lease: `ack` removes the item; `dead` keeps it as a dead letter with `error`; `retry` makes it
- * claimable at `visibleAt` with `error` as its last (null: keep the last), giving the attempt back when `giveBack`
- * (a release). The store decides which; the engine only applies it, when the lease is current.
+ * How a settle ends a lease: `ack` removes the item; `retry` (a release) makes it claimable at `visibleAt`, giving the
+ * attempt back when `giveBack`; `fail` stores `error` as its last and applies the item's own stored retry policy
+ * (`failDecision` in work-rules.ts, with `random` for the jitter, so a rerun program decides the same): dead when
+ * `final` or its attempts are used up, else claimable again after `retryAfterMs` (null: the policy's backoff). The
+ * engine applies a settle only when the lease is current.
  */
 export type StoredSettle = LeaseRef &
-  ({ to: "ack" } | { to: "dead"; error: string } | { to: "retry"; visibleAt: number; error: string | null; giveBack: boolean });
+  (
+    | { to: "ack" }
+    | { to: "retry"; visibleAt: number; giveBack: boolean }
+    | { to: "fail"; error: string; random: number; final: boolean; retryAfterMs: number | null }
+  );
+
+/** What a settle did to a current lease's item: dead-lettered, or claimable again at `visibleAt` (null: acked or dead). */
+export interface WorkSettled {
+  dead: boolean;
+  visibleAt: number | null;
+}
 
 /** A work item with everything a move must keep, in any state, as dead-letter reads, dumps and restores carry it. */
 export interface StoredWorkRow {
@@ -379,8 +391,11 @@ export interface EngineOps {
   workClaim(ns: string, key: string, limit: number, now: number, deadline: number, token: number): Awaitable<StoredClaim[]>;
   /** Sets the deadline of each current lease; per lease, whether it was current. */
   workExtend(ns: string, leases: readonly LeaseRef[], deadline: number): Awaitable<boolean[]>;
-  /** Applies each settle whose lease is current (a released or retried item loses its token); per settle, whether it was. */
-  workSettle(ns: string, settles: readonly StoredSettle[], now: number): Awaitable<boolean[]>;
+  /**
+   * Applies each settle whose lease is current (a released or failed item loses its token); per settle, what it did,
+   * or null when the lease was not current.
+   */
+  workSettle(ns: string, settles: readonly StoredSettle[], now: number): Awaitable<Array<WorkSettled | null>>;
   /** Whether `key` has a claimable item, else the earliest `visibleAt` of its live items (null: none). A read. */
   workPoll(ns: string, key: string, now: number): Awaitable<WorkPoll>;
   /** The items of `key` by state at `now` (an expired lease counts as ready). */

@@ -119,6 +119,22 @@ export function retryDecision(
   return { to: "retry", visibleAt: now + wait };
 }
 
+/**
+ * What an engine does with a `fail` settle of a current lease: {@link retryDecision} on the item's own stored policy
+ * (`maxAttempts`, and `policy` as {@link encodeBackoff} made it). CORRUPT when the stored policy cannot be read.
+ */
+export function failDecision(
+  item: { maxAttempts: number; policy: string },
+  settle: { attempt: number; random: number; final: boolean; retryAfterMs: number | null },
+  now: number,
+  namespace: string,
+  key: string,
+): RetryDecision {
+  const backoff = decodeBackoff(item.policy, namespace, key);
+  const options = settle.retryAfterMs === null ? { final: settle.final } : { final: settle.final, retryAfterMs: settle.retryAfterMs };
+  return retryDecision(settle.attempt, { maxAttempts: item.maxAttempts, backoff }, now, settle.random, options);
+}
+
 /** The parts of a stored item the claim rules read. */
 export interface ClaimableRow {
   dead: boolean;

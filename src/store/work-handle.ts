@@ -15,13 +15,11 @@ import type {
   WorkQueue,
   WorkQueueOptions,
 } from "../api/types.js";
-import type { LeaseRef, StoredSettle, StoredWorkPush } from "../engines/engine.js";
+import type { LeaseRef, StoredSettle, StoredWorkPush, WorkSettled } from "../engines/engine.js";
 import {
   DEFAULT_RETRY_POLICY,
-  decodeBackoff,
   encodeBackoff,
   resolveRetryPolicy,
-  retryDecision,
   workErrorText,
   type ResolvedRetryPolicy,
 } from "../engines/work-rules.js";
@@ -34,12 +32,6 @@ const DEFAULT_VISIBILITY_MS = 30_000;
 const MAX_PRIORITY = 2 ** 31 - 1;
 /** Lease tokens: random, below 2^48 so that every engine stores them exactly (a double, a BIGINT, 6 bytes). */
 const TOKEN_LIMIT = 2 ** 48;
-
-/**
- * The retry policy each claimed lease was pushed with, by lease object: `fail` decides retry or dead in the store from
- * it (engines only apply the decision). Module-wide, since callers take a new handle per call as often as not.
- */
-const leasePolicies = new WeakMap<Lease, ResolvedRetryPolicy>();
 
 /**
  * The store's {@link WorkQueue}: every argument is checked, and the engine's `workQueues` capability required, before
@@ -107,7 +99,6 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
         maxAttempts: claim.maxAttempts,
         lastError: claim.lastError,
       });
-      leasePolicies.set(item, { maxAttempts: claim.maxAttempts, backoff: decodeBackoff(claim.policy, ns, key) });
       return item;
     });
   }
@@ -115,7 +106,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
   async ack(lease: Lease): Promise<void> {
     this.requireWork(keyOfLease(lease));
     const ref = this.leaseRef(lease, "lease");
-    await this.settleOne(lease, { ...ref, to: "ack" });
+    await this.settleOne({ ...ref, to: "ack" });
   }
 
   async ackMany(leases: readonly Lease[]): Promise<{ acked: number; lost: Lease[] }> {
@@ -125,7 +116,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
       return { acked: 0, lost: [] };
     }
     const current = await this.settle(refs.map((ref) => ({ ...ref, to: "ack" as const })));
-    return { acked: current.filter(Boolean).length, lost: leases.filter((_, at) => !current[at]) };
+    return { acked: current.filter((outcome) => outcome !== null).length, lost: leases.filter((_, at) => current[at] === null) };
   }
 
   async extend(lease: Lease, ms?: number): Promise<Lease> {
@@ -134,7 +125,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     const deadline = this.exec.now() + this.leaseMs(ms, ref.key);
     const [current] = await this.exec.write({ op: "workExtend", args: [this.namespace, [ref], deadline] }, utf8Length(ref.key));
     if (current !== true) throw leaseLost(this.namespace, ref);
-    return this.extended(lease, ref, deadline);
+    return this.extended(ref, deadline);
   }
 
   async extendMany(leases: readonly Lease[], ms?: number): Promise<Array<Lease | null>> {
@@ -146,7 +137,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     }
     const bytes = refs.reduce((sum, ref) => sum + utf8Length(ref.key), 0);
     const current = await this.exec.write({ op: "workExtend", args: [this.namespace, refs, deadline] }, bytes, refs.length);
-    return refs.map((ref, at) => (current[at] === true ? this.extended(leases[at]!, ref, deadline) : null));
+    return refs.map((ref, at) => (current[at] === true ? this.extended(ref, deadline) : null));
   }
 
   async release(lease: Lease, options?: ReleaseOptions): Promise<void> {
@@ -156,7 +147,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     const opts = checkOptions(ns, "release options", options, ["delayMs", "countAttempt"], ref.key);
     const delayMs = checkOptionalInteger(ns, "delayMs", opts.delayMs, 0, 0, LIMITS.maxTtlMs, ref.key);
     const countAttempt = checkBoolean(ns, "countAttempt", opts.countAttempt);
-    await this.settleOne(lease, { ...ref, to: "retry", visibleAt: this.exec.now() + delayMs, error: null, giveBack: !countAttempt });
+    await this.settleOne({ ...ref, to: "retry", visibleAt: this.exec.now() + delayMs, giveBack: !countAttempt });
   }
 
   async fail(lease: Lease, error: unknown, options?: FailOptions): Promise<{ dead: boolean; visibleAt: number | null }> {
@@ -166,16 +157,9 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     const opts = checkOptions(ns, "fail options", options, ["final", "retryAfterMs"], ref.key);
     const final = checkBoolean(ns, "final", opts.final);
     const retryAfterMs = opts.retryAfterMs === undefined ? undefined : checkInteger(ns, "retryAfterMs", opts.retryAfterMs, 0, LIMITS.maxTtlMs, ref.key);
-    // A lease this process did not claim (a copy, one rebuilt from elsewhere) falls back to the queue's policy: the
-    // engine contract does not return an item's own policy with its settle (see the stage A report, issue 21).
-    const policy = leasePolicies.get(lease) ?? this.retry;
-    const decision = retryDecision(ref.attempt, policy, this.exec.now(), Math.random(), { final, retryAfterMs });
-    const text = workErrorText(error);
-    const settle: StoredSettle = decision.to === "dead"
-      ? { ...ref, to: "dead", error: text }
-      : { ...ref, to: "retry", visibleAt: decision.visibleAt, error: text, giveBack: false };
-    await this.settleOne(lease, settle);
-    return { dead: decision.to === "dead", visibleAt: decision.visibleAt };
+    // The engine applies the item's own stored policy: a lease rebuilt elsewhere (another process, JSON) fails alike.
+    const outcome = await this.settleOne({ ...ref, to: "fail", error: workErrorText(error), random: Math.random(), final, retryAfterMs: retryAfterMs ?? null });
+    return { dead: outcome.dead, visibleAt: outcome.visibleAt };
   }
 
   async counts(key: string): Promise<WorkCounts> {
@@ -298,22 +282,19 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     return checkOptionalInteger(this.namespace, "ms", ms, this.visibilityMs, 1, LIMITS.maxTimerMs, key);
   }
 
-  private extended(lease: Lease, ref: LeaseRef, deadline: number): Lease {
-    const renewed: Lease = Object.freeze({ namespace: this.namespace, ...ref, deadline });
-    const policy = leasePolicies.get(lease);
-    if (policy !== undefined) leasePolicies.set(renewed, policy);
-    return renewed;
+  private extended(ref: LeaseRef, deadline: number): Lease {
+    return Object.freeze({ namespace: this.namespace, ...ref, deadline });
   }
 
-  private settle(settles: StoredSettle[]): Promise<boolean[]> {
-    const bytes = settles.reduce((sum, settle) => sum + utf8Length(settle.key) + ("error" in settle && settle.error !== null ? utf8Length(settle.error) : 0), 0);
+  private settle(settles: StoredSettle[]): Promise<Array<WorkSettled | null>> {
+    const bytes = settles.reduce((sum, settle) => sum + utf8Length(settle.key) + (settle.to === "fail" ? utf8Length(settle.error) : 0), 0);
     return this.exec.write({ op: "workSettle", args: [this.namespace, settles, this.exec.now()] }, bytes, settles.length);
   }
 
-  private async settleOne(lease: Lease, settle: StoredSettle): Promise<void> {
-    const [current] = await this.settle([settle]);
-    if (current !== true) throw leaseLost(this.namespace, settle);
-    leasePolicies.delete(lease);
+  private async settleOne(settle: StoredSettle): Promise<WorkSettled> {
+    const [outcome] = await this.settle([settle]);
+    if (outcome === null || outcome === undefined) throw leaseLost(this.namespace, settle);
+    return outcome;
   }
 
   private itemIds(key: string, ids: unknown): number[] | null {

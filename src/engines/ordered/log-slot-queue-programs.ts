@@ -2,7 +2,7 @@ import type { Awaitable, StoredLogEntry, StoredQueueItem, StoredSlot } from "../
 import { ask, whenReady, type Program } from "../awaitable.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import type { OrderedContext } from "./kv-programs.js";
-import { namespaceOf, prefixEnd, readNumber, TAG, writeNumber } from "./key-layout.js";
+import { prefixEnd, readNumber, TAG, writeNumber } from "./key-layout.js";
 import { bytesAfterNumbers, logRecord, numberAt, numbersRecord, numbersThenBytes, readLogRecord } from "./record-values.js";
 
 const EMPTY = new Uint8Array(0);

@@ -4,7 +4,7 @@ import { ask, type Program } from "../awaitable.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
 import type { OrderedContext } from "./kv-programs.js";
 import type { OrderedEntry } from "./ordered-store.js";
-import { namespaceOf, prefixEnd, readNumber, successor, TAG, textOf } from "./key-layout.js";
+import { prefixEnd, readNumber, successor, TAG, textOf } from "./key-layout.js";
 import { numberAt, numbersRecord, readStreamRecord, streamRecord } from "./record-values.js";
 
 /*
