@@ -1,0 +1,120 @@
+/**
+ * The lease-history checker (test/helpers/lease-history.ts), proved before the SIGKILL battery relies on it: forged
+ * histories it must accept and must refuse, and real runs of in-process workers over the memory engine — unbroken
+ * (accepted) and broken so that its claims ignore leases (the double lease caught), as linearizability.test.ts proves
+ * its checker on deliberately broken engines.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LEASE_EXPIRED_ERROR } from "../src/engines/work-rules.js";
+import {
+  checkLeaseHistory,
+  describeViolations,
+  formatLeaseEvent,
+  parseLeaseEvents,
+  type ClaimEvent,
+  type ExpectedJob,
+  type FinalState,
+  type LeaseEvent,
+  type SettleKind,
+  type Violation,
+} from "./helpers/lease-history.js";
+
+const V = 1_000; // every forged claim's lease length
+const PID: Record<string, number> = { w1: 101, w2: 102, w3: 103 };
+
+/** A forged worker: its claims, handler runs and settles, at the event times given. Store time = event time here. */
+function forge(w: string) {
+  const base = { w, pid: PID[w]! };
+  return {
+    claim: (id: number, attempt: number, token: number, now: number, resolve = now + 5): ClaimEvent => ({ ...base, ev: "claim", invoke: now, resolve, key: "k", id, token, attempt, deadline: now + V, visibilityMs: V }),
+    extend: (lease: ClaimEvent, invoke: number, ok = true): LeaseEvent => ({ ...base, ev: "extend", invoke, resolve: invoke + 5, ...ref(lease), deadline: ok ? invoke + V : null, ok }),
+    done: (lease: ClaimEvent, atTime: number): LeaseEvent => ({ ...base, ev: "done", at: atTime, ...ref(lease) }),
+    /** Both lines of a settle; `ok` undefined: cut short (only the settling line). */
+    settle: (lease: ClaimEvent, kind: SettleKind, invoke: number, ok?: boolean, outcome: { dead?: boolean; visibleAt?: number | null } = {}): LeaseEvent[] => [
+      { ...base, ev: "settling", invoke, kind, ...ref(lease) },
+      ...(ok === undefined ? [] : [{ ...base, ev: "settle" as const, invoke, resolve: invoke + 5, kind, ...ref(lease), ok, dead: outcome.dead ?? false, visibleAt: outcome.visibleAt ?? null }]),
+    ],
+  };
+}
+const ref = (lease: ClaimEvent) => ({ key: lease.key, id: lease.id, token: lease.token, attempt: lease.attempt });
+const [w1, w2] = [forge("w1"), forge("w2")];
+
+const complete = (...ids: number[]): ExpectedJob[] => ids.map((id) => ({ id, fate: "complete", maxAttempts: 3 }));
+const end = (jobs: ExpectedJob[], dead: FinalState["dead"] = [], left: Partial<FinalState["counts"]> = {}): FinalState => ({
+  counts: { ready: 0, delayed: 0, leased: 0, dead: dead.length, ...left },
+  dead,
+  jobs,
+});
+const accepted = (events: LeaseEvent[], final: FinalState) => assert.deepEqual(checkLeaseHistory(events, final), [], describeViolations(checkLeaseHistory(events, final)));
+function refused(events: LeaseEvent[], final: FinalState, check: Violation["check"], pattern: RegExp): void {
+  const violations = checkLeaseHistory(events, final);
+  assert.ok(violations.some((v) => v.check === check && pattern.test(v.message)), `expected a ${check} violation matching ${pattern}; got ${describeViolations(violations)}`);
+}
+
+test("forged histories that must pass", () => {
+  // Overlapping leases of different items.
+  const a = w1.claim(1, 1, 11, 0);
+  const b = w2.claim(2, 1, 22, 2);
+  accepted([a, b, w1.done(a, 50), w2.done(b, 60), ...w1.settle(a, "ack", 51, true), ...w2.settle(b, "ack", 61, true)], end(complete(1, 2)));
+  // An ack after the deadline of a lease nobody took again.
+  const late = w1.claim(1, 1, 11, 0);
+  accepted([late, w1.done(late, 1_500), ...w1.settle(late, "ack", 1_600, true)], end(complete(1)));
+  // An expired lease taken again at its deadline, its holder's ack racing the claim and losing.
+  const first = w1.claim(1, 1, 11, 0);
+  const again = w2.claim(1, 2, 12, V);
+  accepted([first, again, w1.done(first, 990), ...w1.settle(first, "ack", 995, false), w2.done(again, 1_100), ...w2.settle(again, "ack", 1_101, true)], end(complete(1)));
+  // A fail (retry now) racing a claim before the deadline: the fail may have come first, so the claim is legal.
+  const failed = w1.claim(1, 1, 11, 0);
+  const retried = w2.claim(1, 2, 12, 500, 520);
+  accepted([failed, ...w1.settle(failed, "fail", 499, true, { visibleAt: 499 }), retried, w2.done(retried, 600), ...w2.settle(retried, "ack", 601, true)], end(complete(1)));
+});
+
+test("forged: a killed worker's partial last line, and only that, is dropped; its cut-short fail excuses an early claim", () => {
+  const held = w1.claim(1, 1, 11, 0);
+  const cut = formatLeaseEvent(w1.settle(held, "fail", 300, true)[1]!).slice(0, 40);
+  const output = ["ready", formatLeaseEvent(held), formatLeaseEvent(w1.settle(held, "fail", 300)[0]!), cut].join("\n");
+  const events = parseLeaseEvents(output, { source: "w1", killed: true, words: ["ready"] });
+  assert.deepEqual(events.map((e) => e.ev), ["claim", "settling"]);
+  assert.throws(() => parseLeaseEvents(output, { source: "w1", killed: false, words: ["ready"] }), /w1, line 4: not JSON/);
+  assert.throws(() => parseLeaseEvents(`${cut}\n${formatLeaseEvent(held)}`, { source: "w1", killed: true }), /w1, line 1: not JSON/);
+  assert.throws(() => parseLeaseEvents(JSON.stringify({ ...held, deadline: "soon" }), { source: "w1", killed: false }), /field deadline/);
+  // The fail was cut short after its settling line: it may have been applied (retry at once), so w2's claim at 310 is
+  // legal. Without the settling line the same claim would be a double lease.
+  const next = w2.claim(1, 2, 12, 310);
+  const rest = [next, w2.done(next, 400), ...w2.settle(next, "ack", 401, true)];
+  accepted([...events, ...rest], end(complete(1)));
+  refused([held, ...rest], end(complete(1)), "lease", /two live leases/);
+});
+
+test("forged histories that must fail", () => {
+  // Two live leases of one item: claimed again at 500 while the first held it until 1,000.
+  const a = w1.claim(1, 1, 11, 0);
+  const b = w2.claim(1, 2, 12, 500);
+  refused([a, b, w1.done(a, 600), w2.done(b, 600), ...w2.settle(b, "ack", 601, true)], end(complete(1)), "lease", /two live leases.*live until 1000/);
+  // ... the same past a heartbeat that moved the deadline to 1,600.
+  const c = w2.claim(1, 2, 12, 1_200);
+  refused([a, w1.extend(a, 600), c, w2.done(c, 1_300), ...w2.settle(c, "ack", 1_301, true)], end(complete(1)), "lease", /live until 1600/);
+  // ... and the stale holder's ack accepted after the new claim.
+  refused([a, c, ...w1.settle(a, "ack", 1_250, true), w2.done(c, 1_300)], end(complete(1)), "lease", /ack\) of attempt 1 .* succeeded after attempt 2/);
+  // A reused token: one (token, attempt) handed out twice.
+  const twin = w2.claim(1, 1, 11, 2_000);
+  refused([a, twin, w2.done(twin, 2_100), ...w2.settle(twin, "ack", 2_101, true)], end(complete(1)), "identity", /same token and attempt/);
+  // A lost job: claimed, never done, yet nothing is left in the store.
+  refused([a], end(complete(1)), "lost", /job 1 is neither dead nor done/);
+  refused([a, w1.done(a, 50), ...w1.settle(a, "ack", 51, true)], end(complete(1), [], { ready: 1 }), "lost", /1 ready/);
+  // An unexpected dead letter: a job meant to complete, dead of its handler's error.
+  const boom = { id: 1, attempts: 3, lastError: "Error: boom" };
+  refused([a, ...w1.settle(a, "fail", 50, true, { dead: true })], end(complete(1), [boom]), "dead", /meant to complete died/);
+  // A dead item with fewer attempts than its limit.
+  const doomed: ExpectedJob[] = [{ id: 1, fate: "dead", maxAttempts: 3, error: "Error: boom" }];
+  refused([a, ...w1.settle(a, "fail", 50, true, { dead: true })], end(doomed, [{ ...boom, attempts: 2 }]), "dead", /2 attempts, not its 3/);
+  // A dead item one of whose acks succeeded.
+  refused([a, w1.done(a, 40), ...w1.settle(a, "ack", 50, true)], end(doomed, [boom]), "dead", /an ack of it succeeded/);
+  // A job meant to fail every time that is not dead, and one whose error is not its handler's.
+  refused([a, ...w1.settle(a, "fail", 50, true, { visibleAt: 60 })], end(doomed), "dead", /not a dead letter/);
+  refused([a], end(doomed, [{ ...boom, lastError: "Error: other" }]), "dead", /not its handler's/);
+  // An expired lease may end a job of either fate, but not one a fail dead-lettered.
+  accepted([a], end(complete(1), [{ ...boom, lastError: LEASE_EXPIRED_ERROR }]));
+  refused([a, ...w1.settle(a, "fail", 50, true, { dead: true })], end(doomed, [{ ...boom, lastError: LEASE_EXPIRED_ERROR }]), "dead", /lease expired, but a fail/);
+});
