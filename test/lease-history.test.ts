@@ -6,11 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { EngineCall, CallResult } from "../src/engines/engine-calls.js";
+import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { LEASE_EXPIRED_ERROR } from "../src/engines/work-rules.js";
+import { createStore, type ClaimedItem, type Store } from "../src/index.js";
+import { sleep } from "./helpers/child.js";
 import {
   checkLeaseHistory,
   describeViolations,
   formatLeaseEvent,
+  historyStats,
   parseLeaseEvents,
   type ClaimEvent,
   type ExpectedJob,
@@ -19,6 +24,7 @@ import {
   type SettleKind,
   type Violation,
 } from "./helpers/lease-history.js";
+import { LeaseRecorder } from "./helpers/lease-recorder.js";
 
 const V = 1_000; // every forged claim's lease length
 const PID: Record<string, number> = { w1: 101, w2: 102, w3: 103 };
@@ -117,4 +123,97 @@ test("forged histories that must fail", () => {
   // An expired lease may end a job of either fate, but not one a fail dead-lettered.
   accepted([a], end(complete(1), [{ ...boom, lastError: LEASE_EXPIRED_ERROR }]));
   refused([a, ...w1.settle(a, "fail", 50, true, { dead: true })], end(doomed, [{ ...boom, lastError: LEASE_EXPIRED_ERROR }]), "dead", /lease expired, but a fail/);
+});
+
+/**
+ * A deliberately broken engine: its claims judge claimability as if every lease (and every retry delay) had run out
+ * an hour ago, so they hand out leased items too. Everything else is the memory engine's.
+ */
+class LeaseBlindEngine extends MemoryEngine {
+  override write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+    if (call.op !== "workClaim") return super.write(call);
+    const [ns, key, limit, now, deadline, token] = call.args;
+    return super.write({ op: "workClaim", args: [ns, key, limit, now + 3_600_000, deadline, token] } as C);
+  }
+}
+
+const VISIBILITY_MS = 40;
+const MAX_ATTEMPTS = 3;
+const JOBS = 24;
+/** Most claim rounds per worker: the run ends when the queue is empty, this only bounds a run that never would. */
+const ROUNDS = 400;
+/** Handler failures per job, by job number: 3 = every attempt (a dead letter). */
+const FAIL_FIRST = [0, 0, 1, 3];
+
+/**
+ * Three in-process workers over `store`, each claim, heartbeat, handler run and settle recorded: w1 and w2 work until
+ * the queue is empty (some handlers outlive their lease, some extend it); w3 plays a killed worker — on its second
+ * claim it starts its handlers and stops dead, one ack announced but never called.
+ */
+async function recordedRun(store: Store): Promise<{ events: LeaseEvent[]; final: FinalState }> {
+  const queue = store.workQueue("jobs", { retry: { maxAttempts: MAX_ATTEMPTS, backoff: { type: "fixed", delayMs: 5, jitter: "none" } } });
+  const pushed = await queue.pushMany("k", Array.from({ length: JOBS }, (_, n) => ({ value: Uint8Array.of(n) })));
+  const failFirst = new Map(pushed.map(({ id }, n) => [id, FAIL_FIRST[n % FAIL_FIRST.length]!]));
+  const events: LeaseEvent[] = [];
+  const handle = async (rec: LeaseRecorder<Uint8Array>, item: ClaimedItem<Uint8Array>) => {
+    rec.started(item);
+    let lease = item;
+    await sleep(item.attempt === 1 && item.id % 7 === 0 ? VISIBILITY_MS + 15 : 2 + (item.id % 4));
+    if (item.id % 5 === 0) lease = { ...item, ...(await rec.extend(item)) };
+    if (item.attempt <= failFirst.get(item.id)!) {
+      const error = new Error(`job ${item.id} fails`);
+      rec.threw(lease, error);
+      await rec.fail(lease, error);
+    } else {
+      rec.done(lease);
+      await rec.ack(lease);
+    }
+  };
+  const work = async (w: string) => {
+    const rec = new LeaseRecorder(queue, w, (event) => events.push(event));
+    rec.begin();
+    for (let round = 0; round < ROUNDS; round++) {
+      const { ready, delayed, leased } = await queue.counts("k");
+      if (ready + delayed + leased === 0) break;
+      const items = await rec.claim("k", 2, VISIBILITY_MS);
+      if (w === "w3" && round > 0 && items.length > 0) {
+        for (const item of items) rec.started(item);
+        rec.settleCutShort(items[0]!, "ack");
+        return; // killed: no end line, its leases left to expire
+      }
+      if (items.length === 0) await sleep(2);
+      await Promise.all(items.map((item) => handle(rec, item)));
+    }
+    rec.end();
+  };
+  await Promise.all(["w1", "w2", "w3"].map(work));
+  const counts = await queue.counts("k");
+  const dead = (await queue.dead("k", { limit: JOBS })).map(({ id, attempts, lastError }) => ({ id, attempts, lastError }));
+  const jobs = pushed.map(({ id }): ExpectedJob => ({ id, fate: failFirst.get(id)! >= MAX_ATTEMPTS ? "dead" : "complete", maxAttempts: MAX_ATTEMPTS, error: `Error: job ${id} fails` }));
+  return { events, final: { counts, dead, jobs } };
+}
+
+test("real run: in-process workers over the memory engine make a history the checker accepts", async (t) => {
+  const store = createStore(new MemoryEngine(), { sweepIntervalMs: 0 });
+  try {
+    const { events, final } = await recordedRun(store);
+    accepted(events, final);
+    const stats = historyStats(events);
+    t.diagnostic(JSON.stringify(stats));
+    // The run exercised what the checker judges: items claimed again after an expired lease, and dead letters.
+    assert.ok(stats.reclaims! > 0 && final.dead.length > 0, JSON.stringify(stats));
+  } finally {
+    await store.close();
+  }
+});
+
+test("real run: a broken engine whose claims ignore leases is caught handing out a second live lease", async () => {
+  const store = createStore(new LeaseBlindEngine(), { sweepIntervalMs: 0 });
+  try {
+    const { events, final } = await recordedRun(store);
+    const violations = checkLeaseHistory(events, final);
+    assert.ok(violations.some((v) => v.check === "lease" && /two live leases/.test(v.message)), describeViolations(violations));
+  } finally {
+    await store.close();
+  }
 });
