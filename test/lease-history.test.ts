@@ -5,12 +5,15 @@
  * its checker on deliberately broken engines.
  */
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import type { StoredSettle } from "../src/engines/engine.js";
 import type { EngineCall, CallResult } from "../src/engines/engine-calls.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { LEASE_EXPIRED_ERROR } from "../src/engines/work-rules.js";
 import { createStore, type ClaimedItem, type Store } from "../src/index.js";
-import { sleep } from "./helpers/child.js";
+import { killAll, sleep, startChild, tempDir } from "./helpers/child.js";
 import {
   checkLeaseHistory,
   describeViolations,
@@ -93,6 +96,25 @@ test("forged: a killed worker's partial last line, and only that, is dropped; it
   refused([held, ...rest], end(complete(1)), "lease", /two live leases/);
 });
 
+test("a worker process killed while writing its events loses at most its last line", async () => {
+  const tmp = tempDir("lease-events");
+  const file = join(tmp.dir, "events.jsonl");
+  const child = startChild("lease-event-writer", [file, "200000"]);
+  try {
+    const lines = () => (existsSync(file) ? readFileSync(file, "utf8").split("\n").length : 0);
+    for (let wait = 0; wait < 200 && lines() < 500; wait++) await sleep(10);
+    child.kill("SIGKILL");
+    assert.equal((await child.exited).signal, "SIGKILL", child.describe());
+    const events = parseLeaseEvents(readFileSync(file, "utf8"), { source: "writer", killed: true });
+    const ids = events.flatMap((e) => (e.ev === "claim" ? [e.id] : []));
+    assert.ok(ids.length >= 500, `only ${ids.length} events were written`);
+    assert.deepEqual(ids, ids.map((_, i) => i + 1), "an event other than the last was lost or cut");
+  } finally {
+    await killAll([child]);
+    tmp.remove();
+  }
+});
+
 test("forged histories that must fail", () => {
   // Two live leases of one item: claimed again at 500 while the first held it until 1,000.
   const a = w1.claim(1, 1, 11, 0);
@@ -126,14 +148,21 @@ test("forged histories that must fail", () => {
 });
 
 /**
- * A deliberately broken engine: its claims judge claimability as if every lease (and every retry delay) had run out
- * an hour ago, so they hand out leased items too. Everything else is the memory engine's.
+ * A deliberately broken engine: its claims take a leased item first, as if its lease had ended (done here by ending it
+ * behind the holder's back: a retry visible at 0, so the claim that follows takes it). Everything else is the memory
+ * engine's.
  */
 class LeaseBlindEngine extends MemoryEngine {
-  override write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
+  override async write<C extends EngineCall>(call: C): Promise<CallResult<C>> {
     if (call.op !== "workClaim") return super.write(call);
-    const [ns, key, limit, now, deadline, token] = call.args;
-    return super.write({ op: "workClaim", args: [ns, key, limit, now + 3_600_000, deadline, token] } as C);
+    const [ns, key, , now] = call.args;
+    const rows = await this.read({ op: "workDump", args: [ns, null, 1_000] });
+    const held = rows.find((row) => row.key === key && !row.dead && row.token !== null && row.visibleAt > now && row.attempts < row.maxAttempts);
+    if (held !== undefined) {
+      const steal: StoredSettle = { key, id: held.id, token: held.token!, attempt: held.attempts, to: "retry", visibleAt: 0, giveBack: false };
+      await super.write({ op: "workSettle", args: [ns, [steal], now] });
+    }
+    return super.write(call);
   }
 }
 

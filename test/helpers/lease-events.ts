@@ -1,6 +1,7 @@
 /**
- * The record a work-queue worker prints of what it did, one JSON object per line, for the lease-history checker
- * (lease-history.ts): the worker fixture of the SIGKILL battery prints it on stdout, in-process test workers collect it.
+ * The record a work-queue worker keeps of what it did, one JSON object per line, for the lease-history checker
+ * (lease-history.ts): the worker processes of the SIGKILL battery write it line by line, in-process test workers
+ * collect it in an array.
  *
  * Two clocks appear, never mixed in one comparison:
  * - *Event times* (`at`, `invoke`, `resolve`): {@link eventClock}, `performance.timeOrigin + performance.now()` — each
@@ -10,12 +11,18 @@
  *   (`Date.now()` of the calling process in the battery, whatever clock the store was given elsewhere).
  *
  * What a killed worker may leave out, and why each choice keeps the checker free of false alarms:
- * - a claim, an extend and a settle's outcome are printed when the call resolves; a claim or extend whose answer never
- *   came (killed, or the call failed) is simply missing — a missing claim was never held, a missing extend could only
- *   have pushed a deadline later;
- * - a settle is printed *before* the call too (`settling`): one cut short may still have freed the item, and the
+ * - a claim, an extend and a settle's outcome are written when the call answers; a claim or extend whose answer never
+ *   came (killed, or the call failed) is simply missing — such a claim may have leased the item, but to nobody who
+ *   could settle it, so it only delays the next claim; such an extend could only have moved a deadline later;
+ * - a settle is written *before* the call too (`settling`): one cut short may still have freed the item, and the
  *   checker must know it may have.
- * Lines are printed with one synchronous write each ({@link printLeaseEvent}), so only a process's last line can be cut.
+ * Lines are written with one synchronous `write(2)` each ({@link leaseEventWriter}), so only a process's last line can be
+ * cut short — provided the write really is synchronous. Measured (Node 20, Linux): `process.stdout.write` on a pipe
+ * whose reader lags queues in the process once the pipe is full, and a SIGKILL loses the queue (a child reported 278
+ * lines written, its parent received 92); and once `process.stdout` exists, fd 1 is non-blocking, so `writeSync(1)`
+ * fails EAGAIN on a full pipe. Hence the battery's workers write their events to a file of their own (always
+ * synchronous, and what `write(2)` returned survives the kill), or to fd 1 in a process that never touches
+ * `process.stdout` (libuv hands a child its stdio blocking).
  */
 import { writeSync } from "node:fs";
 
@@ -48,7 +55,7 @@ export interface EndEvent extends FromWorker {
   at: number;
 }
 
-/** One item a claim call returned (a claim of several items prints one line each, with the call's times). */
+/** One item a claim call returned (a claim of several items makes one line each, with the call's times). */
 export interface ClaimEvent extends FromWorker, LeaseKey {
   ev: "claim";
   invoke: number;
@@ -74,7 +81,7 @@ export interface HandlerEvent extends FromWorker, LeaseKey {
   error?: string;
 }
 
-/** A settle about to be called: printed before the call, so one a kill cuts short is still known to be possible. */
+/** A settle about to be called: written before the call, so one a kill cuts short is still known to be possible. */
 export interface SettlingEvent extends FromWorker, LeaseKey {
   ev: "settling";
   invoke: number;
@@ -106,11 +113,13 @@ export function formatLeaseEvent(event: LeaseEvent): string {
 }
 
 /**
- * Prints `event` on stdout with one synchronous write: it is in the pipe before the next statement runs, so a kill
- * can cut only the last line.
+ * A sink that writes each event as one line on `fd` with one synchronous write: an events file opened with
+ * `openSync(path, "a")` (see the file comment for why not `process.stdout`).
  */
-export function printLeaseEvent(event: LeaseEvent): void {
-  writeSync(1, `${formatLeaseEvent(event)}\n`);
+export function leaseEventWriter(fd: number): (event: LeaseEvent) => void {
+  return (event) => {
+    writeSync(fd, `${formatLeaseEvent(event)}\n`);
+  };
 }
 
 type FieldType = "string" | "number" | "boolean" | "number|null" | "kind" | "string?";

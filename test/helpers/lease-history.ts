@@ -1,5 +1,5 @@
 /**
- * The judge of a recorded work-queue history (issue 21, design §6 "SIGKILL battery"): from the events workers printed
+ * The judge of a recorded work-queue history (issue 21, design §6 "SIGKILL battery"): from the events workers wrote
  * (lease-events.ts) and the store's end state, it proves — or refutes with the events involved — that no item ever had
  * two live leases, that no job was lost, and that the dead letters are exactly the jobs that failed past their limit.
  *

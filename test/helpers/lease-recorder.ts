@@ -1,6 +1,6 @@
 /**
  * A work queue whose every claim, heartbeat, handler run and settle is recorded as lease events (lease-events.ts):
- * what a test worker — in process, or the battery's worker process printing each event — calls instead of the queue.
+ * what a test worker — in process, or the battery's worker process writing each event — calls instead of the queue.
  * A call that fails with anything but LEASE_LOST records no answer (its outcome is unknown, as a killed call's is) and
  * rethrows.
  */
@@ -17,7 +17,7 @@ const isLeaseLost = (error: unknown) => error instanceof StowageError && error.c
 export class LeaseRecorder<T> {
   private readonly worker: { w: string; pid: number };
 
-  /** `sink` gets each event as it happens: `printLeaseEvent` in a worker process, an array's push in a test. */
+  /** `sink` gets each event as it happens: `leaseEventWriter(fd)` in a worker process, an array's push in a test. */
   constructor(
     private readonly queue: WorkQueue<T>,
     w: string,
