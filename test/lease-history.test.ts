@@ -37,7 +37,7 @@ function forge(w: string) {
   const base = { w, pid: PID[w]! };
   return {
     claim: (id: number, attempt: number, token: number, now: number, resolve = now + 5): ClaimEvent => ({ ...base, ev: "claim", invoke: now, resolve, key: "k", id, token, attempt, deadline: now + V, visibilityMs: V }),
-    extend: (lease: ClaimEvent, invoke: number, ok = true): LeaseEvent => ({ ...base, ev: "extend", invoke, resolve: invoke + 5, ...ref(lease), deadline: ok ? invoke + V : null, ok }),
+    extend: (lease: ClaimEvent, invoke: number, ok = true, resolve = invoke + 5): LeaseEvent => ({ ...base, ev: "extend", invoke, resolve, ...ref(lease), deadline: ok ? invoke + V : null, ok }),
     done: (lease: ClaimEvent, atTime: number): LeaseEvent => ({ ...base, ev: "done", at: atTime, ...ref(lease) }),
     /** Both lines of a settle; `ok` undefined: cut short (only the settling line). */
     settle: (lease: ClaimEvent, kind: SettleKind, invoke: number, ok?: boolean, outcome: { dead?: boolean; visibleAt?: number | null } = {}): LeaseEvent[] => [
@@ -77,6 +77,15 @@ test("forged histories that must pass", () => {
   const failed = w1.claim(1, 1, 11, 0);
   const retried = w2.claim(1, 2, 12, 500, 520);
   accepted([failed, ...w1.settle(failed, "fail", 499, true, { visibleAt: 499 }), retried, w2.done(retried, 600), ...w2.settle(retried, "ack", 601, true)], end(complete(1)));
+  // Two heartbeats in flight at once: the earlier one (deadline 1,600) may have landed last, so 1,620 is legal.
+  const beat = w2.claim(1, 2, 12, 1_620);
+  accepted([first, w1.extend(first, 600, true, 700), w1.extend(first, 650, true, 660), beat, w2.done(beat, 1_700), ...w2.settle(beat, "ack", 1_701, true)], end(complete(1)));
+  // A race tighter than the clock tolerance between processes is not judged (conservative): claimed 3 ms after the
+  // first claim answered, in another process. Within one process there is no tolerance.
+  const close = w2.claim(1, 2, 12, 8);
+  const closeHistory = [first, close, w2.done(close, 20), ...w2.settle(close, "ack", 21, true)];
+  accepted(closeHistory, end(complete(1)));
+  assert.equal(checkLeaseHistory(closeHistory, end(complete(1)), { clockToleranceMs: 0 })[0]?.check, "lease");
 });
 
 test("forged: a killed worker's partial last line, and only that, is dropped; its cut-short fail excuses an early claim", () => {
@@ -125,6 +134,11 @@ test("forged histories that must fail", () => {
   refused([a, w1.extend(a, 600), c, w2.done(c, 1_300), ...w2.settle(c, "ack", 1_301, true)], end(complete(1)), "lease", /live until 1600/);
   // ... and the stale holder's ack accepted after the new claim.
   refused([a, c, ...w1.settle(a, "ack", 1_250, true), w2.done(c, 1_300)], end(complete(1)), "lease", /ack\) of attempt 1 .* succeeded after attempt 2/);
+  // An ack cut short does not excuse an early claim (applied, it would have left nothing to claim) ...
+  refused([a, ...w1.settle(a, "ack", 300), b, w2.done(b, 600), ...w2.settle(b, "ack", 601, true)], end(complete(1)), "lease", /two live leases/);
+  // ... and a retry is not claimable before its time.
+  const early = w2.claim(1, 2, 12, 400);
+  refused([a, ...w1.settle(a, "fail", 300, true, { visibleAt: 600 }), early, w2.done(early, 500), ...w2.settle(early, "ack", 501, true)], end(complete(1)), "lease", /claimed at store time 400, before 600/);
   // A reused token: one (token, attempt) handed out twice.
   const twin = w2.claim(1, 1, 11, 2_000);
   refused([a, twin, w2.done(twin, 2_100), ...w2.settle(twin, "ack", 2_101, true)], end(complete(1)), "identity", /same token and attempt/);

@@ -13,10 +13,10 @@
  *   if the wall clock is stepped while the run lasts). "A happened before B" is claimed only when A's time plus the
  *   tolerance is still below B's (no tolerance within one process: one monotonic clock); "A may have come before B"
  *   whenever it is not so. Each check uses the reading that can only excuse, never accuse.
- * - What a kill leaves out can only excuse too (see lease-events.ts): a settle is known from its `settling` line, an
- *   unrecorded claim was never held, an unrecorded extend could only have moved a deadline later — given that a
- *   worker runs one extend of a lease at a time, with one lease length, and that the store clock does not step back
- *   during a run.
+ * - What a kill leaves out can only excuse too (see lease-events.ts): a settle is known from its `settling` line; an
+ *   unrecorded claim leased the item to nobody who could settle it, so it only delays the next claim; an unrecorded
+ *   extend could only have moved a deadline later — given that a worker runs one extend of a lease at a time, with
+ *   one lease length, and that the store clock does not step back during a run.
  * The battery never requeues or purges, and ids are never reused; a requeue would reopen an acked or dead item's life.
  */
 import { LEASE_EXPIRED_ERROR } from "../../src/engines/work-rules.js";
@@ -80,6 +80,7 @@ interface Held {
 }
 
 type Stamp = { pid: number; t: number };
+type Report = (check: Violation["check"], id: number | null, message: string, events: LeaseEvent[]) => void;
 
 /**
  * Checks the merged events of every worker of a run against its end state; an empty list means the history proves
@@ -88,15 +89,16 @@ type Stamp = { pid: number; t: number };
 export function checkLeaseHistory(events: readonly LeaseEvent[], final: FinalState, options: CheckOptions = {}): Violation[] {
   const tolerance = options.clockToleranceMs ?? 5;
   const violations: Violation[] = [];
+  const report: Report = (check, id, message, events) => violations.push({ check, id, message, events });
   const jobs = new Map(final.jobs.map((job) => [job.id, job]));
-  const items = leasesByItem(events, violations);
+  const items = leasesByItem(events, report);
   const order = new Order(tolerance);
   for (const [id, held] of items) {
     const job = jobs.get(id);
-    if (job === undefined) violations.push({ check: "record", id, message: `item ${id} is not one of the run's jobs`, events: [held[0]!.claim] });
-    checkLeases(id, held, job, order, violations);
+    if (job === undefined) report("record", id, `item ${id} is not one of the run's jobs`, [held[0]!.claim]);
+    checkLeases(id, held, job, order, report);
   }
-  checkEnd(items, final, violations);
+  checkEnd(items, jobs, final, report);
   return violations;
 }
 
@@ -120,7 +122,7 @@ const leaseName = (h: Held) => `attempt ${h.claim.attempt} (token ${h.claim.toke
 const leaseId = (e: { id: number; token: number; attempt: number; w: string }) => `${e.w}\u0000${e.id}\u0000${e.token}\u0000${e.attempt}`;
 
 /** Groups the events by item and claim, reporting records that name a lease their worker never claimed. */
-function leasesByItem(events: readonly LeaseEvent[], violations: Violation[]): Map<number, Held[]> {
+function leasesByItem(events: readonly LeaseEvent[], report: Report): Map<number, Held[]> {
   const byLease = new Map<string, Held>();
   const items = new Map<number, Held[]>();
   for (const event of events) {
@@ -128,19 +130,21 @@ function leasesByItem(events: readonly LeaseEvent[], violations: Violation[]): M
     const name = leaseId(event);
     const seen = byLease.get(name);
     if (seen !== undefined) {
-      violations.push({ check: "identity", id: event.id, message: `item ${event.id} was handed to worker ${event.w} twice with token ${event.token} and attempt ${event.attempt}`, events: [seen.claim, event] });
+      report("identity", event.id, `item ${event.id} was handed to worker ${event.w} twice with token ${event.token} and attempt ${event.attempt}`, [seen.claim, event]);
       continue;
     }
     const held: Held = { claim: event, extends: [], settles: [], handler: [] };
     byLease.set(name, held);
-    items.set(event.id, [...(items.get(event.id) ?? []), held]);
+    const leases = items.get(event.id);
+    if (leases === undefined) items.set(event.id, [held]);
+    else leases.push(held);
   }
   const settling = new Map<string, Settle>();
   for (const event of events) {
     if (event.ev === "claim" || event.ev === "begin" || event.ev === "end") continue;
     const held = byLease.get(leaseId(event));
     if (held === undefined) {
-      violations.push({ check: "record", id: event.id, message: `worker ${event.w} recorded a ${event.ev} of item ${event.id} (token ${event.token}, attempt ${event.attempt}) it never recorded claiming`, events: [event] });
+      report("record", event.id, `worker ${event.w} recorded a ${event.ev} of item ${event.id} (token ${event.token}, attempt ${event.attempt}) it never recorded claiming`, [event]);
       continue;
     }
     if (event.ev === "extend") held.extends.push(event);
@@ -151,66 +155,57 @@ function leasesByItem(events: readonly LeaseEvent[], violations: Violation[]): M
     } else if (event.ev === "settle") {
       const settle = settling.get(`${leaseId(event)}\u0000${event.kind}\u0000${event.invoke}`);
       if (settle === undefined || settle.end !== null) {
-        violations.push({ check: "record", id: event.id, message: `worker ${event.w} recorded a settle of item ${event.id} without its settling line`, events: [event] });
+        report("record", event.id, `worker ${event.w} recorded a settle of item ${event.id} without its settling line`, [event]);
       } else settle.end = event;
     } else held.handler.push(event);
   }
   return items;
 }
 
-/** Settles of `held` that were applied, or may have been (cut short): all but those that answered lost. */
-function mayHaveApplied(held: Held, kinds?: readonly SettleKind[]): Settle[] {
-  return held.settles.filter((s) => s.end?.ok !== false && (kinds === undefined || kinds.includes(s.begin.kind)));
-}
-
-function checkLeases(id: number, held: Held[], job: ExpectedJob | undefined, order: Order, violations: Violation[]): void {
+function checkLeases(id: number, held: Held[], job: ExpectedJob | undefined, order: Order, report: Report): void {
   const leases = [...held].sort((a, b) => a.claim.attempt - b.claim.attempt || a.claim.invoke - b.claim.invoke);
   for (const [index, lease] of leases.entries()) {
     if (job !== undefined && lease.claim.attempt > job.maxAttempts) {
-      violations.push({ check: "identity", id, message: `item ${id} was claimed for attempt ${lease.claim.attempt}, past its ${job.maxAttempts}`, events: [lease.claim] });
+      report("identity", id, `item ${id} was claimed for attempt ${lease.claim.attempt}, past its ${job.maxAttempts}`, [lease.claim]);
     }
-    checkTokenUnique(id, lease, leases.slice(0, index), violations);
+    checkTokenUnique(id, lease, leases.slice(0, index), report);
     const next = leases[index + 1];
-    if (next !== undefined) checkSuccessor(id, lease, next, order, violations);
-    for (const later of leases.slice(index + 1)) checkStaleUse(id, lease, later, order, violations);
+    if (next !== undefined) checkSuccessor(id, lease, next, order, report);
+    for (const later of leases.slice(index + 1)) checkStaleUse(id, lease, later, order, report);
   }
 }
 
-function checkTokenUnique(id: number, lease: Held, earlier: Held[], violations: Violation[]): void {
+function checkTokenUnique(id: number, lease: Held, earlier: Held[], report: Report): void {
   const twin = earlier.find((e) => e.claim.token === lease.claim.token && e.claim.attempt === lease.claim.attempt);
   if (twin !== undefined) {
-    violations.push({ check: "identity", id, message: `item ${id} was leased twice as ${leaseName(lease)}: the same token and attempt`, events: [twin.claim, lease.claim] });
+    report("identity", id, `item ${id} was leased twice as ${leaseName(lease)}: the same token and attempt`, [twin.claim, lease.claim]);
   }
 }
 
 /** The claim after `first` (by attempt) must have waited for `first` to end: settled, or past every deadline it knew. */
-function checkSuccessor(id: number, first: Held, second: Held, order: Order, violations: Violation[]): void {
+function checkSuccessor(id: number, first: Held, second: Held, order: Order, report: Report): void {
   const claim = second.claim;
   const claimInvoke = at(claim, claim.invoke);
   const claimResolve = at(claim, claim.resolve);
   if (order.before(claimResolve, at(first.claim, first.claim.invoke))) {
-    violations.push({ check: "identity", id, message: `item ${id}: ${leaseName(second)} was claimed before ${leaseName(first)}: attempts went down`, events: [first.claim, claim] });
+    report("identity", id, `item ${id}: ${leaseName(second)} was claimed before ${leaseName(first)}: attempts went down`, [first.claim, claim]);
   }
-  // A fail or release of the first lease that may have been applied before the second claim may have made the item
-  // claimable at once. An ack or a dead-lettering fail cannot: applied, it leaves nothing to claim (checkStaleUse).
-  const freeing = mayHaveApplied(first, ["fail", "release"])
-    .filter((s) => s.end?.dead !== true && order.mayPrecede(at(s.begin, s.begin.invoke), claimResolve));
+  // A fail or release of the first lease that was applied, or may have been (cut short, or in flight), before the
+  // second claim may have made the item claimable at once. An ack or a dead-lettering fail cannot: applied, it leaves
+  // nothing to claim (checkStaleUse reports a claim after one).
+  const freeing = first.settles.filter((s) => s.begin.kind !== "ack" && s.end?.ok !== false && s.end?.dead !== true && order.mayPrecede(at(s.begin, s.begin.invoke), claimResolve));
   if (claim.attempt === first.claim.attempt && !freeing.some((s) => s.begin.kind === "release")) {
-    violations.push({ check: "identity", id, message: `item ${id}: attempt ${claim.attempt} was claimed again with no release between (${leaseName(first)}, then ${leaseName(second)})`, events: [first.claim, claim] });
+    report("identity", id, `item ${id}: attempt ${claim.attempt} was claimed again with no release between (${leaseName(first)}, then ${leaseName(second)})`, [first.claim, claim]);
   }
   const now = claim.deadline - claim.visibilityMs;
   if (freeing.length > 0) {
-    checkRetryTime(id, first, second, freeing, order, violations);
+    checkRetryTime(id, first, second, freeing, order, report);
     return;
   }
   const known = liveUntil(first, claimInvoke, claimResolve, order);
   if (known !== null && now < known.deadline) {
-    violations.push({
-      check: "lease",
-      id,
-      message: `item ${id} had two live leases: ${leaseName(second)} was claimed at store time ${now}, while ${leaseName(first)} was live until ${known.deadline} (${known.deadline - now} ms later) and was not settled`,
-      events: [first.claim, ...first.extends, ...first.settles.flatMap((s) => (s.end === null ? [s.begin] : [s.begin, s.end])), claim],
-    });
+    const message = `item ${id} had two live leases: ${leaseName(second)} was claimed at store time ${now}, while ${leaseName(first)} was live until ${known.deadline} (${known.deadline - now} ms later) and was not settled`;
+    report("lease", id, message, [first.claim, ...first.extends, ...first.settles.flatMap((s) => (s.end === null ? [s.begin] : [s.begin, s.end])), claim]);
   }
 }
 
@@ -238,68 +233,70 @@ function liveUntil(first: Held, claimInvoke: Stamp, claimResolve: Stamp, order: 
 }
 
 /** A retry or release that surely came before the next claim, with nothing else of its lease in doubt, sets a floor. */
-function checkRetryTime(id: number, first: Held, second: Held, freeing: Settle[], order: Order, violations: Violation[]): void {
+function checkRetryTime(id: number, first: Held, second: Held, freeing: Settle[], order: Order, report: Report): void {
   if (freeing.length !== 1) return;
   const settle = freeing[0]!;
   const end = settle.end;
   if (end === null || end.visibleAt === null || !order.before(at(end, end.resolve), at(second.claim, second.claim.invoke))) return;
   const now = second.claim.deadline - second.claim.visibilityMs;
   if (now < end.visibleAt) {
-    violations.push({ check: "lease", id, message: `item ${id}: ${leaseName(second)} was claimed at store time ${now}, before ${end.visibleAt}, when the ${end.kind} of ${leaseName(first)} made it claimable again`, events: [first.claim, settle.begin, end, second.claim] });
+    report("lease", id, `item ${id}: ${leaseName(second)} was claimed at store time ${now}, before ${end.visibleAt}, when the ${end.kind} of ${leaseName(first)} made it claimable again`, [first.claim, settle.begin, end, second.claim]);
   }
 }
 
 /** Once a later claim of the item was made, nothing of an earlier lease may succeed; an ack ends the item for good. */
-function checkStaleUse(id: number, earlier: Held, later: Held, order: Order, violations: Violation[]): void {
+function checkStaleUse(id: number, earlier: Held, later: Held, order: Order, report: Report): void {
   const claimed = at(later.claim, later.claim.resolve);
   const accepted = [
     ...earlier.extends.filter((e) => e.ok && order.before(claimed, at(e, e.invoke))),
     ...earlier.settles.flatMap((s) => (s.end?.ok === true && order.before(claimed, at(s.begin, s.begin.invoke)) ? [s.end] : [])),
   ];
   for (const event of accepted) {
-    violations.push({ check: "lease", id, message: `item ${id}: the ${event.ev} ${event.ev === "settle" ? `(${event.kind}) ` : ""}of ${leaseName(earlier)} succeeded after ${leaseName(later)} was claimed`, events: [earlier.claim, later.claim, event] });
+    report("lease", id, `item ${id}: the ${event.ev} ${event.ev === "settle" ? `(${event.kind}) ` : ""}of ${leaseName(earlier)} succeeded after ${leaseName(later)} was claimed`, [earlier.claim, later.claim, event]);
   }
   const ended = earlier.settles.find((s) => s.end?.ok === true && (s.end.kind === "ack" || s.end.dead));
   if (ended !== undefined && accepted.length === 0) {
-    violations.push({ check: "lease", id, message: `item ${id} was claimed again (${leaseName(later)}) after the ${ended.end!.kind} of ${leaseName(earlier)} ${ended.end!.kind === "ack" ? "removed it" : "dead-lettered it"}`, events: [earlier.claim, ended.begin, ended.end!, later.claim] });
+    report("lease", id, `item ${id} was claimed again (${leaseName(later)}) after the ${ended.end!.kind} of ${leaseName(earlier)} ${ended.end!.kind === "ack" ? "removed it" : "dead-lettered it"}`, [earlier.claim, ended.begin, ended.end!, later.claim]);
   }
 }
 
 /** None lost, each completes; the dead letters are exactly those that failed past their limit. */
-function checkEnd(items: Map<number, Held[]>, final: FinalState, violations: Violation[]): void {
+function checkEnd(items: Map<number, Held[]>, jobs: Map<number, ExpectedJob>, final: FinalState, report: Report): void {
   const { ready, delayed, leased } = final.counts;
   if (ready + delayed + leased > 0) {
-    violations.push({ check: "lost", id: null, message: `the run ended with items left that are not dead: ${ready} ready, ${delayed} delayed, ${leased} leased`, events: [] });
+    report("lost", null, `the run ended with items left that are not dead: ${ready} ready, ${delayed} delayed, ${leased} leased`, []);
   }
   if (final.counts.dead !== final.dead.length) {
-    violations.push({ check: "dead", id: null, message: `the counts say ${final.counts.dead} dead, the dead-letter list holds ${final.dead.length}`, events: [] });
+    report("dead", null, `the counts say ${final.counts.dead} dead, the dead-letter list holds ${final.dead.length}`, []);
   }
   const dead = new Map(final.dead.map((item) => [item.id, item]));
   for (const item of final.dead) {
-    if (!final.jobs.some((job) => job.id === item.id)) violations.push({ check: "dead", id: item.id, message: `dead letter ${item.id} is not one of the run's jobs`, events: [] });
+    if (!jobs.has(item.id)) report("dead", item.id, `dead letter ${item.id} is not one of the run's jobs`, []);
   }
   for (const job of final.jobs) {
     const held = items.get(job.id) ?? [];
     const item = dead.get(job.id);
-    if (item !== undefined) checkDead(job, item, held, violations);
-    else if (job.fate === "dead") violations.push({ check: "dead", id: job.id, message: `job ${job.id} fails on every attempt but is not a dead letter`, events: held.map((h) => h.claim) });
+    if (item !== undefined) checkDead(job, item, held, report);
+    else if (job.fate === "dead") report("dead", job.id, `job ${job.id} fails on every attempt but is not a dead letter`, held.map((h) => h.claim));
     else if (!held.some((h) => h.handler.some((e) => e.ev === "done"))) {
-      violations.push({ check: "lost", id: job.id, message: `job ${job.id} is neither dead nor done: no handler of it completed (${held.length} claims recorded)`, events: held.map((h) => h.claim) });
+      report("lost", job.id, `job ${job.id} is neither dead nor done: no handler of it completed (${held.length} claims recorded)`, held.map((h) => h.claim));
     }
   }
 }
 
-function checkDead(job: ExpectedJob, item: { id: number; attempts: number; lastError: string }, held: Held[], violations: Violation[]): void {
-  const say = (message: string, events: LeaseEvent[] = held.map((h) => h.claim)) => violations.push({ check: "dead", id: job.id, message: `dead letter ${job.id}: ${message}`, events });
+function checkDead(job: ExpectedJob, item: { id: number; attempts: number; lastError: string }, held: Held[], report: Report): void {
+  const say = (message: string, events: LeaseEvent[] = held.map((h) => h.claim)) => report("dead", job.id, `dead letter ${job.id}: ${message}`, events);
   if (item.attempts !== job.maxAttempts) say(`it has had ${item.attempts} attempts, not its ${job.maxAttempts}`);
-  if (held.length > item.attempts) say(`${held.length} claims of it are recorded, more than its ${item.attempts} attempts`);
+  // A release gives its attempt back, so its claim does not count.
+  const counted = held.filter((h) => !h.settles.some((s) => s.begin.kind === "release" && s.end?.ok !== false)).length;
+  if (counted > item.attempts) say(`${counted} claims of it are recorded, more than its ${item.attempts} attempts`);
   const settled = (kind: SettleKind) => held.flatMap((h) => h.settles.flatMap((s) => (s.end?.ok === true && s.end.kind === kind ? [s.end] : [])));
   const acks = settled("ack");
   if (acks.length > 0) say(`an ack of it succeeded`, acks);
-  const killedFail = settled("fail").filter((e) => e.dead);
+  const deadlyFails = settled("fail").filter((e) => e.dead);
   if (item.lastError === LEASE_EXPIRED_ERROR) {
     // Its last attempt's holder neither settled nor extended it: a kill, which may hit any job.
-    if (killedFail.length > 0) say(`its last error says the lease expired, but a fail dead-lettered it`, killedFail);
+    if (deadlyFails.length > 0) say(`its last error says the lease expired, but a fail dead-lettered it`, deadlyFails);
     return;
   }
   if (job.fate !== "dead") say(`a job meant to complete died of ${JSON.stringify(item.lastError)}, not of an expired lease`);
