@@ -103,6 +103,9 @@ test("forged: a killed worker's partial last line, and only that, is dropped; it
   const rest = [next, w2.done(next, 400), ...w2.settle(next, "ack", 401, true)];
   accepted([...events, ...rest], end(complete(1)));
   refused([held, ...rest], end(complete(1)), "lease", /two live leases/);
+  // A worker that writes settles only once they answer: its handler's threw line announces the fail instead.
+  const threw: LeaseEvent = { w: "w1", pid: PID.w1!, ev: "threw", at: 290, ...ref(held), error: "Error: boom" };
+  accepted([held, threw, ...rest], end(complete(1)));
 });
 
 test("a worker process killed while writing its events loses at most its last line", async () => {

@@ -15,7 +15,9 @@
  *   came (killed, or the call failed) is simply missing — such a claim may have leased the item, but to nobody who
  *   could settle it, so it only delays the next claim; such an extend could only have moved a deadline later;
  * - a settle is written *before* the call too (`settling`): one cut short may still have freed the item, and the
- *   checker must know it may have.
+ *   checker must know it may have. A worker that reports settles only once they answer (the `work()` worker's
+ *   `onEvent`) may leave `settling` out for fails if its handler writes `threw` before it throws: the checker takes
+ *   that line as the fail's announcement. Releases and retries by other means need their `settling` line.
  * Lines are written with one synchronous `write(2)` each ({@link leaseEventWriter}), so only a process's last line can be
  * cut short — provided the write really is synchronous. Measured (Node 20, Linux): `process.stdout.write` on a pipe
  * whose reader lags queues in the process once the pipe is full, and a SIGKILL loses the queue (a child reported 278

@@ -154,8 +154,12 @@ function leasesByItem(events: readonly LeaseEvent[], report: Report): Map<number
       settling.set(`${leaseId(event)}\u0000${event.kind}\u0000${event.invoke}`, settle);
     } else if (event.ev === "settle") {
       const settle = settling.get(`${leaseId(event)}\u0000${event.kind}\u0000${event.invoke}`);
-      if (settle === undefined || settle.end !== null) {
-        report("record", event.id, `worker ${event.w} recorded a settle of item ${event.id} without its settling line`, [event]);
+      if (settle === undefined) {
+        // Answered, so known without its settling line (a worker that reports settles only once they answer).
+        const { w, pid, key, id, token, attempt, invoke, kind } = event;
+        held.settles.push({ begin: { w, pid, ev: "settling", key, id, token, attempt, invoke, kind }, end: event });
+      } else if (settle.end !== null) {
+        report("record", event.id, `worker ${event.w} recorded two answers to one settle of item ${event.id}`, [settle.end, event]);
       } else settle.end = event;
     } else held.handler.push(event);
   }
@@ -193,7 +197,7 @@ function checkSuccessor(id: number, first: Held, second: Held, order: Order, rep
   // A fail or release of the first lease that was applied, or may have been (cut short, or in flight), before the
   // second claim may have made the item claimable at once. An ack or a dead-lettering fail cannot: applied, it leaves
   // nothing to claim (checkStaleUse reports a claim after one).
-  const freeing = first.settles.filter((s) => s.begin.kind !== "ack" && s.end?.ok !== false && s.end?.dead !== true && order.mayPrecede(at(s.begin, s.begin.invoke), claimResolve));
+  const freeing = knownSettles(first).filter((s) => s.begin.kind !== "ack" && s.end?.ok !== false && s.end?.dead !== true && order.mayPrecede(at(s.begin, s.begin.invoke), claimResolve));
   if (claim.attempt === first.claim.attempt && !freeing.some((s) => s.begin.kind === "release")) {
     report("identity", id, `item ${id}: attempt ${claim.attempt} was claimed again with no release between (${leaseName(first)}, then ${leaseName(second)})`, [first.claim, claim]);
   }
@@ -207,6 +211,18 @@ function checkSuccessor(id: number, first: Held, second: Held, order: Order, rep
     const message = `item ${id} had two live leases: ${leaseName(second)} was claimed at store time ${now}, while ${leaseName(first)} was live until ${known.deadline} (${known.deadline - now} ms later) and was not settled`;
     report("lease", id, message, [first.claim, ...first.extends, ...first.settles.flatMap((s) => (s.end === null ? [s.begin] : [s.begin, s.end])), claim]);
   }
+}
+
+/**
+ * The settles of a lease, counting a fail announced only by its handler's `threw` line as one cut short from that time
+ * on: a worker fails an item only after its handler threw, so the line stands in for a missing `settling` line (the
+ * settle's real invoke came later, which can only narrow what it excuses). A release has no such stand-in.
+ */
+function knownSettles(held: Held): Settle[] {
+  const threw = held.handler.find((e) => e.ev === "threw");
+  if (threw === undefined || held.settles.some((s) => s.begin.kind === "fail")) return held.settles;
+  const { w, pid, key, id, token, attempt, at: invoke } = threw;
+  return [...held.settles, { begin: { w, pid, ev: "settling", key, id, token, attempt, invoke, kind: "fail" }, end: null }];
 }
 
 /**
