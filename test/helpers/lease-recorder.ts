@@ -14,6 +14,7 @@ const APPLIED = Object.freeze({ dead: false, visibleAt: null });
 
 const isLeaseLost = (error: unknown) => error instanceof StowageError && error.code === "LEASE_LOST";
 
+/** `queue` as one worker `w` of this process uses it, each step recorded to a sink. */
 export class LeaseRecorder<T> {
   private readonly worker: { w: string; pid: number };
 
@@ -26,6 +27,7 @@ export class LeaseRecorder<T> {
     this.worker = { w, pid: process.pid };
   }
 
+  /** The worker's first line; `end` its last, which a killed worker never writes. */
   begin(): void {
     this.sink({ ...this.worker, ev: "begin", at: eventClock() });
   }
@@ -56,6 +58,7 @@ export class LeaseRecorder<T> {
     return extended;
   }
 
+  /** The handler of `lease` began; `done`: it resolved; `threw`: it threw `error` (written before the fail). */
   started(lease: Lease): void {
     this.sink({ ...this.worker, ev: "start", at: eventClock(), ...leaseOf(lease) });
   }
