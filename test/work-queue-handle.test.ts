@@ -50,7 +50,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const ENGINES: Record<string, () => Promise<Store>> = {
   memory: () => openStore({ backend: "memory" }),
-  sqlite: () => openStore({ backend: "sqlite", path: join(dir, "store.db") }),
   ordered: async () => createStore(await OrderedEngine.open(new SortedOrderedStore()), { sweepIntervalMs: 0 }),
 };
 

@@ -301,29 +301,37 @@ export function workPrograms(rowSet: RowSetDialect): WorkPrograms {
         const pairs = sql.dedupHeld.rows.params(deduped.map((item) => [item.key, item.dedup]));
         for (const row of yield* all(sql.dedupHeld.sql, [...pairs, ns])) held.set(dedupSlot(row.key as string, row.dedup as string), Number(row.id));
       }
-      // The counter row locks the namespace's pushes (PostgreSQL) until this commits, so ids follow commit order.
-      const before = num(yield* get(COUNTER_TAKE, [ns, "work"]), "value");
-      let next = before;
-      const inserted: unknown[][] = [];
-      const answers = items.map((item): WorkPushed => {
-        if (item.dedup !== null) {
-          const slot = dedupSlot(item.key, item.dedup);
-          const holder = held.get(slot);
-          if (holder !== undefined) {
-            if (item.reject) throw duplicateRefused(ns, item.key, item.dedup, holder);
-            return { id: holder, duplicate: true };
-          }
-          held.set(slot, next + 1); // a later item of this call with the same dedup key answers for this one
-        }
-        next += 1;
-        inserted.push([item.key, next, item.priority, item.visibleAt, item.maxAttempts, item.policy, item.dedup, item.value]);
-        return { id: next, duplicate: false };
+      // Per item: a live holder's id, or the place (from 1) among this call's inserted items of the item it inserts or
+      // repeats; ids come from the counter once it is known that something is inserted.
+      const inserted: StoredWorkPush[] = [];
+      const places = new Map<string, number>();
+      const placed = items.map((item): { holder: number } | { place: number; duplicate: boolean } => {
+        const slot = item.dedup === null ? undefined : dedupSlot(item.key, item.dedup);
+        const holder = slot === undefined ? undefined : held.get(slot);
+        if (holder !== undefined) return { holder };
+        const earlier = slot === undefined ? undefined : places.get(slot);
+        if (earlier !== undefined) return { place: earlier, duplicate: true };
+        inserted.push(item);
+        if (slot !== undefined) places.set(slot, inserted.length);
+        return { place: inserted.length, duplicate: false };
       });
-      if (inserted.length > 0) {
-        yield* run(sql.push.sql, [ns, now, ...sql.push.rows.params(inserted)]);
-        yield* run(COUNTER_SET, [next, ns, "work"]);
+      const refused = placed.findIndex((answer, at) => items[at]?.reject === true && ("holder" in answer || answer.duplicate));
+      if (refused >= 0) {
+        const answer = placed[refused] as { holder: number } | { place: number };
+        const item = items[refused] as StoredWorkPush;
+        // An earlier item of this call holds the key: it would have had the next ids, and nothing is written.
+        const holder = "holder" in answer ? answer.holder : num(yield* get(sql.lastId, [ns]), "value") + answer.place;
+        throw duplicateRefused(ns, item.key, item.dedup as string, holder);
       }
-      return answers;
+      let before = 0;
+      if (inserted.length > 0) {
+        // The counter row locks the namespace's pushes (PostgreSQL) until this commits, so ids follow commit order.
+        before = num(yield* get(COUNTER_TAKE, [ns, "work"]), "value");
+        const rows = inserted.map((item, at) => [item.key, before + at + 1, item.priority, item.visibleAt, item.maxAttempts, item.policy, item.dedup, item.value]);
+        yield* run(sql.push.sql, [ns, now, ...sql.push.rows.params(rows)]);
+        yield* run(COUNTER_SET, [before + inserted.length, ns, "work"]);
+      }
+      return placed.map((answer) => ("holder" in answer ? { id: answer.holder, duplicate: true } : { id: before + answer.place, duplicate: answer.duplicate }));
     },
 
     *workClaim(ns, key, limit, now, deadline, token): SqlProgram<StoredClaim[]> {
