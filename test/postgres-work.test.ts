@@ -1,11 +1,15 @@
 /**
- * Work queues on a real PostgreSQL server, where claimers race for the head of one key: claims run at SERIALIZABLE, a
- * claimer that loses the race on a row runs again, and no item is ever handed out twice while its lease is live.
+ * Work queues on a real PostgreSQL server: the same answers as the memory engine's to seeded sequences of every work
+ * operation; and claimers racing for the head of one key, where claims run at SERIALIZABLE, a claimer that loses the
+ * race on a row runs again, and no item is ever handed out twice while its lease is live.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
+import { PostgresEngine } from "../src/engines/postgres/postgres-engine.js";
 import { openStore, utf8, type ClaimedItem } from "../src/index.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
+import { runWorkDifferential } from "./helpers/work-differential.js";
 
 // A real server for this file; if it cannot start, the test fails rather than skips.
 const pgServer = usePostgresServer();
@@ -66,5 +70,18 @@ test("8 concurrent claimers (limit 4) over 200 items of one key: no item is leas
     assert.deepEqual((await store.check()).problems, []);
   } finally {
     await store.close();
+  }
+});
+
+test("PostgreSQL answers every work operation as the memory engine does, over seeded sequences", async () => {
+  for (const seed of [1, 2]) {
+    const reference = new MemoryEngine();
+    const subject = await PostgresEngine.open({ dsn: pgServer().dsn, schema: `work_differential_${seed}` });
+    try {
+      await runWorkDifferential(reference, subject, seed, 300);
+    } finally {
+      await subject.close();
+      await reference.close();
+    }
   }
 });

@@ -190,7 +190,7 @@ const WORK_PATHS: Array<{ what: string; op: WorkOpName; args: unknown[]; answers
   {
     what: "claim meeting an expired item over its limit: select, lease, dead-letter, select again",
     op: "workClaim",
-    args: ["ns", "k", 4, 1, 101, 7],
+    args: ["ns", "k", 2, 1, 101, 7],
     answers: [[candidate(1, 3), candidate(2)], [leased(2)], 1, []],
   },
   { what: "extend", op: "workExtend", args: ["ns", [lease], 200], answers: [[current(1)]] },

@@ -20,10 +20,13 @@ import { bytesOf, COUNTER_SET, COUNTER_TAKE, num, numOrNull } from "./sql-values
 export type WorkPrograms = Pick<SqlPrograms, WorkOpName>;
 
 /**
- * How many times a claim selects again after dead-lettering over-limit items it met, to fill its limit: bounded, so a
- * key whose head holds many of them costs a few statements per claim (a claim may return fewer than are claimable).
+ * How many times a claim selects again after dead-lettering over-limit items it met, to fill its limit, and how many
+ * rows beyond what it still needs those later selects read: bounded, so a key whose head holds many such items costs
+ * a few statements per claim (a claim may return fewer than are claimable), while a claim that meets none reads only
+ * the rows it needs.
  */
-const CLAIM_ROUNDS = 3;
+const CLAIM_ROUNDS = 4;
+const CLAIM_LOOKAHEAD = 16;
 
 /** Every column of an item, as dumps, dead-letter reads and restores carry it. */
 const ROW_COLUMNS = "key, id, value, pushed_at, priority, visible_at, attempts, max_attempts, policy, token, dedup, dead, last_error, dead_at";
@@ -287,7 +290,7 @@ export function workPrograms(rowSet: RowSetDialect): WorkPrograms {
     const found =
       given === null
         ? yield* all(sql.deadChosen.any, [ns, key, limit + 1])
-        : yield* all(sql.deadChosen.given, [...sql.deadChosen.rows.params(given.map((id) => [id])), ns, key, limit + 1]);
+        : yield* all(sql.deadChosen.given, [...sql.deadChosen.rows.params([...new Set(given)].map((id) => [id])), ns, key, limit + 1]);
     return { rows: found.slice(0, limit), more: found.length > limit };
   }
 
@@ -337,10 +340,16 @@ export function workPrograms(rowSet: RowSetDialect): WorkPrograms {
     *workClaim(ns, key, limit, now, deadline, token): SqlProgram<StoredClaim[]> {
       const claimed: StoredClaim[] = [];
       for (let round = 0; round < CLAIM_ROUNDS && claimed.length < limit; round++) {
-        const candidates = (yield* all(sql.claimable, [ns, key, now, limit - claimed.length])).map(candidateOf);
-        if (candidates.length === 0) break;
-        const over = candidates.filter((candidate) => expiredOverLimit(candidate, now));
-        const taken = candidates.filter((candidate) => !expiredOverLimit(candidate, now));
+        const needed = limit - claimed.length;
+        const window = round === 0 ? needed : needed + CLAIM_LOOKAHEAD;
+        const rows = (yield* all(sql.claimable, [ns, key, now, window])).map(candidateOf);
+        // In claim order: lease the first `needed` within limits, dead-letter the over-limit ones met before them.
+        const taken: Candidate[] = [];
+        const over: Candidate[] = [];
+        for (const row of rows) {
+          if (taken.length === needed) break;
+          (expiredOverLimit(row, now) ? over : taken).push(row);
+        }
         if (taken.length > 0) {
           const leased = yield* all(sql.lease.sql, [token, deadline, ns, key, now, ...sql.lease.rows.params(taken.map((c) => [c.id]))]);
           // RETURNING promises no order: hand the items out in claim order.
@@ -362,10 +371,13 @@ export function workPrograms(rowSet: RowSetDialect): WorkPrograms {
             });
           }
         }
-        if (over.length === 0) break;
-        // Items whose last allowed claim expired end here, with no sweeper; the next round fills the limit past them.
-        const rows = sql.bury.rows.params(over.map((candidate) => [key, candidate.id, overLimitError(candidate)]));
-        yield* run(sql.bury.sql, [...rows, now, ns, now]);
+        if (over.length > 0) {
+          // Items whose last allowed claim expired end here, with no sweeper.
+          const buried = sql.bury.rows.params(over.map((candidate) => [key, candidate.id, overLimitError(candidate)]));
+          yield* run(sql.bury.sql, [...buried, now, ns, now]);
+        }
+        // Done when the key has no more claimable rows, or none of these was over its limit (the limit is then met).
+        if (rows.length < window || over.length === 0) break;
       }
       return claimed;
     },
@@ -399,7 +411,8 @@ export function workPrograms(rowSet: RowSetDialect): WorkPrograms {
     *workPoll(ns, key, now) {
       const row = yield* get(sql.poll, [ns, key, ns, key, ns, key]);
       const next = numOrNull(row?.next);
-      return { claimable: next !== null && next <= now, nextVisibleAt: next };
+      const claimable = next !== null && next <= now;
+      return { claimable, nextVisibleAt: claimable ? null : next };
     },
 
     *workCounts(ns, key, now): SqlProgram<WorkCounts> {
