@@ -121,5 +121,17 @@ export async function runWorkDifferential(reference: Engine, subject: Engine, se
   for (const space of [ns, ...Array.from({ length: restores }, (_, i) => `copy${i + 1}`)]) assert.deepEqual(await all(subject, space), await all(reference, space), `final dump of ${space}`);
   assert.deepEqual(await subject.check(), []);
   assert.deepEqual(await reference.check(), []);
+
+  // A snapshot reads the items as they were when it began, while a purge and a push commit meanwhile.
+  const before = await all(reference, ns);
+  assert.ok(subject.snapshot !== undefined, "the engine takes snapshots");
+  const seen = await subject.snapshot(async (ops) => {
+    const lastId = await ops.workLastId(ns);
+    await subject.write({ op: "workPurge", args: [ns, "a", null, 1_000] });
+    const push = { key: "a", value: new Uint8Array([1]), priority: 0, visibleAt: now, maxAttempts: 1, policy: POLICIES[0] as string, dedup: null, reject: false };
+    await subject.write({ op: "workPush", args: [ns, [push], now] });
+    return { lastId, rows: await ops.workDump(ns, null, 10_000) };
+  });
+  assert.deepEqual(seen, { lastId: await reference.read({ op: "workLastId", args: [ns] }), rows: before }, "a snapshot's work items");
   return ran;
 }
