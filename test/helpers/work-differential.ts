@@ -79,7 +79,7 @@ export async function runWorkDifferential(reference: Engine, subject: Engine, se
       }));
       await both({ op: "workPush", args: [ns, items, now] }, "write", step);
     } else if (roll < 0.4) {
-      const claimed = (await both({ op: "workClaim", args: [ns, key, 1 + int(3), now, now + pick([20, 50]), 1 + int(2 ** 47)] }, "write", step)) as Array<{ id: number; token: number; attempt: number }>;
+      const claimed = (await both({ op: "workClaim", args: [ns, key, 1 + int(3), now, now + pick([20, 50]), 1 + int(2 ** 48 - 1)] }, "write", step)) as Array<{ id: number; token: number; attempt: number }>;
       if (Array.isArray(claimed)) for (const item of claimed) leases.push({ key, id: item.id, token: item.token, attempt: item.attempt });
     } else if (roll < 0.47) {
       await both({ op: "workExtend", args: [ns, someLeases(2), now + 40] }, "write", step);
