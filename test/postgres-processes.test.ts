@@ -280,7 +280,7 @@ test("processes opening the same new schema at once: one migration, every open s
         );
         assert.deepEqual(
           tables.rows.map((row: { table_name: string }) => row.table_name),
-          ["stowage_counter", "stowage_kv", "stowage_kv_change", "stowage_kv_history", "stowage_listeners", "stowage_log", "stowage_meta", "stowage_queue", "stowage_queue_len", "stowage_slot", "stowage_stream", "stowage_stream_segment"],
+          ["stowage_counter", "stowage_kv", "stowage_kv_change", "stowage_kv_history", "stowage_listeners", "stowage_log", "stowage_meta", "stowage_queue", "stowage_queue_len", "stowage_slot", "stowage_stream", "stowage_stream_segment", "stowage_work"],
         );
         const openers = await client.query(`SELECT key FROM ${schema}.stowage_kv WHERE ns = 'openers' ORDER BY key`);
         assert.deepEqual(

@@ -13,7 +13,7 @@ import { isStowageError, openStore, utf8, type ErrorCode, type Store } from "../
 import { killAll, startChild, tempDir, waitAllFor, type Child } from "./helpers/child.js";
 
 const APPLICATION_ID = 0x53544f57;
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 const SCHEMA_OBJECTS = [
   "stowage_counter",
   "stowage_kv",
@@ -30,6 +30,9 @@ const SCHEMA_OBJECTS = [
   "stowage_stream",
   "stowage_stream_segment",
   "stowage_stream_time",
+  "stowage_work",
+  "stowage_work_claim",
+  "stowage_work_dedup",
 ];
 
 function sha256(path: string): string {
