@@ -3,7 +3,7 @@ import { utf8 } from "../api/codec.js";
 import { isStowageError } from "../api/errors.js";
 import type { ClaimedItem, Worker, WorkerEvent, WorkContext, WorkOptions, WorkQueue } from "../api/types.js";
 import { WorkFailure } from "../store/work-failure.js";
-import { deferred, needing, rejectsWith, type CaseGroup } from "./harness.js";
+import { deferred, needing, rejectsWith, sleep, type CaseGroup } from "./harness.js";
 
 /** The longest real time a case waits for a worker's step: a bound that fails the case, never a pause. */
 const STEP_BOUND_MS = 10_000;
@@ -84,7 +84,7 @@ export const workWorkerCases: CaseGroup = {
       most = Math.max(most, ++active);
       await gate.promise;
       active -= 1;
-    }, { concurrency: 2 });
+    }, { concurrency: 2, drainMs: 0 });
     await events.until("claimed", 2);
     assert.equal(worker.stats.running, 2);
     assert.deepEqual(await queue.counts("k"), { ready: 4, delayed: 0, leased: 2, dead: 0 });
@@ -296,7 +296,9 @@ export const workWorkerCases: CaseGroup = {
     await queue.push("k", "first");
     const { worker, events } = startWorker(queue, "k", async () => undefined, { idlePollMs: 600_000 });
     await events.until("acked");
-    // The worker found the queue empty and waits; only the push's commit signal can wake it within the bound.
+    // Time to find the queue empty and go idle (a claim and a poll); from then on only the push's commit signal can
+    // wake it within the bound. (Were it not idle yet, the case would pass without testing the wake-up: never fail.)
+    await sleep(50);
     await queue.push("k", "second");
     const acked = await events.until("acked", 2);
     assert.equal(acked.length, 2);
