@@ -2,7 +2,8 @@
  * Upgrading a store written by schema version 1 (queue lengths counted per push) to version 2 (queue lengths kept
  * by triggers): the migration backfills every queue key's length, and bounds, acks and drops keep it exact after.
  * On SQLite and on a real PostgreSQL server. And PostgreSQL's version 4 (lengths kept by a row trigger) to 5 (by
- * statement triggers): the lengths it kept stay right, and writes after the upgrade keep them so.
+ * statement triggers): the lengths it kept stay right, and writes after the upgrade keep them so. And the work queues'
+ * table (SQLite 4 → 5, PostgreSQL 5 → 6): the stored data stays, and work queues work on the upgraded store.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { MIGRATIONS as PG_MIGRATIONS, PG_SCHEMA_VERSION } from "../src/engines/postgres/postgres-schema.js";
-import { APPLICATION_ID, MIGRATIONS as SQLITE_MIGRATIONS } from "../src/engines/sqlite/sqlite-schema.js";
+import { APPLICATION_ID, MIGRATIONS as SQLITE_MIGRATIONS, SCHEMA_VERSION } from "../src/engines/sqlite/sqlite-schema.js";
 import { isStowageError, migrateStore, openStore, utf8, type KvChange, type Store } from "../src/index.js";
 import { tempDir } from "./helpers/child.js";
 import { usePostgresServer } from "./helpers/postgres-server.js";
@@ -88,7 +89,7 @@ test("SQLite: a version 1 file is upgraded in place and its queue lengths are ba
 
     const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
     try {
-      assert.equal((await store.info()).schemaVersion, 4);
+      assert.equal((await store.info()).schemaVersion, SCHEMA_VERSION);
       await checkUpgraded(store);
     } finally {
       await store.close();
@@ -193,6 +194,92 @@ test("PostgreSQL: a version 4 schema (row trigger) is upgraded to statement trig
     assert.equal(await restored.push("k1", "after"), 2_501, "ids go on from the restored counter");
     assert.equal(await restored.len("k1"), 1);
     assert.deepEqual((await store.check()).problems, []);
+  } finally {
+    await store.close();
+  }
+});
+
+/** What the store held before the work queues' migration: a KV entry and two queue items (ids 1 and 2) in "jobs". */
+async function checkKeptAndWorking(store: Store): Promise<void> {
+  assert.equal(await store.kv("settings", { codec: utf8 }).get("k"), "kept");
+  assert.deepEqual((await store.queue("jobs", { codec: utf8 }).peek("a", 10)).map((item) => [item.id, item.value]), [[1, "one"], [2, "two"]]);
+  // A work queue and a queue of one name are two: the work queue's ids start at 1.
+  const work = store.workQueue("jobs", { codec: utf8, retry: { maxAttempts: 1 } });
+  assert.deepEqual(await work.pushMany("a", [{ value: "w1" }, { value: "w2", priority: 1 }]), [{ id: 1, duplicate: false }, { id: 2, duplicate: false }]);
+  const [first, second] = await work.claim("a", { limit: 2 });
+  assert.ok(first !== undefined && second !== undefined);
+  assert.deepEqual([first.value, second.value], ["w2", "w1"]);
+  await work.ack(first);
+  assert.deepEqual(await work.fail(second, new Error("no")), { dead: true, visibleAt: null });
+  assert.deepEqual(await work.counts("a"), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  assert.deepEqual((await store.check()).problems, []);
+}
+
+test("SQLite: a version 4 file is upgraded to version 5 (work queues), its data kept", async () => {
+  const tmp = tempDir("upgrade-v4");
+  try {
+    const path = join(tmp.dir, "v4.db");
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    for (const migration of SQLITE_MIGRATIONS.slice(0, 4)) db.exec(migration);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma("user_version = 4");
+    db.prepare("INSERT INTO stowage_kv (ns, key, value, expires_at) VALUES ('settings', 'k', ?, NULL)").run(Buffer.from("kept"));
+    const insert = db.prepare("INSERT INTO stowage_queue (ns, key, id, value, pushed_at) VALUES ('jobs', 'a', ?, ?, 0)");
+    insert.run(1, Buffer.from("one"));
+    insert.run(2, Buffer.from("two"));
+    db.exec("INSERT INTO stowage_counter (ns, kind, value) VALUES ('jobs', 'queue', 2)");
+    db.close();
+
+    const store = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+    try {
+      assert.equal((await store.info()).schemaVersion, 5);
+      await checkKeptAndWorking(store);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    tmp.remove();
+  }
+});
+
+test("PostgreSQL: a version 5 schema is upgraded to version 6 (work queues, with their notify trigger), its data kept", async () => {
+  const schema = "upgrade_v5";
+  const client = new pg.Client({ connectionString: pgServer().dsn });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.query(`SET search_path TO ${schema}`);
+    for (const migration of PG_MIGRATIONS.slice(0, 5)) await client.query(migration);
+    await client.query("CREATE TABLE stowage_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    await client.query("INSERT INTO stowage_meta (name, value) VALUES ('schema_version', '5')");
+    await client.query("INSERT INTO stowage_kv (ns, key, value, expires_at) VALUES ('settings', 'k', $1, NULL)", [Buffer.from("kept")]);
+    await client.query("SELECT stowage_queue_push('jobs', $1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::boolean[])", [
+      ["a", "a"],
+      [Buffer.from("one"), Buffer.from("two")],
+      [0, 0],
+      [1_000, 1_000],
+      [false, false],
+    ]);
+  } finally {
+    await client.end();
+  }
+
+  const store = await openStore({ backend: "postgres", dsn: pgServer().dsn, schema, sweepIntervalMs: 0 });
+  try {
+    assert.equal((await store.info()).schemaVersion, 6);
+    await checkKeptAndWorking(store);
+    const catalog = new pg.Client({ connectionString: pgServer().dsn });
+    await catalog.connect();
+    try {
+      const found = await catalog.query(
+        "SELECT t.tgname, c.reloptions FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'stowage_work' AND NOT t.tgisinternal",
+        [schema],
+      );
+      assert.deepEqual(found.rows, [{ tgname: "stowage_work_notify", reloptions: ["autovacuum_vacuum_scale_factor=0.01", "autovacuum_vacuum_cost_delay=0"] }]);
+    } finally {
+      await catalog.end();
+    }
   } finally {
     await store.close();
   }

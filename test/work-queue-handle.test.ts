@@ -4,12 +4,9 @@
  * engine that declares work queues, bad input is a typed error before any I/O.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
-import { createStore, isStowageError, LIMITS, openStore, type ErrorCode, type Lease, type Store, type WorkQueue } from "../src/index.js";
+import { createStore, isStowageError, LIMITS, type ErrorCode, type Lease, type Store, type WorkQueue } from "../src/index.js";
 import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
 import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 
@@ -45,11 +42,7 @@ const EVERY_CALL: Record<string, (queue: WorkQueue) => Promise<unknown>> = {
   purgeDead: (q) => q.purgeDead("email", [1, 2]),
 };
 
-const dir = mkdtempSync(join(tmpdir(), "stowage-work-handle-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
 const ENGINES: Record<string, () => Promise<Store>> = {
-  sqlite: () => openStore({ backend: "sqlite", path: join(dir, "store.db") }),
   ordered: async () => createStore(await OrderedEngine.open(new SortedOrderedStore()), { sweepIntervalMs: 0 }),
 };
 

@@ -99,7 +99,7 @@ export const OP_FACTS: { readonly [K in OpName]: OpFacts } = {
   workKeys: read(0, null),
   workDead: read(0, 1),
   workRequeue: write(0, 1, "several"),
-  workPurge: write(0, 1),
+  workPurge: write(0, 1, "several"),
   workDump: read(0, null),
   workLastId: read(0, null),
   workRestore: write(0, null, "several"),

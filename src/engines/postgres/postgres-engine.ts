@@ -103,11 +103,11 @@ export function redact(dsn: string): string {
 export class PostgresEngine implements Engine {
   readonly name = "postgres";
   /**
-   * Everything but work queues (until postgres-work.ts lands: issue 21, stage F), across processes and hosts
+   * Everything, work queues included (claims and settles at SERIALIZABLE for now), across processes and hosts
    * (`kv.watch` needs PostgreSQL 14 or newer). PostgreSQL's own limits are looser than stowage's: 1 GB a value, and a
    * 1,024-byte key with its namespace fits a B-tree entry (about 2.7 kB).
    */
-  static readonly supports: EngineSupports = Object.freeze({ ...SUPPORTS_EVERYTHING, workQueues: false });
+  static readonly supports: EngineSupports = SUPPORTS_EVERYTHING;
   readonly supports = PostgresEngine.supports;
   readonly location: string;
   private readonly pool: pg.Pool;

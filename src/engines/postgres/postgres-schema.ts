@@ -2,7 +2,7 @@ import type pg from "pg";
 import { StowageError } from "../../api/errors.js";
 
 /** The schema version this code writes. A database with a higher one was migrated by a newer stowage. */
-export const PG_SCHEMA_VERSION = 5;
+export const PG_SCHEMA_VERSION = 6;
 
 /** Migration N brings a schema from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -221,6 +221,19 @@ export const MIGRATIONS: readonly string[] = [
      REFERENCING NEW TABLE AS stowage_queue_added FOR EACH STATEMENT EXECUTE FUNCTION stowage_queue_count_added();
    CREATE TRIGGER stowage_queue_count_removed AFTER DELETE ON stowage_queue
      REFERENCING OLD TABLE AS stowage_queue_removed FOR EACH STATEMENT EXECUTE FUNCTION stowage_queue_count_removed();`,
+  // 6: work queues (see the SQLite schema's version 5). A statement that adds items notifies at commit, as log and
+  // stream entries do, so that other processes' idle workers can wake. Each item's row is inserted, updated at every
+  // claim and settle, then deleted: dead tuples pile up at the head of the claim index unless vacuumed often.
+  `CREATE TABLE stowage_work (
+     ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, id BIGINT NOT NULL, dead BOOLEAN NOT NULL DEFAULT false,
+     priority INTEGER NOT NULL, visible_at BIGINT NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+     token BIGINT, policy TEXT NOT NULL, dedup TEXT COLLATE "C", last_error TEXT, dead_at BIGINT,
+     pushed_at BIGINT NOT NULL, value BYTEA NOT NULL,
+     PRIMARY KEY (ns, key, id));
+   CREATE INDEX stowage_work_claim ON stowage_work (ns, key, priority DESC, visible_at, id) WHERE NOT dead;
+   CREATE UNIQUE INDEX stowage_work_dedup ON stowage_work (ns, key, dedup) WHERE dedup IS NOT NULL AND NOT dead;
+   CREATE TRIGGER stowage_work_notify AFTER INSERT ON stowage_work FOR EACH STATEMENT EXECUTE FUNCTION stowage_notify();
+   ALTER TABLE stowage_work SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_cost_delay = 0);`,
 ];
 
 /** Quotes an identifier (the schema name is validated, but quoting keeps it exact). */

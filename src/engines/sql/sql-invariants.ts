@@ -13,7 +13,8 @@ export const SQL_INVARIANTS: ReadonlyArray<{ rule: string; sql: string }> = [
     rule: "a namespace's counter is not behind the sequences and ids handed out under it",
     sql: `SELECT m.ns, m.kind, c.value AS counter, m.top FROM (
             SELECT ns, 'log' AS kind, max(seq) AS top FROM stowage_log GROUP BY ns
-            UNION ALL SELECT ns, 'queue' AS kind, max(id) AS top FROM stowage_queue GROUP BY ns) m
+            UNION ALL SELECT ns, 'queue' AS kind, max(id) AS top FROM stowage_queue GROUP BY ns
+            UNION ALL SELECT ns, 'work' AS kind, max(id) AS top FROM stowage_work GROUP BY ns) m
           LEFT JOIN stowage_counter c ON c.ns = m.ns AND c.kind = m.kind
           WHERE c.value IS NULL OR c.value < m.top`,
   },
@@ -31,6 +32,14 @@ export const SQL_INVARIANTS: ReadonlyArray<{ rule: string; sql: string }> = [
     sql: `SELECT c.ns, min(c.seq) AS first, h.trimmed FROM stowage_kv_change c
           LEFT JOIN stowage_kv_history h ON h.ns = c.ns GROUP BY c.ns, h.trimmed
           HAVING h.trimmed IS NULL OR min(c.seq) <= h.trimmed`,
+  },
+  {
+    rule: "a work item holds a lease token only while it is not dead",
+    sql: "SELECT ns, key, id FROM stowage_work WHERE dead AND token IS NOT NULL",
+  },
+  {
+    rule: "a work item has a dead time exactly when it is dead",
+    sql: "SELECT ns, key, id, dead_at FROM stowage_work WHERE (dead AND dead_at IS NULL) OR (NOT dead AND dead_at IS NOT NULL)",
   },
   {
     rule: "slot versions are positive",

@@ -3,22 +3,14 @@ import type { NamespaceInfo } from "../../api/types.js";
 import type { StoredKv, StoredKvEntry, StoredSlot, StoredStreamEntry, StoredStreamRecord } from "../engine.js";
 import { checkLogRestore, checkQueueRestoreIds, checkStreamRestore, lastRowPerKey, queueIdTaken } from "../restore-checks.js";
 import { checkExpectedSeq } from "../stream-expectation.js";
-import { ownedBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { OP_FACTS, OP_NAMES } from "../engine-calls.js";
 import { itemsToDrop } from "../queue-bound.js";
-import { WORK_UNSUPPORTED_OPS } from "../work-unsupported.js";
 import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, statement, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 import { JSON_ROW_SET, type RowSetDialect } from "./sql-row-set.js";
-
-/**
- * Drivers return binary columns as Buffers; callers get plain Uint8Arrays of their own: over the same memory when the
- * Buffer owns it (better-sqlite3), a copy when it is a view on Node's shared pool (node-postgres parses small bytea so).
- */
-function bytesOf(value: unknown): Uint8Array {
-  return ownedBytes(value as Buffer);
-}
+import { bytesOf, COUNTER_SET, COUNTER_TAKE, num } from "./sql-values.js";
+import { workPrograms } from "./sql-work.js";
 
 /** A point read's one-statement program. */
 function pointRead<T>(read: { kind: "value" | "get"; sql: string; finish: (result: unknown) => T }, params: readonly unknown[]) {
@@ -117,8 +109,6 @@ const deleteRangeSql = (lockFirst: string) => variants((f) => `DELETE FROM stowa
 const sweepSql = (lockFirst: string) =>
   `DELETE FROM stowage_kv WHERE (ns, key) IN (SELECT ns, key FROM stowage_kv WHERE ns = ? AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?) AND expires_at IS NOT NULL AND expires_at <= ?${lockFirst}`;
 
-const num = (row: SqlRow | undefined, column: string): number => Number(row?.[column] ?? 0);
-
 /** Takes the next number of a namespace's counter; the row stays locked to the end of the transaction. */
 function* nextCounter(ns: string, kind: "log" | "queue"): SqlProgram<number> {
   const row = yield* get(
@@ -155,6 +145,7 @@ export const SINGLE_STATEMENT_OPS: ReadonlySet<keyof SqlPrograms> = new Set<keyo
   "slotCas",
   "queueAck",
   "queueDropOldest",
+  "workExtend",
 ]);
 
 /** Inserts a produce's entries with sequences from `before + 1`, all at `ts`. */
@@ -275,10 +266,6 @@ const SLOT_DUMP = "SELECT key, version, value FROM stowage_slot WHERE ns = ? ORD
 const SLOT_DUMP_AFTER = "SELECT key, version, value FROM stowage_slot WHERE ns = ? AND key > ? ORDER BY key LIMIT ?";
 const QUEUE_DUMP = "SELECT key, id, value, pushed_at FROM stowage_queue WHERE ns = ? ORDER BY key, id LIMIT ?";
 const QUEUE_DUMP_AFTER = "SELECT key, id, value, pushed_at FROM stowage_queue WHERE ns = ? AND (key, id) > (?, ?) ORDER BY key, id LIMIT ?";
-/** Takes a namespace's counter row, creating it at 0: an upsert, so that it locks the row (PostgreSQL) as appends and pushes do. */
-const COUNTER_TAKE =
-  "INSERT INTO stowage_counter (ns, kind, value) VALUES (?, ?, 0) ON CONFLICT (ns, kind) DO UPDATE SET value = stowage_counter.value RETURNING value";
-const COUNTER_SET = "UPDATE stowage_counter SET value = ? WHERE ns = ? AND kind = ?";
 
 /**
  * The restores' statements over a dialect's row sets (see sql-row-set.ts): one INSERT … SELECT per batch. The SELECTs
@@ -332,7 +319,8 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
   const kvDelete = kvDeleteSql(lockFirst);
   const kvDeleteRange = deleteRangeSql(lockFirst);
   const kvSweep = sweepSql(lockFirst);
-  const restore = restoreStatements(dialect.rowSet ?? JSON_ROW_SET);
+  const rowSet = dialect.rowSet ?? JSON_ROW_SET;
+  const restore = restoreStatements(rowSet);
   return {
     kvGet: (ns, key, now) => pointRead(SQL_POINT_READS.kvGet, [ns, key, now]),
     kvGetEntry: (ns, key, now) => pointRead(SQL_POINT_READS.kvGetEntry, [ns, key, now]),
@@ -654,7 +642,6 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return { schemaVersion, namespaces, storedRows };
     },
 
-    // Until sql-work.ts lands (issue 21, stage E).
-    ...WORK_UNSUPPORTED_OPS,
+    ...workPrograms(rowSet),
   };
 }

@@ -65,10 +65,10 @@ export const LOW_DISK_BYTES = 100 * 1_048_576;
 export class SqliteEngine implements Engine {
   readonly name = "sqlite";
   /**
-   * Everything but work queues (until sql-work.ts lands: issue 21, stage E), across the processes sharing the file;
-   * SQLite's own limits (about 1 GB a value) are looser than stowage's.
+   * Everything, work queues included, across the processes sharing the file; SQLite's own limits (about 1 GB a value)
+   * are looser than stowage's.
    */
-  static readonly supports: EngineSupports = Object.freeze({ ...SUPPORTS_EVERYTHING, workQueues: false });
+  static readonly supports: EngineSupports = SUPPORTS_EVERYTHING;
   readonly supports = SqliteEngine.supports;
   private readonly writerOps: EngineOps;
   /** The writer's ops for transaction bodies (see the constructor). */

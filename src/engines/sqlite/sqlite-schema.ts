@@ -6,7 +6,7 @@ import { waitWhileBusy } from "./sqlite-busy.js";
 /** Marks a file as stowage's in the SQLite header ("STOW"), so a foreign file is never mistaken for ours. */
 export const APPLICATION_ID = 0x53544f57;
 /** The schema this code writes. A file with a higher `user_version` was written by a newer stowage. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Migration N brings a file from version N - 1 to N. Append only; never edit a released one. */
 export const MIGRATIONS: readonly string[] = [
@@ -60,6 +60,18 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE stowage_kv_change (
      ns TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value BLOB,
      PRIMARY KEY (ns, seq)) WITHOUT ROWID;`,
+  // 5: work queues (store.workQueue): a row per item in every state, dead letters flagged on the same row. Claims read
+  // the claim index (live items of a key in claim order); a live item's dedup key is unique per queue key. Ids come
+  // from the namespace's counter row of kind 'work'. `token` is the current lease's (a 48-bit integer), NULL when none.
+  // The partial indexes say `NOT dead`, as the statements do (sql-work.ts), so that the planner matches them.
+  `CREATE TABLE stowage_work (
+     ns TEXT NOT NULL, key TEXT NOT NULL, id INTEGER NOT NULL, dead INTEGER NOT NULL DEFAULT 0,
+     priority INTEGER NOT NULL, visible_at INTEGER NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+     token INTEGER, policy TEXT NOT NULL, dedup TEXT, last_error TEXT, dead_at INTEGER,
+     pushed_at INTEGER NOT NULL, value BLOB NOT NULL,
+     PRIMARY KEY (ns, key, id)) WITHOUT ROWID;
+   CREATE INDEX stowage_work_claim ON stowage_work (ns, key, priority DESC, visible_at, id) WHERE NOT dead;
+   CREATE UNIQUE INDEX stowage_work_dedup ON stowage_work (ns, key, dedup) WHERE dedup IS NOT NULL AND NOT dead;`,
 ];
 
 interface FileIdentity {
