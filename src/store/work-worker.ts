@@ -187,6 +187,9 @@ export class QueueWorker<T> implements Worker {
     // After a short claim, the next round first asks whether anything is claimable (a read), and waits when not.
     let probe = false;
     let failures = 0;
+    // Claims that found nothing although a poll said something was claimable (rows another claimer holds locked):
+    // paused after like failures, so that such a spell is no busy loop.
+    let emptyClaims = 0;
     while (this.state === "running") {
       const free = this.settings.concurrency - this.held.size;
       if (free <= 0) {
@@ -205,10 +208,13 @@ export class QueueWorker<T> implements Worker {
         }
         if (this.state !== "running") break;
         during = "claim";
-        const limit = Math.min(this.settings.batchSize, free);
+        // One claim commits a write per item: never more than the engine's commit holds (the handle caps it alike).
+        const limit = Math.min(this.settings.batchSize, free, this.port.commit.writes);
         const claimed = await this.claim(limit);
-        probe = claimed < limit;
         failures = 0;
+        emptyClaims = probe && claimed === 0 ? emptyClaims + 1 : 0;
+        probe = claimed < limit;
+        if (emptyClaims > 0) await this.pause(pauseAfterFailures(emptyClaims));
       } catch (error) {
         if (this.failedTerminally(error, during)) break;
         await this.pause(pauseAfterFailures(++failures));
