@@ -161,3 +161,27 @@ test("without a change signal a worker wakes at a delayed item's time, and at id
     await store.close();
   }
 });
+
+test("the heartbeat's timer keeps a lease for longer than visibilityMs of real time, during a drain too", async () => {
+  const store = createStore(new DeclaredEngine("real-clock", declaring({})), { sweepIntervalMs: 0 });
+  try {
+    const queue = store.workQueue("jobs", { codec: utf8 });
+    await queue.push("k", "slow");
+    const events: WorkerEvent[] = [];
+    const halfway = deferred();
+    const worker = queue.work("k", async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      halfway.resolve();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }, { visibilityMs: 60, drainMs: 5_000, onEvent: (e) => events.push(e) });
+    await until(events, "claimed");
+    const stopped = worker.stop();
+    await halfway.promise;
+    assert.deepEqual(await queue.claim("k"), [], "still leased to the worker, 150 ms into a 60 ms lease");
+    await stopped;
+    assert.ok(events.filter((e) => e.type === "extended").length >= 2, events.map((e) => e.type).join(", "));
+    assert.deepEqual(events.filter((e) => e.type !== "extended").map((e) => e.type), ["claimed", "acked"]);
+  } finally {
+    await store.close();
+  }
+});
