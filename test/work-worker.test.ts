@@ -10,7 +10,7 @@ import { StowageError } from "../src/api/errors.js";
 import type { Awaitable } from "../src/engines/engine.js";
 import type { CallResult, EngineCall } from "../src/engines/engine-calls.js";
 import { createStore, utf8, type WorkerEvent } from "../src/index.js";
-import { pauseAfterFailures } from "../src/store/work-worker.js";
+import { pauseAfterFailures } from "../src/store/worker-waits.js";
 import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
 
 /** The memory engine, failing the next calls of chosen operations with BACKEND_UNAVAILABLE. */

@@ -2,7 +2,7 @@ import type { Awaitable } from "../engines/engine.js";
 import type { CallResult, EngineCall } from "../engines/engine-calls.js";
 import type { EngineProfile } from "./capabilities.js";
 import type { FeedContext } from "./feed.js";
-import type { WorkerSet } from "./work-worker.js";
+import type { WorkerSet } from "./worker-set.js";
 
 /**
  * How primitive handles reach the engine: the store runs each call as its own atomic write (or committed read), a

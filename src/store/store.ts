@@ -31,7 +31,7 @@ import { checkHealth } from "./health.js";
 import { checkCreateOptions, checkedClock, checkEngine, type StoreOptions } from "./store-options.js";
 import { TransactionExecutor } from "./transaction-executor.js";
 import { checkInteger, checkOptions } from "./validate.js";
-import { WorkerSet } from "./work-worker.js";
+import { WorkerSet } from "./worker-set.js";
 
 /** Sweep steps of one sweep at most (each removes up to SWEEP_BATCH entries). */
 const MAX_SWEEP_STEPS = 10_000;

@@ -4,7 +4,6 @@
  * idle wait on the engine's change signal, and a drain on stop. Every store call it makes is an ordinary handle call,
  * so it keeps every rule a caller would.
  */
-import { performance } from "node:perf_hooks";
 import { isStowageError, StowageError } from "../api/errors.js";
 import type { ClaimedItem, Lease, TransactionScope, WorkContext, WorkHandler, Worker, WorkerEvent, WorkerStats } from "../api/types.js";
 import type { ChangeSource } from "../engines/change-signal.js";
@@ -13,6 +12,7 @@ import { workErrorText } from "../engines/work-rules.js";
 import { WorkFailure } from "./work-failure.js";
 import type { WorkerSettings } from "./work-worker-options.js";
 import { utf8Length } from "./validate.js";
+import { delay, hostNow, Nudge, pauseAfterFailures } from "./worker-waits.js";
 
 /** What a worker needs of its queue: the handle's calls, with the handle's checks. */
 export interface WorkerPort<T> {
@@ -28,18 +28,6 @@ export interface WorkerPort<T> {
   settle(settles: StoredSettle[]): Promise<Array<WorkSettled | null>>;
   poll(key: string): Promise<WorkPoll>;
   ackIn(tx: TransactionScope, lease: Lease): Promise<void>;
-}
-
-/** The host clock events carry: one clock for every process of a host. */
-const hostNow = (): number => performance.timeOrigin + performance.now();
-
-/** The longest pause after failed calls of the worker's own (it starts at a few ms and doubles). */
-const MAX_PAUSE_MS = 1_000;
-
-/** A pause of 1 … 1,000 ms after `failures` failed calls in a row, jittered so that workers do not retry in step. */
-export function pauseAfterFailures(failures: number, random = Math.random()): number {
-  const ceiling = Math.min(MAX_PAUSE_MS, 5 * 2 ** Math.min(Math.max(failures - 1, 0), 10));
-  return Math.max(1, Math.ceil(ceiling * random));
 }
 
 /** An item the worker holds: its handler runs, or its settle is under way. */
@@ -63,56 +51,6 @@ interface Held<T> {
 interface PendingSettle<T> {
   readonly held: Held<T>;
   readonly settle: StoredSettle;
-}
-
-/** Resolves at the next `poke` — or at once when one came while nobody waited, so no wake-up is lost between waits. */
-class Nudge {
-  private poked = false;
-  private readonly waiters = new Set<() => void>();
-
-  poke(): void {
-    if (this.waiters.size === 0) {
-      this.poked = true;
-      return;
-    }
-    const woken = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of woken) wake();
-  }
-
-  /** The next poke; a wait that `signal` ends first is forgotten, so it consumes no later poke. */
-  next(signal?: AbortSignal): Promise<void> {
-    if (this.poked || signal?.aborted) {
-      this.poked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const onAbort = () => {
-        this.waiters.delete(wake);
-        resolve();
-      };
-      const wake = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      this.waiters.add(wake);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-}
-
-/** A timer as a promise, cleared when `signal` aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** The {@link Worker} of one queue key. Started by its constructor; `done` resolves once it has stopped. */
@@ -538,29 +476,4 @@ function leaseLostReason(namespace: string, lease: Lease): StowageError {
     key: lease.key,
     itemId: lease.id,
   });
-}
-
-/** The workers of one store: `close()` stops them all, and awaits them, before it refuses calls. */
-export class WorkerSet {
-  private readonly running = new Set<Worker>();
-  private closing = false;
-
-  /** CLOSED once the store has started closing: a worker started then would outlive it. */
-  admit(namespace: string, key: string): void {
-    if (this.closing) throw new StowageError("CLOSED", "the store is closing: no worker starts now", { namespace, key });
-  }
-
-  add(worker: Worker): void {
-    this.running.add(worker);
-    void worker.done.then(() => this.running.delete(worker));
-  }
-
-  get size(): number {
-    return this.running.size;
-  }
-
-  async stopAll(): Promise<void> {
-    this.closing = true;
-    await Promise.all([...this.running].map((worker) => worker.stop()));
-  }
 }
