@@ -1,15 +1,18 @@
 /**
  * The worker beyond the conformance group: how it batches its calls (one settle call per turn, one extend call per
  * heartbeat), how it survives failures of its own calls (reported, retried after a pause, never thrown), and how it
- * wakes without a change signal (a delayed item's time, idlePollMs). Over the memory engine, with failures injected
- * at the engine boundary where a case needs them.
+ * wakes without a change signal (a delayed item's time, idlePollMs) and by another store's commit. Over the memory
+ * engine, with failures injected at the engine boundary where a case needs them, and over one SQLite file.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { StowageError } from "../src/api/errors.js";
 import type { Awaitable } from "../src/engines/engine.js";
 import type { CallResult, EngineCall } from "../src/engines/engine-calls.js";
-import { createStore, utf8, type WorkerEvent } from "../src/index.js";
+import { createStore, openStore, utf8, type WorkerEvent } from "../src/index.js";
 import { pauseAfterFailures } from "../src/store/worker-waits.js";
 import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
 
@@ -183,5 +186,28 @@ test("the heartbeat's timer keeps a lease for longer than visibilityMs of real t
     assert.deepEqual(events.filter((e) => e.type !== "extended").map((e) => e.type), ["claimed", "acked"]);
   } finally {
     await store.close();
+  }
+});
+
+test("a worker is woken by a push another store (as another process would) commits to the same SQLite file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stowage-work-worker-"));
+  const path = join(dir, "store.db");
+  const workerStore = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+  const pusherStore = await openStore({ backend: "sqlite", path, sweepIntervalMs: 0 });
+  try {
+    const events: WorkerEvent[] = [];
+    const worker = workerStore.workQueue("jobs", { codec: utf8 }).work("k", async () => undefined, { idlePollMs: 600_000, onEvent: (e) => events.push(e) });
+    const pusher = pusherStore.workQueue("jobs", { codec: utf8 });
+    await pusher.push("k", "first");
+    await until(events, "acked");
+    await new Promise((resolve) => setTimeout(resolve, 50)); // time to go idle: only the change signal can wake it now
+    await pusher.push("k", "second");
+    await until(events, "acked", 2);
+    await worker.stop();
+    assert.deepEqual(await pusher.counts("k"), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await workerStore.close();
+    await pusherStore.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
