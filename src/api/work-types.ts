@@ -266,7 +266,10 @@ export interface WorkerStats {
 export interface Worker {
   /** Resolves after shutdown (the drain done, what was still held released); never rejects. */
   readonly done: Promise<void>;
-  /** Stops it, as its signal does: stops claiming, drains, releases what is still held; resolves as `done`. */
+  /**
+   * Stops it, as its signal does: stops claiming, drains, releases what is still held; resolves as `done`. A handler
+   * that stops its own worker must not await this (nor `store.close()`): the drain waits for that very handler.
+   */
   stop(): Promise<void>;
   /** One round now: a claim round (when slots are free) and the due heartbeats — how tests on a manual clock drive it. */
   wake(): void;
