@@ -20,6 +20,7 @@ export type { LoadConfigInput, ResolveConfigInput } from "./config/index.js";
 export { StowageError, isStowageError } from "./api/errors.js";
 export type { ErrorCode } from "./api/errors.js";
 export { LIMITS } from "./api/limits.js";
+export { WorkFailure, type WorkFailureOptions } from "./store/work-failure.js";
 export { bytes, utf8, json } from "./api/codec.js";
 export type { Codec } from "./api/codec.js";
 export { compareKeys } from "./api/key-order.js";

@@ -164,52 +164,114 @@ export interface WorkQueue<T = Uint8Array> {
   requeue(key: string, ids?: readonly number[]): Promise<{ requeued: number; skipped: number[]; more: boolean }>;
   /** Removes dead letters: `ids`, or without them every one (bounded per call, as `requeue`). */
   purgeDead(key: string, ids?: readonly number[]): Promise<{ purged: number; more: boolean }>;
-  // `work(key, handler, options): Worker` joins with the worker (issue 21, stage H): declared here only once it runs.
+  /**
+   * A worker: claims items of `key` and runs `handler` on each, at most `concurrency` at once, keeping their leases
+   * alive; a handler that resolves acks its item, one that throws fails it (a `WorkFailure` steers how). It waits
+   * for pushes while idle, and stops on `options.signal`, `stop()` or `store.close()`, draining first. Checks its
+   * arguments before it starts (INVALID_ARGUMENT); not available inside a transaction (INVALID_ARGUMENT, as feeds).
+   *
+   * @example
+   * ```ts
+   * const worker = store.workQueue("jobs", { codec: json }).work("email", async (job, ctx) => {
+   *   await send(job.value, { signal: ctx.signal });
+   * }, { concurrency: 8 });
+   * // later
+   * await worker.stop();
+   * ```
+   */
+  work(key: string, handler: WorkHandler<T>, options?: WorkOptions): Worker;
 }
 
-/** A worker's handler (`work`, with the worker: issue 21, stage H): resolve = ack; throw = fail (a `WorkFailure` steers `final` / `retryAfterMs`). */
+/** A worker's handler: resolve = ack; throw = fail (a `WorkFailure` steers `final` / `retryAfterMs`). */
 export type WorkHandler<T> = (item: ClaimedItem<T>, ctx: WorkContext) => Promise<void>;
 
 /** What a handler gets besides its item. */
 export interface WorkContext {
-  /** Aborted when the lease is lost (a heartbeat found it not current) or at the end of the worker's drain. */
+  /**
+   * Aborted when the lease is lost (a heartbeat found it no longer current: the worker will not settle the item) or
+   * at the end of the worker's drain (the item is released).
+   */
   readonly signal: AbortSignal;
   /** The lease as last extended. */
   lease(): Lease;
-  /** Acks inside the caller's transaction (the effect and the ack commit together); the worker then settles nothing. */
+  /**
+   * Acks the item inside the caller's transaction, so the effect and the ack commit together (LEASE_LOST, rolling the
+   * effect back, when the lease is no longer current). A handler that used it and resolves is settled by nothing
+   * more: resolve only once that transaction committed.
+   */
   ackIn(tx: TransactionScope): Promise<void>;
 }
 
 /** Options of `work`. */
 export interface WorkOptions {
-  /** Handlers at once (default 1, at most 1,000). */
+  /** Items held at once: handlers running, or settling (default 1, at most 1,000). */
   concurrency?: number;
-  /** Lease length (default the queue's). */
+  /** Lease length of its claims and heartbeats (default the queue's). */
   visibilityMs?: number;
-  /** Most items per claim (default `concurrency`). */
+  /** Most items per claim (default `concurrency`, at most {@link LIMITS.maxClaimLimit}). */
   batchSize?: number;
-  /** On stop, how long handlers may finish (default `visibilityMs`). */
+  /** On stop, how long handlers may still finish before they are aborted and their items released (default `visibilityMs`). */
   drainMs?: number;
-  /** Longest idle wait without a wake-up signal (default 5,000). */
+  /** Longest idle wait without a wake-up (a commit, a delayed item's time), in ms (default 5,000). */
   idlePollMs?: number;
   /** Stops the worker when aborted. */
   signal?: AbortSignal;
+  /** Called synchronously with each step; what it throws is ignored. */
   onEvent?: (event: WorkerEvent) => void;
 }
 
-/** What a worker reports: each item's steps, and its own errors (which it retries; the loop never throws). */
+/**
+ * One step of one item. `invokedAt` / `resolvedAt`: when the store call that made the step was made and answered, on
+ * the host clock (`performance.timeOrigin + performance.now()`, ms), so the histories of several processes on one
+ * host line up.
+ */
+export interface WorkerStep {
+  key: string;
+  id: number;
+  token: number;
+  attempt: number;
+  invokedAt: number;
+  resolvedAt: number;
+}
+
+/**
+ * What a worker reports. `claimed` / `extended`: a lease taken or renewed until `deadline` (store clock). `acked`:
+ * by the worker, or (`inTransaction`) by the handler's `ctx.ackIn`, reported when the handler resolved. `failed`: a
+ * retry at `visibleAt`; `dead`: dead-lettered. `released`: handed back at the end of a drain, its attempt given back.
+ * `lost`: the lease was found no longer current by a heartbeat or a settle; nothing of the item is settled by this
+ * worker. `error`: one of the worker's own store calls failed; it retries after a pause (the loop never throws).
+ */
 export type WorkerEvent =
-  | { type: "claimed" | "extended" | "acked" | "released" | "lost"; key: string; id: number; attempt: number; at: number }
-  | { type: "failed" | "dead"; key: string; id: number; attempt: number; at: number; error: string; invokedAt: number; resolvedAt: number }
-  | { type: "error"; key: string; at: number; error: unknown };
+  | (WorkerStep & { type: "claimed" | "extended"; deadline: number })
+  | (WorkerStep & { type: "acked"; inTransaction: boolean })
+  | (WorkerStep & { type: "failed"; error: string; visibleAt: number })
+  | (WorkerStep & { type: "dead"; error: string })
+  | (WorkerStep & { type: "released" })
+  | (WorkerStep & { type: "lost"; during: "extend" | "settle" })
+  | { type: "error"; key: string; during: "claim" | "poll" | "extend" | "settle"; error: unknown; at: number };
+
+/** Counts of a worker's steps so far. */
+export interface WorkerStats {
+  claimed: number;
+  acked: number;
+  failed: number;
+  dead: number;
+  released: number;
+  lost: number;
+  /** Items held now: handlers running, or their settles under way. */
+  running: number;
+}
 
 /** A running worker. */
 export interface Worker {
-  /** Resolves after shutdown; never rejects. */
+  /** Resolves after shutdown (the drain done, what was still held released); never rejects. */
   readonly done: Promise<void>;
-  /** Stops it, as its signal does: stops claiming, drains, releases what is still held. */
+  /**
+   * Stops it, as its signal does: stops claiming, drains, releases what is still held; resolves as `done`. A handler
+   * that stops its own worker must not await this (nor `store.close()`): the drain waits for that very handler.
+   */
   stop(): Promise<void>;
-  /** One tick now: a claim round and the due heartbeats (how tests on a manual clock drive it). */
+  /** One round now: a claim round (when slots are free) and the due heartbeats — how tests on a manual clock drive it. */
   wake(): void;
-  readonly stats: { claimed: number; acked: number; failed: number; dead: number; lost: number; running: number };
+  readonly stats: Readonly<WorkerStats>;
 }

@@ -32,6 +32,7 @@ import { streamCases } from "./stream-cases.js";
 import { transactionCases } from "./transaction-cases.js";
 import { ttlCases } from "./ttl-cases.js";
 import { workCases } from "./work-cases.js";
+import { workWorkerCases } from "./work-worker-cases.js";
 
 /** The contract suite of an ordered key space (`OrderedStore`), for engines of the ordered-KV family. */
 export { runOrderedStoreCases } from "../engines/ordered/ordered-store-cases.js";
@@ -50,10 +51,11 @@ export const conformanceGroups: Record<string, CaseGroup> = {
   lifecycle: lifecycleCases,
   dumps: dumpCases,
   work: workCases,
+  worker: workWorkerCases,
 };
 
 /** Capabilities every case of a group needs (a case may need more: its `needs`). */
-export const groupNeeds: Readonly<Record<string, readonly EngineCapability[]>> = { feeds: ["liveFeeds"], work: ["workQueues"] };
+export const groupNeeds: Readonly<Record<string, readonly EngineCapability[]>> = { feeds: ["liveFeeds"], work: ["workQueues"], worker: ["workQueues"] };
 
 /** The manifest of an engine that supports everything, with stowage's own limits: the default. */
 export const FULL_SUPPORT: EngineSupports = SUPPORTS_EVERYTHING;

@@ -2,6 +2,7 @@ import type { Awaitable } from "../engines/engine.js";
 import type { CallResult, EngineCall } from "../engines/engine-calls.js";
 import type { EngineProfile } from "./capabilities.js";
 import type { FeedContext } from "./feed.js";
+import type { WorkerSet } from "./worker-set.js";
 
 /**
  * How primitive handles reach the engine: the store runs each call as its own atomic write (or committed read), a
@@ -24,4 +25,6 @@ export interface Executor {
   readonly engine: EngineProfile;
   /** For live feeds; absent inside transactions and on engines without a change signal. */
   readonly feeds?: FeedContext;
+  /** The store's running workers (`WorkQueue.work`); absent inside transactions, where workers are refused. */
+  readonly workers?: WorkerSet;
 }

@@ -31,6 +31,7 @@ import { checkHealth } from "./health.js";
 import { checkCreateOptions, checkedClock, checkEngine, type StoreOptions } from "./store-options.js";
 import { TransactionExecutor } from "./transaction-executor.js";
 import { checkInteger, checkOptions } from "./validate.js";
+import { WorkerSet } from "./worker-set.js";
 
 /** Sweep steps of one sweep at most (each removes up to SWEEP_BATCH entries). */
 const MAX_SWEEP_STEPS = 10_000;
@@ -135,6 +136,8 @@ class EngineStore implements Store {
   private closing: Promise<void> | undefined;
   /** Aborted when the store starts closing: every live feed ends. */
   private readonly feedsEnd = new AbortController();
+  /** The workers of this store's work queues: close() stops them, and awaits them, before it refuses calls. */
+  private readonly workers = new WorkerSet();
   readonly [STORE_PARTS]: StoreParts;
 
   constructor(
@@ -162,6 +165,7 @@ class EngineStore implements Store {
       now: this.clock,
       engine: profile,
       feeds: !profile.supports.liveFeeds || engineImpl.changes === undefined ? undefined : { changes: engineImpl.changes, closing: this.feedsEnd.signal },
+      workers: this.workers,
     };
     // Taking a handle inside a transaction body is harmless; only calls on it would wait for the transaction.
     this.handles = new HandleFactory(executor, () => this.assertNotClosed());
@@ -314,10 +318,14 @@ class EngineStore implements Store {
     if (this.insideOwnTransaction()) {
       return Promise.reject(new StowageError("INVALID_ARGUMENT", "close() cannot be called inside a transaction body of the same store"));
     }
-    this.state = "closing";
-    this.feedsEnd.abort();
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    // Workers drain, settle and release first, while the store still takes calls; without any, calls are refused at once.
+    const workersStopped = this.workers.size === 0 ? undefined : this.workers.stopAll();
+    if (workersStopped === undefined) this.beginClosing();
     this.closing = (async () => {
+      if (workersStopped !== undefined) {
+        await workersStopped;
+        this.beginClosing();
+      }
       // Calls already accepted finish (and their writes commit) before the engine goes away.
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
       try {
@@ -327,6 +335,13 @@ class EngineStore implements Store {
       }
     })();
     return this.closing;
+  }
+
+  /** From here on the store refuses calls, and every live feed ends. */
+  private beginClosing(): void {
+    this.state = "closing";
+    this.feedsEnd.abort();
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
   }
 
   /** True inside a transaction body over this store's engine (its own, or one of a store it wraps or that wraps it). */

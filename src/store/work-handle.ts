@@ -12,8 +12,11 @@ import type {
   WorkCounts,
   WorkPushOptions,
   WorkPushed,
+  WorkHandler,
+  WorkOptions,
   WorkQueue,
   WorkQueueOptions,
+  Worker,
 } from "../api/types.js";
 import type { LeaseRef, StoredSettle, StoredWorkPush, WorkSettled } from "../engines/engine.js";
 import {
@@ -26,6 +29,8 @@ import {
 import { checkKeyFits, requireCapability } from "./capabilities.js";
 import type { Executor } from "./executor.js";
 import { HandleBase } from "./handle-base.js";
+import { QueueWorker, type WorkerPort } from "./work-worker.js";
+import { resolveWorkOptions } from "./work-worker-options.js";
 import { checkBoolean, checkInteger, checkKey, checkOptionalInteger, checkOptions, describeType, utf8Length } from "./validate.js";
 
 const DEFAULT_VISIBILITY_MS = 30_000;
@@ -210,6 +215,40 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     const chosen = this.itemIds(key, ids);
     const limit = this.batchLimit(chosen);
     return this.exec.write({ op: "workPurge", args: [this.namespace, key, chosen, limit] }, utf8Length(key), limit);
+  }
+
+  work(key: string, handler: WorkHandler<T>, options?: WorkOptions): Worker {
+    const ns = this.namespace;
+    this.requireWork(key);
+    checkKey(ns, key);
+    const workers = this.exec.workers;
+    if (workers === undefined) {
+      throw new StowageError("INVALID_ARGUMENT", "work() is not available inside a transaction: start workers on store.workQueue(...)", { namespace: ns, key });
+    }
+    if (typeof handler !== "function") throw new StowageError("INVALID_ARGUMENT", `handler must be a function, got ${describeType(handler)}`, { namespace: ns, key });
+    const settings = resolveWorkOptions(ns, key, options, this.visibilityMs);
+    workers.admit(ns, key);
+    // CLOSED on a closed store; INVALID_ARGUMENT inside a transaction body over this store's engine (a deadlock).
+    void this.exec.idle();
+    const worker = new QueueWorker(this.workerPort(), key, handler, settings);
+    workers.add(worker);
+    return worker;
+  }
+
+  /** What a worker calls: this handle's own checked calls, and the engine's idle probe. */
+  private workerPort(): WorkerPort<T> {
+    const limits = this.exec.engine.supports.limits;
+    return {
+      namespace: this.namespace,
+      now: () => this.exec.now(),
+      changes: this.exec.feeds?.changes,
+      commit: { writes: Math.min(limits.maxTransactionWrites, LIMITS.maxPageSize), bytes: limits.maxTransactionBytes },
+      claim: (key, limit, visibilityMs) => this.claim(key, { limit, visibilityMs }),
+      extend: (leases, ms) => this.extendMany(leases, ms),
+      settle: (settles) => this.settle(settles),
+      poll: async (key) => this.exec.read({ op: "workPoll", args: [this.namespace, key, this.exec.now()] }),
+      ackIn: (tx, lease) => tx.workQueue(this.namespace).ack(lease),
+    };
   }
 
   /** NOT_SUPPORTED, naming the engine and `supports.workQueues`, before anything else of a call. */
