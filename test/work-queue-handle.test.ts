@@ -8,10 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import { createStore, isStowageError, LIMITS, openStore, type ErrorCode, type Lease, type Store, type WorkQueue } from "../src/index.js";
 import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
-import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 
 async function failsWith(call: () => unknown, code: ErrorCode, ...mentions: string[]): Promise<Error> {
   let error: unknown;
@@ -51,7 +49,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const ENGINES: Record<string, () => Promise<Store>> = {
   memory: () => openStore({ backend: "memory" }),
   sqlite: () => openStore({ backend: "sqlite", path: join(dir, "store.db") }),
-  ordered: async () => createStore(await OrderedEngine.open(new SortedOrderedStore()), { sweepIntervalMs: 0 }),
 };
 
 describe("work queues on engines without them", () => {
