@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isStowageError, type ErrorCode } from "../api/errors.js";
+import { isStowageError, type ErrorCode, type StowageError } from "../api/errors.js";
 import type { Kv, KvChange, NamespaceInfo, Store } from "../api/types.js";
 import type { EngineCapability, EngineSupports } from "../engines/engine.js";
 import type { StoreOptions } from "../store/store.js";
@@ -40,8 +40,8 @@ export function needing(capabilities: readonly EngineCapability[], run: (ctx: Ca
 /** A named group of cases. */
 export type CaseGroup = Record<string, Case>;
 
-/** Asserts that `promise` rejects with a StowageError of `code` whose message mentions each of `mentions`. */
-export async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: ErrorCode, ...mentions: string[]): Promise<void> {
+/** Asserts that `promise` rejects with a StowageError of `code` whose message mentions each of `mentions`; returns that error. */
+export async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: ErrorCode, ...mentions: string[]): Promise<StowageError> {
   let error: unknown;
   try {
     await (typeof promise === "function" ? promise() : promise);
@@ -53,6 +53,7 @@ export async function rejectsWith(promise: Promise<unknown> | (() => unknown), c
   for (const mention of mentions) {
     assert.ok((error as Error).message.includes(mention), `expected the message to mention ${JSON.stringify(mention)}: ${(error as Error).message}`);
   }
+  return error as StowageError;
 }
 
 /** A store's namespaces as every engine reports them (a routed store adds each one's provider, which is left out). */

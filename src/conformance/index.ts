@@ -31,6 +31,7 @@ import { slotCases } from "./slot-cases.js";
 import { streamCases } from "./stream-cases.js";
 import { transactionCases } from "./transaction-cases.js";
 import { ttlCases } from "./ttl-cases.js";
+import { workCases } from "./work-cases.js";
 
 /** The contract suite of an ordered key space (`OrderedStore`), for engines of the ordered-KV family. */
 export { runOrderedStoreCases } from "../engines/ordered/ordered-store-cases.js";
@@ -48,10 +49,11 @@ export const conformanceGroups: Record<string, CaseGroup> = {
   transactions: transactionCases,
   lifecycle: lifecycleCases,
   dumps: dumpCases,
+  work: workCases,
 };
 
 /** Capabilities every case of a group needs (a case may need more: its `needs`). */
-export const groupNeeds: Readonly<Record<string, readonly EngineCapability[]>> = { feeds: ["liveFeeds"] };
+export const groupNeeds: Readonly<Record<string, readonly EngineCapability[]>> = { feeds: ["liveFeeds"], work: ["workQueues"] };
 
 /** The manifest of an engine that supports everything, with stowage's own limits: the default. */
 export const FULL_SUPPORT: EngineSupports = SUPPORTS_EVERYTHING;

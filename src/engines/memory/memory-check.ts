@@ -1,10 +1,12 @@
 import { compareKeys } from "../../api/key-order.js";
 import type { MemoryData } from "./memory-ops.js";
+import type { SortedKeys } from "./sorted-keys.js";
+import { idKey, visibilityKey, type WorkSpace } from "./memory-work.js";
 
 /**
  * The memory engine's invariants: each KV namespace's key order holds exactly its rows, in order; log entries per key
  * ascend, are unique across keys and within the namespace's counter, and match its count; queue items ascend by id
- * within the counter. The problems found, one line each.
+ * within the counter; work items agree with their indexes (see `checkWorkSpace`). The problems found, one line each.
  */
 export function checkMemoryData(data: MemoryData): string[] {
   const problems: string[] = [];
@@ -60,5 +62,41 @@ export function checkMemoryData(data: MemoryData): string[] {
       }
     }
   }
+  for (const [ns, space] of data.work) problems.push(...checkWorkSpace(ns, space));
   return problems;
+}
+
+/** A namespace's work queues: each key's indexes against its rows, the dedup map against its live rows, ids within the counter. */
+function checkWorkSpace(ns: string, space: WorkSpace): string[] {
+  const problems: string[] = [];
+  for (const [key, items] of space.byKey) {
+    const where = `work ${ns}/${key}`;
+    if (items.items.size === 0) problems.push(`${where}: a key with no items is listed`);
+    const visible = new Set<string>();
+    const dead = new Set<string>();
+    for (const [id, row] of items.items) {
+      if (row.id !== id || row.key !== key) problems.push(`${where}: item ${id} is stored as ${JSON.stringify(row.key)}/${row.id}`);
+      if (id < 1 || id > space.lastId) problems.push(`${where}: item ${id} is outside 1..${space.lastId}`);
+      if (row.dead !== (row.deadAt !== null)) problems.push(`${where}: item ${id} is ${row.dead ? "dead with no" : "live with a"} dead time`);
+      if (row.dead) {
+        dead.add(idKey(id));
+        if (row.token !== null) problems.push(`${where}: dead item ${id} holds a lease token`);
+        continue;
+      }
+      visible.add(visibilityKey(row));
+      if (row.dedup !== null && items.dedup.get(row.dedup) !== id) problems.push(`${where}: live item ${id}'s dedup key ${JSON.stringify(row.dedup)} is not held by it`);
+    }
+    problems.push(...compareIndex(where, "visibility order", items.visible, visible), ...compareIndex(where, "dead index", items.dead, dead));
+    for (const [dedup, id] of items.dedup) {
+      const row = items.items.get(id);
+      if (row === undefined || row.dead || row.dedup !== dedup) problems.push(`${where}: dedup key ${JSON.stringify(dedup)} names item ${id}, which is not a live item with that key`);
+    }
+  }
+  return problems;
+}
+
+function compareIndex(where: string, name: string, index: SortedKeys, expected: ReadonlySet<string>): string[] {
+  const held = [...index.scan({ lowerInclusive: true }, false)];
+  if (held.length === expected.size && held.every((entry) => expected.has(entry))) return [];
+  return [`${where}: the ${name} holds ${held.length} entries, the rows make ${expected.size} (or other ones)`];
 }

@@ -29,8 +29,7 @@ export class MemoryEngine implements Engine {
     kvHistory: true,
     crossProcess: false,
     crossNamespaceTransactions: true,
-    // Until memory-work.ts lands (issue 21, stage B).
-    workQueues: false,
+    workQueues: true,
     limits: API_LIMITS,
   });
   readonly supports = MemoryEngine.supports;
@@ -109,6 +108,7 @@ export class MemoryEngine implements Engine {
     this.data.slot.clear();
     this.data.queue.clear();
     this.data.stream.clear();
+    this.data.work.clear();
     await saved;
   }
 

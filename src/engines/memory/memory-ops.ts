@@ -25,8 +25,9 @@ import { checkExpectedSeq, compareSpaceOrder } from "../stream-expectation.js";
 import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
-import { SortedKeys } from "./sorted-keys.js";
-import { WORK_UNSUPPORTED_OPS, type WorkOps } from "../work-unsupported.js";
+import { namesAfter, SortedKeys } from "./sorted-keys.js";
+import { WORK_UNSUPPORTED_OPS, type WorkOpName, type WorkOps } from "../work-unsupported.js";
+import { WorkOpsOnMemory, WorkSpace } from "./memory-work.js";
 import { checkLogRestore, checkQueueRestoreIds, checkStreamRestore, lastRowPerKey, queueIdTaken } from "../restore-checks.js";
 
 interface KvRow {
@@ -108,6 +109,8 @@ export class MemoryData {
   readonly queue = new Map<string, QueueSpace>();
   /** Namespace → space → segment. A segment exists once it holds an entry; a space once it holds a segment. */
   readonly stream = new Map<string, Map<string, Map<string, Segment>>>();
+  /** Namespace → its work queues (memory-work.ts). */
+  readonly work = new Map<string, WorkSpace>();
 
   /**
    * A copy that later writes to this data do not change: every container is copied, the rows and values in them are
@@ -126,6 +129,7 @@ export class MemoryData {
       }
       copy.stream.set(ns, spacesCopy);
     }
+    for (const [ns, space] of this.work) copy.work.set(ns, space.copy());
     return copy;
   }
 }
@@ -156,11 +160,6 @@ const statusOf = (segment: Segment): SegmentStatus => {
   return { lastSeq: last?.seq ?? 0, lastTimestamp: last?.timestamp ?? 0, count: segment.entries.length };
 };
 
-/** Up to `limit` names after `after`, in byte order. */
-function namesAfter(names: Iterable<string>, after: string | null, limit: number): string[] {
-  return [...names].filter((name) => after === null || compareKeys(name, after) > 0).sort(compareKeys).slice(0, limit);
-}
-
 const live = (row: KvRow | undefined, now: number): row is KvRow => row !== undefined && (row.expiresAt === null || row.expiresAt > now);
 
 function spaceOf<S>(map: Map<string, S>, ns: string, make: () => S): S {
@@ -172,7 +171,7 @@ function spaceOf<S>(map: Map<string, S>, ns: string, make: () => S): S {
   return space;
 }
 
-// Until memory-work.ts lands (issue 21, stage B): the work operations refuse, mixed into the class below.
+// The work operations, defined on the prototype by the class's static block.
 export interface MemoryOps extends WorkOps {}
 /**
  * The primitives over {@link MemoryData}. Every mutation records its inverse in `undo`, so that a failed write or a
@@ -183,6 +182,21 @@ export class MemoryOps implements EngineOps {
     private readonly data: MemoryData,
     private readonly undo: Array<() => void>,
   ) {}
+
+  static {
+    // Each work operation runs on a WorkOpsOnMemory (memory-work.ts) over the same data and undo list: made per call,
+    // so that the KV, log and queue calls that make most MemoryOps objects do not pay for it.
+    for (const name of Object.keys(WORK_UNSUPPORTED_OPS) as WorkOpName[]) {
+      Object.defineProperty(MemoryOps.prototype, name, {
+        value(this: MemoryOps, ...args: unknown[]): unknown {
+          const work = new WorkOpsOnMemory(this.data.work, this.undo);
+          return (work[name] as (...a: unknown[]) => unknown).apply(work, args);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
 
   kvGet(ns: string, key: string, now: number): Uint8Array | undefined {
     const row = this.data.kv.get(ns)?.rows.get(key);
@@ -676,4 +690,3 @@ export class MemoryOps implements EngineOps {
   }
 }
 
-Object.assign(MemoryOps.prototype, WORK_UNSUPPORTED_OPS);

@@ -117,3 +117,8 @@ export class SortedKeys {
     return lo;
   }
 }
+
+/** Up to `limit` names after `after` (null: from the first), in byte order. */
+export function namesAfter(names: Iterable<string>, after: string | null, limit: number): string[] {
+  return [...names].filter((name) => after === null || compareKeys(name, after) > 0).sort(compareKeys).slice(0, limit);
+}
