@@ -1,8 +1,8 @@
 /**
  * Work queues on the ordered-KV family, beyond the conformance group: claimers in several "processes" (engines over one
  * key space, and LMDB stores over one file) never hold live leases on one item at once; what a claim reads, checks and
- * writes (three records per item, no check of the index it reads); a claim stays within a store's commit limit; and
- * `check` finds damaged work records.
+ * writes (three records per item, no check of the index it reads); a claim stays within a store's commit limit;
+ * `check` finds damaged work records; and restores, dumps on held snapshots and polls through the engine.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { createStore, isStowageError, openStore, utf8, type ClaimedItem, type Store } from "../src/index.js";
+import type { StoredWorkRow } from "../src/engines/engine.js";
 import { OrderedEngine, orderedSupports } from "../src/engines/ordered/ordered-engine.js";
 import type { OrderedCommit } from "../src/engines/ordered/ordered-store.js";
 import { TAG, writeNumber } from "../src/engines/ordered/key-layout.js";
@@ -182,5 +183,67 @@ test("check finds damaged work records: a lost index record, a dedup record nami
     assert.ok(problems.some((line) => /work payload record .* without its work item/.test(line)), problems.join("\n"));
   } finally {
     await store.close();
+  }
+});
+
+const POLICY = JSON.stringify({ type: "fixed", delayMs: 1, maxDelayMs: 1, jitter: "none" });
+const row = (overrides: Partial<StoredWorkRow>): StoredWorkRow => ({
+  key: "k",
+  id: 1,
+  value: new Uint8Array([1]),
+  pushedAt: 5,
+  priority: 0,
+  visibleAt: 10,
+  attempts: 0,
+  maxAttempts: 5,
+  policy: POLICY,
+  token: null,
+  dedup: null,
+  dead: false,
+  lastError: null,
+  deadAt: null,
+  ...overrides,
+});
+
+test("engine: restore keeps rows as they were (leases, dead letters, dedup keys) or refuses them whole; dump pages by (key, id) on a held snapshot; poll skips over priorities", async () => {
+  const engine = await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads: true }));
+  const read = <T>(op: string, ...args: unknown[]) => engine.read({ op, args } as never) as Promise<T>;
+  try {
+    const rows = [
+      row({ key: "a", id: 3, dead: true, deadAt: 8, lastError: "gone", attempts: 5, dedup: "x" }),
+      row({ key: "a", id: 9, token: 42, attempts: 1, visibleAt: 500, priority: -7 }),
+      row({ key: "b", id: 7, dedup: "x", priority: 2 ** 31 - 1 }),
+    ];
+    await engine.write({ op: "workRestore", args: ["jobs", rows, 4] });
+    assert.equal(await read("workLastId", "jobs"), 9);
+    assert.deepEqual(await read("workDump", "jobs", null, 10), rows);
+    assert.deepEqual(await read("workDump", "jobs", { key: "a", id: 3 }, 1), [rows[1]]);
+    assert.deepEqual(await read("workKeys", "jobs", null, 10), ["a", "b"]);
+    assert.deepEqual(await read("workKeys", "jobs", "a", 10), ["b"]);
+    assert.deepEqual(await read("workDead", "jobs", "a", 0, 10), [rows[0]]);
+    for (const bad of [[row({ key: "a", id: 9 })], [row({ id: 30 }), row({ key: "z", id: 30 })], [row({ id: 31 }), row({ key: "b", id: 32, dedup: "x" })]]) {
+      await assert.rejects(engine.write({ op: "workRestore", args: ["jobs", bad, 50] }), (error: unknown) => isStowageError(error, "CONFLICT") && /nothing was written/.test(error.message));
+    }
+    assert.equal(await read("workLastId", "jobs"), 9, "refused restores wrote nothing");
+    assert.deepEqual(await engine.check(), []);
+
+    assert.deepEqual(await read("workPoll", "jobs", "a", 499), { claimable: false, nextVisibleAt: 500 }, "a lease's deadline, not a dead item's time");
+    assert.deepEqual(await read("workPoll", "jobs", "a", 500), { claimable: true, nextVisibleAt: null });
+    const push = (key: string, priority: number, visibleAt: number) => ({ key, value: new Uint8Array([2]), priority, visibleAt, maxAttempts: 5, policy: POLICY, dedup: null, reject: false });
+    await engine.write({ op: "workPush", args: ["jobs", [push("c", 5, 40), push("c", 1, 30), push("c", -(2 ** 31), 20)], 0] });
+    assert.deepEqual(await read("workPoll", "jobs", "c", 19), { claimable: false, nextVisibleAt: 20 }, "the earliest time over every priority, the lowest included");
+    assert.deepEqual(await read("workPoll", "jobs", "c", 20), { claimable: true, nextVisibleAt: null });
+    const [claimed] = await engine.write({ op: "workClaim", args: ["jobs", "c", 3, 35, 100, 7] });
+    assert.equal(claimed?.priority, 1, "a future item of a higher priority is skipped, not waited for");
+
+    const seen = await engine.snapshot(async (ops) => {
+      await engine.write({ op: "workPurge", args: ["jobs", "a", null, 10] });
+      return ops.workDump("jobs", null, 10);
+    });
+    assert.equal(seen.length, 6, "a held snapshot sees the items as they were when it began");
+    assert.equal((await read<unknown[]>("workDump", "jobs", null, 10)).length, 5);
+    assert.deepEqual(await engine.check(), []);
+  } finally {
+    await engine.close();
   }
 });

@@ -530,15 +530,16 @@ export function* workPurge(c: OrderedContext, ns: string, key: string, ids: read
 // ---- restore
 
 /**
- * The rows written as they are (see `EngineOps.workRestore`): each checked first (an id its key holds, an id twice, a
- * dedup key a live item holds or two live rows share), so that a refusal throws before anything is written.
+ * The rows written as they are (see `EngineOps.workRestore`): each checked first (an id its key holds, an id twice in
+ * the rows, a dedup key a live item holds or two live rows share), so that a refusal throws before anything is
+ * written. Held ids are checked per key, as queue restores do: items are found by key and id.
  */
 export function* workRestore(c: OrderedContext, ns: string, rows: readonly StoredWorkRow[], lastId: number): Program<void> {
   for (const row of rows) checkKeyFits(c, ns, row.key);
   const counterKey = c.keys.prefix(TAG.workCounter, ns);
   const counter = yield* ask(c.tx.get(counterKey));
   prefetchStates(c, ns, rows);
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   const dedups = new Set<string>();
   const refuse = (row: StoredWorkRow, why: string) =>
     new StowageError("CONFLICT", `work queue "${ns}" cannot take restored item ${row.id} of key ${JSON.stringify(row.key)}: ${why}; nothing was written`, {
@@ -547,9 +548,9 @@ export function* workRestore(c: OrderedContext, ns: string, rows: readonly Store
       itemId: row.id,
     });
   for (const row of rows) {
-    const id = `${row.id}\u0000${row.key}`;
-    if (seen.has(id) || (yield* ask(c.tx.get(stateKey(c.keys, ns, row.key, row.id)))) !== undefined) throw refuse(row, "it holds that item already");
-    seen.add(id);
+    if (seen.has(row.id)) throw refuse(row, "the restore carries that id twice");
+    if ((yield* ask(c.tx.get(stateKey(c.keys, ns, row.key, row.id)))) !== undefined) throw refuse(row, "it holds that item already");
+    seen.add(row.id);
     if (row.dead || row.dedup === null) continue;
     const dedup = `${row.key}\u0000${row.dedup}`;
     if (dedups.has(dedup) || (yield* dedupHolder(c, ns, row.key, row.dedup)) !== undefined) throw refuse(row, `a live item holds its dedup key ${JSON.stringify(row.dedup)}`);
