@@ -130,7 +130,12 @@ async function checkOneSnapshot(store: OrderedStore, keys: KeyLayout): Promise<{
   } catch (error) {
     problems.push(`the ordered data could not be read: ${(error as Error).message}`);
   } finally {
-    consistent = snapshot.consistent?.() !== false;
+    // Awaited: on Azure Table the answer is a request, which must neither be taken for "consistent" nor outlive the check.
+    try {
+      consistent = (await snapshot.consistent?.()) !== false;
+    } catch (error) {
+      problems.push(`the ordered data could not be read: ${(error as Error).message}`);
+    }
     snapshot.release();
   }
   return { problems, consistent };
