@@ -97,6 +97,7 @@ function checkWorkSpace(ns: string, space: WorkSpace): string[] {
 
 function compareIndex(where: string, name: string, index: SortedKeys, expected: ReadonlySet<string>): string[] {
   const held = [...index.scan({ lowerInclusive: true }, false)];
-  if (held.length === expected.size && held.every((entry) => expected.has(entry))) return [];
-  return [`${where}: the ${name} holds ${held.length} entries, the rows make ${expected.size} (or other ones)`];
+  const extra = held.filter((entry) => !expected.has(entry)).length;
+  const missing = expected.size - (held.length - extra);
+  return extra === 0 && missing === 0 ? [] : [`${where}: the ${name} lacks ${missing} of the rows' entries and holds ${extra} others`];
 }

@@ -26,7 +26,8 @@ import { itemsToDrop, type QueueBound } from "../queue-bound.js";
 import { copyBytes } from "../copy-bytes.js";
 import { checkHistoryRoom } from "../history-limit.js";
 import { namesAfter, SortedKeys } from "./sorted-keys.js";
-import { WORK_UNSUPPORTED_OPS, type WorkOpName, type WorkOps } from "../work-unsupported.js";
+import type { WorkOpName, WorkOps } from "../work-unsupported.js";
+import { OP_NAMES } from "../engine-calls.js";
 import { WorkOpsOnMemory, WorkSpace } from "./memory-work.js";
 import { checkLogRestore, checkQueueRestoreIds, checkStreamRestore, lastRowPerKey, queueIdTaken } from "../restore-checks.js";
 
@@ -186,7 +187,7 @@ export class MemoryOps implements EngineOps {
   static {
     // Each work operation runs on a WorkOpsOnMemory (memory-work.ts) over the same data and undo list: made per call,
     // so that the KV, log and queue calls that make most MemoryOps objects do not pay for it.
-    for (const name of Object.keys(WORK_UNSUPPORTED_OPS) as WorkOpName[]) {
+    for (const name of OP_NAMES.filter((op): op is WorkOpName => op.startsWith("work"))) {
       Object.defineProperty(MemoryOps.prototype, name, {
         value(this: MemoryOps, ...args: unknown[]): unknown {
           const work = new WorkOpsOnMemory(this.data.work, this.undo);

@@ -85,6 +85,10 @@ export class WorkSpace {
   }
 }
 
+/** The visibility order from `from` (undefined: from its start). */
+const orderFrom = (space: WorkKeySpace, from: string | undefined): Generator<string> =>
+  space.visible.scan(from === undefined ? { lowerInclusive: true } : { lower: from, lowerInclusive: true }, false);
+
 /**
  * The live rows of `key` by claim order whose `visibleAt` is not after `now`: a walk of the visibility order that,
  * at the first future entry of a priority, skips to the next priority. Do not change the space while iterating.
@@ -93,7 +97,7 @@ function* visibleNow(space: WorkKeySpace, now: number): Generator<number> {
   let from: string | undefined;
   for (;;) {
     let future: string | undefined;
-    for (const entry of space.visible.scan(from === undefined ? { lowerInclusive: true } : { lower: from, lowerInclusive: true }, false)) {
+    for (const entry of orderFrom(space, from)) {
       if (visibleAtOf(entry) > now) {
         future = entry;
         break;
@@ -105,15 +109,11 @@ function* visibleNow(space: WorkKeySpace, now: number): Generator<number> {
   }
 }
 
-/** The first `visibleAt` of each priority present, in priority order: every live row's is at least one of them. */
+/** The earliest `visibleAt` of each priority present, in priority order (one seek per priority). */
 function* priorityHeads(space: WorkKeySpace): Generator<number> {
   let from: string | undefined;
   for (;;) {
-    let head: string | undefined;
-    for (const entry of space.visible.scan(from === undefined ? { lowerInclusive: true } : { lower: from, lowerInclusive: true }, false)) {
-      head = entry;
-      break;
-    }
+    const head = orderFrom(space, from).next().value;
     if (head === undefined) return;
     yield visibleAtOf(head);
     from = nextPriorityStart(head);
