@@ -15,6 +15,7 @@ import { OrderedEngine, orderedSupports } from "../src/engines/ordered/ordered-e
 import type { OrderedCommit } from "../src/engines/ordered/ordered-store.js";
 import { TAG, writeNumber } from "../src/engines/ordered/key-layout.js";
 import { numbersRecord } from "../src/engines/ordered/record-values.js";
+import { claimWindow, spreadOffset } from "../src/engines/work-rules.js";
 import { SortedKeySpace, SortedOrderedStore, type SortedStoreOptions } from "./helpers/sorted-ordered-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-ordered-work-"));
@@ -245,5 +246,38 @@ test("engine: restore keeps rows as they were (leases, dead letters, dedup keys)
     assert.deepEqual(await engine.check(), []);
   } finally {
     await engine.close();
+  }
+});
+
+test("a claim whose commit lost to another process's claim runs again from an offset drawn from its token; alone, it takes the head", async () => {
+  const space = new SortedKeySpace();
+  const rival = await OrderedEngine.open(new SortedOrderedStore(space));
+  let interleave = true;
+  const engine = await OrderedEngine.open(
+    new SortedOrderedStore(space, {
+      // Before this engine's first claim commits, the rival claims the head item.
+      beforeCommit: async () => {
+        if (!interleave) return;
+        interleave = false;
+        await rival.write({ op: "workClaim", args: ["jobs", "k", 1, 0, 100, 1] });
+      },
+    }),
+  );
+  try {
+    const push = { key: "k", value: new Uint8Array([1]), priority: 0, visibleAt: 0, maxAttempts: 5, policy: POLICY, dedup: null, reject: false };
+    interleave = false;
+    await engine.write({ op: "workPush", args: ["jobs", Array.from({ length: 8 }, () => push), 0] });
+    interleave = true;
+    const token = 3;
+    const [claimed] = await engine.write({ op: "workClaim", args: ["jobs", "k", 1, 0, 100, token] });
+    // The rerun's candidates are items 2–5 (a window of 4 for a limit of 1): it starts at spreadOffset(3, 1, 4) = 3.
+    assert.equal(claimed?.id, 2 + spreadOffset(token, 1, claimWindow(1)));
+    assert.notEqual(claimed?.id, 2, "not the head, which a first run would take");
+    const [next] = await engine.write({ op: "workClaim", args: ["jobs", "k", 1, 0, 100, token] });
+    assert.equal(next?.id, 2, "a first run takes the head");
+    assert.deepEqual(await engine.check(), []);
+  } finally {
+    await engine.close();
+    await rival.close();
   }
 });
