@@ -157,7 +157,7 @@ test("a claim on a store with a commit limit stays within it, dead-lettering and
   }
 });
 
-test("check finds damaged work records: a lost index record, a dedup record naming another item, a payload without its item", async () => {
+test("check finds damaged work records: a lost index record, a dedup record naming another item, a payload without its item, two holders of a dedup key, an id past the counter", async () => {
   const ordered = new SortedOrderedStore();
   const store = createStore(await OrderedEngine.open(ordered), { sweepIntervalMs: 0 });
   try {
@@ -170,18 +170,25 @@ test("check finds damaged work records: a lost index record, a dedup record nami
     const [visible] = tagged(TAG.workVisible);
     const [dedup] = tagged(TAG.workDedup);
     const payloads = tagged(TAG.workPayload);
+    const [state] = tagged(TAG.workState);
+    type Row = (typeof rows)[number];
     await ordered.commit({
       checks: [],
       writes: [
         { key: (visible as (typeof rows)[number])[1], value: undefined },
         { key: (dedup as (typeof rows)[number])[1], value: numbersRecord(2) },
-        { key: withId((payloads[1] as (typeof rows)[number])[1], 100), value: (payloads[1] as (typeof rows)[number])[2] },
+        { key: withId((payloads[1] as Row)[1], 100), value: (payloads[1] as Row)[2] },
+        // A copy of item 1 as item 3: a second live holder of its dedup key, past the counter.
+        { key: withId((state as Row)[1], 3), value: (state as Row)[2] },
+        { key: withId((payloads[0] as Row)[1], 3), value: (payloads[0] as Row)[2] },
       ],
     });
     const problems = (await store.check()).problems;
     assert.ok(problems.some((line) => /lacks its work visibility index record/.test(line)), problems.join("\n"));
-    assert.ok(problems.some((line) => /work dedup index record .* names item 2, not 1/.test(line)), problems.join("\n"));
+    assert.ok(problems.some((line) => /work dedup index record .* names item 2, not/.test(line)), problems.join("\n"));
     assert.ok(problems.some((line) => /work payload record .* without its work item/.test(line)), problems.join("\n"));
+    assert.ok(problems.some((line) => /live work items 1 and 3 of "jobs" hold one dedup key/.test(line)), problems.join("\n"));
+    assert.ok(problems.some((line) => /work item 3 of "jobs" beyond its namespace's last id 2/.test(line)), problems.join("\n"));
   } finally {
     await store.close();
   }

@@ -173,7 +173,12 @@ async function checkWork(snapshot: OrderedSnapshot, keys: KeyLayout): Promise<st
     const payload = await snapshot.get(payloadKey);
     const dedup = payload === undefined ? null : workRecords.readPayload(payload).dedup;
     if (dedup === null) problems.push(`work item ${id} of "${ns}" says it has a dedup key, its payload has none`);
-    else expected.dedup.set(hex(workRecords.dedupKey(keys, ns, itemKey, dedup)), id);
+    else {
+      const dedupKey = hex(workRecords.dedupKey(keys, ns, itemKey, dedup));
+      const holder = expected.dedup.get(dedupKey);
+      if (holder !== undefined) problems.push(`live work items ${holder} and ${id} of "${ns}" hold one dedup key`);
+      expected.dedup.set(dedupKey, id);
+    }
   }
   const compare = (what: string, found: Array<readonly [Buffer, Buffer]>, wanted: Set<string>, value?: (key: string, record: Buffer) => string | undefined) => {
     const left = new Set(wanted);
