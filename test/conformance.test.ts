@@ -21,7 +21,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 // The ordered-KV family on the in-memory ordered store of the tests: synchronous reads (as LMDB), and asynchronous
 // reads with one writer declared (as LevelDB), so that both paths of the family run the whole suite. The family's
-// manifest is declared (it has no work queues yet, issue 21), so the suite checks the store reports just that.
+// manifest is declared, so the suite checks the store reports just that.
 const ASYNC_SINGLE_WRITER = { asyncReads: true, singleWriter: true } as const;
 runConformance("ordered (sorted store)", async (options) => createStore(await OrderedEngine.open(new SortedOrderedStore()), options), {
   supports: orderedSupports(new SortedOrderedStore()),

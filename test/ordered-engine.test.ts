@@ -202,6 +202,37 @@ test("open creates the layout record, reopens it, and refuses a newer layout or 
   assert.throws(() => newer.snapshot(), /closed/);
 });
 
+test("a version-1 store (before work queues) is raised to layout version 2 at open, its data kept, by one checked commit", async () => {
+  const space = new SortedKeySpace();
+  await withStore({}, async (store) => void (await store.kv("k").put("a", bytes("1"))), space);
+  // Turn the store back into what stowage wrote before layout version 2.
+  const old = new SortedOrderedStore(space);
+  const record = (version: number) => {
+    const out = Buffer.alloc(22);
+    out.write("stowage-ordered-kv", 0, "latin1");
+    out.writeUInt32BE(version, 18);
+    return out;
+  };
+  await old.commit({ checks: [], writes: [{ key: META_KEY, value: record(1) }] });
+  await old.close();
+  await withStore(
+    {},
+    async (store, ordered) => {
+      const upgrade = ordered.commits.filter((commit) => commit.writes.some((write) => Buffer.from(write.key).equals(META_KEY)));
+      assert.equal(upgrade.length, 1, "one commit wrote the record");
+      assert.deepEqual(upgrade[0]?.checks, [{ kind: "get", key: META_KEY, value: record(1) }], "checked against the version-1 record it read");
+      assert.deepEqual(Buffer.from(upgrade[0]?.writes[0]?.value ?? []), record(2));
+      assert.deepEqual(await store.kv("k").get("a"), bytes("1"), "the data stays");
+      assert.equal((await store.info()).schemaVersion, 2);
+      const pushed = await store.workQueue("w").push("k", bytes("job"));
+      assert.equal(pushed.id, 1, "and the upgraded store takes work queues");
+    },
+    space,
+  );
+  // Open again: nothing more to raise.
+  await withStore({}, async (_store, ordered) => assert.equal(ordered.commits.filter((commit) => commit.writes.some((write) => Buffer.from(write.key).equals(META_KEY))).length, 0), space);
+});
+
 test("reads answer synchronously when the store's snapshots do, and with a promise when they do not", async () => {
   for (const asyncReads of [false, true]) {
     const engine = await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads }));

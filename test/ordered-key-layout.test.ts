@@ -1,7 +1,8 @@
 /**
  * The ordered-KV family's key layout keeps stowage's order: property tests (fast-check) that the byte order of encoded
  * keys is the order stowage defines (UTF-8 byte order of keys, numeric order of sequences, (timestamp, segment, seq)
- * order of a space), and that keys too long for an ordered store are refused with LIMIT_EXCEEDED naming the limit.
+ * order of a space, (priority descending, visibleAt, id) order of a work queue key), and that keys too long for an
+ * ordered store are refused with LIMIT_EXCEEDED naming the limit.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -99,13 +100,33 @@ test("successor and prefixEnd bound ranges exactly", () => {
   );
 });
 
-test("the longest layout key for keys and names within stowage's limits fits LMDB's 1,978 bytes", () => {
+test("the longest layout key for keys and names within stowage's limits is a work visibility record's, and fits LMDB's 1,978 bytes", () => {
   const ns = "n".repeat(LIMITS.maxNamespaceLength);
   const name = "\u{10000}".repeat(LIMITS.maxKeyBytes / 4); // 1,024 bytes of 4-byte characters
-  const longest = layout.key(TAG.streamEntry, ns, [1, name, 1], name);
+  const MAX_PRIORITY = 2 ** 31 - 1;
+  const longest = layout.key(TAG.workVisible, ns, [name, MAX_PRIORITY - -(2 ** 31), Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], name);
   assert.equal(longest.length, LONGEST_LAYOUT_KEY);
-  assert.ok(layout.key(TAG.logByKey, ns, [name, 1], name).length <= LONGEST_LAYOUT_KEY);
-  assert.ok(LONGEST_LAYOUT_KEY <= 1978);
+  const others = [
+    layout.key(TAG.streamEntry, ns, [1, name, 1], name),
+    layout.key(TAG.logByKey, ns, [name, 1], name),
+    layout.key(TAG.workState, ns, [name, 1], name),
+    layout.key(TAG.workDedup, ns, [name, Buffer.alloc(16)], name), // dedup keys are hashed to 16 bytes
+  ];
+  for (const key of others) assert.ok(key.length <= LONGEST_LAYOUT_KEY, `a key of tag ${key[0]} takes ${key.length} bytes`);
+  assert.ok(LONGEST_LAYOUT_KEY <= 1978, "LMDB's key limit");
+  assert.ok(LONGEST_LAYOUT_KEY <= 2048 && LONGEST_LAYOUT_KEY <= 4096, "Azure Table's and etcd's declared key limits");
+});
+
+test("the work visibility index sorts as claims take items: priority descending, then visibleAt, then id", () => {
+  const MAX_PRIORITY = 2 ** 31 - 1;
+  const item = fc.record({ priority: fc.integer({ min: -(2 ** 31), max: MAX_PRIORITY }), visibleAt: fc.integer({ min: 0, max: 2 ** 45 }), id: fc.integer({ min: 1, max: 2 ** 40 }) });
+  fc.assert(
+    fc.property(anyKey, item, item, (key, a, b) => {
+      const encode = (i: typeof a) => layout.key(TAG.workVisible, "w", [key, MAX_PRIORITY - i.priority, i.visibleAt, i.id], key);
+      assert.equal(sign(Buffer.compare(encode(a), encode(b))), sign(b.priority - a.priority) || sign(a.visibleAt - b.visibleAt) || sign(a.id - b.id));
+    }),
+    { numRuns: 2_000 },
+  );
 });
 
 test("a key too long for the ordered store is refused with LIMIT_EXCEEDED naming the limit, the namespace and the key", () => {

@@ -12,6 +12,14 @@ export interface OrderedReader {
   /** `get` for a caller that copies what it keeps before its next read: see {@link OrderedSnapshot.peek}. */
   peek(key: Uint8Array): Awaitable<Uint8Array | undefined>;
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
+  /**
+   * `range` whose answer the commit does not check ("loose"): for a program that checks, by point reads, every record
+   * it acts on (a work claim reads its candidates from an index loosely and checks only the states of the items it
+   * takes, so that claimers conflict only over the same items). It sees this transaction's own writes as `range` does.
+   */
+  rangeLoose(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]>;
+  /** `get` whose answer the commit does not check: for records that never change once written (a work payload). */
+  getLoose(key: Uint8Array): Awaitable<Uint8Array | undefined>;
 }
 
 /** A reader that also writes (buffered until the commit). */
@@ -171,13 +179,34 @@ export class BufferedTx implements OrderedTx {
   }
 
   range(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Awaitable<OrderedEntry[]> {
+    return this.rangeOf(start, end, options, this.recordChecks);
+  }
+
+  /** See {@link OrderedReader.rangeLoose}: merged with the overlay, never recorded as a check. */
+  rangeLoose(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions = {}): Awaitable<OrderedEntry[]> {
+    return this.rangeOf(start, end, options, false);
+  }
+
+  /** See {@link OrderedReader.getLoose}: the overlay or an earlier read when there is one, else the snapshot, unrecorded. */
+  getLoose(key: Uint8Array): Awaitable<Uint8Array | undefined> {
+    const id = idOf(key);
+    const own = this.overlay.get(id);
+    if (own !== undefined) return own.value;
+    if (this.prefetched.size > 0 && this.prefetched.has(id)) return this.prefetched.get(id) as Awaitable<Uint8Array | undefined>;
+    return whenReady(
+      fromStore(() => this.snapshot.get(key)),
+      (value) => (value === undefined ? undefined : copyBytes(value)),
+    );
+  }
+
+  private rangeOf(start: Uint8Array, end: Uint8Array, options: OrderedRangeOptions, record: boolean): Awaitable<OrderedEntry[]> {
     const from = lowerBound(this.order, idOf(start));
     const to = lowerBound(this.order, idOf(end));
     // Each own write can hide at most one stored entry: asking for that many more keeps the page complete.
     const asked = storeRange(options.limit === undefined ? undefined : options.limit + (to - from), options.reverse);
     const found = fromStore(() => this.snapshot.range(start, end, asked));
     return whenReady(found, (entries) => {
-      if (this.recordChecks) {
+      if (record) {
         this.checks.push({ kind: "range", start, end, options: asked, entries: entries.map(([k, v]) => [copyBytes(k), copyBytes(v)] as const) });
       }
       if (from === to) return entries;

@@ -29,14 +29,29 @@ import { StowageError } from "../../api/errors.js";
  * | 0x52 | segment status    | space id · segment                   | last seq · last timestamp · count             |
  * | 0x53 | stream entry      | space id · segment · 0x00 · seq      | timestamp · headers · compression · value     |
  * | 0x54 | space time index  | space id · timestamp · segment · 0x00 · seq | empty                                  |
+ * | 0x60 | work id counter   | (nothing)                            | last id                                       |
+ * | 0x61 | work state        | key · 0x00 · id                      | dead · priority · visibleAt · attempts · max  |
+ * |      |                   |                                      | attempts · token · deadAt · dedup flag ·      |
+ * |      |                   |                                      | policy · last error                           |
+ * | 0x62 | work payload      | key · 0x00 · id                      | pushed at · dedup key · value (immutable)     |
+ * | 0x63 | work visibility   | key · 0x00 · (2^31−1−priority) · visibleAt · id | empty                              |
+ * | 0x64 | work dedup index  | key · 0x00 · SHA-256(dedup key)[0..16] | id (of the live item holding it)            |
+ * | 0x65 | work dead index   | key · 0x00 · id                      | empty                                         |
  *
  * Every KV entry with a deadline has its expiry index record; a record may outlive that (a put without deadline
  * writes without reading the entry it replaces), and the sweep drops such a record at its deadline.
  *
  * Spaces get short numeric ids through their directory record (0x50) because space and segment names are up to
- * 1,024 bytes each: with both in a key, a stream entry could take 2,124 bytes, more than LMDB's 1,978. With the id the
- * longest key of the layout is a stream entry's: 1 + 64 + 1 + 8 + 1,024 + 1 + 8 = 1,107 bytes. An ordered store that
- * declares fewer has its longer keys refused with LIMIT_EXCEEDED before any I/O (see `KeyLayout`).
+ * 1,024 bytes each: with both in a key, a stream entry could take 2,124 bytes, more than LMDB's 1,978. With the id a
+ * stream entry's key takes at most 1 + 64 + 1 + 8 + 1,024 + 1 + 8 = 1,107 bytes. The longest key of the layout is a
+ * work visibility index record's: 1 + 64 + 1 + 1,024 + 1 + 3 × 8 = 1,115 bytes (dedup keys, up to 1,024 bytes too,
+ * are hashed for that reason). An ordered store that declares fewer has its longer keys refused with LIMIT_EXCEEDED
+ * before any I/O (see `KeyLayout`).
+ *
+ * Work items (see work-programs.ts) keep what claims and settles rewrite (the state, ~80 bytes) apart from what never
+ * changes (the payload), so that a claim never rewrites a value. The visibility index holds every live (not dead)
+ * item under its claim order; the dead index every dead one in id order; the dedup index the live items that have a
+ * dedup key.
  */
 
 export const TAG = {
@@ -57,13 +72,19 @@ export const TAG = {
   segmentStatus: 0x52,
   streamEntry: 0x53,
   spaceIndex: 0x54,
+  workCounter: 0x60,
+  workState: 0x61,
+  workPayload: 0x62,
+  workVisible: 0x63,
+  workDedup: 0x64,
+  workDead: 0x65,
 } as const;
 
 /** The key of the layout version record. */
 export const META_KEY: Uint8Array = Buffer.from("\x01stowage", "latin1");
 
 /** The longest key the layout makes from keys and names within stowage's limits (see the table above). */
-export const LONGEST_LAYOUT_KEY = 1_107;
+export const LONGEST_LAYOUT_KEY = 1_115;
 
 /** Writes `n` as 8 bytes whose byte order is the numeric order (an IEEE double with the sign bit flipped, negatives inverted). */
 export function writeNumber(target: Buffer, offset: number, n: number): void {

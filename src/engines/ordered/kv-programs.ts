@@ -14,6 +14,10 @@ export interface OrderedContext {
   readonly keys: KeyLayout;
   /** The point reads' keys may share the layout's scratch buffer (a snapshot reader of a synchronous store). */
   readonly transientPointKeys?: boolean;
+  /** How many times the family ran this write before, each run lost to another process's commit (0: the first run). */
+  readonly retry?: number;
+  /** The store's most writes per commit (null or absent: no limit), for a program that sizes its work to one commit. */
+  readonly maxWritesPerCommit?: number | null;
 }
 
 /** Whether a KV entry's record is live at `now` (no deadline, or a later one). */

@@ -14,8 +14,10 @@ const versionRecord = (version: number): Buffer => {
 };
 
 /**
- * Checks the store's layout version record, creating it in an empty store. A store that holds other data, or a
- * newer layout, is refused with INCOMPATIBLE: the family never writes into a key space it does not understand.
+ * Checks the store's layout version record, creating it in an empty store and raising an older version to this one
+ * (version 1, before work queues, to 2: one checked commit of the record). A store that holds other data, or a newer
+ * layout, is refused with INCOMPATIBLE: the family never writes into a key space it does not understand. Once raised, a
+ * store is refused by older stowage (upgrade every process before the first open by this one).
  */
 export async function openLayout(store: OrderedStore): Promise<void> {
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -33,7 +35,14 @@ export async function openLayout(store: OrderedStore): Promise<void> {
     } finally {
       snapshot.release();
     }
-    if (record !== undefined) return checkVersion(store, record);
+    if (record !== undefined) {
+      const version = checkVersion(store, record);
+      if (version === LAYOUT_VERSION) return;
+      // An older layout is raised to this one: every version so far only added record kinds, so the record alone changes.
+      // The commit checks the record read, so of two processes upgrading at once one writes it and the other reads again.
+      await store.commit({ checks: [{ kind: "get", key: META_KEY, value: record }], writes: [{ key: META_KEY, value: versionRecord(LAYOUT_VERSION) }] });
+      continue;
+    }
     if (torn) continue;
     if (other > 0) throw new StowageError("INCOMPATIBLE", `${store.location} holds data that is not stowage's (no stowage layout record); refusing to write into it`);
     const written = versionRecord(LAYOUT_VERSION);
@@ -43,7 +52,8 @@ export async function openLayout(store: OrderedStore): Promise<void> {
   throw new StowageError("CONFLICT", `could not create the stowage layout record in ${store.location}`);
 }
 
-function checkVersion(store: OrderedStore, record: Uint8Array): void {
+/** The version of a layout record this code can read (INCOMPATIBLE otherwise). */
+function checkVersion(store: OrderedStore, record: Uint8Array): number {
   const buffer = asBuffer(record);
   if (buffer.length !== MAGIC.length + 4 || buffer.toString("latin1", 0, MAGIC.length) !== MAGIC) {
     throw new StowageError("INCOMPATIBLE", `${store.location} holds data that is not stowage's (a foreign layout record)`);
@@ -52,4 +62,5 @@ function checkVersion(store: OrderedStore, record: Uint8Array): void {
   if (version > LAYOUT_VERSION) {
     throw new StowageError("INCOMPATIBLE", `${store.location} has stowage's ordered layout version ${version}, newer than this stowage's ${LAYOUT_VERSION}; upgrade stowage`);
   }
+  return version;
 }

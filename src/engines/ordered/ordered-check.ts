@@ -1,6 +1,7 @@
 import { asBuffer, KeyLayout, namespaceOf, prefixEnd, readNumber, TAG, writeNumber } from "./key-layout.js";
 import type { OrderedSnapshot, OrderedStore } from "./ordered-store.js";
 import { kvDeadline, numberAt } from "./record-values.js";
+import { workRecords } from "./work-programs.js";
 
 const hex = (key: Uint8Array): string => asBuffer(key).toString("hex");
 
@@ -124,11 +125,77 @@ async function checkOneSnapshot(store: OrderedStore, keys: KeyLayout): Promise<{
       segmentCounts.delete(id);
     }
     for (const id of segmentCounts.keys()) problems.push(`stream entries under ${id} without a segment status`);
+
+    problems.push(...(await checkWork(snapshot, keys)));
   } catch (error) {
     problems.push(`the ordered data could not be read: ${(error as Error).message}`);
   } finally {
-    consistent = snapshot.consistent?.() !== false;
+    // Awaited: on Azure Table the answer is a request, which must neither be taken for "consistent" nor outlive the check.
+    try {
+      consistent = (await snapshot.consistent?.()) !== false;
+    } catch (error) {
+      problems.push(`the ordered data could not be read: ${(error as Error).message}`);
+    }
     snapshot.release();
   }
   return { problems, consistent };
+}
+
+/**
+ * Work queues: each state has its payload; a live item exactly one visibility index record, at its state's (priority,
+ * visibleAt), and its dedup index record when it has a dedup key; a dead one its dead index record; no index record
+ * without such an item; ids within the namespace's counter.
+ */
+async function checkWork(snapshot: OrderedSnapshot, keys: KeyLayout): Promise<string[]> {
+  const problems: string[] = [];
+  const all = async (tag: number) => {
+    const start = Buffer.from([tag]);
+    return (await snapshot.range(start, prefixEnd(start))).map(([key, value]) => [Buffer.from(key), Buffer.from(value)] as const);
+  };
+  const expected = { visible: new Set<string>(), dedup: new Map<string, number>(), dead: new Set<string>(), payload: new Set<string>() };
+  const counters = new Map<string, number>();
+  for (const [key, counter] of await all(TAG.workCounter)) counters.set(namespaceOf(key)[0], numberAt(counter, 0));
+  for (const [key, record] of await all(TAG.workState)) {
+    const [ns, rest] = namespaceOf(key);
+    const itemKey = key.toString("utf8", rest, key.length - 9);
+    const id = readNumber(key, key.length - 8);
+    const state = workRecords.readState(record);
+    const payloadKey = workRecords.payloadKey(keys, ns, itemKey, id);
+    expected.payload.add(hex(payloadKey));
+    if (id > (counters.get(ns) ?? 0)) problems.push(`work item ${id} of "${ns}" beyond its namespace's last id ${counters.get(ns) ?? 0}`);
+    if (state.dead) {
+      if (state.token !== null) problems.push(`dead work item ${id} of "${ns}" holds a lease token`);
+      expected.dead.add(hex(workRecords.deadKey(keys, ns, itemKey, id)));
+      continue;
+    }
+    expected.visible.add(hex(workRecords.visibleKey(keys, ns, itemKey, state.priority, state.visibleAt, id)));
+    if (!state.hasDedup) continue;
+    const payload = await snapshot.get(payloadKey);
+    const dedup = payload === undefined ? null : workRecords.readPayload(payload).dedup;
+    if (dedup === null) problems.push(`work item ${id} of "${ns}" says it has a dedup key, its payload has none`);
+    else {
+      const dedupKey = hex(workRecords.dedupKey(keys, ns, itemKey, dedup));
+      const holder = expected.dedup.get(dedupKey);
+      if (holder !== undefined) problems.push(`live work items ${holder} and ${id} of "${ns}" hold one dedup key`);
+      expected.dedup.set(dedupKey, id);
+    }
+  }
+  const compare = (what: string, found: Array<readonly [Buffer, Buffer]>, wanted: Set<string>, value?: (key: string, record: Buffer) => string | undefined) => {
+    const left = new Set(wanted);
+    for (const [key, record] of found) {
+      if (!left.delete(hex(key))) problems.push(`${what} record ${hex(key)} without its work item`);
+      else {
+        const wrong = value?.(hex(key), record);
+        if (wrong !== undefined) problems.push(`${what} record ${hex(key)} ${wrong}`);
+      }
+    }
+    for (const key of left) problems.push(`a work item lacks its ${what} record ${key}`);
+  };
+  compare("work payload", await all(TAG.workPayload), expected.payload);
+  compare("work visibility index", await all(TAG.workVisible), expected.visible);
+  compare("work dead index", await all(TAG.workDead), expected.dead);
+  compare("work dedup index", await all(TAG.workDedup), new Set(expected.dedup.keys()), (key, record) =>
+    numberAt(record, 0) === expected.dedup.get(key) ? undefined : `names item ${numberAt(record, 0)}, not ${expected.dedup.get(key)}`,
+  );
+  return problems;
 }

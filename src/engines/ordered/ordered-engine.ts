@@ -69,8 +69,8 @@ export function orderedSupports(store: Pick<OrderedStore, "singleWriter" | "limi
     kvHistory: true,
     crossProcess: !store.singleWriter,
     crossNamespaceTransactions: true,
-    // Until work-programs.ts lands (issue 21, stage G).
-    workQueues: false,
+    // A work item's every write (a push with a dedup key, an ack, a dead-letter) makes at most RECORDS_PER_WRITE records.
+    workQueues: maxWritesPerCommit === null || maxWritesPerCommit >= RECORDS_PER_WRITE,
     limits: Object.freeze({
       maxKeyBytes: API_LIMITS.maxKeyBytes,
       maxValueBytes: Math.max(1, Math.min(API_LIMITS.maxValueBytes, maxValueBytes - RECORD_HEADER_BYTES, valueRoom)),
@@ -193,7 +193,7 @@ export class OrderedEngine implements Engine {
       try {
         let result: T;
         try {
-          result = await body(withSavepoints(orderedOps(tx.buffer, this.keys), tx.buffer));
+          result = await body(withSavepoints(orderedOps(tx.buffer, this.keys, { maxWritesPerCommit: this.store.limits.maxWritesPerCommit }), tx.buffer));
         } catch (error) {
           // A body that failed on reads of a torn snapshot failed on data that never was: it runs again.
           if (!(await this.readsHeld(tx))) throw serializationFailure(new StowageError("CONFLICT", `another process changed what the transaction read (${this.name}) while it ran; nothing was written`));
@@ -340,7 +340,7 @@ export class OrderedEngine implements Engine {
       }
       const outcomes: Outcome[] = [];
       let carried: PendingWrite[] = [];
-      const ops = orderedOps(tx.buffer, this.keys);
+      const ops = orderedOps(tx.buffer, this.keys, { retry: attempt - 1, maxWritesPerCommit: this.store.limits.maxWritesPerCommit });
       // The group's writes run one after another; on a store whose reads are round trips, their KV reads go at once,
       // and the history states this process knows are presumed rather than read.
       const presuming = this.store.verifiesEachCheck === true;

@@ -9,19 +9,22 @@ import * as lsq from "./log-slot-queue-programs.js";
 import * as stream from "./stream-programs.js";
 import * as dump from "./dump-programs.js";
 import { TAG } from "./key-layout.js";
-import { WORK_UNSUPPORTED_OPS } from "../work-unsupported.js";
+import * as work from "./work-programs.js";
 import { numberAt } from "./record-values.js";
 
-/** The layout version this code writes and reads (the layout version record; see `OrderedEngine.open`). */
-export const LAYOUT_VERSION = 1;
+/**
+ * The layout version this code writes and reads (the layout version record; see `OrderedEngine.open`). Version 2 added
+ * the work queue records (tags 0x60–0x65); a version-1 store is raised to 2 at open (see `openLayout`).
+ */
+export const LAYOUT_VERSION = 2;
 
 /**
  * The primitives over one {@link OrderedTx}: a snapshot for reads, a buffered transaction for writes. Each operation
  * is a program (see `drive`), so it answers synchronously when the store's reads do; the hottest reads are plain
  * functions. `kvCount` and `streamPeek` are the derived operations.
  */
-export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = false): EngineOps {
-  const c: kv.OrderedContext = { tx, keys, transientPointKeys };
+export function orderedOps(tx: OrderedTx, keys: KeyLayout, context: Omit<kv.OrderedContext, "tx" | "keys"> = {}): EngineOps {
+  const c: kv.OrderedContext = { tx, keys, ...context };
   const run = <A extends unknown[], T>(program: (c: kv.OrderedContext, ...args: A) => Program<T>) => (...args: A) => drive(program(c, ...args));
   const ops: EngineOps = {
     kvGet: (ns, key, now) => kv.kvGetValue(c, ns, key, now),
@@ -64,9 +67,20 @@ export function orderedOps(tx: OrderedTx, keys: KeyLayout, transientPointKeys = 
     slotRestore: run(dump.slotRestore),
     queueRestore: run(dump.queueRestore),
     streamRestore: run(dump.streamRestore),
+    workPush: run(work.workPush),
+    workClaim: run(work.workClaim),
+    workExtend: run(work.workExtend),
+    workSettle: run(work.workSettle),
+    workPoll: run(work.workPoll),
+    workCounts: run(work.workCounts),
+    workKeys: run(work.workKeys),
+    workDead: run(work.workDead),
+    workRequeue: run(work.workRequeue),
+    workPurge: run(work.workPurge),
+    workDump: run(work.workDump),
+    workLastId: run(work.workLastId),
+    workRestore: run(work.workRestore),
     describe: (now) => drive(describe(c, now)),
-    // Until work-programs.ts lands (issue 21, stage G).
-    ...WORK_UNSUPPORTED_OPS,
   };
   return ops;
 }

@@ -12,7 +12,7 @@ export class SnapshotSlot implements OrderedTx {
   readonly ops: EngineOps;
 
   constructor(keys: KeyLayout, transientPointKeys: boolean) {
-    this.ops = orderedOps(this, keys, transientPointKeys);
+    this.ops = orderedOps(this, keys, { transientPointKeys });
   }
 
   get(key: Uint8Array): Awaitable<Uint8Array | undefined> {
@@ -26,6 +26,15 @@ export class SnapshotSlot implements OrderedTx {
 
   range(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]> {
     return (this.snapshot as OrderedSnapshot).range(start, end, options === undefined ? undefined : storeRange(options.limit, options.reverse));
+  }
+
+  /** A snapshot's reads are never checked: loose reads are plain ones. */
+  rangeLoose(start: Uint8Array, end: Uint8Array, options?: OrderedRangeOptions): Awaitable<OrderedEntry[]> {
+    return this.range(start, end, options);
+  }
+
+  getLoose(key: Uint8Array): Awaitable<Uint8Array | undefined> {
+    return this.get(key);
   }
 
   put(): void {

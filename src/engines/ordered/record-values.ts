@@ -54,8 +54,8 @@ export function kvValue(record: Uint8Array): Uint8Array {
   return copyBytes(record.subarray(record[0] === 0 ? 1 : 9));
 }
 
-/** A record made of numbers, an optional text and bytes (log entries, KV changes). */
-function numbersTextBytes(numbers: readonly number[], text: string | null, bytes: Uint8Array | null): Buffer {
+/** A record made of numbers, an optional text and bytes (log entries, KV changes, work payloads). */
+export function numbersTextBytes(numbers: readonly number[], text: string | null, bytes: Uint8Array | null): Buffer {
   const textBytes = text === null ? 0 : Buffer.byteLength(text, "utf8");
   const head = numbers.length * 8;
   const out = Buffer.allocUnsafe(head + 4 + textBytes + 1 + (bytes?.length ?? 0));
@@ -67,7 +67,7 @@ function numbersTextBytes(numbers: readonly number[], text: string | null, bytes
   return out;
 }
 
-function readNumbersTextBytes(record: Uint8Array, count: number): { numbers: number[]; text: string | null; bytes: Uint8Array | null } {
+export function readNumbersTextBytes(record: Uint8Array, count: number): { numbers: number[]; text: string | null; bytes: Uint8Array | null } {
   const buffer = asBuffer(record);
   const numbers = Array.from({ length: count }, (_, i) => buffer.readDoubleBE(i * 8));
   const head = count * 8;
@@ -111,4 +111,42 @@ export function readStreamRecord(seq: number, record: Uint8Array): StoredStreamE
   const compression = compressionLength === NO_TEXT ? null : buffer.toString("utf8", 4, 4 + compressionLength);
   const rest = readNumbersTextBytes(record.subarray(4 + (compressionLength === NO_TEXT ? 0 : compressionLength) + 1), 1);
   return { seq, timestamp: rest.numbers[0] as number, value: rest.bytes ?? new Uint8Array(0), headers: rest.text, compression };
+}
+
+/**
+ * A record made of numbers and optional texts (a work item's state). A null number is stored as NaN, which no stored
+ * number is; a text as its UTF-8 length (4 bytes; {@link NO_TEXT} for null) and bytes.
+ */
+export function numbersAndTexts(numbers: ReadonlyArray<number | null>, texts: ReadonlyArray<string | null>): Buffer {
+  const lengths = texts.map((text) => (text === null ? 0 : Buffer.byteLength(text, "utf8")));
+  const out = Buffer.allocUnsafe(numbers.length * 8 + texts.length * 4 + lengths.reduce((sum, n) => sum + n, 0));
+  numbers.forEach((n, i) => out.writeDoubleBE(n ?? Number.NaN, i * 8));
+  let at = numbers.length * 8;
+  texts.forEach((text, i) => {
+    out.writeUInt32BE(text === null ? NO_TEXT : (lengths[i] as number), at);
+    at += 4;
+    if (text !== null) at += out.write(text, at, "utf8");
+  });
+  return out;
+}
+
+/** A {@link numbersAndTexts} record read back: `count` numbers (NaN back to null) and `textCount` texts. */
+export function readNumbersAndTexts(record: Uint8Array, count: number, textCount: number): { numbers: Array<number | null>; texts: Array<string | null> } {
+  const buffer = asBuffer(record);
+  const numbers = Array.from({ length: count }, (_, i) => {
+    const n = buffer.readDoubleBE(i * 8);
+    return Number.isNaN(n) ? null : n;
+  });
+  const texts: Array<string | null> = [];
+  let at = count * 8;
+  for (let i = 0; i < textCount; i++) {
+    const length = buffer.readUInt32BE(at);
+    at += 4;
+    if (length === NO_TEXT) texts.push(null);
+    else {
+      texts.push(buffer.toString("utf8", at, at + length));
+      at += length;
+    }
+  }
+  return { numbers, texts };
 }
