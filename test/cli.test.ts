@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../src/cli/run-cli.js";
+import { LIMITS } from "../src/api/limits.js";
+import type { Store } from "../src/api/types.js";
 import { openStore } from "../src/open-store.js";
 
 // This file runs as dist/test/cli.test.js; the CLI it spawns is the built dist/src/cli/main.js.
@@ -61,6 +63,19 @@ function cliOnFreshStore(): { dir: string; run: (...args: string[]) => Promise<R
 function ok(result: Run): string {
   assert.equal(result.code, 0, `exit ${result.code}, stderr: ${result.stderr}`);
   return result.stdout;
+}
+
+/** Pushes `items` to work queue `key` of namespace "jobs" and makes every one a dead letter (claimed and failed for good). */
+async function killAll(store: Store, key: string, items: ReadonlyArray<{ value: Uint8Array; dedupKey?: string }>): Promise<void> {
+  await store.workQueue("jobs").pushMany(key, items);
+  for (let left = items.length; left > 0; ) {
+    left -= await store.transaction(async (tx) => {
+      const queue = tx.workQueue("jobs");
+      const claimed = await queue.claim(key, { limit: LIMITS.maxClaimLimit });
+      for (const item of claimed) await queue.fail(item, new Error("boom"), { final: true });
+      return claimed.length;
+    });
+  }
 }
 
 before(() => {
@@ -227,6 +242,39 @@ describe("stowage CLI", { concurrency: true }, () => {
     assert.equal(ok(await run("work", "counts", "jobs", "email")), "key    ready  delayed  leased  dead\nemail  3      1        1       0\n");
     const empty = await run("work", "counts", "nothing");
     assert.deepEqual([empty.code, empty.stdout, empty.stderr], [0, "", 'no work queue holds items in namespace "nothing"\n']);
+  });
+
+  test("work requeue and purge --all go batch after batch, and stop when a batch requeues nothing", async () => {
+    const dir = freshDir();
+    const path = join(dir, "store.db");
+    const run = (...args: string[]) => stowageInProcess(dir, ["--storage-path", path, ...args]);
+    const one = LIMITS.maxClaimLimit; // what one requeue or purge call changes on SQLite
+    const store = await openStore({ backend: "sqlite", path });
+    try {
+      const queue = store.workQueue("jobs");
+      const value = new TextEncoder().encode("v");
+      // "spread": item 1 holds dedup key "held" and is skipped in every batch; the other one + 2 take two batches.
+      await killAll(store, "spread", [{ value, dedupKey: "held" }, ...Array.from({ length: one + 2 }, () => ({ value }))]);
+      await queue.push("spread", value, { dedupKey: "held" });
+      // "blocked": the first `one` dead letters are all skipped, so --all stops there, the last one still dead.
+      await killAll(store, "blocked", Array.from({ length: one + 1 }, (_, i) => ({ value, dedupKey: `k${i}` })));
+      await queue.pushMany("blocked", Array.from({ length: one }, (_, i) => ({ value, dedupKey: `k${i}` })));
+    } finally {
+      await store.close();
+    }
+    const spread = JSON.parse(ok(await run("work", "requeue", "jobs", "spread", "--all", "--json")));
+    assert.deepEqual(spread, { requeued: one + 2, skipped: [1], more: false });
+    assert.deepEqual(JSON.parse(ok(await run("work", "purge", "jobs", "spread", "--all", "--json"))), { purged: 1, more: false });
+
+    const blocked = await run("work", "requeue", "jobs", "blocked", "--all");
+    const [requeued, skipped, ...others] = ok(blocked).split("\n");
+    assert.equal(requeued, "requeued 0");
+    assert.match(skipped ?? "", new RegExp(`^skipped ${one} \\(a live item holds their dedup key\\): ${one + 5} ${one + 6} .* ${2 * one + 4}$`));
+    assert.deepEqual(others, [""]);
+    assert.match(blocked.stderr, /^more dead letters remain \(a call changed none of them, or \d+ calls were made\): run it again, or name their ids\n$/);
+    const last = String(2 * one + 5); // ids: 1 … one + 3 "spread", one + 4 its live item, then "blocked"
+    assert.equal(ok(await run("work", "requeue", "jobs", "blocked", last)), "requeued 1\n", "named, the dead letter behind them is requeued");
+    assert.deepEqual(JSON.parse(ok(await run("work", "purge", "jobs", "blocked", "--all", "--json"))), { purged: one, more: false });
   });
 
   test("--file stores a file's bytes; non-UTF-8 values print as base64", async () => {
