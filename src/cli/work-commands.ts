@@ -1,6 +1,6 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
-import type { Store, WorkCounts, WorkPushOptions } from "../api/types.js";
+import type { WorkCounts, WorkPushOptions, WorkQueue } from "../api/types.js";
 import { flagOption, integerOption, numberOption, stringOption, wholeNumber } from "./args.js";
 import { type Command, type CommandText, commandName, takeArgs } from "./command.js";
 import { UsageError } from "./errors.js";
@@ -27,10 +27,11 @@ export const workCounts: Command = {
     const { ns, key } = takeArgs(this, args, ["ns"], ["key"]);
     return async (store, out) => {
       const queue = store.workQueue(ns);
-      const keys = key === undefined ? await allKeys(store, ns) : [key];
+      const keys = key === undefined ? await allKeys(queue) : [key];
       const rows: Array<{ key: string } & WorkCounts> = [];
       for (const each of keys) rows.push({ key: each, ...(await queue.counts(each)) });
-      const table = rows.length === 0 ? [] : columns([["key", ...STATES], ...rows.map((row) => [displayText(row.key), ...STATES.map((state) => String(row[state]))])]);
+      const cells = rows.map((row) => [displayText(row.key), ...STATES.map((state) => String(row[state]))]);
+      const table = rows.length === 0 ? [] : columns([["key", ...STATES], ...cells]);
       out.result({ counts: rows }, table);
       if (!out.json && rows.length === 0) out.note(`no work queue holds items in namespace "${ns}"`);
     };
@@ -38,8 +39,8 @@ export const workCounts: Command = {
 };
 
 /** Every key of the namespace's work queues, page by page. */
-async function allKeys(store: Store, ns: string): Promise<string[]> {
-  const queue = store.workQueue(ns);
+async function allKeys(queue: WorkQueue): Promise<string[]> {
+  const ns = queue.namespace;
   const keys: string[] = [];
   for (let calls = 0; calls < MAX_CALLS; calls += 1) {
     const page = await queue.keys({ after: keys.at(-1), limit: LIMITS.maxPageSize });
@@ -97,7 +98,7 @@ export const workDead: Command = {
       const next = found.length > limit || (probe === limit && found.length === limit) ? last?.id : undefined;
       out.result(
         {
-          items: items.map((item) => ({ id: item.id, attempts: item.attempts, pushedAt: item.pushedAt, deadAt: item.deadAt, lastError: item.lastError, dedupKey: item.dedupKey, ...jsonValue(item.value) })),
+          items: items.map(({ value, ...item }) => ({ ...item, ...jsonValue(value) })),
           ...(next === undefined ? {} : { after: next }),
         },
         items.map((item) => [item.id, item.attempts, isoTime(item.deadAt), displayText(item.lastError), displayValue(item.value)].join("\t")),
