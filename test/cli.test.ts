@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../src/cli/run-cli.js";
+import { LIMITS } from "../src/api/limits.js";
+import type { Store } from "../src/api/types.js";
+import { openStore } from "../src/open-store.js";
 
 // This file runs as dist/test/cli.test.js; the CLI it spawns is the built dist/src/cli/main.js.
 const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -60,6 +63,19 @@ function cliOnFreshStore(): { dir: string; run: (...args: string[]) => Promise<R
 function ok(result: Run): string {
   assert.equal(result.code, 0, `exit ${result.code}, stderr: ${result.stderr}`);
   return result.stdout;
+}
+
+/** Pushes `items` to work queue `key` of namespace "jobs" and makes every one a dead letter (claimed and failed for good). */
+async function killAll(store: Store, key: string, items: ReadonlyArray<{ value: Uint8Array; dedupKey?: string }>): Promise<void> {
+  await store.workQueue("jobs").pushMany(key, items);
+  for (let left = items.length; left > 0; ) {
+    left -= await store.transaction(async (tx) => {
+      const queue = tx.workQueue("jobs");
+      const claimed = await queue.claim(key, { limit: LIMITS.maxClaimLimit });
+      for (const item of claimed) await queue.fail(item, new Error("boom"), { final: true });
+      return claimed.length;
+    });
+  }
 }
 
 before(() => {
@@ -173,6 +189,92 @@ describe("stowage CLI", { concurrency: true }, () => {
     assert.equal(ok(await run("queue", "ack", "jobs", "q", "2")), "acked\n");
     assert.equal(ok(await run("queue", "ack", "jobs", "q", "2")), "absent\n");
     assert.equal(ok(await run("queue", "len", "jobs", "q")), "1\n");
+  });
+
+  test("work push, counts, dead, requeue and purge on a SQLite store", async () => {
+    const dir = freshDir();
+    const path = join(dir, "store.db");
+    const run = (...args: string[]) => stowageInProcess(dir, ["--storage-path", path, ...args]);
+    assert.equal(ok(await run("work", "push", "jobs", "email", "a")), "1\n");
+    assert.equal(ok(await run("work", "push", "jobs", "email", "b", "--priority", "5")), "2\n");
+    assert.deepEqual(JSON.parse(ok(await run("work", "push", "jobs", "email", "c", "--priority=-1", "--json"))), { id: 3, duplicate: false });
+    ok(await run("work", "push", "jobs", "email", "d", "--delay-ms", "600000"));
+    assert.equal(ok(await run("work", "push", "jobs", "email", "e\tline", "--dedup", "k")), "5\n");
+    // The binary itself: a duplicate prints the holder's id on stdout, the note on stderr, and exits 0.
+    const duplicate = await stowage(dir, ["--storage-path", path, "work", "push", "jobs", "email", "f", "--dedup", "k"]);
+    assert.deepEqual([duplicate.code, duplicate.stdout, duplicate.stderr], [0, "5\n", 'duplicate: item 5 holds dedup key "k"; nothing was pushed\n']);
+    ok(await run("work", "push", "jobs", "sms", "s"));
+    assert.equal(ok(await run("work", "counts", "jobs")), "key    ready  delayed  leased  dead\nemail  4      1        0       0\nsms    1      0        0       0\n");
+
+    // Claims in priority order (b, then a and e by age, then c); three fail for good, c stays leased.
+    const store = await openStore({ backend: "sqlite", path });
+    try {
+      const queue = store.workQueue("jobs");
+      const claimed = await queue.claim("email", { limit: 4 });
+      assert.deepEqual(claimed.map((item) => item.id), [2, 1, 5, 3]);
+      for (const item of claimed.slice(0, 3)) await queue.fail(item, new Error(`boom ${item.id}`), { final: true });
+      // e (5) is dead, so its dedup key is free: this push is new, and keeps e from being requeued while it lives.
+      assert.deepEqual(await queue.push("email", new TextEncoder().encode("g"), { dedupKey: "k" }), { id: 7, duplicate: false });
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(JSON.parse(ok(await run("work", "counts", "jobs", "email", "--json"))), { counts: [{ key: "email", ready: 1, delayed: 1, leased: 1, dead: 3 }] });
+
+    const dead = ok(await run("work", "dead", "jobs", "email")).trimEnd().split("\n");
+    assert.deepEqual(dead.map((line) => line.split("\t").filter((_, i) => i !== 2)), [["1", "1", "Error: boom 1", "a"], ["2", "1", "Error: boom 2", "b"], ["5", "1", "Error: boom 5", '"e\\tline"']]);
+    assert.match(dead[0] ?? "", /^1\t1\t\d{4}-\d\d-\d\dT[\d:.]+Z\t/);
+    const page = await run("work", "dead", "jobs", "email", "--limit", "2");
+    assert.deepEqual([page.stdout.split("\n").length, page.stderr], [3, "more: --after 2\n"]);
+    const rest = await run("work", "dead", "jobs", "email", "--after", "2", "--json");
+    const restJson = JSON.parse(ok(rest)) as { items: Array<Record<string, unknown>> };
+    assert.deepEqual({ ...restJson.items[0], pushedAt: 0, deadAt: 0 }, { id: 5, attempts: 1, pushedAt: 0, deadAt: 0, lastError: "Error: boom 5", dedupKey: "k", value: "e\tline", encoding: "utf8" });
+    assert.equal(restJson.items.length, 1);
+    assert.equal(rest.stderr, "", "the last page names no next one");
+
+    assert.equal(ok(await run("work", "requeue", "jobs", "email", "1", "99")), "requeued 1\nnot dead letters 1 (absent, or live)\n");
+    assert.deepEqual(JSON.parse(ok(await run("work", "requeue", "jobs", "email", "--all", "--json"))), { requeued: 1, skipped: [5], more: false });
+    assert.equal(ok(await run("work", "requeue", "jobs", "email", "5")), "requeued 0\nskipped 1 (a live item holds their dedup key): 5\n");
+    assert.deepEqual(JSON.parse(ok(await run("work", "counts", "jobs", "email", "--json"))).counts[0], { key: "email", ready: 3, delayed: 1, leased: 1, dead: 1 });
+
+    assert.equal(ok(await run("work", "purge", "jobs", "email", "1")), "purged 0\nnot dead letters 1 (absent, or live)\n", "purge never removes a live item");
+    assert.deepEqual(JSON.parse(ok(await run("work", "purge", "jobs", "email", "--all", "--json"))), { purged: 1, more: false });
+    assert.equal(ok(await run("work", "dead", "jobs", "email")), "");
+    assert.equal(ok(await run("work", "counts", "jobs", "email")), "key    ready  delayed  leased  dead\nemail  3      1        1       0\n");
+    const empty = await run("work", "counts", "nothing");
+    assert.deepEqual([empty.code, empty.stdout, empty.stderr], [0, "", 'no work queue holds items in namespace "nothing"\n']);
+  });
+
+  test("work requeue and purge --all go batch after batch, and stop when a batch requeues nothing", async () => {
+    const dir = freshDir();
+    const path = join(dir, "store.db");
+    const run = (...args: string[]) => stowageInProcess(dir, ["--storage-path", path, ...args]);
+    const one = LIMITS.maxClaimLimit; // what one requeue or purge call changes on SQLite
+    const store = await openStore({ backend: "sqlite", path });
+    try {
+      const queue = store.workQueue("jobs");
+      const value = new TextEncoder().encode("v");
+      // "spread": item 1 holds dedup key "held" and is skipped in every batch; the other one + 2 take two batches.
+      await killAll(store, "spread", [{ value, dedupKey: "held" }, ...Array.from({ length: one + 2 }, () => ({ value }))]);
+      await queue.push("spread", value, { dedupKey: "held" });
+      // "blocked": the first `one` dead letters are all skipped, so --all stops there, the last one still dead.
+      await killAll(store, "blocked", Array.from({ length: one + 1 }, (_, i) => ({ value, dedupKey: `k${i}` })));
+      await queue.pushMany("blocked", Array.from({ length: one }, (_, i) => ({ value, dedupKey: `k${i}` })));
+    } finally {
+      await store.close();
+    }
+    const spread = JSON.parse(ok(await run("work", "requeue", "jobs", "spread", "--all", "--json")));
+    assert.deepEqual(spread, { requeued: one + 2, skipped: [1], more: false });
+    assert.deepEqual(JSON.parse(ok(await run("work", "purge", "jobs", "spread", "--all", "--json"))), { purged: 1, more: false });
+
+    const blocked = await run("work", "requeue", "jobs", "blocked", "--all");
+    const [requeued, skipped, ...others] = ok(blocked).split("\n");
+    assert.equal(requeued, "requeued 0");
+    assert.match(skipped ?? "", new RegExp(`^skipped ${one} \\(a live item holds their dedup key\\): ${one + 5} ${one + 6} .* ${2 * one + 4}$`));
+    assert.deepEqual(others, [""]);
+    assert.match(blocked.stderr, /^more dead letters remain \(a call changed none of them, or \d+ calls were made\): run it again, or name their ids\n$/);
+    const last = String(2 * one + 5); // ids: 1 … one + 3 "spread", one + 4 its live item, then "blocked"
+    assert.equal(ok(await run("work", "requeue", "jobs", "blocked", last)), "requeued 1\n", "named, the dead letter behind them is requeued");
+    assert.deepEqual(JSON.parse(ok(await run("work", "purge", "jobs", "blocked", "--all", "--json"))), { purged: one, more: false });
   });
 
   test("--file stores a file's bytes; non-UTF-8 values print as base64", async () => {
@@ -293,6 +395,18 @@ describe("stowage CLI", { concurrency: true }, () => {
       [["queue", "push", "ns", "k", "v", "--max-len", "2", "--overflow", "drop-newest"], /--overflow must be reject or drop-oldest/],
       [["kv", "put", "ns", "k", "v", "--ttl-ms", "1e3"], /--ttl-ms must be a whole number/],
       [["kv", "put", "ns", "k"], /missing <value> \(or --file <path>\)/],
+      [["work"], /work needs a subcommand: counts, push, dead, requeue, purge/],
+      [["work", "counts", "ns", "k", "extra"], /work counts takes <ns> \[<key>\]; got 3 arguments/],
+      [["work", "dead", "ns"], /work dead takes <ns> <key>; got 1 argument/],
+      [["work", "dead", "ns", "k", "--after", "z"], /--after must be a whole number, got "z"/],
+      [["work", "push", "ns", "k", "v", "--priority", "high"], /--priority must be a whole number, negative or not, got "high"/],
+      [["work", "push", "ns", "k", "v", "--priority", "-1"], /'--priority' argument is ambiguous/],
+      [["work", "push", "ns", "k", "v", "--delay-ms=-1"], /--delay-ms must be a whole number, got "-1"/],
+      [["work", "push", "ns", "k", "v", "--all"], /work push does not take --all/],
+      [["work", "requeue", "ns", "k"], /work requeue needs the <id>… of dead letters, or --all/],
+      [["work", "requeue", "ns", "k", "3", "x"], /<id> must be a whole number, got "x"/],
+      [["work", "purge", "ns", "k", "3", "--all"], /work purge takes <id>… or --all, not both/],
+      [["work", "purge", "ns"], /work purge takes <ns> <key> \[<id>…\|--all\]; got 1 argument/],
     ];
     const results = await Promise.all(cases.map(([args]) => stowageInProcess(dir, args)));
     results.forEach((result, i) => {
@@ -311,7 +425,7 @@ describe("stowage CLI", { concurrency: true }, () => {
     const [help, helpCommand] = await Promise.all([stowage(dir, ["--help"]), stowageInProcess(dir, ["help"])]);
     assert.equal(help.code, 0);
     assert.equal(helpCommand.stdout, help.stdout);
-    for (const command of ["kv get", "kv put", "kv delete", "kv list", "log append", "log list", "log since", "slot get", "slot upsert", "slot cas", "queue push", "queue peek", "queue ack", "queue len", "info", "demo"]) {
+    for (const command of ["kv get", "kv put", "kv delete", "kv list", "log append", "log list", "log since", "slot get", "slot upsert", "slot cas", "queue push", "queue peek", "queue ack", "queue len", "work counts", "work push", "work dead", "work requeue", "work purge", "info", "demo"]) {
       assert.ok(help.stdout.includes(`stowage ${command}`), `usage documents ${command}`);
     }
     assert.match(help.stdout, /Exit status:/);

@@ -23,6 +23,11 @@ export const COMMAND_OPTIONS = {
   keep: { type: "string" },
   "max-age-ms": { type: "string" },
   "name-prefix": { type: "string" },
+  "delay-ms": { type: "string" },
+  priority: { type: "string" },
+  dedup: { type: "string" },
+  after: { type: "string" },
+  all: { type: "boolean" },
 } as const;
 
 /** The name of a command-specific option. */
@@ -89,6 +94,15 @@ export function flagOption(values: OptionValues, name: CommandOption): boolean {
 export function wholeNumber(text: string, name: string): number {
   const value = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value)) throw new UsageError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** A signed whole-number option's value (`--priority=-5`: parseArgs refuses `--priority -5` as ambiguous), or undefined. */
+export function integerOption(values: OptionValues, name: CommandOption): number | undefined {
+  const text = stringOption(values, name);
+  if (text === undefined) return undefined;
+  const value = /^-?[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`--${name} must be a whole number, negative or not, got ${JSON.stringify(text)}`);
   return value;
 }
 

@@ -11,9 +11,10 @@ import { LOG_COMMANDS } from "./log-commands.js";
 import { QUEUE_COMMANDS } from "./queue-commands.js";
 import { SLOT_COMMANDS } from "./slot-commands.js";
 import { UsageError } from "./errors.js";
+import { WORK_COMMANDS } from "./work-commands.js";
 
 /** Every command, in the order usage lists them. */
-export const COMMANDS: readonly AnyCommand[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, info, check, health, ...DUMP_COMMANDS, ...BACKUP_COMMANDS, ...COMPOSITE_COMMANDS, demo];
+export const COMMANDS: readonly AnyCommand[] = [...KV_COMMANDS, ...LOG_COMMANDS, ...SLOT_COMMANDS, ...QUEUE_COMMANDS, ...WORK_COMMANDS, info, check, health, ...DUMP_COMMANDS, ...BACKUP_COMMANDS, ...COMPOSITE_COMMANDS, demo];
 
 /** The command named by the leading positionals, and the positionals after its words. */
 export function findCommand(positionals: readonly string[]): { command: AnyCommand; args: string[] } {

@@ -65,8 +65,8 @@ export function takeArgs<const R extends readonly string[], const O extends read
 ): { [K in R[number]]: string } & { [K in O[number]]: string | undefined } {
   const optionalNames: readonly string[] = optional ?? [];
   if (args.length < required.length || args.length > required.length + optionalNames.length) {
-    // The synopsis without its options is what the user needs to see: `<ns> <key> <value>`.
-    const expected = command.synopsis.split(" [")[0] || "no arguments";
+    // The synopsis without its options is what the user needs to see: `<ns> <key> <value>`, `<ns> [<key>]`.
+    const expected = command.synopsis.split(/ ?\[--/)[0] || "no arguments";
     throw new UsageError(
       `${commandName(command)} takes ${expected}; got ${args.length} argument${args.length === 1 ? "" : "s"}` +
         (args.length > 0 ? `: ${args.map((a) => JSON.stringify(a)).join(" ")}` : ""),

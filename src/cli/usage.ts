@@ -22,7 +22,7 @@ export function usageText(): string {
   const names = engines.map((engine) => (engine.name === DEFAULT_BACKEND ? `${engine.name} (default)` : engine.name));
   return `Usage: stowage <command> [arguments] [options]
 
-Reads and writes a stowage store (KV, log, slot, queue) from the shell.
+Reads and writes a stowage store (KV, log, slot, queue, work queue) from the shell.
 <ns> is a namespace: 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit.
 
 Commands:
@@ -32,7 +32,7 @@ ${commands.join("\n")}
 
 Values:
   <value> is stored as the UTF-8 bytes of the argument; --file <path> instead of <value> stores the
-  file's bytes (kv put, log append, slot upsert, slot cas, queue push). Values and keys print as text
+  file's bytes (kv put, log append, slot upsert, slot cas, queue push, work push). Values and keys print as text
   when they are valid UTF-8 without control characters and start with neither '"' nor "${BASE64_MARKER}";
   other text prints as a JSON string ("a\\tb"), and bytes that are not UTF-8 as "${BASE64_MARKER}" and
   their base64, so every entry is one line. Put "--" before an argument that starts with "-":
@@ -86,6 +86,9 @@ Examples:
   stowage log since events orders 17
   stowage slot cas leases leader 3 worker-2
   stowage queue push jobs reindex --file ./job.json --max-len 1000 --overflow drop-oldest
+  stowage work push jobs email '{"to":"ann"}' --delay-ms 60000 --priority=-1 --dedup welcome-ann
+  stowage work dead jobs email --limit 20
+  stowage work requeue jobs email --all
   stowage --storage-path /var/lib/app/state.db info
 `;
 }
