@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: stowage's primitives on every engine against raw baselines at the same durability, the targets,
- * and KV cost at scale. Writes bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
+ * KV cost at scale, and the work-queue figures (the work.cycle rows in jobs/s, SQLite's commits shared by concurrent
+ * workers, wake-up latency from a push to a worker in another process: bench/work-*.ts). Writes
+ * bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
  *
  *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb,etcd,redis,azure-table] [--case PATTERN,…] [--out DIR]
  */
