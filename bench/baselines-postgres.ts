@@ -2,9 +2,12 @@
  * PostgreSQL baselines on the same throwaway server (fsync on, synchronous_commit on): raw `pg` statements through a
  * pg.Pool of the stowage engine's default size (10), and pg-boss send + fetch + complete when installed.
  */
+import { randomInt } from "node:crypto";
+import { createRequire } from "node:module";
 import pg from "pg";
 import type { BaselineCase } from "./baseline.js";
 import { pad, VALUE, valueFor } from "./fixtures.js";
+import { completeBatch, WORK_ROWS } from "./work-cycle.js";
 
 const KV_KEYS = 10_000;
 /** The stowage PostgreSQL engine's default pool size, so both sides have the same connections. */
@@ -24,6 +27,8 @@ async function openPool(dsn: string, table: string): Promise<pg.Pool> {
 }
 
 export const RAW_PG = "raw pg (Pool)";
+/** pg-boss's rows (queue.cycle, and the work rows). */
+export const PG_BOSS = "pg-boss";
 
 export function rawPgBaselines(dsn: string): BaselineCase[] {
   return [
@@ -98,7 +103,7 @@ export async function pgBossUnavailable(): Promise<string | undefined> {
 export function pgBossBaselines(dsn: string): BaselineCase[] {
   return [
     {
-      subject: "pg-boss",
+      subject: PG_BOSS,
       op: "queue.cycle",
       describe: `send + fetch + complete of one job (JSON payload), pool of ${POOL_SIZE}, maintenance and scheduling off`,
       async build(c) {
@@ -122,4 +127,100 @@ export function pgBossBaselines(dsn: string): BaselineCase[] {
       },
     },
   ];
+}
+
+/** The raw work cycle: what any SKIP LOCKED queue on PostgreSQL pays, with no coalescing of concurrent callers. */
+export const RAW_PG_WORK = "raw SKIP LOCKED (RC pool)";
+
+const RAW_WORK_PUSH =
+  "INSERT INTO bench_raw.work (k, visible_at, v) SELECT $1, $2, v FROM unnest($3::bytea[]) AS t(v) RETURNING id";
+const RAW_WORK_CLAIM =
+  "UPDATE bench_raw.work w SET token = $2, visible_at = $3, attempts = w.attempts + 1 FROM " +
+  "(SELECT id FROM bench_raw.work WHERE k = $1 AND visible_at <= $4 ORDER BY visible_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) c " +
+  "WHERE w.k = $1 AND w.id = c.id RETURNING w.id, w.token, w.v, w.attempts";
+const RAW_WORK_ACK =
+  "DELETE FROM bench_raw.work WHERE k = $1 AND (id, token) IN (SELECT * FROM unnest($2::bigint[], $3::bigint[]))";
+
+/**
+ * The raw SKIP LOCKED baselines of the work rows: three autocommit statements per step on a READ COMMITTED pg.Pool
+ * of {@link POOL_SIZE} (push: one INSERT of `batch` rows; claim: UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT
+ * n) with a random token and a 30 s deadline; ack: DELETE by (id, token)), one queue key shared by every worker.
+ */
+export function rawPgWorkBaselines(dsn: string): BaselineCase[] {
+  return WORK_ROWS.map(({ op, batch }) => ({
+    subject: RAW_PG_WORK,
+    op,
+    describe: `${batch === 1 ? "INSERT … RETURNING id" : `one INSERT of ${batch} rows (unnest)`}; UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT ${batch === 1 ? 1 : "≤ 16"}) RETURNING; DELETE … WHERE (id, token) IN (unnest …) — autocommit statements at READ COMMITTED on a pg.Pool of ${POOL_SIZE}, one queue key shared by every worker, no coalescing`,
+    async build() {
+      const pool = new pg.Pool({ connectionString: dsn, max: POOL_SIZE, options: "-c default_transaction_isolation=read\\ committed" });
+      await pool.query("CREATE SCHEMA IF NOT EXISTS bench_raw");
+      await pool.query("DROP TABLE IF EXISTS bench_raw.work");
+      await pool.query(
+        "CREATE TABLE bench_raw.work (k TEXT NOT NULL, id BIGSERIAL, token BIGINT, visible_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, v BYTEA NOT NULL, PRIMARY KEY (k, id))",
+      );
+      await pool.query("CREATE INDEX ON bench_raw.work (k, visible_at, id)");
+      const key = "shared";
+      return {
+        body: {
+          op: (i) =>
+            completeBatch<{ id: string; token: string }>(batch, {
+              push: () =>
+                pool.query({ name: "raw_work_push", text: RAW_WORK_PUSH, values: [key, Date.now(), Array.from({ length: batch }, (_, j) => valueFor(i * batch + j))] }),
+              claim: async (limit) => {
+                const now = Date.now();
+                const token = randomInt(1, 2 ** 48);
+                const claimed = await pool.query({ name: "raw_work_claim", text: RAW_WORK_CLAIM, values: [key, token, now + 30_000, now, limit] });
+                return claimed.rows as Array<{ id: string; token: string }>;
+              },
+              ack: async (jobs) => {
+                const acked = await pool.query({ name: "raw_work_ack", text: RAW_WORK_ACK, values: [key, jobs.map((j) => j.id), jobs.map((j) => j.token)] });
+                return acked.rowCount ?? 0;
+              },
+            }),
+        },
+        close: () => pool.end(),
+      };
+    },
+  }));
+}
+
+/**
+ * pg-boss's side of the work rows: `send` (b=1) or `insert` of `batch` jobs, `fetch(name, { batchSize })`, `complete(name,
+ * ids)`; a pool of {@link POOL_SIZE}, maintenance (supervise) and scheduling off, one queue shared by every worker.
+ */
+export function pgBossWorkBaselines(dsn: string): BaselineCase[] {
+  return WORK_ROWS.map(({ op, batch }) => ({
+    subject: PG_BOSS,
+    op,
+    describe: `${batch === 1 ? "send" : `insert of ${batch} jobs`} + fetch(name, { batchSize: ${batch === 1 ? 1 : "≤ 16"} }) + complete(name, ids) (JSON payload), pool of ${POOL_SIZE}, maintenance and scheduling off, one queue shared by every worker`,
+    async build(c) {
+      const { default: PgBoss } = await import("pg-boss");
+      const boss = new PgBoss({ connectionString: dsn, schema: "bench_pgboss", max: POOL_SIZE, supervise: false, schedule: false });
+      boss.on("error", () => undefined);
+      await boss.start();
+      const name = `work-b${batch}-c${c}`;
+      await boss.createQueue(name);
+      const data = { value: VALUE_BUFFER.toString("base64") };
+      return {
+        body: {
+          op: () =>
+            completeBatch<{ id: string }>(batch, {
+              push: () => (batch === 1 ? boss.send(name, data) : boss.insert(Array.from({ length: batch }, () => ({ name, data })))),
+              claim: (limit) => boss.fetch(name, { batchSize: limit }),
+              ack: async (jobs) => {
+                const done = (await boss.complete(name, jobs.map((j) => j.id))) as unknown as { affected: number };
+                return done.affected;
+              },
+            }),
+        },
+        close: () => boss.stop({ graceful: false, wait: true }),
+      };
+    },
+  }));
+}
+
+/** The version and Node engines range of the pg-boss the baselines load (the repo's devDependency). */
+export function pgBossPackage(): { version: string; node: string } {
+  const pkg = createRequire(import.meta.url)("pg-boss/package.json") as { version: string; engines?: { node?: string } };
+  return { version: pkg.version, node: pkg.engines?.node ?? "(none)" };
 }

@@ -5,6 +5,7 @@
 import type { Store } from "../src/index.js";
 import type { CaseBody } from "./harness.js";
 import { kvGetKeys, pad, preload, VALUE, valueFor } from "./fixtures.js";
+import { completeBatch, WORK_ROWS } from "./work-cycle.js";
 
 export interface BenchCase {
   /** Short operation name, shared with the baselines it is compared to. */
@@ -31,6 +32,47 @@ export const nsOf = (op: string, c: number): string => `${op.replace(/[^A-Za-z0-
 function expect(condition: boolean, message: string): void {
   if (!condition) throw new Error(`bench sanity check failed: ${message}`);
 }
+
+/**
+ * One operation of a stowage work cycle on `store.workQueue(ns)`, one queue key shared by every worker: `push` (or
+ * `pushMany` of `batch`), `claim({ limit })` and `ack` (or `ackMany`) until `batch` jobs are done. `onWrite` is called
+ * once per write call (push, claim, ack), for the writes-per-commit figure of the SQLite rows.
+ */
+export function workCycleBody(store: Store, ns: string, batch: number, onWrite: () => void = () => undefined): CaseBody {
+  const queue = store.workQueue(ns);
+  const key = "shared";
+  return {
+    op: (i) =>
+      completeBatch(batch, {
+        push: () => {
+          onWrite();
+          return batch === 1 ? queue.push(key, valueFor(i)) : queue.pushMany(key, Array.from({ length: batch }, (_, j) => ({ value: valueFor(i * batch + j) })));
+        },
+        claim: (limit) => {
+          onWrite();
+          return queue.claim(key, { limit });
+        },
+        ack: async (jobs) => {
+          onWrite();
+          if (jobs.length === 1) {
+            await queue.ack(jobs[0] as (typeof jobs)[number]);
+            return 1;
+          }
+          return (await queue.ackMany(jobs)).acked;
+        },
+      }),
+  };
+}
+
+/** The work rows' stowage side (bench/work-cycle.ts). */
+const WORK_CASES: BenchCase[] = WORK_ROWS.map(({ op, batch }) => ({
+  op,
+  describe:
+    batch === 1
+      ? "one job: push, claim({ limit: 1 }), ack — one queue key shared by every worker (ops/s = jobs/s)"
+      : `${batch} jobs: pushMany(${batch}), claim({ limit: ${batch} }) and ackMany until ${batch} are done — one queue key shared by every worker (jobs/s = ${batch} × ops/s)`,
+  build: async (store, c) => workCycleBody(store, nsOf(op, c), batch),
+}));
 
 export const STOWAGE_CASES: readonly BenchCase[] = [
   {
@@ -196,4 +238,5 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
       };
     },
   },
+  ...WORK_CASES,
 ];

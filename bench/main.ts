@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: stowage's primitives on every engine against raw baselines at the same durability, the targets,
- * and KV cost at scale. Writes bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
+ * KV cost at scale, and the work-queue figures (the work.cycle rows in jobs/s, SQLite's commits shared by concurrent
+ * workers, wake-up latency from a push to a worker in another process: bench/work-*.ts). Writes
+ * bench/results/<date>.md and bench/results/latest.md and prints the same markdown.
  *
  *   node --expose-gc dist/bench/main.js [--quick] [--only memory,sqlite,postgres,lmdb,leveldb,etcd,redis,azure-table] [--case PATTERN,…] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { openStore, type Store } from "../src/index.js";
+import { openStore, type OpenStoreOptions, type Store } from "../src/index.js";
 import { startAzurite } from "../test/helpers/azurite-server.js";
 import { startEtcd } from "../test/helpers/etcd-server.js";
 import { startPostgres, type PostgresServer } from "../test/helpers/postgres-server.js";
@@ -19,7 +21,7 @@ import type { BaselineCase } from "./baseline.js";
 import { RAW_LEVELDB_BASELINES } from "./baselines-leveldb.js";
 import { RAW_LMDB_BASELINES } from "./baselines-lmdb.js";
 import { MEMORY_BASELINES } from "./baselines-memory.js";
-import { pgBossBaselines, pgBossUnavailable, POOL_SIZE, rawPgBaselines } from "./baselines-postgres.js";
+import { pgBossBaselines, pgBossPackage, pgBossUnavailable, pgBossWorkBaselines, POOL_SIZE, rawPgBaselines, rawPgWorkBaselines } from "./baselines-postgres.js";
 import { KEYV_BASELINES, keyvUnavailable, RAW_SQLITE_BASELINES } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
 import { pairRounds } from "./alternate.js";
@@ -30,6 +32,10 @@ import { measure, type RunLimits } from "./harness.js";
 import { caseSelected, NETWORKED_ENGINES, parseOptions, type BenchOptions, type EngineName } from "./options.js";
 import { renderReport, STOWAGE, type CaseResult } from "./report.js";
 import { runScale, SCALE_ENGINES, type ScaleEngine, type ScaleResults } from "./scale.js";
+import { measureCommitSharing } from "./sqlite-commits.js";
+import type { WorkFigures } from "./work-report.js";
+import { WORK_CONCURRENCY } from "./work-cycle.js";
+import { measureWakeup } from "./work-wakeup.js";
 
 const progress = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -143,6 +149,8 @@ function runPairs(options: BenchOptions, engine: EngineName, store: Store, basel
 /** A networked engine's throwaway server: how to open a store on it, its raw baselines, and how to stop it. */
 interface NetworkedServer {
   open(): Promise<Store>;
+  /** The store the wake-up measurement's worker process and pusher open (apart from the bench's store). */
+  wakeup: OpenStoreOptions;
   baselines: readonly BaselineCase[];
   /** Kills the server, waits until it is dead and removes its folder (synchronous: also run on exit and on a signal). */
   destroy(): void;
@@ -151,15 +159,26 @@ interface NetworkedServer {
 async function startNetworked(engine: "etcd" | "redis" | "azure-table"): Promise<NetworkedServer> {
   if (engine === "etcd") {
     const server = await startEtcd();
-    return { open: () => openStore({ backend: "etcd", endpoints: server.endpoint, prefix: "bench/" }), baselines: rawEtcdBaselines(server.endpoint), destroy: () => server.destroy() };
+    return {
+      open: () => openStore({ backend: "etcd", endpoints: server.endpoint, prefix: "bench/" }),
+      wakeup: { backend: "etcd", endpoints: server.endpoint, prefix: "wakeup/" },
+      baselines: rawEtcdBaselines(server.endpoint),
+      destroy: () => server.destroy(),
+    };
   }
   if (engine === "redis") {
     const server = await startRedis();
-    return { open: () => openStore({ backend: "redis", url: server.url, prefix: "bench:" }), baselines: rawRedisBaselines(server.url), destroy: () => server.destroy() };
+    return {
+      open: () => openStore({ backend: "redis", url: server.url, prefix: "bench:" }),
+      wakeup: { backend: "redis", url: server.url, prefix: "wakeup:" },
+      baselines: rawRedisBaselines(server.url),
+      destroy: () => server.destroy(),
+    };
   }
   const server = await startAzurite();
   return {
     open: () => openStore({ backend: "azure-table", connectionString: server.connectionString, table: "bench" }),
+    wakeup: { backend: "azure-table", connectionString: server.connectionString, table: "wakeup" },
     baselines: rawAzureTableBaselines(server.connectionString, "bench"),
     destroy: () => server.destroy(),
   };
@@ -170,7 +189,7 @@ async function startNetworked(engine: "etcd" | "redis" | "azure-table"): Promise
  * ends: stowage's cases, and the paired rows against the raw client on the same server (the raw baselines run only
  * paired, alternating with stowage).
  */
-async function runNetworked(options: BenchOptions, engine: "etcd" | "redis" | "azure-table", results: CaseResult[], notes: string[]): Promise<void> {
+async function runNetworked(options: BenchOptions, engine: "etcd" | "redis" | "azure-table", results: CaseResult[], notes: string[], work: WorkFigures): Promise<void> {
   let server: NetworkedServer | undefined;
   try {
     progress(`starting a throwaway ${engine} server`);
@@ -184,12 +203,22 @@ async function runNetworked(options: BenchOptions, engine: "etcd" | "redis" | "a
         await runPairs(options, engine, store, srv.baselines, results);
       },
     );
+    await runWakeup(options, engine, srv.wakeup, work);
   } catch (error) {
     notes.push(`${engine} section failed: ${(error as Error).message}`);
     progress(`${engine} FAILED: ${(error as Error).message}`);
   } finally {
     server?.destroy();
   }
+}
+
+/** The wake-up latency of `engine` (bench/work-wakeup.ts), when `--case` keeps it; `descriptor` null: in this process. */
+async function runWakeup(options: BenchOptions, engine: EngineName, descriptor: OpenStoreOptions | null, work: WorkFigures): Promise<void> {
+  if (!caseSelected(options, "work", "wakeup")) return;
+  progress(`${engine} work wake-up latency, ${options.wakeupJobs} jobs`);
+  const result = await measureWakeup(engine, descriptor, options.wakeupJobs);
+  progress(`${engine} wake-up: median ${result.medianMs.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms${result.error === undefined ? "" : ` (${result.error})`}`);
+  work.wakeups.push(result);
 }
 
 async function withStore<T>(open: () => Promise<Store>, body: (store: Store) => Promise<T>): Promise<T> {
@@ -208,6 +237,7 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   const notes: string[] = [];
   let scale: ScaleResults | undefined;
+  const work: WorkFigures = { commitSharing: [], wakeups: [] };
   notes.push(
     "Durability: SQLite cases (stowage and baselines) use WAL with synchronous=FULL (stowage durability \"full\"); PostgreSQL runs with fsync=on and synchronous_commit=on (its defaults) on a throwaway local server; memory has no durability.",
     "Values are 100-byte Uint8Arrays. Each case uses its own namespace (or table/file), so cases do not see each other's rows; stores keep their default background TTL sweep.",
@@ -231,6 +261,7 @@ async function main(): Promise<void> {
           },
         );
         await runBaselines(options, engine, MEMORY_BASELINES, results);
+        await runWakeup(options, engine, null, work);
       } else if (engine === "sqlite") {
         const dir = makeTempDir("sqlite");
         await withStore(
@@ -239,8 +270,13 @@ async function main(): Promise<void> {
             await runStowage(options, engine, store, results);
             await runWrappers(options, engine, store, results);
             await runPairs(options, engine, store, RAW_SQLITE_BASELINES, results);
+            if (caseSelected(options, STOWAGE, "work.cycle")) {
+              work.commitSharing = await measureCommitSharing(store, join(dir, "bench.db"), (c) => limitsFor(options, engine, c), [1, WORK_CONCURRENCY]);
+              for (const s of work.commitSharing) progress(`sqlite ${s.op} c=${s.concurrency}: ${s.writes} write calls in ${s.commits} commits`);
+            }
           },
         );
+        await runWakeup(options, engine, { backend: "sqlite", path: join(dir, "wakeup.db"), durability: "full" }, work);
         await runBaselines(options, engine, RAW_SQLITE_BASELINES, results);
         const keyvMissing = await keyvUnavailable();
         if (keyvMissing === undefined) {
@@ -260,8 +296,10 @@ async function main(): Promise<void> {
           },
         );
         await runBaselines(options, engine, engine === "lmdb" ? RAW_LMDB_BASELINES : RAW_LEVELDB_BASELINES, results);
+        // LevelDB allows one process per store (supports.crossProcess false): no worker in another process to wake.
+        if (engine === "lmdb") await runWakeup(options, engine, { backend: "lmdb", path: join(dir, "wakeup.lmdb") }, work);
       } else if (engine === "etcd" || engine === "redis" || engine === "azure-table") {
-        await runNetworked(options, engine, results, notes);
+        await runNetworked(options, engine, results, notes, work);
       } else {
         let server: PostgresServer | undefined;
         try {
@@ -269,17 +307,25 @@ async function main(): Promise<void> {
           server = await startPostgres();
           const srv = server;
           finalizers.push(() => srv.destroy());
+          const bossMissing = await pgBossUnavailable();
+          // The work rows' baselines run only paired, in rounds alternating with stowage.
+          const pairedBaselines = [...rawPgBaselines(srv.dsn), ...rawPgWorkBaselines(srv.dsn), ...(bossMissing === undefined ? pgBossWorkBaselines(srv.dsn) : [])];
           await withStore(
             () => openStore({ backend: "postgres", dsn: srv.dsn, schema: "bench_stowage" }),
             async (store) => {
               await runStowage(options, engine, store, results);
               await runWrappers(options, engine, store, results);
-              await runPairs(options, engine, store, rawPgBaselines(srv.dsn), results);
+              await runPairs(options, engine, store, pairedBaselines, results);
             },
           );
           await runBaselines(options, engine, rawPgBaselines(srv.dsn), results);
-          const bossMissing = await pgBossUnavailable();
+          await runWakeup(options, engine, { backend: "postgres", dsn: srv.dsn, schema: "bench_wakeup" }, work);
           if (bossMissing === undefined) {
+            const boss = pgBossPackage();
+            work.pgBoss = boss;
+            notes.push(
+              `pg-boss version (the repo's devDependency, read from pg-boss/package.json at run time): ${boss.version}, engines.node ${boss.node}. Work rows: pg-boss ${boss.version} send (b=1) or insert of 16 jobs (b=16), fetch(name, { batchSize: jobs still needed }), complete(name, ids); stowage push / pushMany(16), claim({ limit: jobs still needed }), ack / ackMany; raw SKIP LOCKED the same three steps as statements. Each operation completes the jobs it pushed, on one queue shared by its 16 workers.`,
+            );
             await runBaselines(options, engine, pgBossBaselines(srv.dsn), results);
             notes.push(
               "pg-boss baseline: pg-boss 10.x (pg-boss 11+ needs Node ≥ 22), with maintenance (supervise) and cron scheduling off; the job payload is the 100-byte value as base64 JSON. Stowage's queue.cycle pushes, peeks one item and acks it; pg-boss's sends, fetches one job and completes it.",
@@ -310,6 +356,7 @@ async function main(): Promise<void> {
     cases: results,
     scale,
     notes,
+    work,
   });
   mkdirSync(options.resultsDir, { recursive: true });
   const day = date.toISOString().slice(0, 10);

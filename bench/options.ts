@@ -22,6 +22,8 @@ export interface BenchOptions {
   scaleLimits: Omit<RunLimits, "concurrency">;
   /** Where results go. */
   resultsDir: string;
+  /** Jobs each engine's wake-up latency measurement pushes (bench/work-wakeup.ts). */
+  wakeupJobs: number;
   /**
    * `--case a,b`: only the cases whose subject or op contains one of these (case-insensitive), and no scale section;
    * empty: every case.
@@ -78,6 +80,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         scaleSizes: [1_000, 10_000],
         scaleLimits: { maxOps: 500, timeCapMs: 200, warmupOps: 50, warmupCapMs: 100, runs: 3 },
         resultsDir,
+        wakeupJobs: 60,
         casePatterns,
       }
     : {
@@ -90,6 +93,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         scaleSizes: [1_000, 100_000, 1_000_000],
         scaleLimits: { maxOps: 10_000, timeCapMs: 700, warmupOps: 200, warmupCapMs: 200, runs: 3 },
         resultsDir,
+        wakeupJobs: 200,
         casePatterns,
       };
 }

@@ -11,12 +11,13 @@ import { RAW_LMDB, RAW_LMDB_FRESH } from "./baselines-lmdb.js";
 import { MAP_AWAITED, MAP_AWAITED_COPY } from "./baselines-memory.js";
 import { RAW_AZURE_TABLE } from "./baselines-azure-table.js";
 import { RAW_ETCD, RAW_ETCD_TXN } from "./baselines-etcd.js";
-import { RAW_PG } from "./baselines-postgres.js";
+import { PG_BOSS, RAW_PG, RAW_PG_WORK } from "./baselines-postgres.js";
 import { RAW_IOREDIS, RAW_IOREDIS_CAS, REDIS_OWN } from "./baselines-redis.js";
 import { RAW_SAME_TABLE } from "./baselines-sqlite.js";
 import { STOWAGE_CASES } from "./cases-stowage.js";
 import type { RunLimits } from "./harness.js";
 import type { EngineName } from "./options.js";
+import { WORK_CONCURRENCY, WORK_ROWS } from "./work-cycle.js";
 import type { CaseResult } from "./report.js";
 
 export interface PairedCase {
@@ -25,7 +26,15 @@ export interface PairedCase {
   /** The baseline's subject, one of the engine's baseline cases. */
   baseline: string;
   concurrencies: readonly number[];
+  /** A baseline that may be missing (pg-boss not installed): the pair is then left out instead of failing the section. */
+  optional?: boolean;
 }
+
+/** The work rows on PostgreSQL, each against the raw SKIP LOCKED cycle and pg-boss (bench/work-cycle.ts). */
+const POSTGRES_WORK_PAIRS: PairedCase[] = WORK_ROWS.flatMap(({ op }) => [
+  { engine: "postgres" as const, op, baseline: RAW_PG_WORK, concurrencies: [WORK_CONCURRENCY] },
+  { engine: "postgres" as const, op, baseline: PG_BOSS, concurrencies: [WORK_CONCURRENCY], optional: true },
+]);
 
 export const PAIRED_CASES: readonly PairedCase[] = [
   { engine: "memory", op: "kv.get", baseline: MAP_AWAITED, concurrencies: [1, 16] },
@@ -49,6 +58,7 @@ export const PAIRED_CASES: readonly PairedCase[] = [
   { engine: "redis", op: "log.append", baseline: REDIS_OWN, concurrencies: [1, 16] },
   { engine: "azure-table", op: "kv.get", baseline: RAW_AZURE_TABLE, concurrencies: [1, 16] },
   { engine: "azure-table", op: "kv.put", baseline: RAW_AZURE_TABLE, concurrencies: [1, 16] },
+  ...POSTGRES_WORK_PAIRS,
 ];
 
 /** The subject of a paired row: `stowage ⇄ raw lmdb` is stowage's side of its pair with raw lmdb, and the reverse. */
@@ -71,6 +81,10 @@ export async function runPaired(
     if (pair.engine !== engine || !selected(pair.baseline, pair.op)) continue;
     const mine = STOWAGE_CASES.find((bench) => bench.op === pair.op);
     const base = baselines.find((b) => b.subject === pair.baseline && b.op === pair.op);
+    if (base === undefined && pair.optional === true) {
+      progress(`${engine} ${pair.op} paired with ${pair.baseline} left out: that baseline is not available`);
+      continue;
+    }
     if (mine === undefined || base === undefined) throw new Error(`paired case ${engine} ${pair.op} names no stowage case or no baseline ${pair.baseline}`);
     for (const c of pair.concurrencies) {
       const stowageSubject = pairedSubject("stowage", pair.baseline);

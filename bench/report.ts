@@ -9,6 +9,8 @@ import { pairedSubject } from "./paired.js";
 import { median } from "./stats.js";
 import { TARGETS } from "./targets.js";
 import type { EngineName } from "./options.js";
+import { renderWorkSection, SHARED_COMMIT_MIN, writesPerCommit, type WorkFigures } from "./work-report.js";
+import { WORK_CONCURRENCY } from "./work-cycle.js";
 
 export const STOWAGE = "stowage";
 
@@ -34,6 +36,8 @@ export interface ReportInput {
   cases: readonly CaseResult[];
   scale?: ScaleResults;
   notes: readonly string[];
+  /** The work-queue figures beyond the plain cases (bench/work-report.ts). */
+  work?: WorkFigures;
 }
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
@@ -72,13 +76,13 @@ export function renderReport(input: ReportInput): string {
       ["target", "stowage ops/s", "baseline ops/s", "ratio", "needed", "result"],
       TARGETS.map((t) => {
         const mine = find(cases, t.engine, t.subject ?? STOWAGE, t.op, t.concurrency)?.summary;
-        const base = find(cases, t.engine, t.baseline, t.op, t.concurrency)?.summary;
+        const base = find(cases, t.baselineEngine ?? t.engine, t.baseline, t.op, t.concurrency)?.summary;
         if (mine === undefined || base === undefined) {
           return [t.label, int(mine?.opsPerSec ?? NaN), int(base?.opsPerSec ?? NaN), "–", `≥ ${t.min}×`, "not measured"];
         }
         const r = t.subject === undefined ? mine.opsPerSec / base.opsPerSec : pairedRatio(mine, base);
         return [t.label, int(mine.opsPerSec), int(base.opsPerSec), ratio(r), `≥ ${t.min}×`, r >= t.min ? "**met**" : "**missed**"];
-      }),
+      }).concat([sharedCommitTarget(input.work)]),
     ),
   );
 
@@ -136,6 +140,8 @@ export function renderReport(input: ReportInput): string {
       ),
     ),
   );
+
+  out.push(...renderWorkSection(cases, input.work));
 
   const scale = input.scale;
   if (scale !== undefined) {
@@ -205,6 +211,15 @@ export function renderReport(input: ReportInput): string {
   for (const note of input.notes) out.push(`- ${note}`);
   out.push("");
   return out.join("\n");
+}
+
+/** SQLite's "every durable commit shared" target: stowage write calls per durable commit at c=16 on the work cycle. */
+function sharedCommitTarget(work: WorkFigures | undefined): string[] {
+  const label = `SQLite work cycle, c=${WORK_CONCURRENCY}: durable commits shared by concurrent workers (write calls per commit > ${SHARED_COMMIT_MIN})`;
+  const s = writesPerCommit(work, WORK_CONCURRENCY);
+  if (s === undefined || s.commits === 0) return [label, "–", "–", "–", `> ${SHARED_COMMIT_MIN}`, "not measured"];
+  const perCommit = s.writes / s.commits;
+  return [label, `${int(s.writes)} writes`, `${int(s.commits)} commits`, `${perCommit.toFixed(2)} per commit`, `> ${SHARED_COMMIT_MIN}`, perCommit > SHARED_COMMIT_MIN ? "**met**" : "**missed**"];
 }
 
 /** Wrapped ÷ unwrapped of twin rows: the median of the ratios of their rounds, which ran alternately. */

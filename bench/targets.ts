@@ -4,12 +4,13 @@ import { RAW_LMDB } from "./baselines-lmdb.js";
 import { MAP_AWAITED } from "./baselines-memory.js";
 import { RAW_AZURE_TABLE } from "./baselines-azure-table.js";
 import { RAW_ETCD, RAW_ETCD_TXN } from "./baselines-etcd.js";
-import { RAW_PG, RAW_PG_QUEUE } from "./baselines-postgres.js";
+import { PG_BOSS, RAW_PG, RAW_PG_QUEUE, RAW_PG_WORK } from "./baselines-postgres.js";
 import { RAW_IOREDIS, RAW_IOREDIS_CAS } from "./baselines-redis.js";
 import { RAW_GROUPED, RAW_SAME_TABLE } from "./baselines-sqlite.js";
 import { METRICS_SUBJECT, unwrappedSubject } from "./cases-wrappers.js";
 import { pairedSubject } from "./paired.js";
 import type { EngineName } from "./options.js";
+import { WORK_CONCURRENCY, WORK_ROWS } from "./work-cycle.js";
 
 export interface Target {
   label: string;
@@ -20,6 +21,8 @@ export interface Target {
   min: number;
   /** The row measured against the baseline (default stowage); a wrapper row is compared with its unwrapped twin. */
   subject?: string;
+  /** The engine of the baseline's row, when not `engine` (SQLite's work cycle against pg-boss on PostgreSQL). */
+  baselineEngine?: EngineName;
 }
 
 const RAW = "raw better-sqlite3";
@@ -45,6 +48,22 @@ function networkTargets(label: string, engine: EngineName, raw: string, checkAnd
   }
   return targets;
 }
+
+/**
+ * Issue 21's work-queue targets, per row at its batch size (bench/work-cycle.ts), at c=16: PostgreSQL ≥ 10× pg-boss and
+ * ≥ 0.8× the raw SKIP LOCKED cycle, both in alternating rounds; SQLite ≥ 20× pg-boss on PostgreSQL (another engine's
+ * section, so not alternating: stowage's plain SQLite row against pg-boss's side of the PostgreSQL pair). The SQLite
+ * commit-sharing target is a fact, not a ratio: report.ts adds it after these.
+ */
+const WORK_TARGETS: Target[] = WORK_ROWS.flatMap(({ op, batch }) => {
+  const what = batch === 1 ? "push+claim+ack of 1 job" : `push+claim+ack of ${batch}-job batches`;
+  const c = WORK_CONCURRENCY;
+  return [
+    paired({ label: `PostgreSQL work ${what}, c=${c}, ≥ 10× ${PG_BOSS} (batch ${batch}), alternating rounds`, engine: "postgres", op, concurrency: c, baseline: PG_BOSS, min: 10 }),
+    paired({ label: `PostgreSQL work ${what}, c=${c}, ≥ 0.8× ${RAW_PG_WORK} (batch ${batch}), alternating rounds`, engine: "postgres", op, concurrency: c, baseline: RAW_PG_WORK, min: 0.8 }),
+    { label: `SQLite work ${what}, c=${c}, ≥ 20× ${PG_BOSS} on PostgreSQL (batch ${batch})`, engine: "sqlite", op, concurrency: c, baseline: pairedSubject(PG_BOSS, STOWAGE), baselineEngine: "postgres", min: 20 },
+  ];
+});
 
 export const TARGETS: readonly Target[] = [
   { label: "SQLite KV put, c=16, ≥ 20× raw one-synced-autocommit-per-put", engine: "sqlite", op: "kv.put", concurrency: 16, baseline: RAW, min: 20 },
@@ -81,4 +100,5 @@ export const TARGETS: readonly Target[] = [
   ...networkTargets("etcd", "etcd", RAW_ETCD, RAW_ETCD_TXN),
   ...networkTargets("Redis", "redis", RAW_IOREDIS, RAW_IOREDIS_CAS),
   ...networkTargets("Azure Table", "azure-table", RAW_AZURE_TABLE),
+  ...WORK_TARGETS,
 ];
