@@ -316,6 +316,8 @@ test("two stores with different schemas on one database do not see each other's 
       const seq = await store.log("shared", { codec: utf8 }).append("k", `log of ${who}`);
       const version = await store.slot("shared", { codec: utf8 }).upsert("s", `slot of ${who}`);
       const id = await store.queue("shared", { codec: utf8 }).push("q", `item of ${who}`);
+      const work = await store.workQueue("shared", { codec: utf8 }).push("w", `job of ${who}`);
+      assert.deepEqual(work, { id: 1, duplicate: false }, "each schema numbers its work items from 1");
       await store.transaction(async (tx) => tx.kv("shared", { codec: utf8 }).put("tx", `tx of ${who}`));
       return { seq, version, id };
     };
@@ -337,6 +339,7 @@ test("two stores with different schemas on one database do not see each other's 
       assert.equal(await store.log("shared").lastSeq(), 1);
       assert.deepEqual(await store.slot("shared", { codec: utf8 }).get("s"), { version: 1, value: `slot of ${who}` });
       assert.deepEqual((await store.queue("shared", { codec: utf8 }).peek("q", 10)).map((item) => item.value), [`item of ${who}`]);
+      assert.deepEqual((await store.workQueue("shared", { codec: utf8 }).claim("w", { limit: 10 })).map((item) => item.value), [`job of ${who}`]);
       const info = await store.info();
       assert.match(info.location, new RegExp(`schema fail_iso_${who}`));
       const kvNamespaces = info.namespaces.filter((n) => n.primitive === "kv").map((n) => [n.namespace, n.count]);
@@ -352,8 +355,8 @@ test("two stores with different schemas on one database do not see each other's 
       ),
     );
     assert.deepEqual(tables.rows, [
-      { table_schema: "fail_iso_a", n: 12 },
-      { table_schema: "fail_iso_b", n: 12 },
+      { table_schema: "fail_iso_a", n: 13 },
+      { table_schema: "fail_iso_b", n: 13 },
     ]);
   } finally {
     await a.close();
