@@ -9,21 +9,11 @@ import { PostgresEngine } from "../src/engines/postgres/postgres-engine.js";
 import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
 import { engineSupportTable } from "../src/engines/supports-table.js";
 import { BUILT_IN_ENGINES } from "../src/engines/registry.js";
-import { createStore, isStowageError, LIMITS, openStore, utf8, withCache, type ErrorCode, type Store } from "../src/index.js";
+import { createStore, LIMITS, openStore, utf8, withCache, type Store } from "../src/index.js";
+import { rejectsWith as failsWith } from "../src/conformance/harness.js";
 import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
 
 /** Asserts that `call` fails (synchronously or by rejecting) with `code` and a message containing each of `mentions`. */
-async function failsWith(call: () => unknown, code: ErrorCode, ...mentions: string[]): Promise<void> {
-  let error: unknown;
-  try {
-    await call();
-  } catch (caught) {
-    error = caught;
-  }
-  assert.ok(isStowageError(error, code), `expected ${code}, got ${String(error)}`);
-  for (const mention of mentions) assert.ok(error.message.includes(mention), `the message mentions ${JSON.stringify(mention)}: ${error.message}`);
-}
-
 function storeOver(engine: DeclaredEngine): Store {
   return createStore(engine, { sweepIntervalMs: 0 });
 }

@@ -10,13 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { createStore, isStowageError, openStore, utf8, type ClaimedItem, type Store } from "../src/index.js";
-import type { StoredWorkRow } from "../src/engines/engine.js";
 import { OrderedEngine, orderedSupports } from "../src/engines/ordered/ordered-engine.js";
 import type { OrderedCommit } from "../src/engines/ordered/ordered-store.js";
 import { TAG, writeNumber } from "../src/engines/ordered/key-layout.js";
 import { numbersRecord } from "../src/engines/ordered/record-values.js";
 import { claimWindow, spreadOffset } from "../src/engines/work-rules.js";
 import { SortedKeySpace, SortedOrderedStore, type SortedStoreOptions } from "./helpers/sorted-ordered-store.js";
+import { FIXED_POLICY, storedWorkRow } from "./helpers/work-rows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowage-ordered-work-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -194,24 +194,7 @@ test("check finds damaged work records: a lost index record, a dedup record nami
   }
 });
 
-const POLICY = JSON.stringify({ type: "fixed", delayMs: 1, maxDelayMs: 1, jitter: "none" });
-const row = (overrides: Partial<StoredWorkRow>): StoredWorkRow => ({
-  key: "k",
-  id: 1,
-  value: new Uint8Array([1]),
-  pushedAt: 5,
-  priority: 0,
-  visibleAt: 10,
-  attempts: 0,
-  maxAttempts: 5,
-  policy: POLICY,
-  token: null,
-  dedup: null,
-  dead: false,
-  lastError: null,
-  deadAt: null,
-  ...overrides,
-});
+const row = storedWorkRow;
 
 test("engine: restore keeps rows as they were (leases, dead letters, dedup keys) or refuses them whole; dump pages by (key, id) on a held snapshot; poll skips over priorities", async () => {
   const engine = await OrderedEngine.open(new SortedOrderedStore(undefined, { asyncReads: true }));
@@ -237,7 +220,7 @@ test("engine: restore keeps rows as they were (leases, dead letters, dedup keys)
 
     assert.deepEqual(await read("workPoll", "jobs", "a", 499), { claimable: false, nextVisibleAt: 500 }, "a lease's deadline, not a dead item's time");
     assert.deepEqual(await read("workPoll", "jobs", "a", 500), { claimable: true, nextVisibleAt: null });
-    const push = (key: string, priority: number, visibleAt: number) => ({ key, value: new Uint8Array([2]), priority, visibleAt, maxAttempts: 5, policy: POLICY, dedup: null, reject: false });
+    const push = (key: string, priority: number, visibleAt: number) => ({ key, value: new Uint8Array([2]), priority, visibleAt, maxAttempts: 5, policy: FIXED_POLICY, dedup: null, reject: false });
     await engine.write({ op: "workPush", args: ["jobs", [push("c", 5, 40), push("c", 1, 30), push("c", -(2 ** 31), 20)], 0] });
     assert.deepEqual(await read("workPoll", "jobs", "c", 19), { claimable: false, nextVisibleAt: 20 }, "the earliest time over every priority, the lowest included");
     assert.deepEqual(await read("workPoll", "jobs", "c", 20), { claimable: true, nextVisibleAt: null });
@@ -271,7 +254,7 @@ test("a claim whose commit lost to another process's claim runs again from an of
     }),
   );
   try {
-    const push = { key: "k", value: new Uint8Array([1]), priority: 0, visibleAt: 0, maxAttempts: 5, policy: POLICY, dedup: null, reject: false };
+    const push = { key: "k", value: new Uint8Array([1]), priority: 0, visibleAt: 0, maxAttempts: 5, policy: FIXED_POLICY, dedup: null, reject: false };
     interleave = false;
     await engine.write({ op: "workPush", args: ["jobs", Array.from({ length: 8 }, () => push), 0] });
     interleave = true;

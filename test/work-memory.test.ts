@@ -6,11 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ManualClock } from "../src/conformance/harness.js";
+import { ManualClock, rejectsWith } from "../src/conformance/harness.js";
 import type { StoredWorkRow } from "../src/engines/engine.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { LEASE_EXPIRED_ERROR } from "../src/engines/work-rules.js";
 import { createStore, isStowageError, utf8, type ClaimedItem, type ErrorCode, type Store, type WorkQueue, type WorkQueueOptions } from "../src/index.js";
+import { storedWorkRow } from "./helpers/work-rows.js";
 
 interface Fixture {
   store: Store;
@@ -37,13 +38,7 @@ async function checked(store: Store, after: string): Promise<void> {
 }
 
 async function refused(call: () => Promise<unknown>, code: ErrorCode, itemId?: number): Promise<void> {
-  let error: unknown;
-  try {
-    await call();
-  } catch (caught) {
-    error = caught;
-  }
-  assert.ok(isStowageError(error, code), `expected ${code}, got ${String(error)}`);
+  const error = await rejectsWith(call, code);
   if (itemId !== undefined) assert.equal(error.itemId, itemId);
 }
 
@@ -319,23 +314,7 @@ test("transactions: a rolled-back claim leaves the item claimable, attempts unch
   });
 });
 
-const row = (overrides: Partial<StoredWorkRow>): StoredWorkRow => ({
-  key: "k",
-  id: 1,
-  value: new Uint8Array([1]),
-  pushedAt: 5,
-  priority: 0,
-  visibleAt: 10,
-  attempts: 0,
-  maxAttempts: 5,
-  policy: JSON.stringify({ type: "fixed", delayMs: 1, maxDelayMs: 1, jitter: "none" }),
-  token: null,
-  dedup: null,
-  dead: false,
-  lastError: null,
-  deadAt: null,
-  ...overrides,
-});
+const row = storedWorkRow;
 
 test("engine: restore writes rows as they were, refusing held ids, repeated ids and held dedup keys whole; dump pages by (key, id); poll", async () => {
   const engine = new MemoryEngine();

@@ -5,20 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { createStore, isStowageError, LIMITS, type ErrorCode, type Lease, type Store, type WorkQueue } from "../src/index.js";
+import { createStore, LIMITS, type Lease, type Store, type WorkQueue } from "../src/index.js";
+import { rejectsWith as failsWith } from "../src/conformance/harness.js";
 import { DeclaredEngine, declaring } from "./helpers/declared-engine.js";
-
-async function failsWith(call: () => unknown, code: ErrorCode, ...mentions: string[]): Promise<Error> {
-  let error: unknown;
-  try {
-    await call();
-  } catch (caught) {
-    error = caught;
-  }
-  assert.ok(isStowageError(error, code), `expected ${code}, got ${String(error)}`);
-  for (const mention of mentions) assert.ok(error.message.includes(mention), `the message mentions ${JSON.stringify(mention)}: ${error.message}`);
-  return error;
-}
 
 const lease = (overrides: Partial<Lease> = {}): Lease => ({ namespace: "jobs", key: "email", id: 1, token: 7, attempt: 1, deadline: 1_000, ...overrides });
 
