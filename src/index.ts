@@ -12,6 +12,9 @@ export { textField, pathField, choiceField, wholeNumberField, durationField, sec
 export { loadDriver } from "./engines/load-driver.js";
 export { OrderedEngine, orderedSupports } from "./engines/ordered/ordered-engine.js";
 export type * from "./engines/ordered/ordered-store.js";
+/** For engines written from scratch: the work-queue rules every engine shares, and the refusals of one without them. */
+export { WORK_UNSUPPORTED_OPS } from "./engines/work-unsupported.js";
+export { failDecision, isClaimable, expiredOverLimit, overLimitError, LEASE_EXPIRED_ERROR } from "./engines/work-rules.js";
 export { createStore } from "./store/store.js";
 export type { StoreOptions } from "./store/store.js";
 export { DURABILITIES, DEFAULT_BUSY_TIMEOUT_MS, type Durability } from "./engines/sqlite/sqlite-engine.js";
