@@ -11,11 +11,16 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runConformance } from "../src/conformance/index.js";
-import { compositeSupports } from "../src/engines/composite/composite-engine.js";
+import { CompositeEngine, compositeSupports } from "../src/engines/composite/composite-engine.js";
+import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
+import { compareSources } from "../src/operations/compare-sources.js";
+import { engineSource } from "../src/operations/store-source.js";
+import { STATE_SECTION } from "../src/engines/composite/side-state.js";
+import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { putState } from "../src/engines/composite/side-state.js";
 import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
-import { compositeControl, isStowageError, openStore, resolveConfig, utf8, type RoutedStoreOptions, type Store } from "../src/index.js";
+import { compositeControl, createStore, isStowageError, openStore, resolveConfig, utf8, type RoutedStoreOptions, type Store } from "../src/index.js";
 import { withMetrics } from "../src/wrappers/metrics.js";
 import { killAll, startChild } from "./helpers/child.js";
 import { runCli } from "../src/cli/run-cli.js";
@@ -380,5 +385,96 @@ describe("composite provider", () => {
     }
     await assert.rejects(openStore({ backend: "composite", primary: "main", standby: "spare" }), (error: unknown) => isStowageError(error, "INVALID_ARGUMENT") && /as a provider/.test(String(error)));
     assert.equal(existsSync(main), false, "a refused configuration opened nothing");
+  });
+});
+
+describe("composite provider: work queues", () => {
+  it("claims, settles and dead letters replay on the backup; after a failover it honours the leases; a resync copies the work queues", async () => {
+    const { options, main, spare } = sqlitePair({ mode: "async" });
+    let store = await openStore(options);
+    const retry = { maxAttempts: 2, backoff: { type: "exponential" as const, delayMs: 10, jitter: "full" as const } };
+    const queueOf = (s: Store) => s.workQueue("jobs", { codec: utf8, visibilityMs: 60_000, retry });
+    let held: Awaited<ReturnType<ReturnType<typeof queueOf>["claim"]>> = [];
+    let heldExtended = 0;
+    try {
+      const jobs = queueOf(store);
+      await Promise.all(Array.from({ length: 24 }, (_, i) => jobs.push(`k${i % 2}`, `job ${i}`, { priority: i % 3, ...(i % 5 === 0 ? { dedupKey: `d${i}` } : {}) })));
+      // Concurrent claims share batches; tokens and the jitter's randomness are arguments, so the backup replays them alike.
+      const claimed = (await Promise.all([jobs.claim("k0", { limit: 4 }), jobs.claim("k1", { limit: 4 }), jobs.claim("k0", { limit: 3 }), jobs.claim("k1", { limit: 3 })])).flat();
+      assert.equal(claimed.length, 14);
+      await Promise.all(claimed.slice(0, 3).map((item) => jobs.ack(item)));
+      const [retried, doomed, extended, released] = claimed.slice(3, 7) as [(typeof claimed)[number], (typeof claimed)[number], (typeof claimed)[number], (typeof claimed)[number]];
+      assert.equal((await jobs.fail(retried, new Error("flaky"))).dead, false);
+      assert.equal((await jobs.fail(doomed, new Error("fatal"), { final: true })).dead, true);
+      await jobs.extend(extended, 120_000);
+      await jobs.release(released, { delayMs: 5 });
+      await jobs.requeue(doomed.key);
+      await jobs.fail(claimed[7]!, new Error("fatal"), { final: true });
+      assert.equal((await jobs.purgeDead(claimed[7]!.key)).purged, 1);
+      held = claimed.slice(8);
+      heldExtended = extended.id;
+      await caughtUp(store);
+      assert.equal(compositeControl(store).status().standby, "mirroring");
+    } finally {
+      await store.close();
+    }
+    const mirrored = await sidesEqual(main, spare);
+    assert.ok(mirrored.equal, mirrored.firstDifference);
+    assert.ok(mirrored.namespaces.some((ns) => ns.primitive === "work" && ns.namespace === "jobs" && ns.left!.count === 20));
+
+    store = await openStore(options);
+    try {
+      await compositeControl(store).failover();
+      // The backup holds the leases the primary handed out: their holders settle them there.
+      const jobs = queueOf(store);
+      await jobs.ack(held[0]!);
+      await jobs.extend(held[1]!, 1_000);
+      // 19 items: 6 leased (5 held, 1 extended), 2 perhaps still delayed (the retried and the released one), the rest ready.
+      const taken = [...(await jobs.claim("k0", { limit: 20 })), ...(await jobs.claim("k1", { limit: 20 }))];
+      assert.ok(taken.length >= 11 && taken.length <= 13, `${taken.length} claimed`);
+      const leased = new Set([...held.map((item) => item.id), heldExtended]);
+      assert.deepEqual(taken.filter((item) => leased.has(item.id)), [], "no leased item is handed out again");
+    } finally {
+      await store.close();
+    }
+    rmSync(main);
+    store = await openStore(options);
+    try {
+      const ha = compositeControl(store);
+      await ha.resync();
+      await ha.failback();
+      assert.equal(ha.status().serving, "primary");
+      const total = async (key: string) => Object.values(await queueOf(store).counts(key)).reduce((sum, n) => sum + n, 0);
+      assert.equal((await total("k0")) + (await total("k1")), 19, "the primary holds what the backup held");
+    } finally {
+      await store.close();
+    }
+    const copied = await sidesEqual(main, spare);
+    assert.ok(copied.equal, copied.firstDifference);
+    assert.ok(copied.namespaces.some((ns) => ns.primitive === "work" && ns.namespace === "jobs" && ns.left!.count === 19));
+  });
+
+  it("async over engines with commit limits: a claim weighs its limit, so batches of concurrent claims still fit the backup's commits", async () => {
+    const side = () => OrderedEngine.open(new SortedOrderedStore(undefined, { limits: { maxWritesPerCommit: 40 } }));
+    const settings = { mode: "async", replicateIntervalMs: 5, probeIntervalMs: 60_000, failAfter: 3, failback: "manual", maxPendingBatches: 1_000 } as const;
+    const [primary, backup] = [await side(), await side()];
+    const engine = await CompositeEngine.open(primary, backup, { primary: "a", backup: "b" }, settings);
+    const store = createStore(engine, { sweepIntervalMs: 0 });
+    try {
+      const limit = engine.supports.limits.maxTransactionWrites;
+      assert.equal(limit, 7);
+      const jobs = store.workQueue("jobs");
+      for (let i = 0; i < 12; i++) await jobs.pushMany("k", Array.from({ length: limit }, (_, j) => ({ value: new Uint8Array([i, j]) })));
+      const claimed = await Promise.all(Array.from({ length: 12 }, () => jobs.claim("k", { limit })));
+      assert.deepEqual(claimed.map((items) => items.length), Array(12).fill(limit));
+      await jobs.ackMany(claimed.flat().slice(0, limit));
+      for (let tries = 0; engine.status().lag.batches > 0 && tries < 200; tries++) await sleep(10);
+      assert.deepEqual([engine.status().standby, engine.status().lag.batches], ["mirroring", 0], "the backup took every batch");
+      const skip = new Set([STATE_SECTION]);
+      const report = await compareSources(engineSource(primary, 0, skip), engineSource(backup, 0, skip));
+      assert.ok(report.equal, report.firstDifference);
+    } finally {
+      await store.close();
+    }
   });
 });

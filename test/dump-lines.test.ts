@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { itemLine, readLine, type DumpItem } from "../src/operations/dump-format.js";
+import { dumpVersionFor, itemLine, readLine, type DumpItem } from "../src/operations/dump-format.js";
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
@@ -23,6 +23,13 @@ function specLine(item: DumpItem): string {
       const { entry } = item;
       return JSON.stringify({ sp: item.space, sg: item.segment, s: entry.seq, t: entry.timestamp, v: base64(entry.value), ...(entry.headers === null ? {} : { h: entry.headers }), ...(entry.compression === null ? {} : { c: entry.compression }) });
     }
+    case "work": {
+      const { row } = item;
+      return JSON.stringify({
+        k: row.key, i: row.id, v: base64(row.value), t: row.pushedAt, p: row.priority, x: row.visibleAt, a: row.attempts, m: row.maxAttempts,
+        r: row.policy, l: row.token, d: row.dedup, e: row.lastError, z: row.deadAt, dead: row.dead,
+      });
+    }
   }
 }
 
@@ -40,6 +47,9 @@ function items(): DumpItem[] {
         out.push({ kind: "slot", row: { key, version: n + 1, value } });
         out.push({ kind: "queue", row: { key, id: n + 1, value, pushedAt: n } });
         out.push({ kind: "stream", space: key, segment: "s", entry: { seq: n + 1, timestamp: n, value, headers: n === 0 ? null : '{"h":1}', compression: null } });
+        const work = { key, id: n + 1, value, pushedAt: n, priority: n === 0 ? -2_147_483_648 : 7, visibleAt: n, attempts: 2, maxAttempts: 5, policy: '{"type":"fixed","delayMs":20}' };
+        out.push({ kind: "work", row: { ...work, token: n === 0 ? null : 281_474_976_710_655, dedup: n === 0 ? null : key, dead: false, lastError: null, deadAt: null } });
+        out.push({ kind: "work", row: { ...work, token: null, dedup: null, dead: true, lastError: `Error: ${key}`, deadAt: n } });
       }
     }
   }
@@ -54,4 +64,18 @@ test("each item's line is JSON.stringify of the format's object, and reads back 
     assert.equal(read.type, "item");
     assert.equal(itemLine((read as { item: DumpItem }).item), line);
   }
+});
+
+test("a work line whose state does not hold together is CORRUPT: a token on a dead item, a death time on a live one", () => {
+  const line = (fields: string) => `{"k":"q","i":1,"v":"","t":0,"p":0,"x":0,"a":1,"m":5,"r":"{}",${fields}}`;
+  for (const fields of ['"l":9,"d":null,"e":"x","z":5,"dead":true', '"l":null,"d":null,"e":"x","z":null,"dead":true', '"l":null,"d":null,"e":null,"z":5,"dead":false', '"l":null,"d":null,"e":null,"z":null,"dead":"no"']) {
+    assert.throws(() => readLine(line(fields), "work", { line: 3, namespace: "jobs" }), (error: Error & { code?: string }) => error.code === "CORRUPT" && /line 3 \(namespace "jobs"\)/.test(error.message));
+  }
+  assert.equal(readLine(line('"l":null,"d":null,"e":"x","z":5,"dead":true'), "work", { line: 3 }).type, "item");
+});
+
+test("a dump is written as version 1 unless it holds a work section", () => {
+  assert.equal(dumpVersionFor(["kv", "log", "slot", "queue", "stream"]), 1);
+  assert.equal(dumpVersionFor([]), 1);
+  assert.equal(dumpVersionFor(["kv", "work"]), 2);
 });

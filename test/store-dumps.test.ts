@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { isStowageError } from "../src/api/errors.js";
 import { utf8 } from "../src/api/codec.js";
-import type { Store } from "../src/api/types.js";
+import type { ClaimedItem, Store } from "../src/api/types.js";
 import { openStore } from "../src/open-store.js";
 import { runCli } from "../src/cli/run-cli.js";
 import { exportStore, importStore, migrateStore, validateStores, verifyDump } from "../src/index.js";
@@ -60,6 +60,30 @@ async function fill(store: Store, clock: { time: number }): Promise<void> {
   clock.time += 10;
 }
 
+/**
+ * Work queues in every state: "tasks" key "email" holds 4 ready items (one holding a dedup key), one delayed an hour,
+ * one leased for a minute (returned) and one dead; one was acked. "idle" handed out an id and holds nothing.
+ */
+async function fillWork(store: Store, clock: { time: number }): Promise<ClaimedItem<string>> {
+  const tasks = store.workQueue("tasks", { codec: utf8, visibilityMs: 60_000 });
+  for (let i = 0; i < 6; i++) {
+    clock.time += 1;
+    await tasks.push("email", `mail ${i}`, { priority: i % 2, ...(i === 4 ? { dedupKey: "welcome/1" } : {}) });
+  }
+  await tasks.push("email", "later", { delayMs: 3_600_000 });
+  const [leased] = await tasks.claim("email");
+  const [failing] = await tasks.claim("email");
+  assert.deepEqual(await tasks.fail(failing!, new Error("smtp down"), { final: true }), { dead: true, visibleAt: null });
+  const [acked] = await tasks.claim("email");
+  await tasks.ack(acked!);
+  await store.workQueue("tasks").push("sms", new TextEncoder().encode("text"), { priority: -3 });
+  const idle = store.workQueue("idle", { codec: utf8 });
+  await idle.push("k", "done");
+  await idle.ack((await idle.claim("k"))[0]!);
+  clock.time += 10;
+  return leased!;
+}
+
 async function openSqlite(path: string, clock: { now: () => number }): Promise<Store> {
   return openStore({ backend: "sqlite", path, clock: clock.now, sweepIntervalMs: 0 });
 }
@@ -91,6 +115,54 @@ describe("export and import", () => {
       assert.deepEqual(await target.kv("sessions").get("user/1"), new Uint8Array([0, 1, 2, 255]));
       const entry = await target.stream("orders", { codec: utf8 }).peek("us", "p1");
       assert.equal(entry?.value, "o3 ".repeat(40));
+      assert.deepEqual((await target.check()).problems, []);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+
+  test("work queues: an export carries every item in every state as format version 2, and imports into another engine equal", async () => {
+    const clock = manualClock();
+    const source = await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 });
+    const target = await openSqlite(fresh("work-target.db"), clock);
+    try {
+      await fill(source, clock);
+      const leased = await fillWork(source, clock);
+      const file = fresh("work.dump.gz");
+      const written = await exportStore(source, file);
+      assert.equal(written.namespaces, 6 + 2);
+      assert.equal(written.items, 2 + 25 + 1 + 3 + 3 + 7);
+      const lines = gunzipSync(readFileSync(file)).toString("utf8").trimEnd().split("\n").map((line) => JSON.parse(line));
+      assert.equal(lines[0].version, 2, "a dump with work queues is version 2");
+      const begins = lines.filter((line) => line.begin !== undefined).map((line) => `${line.begin}:${line.namespace}`);
+      assert.deepEqual(begins.slice(-2), ["work:idle", "work:tasks"], "work sections come last, by name");
+      assert.deepEqual(lines.find((line) => line.begin === "work" && line.namespace === "idle"), { begin: "work", namespace: "idle", lastId: 1 });
+      const leasedLine = lines.find((line) => line.i === leased.id && line.k === "email");
+      assert.deepEqual(Object.keys(leasedLine), ["k", "i", "v", "t", "p", "x", "a", "m", "r", "l", "d", "e", "z", "dead"]);
+      assert.deepEqual([leasedLine.l, leasedLine.x, leasedLine.a, leasedLine.dead], [leased.token, leased.deadline, 1, false]);
+
+      const imported = await importStore(target, file);
+      assert.equal(imported.items, written.items);
+      assert.equal((await validateStores(target, file)).equal, true);
+      const report = await validateStores(source, target);
+      assert.equal(report.equal, true, report.firstDifference);
+      assert.deepEqual(
+        (await target.info()).namespaces.filter((ns) => ns.primitive === "work").map(({ namespace, count }) => [namespace, count]),
+        [["idle", 0], ["tasks", 7]],
+      );
+      const tasks = target.workQueue("tasks", { codec: utf8, visibilityMs: 60_000 });
+      assert.deepEqual(await tasks.counts("email"), { ready: 3, delayed: 1, leased: 1, dead: 1 });
+      assert.deepEqual((await tasks.dead("email")).map((item) => [item.value, item.lastError, item.attempts]), [["mail 3", "Error: smtp down", 1]]);
+      assert.deepEqual(await tasks.push("email", "dup", { dedupKey: "welcome/1" }), { id: 5, duplicate: true });
+      assert.deepEqual(await tasks.push("email", "new"), { id: 9, duplicate: false });
+      assert.deepEqual(await target.workQueue("idle").push("k", new Uint8Array([1])), { id: 2, duplicate: false });
+      // The lease came along: it holds its item until its deadline, then the item is claimed again, attempt 2.
+      const keys = ["mail 0", "mail 2", "mail 4", "new"];
+      assert.deepEqual((await tasks.claim("email", { limit: 10 })).map((item) => item.value).sort(), keys);
+      clock.time = leased.deadline;
+      const again = await tasks.claim("email", { limit: 10 });
+      assert.deepEqual(again.map((item) => [item.id, item.attempt]), [[leased.id, 2]]);
       assert.deepEqual((await target.check()).problems, []);
     } finally {
       await source.close();
@@ -207,6 +279,38 @@ describe("validate", () => {
   });
 });
 
+describe("validate work queues", () => {
+  test("names the work item that changed after an import: a claim changes its attempts, token and visible time", async () => {
+    const clock = manualClock();
+    const left = await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 });
+    const right = await openSqlite(fresh("validate-work.db"), clock);
+    try {
+      await fillWork(left, clock);
+      const file = fresh("validate-work.dump.gz");
+      await exportStore(left, file);
+      await importStore(right, file);
+      assert.equal((await validateStores(left, right)).equal, true);
+      const [claimed] = await right.workQueue("tasks").claim("sms");
+      const report = await validateStores(left, right);
+      assert.equal(report.equal, false);
+      assert.equal(report.firstDifference, `work namespace "tasks": item ${claimed!.id} of work queue "sms" differs`);
+      assert.deepEqual(report.namespaces.filter((ns) => !ns.equal).map((ns) => `${ns.primitive}:${ns.namespace}`), ["work:tasks"]);
+      // A counter alone differs too: an id handed out and acked leaves no item but a last id.
+      await right.workQueue("idle").ack(await pushAndClaim(right));
+      assert.match((await validateStores(left, right)).firstDifference ?? "", /^work namespace "idle": last id 1 in the source, last id 2 in the target$/);
+    } finally {
+      await left.close();
+      await right.close();
+    }
+  });
+});
+
+/** Pushes one item to "idle" key "k" and claims it. */
+async function pushAndClaim(store: Store): Promise<ClaimedItem<Uint8Array>> {
+  await store.workQueue("idle").push("k", new Uint8Array([1]));
+  return (await store.workQueue("idle").claim("k"))[0]!;
+}
+
 describe("migrate", () => {
   test("copies a snapshot into an empty store of another engine and reads it back equal, reporting progress", async () => {
     const clock = manualClock();
@@ -316,12 +420,55 @@ describe("a resumed migration", () => {
   });
 });
 
+describe("a resumed migration of work queues", () => {
+  test("a run interrupted inside a work namespace goes on after the last (key, id) the target holds and ends identical", async () => {
+    const clock = manualClock();
+    const source = await openSqlite(fresh("work-resume-from.db"), clock);
+    const target = await openSqlite(fresh("work-resume-to.db"), clock);
+    const journal = fresh("work-journal.json");
+    try {
+      const tasks = source.workQueue("tasks", { codec: utf8, visibilityMs: 60_000 });
+      for (let chunk = 0; chunk < 3; chunk++) {
+        await tasks.pushMany(`k${chunk}`, Array.from({ length: 800 }, (_, i) => ({ value: `job ${chunk}/${i}`, ...(i % 100 === 0 ? { dedupKey: `d${i}` } : {}) })));
+      }
+      await tasks.claim("k1", { limit: 10 });
+      let runs = 0;
+      let report;
+      while (report === undefined) {
+        assert.ok(++runs <= 5, "the migration ends");
+        try {
+          report = await migrateStore(source, target, {
+            journal,
+            onProgress: (progress) => {
+              if (runs === 1 && progress.items >= 1_000) throw new Error("interrupted");
+            },
+          });
+        } catch (error) {
+          assert.equal((error as Error).message, "interrupted");
+        }
+      }
+      assert.equal(runs, 2);
+      assert.equal(report.resumedAfter, 0, "the interruption was inside the only namespace");
+      assert.equal(report.items, 2_400 - 1_000, "the second run wrote only what the first had not");
+      assert.equal(report.validation.equal, true, report.validation.firstDifference);
+      assert.equal((await validateStores(source, target)).equal, true);
+      assert.deepEqual(await target.workQueue("tasks").counts("k1"), { ready: 790, delayed: 0, leased: 10, dead: 0 });
+      assert.deepEqual(await target.workQueue("tasks").push("k9", new Uint8Array([1])), { id: 2_401, duplicate: false });
+      assert.deepEqual((await target.check()).problems, []);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+});
+
 describe("the memory engine's snapshot file", () => {
   test("restores at open what the last close snapshotted, deadlines, sequences and ids included", async () => {
     const clock = manualClock();
     const path = fresh("memory.dump.gz");
     const first = await openStore({ backend: "memory", snapshotPath: path, snapshotIntervalMs: 0, clock: clock.now, sweepIntervalMs: 0 });
     await fill(first, clock);
+    const leased = await fillWork(first, clock);
     const before = await first.info();
     await first.close();
     assert.ok(existsSync(path));
@@ -331,6 +478,9 @@ describe("the memory engine's snapshot file", () => {
       assert.match((await second.info()).location, /snapshots to/);
       assert.equal(await second.log("events").append("k", new Uint8Array([1])), 26);
       assert.equal(await second.queue("drained").push("q", new Uint8Array([1])), 2);
+      assert.deepEqual(await second.workQueue("tasks").counts("email"), { ready: 3, delayed: 1, leased: 1, dead: 1 });
+      clock.time = leased.deadline;
+      assert.deepEqual((await second.workQueue("tasks").claim("email", { limit: 10 })).filter((item) => item.id === leased.id).map((item) => item.attempt), [2]);
       assert.equal(await second.kv("sessions", { codec: utf8 }).get("ключ"), "unicode key");
       clock.time += 3_600_000;
       assert.equal(await second.kv("sessions").get("ключ"), undefined, "the deadline came along");

@@ -363,9 +363,9 @@ export interface TransactionOptions {
 
 /** Per-namespace figures of `store.info()`. */
 export interface NamespaceInfo {
-  primitive: "kv" | "log" | "slot" | "queue" | "stream";
+  primitive: "kv" | "log" | "slot" | "queue" | "stream" | "work";
   namespace: string;
-  /** Live entries (KV), entries (log), slots, or queued items. */
+  /** Live entries (KV), entries (log), slots, queued items, or work items (dead ones included). */
   count: number;
   /** On a store over named providers: the provider that holds the namespace. */
   provider?: string;

@@ -3,9 +3,9 @@ import { isStowageError } from "../api/errors.js";
 import { compareKeys } from "../api/key-order.js";
 import { utf8 } from "../api/codec.js";
 import type { Store } from "../api/types.js";
-import type { Engine, EngineOps, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
+import type { Engine, EngineOps, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry, StoredWorkRow } from "../engines/engine.js";
 import { storeParts } from "../wrappers/layer.js";
-import { dec, enc, rejectsWith, type CaseGroup } from "./harness.js";
+import { dec, enc, needing, rejectsWith, type CaseGroup, type ManualClock } from "./harness.js";
 
 /*
  * The engine operations behind export, import and migrate (`kvDump` … `streamRestore`, `Engine.snapshot`): what a
@@ -42,6 +42,8 @@ const kvRows = (ops: EngineOps, ns: string, now: number, page = 3) =>
 const slotRows = (ops: EngineOps, ns: string, page = 3) => allPages<StoredSlotRow, string>((after) => ops.slotDump(ns, after, page), (row) => row.key);
 const queueRows = (ops: EngineOps, ns: string, page = 3) =>
   allPages<StoredQueueRow, { key: string; id: number }>((after) => ops.queueDump(ns, after, page), (row) => ({ key: row.key, id: row.id }));
+const workRows = (ops: EngineOps, ns: string, page = 2) =>
+  allPages<StoredWorkRow, { key: string; id: number }>((after) => ops.workDump(ns, after, page), (row) => ({ key: row.key, id: row.id }));
 const logRows = (ops: EngineOps, ns: string) => allPages<StoredLogEntry, number>((after) => ops.logReadAll(ns, after ?? 0, 4), (row) => row.seq);
 const segmentRows = (ops: EngineOps, ns: string, space: string, segment: string) =>
   allPages<StoredStreamEntry, number>((after) => ops.streamRead(ns, space, segment, (after ?? 0) + 1, Number.MAX_SAFE_INTEGER, 4), (row) => row.seq);
@@ -117,6 +119,33 @@ async function restoreSample(from: Store, into: Store, now: number): Promise<voi
   await engine.write({ op: "streamRestore", args: ["d.stream", "sp", "g0", dumped.g0] });
   await engine.write({ op: "streamRestore", args: ["d.stream", "sp", "g1", dumped.g1] });
 }
+
+/**
+ * Work items in every state, through the API: on key "a" one dead (its one attempt failed) and one leased (claimed,
+ * deadline 1 s on); on key "b" one ready (priority 3), one delayed 5 s, one holding dedup key "u1". "d.done" handed
+ * out an id and holds nothing. Returns the lease, its item's dead neighbour's error, and the ids.
+ */
+async function writeWorkSample(store: Store, clock: ManualClock) {
+  const jobs = store.workQueue("d.work", { codec: utf8, visibilityMs: 1_000 });
+  const doomed = await jobs.push("a", "doomed", { retry: { maxAttempts: 1 } });
+  const [first] = await jobs.claim("a");
+  assert.deepEqual(await jobs.fail(first!, new Error("boom")), { dead: true, visibleAt: null });
+  clock.advance(1);
+  const held = await jobs.push("a", "held", { retry: { maxAttempts: 3, backoff: { type: "fixed", delayMs: 50, jitter: "none" } } });
+  const [lease] = await jobs.claim("a");
+  assert.equal(lease?.id, held.id);
+  const ready = await jobs.push("b", "ready", { priority: 3 });
+  const delayed = await jobs.push("b", "delayed", { delayMs: 5_000 });
+  const unique = await jobs.push("b", "unique", { dedupKey: "u1" });
+  const done = store.workQueue("d.done", { codec: utf8 });
+  await done.push("k", "acked");
+  await done.ack((await done.claim("k"))[0]!);
+  return { lease: lease!, ids: { doomed: doomed.id, held: held.id, ready: ready.id, delayed: delayed.id, unique: unique.id } };
+}
+
+/** The work sample's rows and last ids, read through one snapshot. */
+const dumpWork = (store: Store) =>
+  snapshot(store, async (ops) => ({ rows: await workRows(ops, "d.work"), lastId: await ops.workLastId("d.work"), doneRows: await workRows(ops, "d.done"), doneLastId: await ops.workLastId("d.done") }));
 
 export const dumpCases: CaseGroup = {
   "a dump reads every primitive with its facts: deadlines, sequences, times, versions, ids": async ({ store, clock }) => {
@@ -290,4 +319,95 @@ export const dumpCases: CaseGroup = {
     if (outcome !== undefined) assert.deepEqual(outcome, { first: "before", second: "before" });
     assert.equal(await kv.get("k"), "during");
   },
+  "work queues: describe lists them while they have handed out an id, counting every item, dead ones included": needing(["workQueues"], async ({ store, clock }) => {
+    await writeWorkSample(store, clock);
+    const described = await engineOf(store).read({ op: "describe", args: [clock.now()] });
+    const work = described.namespaces.filter((info) => info.primitive === "work").map(({ namespace, count }) => ({ namespace, count }));
+    assert.deepEqual(work.sort((x, y) => compareKeys(x.namespace, y.namespace)), [
+      { namespace: "d.done", count: 0 },
+      { namespace: "d.work", count: 5 },
+    ]);
+    const info = await store.info();
+    assert.deepEqual(info.namespaces.filter((ns) => ns.primitive === "work").map((ns) => ns.namespace), ["d.done", "d.work"], "info() lists work namespaces last, by name");
+  }),
+
+  "work queues: a dump reads every item in (key, id) order with its state, lease, attempts and dedup key": needing(["workQueues"], async ({ store, clock }) => {
+    const start = clock.now();
+    const { lease, ids } = await writeWorkSample(store, clock);
+    const { rows, lastId, doneRows, doneLastId } = await dumpWork(store);
+    const deadError = (await store.workQueue("d.work").dead("a"))[0]!.lastError;
+    assert.equal(deadError, "Error: boom");
+    const now = start + 1;
+    // A dead item keeps the visible time it had (its last lease's deadline): equal stores dump it alike.
+    const shape = rows.map(({ key, id, value, pushedAt, priority, visibleAt, attempts, maxAttempts, token, dedup, dead, lastError, deadAt }) =>
+      ({ key, id, value: dec(value), pushedAt, priority, visibleAt, attempts, maxAttempts, token, dedup, dead, lastError, deadAt }));
+    assert.deepEqual(shape, [
+      { key: "a", id: ids.doomed, value: "doomed", pushedAt: start, priority: 0, visibleAt: start + 1_000, attempts: 1, maxAttempts: 1, token: null, dedup: null, dead: true, lastError: "Error: boom", deadAt: start },
+      { key: "a", id: ids.held, value: "held", pushedAt: now, priority: 0, visibleAt: lease.deadline, attempts: 1, maxAttempts: 3, token: lease.token, dedup: null, dead: false, lastError: null, deadAt: null },
+      { key: "b", id: ids.ready, value: "ready", pushedAt: now, priority: 3, visibleAt: now, attempts: 0, maxAttempts: 5, token: null, dedup: null, dead: false, lastError: null, deadAt: null },
+      { key: "b", id: ids.delayed, value: "delayed", pushedAt: now, priority: 0, visibleAt: now + 5_000, attempts: 0, maxAttempts: 5, token: null, dedup: null, dead: false, lastError: null, deadAt: null },
+      { key: "b", id: ids.unique, value: "unique", pushedAt: now, priority: 0, visibleAt: now, attempts: 0, maxAttempts: 5, token: null, dedup: "u1", dead: false, lastError: null, deadAt: null },
+    ]);
+    assert.equal(lease.deadline, now + 1_000);
+    assert.ok(rows.every((row) => typeof row.policy === "string"));
+    assert.equal(lastId, ids.unique);
+    assert.deepEqual([doneRows, doneLastId], [[], 1]);
+  }),
+
+  "work queues: a restore holds every item as it was; a restored lease expires at its deadline and its item is claimed again with the attempt counted": needing(["workQueues"], async ({ store, clock, open }) => {
+    const { lease, ids } = await writeWorkSample(store, clock);
+    const dumped = await dumpWork(store);
+    const target = await open();
+    const engine = engineOf(target);
+    // In two batches, as a restore of a dump sends them, then the namespace that holds nothing: its last id alone.
+    await engine.write({ op: "workRestore", args: ["d.work", dumped.rows.slice(0, 2), dumped.lastId] });
+    await engine.write({ op: "workRestore", args: ["d.work", dumped.rows.slice(2), dumped.lastId] });
+    await engine.write({ op: "workRestore", args: ["d.done", [], dumped.doneLastId] });
+    assert.deepEqual(await dumpWork(target), dumped);
+    assert.deepEqual((await store.check()).problems, []);
+    assert.deepEqual((await target.check()).problems, []);
+
+    const jobs = target.workQueue("d.work", { codec: utf8, visibilityMs: 1_000 });
+    assert.deepEqual(await jobs.counts("a"), { ready: 0, delayed: 0, leased: 1, dead: 1 });
+    assert.deepEqual(await jobs.counts("b"), { ready: 2, delayed: 1, leased: 0, dead: 0 });
+    assert.deepEqual((await jobs.dead("a")).map((item) => [item.id, item.value, item.attempts, item.lastError]), [[ids.doomed, "doomed", 1, "Error: boom"]]);
+    // The dedup key is held in the target too; ids go on after the source's last, in both namespaces.
+    assert.deepEqual(await jobs.push("b", "again", { dedupKey: "u1" }), { id: ids.unique, duplicate: true });
+    assert.deepEqual(await jobs.push("c", "next"), { id: ids.unique + 1, duplicate: false });
+    assert.deepEqual(await target.workQueue("d.done").push("k", enc("next")), { id: 2, duplicate: false });
+    // Claims take by priority, then visible time: the ready ones of "b", never the delayed one before its time.
+    assert.deepEqual((await jobs.claim("b", { limit: 5 })).map((item) => item.value), ["ready", "unique"]);
+
+    // The source's lease holds in the target until its deadline: nothing of "a" is claimable.
+    clock.advance(lease.deadline - clock.now() - 1);
+    assert.deepEqual(await jobs.claim("a"), []);
+    clock.advance(1);
+    const again = await jobs.claim("a");
+    assert.deepEqual(again.map((item) => [item.id, item.value, item.attempt, item.token === lease.token]), [[ids.held, "held", 2, false]]);
+    await rejectsWith(jobs.ack(lease), "LEASE_LOST");
+    await jobs.ack(again[0]!);
+    assert.deepEqual(await jobs.counts("a"), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+    assert.deepEqual((await target.check()).problems, []);
+  }),
+
+  "work queues: restores that would reuse an id or a live dedup key are CONFLICT and write nothing": needing(["workQueues"], async ({ store, clock }) => {
+    const engine = engineOf(store);
+    const jobs = store.workQueue("c.work", { codec: utf8 });
+    const held = await jobs.push("q", "one", { dedupKey: "d1" });
+    const row = (key: string, id: number, dedup: string | null = null): StoredWorkRow => ({
+      key, id, value: enc(`w${id}`), pushedAt: clock.now(), priority: 0, visibleAt: clock.now(), attempts: 0, maxAttempts: 5,
+      policy: '{"type":"fixed","delayMs":10,"jitter":"none"}', token: null, dedup, dead: false, lastError: null, deadAt: null,
+    });
+    await rejectsWith(engine.write({ op: "workRestore", args: ["c.work", [row("p", 50), row("q", held.id)], 0] }), "CONFLICT");
+    await rejectsWith(engine.write({ op: "workRestore", args: ["c.work", [row("p", 50), row("p", 50)], 0] }), "CONFLICT");
+    await rejectsWith(engine.write({ op: "workRestore", args: ["c.work", [row("p", 50), row("q", 51, "d1")], 0] }), "CONFLICT");
+    assert.deepEqual(await jobs.counts("p"), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    assert.equal(await engine.read({ op: "workLastId", args: ["c.work"] }), held.id);
+    // A dead item may keep a dedup key a live one holds: only live items hold them.
+    await engine.write({ op: "workRestore", args: ["c.work", [row("p", 50), { ...row("q", 51, "d1"), dead: true, deadAt: clock.now(), lastError: "gone" }], 70] });
+    assert.deepEqual(await jobs.push("q", "two"), { id: 71, duplicate: false });
+    assert.deepEqual((await jobs.claim("p")).map((item) => [item.id, item.value]), [[50, "w50"]]);
+    assert.deepEqual((await jobs.dead("q")).map((item) => [item.id, item.dedupKey]), [[51, "d1"]]);
+    assert.deepEqual((await store.check()).problems, []);
+  }),
 };

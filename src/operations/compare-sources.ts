@@ -135,7 +135,7 @@ async function compareSection(
 
 function counterText(start: SectionStart): string {
   if (start.begin === "log") return `last sequence ${start.lastSeq}`;
-  if (start.begin === "queue") return `last id ${start.lastId}`;
+  if (start.begin === "queue" || start.begin === "work") return `last id ${start.lastId}`;
   return "no counter";
 }
 
@@ -149,6 +149,8 @@ function placeOf(item: DumpItem): string {
       return `sequence ${item.entry.seq}`;
     case "queue":
       return `item ${item.row.id} of queue ${JSON.stringify(item.row.key)}`;
+    case "work":
+      return `item ${item.row.id} of work queue ${JSON.stringify(item.row.key)}`;
     case "stream":
       return `entry ${item.entry.seq} of segment ${JSON.stringify(item.segment)} in space ${JSON.stringify(item.space)}`;
   }

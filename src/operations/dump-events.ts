@@ -69,10 +69,11 @@ export class SectionEmitter {
     await this.sink({ type: "items", items, lines });
   }
 
-  /** Ends the namespace; one with no items and no counter to keep (a log's last sequence, a queue's last id) is left out. True when it went out. */
+  /** Ends the namespace; one with no items and no counter to keep (a log's last sequence, a queue's or work queue's last id) is left out. True when it went out. */
   async finish(): Promise<boolean> {
     if (this.digest === undefined) {
-      const counter = this.start.begin === "log" ? this.start.lastSeq : this.start.begin === "queue" ? this.start.lastId : 0;
+      const start = this.start;
+      const counter = start.begin === "log" ? start.lastSeq : start.begin === "queue" || start.begin === "work" ? start.lastId : 0;
       if (counter === 0) return false;
       await this.open();
     }

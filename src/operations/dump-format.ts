@@ -1,10 +1,10 @@
 import { StowageError } from "../api/errors.js";
-import type { StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
+import type { StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry, StoredWorkRow } from "../engines/engine.js";
 
 /*
- * The dump format, version 1: gzip-compressed UTF-8 text, one JSON object per line.
+ * The dump format, version 2: gzip-compressed UTF-8 text, one JSON object per line.
  *
- *   {"stowage":"dump","version":1,"createdAt":…,"snapshotAt":…,"source":{"engine":"sqlite","location":"…"}}
+ *   {"stowage":"dump","version":2,"createdAt":…,"snapshotAt":…,"source":{"engine":"sqlite","location":"…"}}
  *   {"begin":"kv","namespace":"sessions"}
  *   {"k":"user/1","v":"<base64>","x":1767225600000}          one line per item (x: deadline or null)
  *   {"end":"kv","namespace":"sessions","count":1,"sha256":"…"}
@@ -12,18 +12,31 @@ import type { StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, Stored
  *   {"begin":"slot","namespace":"leases"}                      {"k":…,"n":version,"v":…}
  *   {"begin":"queue","namespace":"jobs","lastId":9}            {"k":…,"i":id,"v":…,"t":pushedAt}
  *   {"begin":"stream","namespace":"orders"}                    {"sp":space,"sg":segment,"s":seq,"t":…,"v":…,"h":headers?,"c":compression?}
- *   {"end":"dump","namespaces":5,"items":42}
+ *   {"begin":"work","namespace":"tasks","lastId":7}            {"k":…,"i":id,"v":…,"t":pushedAt,"p":priority,"x":visibleAt,
+ *                                                               "a":attempts,"m":maxAttempts,"r":policy,"l":token|null,
+ *                                                               "d":dedup|null,"e":lastError|null,"z":deadAt|null,"dead":bool}
+ *   {"end":"dump","namespaces":6,"items":42}
  *
  * A namespace's `sha256` is the SHA-256 of its `begin` line and item lines, each followed by "\n", exactly as
  * written: a reader verifies each namespace as it ends, and `validate` compares stores by the same digests. The
  * closing line proves the dump complete. Items come in key order (KV, slot), sequence order (log), (key, id) order
- * (queue), and space, segment, sequence order (stream).
+ * (queue, work: every item, dead and leased ones too, with its lease's token and deadline), and space, segment,
+ * sequence order (stream).
+ *
+ * Version 2 added the work section and nothing else, so a dump without work queues is written as version 1, which
+ * stowage before work queues reads ({@link dumpVersionFor}).
  */
 
-/** The dump format's version this code writes, and the newest it reads. */
-export const DUMP_VERSION = 1;
+/** The dump format's version this code writes when a dump holds work queues, and the newest it reads. */
+export const DUMP_VERSION = 2;
 
-export type DumpPrimitive = "kv" | "log" | "slot" | "queue" | "stream";
+/** The version a dump is written as: the oldest that can carry its sections (1 unless a work section follows). */
+export function dumpVersionFor(primitives: Iterable<DumpPrimitive>): number {
+  for (const primitive of primitives) if (primitive === "work") return 2;
+  return 1;
+}
+
+export type DumpPrimitive = "kv" | "log" | "slot" | "queue" | "stream" | "work";
 
 /** The first line: what the dump is and where it came from. */
 export interface DumpHeader {
@@ -40,7 +53,7 @@ export interface DumpHeader {
 export type SectionStart =
   | { begin: "kv" | "slot" | "stream"; namespace: string }
   | { begin: "log"; namespace: string; lastSeq: number }
-  | { begin: "queue"; namespace: string; lastId: number };
+  | { begin: "queue" | "work"; namespace: string; lastId: number };
 
 /** One stored item of a namespace. */
 export type DumpItem =
@@ -48,7 +61,8 @@ export type DumpItem =
   | { kind: "log"; entry: StoredLogEntry }
   | { kind: "slot"; row: StoredSlotRow }
   | { kind: "queue"; row: StoredQueueRow }
-  | { kind: "stream"; space: string; segment: string; entry: StoredStreamEntry };
+  | { kind: "stream"; space: string; segment: string; entry: StoredStreamEntry }
+  | { kind: "work"; row: StoredWorkRow };
 
 /** A namespace's closing line. */
 export interface SectionEnd {
@@ -71,7 +85,7 @@ const jsonNumber = (value: number): string => (Number.isFinite(value) ? String(v
 
 /**
  * An item's line (without the newline): the same bytes for the same item, always, so that digests compare. The lines
- * of the four row kinds are put together by hand, in JSON.stringify's field order and spelling (keys through
+ * of the fixed-shape row kinds are put together by hand, in JSON.stringify's field order and spelling (keys through
  * JSON.stringify, base64 needs no escapes): a dump or a validation writes one per item, and the object and its
  * generic serialisation cost more than the rest of the line.
  */
@@ -98,7 +112,20 @@ export function itemLine(item: DumpItem): string {
       if (entry.compression !== null) line.c = entry.compression;
       return JSON.stringify(line);
     }
+    case "work":
+      return workLine(item.row);
   }
+}
+
+const nullableNumber = (value: number | null): string => (value === null ? "null" : jsonNumber(value));
+const nullableText = (value: string | null): string => (value === null ? "null" : JSON.stringify(value));
+
+function workLine(row: StoredWorkRow): string {
+  return (
+    `{"k":${JSON.stringify(row.key)},"i":${jsonNumber(row.id)},"v":"${base64(row.value)}","t":${jsonNumber(row.pushedAt)},"p":${jsonNumber(row.priority)},` +
+    `"x":${jsonNumber(row.visibleAt)},"a":${jsonNumber(row.attempts)},"m":${jsonNumber(row.maxAttempts)},"r":${JSON.stringify(row.policy)},` +
+    `"l":${nullableNumber(row.token)},"d":${nullableText(row.dedup)},"e":${nullableText(row.lastError)},"z":${nullableNumber(row.deadAt)},"dead":${row.dead}}`
+  );
 }
 
 /** A section's opening line. */
@@ -137,6 +164,9 @@ function field<T>(line: Record<string, unknown>, name: string, valid: (value: un
 }
 
 const isString = (value: unknown): value is string => typeof value === "string";
+const isInteger = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value);
+const isBoolean = (value: unknown): value is boolean => typeof value === "boolean";
+const isNullableString = (value: unknown): value is string | null => value === null || typeof value === "string";
 const isBase64 = (value: unknown): value is string => typeof value === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(value);
 const isDeadline = (value: unknown): value is number | null => value === null || isCount(value);
 const isOptionalString = (value: unknown): value is string | undefined => value === undefined || typeof value === "string";
@@ -194,7 +224,8 @@ export function readLine(text: string, section: DumpPrimitive | undefined, place
       case "log":
         return { type: "start", start: { begin: "log", namespace, lastSeq: field(line, "lastSeq", isCount, place, "a sequence") } };
       case "queue":
-        return { type: "start", start: { begin: "queue", namespace, lastId: field(line, "lastId", isCount, place, "an id") } };
+      case "work":
+        return { type: "start", start: { begin: line.begin, namespace, lastId: field(line, "lastId", isCount, place, "an id") } };
       default:
         throw corrupt(place, `unknown primitive ${JSON.stringify(line.begin)}`);
     }
@@ -248,5 +279,29 @@ function readItem(line: Record<string, unknown>, section: DumpPrimitive, place: 
           compression: field(line, "c", isOptionalString, place, "a compression") ?? null,
         },
       };
+    case "work":
+      return { kind: "work", row: readWorkRow(line, value, place) };
   }
+}
+
+function readWorkRow(line: Record<string, unknown>, value: Uint8Array, place: LinePlace): StoredWorkRow {
+  const row: StoredWorkRow = {
+    key: field(line, "k", isString, place, "a key"),
+    id: field(line, "i", isCount, place, "an id"),
+    value,
+    pushedAt: field(line, "t", isCount, place, "a time"),
+    priority: field(line, "p", isInteger, place, "a priority"),
+    visibleAt: field(line, "x", isCount, place, "a time"),
+    attempts: field(line, "a", isCount, place, "a count"),
+    maxAttempts: field(line, "m", isCount, place, "a count"),
+    policy: field(line, "r", isString, place, "a retry policy"),
+    token: field(line, "l", isDeadline, place, "a token or null"),
+    dedup: field(line, "d", isNullableString, place, "a dedup key or null"),
+    dead: field(line, "dead", isBoolean, place, "true or false"),
+    lastError: field(line, "e", isNullableString, place, "an error or null"),
+    deadAt: field(line, "z", isDeadline, place, "a time or null"),
+  };
+  // The engines hold these together (a token only on a live item, a death time only on a dead one): a line that breaks them is damage.
+  if (row.dead ? row.deadAt === null || row.token !== null : row.deadAt !== null) throw corrupt(place, "a work item's state does not hold together");
+  return row;
 }

@@ -1,6 +1,6 @@
 import { StowageError } from "../api/errors.js";
 import type { Store } from "../api/types.js";
-import type { Awaitable, Engine, EngineLimits, QueuePosition, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry } from "../engines/engine.js";
+import type { Awaitable, Engine, EngineLimits, QueuePosition, StoredKvRow, StoredLogEntry, StoredQueueRow, StoredSlotRow, StoredStreamEntry, StoredWorkRow } from "../engines/engine.js";
 import type { EngineCall } from "../engines/engine-calls.js";
 import { compareKeys } from "../api/key-order.js";
 import type { Readable } from "node:stream";
@@ -11,7 +11,7 @@ import { engineOfStore, pagesOf, storeNow } from "./store-source.js";
 
 /** Rows per restore call at most, whatever the engine allows: a commit this size costs little beside its rows. */
 const MAX_BATCH_ROWS = 1_000;
-/** Rows per read while finding where a resumed queue namespace stopped. */
+/** Rows per read while finding where a resumed queue or work namespace stopped. */
 const RESUME_PAGE = 1_000;
 
 /** What a restore wrote. */
@@ -29,7 +29,7 @@ export interface RestoreOptions {
   /**
    * The target may hold the first part of any namespace from an interrupted run of the same copy (whose batches went
    * in dump order): rows it holds already are skipped — KV entries and slots up to its last key, log entries up to its
-   * last sequence, queue items up to its last in (key, id) order, stream entries up to each segment's last.
+   * last sequence, queue and work items up to its last in (key, id) order, stream entries up to each segment's last.
    */
   resume?: boolean;
   /** Called once each namespace's last batch committed, with the namespace's closing facts (a migration's journal). */
@@ -113,8 +113,9 @@ export class RestoreSink {
       case "end": {
         const start = this.section!;
         await this.flush();
-        // A queue whose items were all acknowledged still carries its last id.
+        // A queue whose items were all acknowledged still carries its last id (a work queue too).
         if (start.begin === "queue" && !this.sectionWrote) await this.send({ op: "queueRestore", args: [start.namespace, [], start.lastId] }, 0, 0);
+        if (start.begin === "work" && !this.sectionWrote) await this.send({ op: "workRestore", args: [start.namespace, [], start.lastId] }, 0, 0);
         await this.inFlight;
         if (this.failed !== undefined) throw this.failed;
         await this.options.onSectionDone?.(event.end);
@@ -149,6 +150,10 @@ export class RestoreSink {
       }
       case "stream":
         return { kind: "segments", lastSeqs: new Map() };
+      case "work": {
+        const last = await lastPosition((after: QueuePosition | null) => this.engine.read({ op: "workDump", args: [ns, after, RESUME_PAGE] }), (row) => ({ key: row.key, id: row.id }));
+        return { kind: "queue", last };
+      }
     }
   }
 
@@ -160,7 +165,8 @@ export class RestoreSink {
         return point.kind === "key" && point.last !== undefined && compareKeys(item.row.key, point.last) <= 0;
       case "log":
         return point.kind === "seq" && item.entry.seq <= point.lastSeq;
-      case "queue": {
+      case "queue":
+      case "work": {
         if (point.kind !== "queue" || point.last === undefined) return false;
         const order = compareKeys(item.row.key, point.last.key);
         return order < 0 || (order === 0 && item.row.id <= point.last.id);
@@ -252,6 +258,8 @@ export class RestoreSink {
         const first = items[0] as { space: string; segment: string };
         return { op: "streamRestore", args: [ns, first.space, first.segment, items.map((item) => (item as { entry: StoredStreamEntry }).entry)] };
       }
+      case "work":
+        return { op: "workRestore", args: [ns, items.map((item) => (item as { row: StoredWorkRow }).row), start.lastId] };
     }
   }
 }
@@ -270,6 +278,9 @@ function itemBytes(item: DumpItem): number {
     case "slot":
     case "queue":
       return Buffer.byteLength(item.row.key) + item.row.value.byteLength;
+    case "work":
+      // The policy, dedup key and last error are stored with the item too.
+      return Buffer.byteLength(item.row.key) + item.row.value.byteLength + Buffer.byteLength(item.row.policy) + Buffer.byteLength(item.row.dedup ?? "") + Buffer.byteLength(item.row.lastError ?? "");
     case "log":
       return Buffer.byteLength(item.entry.key) + item.entry.value.byteLength;
     case "stream":

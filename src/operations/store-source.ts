@@ -4,14 +4,14 @@ import type { NamespaceInfo, Store } from "../api/types.js";
 import type { Awaitable, Engine, EngineOps, QueuePosition } from "../engines/engine.js";
 import { dumpRefused } from "../engines/dump-refused.js";
 import { storeParts } from "../wrappers/layer.js";
-import { DUMP_VERSION, type DumpPrimitive, type SectionEnd, type SectionStart } from "./dump-format.js";
+import { dumpVersionFor, type DumpPrimitive, type SectionEnd, type SectionStart } from "./dump-format.js";
 import { SectionEmitter, type DumpSource } from "./dump-events.js";
 
 /** Rows read per engine call while dumping: big enough that a call's cost is small beside its rows. */
 export const DUMP_PAGE = 1_000;
 
 /** The order namespaces go out in, the same from every engine, so that two dumps of equal stores are equal. */
-const PRIMITIVE_ORDER: readonly DumpPrimitive[] = ["kv", "log", "slot", "queue", "stream"];
+const PRIMITIVE_ORDER: readonly DumpPrimitive[] = ["kv", "log", "slot", "queue", "stream", "work"];
 
 /** The engine of a stowage store (wrappers' layers included); INVALID_ARGUMENT for anything else. */
 export function engineOfStore(store: Store): Engine {
@@ -43,13 +43,14 @@ export function storeSource(store: Store, options: StoreSourceOptions = {}): Dum
 export function engineSource(engine: Engine, now: number, skip?: ReadonlySet<string>): DumpSource {
   return async (sink) => {
     if (engine.snapshot === undefined) throw dumpRefused(`the ${engine.name} engine`);
-    await sink({ type: "header", header: { stowage: "dump", version: DUMP_VERSION, createdAt: Date.now(), snapshotAt: now, source: { engine: engine.name, location: engine.location } } });
     const totals = await engine.snapshot(async (ops) => {
-      const described = await ops.describe(now);
+      const sections = inDumpOrder((await ops.describe(now)).namespaces).filter((info) => skip?.has(`${info.primitive}:${info.namespace}`) !== true);
+      // The header names the oldest format that carries these sections, known once the snapshot listed them.
+      const version = dumpVersionFor(sections.map((info) => info.primitive));
+      await sink({ type: "header", header: { stowage: "dump", version, createdAt: Date.now(), snapshotAt: now, source: { engine: engine.name, location: engine.location } } });
       let namespaces = 0;
       let items = 0;
-      for (const info of inDumpOrder(described.namespaces)) {
-        if (skip?.has(`${info.primitive}:${info.namespace}`) === true) continue;
+      for (const info of sections) {
         const emitter = new SectionEmitter(await sectionStart(ops, info), sink);
         await readNamespace(ops, info, now, emitter);
         if (await emitter.finish()) namespaces += 1;
@@ -103,6 +104,8 @@ async function sectionStart(ops: EngineOps, info: Section): Promise<SectionStart
       return { begin: "log", namespace: info.namespace, lastSeq: await ops.logLastSeq(info.namespace) };
     case "queue":
       return { begin: "queue", namespace: info.namespace, lastId: await ops.queueLastId(info.namespace) };
+    case "work":
+      return { begin: "work", namespace: info.namespace, lastId: await ops.workLastId(info.namespace) };
     default:
       return { begin: info.primitive, namespace: info.namespace };
   }
@@ -127,6 +130,11 @@ async function readNamespace(ops: EngineOps, info: Section, now: number, out: Se
       return;
     case "stream":
       return readStream(ops, ns, out);
+    case "work":
+      for await (const rows of pagesOf((after: QueuePosition | null) => ops.workDump(ns, after, DUMP_PAGE), (row) => ({ key: row.key, id: row.id }))) {
+        await out.page(rows.map((row) => ({ kind: "work", row })));
+      }
+      return;
     default:
       throw new StowageError("INTERNAL", `describe listed namespace "${ns}" of an unknown primitive ${String(info.primitive)}`, { namespace: ns });
   }

@@ -297,7 +297,7 @@ class EngineStore implements Store {
   async info(): Promise<StoreInfo> {
     const now = this.clock();
     const description = await this.track(async () => this.engineImpl.read({ op: "describe", args: [now] }));
-    const order = ["kv", "log", "slot", "queue", "stream"];
+    const order = ["kv", "log", "slot", "queue", "stream", "work"];
     const namespaces = [...description.namespaces].sort(
       (a, b) => order.indexOf(a.primitive) - order.indexOf(b.primitive) || compareKeys(a.namespace, b.namespace),
     );

@@ -107,10 +107,19 @@ export function sameOutcome(a: Outcome, b: Outcome, successOnly = false): boolea
   return false;
 }
 
-/** A write's weight: rows it carries (restores, a produce's records), else one; bytes of its values and keys. */
+/**
+ * Write calls that change up to as many items as one of their arguments says (its index): a work claim's, requeue's
+ * or purge's `limit`, as the store counts them against a transaction's writes.
+ */
+const LIMIT_ARGUMENT: Partial<Record<EngineCall["op"], number>> = { workClaim: 2, workRequeue: 4, workPurge: 3 };
+
+/** A write's weight: rows it carries (restores, a produce's records) or may change (a claim's limit), else one; bytes of its values and keys. */
 export function weightOf(call: EngineCall): Weight {
   let writes = 1;
   for (const arg of call.args) if (Array.isArray(arg) && arg.length > 0 && typeof arg[0] === "object") writes = Math.max(writes, arg.length);
+  const limitAt = LIMIT_ARGUMENT[call.op];
+  const limit = limitAt === undefined ? undefined : call.args[limitAt];
+  if (typeof limit === "number") writes = Math.max(writes, limit);
   return { writes, bytes: bytesIn(call.args, 0) };
 }
 

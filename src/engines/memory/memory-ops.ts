@@ -632,6 +632,14 @@ export class MemoryOps implements EngineOps {
       namespaces.push({ primitive: "stream", namespace, count });
       storedRows += count;
     }
+    for (const [namespace, space] of this.data.work) {
+      let count = 0;
+      for (const items of space.byKey.values()) count += items.items.size;
+      // Listed while it has handed out an id, as queues are: a dump carries its last id.
+      if (count === 0 && space.lastId === 0) continue;
+      namespaces.push({ primitive: "work", namespace, count });
+      storedRows += count;
+    }
     return { schemaVersion: 1, namespaces, storedRows };
   }
 

@@ -88,7 +88,7 @@ export function orderedOps(tx: OrderedTx, keys: KeyLayout, context: Omit<kv.Orde
 /**
  * Every namespace that holds anything a dump carries, with its count, read a page at a time. A KV namespace is listed
  * while it stores entries (expired ones too, counted in `storedRows` only); a queue namespace while it has handed out
- * an id, even with every item acknowledged (a move must keep its last id).
+ * an id, even with every item acknowledged (a move must keep its last id), and so is a work namespace.
  */
 function* describe(c: kv.OrderedContext, now: number): Program<EngineDescription> {
   const namespaces: NamespaceInfo[] = [];
@@ -109,5 +109,8 @@ function* describe(c: kv.OrderedContext, now: number): Program<EngineDescription
   for (const [namespace, length] of (yield* dump.countsByNamespace(c, TAG.queueLength, (record) => numberAt(record, 0))).counts) queues.set(namespace, (queues.get(namespace) ?? 0) + length);
   add("queue", queues, true);
   add("stream", (yield* dump.countsByNamespace(c, TAG.segmentStatus, (status) => numberAt(status, 2))).counts);
+  const work = (yield* dump.countsByNamespace(c, TAG.workCounter, () => 0)).counts;
+  for (const [namespace, items] of (yield* dump.countsByNamespace(c, TAG.workState, () => 1)).counts) work.set(namespace, (work.get(namespace) ?? 0) + items);
+  add("work", work, true);
   return { schemaVersion: LAYOUT_VERSION, namespaces, storedRows };
 }

@@ -40,13 +40,14 @@ const KV_GET_ENTRY = `SELECT value, expires_at FROM stowage_kv WHERE ns = ? AND 
 const SLOT_GET = "SELECT version, value FROM stowage_slot WHERE ns = ? AND key = ?";
 const DESCRIBE_KV = `SELECT ns, count(*) AS stored, sum(${LIVE_FLAG}) AS live FROM stowage_kv GROUP BY ns`;
 /** A log or queue namespace is listed while its counter is above 0 too: a queue whose items were all acknowledged keeps its last id, which a dump carries. */
-const countedWithCounter = (table: string, kind: "log" | "queue") =>
+const countedWithCounter = (table: string, kind: "log" | "queue" | "work") =>
   `SELECT ns, sum(n) AS n FROM (SELECT ns, count(*) AS n FROM ${table} GROUP BY ns UNION ALL SELECT ns, 0 AS n FROM stowage_counter WHERE kind = '${kind}' AND value > 0) c GROUP BY ns`;
 const DESCRIBE_COUNT = {
   log: countedWithCounter("stowage_log", "log"),
   slot: "SELECT ns, count(*) AS n FROM stowage_slot GROUP BY ns",
   queue: countedWithCounter("stowage_queue", "queue"),
   stream: "SELECT ns, count(*) AS n FROM stowage_stream GROUP BY ns",
+  work: countedWithCounter("stowage_work", "work"),
 } as const;
 /** Takes a segment's row, creating it empty: an upsert, so that it locks the row on PostgreSQL. */
 const SEGMENT_TAKE =
@@ -633,7 +634,7 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
         namespaces.push({ primitive: "kv", namespace: row.ns as string, count: num(row, "live") });
         storedRows += num(row, "stored");
       }
-      for (const primitive of ["log", "slot", "queue", "stream"] as const) {
+      for (const primitive of ["log", "slot", "queue", "stream", "work"] as const) {
         for (const row of yield* all(DESCRIBE_COUNT[primitive], [])) {
           namespaces.push({ primitive, namespace: row.ns as string, count: num(row, "n") });
           storedRows += num(row, "n");
