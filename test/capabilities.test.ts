@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { describeSkips, FULL_SUPPORT, groupNeeds, planConformance } from "../src/conformance/index.js";
+import { describeSkips, FULL_SUPPORT, planConformance } from "../src/conformance/index.js";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
 import { PostgresEngine } from "../src/engines/postgres/postgres-engine.js";
 import { SqliteEngine } from "../src/engines/sqlite/sqlite-engine.js";
@@ -255,11 +255,14 @@ test("info() and health() report the engine's manifest, through wrappers too; th
 
 test("the conformance plan skips exactly the cases needing what a manifest lacks, and nothing for the built-in engines", () => {
   for (const supports of [MemoryEngine.supports, SqliteEngine.supports, PostgresEngine.supports, FULL_SUPPORT]) {
-    // A family declares work queues once it implements them (issue 21): until then it skips the groups needing them, whole.
-    const workGroups = supports.workQueues ? [] : Object.keys(groupNeeds).filter((group) => groupNeeds[group]?.includes("workQueues"));
-    assert.deepEqual(describeSkips(planConformance(supports)), workGroups.map((group) => `${group} (every case: no workQueues)`));
+    assert.deepEqual(describeSkips(planConformance(supports)), []);
   }
-  assert.deepEqual(describeSkips(planConformance(declaring({ workQueues: false }))), ["work (every case: no workQueues)", "worker (every case: no workQueues)"]);
+  // An engine without work queues skips the groups of work queues whole, and the dump cases of work sections.
+  assert.deepEqual(describeSkips(planConformance(declaring({ workQueues: false }))), [
+    "dumps (4 of 11 cases: no workQueues)",
+    "work (every case: no workQueues)",
+    "worker (every case: no workQueues)",
+  ]);
   // Each with work queues declared, so that only the capability under test is missing.
   const noHistory = planConformance(declaring({ kvHistory: false, workQueues: true })).filter((c) => c.missing.length > 0);
   assert.ok(noHistory.length > 0 && noHistory.every((c) => c.group === "feeds" && /watch/.test(c.name)), noHistory.map((c) => c.name).join("\n"));
