@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's plain work calls (those outside `store.transaction`): claims, settles and extends at READ COMMITTED on
- * the engine's work pool, pushes as the shared SERIALIZABLE program; concurrent calls that can share a statement do.
+ * the engine's work pool, and pushes: one statement there, or the shared SERIALIZABLE program for pushes with dedup keys;
+ * concurrent calls that can share a statement do.
  *
  * Why READ COMMITTED: at SERIALIZABLE a claimer whose snapshot predates another claimer's commit of the head row fails
  * with a serialization failure (it locks a row updated after its snapshot), so concurrent claimers mostly rerun
@@ -68,6 +69,27 @@ const EXTEND = `UPDATE stowage_work w SET visible_at = e.deadline
 FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS e(key, id, token, attempt, deadline)
 WHERE w.ns = ? AND w.key = e.key AND w.id = e.id AND w.token = e.token AND w.attempts = e.attempt AND NOT w.dead
 RETURNING w.key, w.id, w.token, w.attempts`;
+
+/**
+ * Pushes without dedup keys in one statement: the counter upsert, in a data-modifying CTE, takes as many ids as there
+ * are items and feeds the insert (as a log append does). Its row lock orders the namespace's pushes, so ids follow
+ * commit order; nothing else is read, so READ COMMITTED loses nothing.
+ */
+const PUSH = `WITH c AS (
+  INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (?, 'work', ?)
+  ON CONFLICT (ns, kind) DO UPDATE SET value = c.value + excluded.value RETURNING value)
+INSERT INTO stowage_work (ns, key, id, dead, priority, visible_at, attempts, max_attempts, token, policy, dedup, last_error, dead_at, pushed_at, value)
+SELECT ?, e.key, c.value - ? + e.ord, false, e.priority, e.visible_at, 0, e.max_attempts, NULL, e.policy, NULL, NULL, NULL, ?, e.value
+FROM c, unnest(?::text[], ?::int[], ?::bigint[], ?::int[], ?::text[], ?::bytea[]) WITH ORDINALITY AS e(key, priority, visible_at, max_attempts, policy, value, ord)
+RETURNING id`;
+
+function* pushPlain(ns: string, items: readonly StoredWorkPush[], now: number): SqlProgram<WorkPushed[]> {
+  const n = items.length;
+  const columns = [items.map((i) => i.key), items.map((i) => i.priority), items.map((i) => i.visibleAt), items.map((i) => i.maxAttempts), items.map((i) => i.policy), items.map((i) => i.value)];
+  const rows = yield* all(PUSH, [ns, n, ns, n, now, ...columns]);
+  // The ids are consecutive in the items' order; RETURNING does not promise an order, so sort.
+  return rows.map((row) => Number(row.id)).sort((a, b) => a - b).map((id) => ({ id, duplicate: false }));
+}
 
 /** Settles other than plain acks: the shared program, reading the current leases under row locks. */
 const LOCKING_PROGRAMS = workPrograms(ARRAY_ROW_SET, { lockSettled: true });
@@ -229,14 +251,14 @@ export function plainWorkOps(db: WorkConnections): PlainWorkOps {
     CALL_LIMITS,
   );
 
-  // Pushes of a namespace take turns on its counter row anyway; at SERIALIZABLE, so that a dedup check and the insert
-  // it allows are one atomic step against other processes' pushes.
+  // Pushes of a namespace take turns on its counter row anyway. Those with dedup keys run the shared program at
+  // SERIALIZABLE, so that a dedup check and the insert it allows are one atomic step against other processes' pushes.
+  const pushAll = (ns: string, items: StoredWorkPush[], now: number): Promise<WorkPushed[]> =>
+    items.every((item) => item.dedup === null)
+      ? onWorkPool(pushPlain(ns, items, now))
+      : db.serializableTransaction((exec) => runAsync(POSTGRES_PROGRAMS.workPush(ns, items, now), exec, db.mapError));
   const pushes = new KeyedBatcher<ListCall<StoredWorkPush>, Outcome<WorkPushed[]>>(
-    (ns, calls) =>
-      concatenated(
-        calls.map((call) => call.items),
-        (items) => db.serializableTransaction((exec) => runAsync(POSTGRES_PROGRAMS.workPush(ns, items, latest(calls)), exec, db.mapError)),
-      ),
+    (ns, calls) => concatenated(calls.map((call) => call.items), (items) => pushAll(ns, items, latest(calls))),
     (call) => call.items.reduce((bytes, item) => bytes + item.value.byteLength + item.key.length + 64, 0),
     CALL_LIMITS,
   );
