@@ -94,6 +94,8 @@ export interface PostgresStoreOptions extends StoreOptions {
   schema?: string;
   /** Most connections (default 10). */
   poolSize?: number;
+  /** Most connections of the work pool, which plain work-queue calls open and run on at READ COMMITTED (default `poolSize`). */
+  workPoolSize?: number;
   /** How long to wait for a connection before BACKEND_UNAVAILABLE, in ms (default 5,000; at most `LIMITS.maxTimerMs`). */
   connectTimeoutMs?: number;
   /** The longest a statement may run, in ms (default 30,000; at most `LIMITS.maxTimerMs` − 1,000, room for the client-side timeout). */
