@@ -7,7 +7,7 @@
  * 2. the cycle push + claim + ack at c=16, limit 1 and 16, through a stowage store, against the raw floor of the same
  *    work (an INSERT, a SKIP LOCKED claim statement and a DELETE, autocommit on a pool of the same size), alternating.
  *
- * `node dist/bench/work-pg-isolation.js [seconds per round, default 4] [rounds, default 2]`.
+ * `node dist/bench/work-pg-isolation.js [seconds per round, default 4] [rounds, default 2] [cycle: the cycle only]`.
  */
 import pg from "pg";
 import { openStore, utf8, type Store } from "../src/index.js";
@@ -26,7 +26,10 @@ async function timed(ms: number, op: (worker: number) => Promise<number>): Promi
   const start = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, w) => {
-      while (performance.now() < end) done += await op(w);
+      while (performance.now() < end) {
+        const n = await op(w); // not `done += await …`, which would add to the total as it was before the await
+        done += n;
+      }
     }),
   );
   return done / ((performance.now() - start) / 1000);
@@ -102,13 +105,24 @@ async function rawCycle(pool: pg.Pool, ms: number, limit: number): Promise<numbe
   });
 }
 
+/** Where the store's cycle spends its time: ms per call of each step, summed over the last run. */
+const stepMs = { push: 0, claim: 0, ack: 0, calls: 0 };
+
 async function storeCycle(store: Store, ms: number, limit: number): Promise<number> {
   const jobs = store.workQueue("jobs", { codec: utf8, visibilityMs: 600_000 });
   const batch = Array.from({ length: limit }, () => ({ value: "job" }));
+  Object.assign(stepMs, { push: 0, claim: 0, ack: 0, calls: 0 });
   return timed(ms, async () => {
+    const t0 = performance.now();
     await jobs.pushMany("k", batch);
+    const t1 = performance.now();
     const claimed = await jobs.claim("k", { limit });
+    const t2 = performance.now();
     const done = await jobs.ackMany(claimed);
+    stepMs.push += t1 - t0;
+    stepMs.claim += t2 - t1;
+    stepMs.ack += performance.now() - t2;
+    stepMs.calls++;
     return done.acked;
   });
 }
@@ -124,7 +138,7 @@ async function main(): Promise<void> {
     try {
       console.log(`load before: ${await load()}`);
       console.log(`## claims at c=${CONCURRENCY} over one key of ${PREFILL} items, ${seconds}s rounds`);
-      for (const limit of [1, 16]) {
+      for (const limit of process.argv[4] === "cycle" ? [] : [1, 16]) {
         for (let round = 0; round < rounds; round++) {
           await fill(pool);
           const ser = await claimsSerializable(pool, seconds * 1000, limit);
@@ -141,7 +155,10 @@ async function main(): Promise<void> {
         for (let round = 0; round < rounds; round++) {
           const raw = await rawCycle(pool, seconds * 1000, limit);
           const stowage = await storeCycle(store, seconds * 1000, limit);
-          console.log(`limit ${String(limit).padStart(2)} round ${round + 1}: stowage ${fmt(stowage)} jobs/s | raw SKIP LOCKED ${fmt(raw)} jobs/s | ratio ${(stowage / raw).toFixed(2)}`);
+          const per = (step: number) => (step / Math.max(1, stepMs.calls)).toFixed(0);
+          console.log(
+            `limit ${String(limit).padStart(2)} round ${round + 1}: stowage ${fmt(stowage)} jobs/s | raw SKIP LOCKED ${fmt(raw)} jobs/s | ratio ${(stowage / raw).toFixed(2)} (stowage ms per push ${per(stepMs.push)}, claim ${per(stepMs.claim)}, ack ${per(stepMs.ack)})`,
+          );
         }
       }
       console.log(`load after: ${await load()}`);

@@ -126,21 +126,29 @@ test("two stores (two work pools) fire bursts of coalesced claims while transact
   }
 });
 
-test("claims made at once share a statement and hand out the head in claim order, the first caller first", async () => {
+test("claims made at once share statements and hand out the head of the queue, each caller's items in claim order", async () => {
   const store = await openStore({ backend: "postgres", dsn: pgServer().dsn, schema: "work_claim_order", sweepIntervalMs: 0 });
   try {
     const jobs = store.workQueue("jobs", { codec: utf8, visibilityMs: VISIBILITY_MS });
-    const pushed = await jobs.pushMany("k", Array.from({ length: 30 }, (_, i) => ({ value: `job ${i}`, priority: i % 3 })));
+    const pushed = await jobs.pushMany("k", Array.from({ length: 40 }, (_, i) => ({ value: `job ${i}`, priority: i % 3 })));
     // Claim order: priority 2 first, then 1, then 0, each by id.
     const order = pushed.map((p, i) => ({ id: p.id, priority: i % 3 })).sort((a, b) => b.priority - a.priority || a.id - b.id);
-    const burst = await Promise.all([3, 1, 4, 2].map((limit) => jobs.claim("k", { limit })));
-    assert.deepEqual(burst.map((items) => items.length), [3, 1, 4, 2]);
-    assert.deepEqual(burst.flat().map((item) => item.id), order.slice(0, 10).map((item) => item.id));
+    const rank = new Map(order.map((item, at) => [item.id, at]));
+    // 12 claims at once: more than the engine's claim lanes, so that claims wait for a lane and then share a statement.
+    const limits = [3, 1, 4, 2, 3, 1, 4, 2, 3, 1, 4, 2];
+    const burst = await Promise.all(limits.map((limit) => jobs.claim("k", { limit })));
+    assert.deepEqual(burst.map((items) => items.length), limits, "each claim got its limit");
+    const ids = burst.flat().map((item) => item.id);
+    assert.deepEqual([...ids].sort((a, b) => a - b), order.slice(0, 30).map((item) => item.id).sort((a, b) => a - b), "together they took the head");
+    for (const items of burst) {
+      const ranks = items.map((item) => rank.get(item.id) as number);
+      assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), "a caller's items come in claim order");
+      for (const item of items) assert.ok(item.deadline > Date.now() + VISIBILITY_MS / 2);
+    }
     const tokens = new Set(burst.map((items) => items[0]?.token));
-    assert.ok(tokens.size < burst.length, "claims that arrived while one ran shared one statement (and its token)");
-    for (const items of burst) for (const item of items) assert.ok(item.deadline > Date.now() + VISIBILITY_MS / 2);
-    assert.equal((await jobs.ackMany(burst.flat())).acked, 10);
-    assert.deepEqual(await jobs.counts("k"), { ready: 20, delayed: 0, leased: 0, dead: 0 });
+    assert.ok(tokens.size < burst.length, "claims that arrived while their lane ran shared one statement (and its token)");
+    assert.equal((await jobs.ackMany(burst.flat())).acked, 30);
+    assert.deepEqual(await jobs.counts("k"), { ready: 10, delayed: 0, leased: 0, dead: 0 });
   } finally {
     await store.close();
   }

@@ -94,6 +94,19 @@ function* pushPlain(ns: string, items: readonly StoredWorkPush[], now: number): 
 /** Settles other than plain acks: the shared program, reading the current leases under row locks. */
 const LOCKING_PROGRAMS = workPrograms(ARRAY_ROW_SET, { lockSettled: true });
 
+/**
+ * How many statements of one kind (claims of one queue key, settles or extends of one namespace) run at once: calls
+ * are dealt to lanes in turn, and each lane coalesces the calls that arrive while its statement runs. Claims skip
+ * each other's locked rows, so lanes add parallelism without conflicts; a single lane would leave the pool idle.
+ */
+const LANES = 4;
+
+/** A lane key for `key`: the lanes of one key in turn. */
+function laneDealer(): (key: string) => string {
+  let dealt = 0;
+  return (key) => `${key}\u0000${dealt++ % LANES}`;
+}
+
 /** Coalesced calls: most callers per statement, and about the most weight (claimed items, pushed bytes). */
 const CLAIM_LIMITS: BatchLimits = { maxItems: 64, maxBytes: 1_024 };
 const CALL_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
@@ -197,7 +210,12 @@ interface ListCall<I> {
   now: number;
 }
 
-interface ExtendCall {
+/** A call dealt to a lane: the batch key is not its namespace. */
+interface InNamespace {
+  ns: string;
+}
+
+interface ExtendCall extends InNamespace {
   items: readonly LeaseRef[];
   deadline: number;
 }
@@ -233,14 +251,15 @@ export function plainWorkOps(db: WorkConnections): PlainWorkOps {
     }
     return db.workTransaction((exec) => runAsync(LOCKING_PROGRAMS.workSettle(ns, settles, now), exec, db.mapError));
   };
-  const settles = new KeyedBatcher<ListCall<StoredSettle>, Outcome<Array<WorkSettled | null>>>(
-    (ns, calls) => concatenated(calls.map((call) => call.items), (items) => settleAll(ns, items, latest(calls))),
+  const settles = new KeyedBatcher<ListCall<StoredSettle> & InNamespace, Outcome<Array<WorkSettled | null>>>(
+    (_, calls) => concatenated(calls.map((call) => call.items), (items) => settleAll((calls[0] as InNamespace).ns, items, latest(calls))),
     (call) => call.items.length,
     CALL_LIMITS,
   );
 
   const extensions = new KeyedBatcher<ExtendCall, boolean[]>(
-    async (ns, calls) => {
+    async (_, calls) => {
+      const ns = (calls[0] as ExtendCall).ns;
       const refs = calls.flatMap((call) => call.items.map((ref) => ({ ...ref, deadline: call.deadline })));
       const rows = await onWorkPool(all(EXTEND, [...leaseArrays(refs, (ref) => (ref as LeaseRef & { deadline: number }).deadline), ns]));
       const current = currentOf(refs, rows, false);
@@ -263,10 +282,13 @@ export function plainWorkOps(db: WorkConnections): PlainWorkOps {
     CALL_LIMITS,
   );
 
+  const claimLane = laneDealer();
+  const settleLane = laneDealer();
+  const extendLane = laneDealer();
   return {
-    workClaim: (ns, key, limit, now, deadline, token) => claims.submit(`${ns}\u0000${key}\u0000${deadline - now}`, { ns, key, limit, now, deadline, token }),
-    workSettle: async (ns, items, now) => unwrap(await settles.submit(ns, { items, now })),
-    workExtend: (ns, items, deadline) => extensions.submit(ns, { items, deadline }),
+    workClaim: (ns, key, limit, now, deadline, token) => claims.submit(claimLane(`${ns}\u0000${key}\u0000${deadline - now}`), { ns, key, limit, now, deadline, token }),
+    workSettle: async (ns, items, now) => unwrap(await settles.submit(settleLane(ns), { ns, items, now })),
+    workExtend: (ns, items, deadline) => extensions.submit(extendLane(ns), { ns, items, deadline }),
     workPush: async (ns, items, now) => unwrap(await pushes.submit(ns, { items, now })),
   };
 }
