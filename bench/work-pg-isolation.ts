@@ -134,6 +134,7 @@ async function main(): Promise<void> {
   const server = await startPostgres();
   try {
     const pool = new pg.Pool({ connectionString: server.dsn, max: POOL_SIZE });
+    pool.on("error", () => undefined); // idle connections ended by the server at shutdown
     const store = await openStore({ backend: "postgres", dsn: server.dsn, schema: "bench_work", poolSize: POOL_SIZE, sweepIntervalMs: 0 });
     try {
       console.log(`load before: ${await load()}`);

@@ -92,7 +92,7 @@ export interface PostgresStoreOptions extends StoreOptions {
   dsn: string;
   /** The PostgreSQL schema of this store's tables (default `stowage`); stores in other schemas share a database safely. */
   schema?: string;
-  /** Most connections (default 10). */
+  /** Most connections of the main pool (default 10). */
   poolSize?: number;
   /** Most connections of the work pool, which plain work-queue calls open and run on at READ COMMITTED (default `poolSize`). */
   workPoolSize?: number;

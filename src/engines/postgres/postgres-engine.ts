@@ -34,7 +34,7 @@ export interface PostgresEngineOptions {
   dsn: string;
   /** The PostgreSQL schema holding this store's tables (default `stowage`): stores with other schemas share a database safely. */
   schema?: string;
-  /** Most connections this store opens (default 10). */
+  /** Most connections of the main pool (default 10); plain work-queue calls use a second pool (`workPoolSize`). */
   poolSize?: number;
   /**
    * Most connections of the second pool, opened at the first work-queue call outside a transaction, where those calls

@@ -4,7 +4,9 @@
  *
  * One live lease per item: every program reads and writes inside one transaction (SQLite's single writer; PostgreSQL at
  * SERIALIZABLE, where a claimer or settler that raced another on a row fails with a serialization failure and runs
- * again). The writes re-check the state they read all the same, so a row changed meanwhile is never taken.
+ * again). The writes re-check the state they read all the same, so a row changed meanwhile is never taken. PostgreSQL's
+ * plain pushes, claims, settles and extends run at READ COMMITTED instead (postgres-work.ts); its settle there is this
+ * one with `lockSettled`.
  */
 import { StowageError } from "../../api/errors.js";
 import type { WorkCounts, WorkPushed } from "../../api/types.js";
