@@ -83,7 +83,7 @@ SELECT ?, e.key, c.value - ? + e.ord, false, e.priority, e.visible_at, 0, e.max_
 FROM c, unnest(?::text[], ?::int[], ?::bigint[], ?::int[], ?::text[], ?::bytea[]) WITH ORDINALITY AS e(key, priority, visible_at, max_attempts, policy, value, ord)
 RETURNING id`;
 
-function* pushPlain(ns: string, items: readonly StoredWorkPush[], now: number): SqlProgram<WorkPushed[]> {
+export function* pushPlain(ns: string, items: readonly StoredWorkPush[], now: number): SqlProgram<WorkPushed[]> {
   const n = items.length;
   const columns = [items.map((i) => i.key), items.map((i) => i.priority), items.map((i) => i.visibleAt), items.map((i) => i.maxAttempts), items.map((i) => i.policy), items.map((i) => i.value)];
   const rows = yield* all(PUSH, [ns, n, ns, n, now, ...columns]);
@@ -92,7 +92,7 @@ function* pushPlain(ns: string, items: readonly StoredWorkPush[], now: number): 
 }
 
 /** Settles other than plain acks: the shared program, reading the current leases under row locks. */
-const LOCKING_PROGRAMS = workPrograms(ARRAY_ROW_SET, { lockSettled: true });
+export const LOCKING_PROGRAMS = workPrograms(ARRAY_ROW_SET, { lockSettled: true });
 
 /**
  * How many statements of one kind (claims of one queue key, settles or extends of one namespace) run at once: calls
@@ -120,7 +120,7 @@ const byClaimOrder = (a: SqlRow, b: SqlRow): number =>
   Number(b.priority) - Number(a.priority) || Number(a.was) - Number(b.was) || Number(a.id) - Number(b.id);
 
 /** Leases up to `limit` claimable items of the key, dead-lettering over-limit ones it meets (a few rounds at most). */
-function* claimRows(ns: string, key: string, limit: number, now: number, deadline: number, token: number): SqlProgram<SqlRow[]> {
+export function* claimRows(ns: string, key: string, limit: number, now: number, deadline: number, token: number): SqlProgram<SqlRow[]> {
   const rows: SqlRow[] = [];
   for (let round = 0; round < CLAIM_ROUNDS && rows.length < limit; round++) {
     const params = [ns, key, now, limit - rows.length, now, LEASE_EXPIRED_ERROR, ATTEMPTS_USED_UP_ERROR, ns, key, token, deadline, ns, key];
