@@ -92,8 +92,10 @@ export interface PostgresStoreOptions extends StoreOptions {
   dsn: string;
   /** The PostgreSQL schema of this store's tables (default `stowage`); stores in other schemas share a database safely. */
   schema?: string;
-  /** Most connections (default 10). */
+  /** Most connections of the main pool (default 10). */
   poolSize?: number;
+  /** Most connections of the work pool, which plain work-queue calls open and run on at READ COMMITTED (default `poolSize`). */
+  workPoolSize?: number;
   /** How long to wait for a connection before BACKEND_UNAVAILABLE, in ms (default 5,000; at most `LIMITS.maxTimerMs`). */
   connectTimeoutMs?: number;
   /** The longest a statement may run, in ms (default 30,000; at most `LIMITS.maxTimerMs` − 1,000, room for the client-side timeout). */

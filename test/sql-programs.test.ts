@@ -6,6 +6,8 @@ import type { WorkOpName } from "../src/engines/work-unsupported.js";
 import { MULTI_STATEMENT_WRITE_OPS, SINGLE_STATEMENT_OPS, sqlPrograms } from "../src/engines/sql/sql-ops.js";
 import { stepsOf, type SqlPrograms, type SqlStep, type SqlWork } from "../src/engines/sql/sql-program.js";
 import { distinctKeyParts, kvPutBatch, POSTGRES_PROGRAMS, POSTGRES_SINGLE_STATEMENT_OPS } from "../src/engines/postgres/postgres-programs.js";
+import { claimRows, LOCKING_PROGRAMS, pushPlain } from "../src/engines/postgres/postgres-work.js";
+import { CLAIM_ROUNDS } from "../src/engines/sql/sql-work.js";
 
 const bytes = new Uint8Array([1, 2, 3]);
 const range = { lower: "a", lowerInclusive: true, upper: "b" };
@@ -242,4 +244,26 @@ test("work programs: a batch's statement texts are the same whatever its size", 
     ].map((statements) => statements.map((statement) => statement.sql));
   };
   assert.deepEqual(texts(500), texts(2));
+});
+
+test("PostgreSQL's plain work calls: a claim is one statement, run again (up to CLAIM_ROUNDS) only while it dead-letters items", () => {
+  const answered = (rows: unknown[]) => rows;
+  const claimRow = (id: number, buried = 0) => ({ ...leased(id), was: 1, buried });
+  const nothing = (buried: number) => ({ id: null, buried });
+  assert.equal(statementsOf(claimRows("ns", "k", 4, 1, 101, 7), [answered([claimRow(1), claimRow(2)])]).length, 1, "a claim that met no over-limit item");
+  assert.equal(statementsOf(claimRows("ns", "k", 4, 1, 101, 7), [answered([nothing(0)])]).length, 1, "a claim of an empty key");
+  const rerun = statementsOf(claimRows("ns", "k", 4, 1, 101, 7), [answered([claimRow(1, 2)]), answered([claimRow(2), claimRow(3), claimRow(4)])]);
+  assert.equal(rerun.length, 2, "two items dead-lettered: a second statement fills the limit");
+  assert.equal(rerun[1]?.params[3], 3, "the second asks for what is still missing");
+  const buriedOnly = Array.from({ length: CLAIM_ROUNDS + 2 }, () => answered([nothing(4)]));
+  assert.equal(statementsOf(claimRows("ns", "k", 4, 1, 101, 7), buriedOnly).length, CLAIM_ROUNDS, "bounded");
+  assert.match(rerun[0]?.sql ?? "", /FOR UPDATE SKIP LOCKED/);
+});
+
+test("PostgreSQL's plain work calls: a push without dedup keys is one statement; a settle locks the leases it reads", () => {
+  assert.equal(statementsOf(pushPlain("ns", [workPush(), workPush()], 1), [[{ id: 2 }, { id: 1 }]]).length, 1);
+  const settle = statementsOf(LOCKING_PROGRAMS.workSettle("ns", [{ ...lease, to: "ack" }], 1), [[current(1)], 1]);
+  assert.equal(settle.length, 2);
+  assert.match(settle[0]?.sql ?? "", /FOR UPDATE OF w$/);
+  assert.doesNotMatch(statementsOf(sqlPrograms(1).workSettle("ns", [{ ...lease, to: "ack" }], 1), [[current(1)], 1])[0]?.sql ?? "", /FOR UPDATE/, "SQLite's settle takes no row lock");
 });

@@ -18,6 +18,7 @@ export interface StorageSettings extends CompositeEngineOptions {
   dsn: string;
   schema: string;
   poolSize: number;
+  workPoolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   url: string;

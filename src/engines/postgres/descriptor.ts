@@ -44,6 +44,12 @@ export const POSTGRES_ENGINE: EngineDescriptor<PostgresEngineOptions> = {
       },
     }),
     wholeNumberField({ option: "poolSize", doc: "Most connections", min: 1, accepts: "a whole number ≥ 1", default: POSTGRES_DEFAULTS.poolSize }),
+    wholeNumberField({
+      option: "workPoolSize",
+      doc: "Most connections of the work pool, opened by the first work-queue call outside a transaction (default poolSize)",
+      min: 1,
+      accepts: "a whole number ≥ 1",
+    }),
     durationField({
       option: "connectTimeoutMs",
       doc: "How long to wait for a connection before BACKEND_UNAVAILABLE, in ms",

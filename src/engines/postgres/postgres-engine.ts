@@ -26,6 +26,7 @@ import { migrate, quoteIdent } from "./postgres-schema.js";
 import { isSerializationFailure, pauseBeforeRetry } from "../transaction-failure.js";
 import { SUPPORTS_EVERYTHING } from "../api-limits.js";
 import { readOnlyOps } from "../read-only-ops.js";
+import { plainWorkOps } from "./postgres-work.js";
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresEngineOptions {
@@ -33,8 +34,13 @@ export interface PostgresEngineOptions {
   dsn: string;
   /** The PostgreSQL schema holding this store's tables (default `stowage`): stores with other schemas share a database safely. */
   schema?: string;
-  /** Most connections this store opens (default 10). */
+  /** Most connections of the main pool (default 10); plain work-queue calls use a second pool (`workPoolSize`). */
   poolSize?: number;
+  /**
+   * Most connections of the second pool, opened at the first work-queue call outside a transaction, where those calls
+   * run at READ COMMITTED (default `poolSize`).
+   */
+  workPoolSize?: number;
   /** How long to wait for a connection, in ms, before BACKEND_UNAVAILABLE (default 5,000). */
   connectTimeoutMs?: number;
   /** The longest a statement may run, in ms, on the server and on the client (default 30,000). */
@@ -95,7 +101,7 @@ export function redact(dsn: string): string {
 /**
  * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is one autocommit
  * statement or, for multi-statement operations, its own short transaction; user transactions are one transaction on
- * one connection. **Everything runs at SERIALIZABLE**, so that the server's serializable snapshot isolation orders a
+ * one connection. **Everything runs at SERIALIZABLE** (but plain work-queue calls: see postgres-work.ts), so that the server's serializable snapshot isolation orders a
  * transaction against every single read and write as well as against other transactions (a read-committed single
  * write would be invisible to it: a transaction could act on a value a plain put had just replaced). A statement that
  * loses a serialization race is run again here; a transaction that does is run again by the store.
@@ -103,7 +109,7 @@ export function redact(dsn: string): string {
 export class PostgresEngine implements Engine {
   readonly name = "postgres";
   /**
-   * Everything, work queues included (claims and settles at SERIALIZABLE for now), across processes and hosts
+   * Everything, work queues included (plain claims and settles at READ COMMITTED with row locks), across processes and hosts
    * (`kv.watch` needs PostgreSQL 14 or newer). PostgreSQL's own limits are looser than stowage's: 1 GB a value, and a
    * 1,024-byte key with its namespace fits a B-tree entry (about 2.7 kB).
    */
@@ -111,6 +117,9 @@ export class PostgresEngine implements Engine {
   readonly supports = PostgresEngine.supports;
   readonly location: string;
   private readonly pool: pg.Pool;
+  /** The work pool's configuration, and the pool once a plain work call opened it (see postgres-work.ts). */
+  private readonly workPoolConfig: pg.PoolConfig;
+  private workPool: pg.Pool | undefined;
   private readonly readOps: EngineOps;
   /** Ops for the store's single writes: one-statement operations run as autocommit statements on the pool. */
   private readonly writeOps: EngineOps;
@@ -146,20 +155,22 @@ export class PostgresEngine implements Engine {
     };
     this.mapError = (error) => mapPostgresError(error, this.location);
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
-    this.pool = new driver.Pool({
+    const poolSize = options.poolSize ?? POSTGRES_DEFAULTS.poolSize;
+    const poolConfig = (max: number, isolation: string, name: string): pg.PoolConfig => ({
       connectionString: options.dsn,
-      max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+      max,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
       statement_timeout: statementTimeout,
       // The client-side timeout catches a server that vanished without closing the socket.
       query_timeout: statementTimeout + CLIENT_TIMEOUT_MARGIN_MS,
-      // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
-      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=serializable`,
-      application_name: "stowage",
+      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=${isolation}`,
+      application_name: name,
       types: int8AsNumber(driver),
     });
-    // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
-    this.pool.on("error", () => undefined);
+    // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
+    this.pool = this.openPool(poolConfig(poolSize, "serializable", "stowage"));
+    this.workPoolConfig = poolConfig(options.workPoolSize ?? poolSize, // A space in a startup option is escaped with a backslash.
+      "read\\ committed", "stowage-work");
     const poolExec = new PostgresExecutor(this.pool);
     this.readOps = this.opsOn(poolExec);
     const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
@@ -183,8 +194,15 @@ export class PostgresEngine implements Engine {
       weighPut,
       BATCH_LIMITS,
     );
+    const work = plainWorkOps({
+      workExec: () => new PostgresExecutor(this.openWorkPool()),
+      workTransaction: (use) => this.inTransaction("BEGIN", use, this.openWorkPool()),
+      serializableTransaction: (use) => this.inTransaction("BEGIN", use),
+      mapError: this.mapError,
+    });
     this.writeOps = {
       ...single,
+      ...work,
       kvPut: (ns, key, value, expiresAt) => {
         this.historyNamespaces.refresh();
         return this.historyNamespaces.has(ns) ? puts.submit(ns, { key, value, expiresAt }) : single.kvPut(ns, key, value, expiresAt);
@@ -238,12 +256,27 @@ export class PostgresEngine implements Engine {
     return result;
   }
 
-  /** Pool usage; warns while calls wait for a connection (the pool is the bottleneck). */
+  /** Usage of the pool and of the work pool; warns while calls wait for a connection (a pool is the bottleneck). */
   facts(): EngineFacts {
     const { totalCount, idleCount, waitingCount } = this.pool;
     const max = this.pool.options.max ?? 0;
     const warnings = waitingCount > 0 ? [`${waitingCount} calls wait for one of the pool's ${max} connections`] : [];
-    return { facts: { poolMax: max, poolTotal: totalCount, poolIdle: idleCount, poolWaiting: waitingCount }, warnings };
+    const work = this.workPool;
+    const workMax = this.workPoolConfig.max ?? 0;
+    if (work !== undefined && work.waitingCount > 0) warnings.push(`${work.waitingCount} work calls wait for one of the work pool's ${workMax} connections`);
+    return {
+      facts: {
+        poolMax: max,
+        poolTotal: totalCount,
+        poolIdle: idleCount,
+        poolWaiting: waitingCount,
+        workPoolMax: workMax,
+        workPoolTotal: work?.totalCount ?? 0,
+        workPoolIdle: work?.idleCount ?? 0,
+        workPoolWaiting: work?.waitingCount ?? 0,
+      },
+      warnings,
+    };
   }
 
   /**
@@ -266,7 +299,20 @@ export class PostgresEngine implements Engine {
 
   async close(): Promise<void> {
     this.changes.stopAll();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.workPool?.end()]);
+  }
+
+  private openPool(config: pg.PoolConfig): pg.Pool {
+    const pool = new this.driver.Pool(config);
+    // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash the process.
+    pool.on("error", () => undefined);
+    return pool;
+  }
+
+  /** The work pool, opened at the first plain work call: a store that never uses work queues opens no connection for it. */
+  private openWorkPool(): pg.Pool {
+    this.workPool ??= this.openPool(this.workPoolConfig);
+    return this.workPool;
   }
 
   /**
@@ -342,10 +388,10 @@ export class PostgresEngine implements Engine {
    * broken. The pool stops listening to a checked-out connection, so this listens instead: without it, a server
    * restart or a killed backend while the connection is out would be an unhandled 'error' event and end the process.
    */
-  private async withClient<T>(use: (client: pg.PoolClient, broke: (error: Error) => void) => Promise<T>): Promise<T> {
+  private async withClient<T>(use: (client: pg.PoolClient, broke: (error: Error) => void) => Promise<T>, pool = this.pool): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw this.mapError(error);
     }
@@ -386,8 +432,8 @@ export class PostgresEngine implements Engine {
     return opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>) => runAsync(program, exec, this.mapError));
   }
 
-  /** Runs `use` on one connection between `begin` and COMMIT; ROLLBACK when it throws. */
-  private inTransaction<T>(begin: string, use: (exec: PostgresExecutor) => Promise<T>): Promise<T> {
+  /** Runs `use` on one connection of `pool` between `begin` and COMMIT; ROLLBACK when it throws. */
+  private inTransaction<T>(begin: string, use: (exec: PostgresExecutor) => Promise<T>, pool = this.pool): Promise<T> {
     return this.withClient(async (client, broke) => {
       // Driver failures become typed errors; an error the body threw itself reaches the caller unchanged.
       const driver = (error: unknown): Error => {
@@ -416,7 +462,7 @@ export class PostgresEngine implements Engine {
         throw driver(error);
       }
       return result;
-    });
+    }, pool);
   }
 }
 

@@ -4,7 +4,9 @@
  *
  * One live lease per item: every program reads and writes inside one transaction (SQLite's single writer; PostgreSQL at
  * SERIALIZABLE, where a claimer or settler that raced another on a row fails with a serialization failure and runs
- * again). The writes re-check the state they read all the same, so a row changed meanwhile is never taken.
+ * again). The writes re-check the state they read all the same, so a row changed meanwhile is never taken. PostgreSQL's
+ * plain pushes, claims, settles and extends run at READ COMMITTED instead (postgres-work.ts); its settle there is this
+ * one with `lockSettled`.
  */
 import { StowageError } from "../../api/errors.js";
 import type { WorkCounts, WorkPushed } from "../../api/types.js";
@@ -25,7 +27,7 @@ export type WorkPrograms = Pick<SqlPrograms, WorkOpName>;
  * a few statements per claim (a claim may return fewer than are claimable), while a claim that meets none reads only
  * the rows it needs.
  */
-const CLAIM_ROUNDS = 4;
+export const CLAIM_ROUNDS = 4;
 const CLAIM_LOOKAHEAD = 16;
 
 /** Every column of an item, as dumps, dead-letter reads and restores carry it. */
@@ -114,7 +116,7 @@ const batchOf = (rows: RowSet): string => `WITH batch AS MATERIALIZED (SELECT * 
  * `dead` / `NOT dead` and the literals true and false: PostgreSQL's column is BOOLEAN, SQLite's an integer 0 or 1, and
  * both schemas' partial indexes say `NOT dead`, so the planners match them.
  */
-function workStatements(rowSet: RowSetDialect) {
+function workStatements(rowSet: RowSetDialect, options: WorkProgramOptions) {
   const pushRows = rowSet([
     ["key", "text"],
     ["id", "int"],
@@ -196,7 +198,9 @@ RETURNING key, id, token, attempts`,
     current: {
       rows: leases,
       sql: `SELECT w.key, w.id, w.token, w.attempts, w.max_attempts, w.policy FROM ${leases.sql} CROSS JOIN stowage_work w
-WHERE w.ns = ? AND w.key = e.lease_key AND w.id = e.lease_id AND w.token = e.lease_token AND w.attempts = e.lease_attempt AND NOT w.dead`,
+WHERE w.ns = ? AND w.key = e.lease_key AND w.id = e.lease_id AND w.token = e.lease_token AND w.attempts = e.lease_attempt AND NOT w.dead${
+        options.lockSettled ? " ORDER BY w.key, w.id FOR UPDATE OF w" : ""
+      }`,
     },
     remove: {
       rows: items,
@@ -280,9 +284,19 @@ function settleWrite(ns: string, settle: StoredSettle, item: SqlRow, now: number
   };
 }
 
+/** How a dialect's work programs differ. */
+export interface WorkProgramOptions {
+  /**
+   * A settle locks the current leases' rows as it reads them (`FOR UPDATE`, in key and id order): where the settle
+   * runs at READ COMMITTED (PostgreSQL's plain work calls), so that no claim takes an item between that read and the
+   * writes. Without it the read and the writes rely on the transaction's isolation (SQLite's writer, SERIALIZABLE).
+   */
+  lockSettled?: boolean;
+}
+
 /** The work programs over a dialect's row sets (`rowSet`: how a batch travels as one statement's parameters). */
-export function workPrograms(rowSet: RowSetDialect): WorkPrograms {
-  const sql = workStatements(rowSet);
+export function workPrograms(rowSet: RowSetDialect, options: WorkProgramOptions = {}): WorkPrograms {
+  const sql = workStatements(rowSet, options);
   const leaseParams = (refs: readonly LeaseRef[]) => sql.extend.rows.params(refs.map((ref) => [ref.key, ref.id, ref.token, ref.attempt]));
 
   /** The dead items a requeue or purge takes (at most `limit`), and whether dead ones are left beyond them. */
