@@ -102,8 +102,15 @@ const kvWrite: fc.Arbitrary<Write> = fc.oneof(
   ),
 );
 
+/**
+ * Work writes in a transaction: a requeue or purge without ids counts as many writes as it may make (up to the engine's
+ * maxTransactionWrites: all 25 of etcd's), so the transaction's next write would pass the limit there and not on
+ * memory — a limit of the engine, not a disagreement: in a transaction they name their ids.
+ */
+const workTxWrite = workWrite.filter((w) => !((w.op === "workRequeue" || w.op === "workPurgeDead") && w.ids === undefined));
+
 /** Writes of every primitive (in transactions: the work queue's ones a quarter of them). */
-const write: fc.Arbitrary<Write> = fc.oneof({ weight: 3, arbitrary: kvWrite }, { weight: 1, arbitrary: workWrite });
+const write: fc.Arbitrary<Write> = fc.oneof({ weight: 3, arbitrary: kvWrite }, { weight: 1, arbitrary: workTxWrite });
 
 const command = fc.oneof(
   { weight: 6, arbitrary: kvWrite },
