@@ -4,7 +4,9 @@
  * 1. A table: every public method — the Store, its kv/log/slot/queue handles, the same handles inside a transaction,
  *    store.transaction and openStore — called with wrong types, empty and oversized keys and values, lone UTF-16
  *    surrogates, NUL, bad namespaces, negative / fractional / non-finite / huge numbers and unknown option fields,
- *    and every method of a closed store and of an ended transaction. Each call must fail with a StowageError of the
+ *    and every method of a closed store and of an ended transaction. Work queues have a table of their own (every
+ *    method, leases of another namespace or with forged fields, work() inside a transaction), seeded with ready,
+ *    delayed, leased and dead items and a held lease that must stay current. Each call must fail with a StowageError of the
  *    exact code src/ defines, as a throw (handle factories) or a rejection (methods), naming the namespace and key;
  *    and the seeded data must read back exactly as before.
  * 2. A fast-check fuzz: FUZZ_CALLS (default 2,000; the soak sets 100,000) random,
