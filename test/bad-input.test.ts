@@ -4,7 +4,9 @@
  * 1. A table: every public method — the Store, its kv/log/slot/queue handles, the same handles inside a transaction,
  *    store.transaction and openStore — called with wrong types, empty and oversized keys and values, lone UTF-16
  *    surrogates, NUL, bad namespaces, negative / fractional / non-finite / huge numbers and unknown option fields,
- *    and every method of a closed store and of an ended transaction. Each call must fail with a StowageError of the
+ *    and every method of a closed store and of an ended transaction. Work queues have a table of their own (every
+ *    method, leases of another namespace or with forged fields, work() inside a transaction), seeded with ready,
+ *    delayed, leased and dead items and a held lease that must stay current. Each call must fail with a StowageError of the
  *    exact code src/ defines, as a throw (handle factories) or a rejection (methods), naming the namespace and key;
  *    and the seeded data must read back exactly as before.
  * 2. A fast-check fuzz: FUZZ_CALLS (default 2,000; the soak sets 100,000) random,
@@ -25,7 +27,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { MemoryEngine } from "../src/engines/memory/memory-engine.js";
-import { createStore, json, LIMITS, openStore, StowageError, type Codec, type ErrorCode, type Store, type TransactionScope } from "../src/index.js";
+import { createStore, json, LIMITS, openStore, StowageError, type Codec, type ErrorCode, type Lease, type Store, type TransactionScope } from "../src/index.js";
 import {
   BAD_CODECS,
   CIRCULAR,
@@ -44,6 +46,7 @@ import {
   namespaceViolations,
   NON_STRINGS,
   nsArb,
+  OTHER_NS,
   OVER_BUFFER,
   OVER_BYTES,
   OVER_STRING,
@@ -57,6 +60,9 @@ import {
   txBodyArb,
   txOptionsArb,
   VALID_BODY,
+  WORK_OPTIONS,
+  workSnapshot,
+  seedWork,
   writeBytes,
   type CodecName,
   type Cursors,
@@ -692,6 +698,227 @@ test("openStore refuses bad options with INVALID_ARGUMENT naming the option, bef
     tmp.remove();
   }
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Work queues: the table, closed and ended scopes, work() in a transaction
+// ---------------------------------------------------------------------------------------------------------------
+
+const workOf = (scope: TransactionScope, options: unknown = WORK_OPTIONS): AnyHandle =>
+  (scope as unknown as { workQueue(ns: unknown, o?: unknown): AnyHandle }).workQueue(SEED_NS, options);
+/** Numbers in [min, max] refuses, without the ones `badInts` lists that fall inside a wide range (−1 for a priority). */
+const badIntsOutside = (min: number, max: number, optional: boolean): unknown[] =>
+  badInts(min, max, optional).filter((v) => !(typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max));
+const BAD_RETRY: ReadonlyArray<[unknown, string]> = [
+  [null, "retry"], [5, "retry"], [{ attempts: 3 }, '"attempts"'], [{ maxAttempts: 0 }, "maxAttempts"], [{ maxAttempts: 1.5 }, "maxAttempts"],
+  [{ maxAttempts: LIMITS.maxWorkAttempts + 1 }, "maxAttempts"], [{ backoff: 5 }, "backoff"], [{ backoff: { type: "linear", delayMs: 1 } }, "type"],
+  [{ backoff: { type: "fixed" } }, "delayMs"], [{ backoff: { type: "fixed", delayMs: -1 } }, "delayMs"],
+  [{ backoff: { type: "fixed", delayMs: 1, jitter: "some" } }, "jitter"], [{ backoff: { type: "exponential", delayMs: 10, maxDelayMs: 5 } }, "maxDelayMs"],
+  [{ backoff: { type: "fixed", delayMs: 1, color: 1 } }, '"color"'],
+];
+const HANDLER = async (): Promise<void> => undefined;
+/** work() answers at once (a Worker, not a promise), so it throws; through the store only (see the tx row). */
+const WORKER_ROW: Partial<Row> = { sync: true, storeOnly: true };
+
+/** Every work method with bad arguments, aimed at the seeded queues; `held` is a current lease of key k2. */
+function workRows(held: Lease): Row[] {
+  const rows: Row[] = [];
+  const on = (method: string, args: unknown[], options?: unknown) => (s: TransactionScope) => workOf(s, options)[method]!(...args);
+  const row = (name: string, call: Row["call"], code: ErrorCode, mentions: string[], key?: string, extra: Partial<Row> = {}) =>
+    rows.push({ name: `work.${name}`, call, code, sync: false, ns: SEED_NS, key, mentions, ...extra });
+
+  // The handle's own options: thrown at once by the factory.
+  const handleOptions: Array<[unknown, string]> = [
+    ...NOT_OBJECTS.map((o): [unknown, string] => [o, "options must be an object"]),
+    ...BAD_CODECS.map((codec): [unknown, string] => [{ codec }, "codec must be an object with encode and decode"]),
+    [{ maxLen: 5 }, '"maxLen"'], [{ visibility: 5 }, '"visibility"'],
+    ...badIntsOutside(1, LIMITS.maxTimerMs, true).map((v): [unknown, string] => [{ visibilityMs: v }, "visibilityMs"]),
+    ...BAD_RETRY.map(([retry, word]): [unknown, string] => [{ retry }, word]),
+  ];
+  for (const [options, word] of handleOptions) {
+    rows.push({ name: `workQueue("seed", ${show(options)})`, call: (s) => workOf(s, options), code: IA, sync: true, ns: SEED_NS, mentions: [word] });
+  }
+  for (const ns of BAD_NAMESPACES) {
+    rows.push({
+      name: `workQueue(${show(ns)})`, call: (s) => (s as unknown as { workQueue(n: unknown): unknown }).workQueue(ns), code: IA, sync: true, mentions: ["namespace"],
+      quotedNs: typeof ns === "string" ? JSON.stringify(ns) : undefined,
+    });
+  }
+
+  // Keys, for every method that takes one (a worker's too: checked before it starts).
+  const keyed: Array<[string, (k: unknown) => unknown[]]> = [
+    ["push", (k) => [k, V]], ["pushMany", (k) => [k, [{ value: V }]]], ["claim", (k) => [k]], ["counts", (k) => [k]], ["dead", (k) => [k]],
+    ["requeue", (k) => [k]], ["purgeDead", (k) => [k]], ["work", (k) => [k, HANDLER]],
+  ];
+  for (const [method, args] of keyed) {
+    for (const { key, code, word } of BAD_KEYS) {
+      const bad = typeof key === "string" ? key : undefined;
+      row(`${method} key ${show(key)}`, on(method, args(key)), code, ["key", word], bad, method === "work" ? WORKER_ROW : {});
+    }
+  }
+  for (const { key, code, word } of BAD_KEYS) {
+    const bad = typeof key === "string" ? key : undefined;
+    if (key !== undefined) {
+      // An option given as undefined is absent.
+      row(`push dedupKey ${show(key)}`, on("push", ["k1", V, { dedupKey: key }]), code, ["dedupKey", word], bad);
+      row(`keys after ${show(key)}`, on("keys", [{ after: key }]), code, ["after", word], bad);
+    }
+    for (const method of ["ack", "extend", "release", "fail"]) {
+      row(`${method} lease.key ${show(key)}`, on(method, method === "fail" ? [{ ...held, key }, "e"] : [{ ...held, key }]), code, ["lease.key", word], bad);
+    }
+  }
+
+  // Values, through each codec, for push and pushMany.
+  for (const { codec, value, code, word } of BAD_VALUES) {
+    const options = codec === "default" ? WORK_OPTIONS : { ...WORK_OPTIONS, codec: CODECS[codec] };
+    row(`push ${codec} value ${show(value)}`, on("push", ["k1", value], options), code, [word], "k1");
+    row(`pushMany ${codec} value ${show(value)}`, on("pushMany", ["k1", [{ value }]], options), code, [word], "k1");
+  }
+
+  // Push options, and the same in a pushMany item.
+  const pushOptions: Array<[unknown, string]> = [
+    ...NOT_OBJECTS.map((o): [unknown, string] => [o, "push options"]),
+    [{ ttlMs: 5 }, '"ttlMs"'], [{ delayMs: 5, notBefore: FIXED_NOW }, "not both"],
+    ...badIntsOutside(0, LIMITS.maxTtlMs, true).map((v): [unknown, string] => [{ delayMs: v }, "delayMs"]),
+    ...badIntsOutside(0, MAX_SAFE, true).map((v): [unknown, string] => [{ notBefore: v }, "notBefore"]),
+    ...badIntsOutside(-(2 ** 31), 2 ** 31 - 1, true).map((v): [unknown, string] => [{ priority: v }, "priority"]),
+    ...["drop", "REJECT", "", 1, true].map((v): [unknown, string] => [{ dedupKey: "d9", onDuplicate: v }, "onDuplicate"]),
+    ...BAD_RETRY.map(([retry, word]): [unknown, string] => [{ retry }, word]),
+  ];
+  for (const [options, word] of pushOptions) {
+    row(`push(${show(options)})`, on("push", ["k1", V, options]), IA, [word], "k1");
+    if (typeof options === "object" && options !== null && !Array.isArray(options)) {
+      row(`pushMany item ${show(options)}`, on("pushMany", ["k1", [{ value: V }, { value: V, ...options }]]), IA, [word === "push options" ? "items[1]" : word], "k1");
+    }
+  }
+  for (const items of NOT_OBJECTS.filter((o) => !Array.isArray(o))) row(`pushMany(${show(items)})`, on("pushMany", ["k1", items]), IA, ["items"], "k1");
+  for (const item of [null, 5, "x", [], {}, { values: V }]) row(`pushMany([${show(item)}])`, on("pushMany", ["k1", [item]]), IA, ["items[0]"], "k1");
+  row("pushMany over the page size", on("pushMany", ["k1", Array.from({ length: LIMITS.maxPageSize + 1 }, () => ({ value: V }))]), LE, [String(LIMITS.maxPageSize)], "k1");
+
+  // Claim options.
+  for (const options of [...NOT_OBJECTS, { max: 2 }, { limit: 1, lease: 5 }]) row(`claim(${show(options)})`, on("claim", ["k1", options]), IA, ["claim options"], "k1");
+  for (const v of badIntsOutside(1, LIMITS.maxClaimLimit, true)) row(`claim limit ${show(v)}`, on("claim", ["k1", { limit: v }]), IA, ["limit"], "k1");
+  for (const v of badIntsOutside(1, LIMITS.maxTimerMs, true)) row(`claim visibilityMs ${show(v)}`, on("claim", ["k1", { visibilityMs: v }]), IA, ["visibilityMs"], "k1");
+
+  // Leases: not one, of another namespace, with fields the store never makes.
+  const settles: Array<[string, (lease: unknown) => unknown[]]> = [["ack", (l) => [l]], ["extend", (l) => [l]], ["release", (l) => [l]], ["fail", (l) => [l, "e"]]];
+  const foreign = [{ ...held, namespace: OTHER_NS }, { ...held, namespace: undefined }, { ...held, namespace: 5 }];
+  for (const [method, args] of settles) {
+    for (const lease of NOT_OBJECTS.filter((o) => typeof o !== "object" || o === null)) row(`${method}(${show(lease)})`, on(method, args(lease)), IA, ["lease"]);
+    for (const lease of foreign) row(`${method}(lease of ${show(lease.namespace)})`, on(method, args(lease)), IA, ["not to this work queue"]);
+    for (const [field, min, max] of [["id", 1, MAX_SAFE], ["token", 1, 2 ** 48 - 1], ["attempt", 1, LIMITS.maxWorkAttempts]] as const) {
+      for (const v of badIntsOutside(min, max, false)) row(`${method} lease.${field} ${show(v)}`, on(method, args({ ...held, [field]: v })), IA, [`lease.${field}`], "k2");
+    }
+  }
+  for (const method of ["ackMany", "extendMany"]) {
+    for (const leases of [null, 5, "x", {}, held]) row(`${method}(${show(leases)})`, on(method, [leases]), IA, ["leases"]);
+    row(`${method} over the page size`, on(method, [Array.from({ length: LIMITS.maxPageSize + 1 }, () => held)]), LE, [String(LIMITS.maxPageSize)]);
+    row(`${method} with a lease of another namespace`, on(method, [[held, { ...held, namespace: OTHER_NS }]]), IA, ["leases[1]", "not to this work queue"]);
+    row(`${method} with a bad lease`, on(method, [[held, { ...held, id: 0 }]]), IA, ["leases[1].id"], "k2");
+  }
+  for (const v of badIntsOutside(1, LIMITS.maxTimerMs, true)) {
+    row(`extend ms ${show(v)}`, on("extend", [held, v]), IA, ["ms"], "k2");
+    row(`extendMany ms ${show(v)}`, on("extendMany", [[held], v]), IA, ["ms"]);
+  }
+  for (const options of [...NOT_OBJECTS, { delay: 5 }, { countAttempts: true }]) row(`release(held, ${show(options)})`, on("release", [held, options]), IA, ["release options"], "k2");
+  for (const v of badIntsOutside(0, LIMITS.maxTtlMs, true)) row(`release delayMs ${show(v)}`, on("release", [held, { delayMs: v }]), IA, ["delayMs"], "k2");
+  for (const v of ["yes", 1, 0, null]) row(`release countAttempt ${show(v)}`, on("release", [held, { countAttempt: v }]), IA, ["countAttempt"]);
+  for (const options of [...NOT_OBJECTS, { dead: true }, { retryAfter: 5 }]) row(`fail(held, e, ${show(options)})`, on("fail", [held, "e", options]), IA, ["fail options"], "k2");
+  for (const v of ["yes", 1, 0, null]) row(`fail final ${show(v)}`, on("fail", [held, "e", { final: v }]), IA, ["final"]);
+  for (const v of badIntsOutside(0, LIMITS.maxTtlMs, true)) row(`fail retryAfterMs ${show(v)}`, on("fail", [held, "e", { retryAfterMs: v }]), IA, ["retryAfterMs"], "k2");
+
+  // Reads' options.
+  for (const options of [...NOT_OBJECTS, { prefix: "k" }, { limit: 1, cursor: "x" }]) row(`keys(${show(options)})`, on("keys", [options]), IA, ["keys options"]);
+  for (const v of badIntsOutside(1, LIMITS.maxPageSize, true)) row(`keys limit ${show(v)}`, on("keys", [{ limit: v }]), IA, ["limit"]);
+  for (const options of [...NOT_OBJECTS, { after: 1 }, { limit: 1, reverse: true }]) row(`dead(${show(options)})`, on("dead", ["k/3", options]), IA, ["dead options"], "k/3");
+  for (const v of badIntsOutside(0, MAX_SAFE, true)) row(`dead afterId ${show(v)}`, on("dead", ["k/3", { afterId: v }]), IA, ["afterId"], "k/3");
+  for (const v of badIntsOutside(1, LIMITS.maxPageSize, true)) row(`dead limit ${show(v)}`, on("dead", ["k/3", { limit: v }]), IA, ["limit"], "k/3");
+
+  // Requeue and purge ids.
+  for (const method of ["requeue", "purgeDead"]) {
+    for (const ids of [null, 5, "1", {}, new Set([1])]) row(`${method}(k/3, ${show(ids)})`, on(method, ["k/3", ids]), IA, ["ids"], "k/3");
+    for (const v of badIntsOutside(1, MAX_SAFE, false)) row(`${method} id ${show(v)}`, on(method, ["k/3", [1, v]]), IA, ["ids[1]"], "k/3");
+    row(`${method} over the claim limit`, on(method, ["k/3", Array.from({ length: LIMITS.maxClaimLimit + 1 }, (_, i) => i + 1)]), LE, [String(LIMITS.maxClaimLimit)], "k/3");
+  }
+
+  // A worker's own arguments (through the store only: inside a transaction work() is refused first).
+  for (const handler of [undefined, null, 5, "h", {}]) row(`work handler ${show(handler)}`, on("work", ["k1", handler]), IA, ["handler"], "k1", WORKER_ROW);
+  const workOptions: Array<[unknown, string]> = [
+    ...NOT_OBJECTS.map((o): [unknown, string] => [o, "work options"]), [{ threads: 2 }, '"threads"'],
+    ...badIntsOutside(1, 1_000, true).map((v): [unknown, string] => [{ concurrency: v }, "concurrency"]),
+    ...badIntsOutside(1, LIMITS.maxClaimLimit, true).map((v): [unknown, string] => [{ batchSize: v }, "batchSize"]),
+    ...badIntsOutside(0, LIMITS.maxTimerMs, true).map((v): [unknown, string] => [{ drainMs: v }, "drainMs"]),
+    [{ signal: "stop" }, "signal"], [{ onEvent: 5 }, "onEvent"],
+  ];
+  // A bad signal's error names no key (checkSignal is given none).
+  for (const [options, word] of workOptions) row(`work(k1, handler, ${show(options)})`, on("work", ["k1", HANDLER, options]), IA, [word], word === "signal" ? undefined : "k1", WORKER_ROW);
+  return rows;
+}
+
+for (const engine of ENGINES) {
+  test(`${engine}: every work-queue method refuses each bad argument with its exact code, through the store and through tx handles, and nothing changes`, async (t) => {
+    const fx = await open(engine);
+    try {
+      const { store } = fx;
+      await seed(store);
+      const held = await seedWork(store);
+      const before = [await snapshot(store), await workSnapshot(store, held)];
+      const rows = workRows(held);
+      for (const row of rows) assertRejected(row.name, await runRow(row, store), row);
+      assert.deepEqual([await snapshot(store), await workSnapshot(store, held)], before, "bad work calls through the store changed stored data");
+
+      const txRows = rows.filter((row) => row.storeOnly !== true);
+      const committed = await store.transaction(async (tx) => {
+        for (const row of txRows) assertRejected(`tx: ${row.name}`, await runRow(row, tx), row);
+        // A worker is the store's: inside a transaction work() is refused, whatever its other arguments.
+        assertRejected("tx: work()", settleSync(() => workOf(tx).work!("k1", HANDLER)), { code: IA, sync: true, ns: SEED_NS, key: "k1", mentions: ["inside a transaction"] });
+        return "committed";
+      });
+      assert.equal(committed, "committed");
+      assert.deepEqual([await snapshot(store), await workSnapshot(store, held)], before, "bad work calls through tx handles changed stored data");
+      assert.ok(rows.length >= 600, `only ${rows.length} rows`);
+      t.diagnostic(`${rows.length} work rows through the store, ${txRows.length} through tx handles`);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
+  test(`${engine}: every work-queue method of a closed store and of an ended transaction fails with CLOSED, and nothing changes`, async () => {
+    const fx = await open(engine);
+    try {
+      const { store } = fx;
+      await seed(store);
+      const held = await seedWork(store);
+      const before = await workSnapshot(store, held);
+      const valid: ReadonlyArray<[string, unknown[]]> = [
+        ["push", ["k1", V]], ["pushMany", ["k1", [{ value: V }]]], ["claim", ["k1", { limit: 2 }]], ["ack", [held]], ["ackMany", [[held]]], ["extend", [held]],
+        ["extendMany", [[held]]], ["release", [held]], ["fail", [held, "e", { final: true }]], ["counts", ["k1"]], ["keys", []], ["dead", ["k/3"]],
+        ["requeue", ["k/3"]], ["purgeDead", ["k/3"]],
+      ];
+      let staleWork!: AnyHandle;
+      let stale!: TransactionScope;
+      await store.transaction(async (tx) => {
+        stale = tx;
+        staleWork = workOf(tx);
+      });
+      for (const [method, args] of valid) {
+        assertRejected(`ended tx work.${method}`, await settle(() => staleWork[method]!(...args)), { code: CLOSED, sync: false, mentions: ["transaction has ended"] });
+      }
+      assertRejected("ended tx.workQueue()", settleSync(() => workOf(stale)), { code: CLOSED, sync: true });
+      assert.deepEqual(await workSnapshot(store, held), before, "work handles of an ended transaction wrote");
+
+      const work = workOf(store);
+      await store.close();
+      for (const [method, args] of [...valid, ["work", ["k1", HANDLER]] as [string, unknown[]]]) {
+        const outcome = method === "work" ? settleSync(() => work.work!(...args)) : await settle(() => work[method]!(...args));
+        assertRejected(`closed work.${method}`, outcome, { code: CLOSED, sync: method === "work", mentions: ["closed"] });
+      }
+      assertRejected("closed store.workQueue()", settleSync(() => workOf(store)), { code: CLOSED, sync: true });
+      if (engine !== "memory") assert.deepEqual(await workSnapshot(await fx.reopen(), held), before, "the closed store's work queues changed");
+    } finally {
+      await fx.cleanup();
+    }
+  });
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The fuzz

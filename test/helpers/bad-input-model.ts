@@ -5,7 +5,7 @@
  * invalid calls change nothing.
  */
 import fc from "fast-check";
-import { bytes, json, LIMITS, utf8, type Codec, type ErrorCode, type Store } from "../../src/index.js";
+import { bytes, json, LIMITS, utf8, type Codec, type ErrorCode, type Lease, type Store } from "../../src/index.js";
 
 export const IA = "INVALID_ARGUMENT" satisfies ErrorCode;
 export const LE = "LIMIT_EXCEEDED" satisfies ErrorCode;
@@ -566,4 +566,46 @@ export function show(value: unknown, depth = 0): string {
   const name = (value as { constructor?: { name?: string } }).constructor?.name;
   const fields = Object.keys(value as object).map((k) => `${k}: ${show((value as Record<string, unknown>)[k], depth + 1)}`);
   return `${name !== undefined && name !== "Object" ? name : ""}{${fields.join(", ")}}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Work queues: seed data, a held lease, and the snapshot of both
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The lease length of the seeded claim: with the fixed clock, extending by it again changes nothing. */
+export const WORK_VISIBILITY_MS = 60_000;
+/** The work queue handle options of the seeded namespace. */
+export const WORK_OPTIONS = { visibilityMs: WORK_VISIBILITY_MS } as const;
+/** The keys of the seeded work queues: ready and delayed items (k1), a leased one (k2), a dead letter (k/3). */
+export const WORK_KEYS = ["k1", "k2", "k/3"] as const;
+
+/**
+ * Seeds the work queues of {@link SEED_NS}: k1 holds a ready item with a dedup key, a ready one of high priority and a
+ * delayed one; k2 an item claimed under the lease this returns; k/3 a dead letter.
+ */
+export async function seedWork(store: Store): Promise<Lease> {
+  const work = store.workQueue(SEED_NS, WORK_OPTIONS);
+  await work.push("k1", enc('"w1"'), { dedupKey: "d1" });
+  await work.push("k1", enc('"w2"'), { priority: 5 });
+  await work.push("k1", enc('"w3"'), { delayMs: 60_000 });
+  await work.push("k2", enc('"held"'));
+  const [held] = await work.claim("k2");
+  await work.push("k/3", enc('"gone"'), { retry: { maxAttempts: 1 } });
+  const [doomed] = await work.claim("k/3");
+  await work.fail(doomed!, new Error("seeded failure"));
+  return held!;
+}
+
+/**
+ * What a caller can observe of the seeded work queues: keys, counts, dead letters, and that the held lease is still
+ * current with its deadline (extended by its own length again under the fixed clock: the same deadline).
+ */
+export async function workSnapshot(store: Store, held: Lease): Promise<unknown> {
+  const work = store.workQueue(SEED_NS, WORK_OPTIONS);
+  const [keys, perKey, extended] = await Promise.all([
+    work.keys(),
+    Promise.all(WORK_KEYS.map(async (key) => ({ key, counts: await work.counts(key), dead: (await work.dead(key)).map((d) => ({ ...d, value: hex(d.value) })) }))),
+    work.extendMany([held], WORK_VISIBILITY_MS),
+  ]);
+  return { keys, perKey, held: extended.map((lease) => (lease === null ? "lost" : { ...lease })) };
 }
