@@ -781,7 +781,7 @@ function workRows(held: Lease): Row[] {
     ...badIntsOutside(0, LIMITS.maxTtlMs, true).map((v): [unknown, string] => [{ delayMs: v }, "delayMs"]),
     ...badIntsOutside(0, MAX_SAFE, true).map((v): [unknown, string] => [{ notBefore: v }, "notBefore"]),
     ...badIntsOutside(-(2 ** 31), 2 ** 31 - 1, true).map((v): [unknown, string] => [{ priority: v }, "priority"]),
-    ...["drop", "REJECT", "", 1, true].map((v): [unknown, string] => [{ dedupKey: "d9", onDuplicate: v }, "onDuplicate"]),
+    ...["drop", "REJECT", "", 1, true, null].map((v): [unknown, string] => [{ dedupKey: "d9", onDuplicate: v }, "onDuplicate"]),
     ...BAD_RETRY.map(([retry, word]): [unknown, string] => [{ retry }, word]),
   ];
   for (const [options, word] of pushOptions) {
@@ -821,9 +821,9 @@ function workRows(held: Lease): Row[] {
   }
   for (const options of [...NOT_OBJECTS, { delay: 5 }, { countAttempts: true }]) row(`release(held, ${show(options)})`, on("release", [held, options]), IA, ["release options"], "k2");
   for (const v of badIntsOutside(0, LIMITS.maxTtlMs, true)) row(`release delayMs ${show(v)}`, on("release", [held, { delayMs: v }]), IA, ["delayMs"], "k2");
-  for (const v of ["yes", 1, 0, null]) row(`release countAttempt ${show(v)}`, on("release", [held, { countAttempt: v }]), IA, ["countAttempt"]);
+  for (const v of ["yes", 1, 0, null]) row(`release countAttempt ${show(v)}`, on("release", [held, { countAttempt: v }]), IA, ["countAttempt"], "k2");
   for (const options of [...NOT_OBJECTS, { dead: true }, { retryAfter: 5 }]) row(`fail(held, e, ${show(options)})`, on("fail", [held, "e", options]), IA, ["fail options"], "k2");
-  for (const v of ["yes", 1, 0, null]) row(`fail final ${show(v)}`, on("fail", [held, "e", { final: v }]), IA, ["final"]);
+  for (const v of ["yes", 1, 0, null]) row(`fail final ${show(v)}`, on("fail", [held, "e", { final: v }]), IA, ["final"], "k2");
   for (const v of badIntsOutside(0, LIMITS.maxTtlMs, true)) row(`fail retryAfterMs ${show(v)}`, on("fail", [held, "e", { retryAfterMs: v }]), IA, ["retryAfterMs"], "k2");
 
   // Reads' options.
@@ -849,8 +849,7 @@ function workRows(held: Lease): Row[] {
     ...badIntsOutside(0, LIMITS.maxTimerMs, true).map((v): [unknown, string] => [{ drainMs: v }, "drainMs"]),
     [{ signal: "stop" }, "signal"], [{ onEvent: 5 }, "onEvent"],
   ];
-  // A bad signal's error names no key (checkSignal is given none).
-  for (const [options, word] of workOptions) row(`work(k1, handler, ${show(options)})`, on("work", ["k1", HANDLER, options]), IA, [word], word === "signal" ? undefined : "k1", WORKER_ROW);
+  for (const [options, word] of workOptions) row(`work(k1, handler, ${show(options)})`, on("work", ["k1", HANDLER, options]), IA, [word], "k1", WORKER_ROW);
   return rows;
 }
 

@@ -103,10 +103,10 @@ export function checkInteger(
   return value;
 }
 
-export function checkBoolean(namespace: string | undefined, argument: string, value: unknown): boolean {
+export function checkBoolean(namespace: string | undefined, argument: string, value: unknown, key?: string): boolean {
   if (value === undefined) return false;
   if (typeof value !== "boolean") {
-    throw new StowageError("INVALID_ARGUMENT", `${argument} must be a boolean, got ${describeValue(value)}`, { namespace });
+    throw new StowageError("INVALID_ARGUMENT", `${argument} must be a boolean, got ${describeValue(value)}`, { namespace, key });
   }
   return value;
 }
@@ -157,10 +157,10 @@ function describeValue(value: unknown): string {
 
 
 /** An optional AbortSignal. */
-export function checkSignal(namespace: string, value: unknown): AbortSignal | undefined {
+export function checkSignal(namespace: string, value: unknown, key?: string): AbortSignal | undefined {
   if (value === undefined) return undefined;
   if (!(value instanceof AbortSignal)) {
-    throw new StowageError("INVALID_ARGUMENT", `signal must be an AbortSignal, got ${describeType(value)}`, { namespace });
+    throw new StowageError("INVALID_ARGUMENT", `signal must be an AbortSignal, got ${describeType(value)}`, { namespace, key });
   }
   return value;
 }

@@ -151,7 +151,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     const ref = this.leaseRef(lease, "lease");
     const opts = checkOptions(ns, "release options", options, ["delayMs", "countAttempt"], ref.key);
     const delayMs = checkOptionalInteger(ns, "delayMs", opts.delayMs, 0, 0, LIMITS.maxTtlMs, ref.key);
-    const countAttempt = checkBoolean(ns, "countAttempt", opts.countAttempt);
+    const countAttempt = checkBoolean(ns, "countAttempt", opts.countAttempt, ref.key);
     await this.settleOne({ ...ref, to: "retry", visibleAt: this.exec.now() + delayMs, giveBack: !countAttempt });
   }
 
@@ -160,7 +160,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     this.requireWork(keyOfLease(lease));
     const ref = this.leaseRef(lease, "lease");
     const opts = checkOptions(ns, "fail options", options, ["final", "retryAfterMs"], ref.key);
-    const final = checkBoolean(ns, "final", opts.final);
+    const final = checkBoolean(ns, "final", opts.final, ref.key);
     const retryAfterMs = opts.retryAfterMs === undefined ? undefined : checkInteger(ns, "retryAfterMs", opts.retryAfterMs, 0, LIMITS.maxTtlMs, ref.key);
     // The engine applies the item's own stored policy: a lease rebuilt elsewhere (another process, JSON) fails alike.
     const outcome = await this.settleOne({ ...ref, to: "fail", error: workErrorText(error), random: Math.random(), final, retryAfterMs: retryAfterMs ?? null });
@@ -268,7 +268,7 @@ export class WorkQueueHandle<T> extends HandleBase<T> implements WorkQueue<T> {
     const priority = checkOptionalInteger(ns, "priority", opts.priority, 0, -MAX_PRIORITY - 1, MAX_PRIORITY, key);
     const dedup = opts.dedupKey === undefined ? null : checkKey(ns, opts.dedupKey, "dedupKey");
     if (dedup !== null) checkKeyFits(this.sizes, ns, dedup, "dedupKey");
-    const onDuplicate = opts.onDuplicate ?? "return";
+    const onDuplicate = opts.onDuplicate === undefined ? "return" : opts.onDuplicate;
     if (onDuplicate !== "return" && onDuplicate !== "reject") {
       throw new StowageError("INVALID_ARGUMENT", `onDuplicate must be "return" or "reject", got ${JSON.stringify(onDuplicate)}`, { namespace: ns, key });
     }

@@ -26,7 +26,7 @@ export function resolveWorkOptions(namespace: string, key: string, options: unkn
   const batchSize = checkOptionalInteger(namespace, "batchSize", opts.batchSize, Math.min(concurrency, LIMITS.maxClaimLimit), 1, LIMITS.maxClaimLimit, key);
   const drainMs = checkOptionalInteger(namespace, "drainMs", opts.drainMs, visibilityMs, 0, LIMITS.maxTimerMs, key);
   const idlePollMs = checkOptionalInteger(namespace, "idlePollMs", opts.idlePollMs, DEFAULT_IDLE_POLL_MS, 1, LIMITS.maxTimerMs, key);
-  const signal = checkSignal(namespace, opts.signal);
+  const signal = checkSignal(namespace, opts.signal, key);
   if (opts.onEvent !== undefined && typeof opts.onEvent !== "function") {
     throw new StowageError("INVALID_ARGUMENT", `onEvent must be a function, got ${describeType(opts.onEvent)}`, { namespace, key });
   }
