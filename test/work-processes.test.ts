@@ -30,10 +30,10 @@ const WORKERS = 4;
 /** Most pushes per call (fewer where the engine's commit holds fewer writes: etcd, Azure Table). */
 const PUSH_CHUNK = 50;
 /**
- * The networked engines that work a job slowly run a share of the soak's jobs, with more time each (rates measured
- * on a busy 2-core host): etcd (~10 jobs/s
- * here: every claim and settle is a transaction of several round trips) and Azure Table on azurite (2–4 jobs/s, slower as its table grows: an
- * optimistic read-check-write of several entities, and azurite scans its table for range queries).
+ * The networked engines that work a job slowly run a share of the soak's jobs, with more time each (rates measured on
+ * a busy 2-core host): etcd, ~10 jobs/s (every claim and settle is a transaction of several round trips); Azure Table
+ * on azurite, 2–4 jobs/s and slower as its table grows (an optimistic read-check-write of several entities, and
+ * azurite scans its table for range queries).
  */
 const SLOW_ENGINES: Partial<Record<NetworkedEngine, { share: number; msPerJob: number }>> = {
   etcd: { share: 0.25, msPerJob: 150 },
