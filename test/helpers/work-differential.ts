@@ -8,18 +8,8 @@ import assert from "node:assert/strict";
 import type { Engine, LeaseRef, StoredSettle, StoredWorkPush } from "../../src/engines/engine.js";
 import type { EngineCall } from "../../src/engines/engine-calls.js";
 import { encodeBackoff } from "../../src/engines/work-rules.js";
+import { seeded } from "./register-workload.js";
 
-/** A small seeded generator (mulberry32): the same sequence for a seed on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const POLICIES = [
   encodeBackoff({ type: "fixed", delayMs: 10, maxDelayMs: 10, jitter: "none" }),

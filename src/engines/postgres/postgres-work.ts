@@ -22,8 +22,7 @@ import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
 import type { SqlRow } from "../sql/sql-executor.js";
 import { all, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { ARRAY_ROW_SET } from "../sql/sql-row-set.js";
-import { bytesOf } from "../sql/sql-values.js";
-import { CLAIM_ROUNDS, workPrograms } from "../sql/sql-work.js";
+import { CLAIM_ROUNDS, claimOf, workPrograms } from "../sql/sql-work.js";
 import { isSerializationFailure } from "../transaction-failure.js";
 import { ATTEMPTS_USED_UP_ERROR, LEASE_EXPIRED_ERROR } from "../work-rules.js";
 import type { PostgresExecutor } from "./postgres-executor.js";
@@ -130,21 +129,6 @@ export function* claimRows(ns: string, key: string, limit: number, now: number, 
     if (Number(answer[0]?.buried ?? 0) === 0) break;
   }
   return rows.sort(byClaimOrder);
-}
-
-function claimOf(row: SqlRow, token: number, deadline: number): StoredClaim {
-  return {
-    id: Number(row.id),
-    token,
-    deadline,
-    value: bytesOf(row.value),
-    pushedAt: Number(row.pushed_at),
-    priority: Number(row.priority),
-    attempt: Number(row.attempts),
-    maxAttempts: Number(row.max_attempts),
-    policy: row.policy as string,
-    lastError: (row.last_error as string | null) ?? null,
-  };
 }
 
 /**

@@ -55,6 +55,22 @@ function workRowOf(row: SqlRow): StoredWorkRow {
   };
 }
 
+/** A leased row as a claim hands it out, with the claim's token and deadline. */
+export function claimOf(row: SqlRow, token: number, deadline: number): StoredClaim {
+  return {
+    id: Number(row.id),
+    token,
+    deadline,
+    value: bytesOf(row.value),
+    pushedAt: Number(row.pushed_at),
+    priority: Number(row.priority),
+    attempt: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    policy: row.policy as string,
+    lastError: (row.last_error as string | null) ?? null,
+  };
+}
+
 /** A claim candidate as the claim rules read it. */
 interface Candidate extends ClaimableRow {
   id: number;
@@ -371,18 +387,7 @@ export function workPrograms(rowSet: RowSetDialect, options: WorkProgramOptions 
           for (const candidate of taken) {
             const row = byId.get(candidate.id);
             if (row === undefined) continue;
-            claimed.push({
-              id: candidate.id,
-              token,
-              deadline,
-              value: bytesOf(row.value),
-              pushedAt: Number(row.pushed_at),
-              priority: Number(row.priority),
-              attempt: Number(row.attempts),
-              maxAttempts: Number(row.max_attempts),
-              policy: row.policy as string,
-              lastError: (row.last_error as string | null) ?? null,
-            });
+            claimed.push(claimOf(row, token, deadline));
           }
         }
         if (over.length > 0) {
