@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { json } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import type { Slot, Store } from "../api/types.js";
+import { storeClock } from "./store-parts.js";
 
 /** The Slot namespace leases live in (key = the election's name). */
 export const LEASES_NAMESPACE = "leases";
@@ -22,7 +23,10 @@ export interface LeaderElectionOptions {
   ttlMs: number;
   /** This candidate's id (default: host, process id and a random part). */
   holder?: string;
-  /** The clock leases are judged by (default `Date.now`); every candidate must share it (one machine, or synced clocks). */
+  /**
+   * The clock leases are judged by (default: the store's, `Date.now` unless the store was given a `clock`); every
+   * candidate must share it (one machine, or synced clocks).
+   */
   clock?: () => number;
 }
 
@@ -56,7 +60,7 @@ export class LeaderElection {
     this.name = options.name;
     this.ttlMs = options.ttlMs;
     this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID()}`;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? storeClock(store);
     this.slot = store.slot<Lease>(LEASES_NAMESPACE, { codec: json<Lease>() });
   }
 
