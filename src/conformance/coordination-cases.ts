@@ -87,7 +87,7 @@ export const coordinationCases: CaseGroup = {
 
   "directory: list and listByNode page in key order and never show an expired lease": async ({ store, clock }) => {
     const directory = new LeaseDirectory(store, { ttlMs: 1_000 });
-    for (const key of ["a/5", "a/1", "a/3", "a/2", "a/4"]) await directory.acquire(key, "n1");
+    await Promise.all(["a/5", "a/1", "a/3", "a/2", "a/4"].map((key) => directory.acquire(key, "n1")));
     await directory.acquire("b/1", "n2", { ttlMs: 100 });
     await directory.acquire("b/2", "n2");
     const pages: string[][] = [];
@@ -110,7 +110,7 @@ export const coordinationCases: CaseGroup = {
     const directory = new LeaseDirectory(store, { ttlMs: 1_000 });
     const perCommit = Math.floor(supports.limits.maxTransactionWrites / 2);
     const count = Math.min(MOST_BULK_LEASES, perCommit + 1);
-    for (let i = 0; i < count; i++) await directory.acquire(`actor/${String(i).padStart(3, "0")}`, "n1");
+    await Promise.all(Array.from({ length: count }, (_, i) => directory.acquire(`actor/${String(i).padStart(3, "0")}`, "n1")));
     await directory.acquire("actor/other", "n2");
     clock.advance(600);
     const renewed = await directory.renewNode("n1");
