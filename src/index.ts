@@ -34,6 +34,7 @@ export { OP_FACTS, OP_NAMES, runCall, type CallResult, type EngineCall, type OpF
 export { CheckpointStore, CHECKPOINTS_NAMESPACE, type Checkpoint } from "./adapters/checkpoint-store.js";
 export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapters/snapshot-cursor.js";
 export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./adapters/leader-election.js";
+export type { Campaign, CampaignOptions, LeadershipLoss } from "./adapters/campaign.js";
 export {
   LeaseDirectory,
   DIRECTORY_NAMESPACE,

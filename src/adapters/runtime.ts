@@ -38,7 +38,7 @@ export interface Runtime {
   deadLetters<T = Uint8Array>(name?: string, codec?: Codec<T>): DeadLetterQueue<T>;
   /** The backfill cursor of `table`. */
   cursor<P>(table: string): SnapshotCursor<P>;
-  /** A candidate in the election `name`; `close()` releases its lease. */
+  /** A candidate in the election `name`; `close()` stops its campaigns and releases its lease. */
   election(options: LeaderElectionOptions): LeaderElection;
   /** The cluster membership (namespace `cluster`); `close()` stops its periodic sweep. */
   membership(options: MembershipOptions): Membership;
@@ -96,7 +96,7 @@ export async function createRuntime(store: Store, options: RuntimeOptions = {}):
         for (const membership of memberships) membership.close();
         try {
           // Every release is tried, one failing or not: a lease left held only delays the next leader by its ttl.
-          const released = await Promise.allSettled(elections.map((candidate) => candidate.release()));
+          const released = await Promise.allSettled(elections.map((candidate) => candidate.close()));
           await schemas.close();
           // A store closed first has nothing to release through: the lease expires by itself.
           const failed = released.find((outcome) => outcome.status === "rejected" && !isStowageError(outcome.reason, "CLOSED"));
