@@ -45,6 +45,7 @@ export {
   type LeaseTtlOptions,
   type NodeLeasesOptions,
   type NodeLeasesReport,
+  type ReleaseNodeOptions,
   type LeaseListOptions,
 } from "./adapters/lease-directory.js";
 export {

@@ -3,6 +3,7 @@ import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { Clock, Kv, ListPage, Store, TransactionScope } from "../api/types.js";
 import { checkBoolean, checkInteger, checkKey, checkOptions, utf8Length } from "../store/validate.js";
+import type { MembershipEvent } from "./membership.js";
 import { checkNodeId, MAX_NODE_ID_BYTES } from "./node-id.js";
 import { commitLimits, storeClock } from "./store-parts.js";
 
@@ -67,6 +68,14 @@ export interface NodeLeasesOptions extends LeaseTtlOptions {
    * commit of the engine takes. Default false: one transaction when the set fits, several (each atomic) when not.
    */
   atomic?: boolean;
+}
+
+/** Options of `releaseNode`. */
+export interface ReleaseNodeOptions {
+  /** As {@link NodeLeasesOptions.atomic}. */
+  atomic?: boolean;
+  /** Only the leases the node acquired at or before this time (store clock ms): those of an earlier membership. */
+  acquiredUpTo?: number;
 }
 
 /** What `renewNode` and `releaseNode` did. */
@@ -231,14 +240,35 @@ export class LeaseDirectory {
    * Releases every lease `owner` holds (those its index listed when the call started), keeping their tokens: what a
    * node's departure from the cluster calls. One transaction, or several, as {@link renewNode}.
    */
-  releaseNode(owner: string, options?: Omit<NodeLeasesOptions, "ttlMs">): Promise<NodeLeasesReport> {
-    const opts = checkOptions(DIRECTORY_NAMESPACE, "releaseNode options", options, ["atomic"]);
+  releaseNode(owner: string, options?: ReleaseNodeOptions): Promise<NodeLeasesReport> {
+    const opts = checkOptions(DIRECTORY_NAMESPACE, "releaseNode options", options, ["atomic", "acquiredUpTo"], owner);
+    const upTo = opts.acquiredUpTo === undefined ? Number.MAX_SAFE_INTEGER : checkInteger(DIRECTORY_NAMESPACE, "acquiredUpTo", opts.acquiredUpTo, 0, Number.MAX_SAFE_INTEGER, owner);
     return this.eachOfNode(owner, "releaseNode", checkBoolean(DIRECTORY_NAMESPACE, "atomic", opts.atomic), async (kv, key) => {
       const held = await readLease(kv, key);
       if (held === undefined || held.owner !== owner) return false;
+      if (held.acquiredAt > upTo) return "kept";
       await removeLease(kv, key, owner);
       return true;
     });
+  }
+
+  /**
+   * Frees the leases of every node that leaves the membership `watch` follows (a started `Membership.watch`), expiries
+   * included: those it acquired up to its leave, so that leases it took after joining again stay. Runs until the watch
+   * ends (abort its signal); `onReleased` hears of each leave handled. Every process may run one: a lease is released
+   * once, and a second release finds nothing.
+   *
+   * @example
+   * ```ts
+   * void directory.releaseLeavers(await cluster.watch({ signal }));
+   * ```
+   */
+  async releaseLeavers(watch: AsyncIterable<MembershipEvent>, onReleased?: (node: string, report: NodeLeasesReport) => void): Promise<void> {
+    for await (const event of watch) {
+      if (event.type !== "leave") continue;
+      const report = await this.releaseNode(event.node.id, { acquiredUpTo: event.at });
+      onReleased?.(event.node.id, report);
+    }
   }
 
   /**
@@ -267,7 +297,7 @@ export class LeaseDirectory {
     owner: string,
     call: string,
     atomic: boolean,
-    step: (kv: Kv<unknown>, key: string) => Promise<boolean>,
+    step: (kv: Kv<unknown>, key: string) => Promise<boolean | "kept">,
   ): Promise<NodeLeasesReport> {
     checkNodeId(DIRECTORY_NAMESPACE, owner, "owner");
     const keys = await this.indexedKeys(owner);
@@ -288,7 +318,9 @@ export class LeaseDirectory {
         const done: string[] = [];
         const lost: string[] = [];
         for (const key of chunk) {
-          if (await step(kv, key)) done.push(key);
+          const outcome = await step(kv, key);
+          if (outcome === "kept") continue;
+          if (outcome) done.push(key);
           else {
             lost.push(key);
             await kv.delete(indexKey(owner, key));

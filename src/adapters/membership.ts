@@ -59,6 +59,8 @@ export interface MembershipEvent {
   node: ClusterNode;
   /** The membership revision the change made: one per committed change, growing by one. */
   revision: number;
+  /** When the change committed, by the store's clock of the process that made it. */
+  at: number;
   /**
    * For a leave: `"left"` (it called `leave`) or `"expired"` (a sweep removed it after its deadline). `"resync"`:
    * derived by comparing a fresh snapshot, after the watch lost track of the history (any type).
@@ -87,7 +89,8 @@ export interface MembershipWatchOptions {
 
 interface EventBatch {
   revision: number;
-  events: Array<Omit<MembershipEvent, "revision">>;
+  at: number;
+  events: Array<Omit<MembershipEvent, "revision" | "at">>;
 }
 
 /** A started `watch`: the members when it started, then (iterating it) every change after. */
@@ -275,7 +278,7 @@ export class Membership {
     let view: Map<string, ClusterNode> | undefined;
     while (started !== undefined) {
       const { feed, snapshot } = started;
-      if (view !== undefined) yield* resyncEvents(view, snapshot);
+      if (view !== undefined) yield* resyncEvents(view, snapshot, this.clock());
       view = new Map(snapshot.nodes);
       let revision = snapshot.revision;
       let lostTrack = false;
@@ -294,7 +297,7 @@ export class Membership {
           for (const event of batch.events) {
             if (event.type === "leave") view.delete(event.node.id);
             else view.set(event.node.id, event.node);
-            yield { ...event, revision };
+            yield { ...event, revision, at: batch.at };
           }
         }
       } catch (error) {
@@ -358,8 +361,9 @@ export class Membership {
     return this.store.transaction(async (tx) => {
       const kv = scoped(tx);
       const revision = (((await kv.get(EVENTS_KEY)) as EventBatch | undefined)?.revision ?? 0) + 1;
-      const { result, events } = await body(kv, revision, this.clock());
-      if (events.length > 0) await kv.put(EVENTS_KEY, { revision, events } satisfies EventBatch);
+      const now = this.clock();
+      const { result, events } = await body(kv, revision, now);
+      if (events.length > 0) await kv.put(EVENTS_KEY, { revision, at: now, events } satisfies EventBatch);
       return result;
     });
   }
@@ -383,15 +387,15 @@ export class Membership {
 }
 
 /** The events that turn `view` into `snapshot`, each `resync`, in id order. */
-function* resyncEvents(view: ReadonlyMap<string, ClusterNode>, snapshot: Snapshot): Generator<MembershipEvent> {
+function* resyncEvents(view: ReadonlyMap<string, ClusterNode>, snapshot: Snapshot, at: number): Generator<MembershipEvent> {
   const revision = snapshot.revision;
   for (const [id, node] of view) {
-    if (!snapshot.nodes.has(id)) yield { type: "leave", node, revision, reason: "resync" };
+    if (!snapshot.nodes.has(id)) yield { type: "leave", node, revision, at, reason: "resync" };
   }
   for (const [id, node] of snapshot.nodes) {
     const known = view.get(id);
-    if (known === undefined) yield { type: "join", node, revision, reason: "resync" };
-    else if (known.revision !== node.revision) yield { type: "update", node, revision, reason: "resync" };
+    if (known === undefined) yield { type: "join", node, revision, at, reason: "resync" };
+    else if (known.revision !== node.revision) yield { type: "update", node, revision, at, reason: "resync" };
   }
 }
 

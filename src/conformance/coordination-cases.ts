@@ -142,6 +142,38 @@ export const coordinationCases: CaseGroup = {
     assert.deepEqual((await directory.list()).entries, [], "nothing was written");
   },
 
+  "directory: releaseLeavers, following a membership watch, frees a leaving node's leases, expiry included, and keeps those it took after joining again": needing(WATCHING, async ({ store, clock }) => {
+    const cluster = new Membership(store, { ttlMs: 1_000, sweepIntervalMs: 0 });
+    const directory = new LeaseDirectory(store, { ttlMs: 60_000 });
+    const aborts = new AbortController();
+    try {
+      await cluster.join({ id: "a" });
+      await cluster.join({ id: "b" });
+      await Promise.all([directory.acquire("x/1", "a"), directory.acquire("x/2", "a"), directory.acquire("y/1", "b")]);
+      const watch = await cluster.watch({ signal: aborts.signal });
+      await cluster.leave("b");
+      clock.advance(1_000);
+      await cluster.join({ id: "a" });
+      clock.advance(1);
+      await directory.acquire("x/3", "a");
+      // Followed only now, so that a's new lease exists when its old membership's leave is handled.
+      const released: Array<[string, string[]]> = [];
+      let heard!: () => void;
+      const both = new Promise<void>((resolve) => (heard = resolve));
+      const following = directory.releaseLeavers(watch, (node, report) => {
+        released.push([node, report.done]);
+        if (released.length === 2) heard();
+      });
+      await Promise.race([both, following.then(() => assert.fail("the follower ended early"))]);
+      assert.deepEqual(released, [["b", ["y/1"]], ["a", ["x/1", "x/2"]]]);
+      assert.deepEqual((await directory.list()).entries.map((lease) => `${lease.key}@${lease.owner}`), ["x/3@a"]);
+      aborts.abort();
+      await following;
+    } finally {
+      aborts.abort();
+    }
+  }),
+
   "membership: join, heartbeat, update and leave; active hides a member past its deadline until a sweep removes it": async ({ store, clock }) => {
     const cluster = new Membership(store, { ttlMs: 1_000, sweepIntervalMs: 0 });
     const a = await cluster.join({ id: "a", address: "10.0.0.1:7000", tags: ["x"], payload: { zone: 1 } });
