@@ -1,72 +1,30 @@
-import { randomUUID } from "node:crypto";
-import { json } from "../api/codec.js";
-import { isStowageError, StowageError } from "../api/errors.js";
+import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
-import type { Clock, Kv, KvChange, Store } from "../api/types.js";
-import { checkInteger, checkOptions, checkSignal, describeType } from "../store/validate.js";
+import type { Clock, Kv, Store } from "../api/types.js";
+import { checkInteger, checkOptions, checkSignal } from "../store/validate.js";
+import {
+  checkInfo,
+  CLUSTER_NAMESPACE,
+  EVENTS_KEY,
+  listNodes,
+  MAX_NODE_INFO_BYTES,
+  NODE_PREFIX,
+  readNode,
+  sameInfo,
+  scoped,
+  type ClusterNode,
+  type EventBatch,
+  type NodeInfo,
+} from "./membership-records.js";
+import { startWatch, type MembershipWatch, type MembershipWatchOptions } from "./membership-watch.js";
 import { checkNodeId } from "./node-id.js";
-import type { JsonValue } from "./schema-fingerprint.js";
-import { commitLimits, storeClock } from "./store-parts.js";
+import { storeClock, commitLimits } from "./store-parts.js";
 
-/** The KV namespace of the cluster membership. */
-export const CLUSTER_NAMESPACE = "cluster";
-
-/** Largest node info (address, tags and payload as JSON), in bytes: leave events of a sweep carry several. */
-export const MAX_NODE_INFO_BYTES = 16 * 1024;
+export { CLUSTER_NAMESPACE, MAX_NODE_INFO_BYTES, type ClusterNode, type MembershipEvent, type NodeInfo } from "./membership-records.js";
+export type { MembershipWatch, MembershipWatchOptions } from "./membership-watch.js";
 
 /** The sweep interval of a {@link Membership} without `sweepIntervalMs`. */
 export const DEFAULT_MEMBERSHIP_SWEEP_MS = 1_000;
-
-const NODE_PREFIX = "node/";
-/** The key whose every write is one batch of membership events: `kv.watch` follows it. */
-const EVENTS_KEY = "events";
-/** Keys a starting watch writes in its snapshot's transaction, to learn where the snapshot stands in the feed. */
-const MARK_PREFIX = "watch/";
-/** A mark outlives its watch's start by this much at most (the store's sweep removes it after). */
-const MARK_TTL_MS = 60_000;
-/** How long a starting watch waits for its mark before it takes the snapshot again (doubling each time). */
-const FIRST_MARK_WAIT_MS = 10;
-const MAX_MARK_ATTEMPTS = 12;
-
-/** What a node tells the cluster about itself. */
-export interface NodeInfo {
-  /** The node's id: 1 to 128 bytes, without `/`. */
-  id: string;
-  /** Where to reach it (default ""). */
-  address?: string;
-  /** Labels (default none). */
-  tags?: string[];
-  /** Anything else, as JSON (default null). */
-  payload?: JsonValue;
-}
-
-/** A member as the cluster stores it. */
-export interface ClusterNode extends Required<NodeInfo> {
-  /** Its lease: it leaves this long after its last heartbeat. */
-  ttlMs: number;
-  /** When it joined, by the store's clock. */
-  joinedAt: number;
-  /** When it expires unless it heartbeats, by the store's clock. */
-  expiresAt: number;
-  /** The membership revision of its last join or update. */
-  revision: number;
-}
-
-/** A membership change as `watch` reports it. */
-export interface MembershipEvent {
-  type: "join" | "update" | "leave";
-  /** The node as it joined or was updated; for a leave, as it last was. */
-  node: ClusterNode;
-  /** The membership revision the change made: one per committed change, growing by one. */
-  revision: number;
-  /** When the change committed, by the store's clock of the process that made it. */
-  at: number;
-  /**
-   * For a leave: `"left"` (it called `leave`) or `"expired"` (a sweep removed it after its deadline). `"resync"`:
-   * derived by comparing a fresh snapshot, after the watch lost track of the history (any type).
-   */
-  reason?: "left" | "expired" | "resync";
-}
 
 /** Options of {@link Membership}. */
 export interface MembershipOptions {
@@ -79,36 +37,6 @@ export interface MembershipOptions {
   sweepIntervalMs?: number;
   /** The clock deadlines are judged by (default: the store's). */
   clock?: Clock;
-}
-
-/** Options of `watch`. */
-export interface MembershipWatchOptions {
-  /** Aborting it ends the feed. */
-  signal?: AbortSignal;
-}
-
-interface EventBatch {
-  revision: number;
-  at: number;
-  events: Array<Omit<MembershipEvent, "revision" | "at">>;
-}
-
-/** A started `watch`: the members when it started, then (iterating it) every change after. */
-export interface MembershipWatch extends AsyncIterable<MembershipEvent> {
-  /** The members (every stored one, past their deadline or not) at the point the events start after. */
-  members: ClusterNode[];
-  /** The membership revision of that point. */
-  revision: number;
-}
-
-interface StartedFeed {
-  feed: AsyncIterator<KvChange<unknown>>;
-  snapshot: Snapshot;
-}
-
-interface Snapshot {
-  revision: number;
-  nodes: Map<string, ClusterNode>;
 }
 
 /**
@@ -147,7 +75,7 @@ export class Membership {
     }
     this.store = store;
     this.clock = (opts.clock as Clock | undefined) ?? storeClock(store);
-    this.kv = store.kv(CLUSTER_NAMESPACE, { codec: json<unknown>() });
+    this.kv = scoped(store);
     if (interval > 0) {
       this.sweeper = setInterval(() => void this.sweepInBackground(), interval);
       this.sweeper.unref();
@@ -265,95 +193,12 @@ export class Membership {
   async watch(options?: MembershipWatchOptions): Promise<MembershipWatch> {
     const opts = checkOptions(CLUSTER_NAMESPACE, "watch options", options, ["signal"]);
     const signal = checkSignal(CLUSTER_NAMESPACE, opts.signal);
-    const started = await this.startFeed(signal);
-    return {
-      members: started === undefined ? [] : [...started.snapshot.nodes.values()],
-      revision: started?.snapshot.revision ?? 0,
-      [Symbol.asyncIterator]: () => this.follow(started, signal),
-    };
-  }
-
-  private async *follow(first: StartedFeed | undefined, signal: AbortSignal | undefined): AsyncGenerator<MembershipEvent> {
-    let started = first;
-    let view: Map<string, ClusterNode> | undefined;
-    while (started !== undefined) {
-      const { feed, snapshot } = started;
-      if (view !== undefined) yield* resyncEvents(view, snapshot, this.clock());
-      view = new Map(snapshot.nodes);
-      let revision = snapshot.revision;
-      let lostTrack = false;
-      try {
-        for (;;) {
-          const next = await feed.next();
-          if (next.done === true) return;
-          const batch = next.value.key === EVENTS_KEY ? (next.value.value as EventBatch | undefined) : undefined;
-          if (batch === undefined || batch.revision <= revision) continue;
-          // Revisions grow by one per change: a larger step means changes the feed no longer holds.
-          if (batch.revision !== revision + 1) {
-            lostTrack = true;
-            break;
-          }
-          revision = batch.revision;
-          for (const event of batch.events) {
-            if (event.type === "leave") view.delete(event.node.id);
-            else view.set(event.node.id, event.node);
-            yield { ...event, revision, at: batch.at };
-          }
-        }
-      } catch (error) {
-        if (!isStowageError(error, "LIMIT_EXCEEDED")) throw error;
-        lostTrack = true;
-      } finally {
-        await feed.return?.();
-      }
-      if (!lostTrack) return;
-      started = await this.startFeed(signal);
-    }
+    return startWatch({ store: this.store, clock: this.clock }, signal);
   }
 
   /** Stops this handle's periodic sweep (the members stay). */
   close(): void {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
-  }
-
-  /**
-   * A feed of the `events` key from the oldest change kept, and a snapshot taken after the feed is known to record:
-   * the snapshot's transaction writes a mark the feed also follows, so the changes after the mark are exactly those
-   * the snapshot lacks. A mark the feed never reports was written before the history recorded: try again.
-   */
-  private async startFeed(signal: AbortSignal | undefined): Promise<StartedFeed | undefined> {
-    const mark = MARK_PREFIX + randomUUID();
-    const feed = this.kv.watch([EVENTS_KEY, mark], { since: 0, ...(signal === undefined ? {} : { signal }) })[Symbol.asyncIterator]();
-    let pending = feed.next();
-    let wait = FIRST_MARK_WAIT_MS;
-    try {
-      for (let attempt = 1; attempt <= MAX_MARK_ATTEMPTS; attempt++, wait *= 2) {
-        const snapshot = await this.snapshotMarked(mark, attempt);
-        for (;;) {
-          const next = await raceTimeout(pending, wait);
-          if (next === undefined) break;
-          if (next.done === true) return undefined;
-          // Only this attempt's mark: an earlier one stands before changes this snapshot already holds.
-          if (next.value.key === mark && next.value.value === attempt) return { feed, snapshot };
-          pending = feed.next();
-        }
-      }
-    } catch (error) {
-      await feed.return?.();
-      throw error;
-    }
-    await feed.return?.();
-    throw new StowageError("BACKEND_UNAVAILABLE", `membership watch: the change feed did not report its start within ${MAX_MARK_ATTEMPTS} attempts`, { namespace: CLUSTER_NAMESPACE, key: mark });
-  }
-
-  private snapshotMarked(mark: string, attempt: number): Promise<Snapshot> {
-    return this.store.transaction(async (tx) => {
-      const kv = scoped(tx);
-      const batch = (await kv.get(EVENTS_KEY)) as EventBatch | undefined;
-      const nodes = await listNodes(kv);
-      await kv.put(mark, attempt, { ttlMs: MARK_TTL_MS });
-      return { revision: batch?.revision ?? 0, nodes };
-    });
   }
 
   /** Runs `body` in a transaction that, when it reports events, writes them as the next revision's batch. */
@@ -386,85 +231,13 @@ export class Membership {
   }
 }
 
-/** The events that turn `view` into `snapshot`, each `resync`, in id order. */
-function* resyncEvents(view: ReadonlyMap<string, ClusterNode>, snapshot: Snapshot, at: number): Generator<MembershipEvent> {
-  const revision = snapshot.revision;
-  for (const [id, node] of view) {
-    if (!snapshot.nodes.has(id)) yield { type: "leave", node, revision, at, reason: "resync" };
-  }
-  for (const [id, node] of snapshot.nodes) {
-    const known = view.get(id);
-    if (known === undefined) yield { type: "join", node, revision, at, reason: "resync" };
-    else if (known.revision !== node.revision) yield { type: "update", node, revision, at, reason: "resync" };
-  }
-}
-
-function scoped(tx: Pick<Store, "kv">): Kv<unknown> {
-  return tx.kv(CLUSTER_NAMESPACE, { codec: json<unknown>() });
-}
-
-async function readNode(kv: Kv<unknown>, id: string): Promise<ClusterNode | undefined> {
-  return (await kv.get(NODE_PREFIX + id)) as ClusterNode | undefined;
-}
-
-async function listNodes(kv: Kv<unknown>): Promise<Map<string, ClusterNode>> {
-  const nodes = new Map<string, ClusterNode>();
-  let cursor: string | undefined;
-  do {
-    const page = await kv.list({ prefix: NODE_PREFIX, limit: LIMITS.maxPageSize, ...(cursor === undefined ? {} : { cursor }) });
-    for (const { value } of page.entries) nodes.set((value as ClusterNode).id, value as ClusterNode);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return nodes;
-}
-
 function liveOrLost(node: ClusterNode | undefined, id: string, now: number): ClusterNode {
   if (node !== undefined && node.expiresAt > now) return node;
   const why = node === undefined ? "it is no member (it left, or a sweep removed it)" : `its deadline passed ${now - node.expiresAt} ms ago`;
   throw new StowageError("LEASE_LOST", `node ${JSON.stringify(id)} must join again: ${why}`, { namespace: CLUSTER_NAMESPACE, key: id });
 }
 
-function sameInfo(node: ClusterNode, info: Required<NodeInfo>): boolean {
-  return node.address === info.address && JSON.stringify(node.tags) === JSON.stringify(info.tags) && JSON.stringify(node.payload) === JSON.stringify(info.payload);
-}
-
-function checkInfo(info: NodeInfo): Required<NodeInfo> {
-  const opts = checkOptions(CLUSTER_NAMESPACE, "node info", info, ["id", "address", "tags", "payload"]);
-  const id = checkNodeId(CLUSTER_NAMESPACE, opts.id);
-  const address = opts.address ?? "";
-  if (typeof address !== "string") throw new StowageError("INVALID_ARGUMENT", `address must be a string, got ${describeType(address)}`, { namespace: CLUSTER_NAMESPACE, key: id });
-  const tags = opts.tags ?? [];
-  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== "string")) {
-    throw new StowageError("INVALID_ARGUMENT", `tags must be an array of strings, got ${describeType(tags)}`, { namespace: CLUSTER_NAMESPACE, key: id });
-  }
-  const payload = (opts.payload ?? null) as JsonValue;
-  if (typeof payload === "function" || typeof payload === "symbol" || typeof payload === "bigint") {
-    throw new StowageError("INVALID_ARGUMENT", `payload must be JSON, got ${describeType(payload)}`, { namespace: CLUSTER_NAMESPACE, key: id });
-  }
-  let text: string | undefined;
-  try {
-    text = JSON.stringify({ address, tags, payload });
-  } catch (cause) {
-    throw new StowageError("INVALID_ARGUMENT", "payload must be JSON (it could not be serialized)", { namespace: CLUSTER_NAMESPACE, key: id, cause });
-  }
-  const size = Buffer.byteLength(text);
-  if (size > MAX_NODE_INFO_BYTES) {
-    throw new StowageError("LIMIT_EXCEEDED", `node info is ${size} bytes as JSON; the limit is ${MAX_NODE_INFO_BYTES}`, { namespace: CLUSTER_NAMESPACE, key: id });
-  }
-  // Stored as it reads back from JSON, so that comparing it with a stored member is exact.
-  return { id, ...(JSON.parse(text) as Omit<Required<NodeInfo>, "id">) };
-}
-
 function checkTtl(ttlMs: unknown, key?: string): number {
   return checkInteger(CLUSTER_NAMESPACE, "ttlMs", ttlMs, 1, LIMITS.maxTtlMs, key);
 }
 
-/** `promise`'s outcome, or `undefined` when it takes longer than `ms` (it goes on; await it again later). */
-async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
