@@ -1,5 +1,9 @@
 import { StowageError } from "../api/errors.js";
 import type { Clock } from "../api/types.js";
+import { checkOptionalInteger, checkOptions, checkSignal, describeType } from "../store/validate.js";
+
+/** The namespace of elections, named in errors (LeaderElection's `LEASES_NAMESPACE`). */
+const LEASES = "leases";
 
 /** Why a campaign's leadership ended. */
 export type LeadershipLoss =
@@ -54,19 +58,20 @@ export interface CampaignTarget {
 const SAFETY_SHARE = 0.2;
 
 /** Runs the campaign loop of `election`; see `LeaderElection.campaign`. */
-export function runCampaign(election: CampaignTarget, options: CampaignOptions = {}): Campaign {
-  const every = checkOptions(election, options);
+export function runCampaign(election: CampaignTarget, options?: CampaignOptions): Campaign {
+  const every = checkCampaign(election, options);
   const margin = Math.max(1, Math.floor(election.ttlMs * SAFETY_SHARE));
   const stopping = new AbortController();
   const stop = (): void => stopping.abort();
-  options.signal?.addEventListener("abort", stop, { once: true });
-  if (options.signal?.aborted === true) stop();
+  const signal = options?.signal;
+  signal?.addEventListener("abort", stop, { once: true });
+  if (signal?.aborted === true) stop();
   let held: number | undefined;
 
   const lose = async (reason: LeadershipLoss): Promise<void> => {
     const token = held;
     held = undefined;
-    if (token !== undefined) await options.onLost?.(reason, token);
+    if (token !== undefined) await options?.onLost?.(reason, token);
   };
 
   /**
@@ -99,13 +104,13 @@ export function runCampaign(election: CampaignTarget, options: CampaignOptions =
         if (held === undefined) {
           if (await election.acquire().catch(() => false)) {
             held = election.token;
-            if (held !== undefined) await options.onElected?.(held);
+            if (held !== undefined) await options?.onElected?.(held);
           }
         } else await renewInTime();
         await pause(every, stopping.signal);
       }
     } finally {
-      options.signal?.removeEventListener("abort", stop);
+      signal?.removeEventListener("abort", stop);
       await election.release().catch(() => undefined);
       await lose("stopped");
     }
@@ -126,24 +131,17 @@ export function runCampaign(election: CampaignTarget, options: CampaignOptions =
   };
 }
 
-function checkOptions(election: CampaignTarget, options: CampaignOptions): number {
-  const context = { namespace: "leases", key: election.name };
-  if (typeof options !== "object" || options === null) throw new StowageError("INVALID_ARGUMENT", "campaign options must be an object", context);
-  for (const field of Object.keys(options)) {
-    if (!["onElected", "onLost", "signal", "renewEveryMs"].includes(field)) {
-      throw new StowageError("INVALID_ARGUMENT", `campaign options have an unknown field "${field}"; they accept onElected, onLost, signal, renewEveryMs`, context);
+/** Checks the options; the renewal interval. */
+function checkCampaign(election: CampaignTarget, options: CampaignOptions | undefined): number {
+  const opts = checkOptions(LEASES, "campaign options", options, ["onElected", "onLost", "signal", "renewEveryMs"], election.name);
+  for (const callback of ["onElected", "onLost"] as const) {
+    if (opts[callback] !== undefined && typeof opts[callback] !== "function") {
+      throw new StowageError("INVALID_ARGUMENT", `${callback} must be a function, got ${describeType(opts[callback])}`, { namespace: LEASES, key: election.name });
     }
   }
-  for (const callback of ["onElected", "onLost"] as const) {
-    if (options[callback] !== undefined && typeof options[callback] !== "function") throw new StowageError("INVALID_ARGUMENT", `${callback} must be a function`, context);
-  }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new StowageError("INVALID_ARGUMENT", "signal must be an AbortSignal", context);
+  checkSignal(LEASES, opts.signal, election.name);
   const most = Math.max(1, Math.floor(election.ttlMs / 2));
-  const every = options.renewEveryMs ?? Math.max(1, Math.floor(election.ttlMs / 3));
-  if (!Number.isSafeInteger(every) || every < 1 || every > most) {
-    throw new StowageError("INVALID_ARGUMENT", `renewEveryMs must be a whole number from 1 to ${most} (half the ttl), got ${String(every)}`, context);
-  }
-  return every;
+  return checkOptionalInteger(LEASES, "renewEveryMs (at most half the ttl)", opts.renewEveryMs, Math.max(1, Math.floor(election.ttlMs / 3)), 1, most, election.name);
 }
 
 /** Waits `ms`, or less when `signal` aborts. */
