@@ -76,6 +76,30 @@ test("a membership watch that fell behind the history's trim resyncs: it reports
   }
 });
 
+test("createRuntime hands out the membership and the directory; a membership's own sweep reports an expiry by itself", async () => {
+  const clock = new ManualClock();
+  const store = await openStore({ backend: "memory", clock: clock.now, sweepIntervalMs: 0 });
+  const aborts = new AbortController();
+  try {
+    const runtime = await createRuntime(store);
+    const cluster = runtime.membership({ ttlMs: 1_000, sweepIntervalMs: 5 });
+    const directory = runtime.directory({ ttlMs: 1_000 });
+    await cluster.join({ id: "a" });
+    const lease = await directory.acquire("actor/1", "a");
+    assert.equal(lease?.token, 1);
+    const feed = (await cluster.watch({ signal: aborts.signal }))[Symbol.asyncIterator]();
+    clock.advance(1_000);
+    const leave = signalled<string>("the sweep's leave");
+    void feed.next().then((next) => leave.resolve(`${next.value?.type} ${next.value?.node.id} ${next.value?.reason}`));
+    assert.equal(await leave.promise, "leave a expired", "no expire() call: the handle's periodic sweep reported it");
+    assert.deepEqual(await cluster.all(), []);
+    await runtime.close();
+  } finally {
+    aborts.abort();
+    await store.close();
+  }
+});
+
 describe("LeaderElection.campaign", () => {
   const TTL = 1_000;
 
