@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { conformanceGroups, ManualClock } from "../src/conformance/index.js";
-import { createRuntime, createStore, LeaderElection, LIMITS, Membership, openStore, OrderedEngine, orderedSupports, type LeadershipLoss, type Store } from "../src/index.js";
-import { SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
+import { createRuntime, createStore, LeaderElection, LeaseDirectory, LIMITS, Membership, openStore, OrderedEngine, orderedSupports, type LeadershipLoss, type Store } from "../src/index.js";
+import { SortedKeySpace, SortedOrderedStore } from "./helpers/sorted-ordered-store.js";
 import { tempDir } from "./helpers/child.js";
 
 /** A promise that a test resolves from a callback, and fails after `guardMs` (a guard, never a wait for order). */
@@ -45,6 +45,34 @@ describe("coordination cases on an ordered store whose commits take 4 writes", (
         await Promise.allSettled(opened.map((store) => store.close()));
       }
     });
+  }
+});
+
+test("renewNode reports a lease taken over between its listing and its commit as lost, and removes the stale index entry", async () => {
+  const clock = new ManualClock();
+  const space = new SortedKeySpace();
+  let interleave: (() => Promise<void>) | undefined;
+  const beforeCommit = async (): Promise<void> => {
+    const step = interleave;
+    interleave = undefined;
+    await step?.();
+  };
+  // Two engines on one key space: two connections, as two processes would have.
+  const ours = createStore(await OrderedEngine.open(new SortedOrderedStore(space, { beforeCommit })), { clock: clock.now, sweepIntervalMs: 0 });
+  const theirs = createStore(await OrderedEngine.open(new SortedOrderedStore(space)), { clock: clock.now, sweepIntervalMs: 0 });
+  try {
+    const directory = new LeaseDirectory(ours, { ttlMs: 1_000 });
+    const first = (await directory.acquire("k1", "n1"))!;
+    await directory.acquire("k2", "n1");
+    // Just before renewNode's commit is checked, the other connection hands k1 to n2: the commit fails and reruns.
+    interleave = async () => void (await new LeaseDirectory(theirs, { ttlMs: 1_000 }).transfer(first, "n2"));
+    const report = await directory.renewNode("n1");
+    assert.deepEqual({ done: report.done, lost: report.lost }, { done: ["k2"], lost: ["k1"] });
+    assert.equal(interleave, undefined, "the interleaved transfer ran");
+    assert.deepEqual((await directory.listByNode("n1")).entries.map((lease) => lease.key), ["k2"]);
+    assert.deepEqual((await directory.get("k1"))?.owner, "n2");
+  } finally {
+    await Promise.allSettled([ours.close(), theirs.close()]);
   }
 });
 
