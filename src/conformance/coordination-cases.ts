@@ -36,7 +36,7 @@ const WATCHING = ["liveFeeds", "kvHistory"] as const;
 export const coordinationCases: CaseGroup = {
   "directory: one live owner per key among racing acquirers; expiry and release hand over with a larger token": async ({ store, clock }) => {
     const directory = new LeaseDirectory(store, { ttlMs: 1_000 });
-    const outcomes = await Promise.all(["n1", "n2", "n3", "n4", "n5"].map((node) => directory.acquire("actor/1", node)));
+    const outcomes = await Promise.all(["n1", "n2", "n3"].map((node) => directory.acquire("actor/1", node)));
     const winners = outcomes.filter((lease) => lease !== undefined);
     assert.equal(winners.length, 1, "exactly one acquirer wins");
     const first = winners[0]!;
