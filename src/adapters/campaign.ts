@@ -16,11 +16,14 @@ export type LeadershipLoss =
 
 /** Options of `LeaderElection.campaign`. */
 export interface CampaignOptions {
-  /** Called when this candidate becomes leader, with the leadership's fencing token. */
+  /**
+   * Called when this candidate becomes leader, with the leadership's fencing token. Awaited, and renewals wait for
+   * it: start long work without awaiting it here.
+   */
   onElected?: (token: number) => void | Promise<void>;
   /**
    * Called when the leadership ends, before the lease could pass to another candidate (by this candidate's clock):
-   * stop acting as leader at once.
+   * stop acting as leader at once. Awaited before the lease is released, so that a successor starts after it.
    */
   onLost?: (reason: LeadershipLoss, token: number) => void | Promise<void>;
   /** Aborting it stops the campaign and releases the lease. */
