@@ -1,8 +1,9 @@
 /**
  * The coordination adapters beyond the conformance group every engine runs (src/conformance/coordination-cases.ts):
- * that group again on an ordered store whose commits hold 4 writes (so every bulk call splits), a membership watch
- * that falls behind the KV history's trim and resyncs, and LeaderElection.campaign (its loop runs on real timers of a
- * few ms; deadlines are judged by a ManualClock).
+ * that group again on an ordered store whose commits hold 4 writes (so every bulk call splits); renewNode against an
+ * interleaved commit of another connection; two SQLite connections racing for leases and watching each other; a
+ * membership watch that falls behind the KV history's trim and resyncs; the runtime's wiring and periodic sweep; and
+ * LeaderElection.campaign (its loop runs on real timers of a few ms; deadlines are judged by a ManualClock).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -24,6 +25,13 @@ function signalled<T>(what: string, guardMs = 10_000): { promise: Promise<T>; re
     timer = setTimeout(() => fail(new Error(`${what} did not happen within ${guardMs} ms`)), guardMs);
   });
   return { promise, resolve };
+}
+
+/** `promise`, or a failure naming `what` after `guardMs`: a watch that never reports fails instead of hanging. */
+function guarded<T>(promise: Promise<T>, what: string, guardMs = 10_000): Promise<T> {
+  const guard = signalled<T>(what, guardMs);
+  void promise.then(guard.resolve, () => undefined);
+  return Promise.race([promise, guard.promise]);
 }
 
 describe("coordination cases on an ordered store whose commits take 4 writes", () => {
@@ -94,13 +102,47 @@ test("a membership watch that fell behind the history's trim resyncs: it reports
       });
     }
     await store.sweep();
-    const events = [(await feed.next()).value, (await feed.next()).value].map((e) => `${e.type} ${e.node.id} ${e.reason} r${e.revision}`);
+    const events = [(await guarded(feed.next(), "the resync's leave")).value, (await guarded(feed.next(), "the resync's join")).value].map((e) => `${e.type} ${e.node.id} ${e.reason} r${e.revision}`);
     assert.deepEqual(events, ["leave gone resync r3", "join new resync r3"]);
     await cluster.join({ id: "later" });
-    assert.equal((await feed.next()).value?.node.id, "later", "and goes on live after it");
+    assert.equal((await guarded(feed.next(), "the live join")).value?.node.id, "later", "and goes on live after it");
   } finally {
     aborts.abort();
     await store.close();
+  }
+});
+
+test("sqlite, two stores on one file (two connections, as two processes): one owner among racing acquirers, and each watch reports the other's changes once", async () => {
+  const { dir, remove } = tempDir("stowage-coordination-");
+  const clock = new ManualClock();
+  const path = join(dir, "cluster.db");
+  const stores = [await openStore({ backend: "sqlite", path, clock: clock.now, sweepIntervalMs: 0 }), await openStore({ backend: "sqlite", path, clock: clock.now, sweepIntervalMs: 0 })];
+  const aborts = new AbortController();
+  try {
+    const directories = stores.map((store) => new LeaseDirectory(store, { ttlMs: 1_000 }));
+    for (let round = 0; round < 5; round++) {
+      const outcomes = await Promise.all(directories.flatMap((directory, i) => [directory.acquire(`actor/${round}`, `s${i}a`), directory.acquire(`actor/${round}`, `s${i}b`)]));
+      assert.equal(outcomes.filter((lease) => lease !== undefined).length, 1, `round ${round}: one owner`);
+    }
+    const [one, two] = stores.map((store) => new Membership(store, { ttlMs: 1_000, sweepIntervalMs: 0 })) as [Membership, Membership];
+    const feeds = [await one.watch({ signal: aborts.signal }), await two.watch({ signal: aborts.signal })].map((watch) => watch[Symbol.asyncIterator]());
+    await one.join({ id: "a" });
+    await two.join({ id: "b" });
+    clock.advance(1_000);
+    assert.deepEqual(await Promise.all([one.expire(), two.expire()]).then((counts) => counts.reduce((sum, n) => sum + n, 0)), 2);
+    for (const feed of feeds) {
+      const seen: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const { value } = await guarded(feed.next(), `event ${i + 1} of 4`);
+        seen.push(`${value?.type} ${value?.node.id}`);
+      }
+      assert.deepEqual(seen.slice(0, 2), ["join a", "join b"]);
+      assert.deepEqual(seen.slice(2).sort(), ["leave a", "leave b"]);
+    }
+  } finally {
+    aborts.abort();
+    await Promise.allSettled(stores.map((store) => store.close()));
+    remove();
   }
 });
 
