@@ -66,6 +66,8 @@ export function runCampaign(election: CampaignTarget, options?: CampaignOptions)
   const margin = Math.max(1, Math.floor(election.ttlMs * SAFETY_SHARE));
   const stopping = new AbortController();
   const stop = (): void => stopping.abort();
+  /** Settles when the campaign stops, so that a hanging renewal does not hold `stop()` up. */
+  const stopped = new Promise<"stopped">((resolve) => stopping.signal.addEventListener("abort", () => resolve("stopped"), { once: true }));
   const signal = options?.signal;
   signal?.addEventListener("abort", stop, { once: true });
   if (signal?.aborted === true) stop();
@@ -94,8 +96,9 @@ export function runCampaign(election: CampaignTarget, options?: CampaignOptions)
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), left)));
     const renewed = election.renew().catch(() => "failed" as const);
-    const outcome = await Promise.race([renewed, late]);
+    const outcome = await Promise.race([renewed, late, stopped]);
     clearTimeout(timer);
+    // Stopped: the loop ends, and its release runs after the pending renewal.
     if (outcome === "late") await loseByDeadline();
     else if (outcome === false) await lose("refused");
     // "failed" (a store error): not lost yet; the next round retries before the deadline.
