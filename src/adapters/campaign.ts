@@ -66,7 +66,7 @@ export function runCampaign(election: CampaignTarget, options?: CampaignOptions)
   const margin = Math.max(1, Math.floor(election.ttlMs * SAFETY_SHARE));
   const stopping = new AbortController();
   const stop = (): void => stopping.abort();
-  /** Settles when the campaign stops, so that a hanging renewal does not hold `stop()` up. */
+  /** Settles when the campaign stops: a hanging renewal does not delay `onLost("stopped")`. */
   const stopped = new Promise<"stopped">((resolve) => stopping.signal.addEventListener("abort", () => resolve("stopped"), { once: true }));
   const signal = options?.signal;
   signal?.addEventListener("abort", stop, { once: true });
@@ -98,7 +98,7 @@ export function runCampaign(election: CampaignTarget, options?: CampaignOptions)
     const renewed = election.renew().catch(() => "failed" as const);
     const outcome = await Promise.race([renewed, late, stopped]);
     clearTimeout(timer);
-    // Stopped: the loop ends, and its release runs after the pending renewal.
+    // Stopped: the loop ends and reports it; its release runs after the pending renewal.
     if (outcome === "late") await loseByDeadline();
     else if (outcome === false) await lose("refused");
     // "failed" (a store error): not lost yet; the next round retries before the deadline.
@@ -117,8 +117,12 @@ export function runCampaign(election: CampaignTarget, options?: CampaignOptions)
       }
     } finally {
       signal?.removeEventListener("abort", stop);
-      await election.release().catch(() => undefined);
-      await lose("stopped");
+      // The leader hears first, then the lease goes: a successor never overlaps its last acts.
+      try {
+        await lose("stopped");
+      } finally {
+        await election.release().catch(() => undefined);
+      }
     }
   };
 
