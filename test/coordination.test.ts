@@ -246,10 +246,17 @@ describe("LeaderElection.campaign", () => {
       const election = runtime.election({ name: "main", ttlMs: TTL });
       assert.throws(() => election.campaign({ renewEveryMs: TTL }), /INVALID_ARGUMENT.*renewEveryMs.*"leases".*"main"/);
       assert.throws(() => election.campaign({ onElected: 1 } as never), /INVALID_ARGUMENT.*onElected/);
-      election.campaign({ renewEveryMs: 2, onElected: (t) => elected.resolve(t), onLost: (reason) => lost.resolve(reason) });
+      const probe = new LeaderElection(store, { name: "main", ttlMs: TTL, holder: "probe" });
+      let takenDuringLoss: boolean | undefined;
+      const onLost = async (reason: LeadershipLoss): Promise<void> => {
+        takenDuringLoss = await probe.acquire();
+        lost.resolve(reason);
+      };
+      election.campaign({ renewEveryMs: 2, onElected: (t) => elected.resolve(t), onLost });
       assert.equal(await elected.promise, 1);
       await runtime.close();
       assert.equal(await lost.promise, "stopped");
+      assert.equal(takenDuringLoss, false, "the lease is released only after onLost returned");
       assert.equal(await new LeaderElection(store, { name: "main", ttlMs: TTL }).acquire(), true, "released at once");
     } finally {
       await store.close();
