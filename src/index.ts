@@ -34,6 +34,33 @@ export { OP_FACTS, OP_NAMES, runCall, type CallResult, type EngineCall, type OpF
 export { CheckpointStore, CHECKPOINTS_NAMESPACE, type Checkpoint } from "./adapters/checkpoint-store.js";
 export { SnapshotCursor, SNAPSHOTS_NAMESPACE, type CursorState } from "./adapters/snapshot-cursor.js";
 export { LeaderElection, LEASES_NAMESPACE, type LeaderElectionOptions } from "./adapters/leader-election.js";
+export type { Campaign, CampaignOptions, LeadershipLoss } from "./adapters/campaign.js";
+export {
+  LeaseDirectory,
+  DIRECTORY_NAMESPACE,
+  MAX_LEASE_KEY_BYTES,
+  type DirectoryLease,
+  type LeaseRef,
+  type LeaseDirectoryOptions,
+  type LeaseTtlOptions,
+  type NodeLeasesOptions,
+  type NodeLeasesReport,
+  type ReleaseNodeOptions,
+  type LeaseListOptions,
+} from "./adapters/lease-directory.js";
+export {
+  Membership,
+  CLUSTER_NAMESPACE,
+  MAX_NODE_INFO_BYTES,
+  DEFAULT_MEMBERSHIP_SWEEP_MS,
+  type NodeInfo,
+  type ClusterNode,
+  type MembershipEvent,
+  type MembershipOptions,
+  type MembershipWatch,
+  type MembershipWatchOptions,
+} from "./adapters/membership.js";
+export { MAX_NODE_ID_BYTES } from "./adapters/node-id.js";
 export { Quarantine, DeadLetterQueue, QUARANTINE_NAMESPACE, DLQ_NAMESPACE } from "./adapters/quarantine.js";
 export { MAX_REASON_BYTES, type HeldEvent, type HeldEventsOptions, type ReplayReport, type ReplayOptions } from "./adapters/held-events.js";
 export { withCache, type CacheOptions, type CacheStats, type ReadCache } from "./wrappers/cache.js";

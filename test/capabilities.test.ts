@@ -265,11 +265,12 @@ test("the conformance plan skips exactly the cases needing what a manifest lacks
   ]);
   // Each with work queues declared, so that only the capability under test is missing.
   const noHistory = planConformance(declaring({ kvHistory: false, workQueues: true })).filter((c) => c.missing.length > 0);
-  assert.ok(noHistory.length > 0 && noHistory.every((c) => c.group === "feeds" && /watch/.test(c.name)), noHistory.map((c) => c.name).join("\n"));
+  assert.ok(noHistory.length > 0 && noHistory.every((c) => ["feeds", "coordination"].includes(c.group) && /watch/.test(c.name)), noHistory.map((c) => c.name).join("\n"));
   // The worker's wake-up by a push needs the change signal; without one a worker wakes by its timers only.
   assert.deepEqual(describeSkips(planConformance(declaring({ liveFeeds: false, workQueues: true }))), [
     "feeds (every case: no liveFeeds)",
     "worker (1 of 11 cases: no liveFeeds)",
+    "coordination (3 of 10 cases: no liveFeeds)",
   ]);
   const oneNamespace = describeSkips(planConformance(declaring({ crossNamespaceTransactions: false, workQueues: true })));
   assert.ok(oneNamespace.some((line) => /^transactions \(\d+ of \d+ cases: no crossNamespaceTransactions\)$/.test(line)), oneNamespace.join("\n"));

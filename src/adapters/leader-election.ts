@@ -3,6 +3,8 @@ import { hostname } from "node:os";
 import { json } from "../api/codec.js";
 import { StowageError } from "../api/errors.js";
 import type { Slot, Store } from "../api/types.js";
+import { runCampaign, type Campaign, type CampaignOptions } from "./campaign.js";
+import { storeClock } from "./store-parts.js";
 
 /** The Slot namespace leases live in (key = the election's name). */
 export const LEASES_NAMESPACE = "leases";
@@ -22,7 +24,10 @@ export interface LeaderElectionOptions {
   ttlMs: number;
   /** This candidate's id (default: host, process id and a random part). */
   holder?: string;
-  /** The clock leases are judged by (default `Date.now`); every candidate must share it (one machine, or synced clocks). */
+  /**
+   * The clock leases are judged by (default: the store's, `Date.now` unless the store was given a `clock`); every
+   * candidate must share it (one machine, or synced clocks).
+   */
   clock?: () => number;
 }
 
@@ -40,6 +45,8 @@ export class LeaderElection {
   private readonly clock: () => number;
   private readonly slot: Slot<Lease>;
   private lease: Lease | undefined;
+  /** The campaigns running now: `close()` stops them. */
+  private readonly campaigns = new Set<Campaign>();
   /**
    * This candidate's calls that read and change the lease, run one at a time: two overlapping renewals would read the
    * same version, and the one that lost the CAS to the other — to this very candidate — would drop a live lease.
@@ -56,7 +63,7 @@ export class LeaderElection {
     this.name = options.name;
     this.ttlMs = options.ttlMs;
     this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID()}`;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? storeClock(store);
     this.slot = store.slot<Lease>(LEASES_NAMESPACE, { codec: json<Lease>() });
   }
 
@@ -132,6 +139,48 @@ export class LeaderElection {
     const current = await this.slot.get(this.name);
     if (current === undefined || current.value.holder !== this.holder || current.value.token !== mine.token) return;
     await this.slot.cas(this.name, current.version, { holder: "", token: mine.token, expiresAt: 0 });
+  }
+
+  /**
+   * Campaigns for leadership until stopped: tries to acquire every `renewEveryMs` (default ttl / 3), and while leader
+   * renews at that pace. `onElected(token)` runs on winning; `onLost(reason, token)` when a renewal is refused
+   * (fencing), when none was confirmed a safety margin (a fifth of the ttl) before the deadline — so before any other
+   * candidate can take the lease, on a shared clock — and when the campaign stops. Stopping (abort, `stop()`,
+   * `close()`, `runtime.close()`) releases the lease.
+   *
+   * @example
+   * ```ts
+   * const campaign = election.campaign({ onElected: (token) => startLeading(token), onLost: () => stopLeading(), signal });
+   * ```
+   */
+  campaign(options?: CampaignOptions): Campaign {
+    const election = this;
+    const campaign = runCampaign(
+      {
+        name: this.name,
+        ttlMs: this.ttlMs,
+        clock: this.clock,
+        acquire: () => this.acquire(),
+        renew: () => this.renew(),
+        release: () => this.release(),
+        get token() {
+          return election.token;
+        },
+        get expiresAt() {
+          return election.expiresAt;
+        },
+      },
+      options,
+    );
+    this.campaigns.add(campaign);
+    void campaign.done.catch(() => undefined).finally(() => this.campaigns.delete(campaign));
+    return campaign;
+  }
+
+  /** Stops this candidate's campaigns and releases its lease. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.campaigns].map((campaign) => campaign.stop()));
+    await this.release();
   }
 
   /** Whether `token` is the current, unexpired leadership: check it before acting on shared state as leader. */

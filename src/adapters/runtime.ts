@@ -5,6 +5,8 @@ import type { Store } from "../api/types.js";
 import { CheckpointStore } from "./checkpoint-store.js";
 import type { HeldEventsOptions } from "./held-events.js";
 import { LeaderElection, type LeaderElectionOptions } from "./leader-election.js";
+import { LeaseDirectory, type LeaseDirectoryOptions } from "./lease-directory.js";
+import { Membership, type MembershipOptions } from "./membership.js";
 import { DeadLetterQueue, Quarantine } from "./quarantine.js";
 import { SchemaRegistry, type SchemaRegistryOptions } from "./schema-registry.js";
 import { SnapshotCursor } from "./snapshot-cursor.js";
@@ -23,7 +25,7 @@ export interface RuntimeOptions {
 
 /**
  * Every adapter a pipeline manager needs, over one store: checkpoints, the schema registry, snapshot cursors,
- * leader elections, quarantines and dead-letter queues. Each adapter keeps its own namespace, so they share the
+ * leader elections, the cluster membership, lease directories, quarantines and dead-letter queues. Each adapter keeps its own namespace, so they share the
  * store without meeting.
  */
 export interface Runtime {
@@ -36,11 +38,16 @@ export interface Runtime {
   deadLetters<T = Uint8Array>(name?: string, codec?: Codec<T>): DeadLetterQueue<T>;
   /** The backfill cursor of `table`. */
   cursor<P>(table: string): SnapshotCursor<P>;
-  /** A candidate in the election `name`; `close()` releases its lease. */
+  /** A candidate in the election `name`; `close()` stops its campaigns and releases its lease. */
   election(options: LeaderElectionOptions): LeaderElection;
+  /** The cluster membership (namespace `cluster`); `close()` stops its periodic sweep. */
+  membership(options: MembershipOptions): Membership;
+  /** A lease directory (namespace `directory`): leases of addressable keys, by node. */
+  directory(options: LeaseDirectoryOptions): LeaseDirectory;
   /**
    * Releases the leases of the runtime's elections, so that another process takes over at once rather than after the
-   * lease expires; stops the registry following the log; closes the store when the runtime owns it.
+   * lease expires; stops the memberships' sweeps and the registry following the log; closes the store when the
+   * runtime owns it.
    */
   close(): Promise<void>;
 }
@@ -64,6 +71,7 @@ export async function createRuntime(store: Store, options: RuntimeOptions = {}):
   new Quarantine(store, { ...held, name: "default" });
   const schemas = await SchemaRegistry.open(store, options.schemas);
   const elections: LeaderElection[] = [];
+  const memberships: Membership[] = [];
   let closing: Promise<void> | undefined;
   return {
     store,
@@ -77,11 +85,18 @@ export async function createRuntime(store: Store, options: RuntimeOptions = {}):
       elections.push(candidate);
       return candidate;
     },
+    membership: (membership) => {
+      const handle = new Membership(store, membership);
+      memberships.push(handle);
+      return handle;
+    },
+    directory: (directory) => new LeaseDirectory(store, directory),
     close: () =>
       (closing ??= (async () => {
+        for (const membership of memberships) membership.close();
         try {
           // Every release is tried, one failing or not: a lease left held only delays the next leader by its ttl.
-          const released = await Promise.allSettled(elections.map((candidate) => candidate.release()));
+          const released = await Promise.allSettled(elections.map((candidate) => candidate.close()));
           await schemas.close();
           // A store closed first has nothing to release through: the lease expires by itself.
           const failed = released.find((outcome) => outcome.status === "rejected" && !isStowageError(outcome.reason, "CLOSED"));

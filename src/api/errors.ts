@@ -14,6 +14,8 @@
  * - `NOT_FOUND`: a named object outside the store (a backup in a backup target) does not exist.
  * - `LEASE_LOST`: a work-queue lease is no longer current (the item was claimed again after the lease's deadline, or was
  *   already settled, released, requeued or purged); `itemId` names the item. A refusal: nothing was written.
+ *   Also a lease of the coordination adapters: a `LeaseDirectory` lease renewed or transferred after it expired, was
+ *   released or passed to another owner (`key` names it), or a `Membership` heartbeat of a node that left or expired.
  * - `NOT_SUPPORTED`: the engine cannot serve this call or capability (or its driver package is not installed); the message names the engine and what is missing.
  * - `INTERNAL`: an engine failure that stowage could not classify (a bug; please report it).
  */

@@ -21,6 +21,7 @@ import { SUPPORTS_EVERYTHING } from "../engines/api-limits.js";
 import type { EngineCapability, EngineSupports } from "../engines/engine.js";
 import type { StoreOptions } from "../store/store.js";
 import { ManualClock, type Case, type CaseGroup, type StoreFactory } from "./harness.js";
+import { coordinationCases } from "./coordination-cases.js";
 import { dumpCases } from "./dump-cases.js";
 import { feedCases } from "./feed-cases.js";
 import { kvCases } from "./kv-cases.js";
@@ -52,6 +53,7 @@ export const conformanceGroups: Record<string, CaseGroup> = {
   dumps: dumpCases,
   work: workCases,
   worker: workWorkerCases,
+  coordination: coordinationCases,
 };
 
 /** Capabilities every case of a group needs (a case may need more: its `needs`). */
