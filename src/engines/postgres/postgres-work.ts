@@ -47,26 +47,37 @@ export interface WorkConnections {
  * claim limit are dead-lettered (with the error text `overLimitError` gives), the rest leased. The answer has one row even
  * when nothing was leased, carrying how many were dead-lettered (then the claim runs again to fill its limit).
  * `FOR UPDATE` forbids ordering the answer, so the caller sorts it.
+ *
+ * The updates find the locked rows by their physical address (ctid: a row this statement locked cannot move until it
+ * commits; the lock step hands out the newest version), a TID scan whatever the planner believes of the table. Joined
+ * by (ns, key, id) instead, a table without statistics (a new one: autovacuum analyzes it a minute later at the
+ * earliest) made the planner scan every row of the key, dead versions included, for each claim.
  */
-const CLAIM = `WITH c AS (SELECT id, visible_at, attempts, max_attempts, token, last_error FROM stowage_work
+const CLAIM = `WITH c AS (SELECT ctid AS at, id, visible_at, attempts, max_attempts, token, last_error FROM stowage_work
   WHERE ns = ? AND key = ? AND NOT dead AND visible_at <= ? ORDER BY priority DESC, visible_at, id LIMIT ? FOR UPDATE SKIP LOCKED),
 gone AS (UPDATE stowage_work w SET dead = true, token = NULL, dead_at = ?,
     last_error = CASE WHEN c.token IS NOT NULL THEN ?::text ELSE coalesce(c.last_error, ?::text) END
-  FROM c WHERE w.ns = ? AND w.key = ? AND w.id = c.id AND c.attempts >= c.max_attempts RETURNING w.id),
+  FROM c WHERE w.ctid = ANY(ARRAY(SELECT at FROM c WHERE attempts >= max_attempts)) AND w.ctid = c.at AND w.id = c.id RETURNING w.id),
 got AS (UPDATE stowage_work w SET token = ?, visible_at = ?, attempts = w.attempts + 1
-  FROM c WHERE w.ns = ? AND w.key = ? AND w.id = c.id AND c.attempts < c.max_attempts
+  FROM c WHERE w.ctid = ANY(ARRAY(SELECT at FROM c WHERE attempts < max_attempts)) AND w.ctid = c.at AND w.id = c.id
   RETURNING w.id, w.value, w.pushed_at, w.priority, w.attempts, w.max_attempts, w.policy, w.last_error, c.visible_at AS was)
 SELECT got.*, b.buried FROM (SELECT count(*) AS buried FROM gone) b LEFT JOIN got ON true`;
 
+/**
+ * Acks and extends match a lease by (key, id, token, attempts), each a primary-key probe. They need no `NOT dead`: only
+ * a live item holds a token (a checked invariant, sql-invariants.ts), and that condition would let the planner pick the
+ * claim index's partial scan of the whole namespace instead of the probes when the table has no statistics.
+ */
+
 /** Acks in one statement: a row goes only while it holds the lease (checked again on its newest version). */
 const ACK = `DELETE FROM stowage_work w USING unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS e(key, id, token, attempt)
-WHERE w.ns = ? AND w.key = e.key AND w.id = e.id AND w.token = e.token AND w.attempts = e.attempt AND NOT w.dead
+WHERE w.ns = ? AND w.key = e.key AND w.id = e.id AND w.token = e.token AND w.attempts = e.attempt
 RETURNING w.key, w.id, w.token, w.attempts`;
 
 /** Extends in one statement, each lease to its own deadline. */
 const EXTEND = `UPDATE stowage_work w SET visible_at = e.deadline
 FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS e(key, id, token, attempt, deadline)
-WHERE w.ns = ? AND w.key = e.key AND w.id = e.id AND w.token = e.token AND w.attempts = e.attempt AND NOT w.dead
+WHERE w.ns = ? AND w.key = e.key AND w.id = e.id AND w.token = e.token AND w.attempts = e.attempt
 RETURNING w.key, w.id, w.token, w.attempts`;
 
 /**
@@ -122,7 +133,7 @@ const byClaimOrder = (a: SqlRow, b: SqlRow): number =>
 export function* claimRows(ns: string, key: string, limit: number, now: number, deadline: number, token: number): SqlProgram<SqlRow[]> {
   const rows: SqlRow[] = [];
   for (let round = 0; round < CLAIM_ROUNDS && rows.length < limit; round++) {
-    const params = [ns, key, now, limit - rows.length, now, LEASE_EXPIRED_ERROR, ATTEMPTS_USED_UP_ERROR, ns, key, token, deadline, ns, key];
+    const params = [ns, key, now, limit - rows.length, now, LEASE_EXPIRED_ERROR, ATTEMPTS_USED_UP_ERROR, token, deadline];
     const answer = yield* all(CLAIM, params);
     for (const row of answer) if (row.id !== null) rows.push(row);
     // Nothing dead-lettered: the limit was met, or the key has no more claimable rows this claim may take.
