@@ -267,3 +267,15 @@ test("PostgreSQL's plain work calls: a push without dedup keys is one statement;
   assert.match(settle[0]?.sql ?? "", /FOR UPDATE OF w$/);
   assert.doesNotMatch(statementsOf(sqlPrograms(1).workSettle("ns", [{ ...lease, to: "ack" }], 1), [[current(1)], 1])[0]?.sql ?? "", /FOR UPDATE/, "SQLite's settle takes no row lock");
 });
+
+test("SQLite's work programs (rowAtATime): a push inserts and an ack-only settle deletes with one statement per item, no row set", () => {
+  const sqlite = sqlPrograms(1, { work: { rowAtATime: true } });
+  const push = statementsOf(sqlite.workPush("ns", [workPush(), workPush()], 1), [counter(0), 1, 1, 1]);
+  assert.equal(push.filter((statement) => /^INSERT INTO stowage_work /.test(statement.sql)).length, 2);
+  assert.ok(push.every((statement) => !statement.sql.includes("json_each")), "no row set");
+  const acks = statementsOf(sqlite.workSettle("ns", [{ ...lease, to: "ack" }, { ...lease, id: 2, to: "ack" }], 1), [1, 0]);
+  assert.deepEqual(acks.map((statement) => statement.sql.slice(0, 6)), ["DELETE", "DELETE"]);
+  assert.deepEqual(acks.map((statement) => statement.params[2]), [1, 2]);
+  const mixed = statementsOf(sqlite.workSettle("ns", [{ ...lease, to: "ack" }, { ...lease, id: 2, to: "retry", visibleAt: 5, giveBack: false }], 1), [[current(1), current(2)], 1, 1]);
+  assert.match(mixed[0]?.sql ?? "", /^SELECT/, "a settle with a retry reads the current leases first");
+});
