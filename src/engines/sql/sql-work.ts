@@ -30,6 +30,10 @@ export type WorkPrograms = Pick<SqlPrograms, WorkOpName>;
 export const CLAIM_ROUNDS = 4;
 const CLAIM_LOOKAHEAD = 16;
 
+/** Takes `n` ids from the namespace's work counter (creating it), answering the last: one statement where a take and a set were two. */
+const COUNTER_ADD =
+  "INSERT INTO stowage_counter (ns, kind, value) VALUES (?, 'work', ?) ON CONFLICT (ns, kind) DO UPDATE SET value = stowage_counter.value + excluded.value RETURNING value";
+
 /** Every column of an item, as dumps, dead-letter reads and restores carry it. */
 const ROW_COLUMNS = "key, id, value, pushed_at, priority, visible_at, attempts, max_attempts, policy, token, dedup, dead, last_error, dead_at";
 
@@ -371,14 +375,13 @@ export function workPrograms(rowSet: RowSetDialect, options: WorkProgramOptions 
       let before = 0;
       if (inserted.length > 0) {
         // The counter row locks the namespace's pushes (PostgreSQL) until this commits, so ids follow commit order.
-        before = num(yield* get(COUNTER_TAKE, [ns, "work"]), "value");
+        before = num(yield* get(COUNTER_ADD, [ns, inserted.length]), "value") - inserted.length;
         const rows = inserted.map((item, at) => [item.key, before + at + 1, item.priority, item.visibleAt, item.maxAttempts, item.policy, item.dedup, item.value]);
         if (options.rowAtATime === true) {
           for (const [key, id, priority, visibleAt, maxAttempts, policy, dedup, value] of rows) {
             yield* run(sql.pushOne, [ns, key, id, priority, visibleAt, maxAttempts, policy, dedup, now, value]);
           }
         } else yield* run(sql.push.sql, [ns, now, ...sql.push.rows.params(rows)]);
-        yield* run(COUNTER_SET, [before + inserted.length, ns, "work"]);
       }
       return placed.map((answer) => ("holder" in answer ? { id: answer.holder, duplicate: true } : { id: before + answer.place, duplicate: answer.duplicate }));
     },
