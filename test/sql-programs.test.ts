@@ -184,8 +184,8 @@ const counter = (value: number) => ({ value });
 
 /** Work operations with canned answers: how many statements each path issues (each answer is one statement's). */
 const WORK_PATHS: Array<{ what: string; op: WorkOpName; args: unknown[]; answers: unknown[] }> = [
-  { what: "push of plain items: counter, insert, counter", op: "workPush", args: ["ns", [workPush(), workPush()], 1], answers: [counter(0), 2, 1] },
-  { what: "push with a free dedup key: holders, counter, insert, counter", op: "workPush", args: ["ns", [workPush(), workPush("d")], 1], answers: [[], counter(0), 2, 1] },
+  { what: "push of plain items: counter, insert", op: "workPush", args: ["ns", [workPush(), workPush()], 1], answers: [counter(2), 2] },
+  { what: "push with a free dedup key: holders, counter, insert", op: "workPush", args: ["ns", [workPush(), workPush("d")], 1], answers: [[], counter(2), 2] },
   { what: "push whose dedup key a live item holds: the holders' read only", op: "workPush", args: ["ns", [workPush("d")], 1], answers: [[{ key: "k", dedup: "d", id: 4 }]] },
   { what: "claim of nothing: one read", op: "workClaim", args: ["ns", "k", 4, 1, 101, 7], answers: [[]] },
   { what: "claim: select, lease", op: "workClaim", args: ["ns", "k", 4, 1, 101, 7], answers: [[candidate(1), candidate(2)], [leased(2), leased(1)]] },
@@ -238,7 +238,7 @@ test("work programs: a batch's statement texts are the same whatever its size", 
   const texts = (n: number) => {
     const ids = Array.from({ length: n }, (_, i) => i + 1);
     return [
-      statementsOf(programs.workPush("ns", ids.map(() => workPush()), 1), [counter(0), n, 1]),
+      statementsOf(programs.workPush("ns", ids.map(() => workPush()), 1), [counter(n), n]),
       statementsOf(programs.workExtend("ns", ids.map((id) => ({ ...lease, id })), 5), [[]]),
       statementsOf(programs.workRestore("ns", ids.map((id) => workRow(id)), n), [counter(0), n, 1]),
     ].map((statements) => statements.map((statement) => statement.sql));
@@ -266,4 +266,16 @@ test("PostgreSQL's plain work calls: a push without dedup keys is one statement;
   assert.equal(settle.length, 2);
   assert.match(settle[0]?.sql ?? "", /FOR UPDATE OF w$/);
   assert.doesNotMatch(statementsOf(sqlPrograms(1).workSettle("ns", [{ ...lease, to: "ack" }], 1), [[current(1)], 1])[0]?.sql ?? "", /FOR UPDATE/, "SQLite's settle takes no row lock");
+});
+
+test("SQLite's work programs (rowAtATime): a push inserts and an ack-only settle deletes with one statement per item, no row set", () => {
+  const sqlite = sqlPrograms(1, { work: { rowAtATime: true } });
+  const push = statementsOf(sqlite.workPush("ns", [workPush(), workPush()], 1), [counter(2), 1, 1]);
+  assert.equal(push.filter((statement) => /^INSERT INTO stowage_work /.test(statement.sql)).length, 2);
+  assert.ok(push.every((statement) => !statement.sql.includes("json_each")), "no row set");
+  const acks = statementsOf(sqlite.workSettle("ns", [{ ...lease, to: "ack" }, { ...lease, id: 2, to: "ack" }], 1), [1, 0]);
+  assert.deepEqual(acks.map((statement) => statement.sql.slice(0, 6)), ["DELETE", "DELETE"]);
+  assert.deepEqual(acks.map((statement) => statement.params[2]), [1, 2]);
+  const mixed = statementsOf(sqlite.workSettle("ns", [{ ...lease, to: "ack" }, { ...lease, id: 2, to: "retry", visibleAt: 5, giveBack: false }], 1), [[current(1), current(2)], 1, 1]);
+  assert.match(mixed[0]?.sql ?? "", /^SELECT/, "a settle with a retry reads the current leases first");
 });

@@ -10,7 +10,7 @@ import type { SqlRow } from "./sql-executor.js";
 import { all, get, run, statement, type SqlProgram, type SqlPrograms } from "./sql-program.js";
 import { JSON_ROW_SET, type RowSetDialect } from "./sql-row-set.js";
 import { bytesOf, COUNTER_SET, COUNTER_TAKE, num } from "./sql-values.js";
-import { workPrograms } from "./sql-work.js";
+import { workPrograms, type WorkProgramOptions } from "./sql-work.js";
 
 /** A point read's one-statement program. */
 function pointRead<T>(read: { kind: "value" | "get"; sql: string; finish: (result: unknown) => T }, params: readonly unknown[]) {
@@ -209,6 +209,8 @@ export interface SqlDialect {
   kvLockFirst?: string;
   /** How a restore passes its batch as one statement's parameters (default: SQLite's JSON and blob). */
   rowSet?: RowSetDialect;
+  /** How the work programs differ (default: none of the options). */
+  work?: WorkProgramOptions;
 }
 
 /**
@@ -643,6 +645,6 @@ export function sqlPrograms(schemaVersion: number, dialect: SqlDialect = {}): Sq
       return { schemaVersion, namespaces, storedRows };
     },
 
-    ...workPrograms(rowSet),
+    ...workPrograms(rowSet, dialect.work),
   };
 }

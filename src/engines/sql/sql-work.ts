@@ -30,6 +30,10 @@ export type WorkPrograms = Pick<SqlPrograms, WorkOpName>;
 export const CLAIM_ROUNDS = 4;
 const CLAIM_LOOKAHEAD = 16;
 
+/** Takes `n` ids from the namespace's work counter (creating it), answering the last: one statement where a take and a set were two. */
+const COUNTER_ADD =
+  "INSERT INTO stowage_counter (ns, kind, value) VALUES (?, 'work', ?) ON CONFLICT (ns, kind) DO UPDATE SET value = stowage_counter.value + excluded.value RETURNING value";
+
 /** Every column of an item, as dumps, dead-letter reads and restores carry it. */
 const ROW_COLUMNS = "key, id, value, pushed_at, priority, visible_at, attempts, max_attempts, policy, token, dedup, dead, last_error, dead_at";
 
@@ -185,6 +189,11 @@ function workStatements(rowSet: RowSetDialect, options: WorkProgramOptions) {
       sql: `INSERT INTO stowage_work (ns, key, id, dead, priority, visible_at, attempts, max_attempts, token, policy, dedup, last_error, dead_at, pushed_at, value)
 SELECT ?, e.key, e.id, false, e.priority, e.visible_at, 0, e.max_attempts, NULL, e.policy, e.dedup, NULL, NULL, ?, e.value FROM ${pushRows.sql}`,
     },
+    /** One item, for {@link WorkProgramOptions.rowAtATime}. */
+    pushOne: `INSERT INTO stowage_work (ns, key, id, dead, priority, visible_at, attempts, max_attempts, token, policy, dedup, last_error, dead_at, pushed_at, value)
+VALUES (?, ?, ?, false, ?, ?, 0, ?, NULL, ?, ?, NULL, NULL, ?, ?)`,
+    /** One ack, for {@link WorkProgramOptions.rowAtATime}: the item goes while the lease is current. */
+    ackOne: "DELETE FROM stowage_work WHERE ns = ? AND key = ? AND id = ? AND token = ? AND attempts = ? AND NOT dead",
     /** The live holders of (key, dedup) pairs: one lookup of the dedup index per pair (CROSS JOIN keeps the pairs outside on SQLite). */
     dedupHeld: {
       rows: dedupPairs,
@@ -308,6 +317,13 @@ export interface WorkProgramOptions {
    * writes. Without it the read and the writes rely on the transaction's isolation (SQLite's writer, SERIALIZABLE).
    */
   lockSettled?: boolean;
+  /**
+   * Pushes insert, and settles of acks alone delete, with one prepared statement per item: where a statement is an
+   * in-process call (SQLite), that is cheaper than one statement over the batch as a row set, which SQLite builds
+   * from JSON (measured per job at 16-item batches: insert ~3.5 µs against ~10.6; ack ~3.2 against ~19 for the read
+   * of the current leases and the delete). Over a network (PostgreSQL) each would be a round trip.
+   */
+  rowAtATime?: boolean;
 }
 
 /** The work programs over a dialect's row sets (`rowSet`: how a batch travels as one statement's parameters). */
@@ -359,10 +375,13 @@ export function workPrograms(rowSet: RowSetDialect, options: WorkProgramOptions 
       let before = 0;
       if (inserted.length > 0) {
         // The counter row locks the namespace's pushes (PostgreSQL) until this commits, so ids follow commit order.
-        before = num(yield* get(COUNTER_TAKE, [ns, "work"]), "value");
+        before = num(yield* get(COUNTER_ADD, [ns, inserted.length]), "value") - inserted.length;
         const rows = inserted.map((item, at) => [item.key, before + at + 1, item.priority, item.visibleAt, item.maxAttempts, item.policy, item.dedup, item.value]);
-        yield* run(sql.push.sql, [ns, now, ...sql.push.rows.params(rows)]);
-        yield* run(COUNTER_SET, [before + inserted.length, ns, "work"]);
+        if (options.rowAtATime === true) {
+          for (const [key, id, priority, visibleAt, maxAttempts, policy, dedup, value] of rows) {
+            yield* run(sql.pushOne, [ns, key, id, priority, visibleAt, maxAttempts, policy, dedup, now, value]);
+          }
+        } else yield* run(sql.push.sql, [ns, now, ...sql.push.rows.params(rows)]);
       }
       return placed.map((answer) => ("holder" in answer ? { id: answer.holder, duplicate: true } : { id: before + answer.place, duplicate: answer.duplicate }));
     },
@@ -408,6 +427,15 @@ export function workPrograms(rowSet: RowSetDialect, options: WorkProgramOptions 
     },
 
     *workSettle(ns, settles, now): SqlProgram<Array<WorkSettled | null>> {
+      if (options.rowAtATime === true && settles.every((settle) => settle.to === "ack")) {
+        // A lease given twice: the first delete ends it, the second finds it gone, as it would in a later call.
+        const answers: Array<WorkSettled | null> = [];
+        for (const settle of settles) {
+          const acked = (yield* run(sql.ackOne, [ns, settle.key, settle.id, settle.token, settle.attempt])) > 0;
+          answers.push(acked ? { dead: false, visibleAt: null } : null);
+        }
+        return answers;
+      }
       const current = new Map<string, SqlRow>();
       for (const row of yield* all(sql.current.sql, [...leaseParams(settles), ns])) current.set(leaseSlotOf(row), row);
       const removed: unknown[][] = [];

@@ -121,7 +121,7 @@ export class SqliteEngine implements Engine {
     const map = (error: unknown) => mapSqliteError(error, this.location);
     // better-sqlite3 is synchronous, so these ops answer at once: a read is a plain function call, and a group
     // commit runs from BEGIN to COMMIT without yielding to the event loop.
-    const programs = (this.programs = sqlPrograms(SCHEMA_VERSION));
+    const programs = (this.programs = sqlPrograms(SCHEMA_VERSION, { work: { rowAtATime: true } }));
     const writerExec = new SqliteExecutor(writer);
     const readerExec = new SqliteExecutor(reader);
     this.writerOps = opsOf(programs, <T>(program: SqlWork<T>) => runSync(program, writerExec, map));
