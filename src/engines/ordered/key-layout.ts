@@ -13,7 +13,8 @@ import { StowageError } from "../../api/errors.js";
  * | tag  | record            | key after tag · ns · 0x00            | value                                         |
  * | ---- | ----------------- | ------------------------------------ | --------------------------------------------- |
  * | 0x01 | layout version    | (the key is 0x01 · "stowage")        | magic · version                               |
- * | 0x10 | KV entry          | key                                  | deadline flag (· deadline) · value            |
+ * | 0x10 | KV entry          | key                                  | value (bare: no deadline, first byte > 0x01), |
+ * |      |                   |                                      | or deadline flag (· deadline) · value         |
  * | 0x11 | KV expiry index   | (0x11 · deadline · ns · 0x00 · key)  | empty                                         |
  * | 0x12 | KV history state  | (nothing)                            | last seq · trimmed through                    |
  * | 0x13 | KV history change | seq                                  | key length · key · present flag · value       |
