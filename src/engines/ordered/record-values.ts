@@ -49,7 +49,8 @@ const storedBare = (value: Uint8Array): boolean => value.length > 0 && (value[0]
 
 /**
  * A KV entry: the value bare (see {@link storedBare}), or a flag, the deadline when there is one, and the value. A
- * bare record is the value itself, not a copy: the store copies every value it is handed before it reaches an engine.
+ * bare record is the value itself, not a copy: the store hands engines values that stay unchanged until their write
+ * resolves (it copies those a caller could reuse: `CodecGuard.encode`), and an ordered store copies what it commits.
  */
 export function kvRecord(value: Uint8Array, expiresAt: number | null): Uint8Array {
   if (expiresAt === null && storedBare(value)) return value;
