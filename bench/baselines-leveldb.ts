@@ -83,7 +83,7 @@ export const RAW_LEVELDB_BASELINES: readonly BaselineCase[] = [
       const ns = `kv-get-c${c}`;
       const keys = Array.from({ length: KV_KEYS }, (_, i) => kvRowKey(ns, `k${pad(i, 6)}`));
       for (let i = 0; i < KV_KEYS; i += 1000) await db.batch(keys.slice(i, i + 1000).map((key) => ({ type: "put" as const, key, value: kvRowValue(VALUE) })));
-      if ((await db.get(keys[7]!))?.length !== VALUE.length + 1) throw new Error("bench sanity check failed: raw classic-level returns the row put");
+      if ((await db.get(keys[7]!))?.length !== kvRowValue(VALUE).length) throw new Error("bench sanity check failed: raw classic-level returns the row put");
       return { body: { op: async (i) => db.getSync(keys[(i * 7919) % KV_KEYS]!) }, close };
     },
   },

@@ -1,11 +1,13 @@
 /**
  * LMDB baselines: raw lmdb-js (binary keys and values, no msgpack) with its defaults on Linux, which are the stowage
  * LMDB store's durability: a write's promise resolves after its transaction's fdatasync (overlappingSync).
- * Rows have the shape of the ordered-KV family's KV entries: key = 0x10 · namespace · 0x00 · key, value = a 1-byte
- * "no deadline" flag · the 100-byte value.
+ * Rows have the shape of the ordered-KV family's KV entries: key = 0x10 · namespace · 0x00 · key, value = the record
+ * the family stores for a value without deadline (the value itself when its first byte is above 0x01, as the bench's are).
  */
 import { join } from "node:path";
 import type { BaselineCase } from "./baseline.js";
+import { asBuffer } from "../src/engines/ordered/key-layout.js";
+import { kvRecord } from "../src/engines/ordered/record-values.js";
 import { makeTempDir, pad, removeTempDir, VALUE, valueFor } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
@@ -18,9 +20,9 @@ export function kvRowKey(namespace: string, key: string): Buffer {
   return Buffer.concat([Buffer.from([0x10]), Buffer.from(namespace, "utf8"), Buffer.from([0]), Buffer.from(key, "utf8")]);
 }
 
-/** A KV entry's record in the family's layout: no deadline, then the value. */
+/** A KV entry's record in the family's layout, without deadline. */
 export function kvRowValue(value: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([0]), value]);
+  return asBuffer(kvRecord(value, null));
 }
 
 async function openRaw(): Promise<{ db: import("lmdb").RootDatabase<Buffer, Buffer>; close(): Promise<void> }> {
@@ -44,7 +46,7 @@ async function openPreloaded(c: number): Promise<Awaited<ReturnType<typeof openR
   await raw.db.transaction(() => {
     for (const key of keys) void raw.db.put(key, kvRowValue(VALUE));
   });
-  if (raw.db.getBinary(keys[7]!)?.length !== VALUE.length + 1) throw new Error("bench sanity check failed: raw lmdb returns the row put");
+  if (raw.db.getBinary(keys[7]!)?.length !== kvRowValue(VALUE).length) throw new Error("bench sanity check failed: raw lmdb returns the row put");
   return { ...raw, keys };
 }
 

@@ -10,7 +10,8 @@ import { test } from "node:test";
 import { createStore, isStowageError, LIMITS, utf8, type Store } from "../src/index.js";
 import { OrderedEngine } from "../src/engines/ordered/ordered-engine.js";
 import type { OrderedCommit } from "../src/engines/ordered/ordered-store.js";
-import { META_KEY, TAG } from "../src/engines/ordered/key-layout.js";
+import { KeyLayout, META_KEY, TAG, writeNumber } from "../src/engines/ordered/key-layout.js";
+import { LAYOUT_VERSION } from "../src/engines/ordered/ordered-ops.js";
 import { SortedKeySpace, SortedOrderedStore, type SortedStoreOptions } from "./helpers/sorted-ordered-store.js";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -202,7 +203,7 @@ test("open creates the layout record, reopens it, and refuses a newer layout or 
   assert.throws(() => newer.snapshot(), /closed/);
 });
 
-test("a version-1 store (before work queues) is raised to layout version 2 at open, its data kept, by one checked commit", async () => {
+test("a version-1 store (before work queues) is raised to the current layout version at open, its data kept, by one checked commit", async () => {
   const space = new SortedKeySpace();
   await withStore({}, async (store) => void (await store.kv("k").put("a", bytes("1"))), space);
   // Turn the store back into what stowage wrote before layout version 2.
@@ -221,9 +222,9 @@ test("a version-1 store (before work queues) is raised to layout version 2 at op
       const upgrade = ordered.commits.filter((commit) => commit.writes.some((write) => Buffer.from(write.key).equals(META_KEY)));
       assert.equal(upgrade.length, 1, "one commit wrote the record");
       assert.deepEqual(upgrade[0]?.checks, [{ kind: "get", key: META_KEY, value: record(1) }], "checked against the version-1 record it read");
-      assert.deepEqual(Buffer.from(upgrade[0]?.writes[0]?.value ?? []), record(2));
+      assert.deepEqual(Buffer.from(upgrade[0]?.writes[0]?.value ?? []), record(LAYOUT_VERSION));
       assert.deepEqual(await store.kv("k").get("a"), bytes("1"), "the data stays");
-      assert.equal((await store.info()).schemaVersion, 2);
+      assert.equal((await store.info()).schemaVersion, LAYOUT_VERSION);
       const pushed = await store.workQueue("w").push("k", bytes("job"));
       assert.equal(pushed.id, 1, "and the upgraded store takes work queues");
     },
@@ -231,6 +232,74 @@ test("a version-1 store (before work queues) is raised to layout version 2 at op
   );
   // Open again: nothing more to raise.
   await withStore({}, async (_store, ordered) => assert.equal(ordered.commits.filter((commit) => commit.writes.some((write) => Buffer.from(write.key).equals(META_KEY))).length, 0), space);
+});
+
+test("a version-2 store (every KV entry flagged) is raised to version 3 at open and reads as before; since then a value without deadline is stored bare unless its first byte is a flag", async () => {
+  const space = new SortedKeySpace();
+  await withStore({}, async (store) => void (await store.kv("other").put("x", bytes("x"))), space);
+  const keys = new KeyLayout(1978, "sorted");
+  const entry = (key: string) => keys.textKey(TAG.kv, "k", key);
+  const flagged = (value: readonly number[], deadline?: number) => {
+    const out = Buffer.alloc((deadline === undefined ? 1 : 9) + value.length);
+    if (deadline !== undefined) {
+      out[0] = 1;
+      out.writeDoubleBE(deadline, 1);
+    }
+    out.set(value, deadline === undefined ? 1 : 9);
+    return out;
+  };
+  const deadline = Date.now() + 3_600_000;
+  const indexKey = Buffer.alloc(entry("t").length + 8);
+  indexKey[0] = TAG.kvExpiry;
+  writeNumber(indexKey, 1, deadline);
+  entry("t").copy(indexKey, 9, 1);
+  // What version 2 wrote: every entry flagged, also those whose value could now be bare.
+  const version2 = Buffer.alloc(22);
+  version2.write("stowage-ordered-kv", 0, "latin1");
+  version2.writeUInt32BE(2, 18);
+  const old = new SortedOrderedStore(space);
+  await old.commit({
+    checks: [],
+    writes: [
+      { key: META_KEY, value: version2 },
+      { key: entry("plain"), value: flagged([...bytes("plain")]) },
+      { key: entry("zero"), value: flagged([0, 5]) },
+      { key: entry("empty"), value: flagged([]) },
+      { key: entry("t"), value: flagged([...bytes("ttl")], deadline) },
+      { key: indexKey, value: new Uint8Array(0) },
+    ],
+  });
+  await old.close();
+  const stored = (key: string) => [...(space.rows.find(([, k]) => Buffer.from(k).equals(entry(key)))?.[2] ?? [])];
+  await withStore(
+    {},
+    async (store, _ordered, engine) => {
+      assert.equal((await store.info()).schemaVersion, 3);
+      const kv = store.kv("k");
+      assert.deepEqual(await kv.get("plain"), bytes("plain"));
+      assert.deepEqual(await kv.get("zero"), new Uint8Array([0, 5]));
+      assert.deepEqual(await kv.get("empty"), new Uint8Array(0));
+      assert.deepEqual(await engine.read({ op: "kvGetEntry", args: ["k", "t", Date.now()] }), { value: bytes("ttl"), expiresAt: deadline });
+      assert.deepEqual((await kv.list()).entries.map((e) => [e.key, [...e.value]]), [["empty", []], ["plain", [...bytes("plain")]], ["t", [...bytes("ttl")]], ["zero", [0, 5]]]);
+      assert.deepEqual((await store.check()).problems, []);
+      // Written again: bare when the value's first byte is above 0x01, flagged otherwise.
+      for (const [key, value] of [["plain", [...bytes("plain")]], ["zero", [0, 5]], ["one", [1]], ["two", [2]], ["empty", []], ["high", [0xff, 0]]] as const) {
+        await kv.put(key, new Uint8Array(value));
+        assert.deepEqual([...((await kv.get(key)) as Uint8Array)], value, key);
+      }
+      await kv.put("t", bytes("ttl2"), { ttlMs: 60_000 });
+      assert.deepEqual(stored("plain"), [...bytes("plain")], "a text value is stored bare");
+      assert.deepEqual(stored("two"), [2]);
+      assert.deepEqual(stored("high"), [0xff, 0]);
+      assert.deepEqual(stored("zero"), [0, 0, 5], "a value starting with 0x00 keeps its flag");
+      assert.deepEqual(stored("one"), [0, 1]);
+      assert.deepEqual(stored("empty"), [0]);
+      assert.equal(stored("t")[0], 1, "a value with a deadline keeps its flag and deadline");
+      assert.deepEqual((await kv.list()).entries.map((e) => e.key), ["empty", "high", "one", "plain", "t", "two", "zero"]);
+      assert.deepEqual((await store.check()).problems, []);
+    },
+    space,
+  );
 });
 
 test("reads answer synchronously when the store's snapshots do, and with a promise when they do not", async () => {

@@ -39,6 +39,9 @@ test("a scratch key is the same key as a built one, past the scratch buffer's fi
   assert.equal(first.buffer, second.buffer, "one buffer, reused");
   assert.deepEqual(first, second, "the first key's bytes are gone: it is valid only until the next call");
   assert.throws(() => new KeyLayout(100, "tiny").scratchTextKey(TAG.kv, "ns", "k".repeat(97)), (error: unknown) => isStowageError(error, "LIMIT_EXCEEDED"));
+  // Namespaces, tags and keys taking turns (the prefix is rewritten only when it changes): each key is still exact.
+  const turns: Array<[number, string, string]> = [[TAG.kv, "a", "k1"], [TAG.kv, "a", "k2"], [TAG.kv, "long-namespace", "k1"], [TAG.slot, "a", "é"], [TAG.kv, "a", "ü" + "k".repeat(400)], [TAG.kv, "a", "k3"], [TAG.kv, "b", "k3"]];
+  for (const [tag, ns, key] of [...turns, ...turns]) assert.deepEqual(Buffer.from(layout.scratchTextKey(tag, ns, key)), layout.textKey(tag, ns, key), `${tag} ${ns} ${key}`);
 });
 
 test("keys of one namespace never fall inside another namespace's range, whatever the names", () => {

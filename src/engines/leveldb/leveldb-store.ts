@@ -95,6 +95,8 @@ export class LevelDbStore implements OrderedStore {
   readonly singleWriter = true;
   /** Gets are synchronous (`getSync`); LevelDB reads the key during the call. */
   readonly synchronousPointReads = true;
+  /** `getSync` copies the value out into a Buffer of its own, which the family may hand to the caller as it is. */
+  readonly freshPointReads = true;
   private readonly writer = new Mutex();
   /**
    * The snapshots taken since the last batch, still reading the latest data, to be pinned before the next batch: one

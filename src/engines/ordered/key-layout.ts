@@ -13,7 +13,8 @@ import { StowageError } from "../../api/errors.js";
  * | tag  | record            | key after tag · ns · 0x00            | value                                         |
  * | ---- | ----------------- | ------------------------------------ | --------------------------------------------- |
  * | 0x01 | layout version    | (the key is 0x01 · "stowage")        | magic · version                               |
- * | 0x10 | KV entry          | key                                  | deadline flag (· deadline) · value            |
+ * | 0x10 | KV entry          | key                                  | value (bare: no deadline, first byte > 0x01), |
+ * |      |                   |                                      | or deadline flag (· deadline) · value         |
  * | 0x11 | KV expiry index   | (0x11 · deadline · ns · 0x00 · key)  | empty                                         |
  * | 0x12 | KV history state  | (nothing)                            | last seq · trimmed through                    |
  * | 0x13 | KV history change | seq                                  | key length · key · present flag · value       |
@@ -127,6 +128,9 @@ export function successor(key: Uint8Array): Buffer {
 
 type Part = string | number | Uint8Array;
 
+/** Scratch keys shorter than this many bytes are handed out as views kept per length (see `scratchTextKey`). */
+const SCRATCH_VIEWS = 256;
+
 /** Whether every UTF-16 unit of `text` is below 0x80 (its UTF-8 is then its units, one byte each). */
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
@@ -142,6 +146,10 @@ export class KeyLayout {
   private readonly prefixes: Array<Map<string, Buffer> | undefined> = [];
   /** The buffer {@link scratchTextKey} writes into, grown when a key needs more. */
   private scratch = Buffer.allocUnsafeSlow(256);
+  /** Views of {@link scratch}'s first bytes, by length (below {@link SCRATCH_VIEWS}). */
+  private scratchViews: Array<Buffer | undefined> = [];
+  /** The prefix {@link scratch} starts with, when known. */
+  private scratchPrefix: Buffer | undefined;
 
   constructor(
     readonly maxKeyBytes: number,
@@ -186,24 +194,35 @@ export class KeyLayout {
   /**
    * {@link textKey} written into one buffer this layout reuses: valid only until its next call, for a key that a
    * synchronous point read uses during the call and drops (no allocation per read: on this machine every new buffer
-   * adds to the garbage collector's work).
+   * adds to the garbage collector's work). The prefix is written only when it differs from the last call's, and the
+   * key is handed out as a view of the buffer kept per length, so that reads of one namespace allocate nothing here.
    */
   scratchTextKey(tag: number, ns: string, text: string): Buffer {
     const prefix = this.prefix(tag, ns);
     const start = prefix.length;
     const room = start + text.length * 3;
-    if (room > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(room, this.scratch.length * 2));
+    if (room > this.scratch.length) {
+      this.scratch = Buffer.allocUnsafeSlow(Math.max(room, this.scratch.length * 2));
+      this.scratchViews = [];
+      this.scratchPrefix = undefined;
+    }
     const out = this.scratch;
-    out.set(prefix);
-    let length: number;
-    if (isAscii(text)) {
-      for (let i = 0; i < text.length; i++) out[start + i] = text.charCodeAt(i);
-      length = start + text.length;
-    } else {
-      length = start + out.write(text, start, "utf8");
+    if (this.scratchPrefix !== prefix) {
+      out.set(prefix);
+      this.scratchPrefix = prefix;
+    }
+    let length = start + text.length;
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit > 0x7f) {
+        length = start + out.write(text, start, "utf8");
+        break;
+      }
+      out[start + i] = unit;
     }
     this.checkLength(length, ns, text);
-    return out.subarray(0, length);
+    if (length >= SCRATCH_VIEWS) return out.subarray(0, length);
+    return (this.scratchViews[length] ??= out.subarray(0, length));
   }
 
   /** Refuses a record key of `length` bytes when the ordered store's keys are shorter (LIMIT_EXCEEDED naming the limit). */

@@ -6,7 +6,7 @@ import type { Awaitable } from "../engine.js";
 import type { OrderedTx } from "./buffered-tx.js";
 import type { OrderedEntry } from "./ordered-store.js";
 import { asBuffer, KeyLayout, namespaceOf, prefixEnd, readNumber, successor, TAG, textOf, writeNumber } from "./key-layout.js";
-import { changeRecord, kvDeadline, kvRecord, kvValue, numberAt, numbersRecord, readChange } from "./record-values.js";
+import { changeRecord, kvDeadline, kvFreshValue, kvRecord, kvValue, numberAt, numbersRecord, readChange } from "./record-values.js";
 
 /** What every program runs against: the transaction (or snapshot) and the key layout. */
 export interface OrderedContext {
@@ -52,6 +52,16 @@ export function liveValue(record: Uint8Array | undefined, now: number): Uint8Arr
 /** The entry (a copy of its value, and its deadline) of a KV entry's record when live at `now`, else undefined. */
 export function liveEntry(record: Uint8Array | undefined, now: number): StoredKvEntry | undefined {
   return record === undefined || !live(record, now) ? undefined : { value: kvValue(record), expiresAt: kvDeadline(record) };
+}
+
+/** {@link liveValue} of a fresh record (`OrderedStore.freshPointReads`): a bare one is handed on, not copied. */
+export function liveFreshValue(record: Uint8Array | undefined, now: number): Uint8Array | undefined {
+  return record === undefined || !live(record, now) ? undefined : kvFreshValue(record);
+}
+
+/** {@link liveEntry} of a fresh record (`OrderedStore.freshPointReads`). */
+export function liveFreshEntry(record: Uint8Array | undefined, now: number): StoredKvEntry | undefined {
+  return record === undefined || !live(record, now) ? undefined : { value: kvFreshValue(record), expiresAt: kvDeadline(record) };
 }
 
 /**

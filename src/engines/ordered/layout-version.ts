@@ -15,9 +15,10 @@ const versionRecord = (version: number): Buffer => {
 
 /**
  * Checks the store's layout version record, creating it in an empty store and raising an older version to this one
- * (version 1, before work queues, to 2: one checked commit of the record). A store that holds other data, or a newer
- * layout, is refused with INCOMPATIBLE: the family never writes into a key space it does not understand. Once raised, a
- * store is refused by older stowage (upgrade every process before the first open by this one).
+ * (version 1, before work queues, or 2, before bare KV entries: one checked commit of the record). A store that holds
+ * other data, or a newer layout, is refused with INCOMPATIBLE: the family never writes into a key space it does not
+ * understand. Once raised, a store is refused by older stowage (upgrade every process before the first open by this
+ * one).
  */
 export async function openLayout(store: OrderedStore): Promise<void> {
   for (let attempt = 0; attempt < 10; attempt++) {

@@ -8,7 +8,7 @@ import { Mutex } from "../mutex.js";
 import { pauseBeforeRetry, serializationFailure, transactionFatal } from "../transaction-failure.js";
 import { BufferedTx } from "./buffered-tx.js";
 import { KeyLayout, TAG } from "./key-layout.js";
-import { kvHistoryStateKey, kvPutReadsEntry, kvWriteReads, liveEntry, liveValue } from "./kv-programs.js";
+import { kvHistoryStateKey, kvPutReadsEntry, kvWriteReads, liveEntry, liveFreshEntry, liveFreshValue, liveValue } from "./kv-programs.js";
 import { checkOrderedData } from "./ordered-check.js";
 import { orderedOps } from "./ordered-ops.js";
 import { openLayout } from "./layout-version.js";
@@ -155,7 +155,8 @@ export class OrderedEngine implements Engine {
     if (this.store.pointRead !== undefined && (call.op === "kvGet" || call.op === "kvGetEntry")) {
       const [ns, key, now] = call.args as EngineCall<"kvGet">["args"];
       const recordKey = this.keys.scratchTextKey(TAG.kv, ns, key);
-      return (call.op === "kvGet" ? this.store.pointRead(recordKey, liveValue, now) : this.store.pointRead(recordKey, liveEntry, now)) as CallResult<C>;
+      const fresh = this.store.freshPointReads === true;
+      return (call.op === "kvGet" ? this.store.pointRead(recordKey, fresh ? liveFreshValue : liveValue, now) : this.store.pointRead(recordKey, fresh ? liveFreshEntry : liveEntry, now)) as CallResult<C>;
     }
     if (this.singleRead !== undefined && (call.op === "kvGet" || call.op === "kvGetEntry")) return this.readers.run(this.singleRead, call);
     const snapshot = this.store.snapshot();

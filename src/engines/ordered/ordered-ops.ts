@@ -14,9 +14,10 @@ import { numberAt } from "./record-values.js";
 
 /**
  * The layout version this code writes and reads (the layout version record; see `OrderedEngine.open`). Version 2 added
- * the work queue records (tags 0x60–0x65); a version-1 store is raised to 2 at open (see `openLayout`).
+ * the work queue records (tags 0x60–0x65); version 3 the bare KV entry record (a value without deadline stored as it
+ * is, see `kvRecord`). An older store is raised at open (see `openLayout`): each version only added record kinds.
  */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 /**
  * The primitives over one {@link OrderedTx}: a snapshot for reads, a buffered transaction for writes. Each operation

@@ -52,6 +52,12 @@ export interface OrderedStore {
    */
   pointRead?<A, R>(key: Uint8Array, use: (found: Uint8Array | undefined, arg: A) => R, arg: A): R;
   /**
+   * True when `pointRead` hands `use` bytes made for that read alone, spanning an ArrayBuffer that nothing else
+   * references (LevelDB's `getSync` copies each value out): the family may then give them to the caller as they are
+   * instead of copying them (a KV get of a bare value: one buffer per get, as the driver's own get).
+   */
+  readonly freshPointReads?: boolean;
+  /**
    * A consistent snapshot to read from. Engines whose reads are synchronous (LMDB) answer synchronously, so that the
    * family's point reads cost no promise.
    */

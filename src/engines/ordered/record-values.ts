@@ -1,5 +1,5 @@
 import type { StoredStreamEntry, StoredStreamRecord } from "../engine.js";
-import { copyBytes } from "../copy-bytes.js";
+import { copyBytes, ownedBytes } from "../copy-bytes.js";
 import { asBuffer } from "./key-layout.js";
 
 /*
@@ -35,23 +35,53 @@ export function bytesAfterNumbers(record: Uint8Array, count: number): Uint8Array
   return copyBytes(record.subarray(count * 8));
 }
 
-/** A KV entry: its deadline (null: none) and value. */
-export function kvRecord(value: Uint8Array, expiresAt: number | null): Buffer {
+/** The first byte of a KV entry record that is not bare: no deadline follows, or an 8-byte deadline does. */
+const KV_NO_DEADLINE = 0;
+const KV_DEADLINE = 1;
+
+/**
+ * Whether a value without deadline is stored bare, as the record itself: when its first byte is neither flag, which
+ * tells it apart from a flagged record (an empty value, or one starting with 0x00 or 0x01, takes the flag). Text and
+ * JSON never start with those bytes. A bare record read from a store that hands out fresh bytes (LevelDB's get copies
+ * each value out) becomes the caller's value as it is: no second buffer per get (see {@link kvFreshValue}).
+ */
+const storedBare = (value: Uint8Array): boolean => value.length > 0 && (value[0] as number) > KV_DEADLINE;
+
+/**
+ * A KV entry: the value bare (see {@link storedBare}), or a flag, the deadline when there is one, and the value. A
+ * bare record is the value itself, not a copy: the store hands engines values that stay unchanged until their write
+ * resolves (it copies those a caller could reuse: `CodecGuard.encode`), and an ordered store copies what it commits.
+ */
+export function kvRecord(value: Uint8Array, expiresAt: number | null): Uint8Array {
+  if (expiresAt === null && storedBare(value)) return value;
   const head = expiresAt === null ? 1 : 9;
   const out = Buffer.allocUnsafe(head + value.length);
-  out[0] = expiresAt === null ? 0 : 1;
+  out[0] = expiresAt === null ? KV_NO_DEADLINE : KV_DEADLINE;
   if (expiresAt !== null) out.writeDoubleBE(expiresAt, 1);
   out.set(value, head);
   return out;
 }
 
 export function kvDeadline(record: Uint8Array): number | null {
-  return record[0] === 0 ? null : asBuffer(record).readDoubleBE(1);
+  return record[0] === KV_DEADLINE ? asBuffer(record).readDoubleBE(1) : null;
 }
+
+/** Where a KV entry record's value starts. */
+const kvValueStart = (record: Uint8Array): number => (record[0] === KV_NO_DEADLINE ? 1 : record[0] === KV_DEADLINE ? 9 : 0);
 
 /** The value of a KV entry, copied. */
 export function kvValue(record: Uint8Array): Uint8Array {
-  return copyBytes(record.subarray(record[0] === 0 ? 1 : 9));
+  const start = kvValueStart(record);
+  return copyBytes(start === 0 ? record : record.subarray(start));
+}
+
+/**
+ * The value of a KV entry whose record is fresh: bytes the store made for this read alone, in an ArrayBuffer nothing
+ * else references (`OrderedStore.freshPointReads`). A bare record spanning its ArrayBuffer is handed on without a copy.
+ */
+export function kvFreshValue(record: Uint8Array): Uint8Array {
+  const start = kvValueStart(record);
+  return start === 0 ? ownedBytes(record) : copyBytes(record.subarray(start));
 }
 
 /** A record made of numbers, an optional text and bytes (log entries, KV changes, work payloads). */
