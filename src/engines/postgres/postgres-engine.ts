@@ -4,7 +4,7 @@ import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram, type SqlWork } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
-import { PostgresExecutor } from "./postgres-executor.js";
+import { bindPointReads, PostgresExecutor } from "./postgres-executor.js";
 import { ChangeSignal } from "../change-signal.js";
 import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
@@ -117,6 +117,8 @@ export class PostgresEngine implements Engine {
   readonly supports = PostgresEngine.supports;
   readonly location: string;
   private readonly pool: pg.Pool;
+  /** The plain reads' pool: SERIALIZABLE READ ONLY connections (see the constructor). */
+  private readonly readPool: pg.Pool;
   /** The work pool's configuration, and the pool once a plain work call opened it (see postgres-work.ts). */
   private readonly workPoolConfig: pg.PoolConfig;
   private workPool: pg.Pool | undefined;
@@ -156,14 +158,14 @@ export class PostgresEngine implements Engine {
     this.mapError = (error) => mapPostgresError(error, this.location);
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
     const poolSize = options.poolSize ?? POSTGRES_DEFAULTS.poolSize;
-    const poolConfig = (max: number, isolation: string, name: string): pg.PoolConfig => ({
+    const poolConfig = (max: number, isolation: string, name: string, readOnly = false): pg.PoolConfig => ({
       connectionString: options.dsn,
       max,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
       statement_timeout: statementTimeout,
       // The client-side timeout catches a server that vanished without closing the socket.
       query_timeout: statementTimeout + CLIENT_TIMEOUT_MARGIN_MS,
-      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=${isolation}`,
+      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=${isolation}${readOnly ? " -c default_transaction_read_only=on" : ""}`,
       application_name: name,
       types: int8AsNumber(driver),
     });
@@ -172,7 +174,12 @@ export class PostgresEngine implements Engine {
     this.workPoolConfig = poolConfig(options.workPoolSize ?? poolSize, // A space in a startup option is escaped with a backslash.
       "read\\ committed", "stowage-work");
     const poolExec = new PostgresExecutor(this.pool);
-    this.readOps = this.opsOn(poolExec);
+    // Plain reads run on a pool of their own whose transactions are READ ONLY, still SERIALIZABLE: the server then
+    // skips the serializable checks' predicate locks of a read while no read-write serializable transaction runs
+    // (PostgreSQL's read-only opt-out, which it proves safe), and otherwise orders the read as before.
+    this.readPool = this.openPool(poolConfig(poolSize, "serializable", "stowage-read", true));
+    this.readOps = this.opsOn(new PostgresExecutor(this.readPool));
+    bindPointReads(this.readOps, this.readPool, this.mapError);
     const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
       POSTGRES_SINGLE_STATEMENT_OPS.has(name)
         ? runAsync(program, poolExec, this.mapError)
@@ -230,7 +237,7 @@ export class PostgresEngine implements Engine {
     try {
       await engine.withClient((client) => migrate(client, engine.schema, engine.location));
     } catch (error) {
-      await engine.pool.end().catch(() => undefined);
+      await Promise.all([engine.pool.end(), engine.readPool.end()]).catch(() => undefined);
       throw engine.mapError(error);
     }
     return engine;
@@ -299,7 +306,7 @@ export class PostgresEngine implements Engine {
 
   async close(): Promise<void> {
     this.changes.stopAll();
-    await Promise.all([this.pool.end(), this.workPool?.end()]);
+    await Promise.all([this.pool.end(), this.readPool.end(), this.workPool?.end()]);
   }
 
   private openPool(config: pg.PoolConfig): pg.Pool {
