@@ -34,7 +34,10 @@ export interface PostgresEngineOptions {
   dsn: string;
   /** The PostgreSQL schema holding this store's tables (default `stowage`): stores with other schemas share a database safely. */
   schema?: string;
-  /** Most connections of the main pool (default 10); plain work-queue calls use a second pool (`workPoolSize`). */
+  /**
+   * Most connections of the main pool (default 10), and of the read pool, where plain reads run (opened by the first
+   * read); plain work-queue calls use a third pool (`workPoolSize`).
+   */
   poolSize?: number;
   /**
    * Most connections of the second pool, opened at the first work-queue call outside a transaction, where those calls
@@ -99,7 +102,7 @@ export function redact(dsn: string): string {
 }
 
 /**
- * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is one autocommit
+ * PostgreSQL through node-postgres. Reads run as single statements on a pool of READ ONLY connections; each write is one autocommit
  * statement or, for multi-statement operations, its own short transaction; user transactions are one transaction on
  * one connection. **Everything runs at SERIALIZABLE** (but plain work-queue calls: see postgres-work.ts), so that the server's serializable snapshot isolation orders a
  * transaction against every single read and write as well as against other transactions (a read-committed single
@@ -263,11 +266,14 @@ export class PostgresEngine implements Engine {
     return result;
   }
 
-  /** Usage of the pool and of the work pool; warns while calls wait for a connection (a pool is the bottleneck). */
+  /** Usage of the pool, the read pool and the work pool; warns while calls wait for a connection (a pool is the bottleneck). */
   facts(): EngineFacts {
     const { totalCount, idleCount, waitingCount } = this.pool;
     const max = this.pool.options.max ?? 0;
     const warnings = waitingCount > 0 ? [`${waitingCount} calls wait for one of the pool's ${max} connections`] : [];
+    const read = this.readPool;
+    const readMax = read.options.max ?? 0;
+    if (read.waitingCount > 0) warnings.push(`${read.waitingCount} reads wait for one of the read pool's ${readMax} connections`);
     const work = this.workPool;
     const workMax = this.workPoolConfig.max ?? 0;
     if (work !== undefined && work.waitingCount > 0) warnings.push(`${work.waitingCount} work calls wait for one of the work pool's ${workMax} connections`);
@@ -277,6 +283,10 @@ export class PostgresEngine implements Engine {
         poolTotal: totalCount,
         poolIdle: idleCount,
         poolWaiting: waitingCount,
+        readPoolMax: readMax,
+        readPoolTotal: read.totalCount,
+        readPoolIdle: read.idleCount,
+        readPoolWaiting: read.waitingCount,
         workPoolMax: workMax,
         workPoolTotal: work?.totalCount ?? 0,
         workPoolIdle: work?.idleCount ?? 0,
