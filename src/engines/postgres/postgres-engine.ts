@@ -78,11 +78,29 @@ const LISTEN_TICK_MS = 250;
 /** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
 const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
 
-/** int8 (counts, sequences, ids, times) as JavaScript numbers: every value stowage stores is below 2^53. */
-function int8AsNumber(driver: typeof pg): pg.CustomTypesConfig {
+const int8AsNumber = (value: string): number => Number(value);
+
+/**
+ * bytea (the server's `\x` hex text) decoded into memory of its own: node-postgres decodes a small value into a view
+ * on Node's shared pool, which stowage would then copy for the caller (see `ownedBytes`); decoded here, it is not
+ * copied again. Any other form (`bytea_output = escape`) goes to the driver's parser.
+ */
+function byteaOwned(driverParse: (text: string) => unknown): (text: string) => unknown {
+  return (text) => {
+    if (text.startsWith("\\x")) {
+      const bytes = Buffer.alloc((text.length - 2) >>> 1);
+      if (bytes.write(text.slice(2), "hex") === bytes.length) return bytes;
+    }
+    return driverParse(text);
+  };
+}
+
+/** How the pools parse columns: int8 (counts, sequences, ids, times) as numbers (all below 2^53), bytea as above. */
+function storedTypes(driver: typeof pg): pg.CustomTypesConfig {
+  const bytea = byteaOwned(driver.types.getTypeParser(17, "text"));
   return {
     getTypeParser: ((oid: number, format?: string) =>
-      oid === 20 ? (value: string) => Number(value) : driver.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+      oid === 20 ? int8AsNumber : oid === 17 && format !== "binary" ? bytea : driver.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
   };
 }
 
@@ -170,7 +188,7 @@ export class PostgresEngine implements Engine {
       query_timeout: statementTimeout + CLIENT_TIMEOUT_MARGIN_MS,
       options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=${isolation}${readOnly ? " -c default_transaction_read_only=on" : ""}`,
       application_name: name,
-      types: int8AsNumber(driver),
+      types: storedTypes(driver),
     });
     // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
     this.pool = this.openPool(poolConfig(poolSize, "serializable", "stowage"));

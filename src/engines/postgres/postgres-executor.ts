@@ -71,12 +71,12 @@ export function bindPointReads(ops: EngineOps, pool: pg.Pool, mapError: (error: 
   for (const [name, read] of Object.entries(SQL_POINT_READS)) {
     const { name: statementName, text } = prepare(read.sql);
     const finish = read.finish as (result: unknown) => unknown;
-    // A one-value read asks for array rows: its answer is the first cell, with no object made per row.
-    const rows = read.kind === "value" ? "array" : undefined;
+    const oneValue = read.kind === "value";
     const answer = (result: pg.QueryResult): unknown => {
       try {
-        const row = result.rows[0] as unknown;
-        return finish(rows === "array" ? (row as unknown[] | undefined)?.[0] : row);
+        const row = result.rows[0] as SqlRow | undefined;
+        // A one-value read answers its row's only column (named by the result: no Object.values per read).
+        return finish(oneValue ? (row === undefined ? undefined : row[(result.fields[0] as pg.FieldDef).name]) : row);
       } catch (error) {
         throw mapError(error);
       }
@@ -84,8 +84,7 @@ export function bindPointReads(ops: EngineOps, pool: pg.Pool, mapError: (error: 
     const fail = (error: unknown): never => {
       throw mapError(error);
     };
-    const query = (values: unknown[]): Promise<pg.QueryResult> =>
-      rows === "array" ? pool.query({ name: statementName, text, values, rowMode: rows }) : pool.query({ name: statementName, text, values });
-    target[name] = (...values: unknown[]) => query(values).then(answer, fail);
+    // A config of three fields, like a plain named query: node-postgres copies it per query, descriptor by descriptor.
+    target[name] = (...values: unknown[]) => pool.query({ name: statementName, text, values }).then(answer, fail);
   }
 }
