@@ -40,7 +40,7 @@ export interface PostgresEngineOptions {
    */
   poolSize?: number;
   /**
-   * Most connections of the second pool, opened at the first work-queue call outside a transaction, where those calls
+   * Most connections of the work pool, opened at the first work-queue call outside a transaction, where those calls
    * run at READ COMMITTED (default `poolSize`).
    */
   workPoolSize?: number;
