@@ -4,7 +4,7 @@ import { runCall, type CallResult, type EngineCall } from "../engine-calls.js";
 import { MULTI_STATEMENT_WRITE_OPS } from "../sql/sql-ops.js";
 import { opsOf, run, runAsync, type SqlProgram, type SqlWork } from "../sql/sql-program.js";
 import { mapPostgresError } from "./postgres-errors.js";
-import { PostgresExecutor } from "./postgres-executor.js";
+import { bindPointReads, PostgresExecutor } from "./postgres-executor.js";
 import { ChangeSignal } from "../change-signal.js";
 import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
 import { describeViolations, SQL_INVARIANTS } from "../sql/sql-invariants.js";
@@ -34,10 +34,13 @@ export interface PostgresEngineOptions {
   dsn: string;
   /** The PostgreSQL schema holding this store's tables (default `stowage`): stores with other schemas share a database safely. */
   schema?: string;
-  /** Most connections of the main pool (default 10); plain work-queue calls use a second pool (`workPoolSize`). */
+  /**
+   * Most connections of the main pool (default 10), and of the read pool, where plain reads run (opened by the first
+   * read); plain work-queue calls use a third pool (`workPoolSize`).
+   */
   poolSize?: number;
   /**
-   * Most connections of the second pool, opened at the first work-queue call outside a transaction, where those calls
+   * Most connections of the work pool, opened at the first work-queue call outside a transaction, where those calls
    * run at READ COMMITTED (default `poolSize`).
    */
   workPoolSize?: number;
@@ -75,11 +78,29 @@ const LISTEN_TICK_MS = 250;
 /** Group commit of appends and pushes: most per statement, and about the most value bytes (a batch takes at least one). */
 const BATCH_LIMITS: BatchLimits = { maxItems: 256, maxBytes: 1024 * 1024 };
 
-/** int8 (counts, sequences, ids, times) as JavaScript numbers: every value stowage stores is below 2^53. */
-function int8AsNumber(driver: typeof pg): pg.CustomTypesConfig {
+const int8AsNumber = (value: string): number => Number(value);
+
+/**
+ * bytea (the server's `\x` hex text) decoded into memory of its own: node-postgres decodes a small value into a view
+ * on Node's shared pool, which stowage would then copy for the caller (see `ownedBytes`); decoded here, it is not
+ * copied again. Any other form (`bytea_output = escape`) goes to the driver's parser.
+ */
+function byteaOwned(driverParse: (text: string) => unknown): (text: string) => unknown {
+  return (text) => {
+    if (text.startsWith("\\x")) {
+      const bytes = Buffer.alloc((text.length - 2) >>> 1);
+      if (bytes.write(text.slice(2), "hex") === bytes.length) return bytes;
+    }
+    return driverParse(text);
+  };
+}
+
+/** How the pools parse columns: int8 (counts, sequences, ids, times) as numbers (all below 2^53), bytea as above. */
+function storedTypes(driver: typeof pg): pg.CustomTypesConfig {
+  const bytea = byteaOwned(driver.types.getTypeParser(17, "text"));
   return {
     getTypeParser: ((oid: number, format?: string) =>
-      oid === 20 ? (value: string) => Number(value) : driver.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+      oid === 20 ? int8AsNumber : oid === 17 && format !== "binary" ? bytea : driver.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
   };
 }
 
@@ -99,7 +120,7 @@ export function redact(dsn: string): string {
 }
 
 /**
- * PostgreSQL through node-postgres. Reads run as single statements on the pool; each write is one autocommit
+ * PostgreSQL through node-postgres. Reads run as single statements on a pool of READ ONLY connections; each write is one autocommit
  * statement or, for multi-statement operations, its own short transaction; user transactions are one transaction on
  * one connection. **Everything runs at SERIALIZABLE** (but plain work-queue calls: see postgres-work.ts), so that the server's serializable snapshot isolation orders a
  * transaction against every single read and write as well as against other transactions (a read-committed single
@@ -117,6 +138,8 @@ export class PostgresEngine implements Engine {
   readonly supports = PostgresEngine.supports;
   readonly location: string;
   private readonly pool: pg.Pool;
+  /** The plain reads' pool: SERIALIZABLE READ ONLY connections (see the constructor). */
+  private readonly readPool: pg.Pool;
   /** The work pool's configuration, and the pool once a plain work call opened it (see postgres-work.ts). */
   private readonly workPoolConfig: pg.PoolConfig;
   private workPool: pg.Pool | undefined;
@@ -156,23 +179,28 @@ export class PostgresEngine implements Engine {
     this.mapError = (error) => mapPostgresError(error, this.location);
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
     const poolSize = options.poolSize ?? POSTGRES_DEFAULTS.poolSize;
-    const poolConfig = (max: number, isolation: string, name: string): pg.PoolConfig => ({
+    const poolConfig = (max: number, isolation: string, name: string, readOnly = false): pg.PoolConfig => ({
       connectionString: options.dsn,
       max,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
       statement_timeout: statementTimeout,
       // The client-side timeout catches a server that vanished without closing the socket.
       query_timeout: statementTimeout + CLIENT_TIMEOUT_MARGIN_MS,
-      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=${isolation}`,
+      options: `-c search_path=${quoteIdent(schema)} -c default_transaction_isolation=${isolation}${readOnly ? " -c default_transaction_read_only=on" : ""}`,
       application_name: name,
-      types: int8AsNumber(driver),
+      types: storedTypes(driver),
     });
     // Every statement and transaction at SERIALIZABLE, whatever the database's default (see the class comment).
     this.pool = this.openPool(poolConfig(poolSize, "serializable", "stowage"));
     this.workPoolConfig = poolConfig(options.workPoolSize ?? poolSize, // A space in a startup option is escaped with a backslash.
       "read\\ committed", "stowage-work");
     const poolExec = new PostgresExecutor(this.pool);
-    this.readOps = this.opsOn(poolExec);
+    // Plain reads run on a pool of their own whose transactions are READ ONLY, still SERIALIZABLE: the server then
+    // skips the serializable checks' predicate locks of a read while no read-write serializable transaction runs
+    // (PostgreSQL's read-only opt-out, which it proves safe), and otherwise orders the read as before.
+    this.readPool = this.openPool(poolConfig(poolSize, "serializable", "stowage-read", true));
+    this.readOps = this.opsOn(new PostgresExecutor(this.readPool));
+    bindPointReads(this.readOps, this.readPool, this.mapError);
     const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
       POSTGRES_SINGLE_STATEMENT_OPS.has(name)
         ? runAsync(program, poolExec, this.mapError)
@@ -230,7 +258,7 @@ export class PostgresEngine implements Engine {
     try {
       await engine.withClient((client) => migrate(client, engine.schema, engine.location));
     } catch (error) {
-      await engine.pool.end().catch(() => undefined);
+      await Promise.all([engine.pool.end(), engine.readPool.end()]).catch(() => undefined);
       throw engine.mapError(error);
     }
     return engine;
@@ -256,11 +284,14 @@ export class PostgresEngine implements Engine {
     return result;
   }
 
-  /** Usage of the pool and of the work pool; warns while calls wait for a connection (a pool is the bottleneck). */
+  /** Usage of the pool, the read pool and the work pool; warns while calls wait for a connection (a pool is the bottleneck). */
   facts(): EngineFacts {
     const { totalCount, idleCount, waitingCount } = this.pool;
     const max = this.pool.options.max ?? 0;
     const warnings = waitingCount > 0 ? [`${waitingCount} calls wait for one of the pool's ${max} connections`] : [];
+    const read = this.readPool;
+    const readMax = read.options.max ?? 0;
+    if (read.waitingCount > 0) warnings.push(`${read.waitingCount} reads wait for one of the read pool's ${readMax} connections`);
     const work = this.workPool;
     const workMax = this.workPoolConfig.max ?? 0;
     if (work !== undefined && work.waitingCount > 0) warnings.push(`${work.waitingCount} work calls wait for one of the work pool's ${workMax} connections`);
@@ -270,6 +301,10 @@ export class PostgresEngine implements Engine {
         poolTotal: totalCount,
         poolIdle: idleCount,
         poolWaiting: waitingCount,
+        readPoolMax: readMax,
+        readPoolTotal: read.totalCount,
+        readPoolIdle: read.idleCount,
+        readPoolWaiting: read.waitingCount,
         workPoolMax: workMax,
         workPoolTotal: work?.totalCount ?? 0,
         workPoolIdle: work?.idleCount ?? 0,
@@ -299,7 +334,7 @@ export class PostgresEngine implements Engine {
 
   async close(): Promise<void> {
     this.changes.stopAll();
-    await Promise.all([this.pool.end(), this.workPool?.end()]);
+    await Promise.all([this.pool.end(), this.readPool.end(), this.workPool?.end()]);
   }
 
   private openPool(config: pg.PoolConfig): pg.Pool {

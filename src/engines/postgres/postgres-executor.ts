@@ -1,5 +1,7 @@
 import type pg from "pg";
+import type { EngineOps } from "../engine.js";
 import type { SqlExecutor, SqlRow } from "../sql/sql-executor.js";
+import { SQL_POINT_READS } from "../sql/sql-ops.js";
 
 /** Statement text with `?` placeholders rewritten to `$1…`, and a stable name so each connection prepares it once. */
 interface Prepared {
@@ -58,3 +60,31 @@ const firstValue = (result: pg.QueryResult): unknown => {
   return row === undefined ? undefined : Object.values(row)[0];
 };
 const rowCountOf = (result: pg.QueryResult): number => result.rowCount ?? 0;
+
+/**
+ * Binds the point reads (`kvGet`, `kvGetEntry`, `slotGet`) of `ops` to `pool` directly: each is one `pool.query` of
+ * its named statement, answered in the query's own `then` (no program, executor or parameter copy on the path a get
+ * takes on every call). Their arguments are strings and numbers, sent as they are.
+ */
+export function bindPointReads(ops: EngineOps, pool: pg.Pool, mapError: (error: unknown) => Error): void {
+  const target = ops as unknown as Record<string, unknown>;
+  for (const [name, read] of Object.entries(SQL_POINT_READS)) {
+    const { name: statementName, text } = prepare(read.sql);
+    const finish = read.finish as (result: unknown) => unknown;
+    const oneValue = read.kind === "value";
+    const answer = (result: pg.QueryResult): unknown => {
+      try {
+        const row = result.rows[0] as SqlRow | undefined;
+        // A one-value read answers its row's only column (named by the result: no Object.values per read).
+        return finish(oneValue ? (row === undefined ? undefined : row[(result.fields[0] as pg.FieldDef).name]) : row);
+      } catch (error) {
+        throw mapError(error);
+      }
+    };
+    const fail = (error: unknown): never => {
+      throw mapError(error);
+    };
+    // A config of three fields, like a plain named query: node-postgres copies it per query, descriptor by descriptor.
+    target[name] = (...values: unknown[]) => pool.query({ name: statementName, text, values }).then(answer, fail);
+  }
+}
