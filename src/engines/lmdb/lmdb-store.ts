@@ -7,6 +7,7 @@ import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedR
 import { createParentFolders } from "../data-folder.js";
 import { loadDriver } from "../load-driver.js";
 import { mapLmdbError } from "./lmdb-errors.js";
+import { ReadView } from "./read-view.js";
 
 /** Where an LMDB store lives unless told otherwise (relative to the working directory), like SQLite's default. */
 export const DEFAULT_LMDB_PATH = "./data/stowage.lmdb";
@@ -43,6 +44,8 @@ const MAGIC_OFFSET = 24;
 
 /** The parts of lmdb-js's database this store uses, with the `transaction` options its typings leave out. */
 type BinaryDatabase = RootDatabase<Buffer, Uint8Array> & {
+  /** The size of the value the last `getBinaryFast` found (lmdb-js sets it with every read). */
+  lastSize: number;
   getBinary(key: Uint8Array, options?: { transaction?: Transaction }): Buffer | undefined;
   getBinaryFast(key: Uint8Array, options?: { transaction?: Transaction }): Buffer | undefined;
 };
@@ -134,6 +137,8 @@ export class LmdbStore implements OrderedStore {
   /** The store's own read transactions, made at open; the reset ones wait here for the next snapshots. */
   private readonly own = new Set<Transaction>();
   private readonly spare: OwnReader[] = [];
+  /** Views of the values that point reads find (valid until the next read, as lmdb-js's read buffer). */
+  private readonly pointView = new ReadView();
 
   constructor(
     readonly location: string,
@@ -192,7 +197,7 @@ export class LmdbStore implements OrderedStore {
       throw mapLmdbError(error, this.location);
     }
     try {
-      return use(viewOf(found), arg);
+      return use(this.pointView.of(found, this.db.lastSize), arg);
     } finally {
       this.resetOwn(reader);
     }
