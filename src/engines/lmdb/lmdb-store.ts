@@ -163,7 +163,7 @@ export class LmdbStore implements OrderedStore {
       if (spare === undefined) {
         this.db.resetReadTxn();
         const txn = this.db.useReadTransaction();
-        return new LmdbSnapshot(this, this.db, { txn, options: { transaction: txn } });
+        return new LmdbSnapshot(this, this.db, readerOf(txn));
       }
       (spare.txn as unknown as { renew(): void }).renew();
       return new LmdbSnapshot(this, this.db, spare);
@@ -216,7 +216,7 @@ export class LmdbStore implements OrderedStore {
   /** One of the store's own read transactions reset (keeping its reader slot) and back among the spare ones. */
   private resetOwn(reader: OwnReader): void {
     if (this.closed) return;
-    this.native.resetTxn((reader.txn as unknown as { address: number }).address);
+    this.native.resetTxn(reader.address);
     this.spare.push(reader);
   }
 
@@ -236,7 +236,7 @@ export class LmdbStore implements OrderedStore {
       txn.notCurrent = true;
       this.native.resetTxn(txn.address);
       this.own.add(txn);
-      this.spare.push({ txn, options: { transaction: txn } });
+      this.spare.push(readerOf(txn));
     }
     const current = this.db.useReadTransaction();
     this.db.resetReadTxn();
@@ -371,11 +371,14 @@ interface LmdbStats {
   maxReaders: number;
 }
 
-/** A read transaction and the options object that passes it to lmdb-js's reads (made once, not per read). */
+/** A read transaction, the options object that passes it to lmdb-js's reads and its native address (made once, not per read). */
 interface OwnReader {
   readonly txn: Transaction;
   readonly options: { readonly transaction: Transaction };
+  readonly address: number;
 }
+
+const readerOf = (txn: Transaction): OwnReader => ({ txn, options: { transaction: txn }, address: (txn as unknown as LmdbTxnState).address });
 
 class LmdbSnapshot implements OrderedSnapshot {
   private released = false;
