@@ -7,6 +7,7 @@ import type { OrderedCheck, OrderedCommit, OrderedEntry, OrderedLimits, OrderedR
 import { createParentFolders } from "../data-folder.js";
 import { loadDriver } from "../load-driver.js";
 import { mapLmdbError } from "./lmdb-errors.js";
+import { ReadView } from "./read-view.js";
 
 /** Where an LMDB store lives unless told otherwise (relative to the working directory), like SQLite's default. */
 export const DEFAULT_LMDB_PATH = "./data/stowage.lmdb";
@@ -43,6 +44,8 @@ const MAGIC_OFFSET = 24;
 
 /** The parts of lmdb-js's database this store uses, with the `transaction` options its typings leave out. */
 type BinaryDatabase = RootDatabase<Buffer, Uint8Array> & {
+  /** The size of the value the last `getBinaryFast` found (lmdb-js sets it with every read). */
+  lastSize: number;
   getBinary(key: Uint8Array, options?: { transaction?: Transaction }): Buffer | undefined;
   getBinaryFast(key: Uint8Array, options?: { transaction?: Transaction }): Buffer | undefined;
 };
@@ -134,6 +137,8 @@ export class LmdbStore implements OrderedStore {
   /** The store's own read transactions, made at open; the reset ones wait here for the next snapshots. */
   private readonly own = new Set<Transaction>();
   private readonly spare: OwnReader[] = [];
+  /** Views of the values that point reads find (valid until the next read, as lmdb-js's read buffer). */
+  private readonly pointView = new ReadView();
 
   constructor(
     readonly location: string,
@@ -158,7 +163,7 @@ export class LmdbStore implements OrderedStore {
       if (spare === undefined) {
         this.db.resetReadTxn();
         const txn = this.db.useReadTransaction();
-        return new LmdbSnapshot(this, this.db, { txn, options: { transaction: txn } });
+        return new LmdbSnapshot(this, this.db, readerOf(txn));
       }
       (spare.txn as unknown as { renew(): void }).renew();
       return new LmdbSnapshot(this, this.db, spare);
@@ -192,7 +197,7 @@ export class LmdbStore implements OrderedStore {
       throw mapLmdbError(error, this.location);
     }
     try {
-      return use(viewOf(found), arg);
+      return use(this.pointView.of(found, this.db.lastSize), arg);
     } finally {
       this.resetOwn(reader);
     }
@@ -211,7 +216,7 @@ export class LmdbStore implements OrderedStore {
   /** One of the store's own read transactions reset (keeping its reader slot) and back among the spare ones. */
   private resetOwn(reader: OwnReader): void {
     if (this.closed) return;
-    this.native.resetTxn((reader.txn as unknown as { address: number }).address);
+    this.native.resetTxn(reader.address);
     this.spare.push(reader);
   }
 
@@ -231,7 +236,7 @@ export class LmdbStore implements OrderedStore {
       txn.notCurrent = true;
       this.native.resetTxn(txn.address);
       this.own.add(txn);
-      this.spare.push({ txn, options: { transaction: txn } });
+      this.spare.push(readerOf(txn));
     }
     const current = this.db.useReadTransaction();
     this.db.resetReadTxn();
@@ -366,11 +371,14 @@ interface LmdbStats {
   maxReaders: number;
 }
 
-/** A read transaction and the options object that passes it to lmdb-js's reads (made once, not per read). */
+/** A read transaction, the options object that passes it to lmdb-js's reads and its native address (made once, not per read). */
 interface OwnReader {
   readonly txn: Transaction;
   readonly options: { readonly transaction: Transaction };
+  readonly address: number;
 }
+
+const readerOf = (txn: Transaction): OwnReader => ({ txn, options: { transaction: txn }, address: (txn as unknown as LmdbTxnState).address });
 
 class LmdbSnapshot implements OrderedSnapshot {
   private released = false;
