@@ -7,7 +7,7 @@
  */
 import type { TableClient } from "@azure/data-tables";
 import type { BaselineCase } from "./baseline.js";
-import { kvGetKeys, pad, VALUE, valueFor } from "./fixtures.js";
+import { kvGetKeys, pad, VALUE, valueFor, getKeyOf } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 /** Entities per preload batch (an entity group transaction takes 100). */
@@ -53,7 +53,8 @@ export function rawAzureTableBaselines(connectionString: string, table: string):
         }
         const sample = await client.getEntity<{ v: Uint8Array }>(partition, `k${pad(7, 6)}`);
         if (sample.v?.length !== VALUE.length) throw new Error("bench sanity check failed: raw @azure/data-tables returns the value put");
-        return { body: { op: (i) => client.getEntity(partition, `k${pad((i * 7919) % keys, 6)}`) }, close: async () => undefined };
+        const keyOf = getKeyOf(keys);
+        return { body: { op: (i) => client.getEntity(partition, keyOf(i)) }, close: async () => undefined };
       },
     },
   ];

@@ -1,6 +1,6 @@
 /** The memory engine's baseline: a plain Map, awaited through an async function as a store call would be. */
 import type { BaselineCase } from "./baseline.js";
-import { pad, VALUE, valueFor } from "./fixtures.js";
+import { pad, VALUE, valueFor, getKeyOf } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 
@@ -28,7 +28,8 @@ function mapStore(): { put(k: string, v: Uint8Array): Promise<void>; get(k: stri
 async function getCase(get: (map: ReturnType<typeof mapStore>, key: string) => Promise<unknown>) {
   const map = mapStore();
   for (let i = 0; i < KV_KEYS; i++) await map.put(`k${pad(i, 6)}`, VALUE);
-  return { body: { op: (i: number) => get(map, `k${pad((i * 7919) % KV_KEYS, 6)}`) }, close: async () => undefined };
+  const keyOf = getKeyOf(KV_KEYS);
+  return { body: { op: (i: number) => get(map, keyOf(i)) }, close: async () => undefined };
 }
 
 export const MEMORY_BASELINES: readonly BaselineCase[] = [

@@ -6,7 +6,7 @@ import { randomInt } from "node:crypto";
 import { createRequire } from "node:module";
 import pg from "pg";
 import type { BaselineCase } from "./baseline.js";
-import { pad, VALUE, valueFor } from "./fixtures.js";
+import { pad, VALUE, valueFor, getKeyOf } from "./fixtures.js";
 import { completeBatch, WORK_ROWS } from "./work-cycle.js";
 
 const KV_KEYS = 10_000;
@@ -54,9 +54,10 @@ export function rawPgBaselines(dsn: string): BaselineCase[] {
           `INSERT INTO bench_raw.kv (k, v) SELECT 'k' || lpad(g::text, 6, '0'), $1 FROM generate_series(0, ${KV_KEYS - 1}) g`,
           [VALUE_BUFFER],
         );
+        const keyOf = getKeyOf(KV_KEYS);
         return {
           body: {
-            op: (i) => pool.query({ name: "raw_get", text: "SELECT v FROM bench_raw.kv WHERE k = $1", values: [`k${pad((i * 7919) % KV_KEYS, 6)}`] }),
+            op: (i) => pool.query({ name: "raw_get", text: "SELECT v FROM bench_raw.kv WHERE k = $1", values: [keyOf(i)] }),
           },
           close: () => pool.end(),
         };

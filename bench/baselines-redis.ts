@@ -6,7 +6,7 @@
  */
 import type { Redis as RedisClient } from "ioredis";
 import type { BaselineCase } from "./baseline.js";
-import { kvGetKeys, pad, VALUE, valueFor } from "./fixtures.js";
+import { kvGetKeys, pad, VALUE, valueFor, getKeyOf } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 
@@ -141,7 +141,8 @@ export function rawRedisBaselines(url: string): BaselineCase[] {
         const value = Buffer.from(VALUE);
         await client.hset(hash, ...Array.from({ length: keys }, (_, i) => [`k${pad(i, 6)}`, value]).flat());
         if ((await client.hgetBuffer(hash, `k${pad(7, 6)}`))?.length !== VALUE.length) throw new Error("bench sanity check failed: HGET returns the value set");
-        return { body: { op: (i) => client.hgetBuffer(hash, `k${pad((i * 7919) % keys, 6)}`) }, close: quit(client) };
+        const keyOf = getKeyOf(keys);
+        return { body: { op: (i) => client.hgetBuffer(hash, keyOf(i)) }, close: quit(client) };
       },
     },
     {

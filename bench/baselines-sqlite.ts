@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { BaselineCase } from "./baseline.js";
 import { PUT_CONCURRENCIES } from "./cases-stowage.js";
-import { makeTempDir, pad, removeTempDir, VALUE, valueFor } from "./fixtures.js";
+import { makeTempDir, pad, removeTempDir, VALUE, valueFor, getKeyOf } from "./fixtures.js";
 
 const KV_KEYS = 10_000;
 
@@ -93,7 +93,8 @@ export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
         for (let i = 0; i < KV_KEYS; i++) put.run(`k${pad(i, 6)}`, VALUE);
       })();
       const get = db.prepare("SELECT v FROM kv WHERE k = ?").pluck();
-      return { body: { op: async (i) => get.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close };
+      const keyOf = getKeyOf(KV_KEYS);
+      return { body: { op: async (i) => get.get(keyOf(i)) }, close };
     },
   },
   {
@@ -110,7 +111,8 @@ export const RAW_SQLITE_BASELINES: readonly BaselineCase[] = [
         for (let i = 0; i < KV_KEYS; i++) put.run(ns, `k${pad(i, 6)}`, VALUE);
       })();
       const get = db.prepare("SELECT value FROM stowage_kv WHERE ns = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)").pluck();
-      return { body: { op: async (i) => get.get(ns, `k${pad((i * 7919) % KV_KEYS, 6)}`, Date.now()) }, close };
+      const keyOf = getKeyOf(KV_KEYS);
+      return { body: { op: async (i) => get.get(ns, keyOf(i), Date.now()) }, close };
     },
   },
 ];
@@ -172,7 +174,8 @@ export const KEYV_BASELINES: readonly BaselineCase[] = [
       for (let i = 0; i < KV_KEYS; i++) await keyv.set(`k${pad(i, 6)}`, KEYV_VALUE);
       await query("COMMIT");
       if (!((await keyv.get(`k${pad(7, 6)}`)) instanceof Uint8Array)) throw new Error("bench sanity check failed: Keyv returns the Uint8Array put");
-      return { body: { op: (i) => keyv.get(`k${pad((i * 7919) % KV_KEYS, 6)}`) }, close };
+      const keyOf = getKeyOf(KV_KEYS);
+      return { body: { op: (i) => keyv.get(keyOf(i)) }, close };
     },
   },
 ];

@@ -4,7 +4,7 @@
  */
 import type { Store } from "../src/index.js";
 import type { CaseBody } from "./harness.js";
-import { kvGetKeys, pad, preload, VALUE, valueFor } from "./fixtures.js";
+import { kvGetKeys, pad, preload, VALUE, valueFor, getKeyOf } from "./fixtures.js";
 import { completeBatch, WORK_ROWS } from "./work-cycle.js";
 
 export interface BenchCase {
@@ -92,7 +92,8 @@ export const STOWAGE_CASES: readonly BenchCase[] = [
       const keys = kvGetKeys(store.engine);
       await preload(store, keys, CHUNK, (tx, i) => tx.kv(kv.namespace).put(`k${pad(i, 6)}`, VALUE));
       expect((await kv.get(`k${pad(7, 6)}`))?.length === VALUE.length, "kv.get finds a preloaded key");
-      return { op: (i) => kv.get(`k${pad((i * 7919) % keys, 6)}`) };
+      const keyOf = getKeyOf(keys);
+      return { op: (i) => kv.get(keyOf(i)) };
     },
   },
   {
