@@ -139,6 +139,8 @@ export class AzureTableStore implements OrderedStore {
 
   async commit(commit: OrderedCommit): Promise<boolean> {
     this.refuseClosed();
+    // Nothing to check or write (a read that checked nothing, as `counts` reads): nothing to ask the service.
+    if (commit.checks.length === 0 && commit.writes.length === 0) return true;
     return this.writer.run(async () => {
       const writes = lastWritePerKey(commit.writes);
       const known = rowsOfChecked(commit.checks);

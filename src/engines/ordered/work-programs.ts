@@ -379,20 +379,30 @@ export function* workPoll(c: OrderedContext, ns: string, key: string, now: numbe
   }
 }
 
-/** Every record of `tag` under `key`, a page at a time, handed to `each` (no copy kept). */
-function* eachOfKey(c: OrderedContext, tag: number, ns: string, key: string, each: (entry: OrderedEntry) => void): Program<void> {
+/**
+ * Every record of `tag` under `key`, a page at a time, handed to `each` (no copy kept). `loose`: pages read as
+ * `rangeLoose`, recorded for no check.
+ */
+function* eachOfKey(c: OrderedContext, tag: number, ns: string, key: string, each: (entry: OrderedEntry) => void, loose = false): Program<void> {
   const prefix = keyPrefix(c, tag, ns, key);
   const end = prefixEnd(prefix);
   let start: Uint8Array = prefix;
   for (;;) {
-    const page: OrderedEntry[] = yield* ask(c.tx.range(start, end, { limit: PAGE }));
+    const page: OrderedEntry[] = yield* ask(loose ? c.tx.rangeLoose(start, end, { limit: PAGE }) : c.tx.range(start, end, { limit: PAGE }));
     page.forEach(each);
     if (page.length < PAGE) return;
     start = successor((page[page.length - 1] as OrderedEntry)[0]);
   }
 }
 
-/** Counted from the states of `key` (no count record: every claim and ack of the key would rewrite it, and conflict). */
+/**
+ * Counted from the states of `key` (no count record: every claim and ack of the key would rewrite it, and conflict).
+ * The pages are read loosely: on a store without snapshot reads (Redis, Azure Table), commits landing between the
+ * pages of a busy key would otherwise fail every validation of the read, and `counts` would starve. State records are
+ * found by id, so each item is still counted exactly once, in a state it held during the read (judged at `now`: one
+ * released after it counts as delayed); where snapshots hold
+ * (LMDB, etcd) the read is one point in time as before.
+ */
 export function* workCounts(c: OrderedContext, ns: string, key: string, now: number): Program<WorkCounts> {
   checkKeyFits(c, ns, key);
   const counts: WorkCounts = { ready: 0, delayed: 0, leased: 0, dead: 0 };
@@ -402,7 +412,7 @@ export function* workCounts(c: OrderedContext, ns: string, key: string, now: num
     else if (state.visibleAt <= now) counts.ready += 1;
     else if (state.token !== null) counts.leased += 1;
     else counts.delayed += 1;
-  });
+  }, true);
   return counts;
 }
 
