@@ -56,7 +56,7 @@ export function renderWorkSection(cases: readonly CaseResult[], work: WorkFigure
     );
   }
   if (work !== undefined && work.wakeups.length > 0) {
-    out.push("", "Wake-up latency (bench/work-wakeup.ts): a worker with concurrency 1 idles in another process (memory: the same process); jobs are pushed one at a time at seeded gaps of 30–120 ms; latency = the worker's handler start − the pusher's push resolve, both on the host clock (performance.timeOrigin + performance.now()).", "");
+    out.push("", "Wake-up latency (bench/work-wakeup.ts): a worker with concurrency 1 idles in another process (memory: the same process); jobs are pushed one at a time at seeded gaps of 30–120 ms; latency = the worker's handler start − the pusher's clock just before it called push (the push's commit included), both on the host clock (performance.timeOrigin + performance.now()).", "");
     out.push(
       ...table(
         ["engine", "jobs", "started", "median ms", "p99 ms", "max ms", "problem"],

@@ -1,9 +1,10 @@
 /**
  * Wake-up latency of a work queue: a worker (concurrency 1) idles in another process (in this one for the memory
  * engine); this process pushes jobs one at a time at seeded gaps of 30–120 ms and notes the host clock
- * (performance.timeOrigin + performance.now()) when each push resolves; the worker notes the same clock when its
- * handler starts. The figure per job is start − resolve (negative when the worker started before the pusher heard
- * its commit); median and p99 per engine. What wakes the worker is each engine's change signal (issue 21 design §4).
+ * (performance.timeOrigin + performance.now()) just before it calls each push; the worker notes the same clock when
+ * its handler starts. The figure per job is start − push call: the push's own commit included, never negative (from
+ * the push's resolve it was, on PostgreSQL: NOTIFY woke the worker before the pusher heard its commit); median and
+ * p99 per engine. What wakes the worker is each engine's change signal (issue 21 design §4).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -56,33 +57,34 @@ class Starts {
   }
 }
 
-/** Pushes `jobs` jobs at the seeded gaps; the host clock at each push's resolve, by id. */
+/** Pushes `jobs` jobs at the seeded gaps; the host clock just before each push was called, by id. */
 async function pushAll(store: Store, jobs: number): Promise<Map<number, number>> {
   const queue = store.workQueue(WAKEUP_NS);
   const random = randomInts(GAP_SEED);
-  const resolved = new Map<number, number>();
+  const called = new Map<number, number>();
   for (let n = 0; n < jobs; n++) {
     await sleep(30 + (random() % 91));
+    const before = now();
     const { id } = await queue.push(WAKEUP_KEY, valueFor(n));
-    resolved.set(id, now());
+    called.set(id, before);
   }
-  return resolved;
+  return called;
 }
 
-function summarise(engine: string, resolved: Map<number, number>, starts: Starts): WakeupResult {
-  const latencies = [...resolved].flatMap(([id, t]) => {
+function summarise(engine: string, pushed: Map<number, number>, starts: Starts): WakeupResult {
+  const latencies = [...pushed].flatMap(([id, t]) => {
     const start = starts.at.get(id);
     return start === undefined ? [] : [start - t];
   });
   const result: WakeupResult = {
     engine,
-    jobs: resolved.size,
+    jobs: pushed.size,
     started: latencies.length,
     medianMs: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.length === 0 ? NaN : Math.max(...latencies),
   };
-  if (latencies.length < resolved.size) result.error = `${resolved.size - latencies.length} of ${resolved.size} jobs never started within ${DRAIN_TIMEOUT_MS} ms`;
+  if (latencies.length < pushed.size) result.error = `${pushed.size - latencies.length} of ${pushed.size} jobs never started within ${DRAIN_TIMEOUT_MS} ms`;
   return result;
 }
 
@@ -93,10 +95,10 @@ async function inProcess(jobs: number): Promise<WakeupResult> {
     const starts = new Starts();
     const worker = store.workQueue(WAKEUP_NS).work(WAKEUP_KEY, async (item) => starts.record(item.id, now()), { concurrency: 1 });
     await sleep(SETTLE_MS);
-    const resolved = await pushAll(store, jobs);
-    await starts.all([...resolved.keys()], DRAIN_TIMEOUT_MS);
+    const pushed = await pushAll(store, jobs);
+    await starts.all([...pushed.keys()], DRAIN_TIMEOUT_MS);
     await worker.stop();
-    return summarise("memory", resolved, starts);
+    return summarise("memory", pushed, starts);
   } finally {
     await store.close();
   }
@@ -145,9 +147,9 @@ async function crossProcess(engine: string, descriptor: OpenStoreOptions, jobs: 
     await withTimeout(Promise.race([isReady, exitedEarly]), READY_TIMEOUT_MS, "the worker process did not start in time");
     store = await openStore(descriptor);
     await sleep(SETTLE_MS);
-    const resolved = await Promise.race([pushAll(store, jobs), exitedEarly]);
-    await starts.all([...resolved.keys()], DRAIN_TIMEOUT_MS);
-    return summarise(engine, resolved, starts);
+    const pushed = await Promise.race([pushAll(store, jobs), exitedEarly]);
+    await starts.all([...pushed.keys()], DRAIN_TIMEOUT_MS);
+    return summarise(engine, pushed, starts);
   } finally {
     await store?.close();
     await stopChild(child);

@@ -93,7 +93,8 @@ export function lastWritePerKey(writes: readonly OrderedWrite[]): OrderedWrite[]
   for (const write of writes) {
     const id = Buffer.from(write.key.buffer, write.key.byteOffset, write.key.byteLength).toString("latin1");
     last.delete(id);
-    last.set(id, { key: new Uint8Array(write.key), value: write.value === undefined ? undefined : new Uint8Array(write.value) });
+    const copy: OrderedWrite = { key: new Uint8Array(write.key), value: write.value === undefined ? undefined : new Uint8Array(write.value) };
+    last.set(id, write.present === true ? { ...copy, present: true } : copy);
   }
   return [...last.values()];
 }

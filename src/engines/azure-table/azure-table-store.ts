@@ -28,6 +28,8 @@ export interface AzureTableStoreOptions {
 const MAX_COMMIT_BYTES = 2_359_296;
 /** Rounds of one commit that found the version entity changed under it, before it answers false (the family retries). */
 const COMMIT_ROUNDS = 20;
+/** Most rows one query answers (Azure Table's own page size). */
+const MAX_PAGE_ROWS = 1_000;
 /** Checks read at once while a commit validates them. */
 const PARALLEL_READS = 16;
 
@@ -106,6 +108,8 @@ export class AzureTableStore implements OrderedStore {
    * one only costs a commit that fails its If-Match and reads again, or a snapshot found torn.
    */
   known: string | undefined;
+  /** When {@link known} was last learnt (host ms): a watch tick within an interval of it takes it instead of asking. */
+  private knownAt = 0;
 
   constructor(
     private readonly client: TableClient,
@@ -120,7 +124,7 @@ export class AzureTableStore implements OrderedStore {
     await this.call(() => this.client.createTable({ abortSignal: this.signal() }));
     try {
       const created = await this.client.createEntity({ partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, { abortSignal: this.signal() });
-      this.known = created.etag;
+      if (created.etag !== undefined) this.learn(created.etag);
     } catch (error) {
       if (statusOf(error) !== 409) throw mapAzureError(error, this.location);
       await this.version();
@@ -135,13 +139,21 @@ export class AzureTableStore implements OrderedStore {
 
   async commit(commit: OrderedCommit): Promise<boolean> {
     this.refuseClosed();
+    // Nothing to check or write (a read that checked nothing, as `counts` reads): nothing to ask the service.
+    if (commit.checks.length === 0 && commit.writes.length === 0) return true;
     return this.writer.run(async () => {
       const writes = lastWritePerKey(commit.writes);
       const known = rowsOfChecked(commit.checks);
       // The checks were all read from one snapshot of this store: when no commit landed since its first read, they
       // hold, and one batch conditional on that version applies the writes without reading them again.
       const point = commit.snapshot instanceof AzureTableSnapshot && commit.snapshot.store === this ? await commit.snapshot.point() : undefined;
-      if (point !== undefined && writes.length > 0 && (await this.applied(writes, await this.existingRows(writes, known), point))) return true;
+      // Deletes the family marks as of present keys are sent without reading them, until a batch finds a row missing.
+      let hints = true;
+      if (point !== undefined && writes.length > 0) {
+        const outcome = await this.applied(writes, await this.existingRows(writes, known, hints), point);
+        if (outcome === "applied") return true;
+        hints = outcome !== "missing";
+      }
       for (let round = 1; round <= COMMIT_ROUNDS; round++) {
         const version = await this.version();
         const held = await this.checksHold(commit.checks);
@@ -150,37 +162,55 @@ export class AzureTableStore implements OrderedStore {
           if ((await this.version()) === version) return held;
           continue;
         }
-        if (await this.applied(writes, await this.existingRows(writes, known), version)) return true;
+        const outcome = await this.applied(writes, await this.existingRows(writes, known, hints), version);
+        if (outcome === "applied") return true;
+        if (outcome === "missing") hints = false;
       }
       return false;
     });
   }
 
-  /** One batch of `writes` and the version entity's update If-Match `version`; false when another commit came first. */
-  private async applied(writes: readonly OrderedWrite[], existing: Map<string, number>, version: string): Promise<boolean> {
+  /**
+   * One batch of `writes` and the version entity's update If-Match `version`: applied, or not because another commit
+   * came first (`conflict`: the version changed) or a row it deletes is missing (`missing`: changed by another commit,
+   * or a `present` hint was wrong).
+   */
+  private async applied(writes: readonly OrderedWrite[], existing: Map<string, number>, version: string): Promise<"applied" | "conflict" | "missing"> {
     const actions = batchOf(writes, existing);
     actions.push(["update", { partitionKey: PARTITION, rowKey: VERSION_ROW, at: Date.now() }, "Replace", { etag: version }]);
     try {
       const answer = await this.batches.submitTransaction(actions, { abortSignal: this.signal(4) });
       // The version entity's update is the batch's last operation, and sub-responses come in the operations' order.
       const etag = answer.subResponses.length === actions.length ? answer.subResponses[actions.length - 1]?.etag : undefined;
-      if (etag !== undefined) this.known = etag;
-      return true;
+      if (etag !== undefined) this.learn(etag);
+      return "applied";
     } catch (error) {
       // 412: the version changed (another commit landed); 404/409: a row read as present or absent changed with it.
-      if ([404, 409, 412].includes(statusOf(error) ?? 0)) return false;
+      const status = statusOf(error) ?? 0;
+      if (status === 404) return "missing";
+      if (status === 409 || status === 412) return "conflict";
       throw mapAzureError(error, this.location);
     }
   }
 
-  /** Reads the version entity every {@link AZURE_WATCH_INTERVAL_MS} ms while watched; a new ETag is a commit. */
+  private learn(etag: string): void {
+    this.known = etag;
+    this.knownAt = Date.now();
+  }
+
+  /**
+   * Looks at the version entity every {@link AZURE_WATCH_INTERVAL_MS} ms while watched; a new ETag is a commit. A
+   * store that learnt the ETag within the interval (its commits and snapshots read it) takes that one: under load the
+   * watch then costs no request of its own.
+   */
   watchCommits(notify: () => void): () => void {
     let last: string | undefined;
     let busy = false;
     const timer = setInterval(() => {
       if (this.closed || busy) return;
       busy = true;
-      this.version()
+      const recent = this.known !== undefined && Date.now() - this.knownAt < AZURE_WATCH_INTERVAL_MS ? Promise.resolve(this.known) : undefined;
+      (recent ?? this.version())
         .then((now) => {
           if (last !== undefined && now !== last) notify();
           last = now;
@@ -206,7 +236,7 @@ export class AzureTableStore implements OrderedStore {
   async version(): Promise<string> {
     this.refuseClosed();
     const entity = await this.call(() => this.client.getEntity(PARTITION, VERSION_ROW, { abortSignal: this.signal() }));
-    this.known = entity.etag;
+    this.learn(entity.etag);
     return entity.etag;
   }
 
@@ -235,10 +265,17 @@ export class AzureTableStore implements OrderedStore {
     const rows = new RangeRows(start, end);
     const wanted = options.reverse ? undefined : options.limit;
     const filter = `PartitionKey eq '${PARTITION}' and RowKey ge '${lowerRow(start)}' and RowKey lt '${upperRow(end)}'`;
+    // Forward with a limit: pages of as many rows as make the entries wanted (each a row, and the row after them that
+    // ends the last), not the service's 1,000; a claim wants a few entries of an index that may hold thousands.
+    const pages = this.client
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal: this.signal(6) })
+      .byPage(wanted === undefined ? undefined : { maxPageSize: Math.min(MAX_PAGE_ROWS, wanted + 1) });
     try {
-      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal: this.signal(6) })) {
-        // Forward with a limit: stop at the first row past enough whole entries.
-        if (rows.add(entity) && wanted !== undefined && rows.entries.length >= wanted) break;
+      read: for await (const page of pages) {
+        for (const entity of page) {
+          // Stop at the first row past enough whole entries.
+          if (rows.add(entity) && wanted !== undefined && rows.entries.length >= wanted) break read;
+        }
       }
     } catch (error) {
       throw mapAzureError(error, this.location);
@@ -263,11 +300,13 @@ export class AzureTableStore implements OrderedStore {
 
   /**
    * How many rows keys the commit writes have now (0: absent), since a batch may delete only what exists: every key a
-   * check read is known from it (the batch's condition makes it current); keys deleted without a check are read now.
+   * check read is known from it (the batch's condition makes it current); with `hints`, a delete marked `present`
+   * has one row (a small value); other keys deleted without a check are read now.
    */
-  private async existingRows(writes: readonly OrderedWrite[], known: Map<string, number>): Promise<Map<string, number>> {
+  private async existingRows(writes: readonly OrderedWrite[], known: Map<string, number>, hints: boolean): Promise<Map<string, number>> {
     const rows = new Map(known);
-    const deletes = writes.filter((write) => write.value === undefined && !known.has(headRow(write.key)));
+    if (hints) for (const write of writes) if (write.value === undefined && write.present === true && !rows.has(headRow(write.key))) rows.set(headRow(write.key), 1);
+    const deletes = writes.filter((write) => write.value === undefined && !rows.has(headRow(write.key)));
     for (let i = 0; i < deletes.length; i += PARALLEL_READS) {
       await Promise.all(
         deletes.slice(i, i + PARALLEL_READS).map(async ({ key }) => {

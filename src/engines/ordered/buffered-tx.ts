@@ -25,7 +25,8 @@ export interface OrderedReader {
 /** A reader that also writes (buffered until the commit). */
 export interface OrderedTx extends OrderedReader {
   put(key: Uint8Array, value: Uint8Array): void;
-  delete(key: Uint8Array): void;
+  /** `present`: the key is known to hold a small value before this transaction (see `OrderedWrite.present`). */
+  delete(key: Uint8Array, present?: boolean): void;
   /** Asks for `keys` ahead of the reads that will want them (see `BufferedTx.prefetch`); absent where reads only read. */
   prefetch?(keys: readonly Uint8Array[]): void;
 }
@@ -224,8 +225,8 @@ export class BufferedTx implements OrderedTx {
     this.set(key, value);
   }
 
-  delete(key: Uint8Array): void {
-    this.set(key, undefined);
+  delete(key: Uint8Array, present = false): void {
+    this.set(key, undefined, present);
   }
 
   /** A savepoint: {@link undoTo} with it undoes every write made after. Checks stay (a refusal was read from them too). */
@@ -248,11 +249,13 @@ export class BufferedTx implements OrderedTx {
     }
   }
 
-  private set(key: Uint8Array, value: Uint8Array | undefined): void {
+  private set(key: Uint8Array, value: Uint8Array | undefined, present = false): void {
     const id = idOf(key);
     const previous = this.overlay.get(id);
     this.undo.push([id, previous]);
-    const write = { key, value };
+    // What the store holds before the commit is known from the key's first write in this transaction only.
+    const known = previous === undefined ? present : previous.present === true;
+    const write: OrderedWrite = known ? { key, value, present: true } : { key, value };
     this.overlay.set(id, write);
     this.byteCount += sizeOf(write) - (previous === undefined ? 0 : sizeOf(previous));
     if (previous === undefined) this.order.splice(lowerBound(this.order, id), 0, id);

@@ -145,6 +145,12 @@ export type OrderedCheck =
 export interface OrderedWrite {
   readonly key: Uint8Array;
   readonly value: Uint8Array | undefined;
+  /**
+   * On a delete: the writer knows, from what the commit's checks imply rather than from a read, that the key holds a
+   * small value (an index record) before the commit. A store that must know a key exists to delete it (Azure Table's
+   * batch) may then skip reading it first. Only a hint: a store that finds it wrong retries with reads.
+   */
+  readonly present?: true;
 }
 
 export interface OrderedCommit {

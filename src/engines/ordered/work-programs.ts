@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { StowageError } from "../../api/errors.js";
 import type { WorkCounts, WorkPushed } from "../../api/types.js";
-import type { LeaseRef, QueuePosition, StoredClaim, StoredSettle, StoredWorkPush, StoredWorkRow, WorkPoll, WorkRequeued, WorkSettled } from "../engine.js";
+import type { Awaitable, LeaseRef, QueuePosition, StoredClaim, StoredSettle, StoredWorkPush, StoredWorkRow, WorkPoll, WorkRequeued, WorkSettled } from "../engine.js";
 import { ask, type Program } from "../awaitable.js";
 import { claimWindow, expiredOverLimit, failDecision, isClaimable, overLimitError, spreadOffset } from "../work-rules.js";
 import type { OrderedContext } from "./kv-programs.js";
@@ -29,6 +29,11 @@ const PAGE = 1_000;
 /** Records a dead-letter writes at most (state, visibility index, dedup index, dead index); a lease writes 3. */
 const DEAD_LETTER_RECORDS = 4;
 const LEASE_RECORDS = 3;
+/**
+ * Deletes of index records (visibility, dead, dedup) pass this: the item's state, which the program read as a checked
+ * read, says the record is there, so a store that reads a key before deleting it (Azure Table) need not.
+ */
+const PRESENT = true;
 
 /** A work item's state record, decoded. */
 interface WorkState {
@@ -140,7 +145,7 @@ function* dedupOf(c: OrderedContext, ns: string, key: string, id: number, state:
 /** Writes a live item's new state, moving its visibility index record from where `before` had it. */
 function moveLive(c: OrderedContext, ns: string, key: string, id: number, before: WorkState, after: WorkState): void {
   if (before.visibleAt !== after.visibleAt || before.priority !== after.priority) {
-    c.tx.delete(visibleKey(c.keys, ns, key, before.priority, before.visibleAt, id));
+    c.tx.delete(visibleKey(c.keys, ns, key, before.priority, before.visibleAt, id), PRESENT);
     c.tx.put(visibleKey(c.keys, ns, key, after.priority, after.visibleAt, id), EMPTY);
   }
   c.tx.put(stateKey(c.keys, ns, key, id), stateRecord(after));
@@ -149,8 +154,8 @@ function moveLive(c: OrderedContext, ns: string, key: string, id: number, before
 /** Dead-letters a live item: its state marked dead at `now` with `error`, out of the visibility and dedup indexes, into the dead index. */
 function* deadLetter(c: OrderedContext, ns: string, key: string, id: number, state: WorkState, now: number, error: string): Program<void> {
   const dedup = yield* dedupOf(c, ns, key, id, state);
-  if (dedup !== null) c.tx.delete(dedupKey(c.keys, ns, key, dedup));
-  c.tx.delete(visibleKey(c.keys, ns, key, state.priority, state.visibleAt, id));
+  if (dedup !== null) c.tx.delete(dedupKey(c.keys, ns, key, dedup), PRESENT);
+  c.tx.delete(visibleKey(c.keys, ns, key, state.priority, state.visibleAt, id), PRESENT);
   c.tx.put(stateKey(c.keys, ns, key, id), stateRecord({ ...state, dead: true, token: null, deadAt: now, lastError: error }));
   c.tx.put(deadKey(c.keys, ns, key, id), EMPTY);
 }
@@ -166,6 +171,12 @@ function* currentState(c: OrderedContext, ns: string, lease: LeaseRef): Program<
 /** Asks for the state records of `leases` at once (one round trip on a networked store): each is read anyway. */
 function prefetchStates(c: OrderedContext, ns: string, leases: readonly { key: string; id: number }[]): void {
   if (leases.length > 1) c.tx.prefetch?.(leases.map((lease) => stateKey(c.keys, ns, lease.key, lease.id)));
+}
+
+/** A read started ahead of the step that takes it: one the program never takes must not fail the process. */
+function readAhead<T>(read: Awaitable<T>): Awaitable<T> {
+  if (read instanceof Promise) read.catch(() => undefined);
+  return read;
 }
 
 // ---- push
@@ -270,7 +281,9 @@ export function* workClaim(c: OrderedContext, ns: string, key: string, limit: nu
     const batch = order.slice(next, next + (limit - taken.length));
     next += batch.length;
     prefetchStates(c, ns, batch.map((at) => ({ key, id: (candidates[at] as Visible).id })));
-    for (const at of batch) {
+    // Their payloads too, asked beside the states rather than one by one after each (never checked: they never change).
+    const payloads = batch.map((at) => readAhead(c.tx.getLoose(payloadKey(c.keys, ns, key, (candidates[at] as Visible).id))));
+    for (const [i, at] of batch.entries()) {
       if (taken.length >= limit || written + DEAD_LETTER_RECORDS > room) break;
       const entry = candidates[at] as Visible;
       const record = yield* ask(c.tx.get(stateKey(c.keys, ns, key, entry.id)));
@@ -284,7 +297,7 @@ export function* workClaim(c: OrderedContext, ns: string, key: string, limit: nu
       }
       // The payload never changes once written: read loosely. Missing only on a torn read (Redis, Azure Table),
       // whose state check then fails the commit.
-      const payload = yield* ask(c.tx.getLoose(payloadKey(c.keys, ns, key, entry.id)));
+      const payload = yield* ask(payloads[i] as Awaitable<Uint8Array | undefined>);
       if (payload === undefined) continue;
       const { pushedAt, value } = readPayload(payload);
       const attempt = state.attempts + 1;
@@ -324,8 +337,8 @@ export function* workSettle(c: OrderedContext, ns: string, settles: readonly Sto
     }
     if (settle.to === "ack") {
       const dedup = yield* dedupOf(c, ns, key, id, state);
-      if (dedup !== null) c.tx.delete(dedupKey(c.keys, ns, key, dedup));
-      c.tx.delete(visibleKey(c.keys, ns, key, state.priority, state.visibleAt, id));
+      if (dedup !== null) c.tx.delete(dedupKey(c.keys, ns, key, dedup), PRESENT);
+      c.tx.delete(visibleKey(c.keys, ns, key, state.priority, state.visibleAt, id), PRESENT);
       c.tx.delete(stateKey(c.keys, ns, key, id));
       c.tx.delete(payloadKey(c.keys, ns, key, id));
       out.push({ dead: false, visibleAt: null });
@@ -366,20 +379,30 @@ export function* workPoll(c: OrderedContext, ns: string, key: string, now: numbe
   }
 }
 
-/** Every record of `tag` under `key`, a page at a time, handed to `each` (no copy kept). */
-function* eachOfKey(c: OrderedContext, tag: number, ns: string, key: string, each: (entry: OrderedEntry) => void): Program<void> {
+/**
+ * Every record of `tag` under `key`, a page at a time, handed to `each` (no copy kept). `loose`: pages read as
+ * `rangeLoose`, recorded for no check.
+ */
+function* eachOfKey(c: OrderedContext, tag: number, ns: string, key: string, each: (entry: OrderedEntry) => void, loose = false): Program<void> {
   const prefix = keyPrefix(c, tag, ns, key);
   const end = prefixEnd(prefix);
   let start: Uint8Array = prefix;
   for (;;) {
-    const page: OrderedEntry[] = yield* ask(c.tx.range(start, end, { limit: PAGE }));
+    const page: OrderedEntry[] = yield* ask(loose ? c.tx.rangeLoose(start, end, { limit: PAGE }) : c.tx.range(start, end, { limit: PAGE }));
     page.forEach(each);
     if (page.length < PAGE) return;
     start = successor((page[page.length - 1] as OrderedEntry)[0]);
   }
 }
 
-/** Counted from the states of `key` (no count record: every claim and ack of the key would rewrite it, and conflict). */
+/**
+ * Counted from the states of `key` (no count record: every claim and ack of the key would rewrite it, and conflict).
+ * The pages are read loosely: on a store without snapshot reads (Redis, Azure Table), commits landing between the
+ * pages of a busy key would otherwise fail every validation of the read, and `counts` would starve. State records are
+ * found by id, so each item is still counted exactly once, in a state it held during the read (judged at `now`: one
+ * released after it counts as delayed); where snapshots hold
+ * (LMDB, etcd) the read is one point in time as before.
+ */
 export function* workCounts(c: OrderedContext, ns: string, key: string, now: number): Program<WorkCounts> {
   checkKeyFits(c, ns, key);
   const counts: WorkCounts = { ready: 0, delayed: 0, leased: 0, dead: 0 };
@@ -389,7 +412,7 @@ export function* workCounts(c: OrderedContext, ns: string, key: string, now: num
     else if (state.visibleAt <= now) counts.ready += 1;
     else if (state.token !== null) counts.leased += 1;
     else counts.delayed += 1;
-  });
+  }, true);
   return counts;
 }
 
@@ -508,7 +531,7 @@ export function* workRequeue(c: OrderedContext, ns: string, key: string, ids: re
       }
       c.tx.put(dedupKey(c.keys, ns, key, dedup), numbersRecord(id));
     }
-    c.tx.delete(deadKey(c.keys, ns, key, id));
+    c.tx.delete(deadKey(c.keys, ns, key, id), PRESENT);
     c.tx.put(visibleKey(c.keys, ns, key, state.priority, now, id), EMPTY);
     c.tx.put(stateKey(c.keys, ns, key, id), stateRecord({ ...state, dead: false, visibleAt: now, attempts: 0, token: null, deadAt: null }));
     requeued += 1;
@@ -520,7 +543,7 @@ export function* workPurge(c: OrderedContext, ns: string, key: string, ids: read
   checkKeyFits(c, ns, key);
   const { items, more } = yield* deadItems(c, ns, key, ids, limit);
   for (const [id] of items) {
-    c.tx.delete(deadKey(c.keys, ns, key, id));
+    c.tx.delete(deadKey(c.keys, ns, key, id), PRESENT);
     c.tx.delete(stateKey(c.keys, ns, key, id));
     c.tx.delete(payloadKey(c.keys, ns, key, id));
   }
