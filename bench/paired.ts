@@ -66,11 +66,12 @@ export const pairedSubject = (side: string, other: string): string => `${side} â
 
 /**
  * The paired rows of `engine` (those `selected` keeps): each pair's stowage case on `store` and its baseline, built
- * for the pair and closed after it. Both rows name each other in `pairedWith`.
+ * for the pair and closed after it. Both rows name each other in `pairedWith`. `store` may be an opener instead: each
+ * pair then runs on a store opened for it and closed after it, as each raw baseline starts from an empty database.
  */
 export async function runPaired(
   engine: EngineName,
-  store: Store,
+  store: Store | (() => Promise<Store>),
   baselines: readonly BaselineCase[],
   limitsAt: (concurrency: number) => RunLimits,
   selected: (subject: string, op: string) => boolean,
@@ -93,10 +94,12 @@ export async function runPaired(
       const ours = row(stowageSubject, `${mine.describe}, in rounds alternating with ${pair.baseline}`, baselineSubject);
       const theirs = row(baselineSubject, `${base.describe}, in rounds alternating with stowage`, stowageSubject);
       let close: (() => Promise<void>) | undefined;
+      let own: Store | undefined;
       try {
         const built = await base.build(c);
         close = built.close;
-        const measured = await alternate(await mine.build(store, c), built.body, limitsAt(c));
+        const target = typeof store === "function" ? (own = await store()) : store;
+        const measured = await alternate(await mine.build(target, c), built.body, limitsAt(c));
         ours.summary = measured.first;
         theirs.summary = measured.second;
         progress(`${engine} ${pair.op} c=${c}: stowage ${Math.round(measured.first.opsPerSec)} ops/s â‡„ ${pair.baseline} ${Math.round(measured.second.opsPerSec)} ops/s`);
@@ -105,6 +108,7 @@ export async function runPaired(
         progress(`${engine} ${pair.op} c=${c} paired with ${pair.baseline} FAILED: ${ours.error}`);
       } finally {
         await close?.().catch(() => undefined);
+        await own?.close().catch(() => undefined);
       }
       results.push(ours, theirs);
     }
