@@ -94,6 +94,8 @@ export interface PostgresStoreOptions extends StoreOptions {
   schema?: string;
   /** Most connections of the main pool (default 10). */
   poolSize?: number;
+  /** Most connections of the read pool, where plain reads run in READ ONLY serializable transactions (default `poolSize`). */
+  readPoolSize?: number;
   /** Most connections of the work pool, which plain work-queue calls open and run on at READ COMMITTED (default `poolSize`). */
   workPoolSize?: number;
   /** How long to wait for a connection before BACKEND_UNAVAILABLE, in ms (default 5,000; at most `LIMITS.maxTimerMs`). */

@@ -151,6 +151,7 @@ describe("resolveConfig: bad values name the field, the source and what it accep
     dsn: { text: "mysql://x", file: 5, accepts: "a postgres:// connection string" },
     schema: { text: "Bad-Schema", file: "1abc", accepts: "a PostgreSQL schema name" },
     poolSize: { text: "0", file: 0, accepts: "a whole number ≥ 1" },
+    readPoolSize: { text: "0", file: 0, accepts: "a whole number ≥ 1" },
     workPoolSize: { text: "0", file: 0, accepts: "a whole number ≥ 1" },
     connectTimeoutMs: { text: "1s", file: -5, accepts: "a whole number of milliseconds from 1 to 2147483647" },
     statementTimeoutMs: { text: "0", file: 2.5, accepts: "a whole number of milliseconds from 1 to 2147482647" },

@@ -84,7 +84,7 @@ describe("the built-in engines", () => {
   test("are registered descriptors, in the order of messages and usage", () => {
     assert.deepEqual(engineDescriptors().slice(0, 3).map((engine) => engine.name), ["memory", "sqlite", "postgres"]);
     assert.deepEqual(findEngine("sqlite")?.fields.map((field) => field.option), ["path", "durability", "busyTimeoutMs"]);
-    assert.deepEqual(findEngine("postgres")?.fields.map((field) => field.option), ["dsn", "schema", "poolSize", "workPoolSize", "connectTimeoutMs", "statementTimeoutMs"]);
+    assert.deepEqual(findEngine("postgres")?.fields.map((field) => field.option), ["dsn", "schema", "poolSize", "readPoolSize", "workPoolSize", "connectTimeoutMs", "statementTimeoutMs"]);
     assert.deepEqual(findEngine("memory")?.fields.map((field) => field.option), ["snapshotPath", "snapshotIntervalMs"]);
     assert.equal(findEngine("mongo"), undefined);
     assert.equal(findEngine(42), undefined);

@@ -50,3 +50,19 @@ test("postgres: gets read values back exactly with bytea_output = escape", async
   }
   await roundTrip(pgServer().dsn.replace("stowage@", "escaped@"), "read_pool_escape");
 });
+
+test("postgres: readPoolSize bounds the read pool on its own, 16 concurrent gets on 2 connections", async () => {
+  const store = await openStore({ backend: "postgres", dsn: pgServer().dsn, schema: "read_pool_size", poolSize: 5, readPoolSize: 2, sweepIntervalMs: 0 });
+  try {
+    const kv = store.kv("ns");
+    await kv.put("k", new Uint8Array([1, 2, 3]));
+    const reads = await Promise.all(Array.from({ length: 16 }, () => kv.get("k")));
+    for (const read of reads) assert.deepEqual(read, new Uint8Array([1, 2, 3]));
+    const { facts } = await store.health();
+    assert.equal(facts.readPoolMax, 2);
+    assert.equal(facts.poolMax, 5);
+    assert.ok(Number(facts.readPoolTotal) <= 2, `at most 2 read connections, got ${String(facts.readPoolTotal)}`);
+  } finally {
+    await store.close();
+  }
+});

@@ -19,6 +19,7 @@ export interface StorageSettings extends CompositeEngineOptions {
   schema: string;
   poolSize: number;
   workPoolSize: number;
+  readPoolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   url: string;

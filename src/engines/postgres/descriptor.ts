@@ -45,6 +45,12 @@ export const POSTGRES_ENGINE: EngineDescriptor<PostgresEngineOptions> = {
     }),
     wholeNumberField({ option: "poolSize", doc: "Most connections", min: 1, accepts: "a whole number ≥ 1", default: POSTGRES_DEFAULTS.poolSize }),
     wholeNumberField({
+      option: "readPoolSize",
+      doc: "Most connections of the read pool, where plain reads run, opened as reads need them (default poolSize)",
+      min: 1,
+      accepts: "a whole number ≥ 1",
+    }),
+    wholeNumberField({
       option: "workPoolSize",
       doc: "Most connections of the work pool, opened by the first work-queue call outside a transaction (default poolSize)",
       min: 1,

@@ -35,10 +35,15 @@ export interface PostgresEngineOptions {
   /** The PostgreSQL schema holding this store's tables (default `stowage`): stores with other schemas share a database safely. */
   schema?: string;
   /**
-   * Most connections of the main pool (default 10), and of the read pool, where plain reads run (opened by the first
-   * read); plain work-queue calls use a third pool (`workPoolSize`).
+   * Most connections of the main pool (default 10); plain reads use a second pool (`readPoolSize`) and plain
+   * work-queue calls a third (`workPoolSize`).
    */
   poolSize?: number;
+  /**
+   * Most connections of the read pool, where plain reads run in READ ONLY serializable transactions, its connections
+   * opened as reads need them (default `poolSize`).
+   */
+  readPoolSize?: number;
   /**
    * Most connections of the work pool, opened at the first work-queue call outside a transaction, where those calls
    * run at READ COMMITTED (default `poolSize`).
@@ -198,7 +203,7 @@ export class PostgresEngine implements Engine {
     // Plain reads run on a pool of their own whose transactions are READ ONLY, still SERIALIZABLE: the server then
     // skips the serializable checks' predicate locks of a read while no read-write serializable transaction runs
     // (PostgreSQL's read-only opt-out, which it proves safe), and otherwise orders the read as before.
-    this.readPool = this.openPool(poolConfig(poolSize, "serializable", "stowage-read", true));
+    this.readPool = this.openPool(poolConfig(options.readPoolSize ?? poolSize, "serializable", "stowage-read", true));
     this.readOps = this.opsOn(new PostgresExecutor(this.readPool));
     bindPointReads(this.readOps, this.readPool, this.mapError);
     const single = opsOf(POSTGRES_PROGRAMS, <T>(program: SqlWork<T>, name: keyof EngineOps) =>
