@@ -1,23 +1,19 @@
 import { LIMITS } from "../api/limits.js";
 import type { Clock, Store } from "../api/types.js";
 import type { EngineLimits } from "../engines/engine.js";
-import { STORE_PARTS, type StoreParts } from "../store/store.js";
-
-function partsOf(store: Store): StoreParts | undefined {
-  return (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)[STORE_PARTS];
-}
+import { storePartsOf } from "../store/store.js";
 
 /**
  * The clock `store` judges KV TTL by (its `clock` option): adapters judge their own deadlines by it too, so that a
  * lease and the KV entry holding it expire together. A store built elsewhere (no stowage internals) gets `Date.now`.
  */
 export function storeClock(store: Store): Clock {
-  return partsOf(store)?.clock ?? Date.now;
+  return storePartsOf(store)?.clock ?? Date.now;
 }
 
 /** The commit limits of the engine beneath `store`, so that an adapter splits bulk work to what one commit holds. */
 export function commitLimits(store: Store): Pick<EngineLimits, "maxTransactionWrites" | "maxTransactionBytes"> {
-  const limits = partsOf(store)?.engine.supports.limits;
+  const limits = storePartsOf(store)?.engine.supports.limits;
   return {
     maxTransactionWrites: limits?.maxTransactionWrites ?? LIMITS.maxTransactionWrites,
     maxTransactionBytes: limits?.maxTransactionBytes ?? LIMITS.maxTransactionBytes,

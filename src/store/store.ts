@@ -94,7 +94,7 @@ function insideBodyOver(root: Engine): boolean {
  * same engine): a helper that would call the store from there (a batch writer's flush) must refuse instead of wait.
  */
 export function insideTransactionOf(store: unknown): boolean {
-  const parts = (store as Partial<Record<typeof STORE_PARTS, StoreParts>> | undefined)?.[STORE_PARTS];
+  const parts = storePartsOf(store);
   return parts !== undefined && insideBodyOver(rootEngine(parts.engine));
 }
 
@@ -106,6 +106,11 @@ let bodiesRunning = 0;
  * public API.
  */
 export const STORE_PARTS = Symbol("stowage.storeParts");
+
+/** The parts beneath a stowage store (see {@link STORE_PARTS}); undefined for anything else. */
+export function storePartsOf(store: unknown): StoreParts | undefined {
+  return (store as Partial<Record<typeof STORE_PARTS, StoreParts>> | undefined)?.[STORE_PARTS];
+}
 
 /** What {@link STORE_PARTS} holds. */
 export interface StoreParts {

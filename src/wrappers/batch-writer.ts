@@ -1,7 +1,7 @@
 import { StowageError } from "../api/errors.js";
 import { LIMITS } from "../api/limits.js";
 import type { PutOptions, Store } from "../api/types.js";
-import { insideTransactionOf, STORE_PARTS, type StoreParts } from "../store/store.js";
+import { insideTransactionOf, storePartsOf } from "../store/store.js";
 import { checkOptionalInteger, checkOptions } from "../store/validate.js";
 import { commitRun, splitIntoTransactions, type CommitTally, type FailedWrite } from "./batch-commit.js";
 import { byteSizeOf, copyOptions, deadlineOf, type BatchOp, type BatchPushOptions, type PendingWrite } from "./batch-write.js";
@@ -122,7 +122,7 @@ export class BatchWriter {
       throw new StowageError("INVALID_ARGUMENT", "onFlush must be a function");
     }
     this.onFlush = options.onFlush;
-    this.clock = (store as Partial<Record<typeof STORE_PARTS, StoreParts>>)[STORE_PARTS]?.clock ?? Date.now;
+    this.clock = storePartsOf(store)?.clock ?? Date.now;
   }
 
   /** Queues a KV put; resolves when it committed. A `ttlMs` counts from this call, not from the flush. */

@@ -5,7 +5,7 @@ import type { Awaitable, Engine, EngineFacts, EngineOps, EngineSupports } from "
 import { keyOf, namespaceOf, OP_NAMES, opsCalling, runCall, type CallResult, type EngineCall, type OpName } from "../engines/engine-calls.js";
 import { probeEngine } from "../store/health.js";
 import { dumpRefused } from "../engines/dump-refused.js";
-import { createStore, ENGINE_BELOW, STORE_PARTS, type StoreParts } from "../store/store.js";
+import { createStore, ENGINE_BELOW, storePartsOf, type StoreParts } from "../store/store.js";
 
 export type { OpName } from "../engines/engine-calls.js";
 
@@ -285,7 +285,7 @@ export function judgingHooks(judge: (call: OpCall, mayWait: boolean) => void | P
 
 /** The engine, clock and wrapper controls beneath a stowage store; INVALID_ARGUMENT for anything else. */
 export function storeParts(store: Store): StoreParts {
-  const parts = (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)?.[STORE_PARTS];
+  const parts = storePartsOf(store);
   if (parts === undefined) throw new StowageError("INVALID_ARGUMENT", "expected a store made by openStore, createStore or a wrapper");
   return parts;
 }

@@ -1,6 +1,6 @@
 import { StowageError } from "../../api/errors.js";
 import type { Store } from "../../api/types.js";
-import { rootEngine, STORE_PARTS, type StoreParts } from "../../store/store.js";
+import { rootEngine, storePartsOf } from "../../store/store.js";
 import type { Engine } from "../engine.js";
 import type { CompositeEngine, CompositeStatus } from "./composite-engine.js";
 
@@ -14,7 +14,7 @@ export function registerComposites(engine: Engine, composites: ReadonlyMap<strin
 
 /** The composite providers of a store (wrappers pass through), by name; undefined when it has none. */
 export function compositesOfStore(store: Store): ReadonlyMap<string, CompositeEngine> | undefined {
-  const parts = (store as unknown as Partial<Record<typeof STORE_PARTS, StoreParts>>)?.[STORE_PARTS];
+  const parts = storePartsOf(store);
   return parts === undefined ? undefined : compositesOf.get(rootEngine(parts.engine));
 }
 
