@@ -22,7 +22,7 @@ import { KeyedBatcher, type BatchLimits } from "../keyed-batcher.js";
 import type { SqlRow } from "../sql/sql-executor.js";
 import { all, runAsync, type SqlProgram } from "../sql/sql-program.js";
 import { ARRAY_ROW_SET } from "../sql/sql-row-set.js";
-import { CLAIM_ROUNDS, claimOf, workPrograms } from "../sql/sql-work.js";
+import { CLAIM_ROUNDS, claimOf, COUNTER_ADD, workPrograms } from "../sql/sql-work.js";
 import { isSerializationFailure } from "../transaction-failure.js";
 import { ATTEMPTS_USED_UP_ERROR, LEASE_EXPIRED_ERROR } from "../work-rules.js";
 import type { PostgresExecutor } from "./postgres-executor.js";
@@ -64,12 +64,12 @@ got AS (UPDATE stowage_work w SET token = ?, visible_at = ?, attempts = w.attemp
 SELECT got.*, b.buried FROM (SELECT count(*) AS buried FROM gone) b LEFT JOIN got ON true`;
 
 /**
+ * Acks in one statement: a row goes only while it holds the lease (checked again on its newest version).
+ *
  * Acks and extends match a lease by (key, id, token, attempts), each a primary-key probe. They need no `NOT dead`: only
  * a live item holds a token (a checked invariant, sql-invariants.ts), and that condition would let the planner pick the
  * claim index's partial scan of the whole namespace instead of the probes when the table has no statistics.
  */
-
-/** Acks in one statement: a row goes only while it holds the lease (checked again on its newest version). */
 const ACK = `DELETE FROM stowage_work w USING unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS e(key, id, token, attempt)
 WHERE w.ns = ? AND w.key = e.key AND w.id = e.id AND w.token = e.token AND w.attempts = e.attempt
 RETURNING w.key, w.id, w.token, w.attempts`;
@@ -85,9 +85,7 @@ RETURNING w.key, w.id, w.token, w.attempts`;
  * are items and feeds the insert (as a log append does). Its row lock orders the namespace's pushes, so ids follow
  * commit order; nothing else is read, so READ COMMITTED loses nothing.
  */
-const PUSH = `WITH c AS (
-  INSERT INTO stowage_counter AS c (ns, kind, value) VALUES (?, 'work', ?)
-  ON CONFLICT (ns, kind) DO UPDATE SET value = c.value + excluded.value RETURNING value)
+const PUSH = `WITH c AS (${COUNTER_ADD})
 INSERT INTO stowage_work (ns, key, id, dead, priority, visible_at, attempts, max_attempts, token, policy, dedup, last_error, dead_at, pushed_at, value)
 SELECT ?, e.key, c.value - ? + e.ord, false, e.priority, e.visible_at, 0, e.max_attempts, NULL, e.policy, NULL, NULL, NULL, ?, e.value
 FROM c, unnest(?::text[], ?::int[], ?::bigint[], ?::int[], ?::text[], ?::bytea[]) WITH ORDINALITY AS e(key, priority, visible_at, max_attempts, policy, value, ord)

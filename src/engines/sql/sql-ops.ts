@@ -254,8 +254,8 @@ export const MULTI_STATEMENT_WRITE_OPS: ReadonlySet<keyof SqlPrograms> = new Set
  */
 /**
  * The point reads, as data: one statement whose parameters are the operation's arguments in order, and what makes the
- * answer of its result. Their programs below are built from this table, and the SQLite engine, whose driver answers
- * synchronously, also binds each to a prepared statement of its reader directly (see `bindPointReads`).
+ * answer of its result. Their programs below are built from this table, and the SQLite and PostgreSQL engines also bind
+ * each straight to their driver (`bindPointReads` in sqlite-executor.ts and postgres-executor.ts).
  */
 export const SQL_POINT_READS = {
   kvGet: { kind: "value", sql: KV_GET, finish: kvValueOf },

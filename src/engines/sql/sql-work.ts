@@ -31,7 +31,7 @@ export const CLAIM_ROUNDS = 4;
 const CLAIM_LOOKAHEAD = 16;
 
 /** Takes `n` ids from the namespace's work counter (creating it), answering the last: one statement where a take and a set were two. */
-const COUNTER_ADD =
+export const COUNTER_ADD =
   "INSERT INTO stowage_counter (ns, kind, value) VALUES (?, 'work', ?) ON CONFLICT (ns, kind) DO UPDATE SET value = stowage_counter.value + excluded.value RETURNING value";
 
 /** Every column of an item, as dumps, dead-letter reads and restores carry it. */
