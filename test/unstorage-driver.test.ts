@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { createStorage, restoreSnapshot, type Storage, type WatchEvent } from "unstorage";
 import { isStowageError, LIMITS, openStore, utf8, type OpenStoreOptions, type Store } from "../src/index.js";
 import { stowageDriver, type StowageDriverOptions } from "../src/integrations/unstorage-driver.js";
-import { tempDir } from "./helpers/child.js";
+import { killAll, startChild, tempDir, type Child } from "./helpers/child.js";
 
 type EngineName = "memory" | "sqlite";
 
@@ -387,6 +387,32 @@ it("sqlite: watch follows writes of another store on the same file (as another p
     await watched.dispose();
   } finally {
     await second.close();
+    await opened.remove();
+  }
+});
+
+it("sqlite: watch reports the writes of two other processes, each exactly once and in its order", async () => {
+  const opened = await openEngine("sqlite", "watch-processes");
+  const children: Child[] = [];
+  try {
+    const events: Array<[WatchEvent, string]> = [];
+    const watched = createStorage({ driver: stowageDriver({ store: opened.store, watch: true }) });
+    await watched.watch((event, key) => events.push([event, key]));
+    const items = 30;
+    for (const id of ["p1", "p2"]) children.push(startChild("unstorage-writer", [JSON.stringify(opened.options), id, String(items)]));
+    for (const child of children) assert.ok(await child.waitFor((lines) => lines.includes("ready"), 30_000), child.describe());
+    for (const child of children) child.send("go");
+    for (const child of children) assert.ok(await child.waitFor((lines) => lines.includes("done"), 60_000), child.describe());
+    await until(() => events.length >= 2 * (items + 1), "both processes' writes");
+    assert.equal(events.length, 2 * (items + 1), "each write once");
+    for (const id of ["p1", "p2"]) {
+      const own = events.filter(([, key]) => key.startsWith(`${id}:`));
+      const expected: Array<[WatchEvent, string]> = [...Array.from({ length: items }, (_, i): [WatchEvent, string] => ["update", `${id}:${i}`]), ["remove", `${id}:0`]];
+      assert.deepEqual(own, expected, `${id}'s writes in its order`);
+    }
+    await watched.dispose();
+  } finally {
+    await killAll(children);
     await opened.remove();
   }
 });
